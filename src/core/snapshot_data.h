@@ -1,0 +1,78 @@
+/* snapshot_data.h - a resolved snapshot of traced memory, in plain C data.
+ *
+ * A snapshot is what the tracer's live tables look like once code objects and
+ * instruction offsets have been turned into file names and line numbers. It is
+ * the one data model shared by the statistics code (stats.c), the capture-file
+ * codec (capture.c) and the binding (src/ext/snapshot_type.c).
+ *
+ * Invariants, checked by hl_snapshot_data_validate() and relied on everywhere:
+ *  - strings are UTF-8 (filenames may carry lone surrogates encoded with
+ *    "surrogatepass"), stored back to back in string_bytes; string i spans
+ *    [string_offsets[i], string_offsets[i + 1]).
+ *  - every frame's filename < n_strings; frames are unique by (filename, lineno).
+ *  - every stack's frames lie inside stack_frames and index frames; stacks are
+ *    unique by their frame sequence and total_nframe; frame 0 of a stack is the
+ *    most recent call. A stack has at least one frame.
+ *  - every trace's stack < n_stacks.
+ * All arrays are owned by the struct and released by hl_snapshot_data_clear().
+ */
+#ifndef HL_SNAPSHOT_DATA_H
+#define HL_SNAPSHOT_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hl_common.h"
+
+/* One resolved frame: a file name (index into the string table) and a line. */
+typedef struct hl_frame {
+    uint32_t filename;
+    int32_t lineno;
+} hl_frame;
+
+/* One resolved traceback: nframe frame indices starting at stack_frames[first]. */
+typedef struct hl_stack {
+    uint32_t first;
+    uint32_t nframe;
+    uint32_t total_nframe; /* frames the thread had, before the nframe limit */
+} hl_stack;
+
+/* One live memory block. 16 bytes. */
+typedef struct hl_trace_record {
+    uint64_t size;
+    uint32_t stack;
+    uint32_t domain;
+} hl_trace_record;
+
+typedef struct hl_snapshot_data {
+    uint32_t n_strings;
+    uint64_t *string_offsets; /* n_strings + 1 entries */
+    char *string_bytes;
+
+    uint32_t n_frames;
+    hl_frame *frames;
+
+    uint32_t n_stacks;
+    hl_stack *stacks;
+    uint64_t n_stack_frames;
+    uint32_t *stack_frames;
+
+    uint64_t n_traces;
+    hl_trace_record *traces;
+
+    uint32_t traceback_limit; /* the nframe the tracer ran with */
+    int64_t timestamp_ns;     /* wall clock when taken, ns since the epoch */
+} hl_snapshot_data;
+
+/* Reset *data to an empty snapshot (all counts 0, all pointers NULL). */
+void hl_snapshot_data_init(hl_snapshot_data *data);
+
+/* Free every array owned by *data and reset it to empty. Safe on an empty one. */
+void hl_snapshot_data_clear(hl_snapshot_data *data);
+
+/* Check the invariants above. Returns 0 when they hold, or -1 and writes a
+ * sentence naming the first broken one into errbuf (always NUL-terminated). */
+HL_WARN_UNUSED int hl_snapshot_data_validate(const hl_snapshot_data *data, char *errbuf,
+                                             size_t errbuf_size);
+
+#endif /* HL_SNAPSHOT_DATA_H */

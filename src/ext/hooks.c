@@ -1,0 +1,197 @@
+/* hooks.c - the allocator wrappers (see hooks.h).
+ *
+ * Each wrapper calls the allocator that was installed before heaplens and,
+ * while tracing, records the result. Rules kept by every wrapper:
+ *  - a thread-local guard makes nested calls (pymalloc falling back to the RAW
+ *    domain, the GIL being taken inside a RAW hook) go straight through;
+ *  - a free is recorded before the real free, so another thread cannot get the
+ *    same address and record it in between;
+ *  - a realloc removes the old trace before the real call and puts it back if
+ *    the call fails, for the same reason;
+ *  - the user's allocation never fails because of heaplens, and errno is kept
+ *    (tracer.c restores it).
+ */
+#include "hooks.h"
+
+#include <Python.h>
+
+#include "tracer.h"
+
+typedef struct hl_domain_hook {
+    PyMemAllocatorDomain domain;
+    hlpy_alloc_domain tracer_domain;
+    PyMemAllocatorEx saved; /* the allocator we wrap; written under the GIL */
+    int installed;          /* our wrapper is (or was left) in place */
+} hl_domain_hook;
+
+static hl_domain_hook hl_hooks[3] = {
+    {PYMEM_DOMAIN_RAW, HLPY_DOMAIN_RAW, {0}, 0},
+    {PYMEM_DOMAIN_MEM, HLPY_DOMAIN_MEM, {0}, 0},
+    {PYMEM_DOMAIN_OBJ, HLPY_DOMAIN_OBJ, {0}, 0},
+};
+
+/* Set while this thread is inside a wrapper. Initial-exec TLS: reading it
+ * never allocates, so it is safe inside malloc. */
+static _Thread_local int hl_in_hook __attribute__((tls_model("initial-exec")));
+
+/* ---- MEM and OBJ: the GIL is held ---------------------------------------- */
+
+static void *hl_py_malloc(void *ctx, size_t size) {
+    hl_domain_hook *hook = ctx;
+    if (hl_in_hook)
+        return hook->saved.malloc(hook->saved.ctx, size);
+    hl_in_hook = 1;
+    void *ptr = hook->saved.malloc(hook->saved.ctx, size);
+    if (ptr != NULL)
+        hlpy_tracer_py_alloc(ptr, size, hook->tracer_domain);
+    hl_in_hook = 0;
+    return ptr;
+}
+
+static void *hl_py_calloc(void *ctx, size_t nelem, size_t elsize) {
+    hl_domain_hook *hook = ctx;
+    if (hl_in_hook)
+        return hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+    hl_in_hook = 1;
+    void *ptr = hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+    if (ptr != NULL)
+        hlpy_tracer_py_alloc(ptr, nelem * elsize, hook->tracer_domain);
+    hl_in_hook = 0;
+    return ptr;
+}
+
+static void *hl_py_realloc(void *ctx, void *ptr, size_t new_size) {
+    hl_domain_hook *hook = ctx;
+    /* Under the GIL nobody else can take the old address between our remove
+     * and the real realloc, so remove after. Nested calls still remove: the
+     * old block is gone either way. */
+    int nested = hl_in_hook;
+    hl_in_hook = 1;
+    void *ptr2 = hook->saved.realloc(hook->saved.ctx, ptr, new_size);
+    if (ptr2 != NULL) {
+        if (ptr != NULL)
+            hlpy_tracer_py_free(ptr);
+        if (!nested)
+            hlpy_tracer_py_alloc(ptr2, new_size, hook->tracer_domain);
+    }
+    hl_in_hook = nested;
+    return ptr2;
+}
+
+static void hl_py_free(void *ctx, void *ptr) {
+    hl_domain_hook *hook = ctx;
+    if (ptr != NULL)
+        hlpy_tracer_py_free(ptr);
+    hook->saved.free(hook->saved.ctx, ptr);
+}
+
+/* ---- RAW: maybe without the GIL ----------------------------------------- */
+
+static void *hl_raw_malloc(void *ctx, size_t size) {
+    hl_domain_hook *hook = ctx;
+    if (hl_in_hook)
+        return hook->saved.malloc(hook->saved.ctx, size);
+    hl_in_hook = 1;
+    void *ptr = hook->saved.malloc(hook->saved.ctx, size);
+    if (ptr != NULL)
+        hlpy_tracer_raw_alloc(ptr, size);
+    hl_in_hook = 0;
+    return ptr;
+}
+
+static void *hl_raw_calloc(void *ctx, size_t nelem, size_t elsize) {
+    hl_domain_hook *hook = ctx;
+    if (hl_in_hook)
+        return hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+    hl_in_hook = 1;
+    void *ptr = hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+    if (ptr != NULL)
+        hlpy_tracer_raw_alloc(ptr, nelem * elsize);
+    hl_in_hook = 0;
+    return ptr;
+}
+
+static void *hl_raw_realloc(void *ctx, void *ptr, size_t new_size) {
+    hl_domain_hook *hook = ctx;
+    /* Other threads may allocate without the GIL: once the real realloc frees
+     * the old block they may get its address, so the old trace goes first. */
+    if (ptr != NULL)
+        hlpy_tracer_raw_free(ptr);
+    int nested = hl_in_hook;
+    hl_in_hook = 1;
+    void *ptr2 = hook->saved.realloc(hook->saved.ctx, ptr, new_size);
+    hl_in_hook = nested;
+    if (nested)
+        return ptr2;
+    hl_in_hook = 1;
+    if (ptr2 != NULL)
+        hlpy_tracer_raw_alloc(ptr2, new_size);
+    /* On failure the old block is still allocated but no longer traced; we
+     * cannot know its size here, so it counts as untraced from now on. */
+    hl_in_hook = 0;
+    return ptr2;
+}
+
+static void hl_raw_free(void *ctx, void *ptr) {
+    hl_domain_hook *hook = ctx;
+    if (ptr != NULL)
+        hlpy_tracer_raw_free(ptr);
+    hook->saved.free(hook->saved.ctx, ptr);
+}
+
+int hlpy_hooks_suspend(void) {
+    int previous = hl_in_hook;
+    hl_in_hook = 1;
+    return previous;
+}
+
+void hlpy_hooks_resume(int previous) { hl_in_hook = previous; }
+
+/* ---- installation ------------------------------------------------------- */
+
+static void hl__wrapper_for(hl_domain_hook *hook, PyMemAllocatorEx *out) {
+    out->ctx = hook;
+    if (hook->domain == PYMEM_DOMAIN_RAW) {
+        out->malloc = hl_raw_malloc;
+        out->calloc = hl_raw_calloc;
+        out->realloc = hl_raw_realloc;
+        out->free = hl_raw_free;
+    } else {
+        out->malloc = hl_py_malloc;
+        out->calloc = hl_py_calloc;
+        out->realloc = hl_py_realloc;
+        out->free = hl_py_free;
+    }
+}
+
+static int hl__is_ours(const PyMemAllocatorEx *alloc, hl_domain_hook *hook) {
+    return alloc->ctx == hook &&
+           (alloc->malloc == hl_raw_malloc || alloc->malloc == hl_py_malloc);
+}
+
+void hlpy_hooks_install(void) {
+    for (int i = 0; i < 3; i++) {
+        hl_domain_hook *hook = &hl_hooks[i];
+        if (hook->installed)
+            continue; /* left in place by an earlier stop(), still wrapping */
+        PyMemAllocatorEx wrapper;
+        PyMem_GetAllocator(hook->domain, &hook->saved);
+        hl__wrapper_for(hook, &wrapper);
+        PyMem_SetAllocator(hook->domain, &wrapper);
+        hook->installed = 1;
+    }
+}
+
+void hlpy_hooks_uninstall(void) {
+    for (int i = 0; i < 3; i++) {
+        hl_domain_hook *hook = &hl_hooks[i];
+        PyMemAllocatorEx current;
+        if (!hook->installed)
+            continue;
+        PyMem_GetAllocator(hook->domain, &current);
+        if (hl__is_ours(&current, hook)) {
+            PyMem_SetAllocator(hook->domain, &hook->saved);
+            hook->installed = 0;
+        }
+    }
+}

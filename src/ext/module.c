@@ -1,0 +1,142 @@
+/* module.c - heaplens._core: argument checking and result conversion only.
+ *
+ * Every function converts its arguments, calls the tracer (tracer.c,
+ * resolve.c) or the snapshot type, and converts the result. Errors become
+ * exceptions here and nowhere deeper than src/ext/.
+ */
+#include <Python.h>
+
+#include "frames.h"
+#include "resolve.h"
+#include "snapshot_type.h"
+#include "stack_table.h"
+#include "tracer.h"
+
+static PyObject *hl_start(PyObject *module, PyObject *args) {
+    int nframe = 1;
+    if (!PyArg_ParseTuple(args, "|i:start", &nframe))
+        return NULL;
+    if (nframe < 1 || nframe > HL_MAX_NFRAME) {
+        PyErr_Format(PyExc_ValueError, "the number of frames must be in range [1; %d]",
+                     HL_MAX_NFRAME);
+        return NULL;
+    }
+    if (hlpy_tracer_start(nframe) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *hl_stop(PyObject *module, PyObject *unused) {
+    hlpy_tracer_stop();
+    Py_RETURN_NONE;
+}
+
+static PyObject *hl_is_tracing(PyObject *module, PyObject *unused) {
+    return PyBool_FromLong(atomic_load(&hlpy_tracer_state.tracing));
+}
+
+static PyObject *hl_clear_traces(PyObject *module, PyObject *unused) {
+    hlpy_tracer_clear();
+    Py_RETURN_NONE;
+}
+
+static PyObject *hl_get_traceback_limit(PyObject *module, PyObject *unused) {
+    return PyLong_FromLong(hlpy_tracer_state.nframe ? hlpy_tracer_state.nframe : 1);
+}
+
+static PyObject *hl_get_traced_memory(PyObject *module, PyObject *unused) {
+    uint64_t current, peak;
+    hlpy_tracer_traced_memory(&current, &peak);
+    return Py_BuildValue("(KK)", (unsigned long long)current, (unsigned long long)peak);
+}
+
+static PyObject *hl_reset_peak(PyObject *module, PyObject *unused) {
+    hlpy_tracer_reset_peak();
+    Py_RETURN_NONE;
+}
+
+static PyObject *hl_get_tracer_memory(PyObject *module, PyObject *unused) {
+    return PyLong_FromSize_t(hlpy_tracer_memory());
+}
+
+static PyObject *hl_get_tracer_counters(PyObject *module, PyObject *unused) {
+    hlpy_tracer *t = &hlpy_tracer_state;
+    int tracing = atomic_load(&t->tracing);
+    return Py_BuildValue(
+        "{sKsKsnsn}", "dropped", (unsigned long long)atomic_load(&t->dropped),
+        "unknown_stacks", (unsigned long long)atomic_load(&t->unknown_stacks), "stacks",
+        (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
+        (Py_ssize_t)(tracing ? t->py_blocks.count + t->raw_blocks.count : 0));
+}
+
+/* (frames, total_nframe) of the block holding obj, or None. */
+static PyObject *hl_get_object_traceback(PyObject *module, PyObject *obj) {
+    uintptr_t addr = (uintptr_t)obj - hlpy_frames_preheader_size(obj);
+    hl_stack_id stack;
+    uint64_t size;
+    if (!hlpy_tracer_find_block(addr, &stack, &size))
+        Py_RETURN_NONE;
+    PyObject *frames;
+    int total;
+    if (hlpy_resolve_stack_frames(stack, &frames, &total) < 0)
+        return NULL;
+    return Py_BuildValue("(Ni)", frames, total);
+}
+
+static PyObject *hl_take_snapshot(PyObject *module, PyObject *unused) {
+    hl_snapshot_data data;
+    PyObject *filenames;
+    if (hlpy_resolve_snapshot(&data, &filenames) < 0)
+        return NULL;
+    PyObject *snapshot = hlpy_snapshot_wrap(&data, filenames);
+    Py_DECREF(filenames);
+    return snapshot;
+}
+
+static PyObject *hl_load_snapshot(PyObject *module, PyObject *path) {
+    return hlpy_snapshot_load(path);
+}
+
+static PyMethodDef hl_module_methods[] = {
+    {"start", hl_start, METH_VARARGS, "start(nframe=1): start tracing Python allocations"},
+    {"stop", hl_stop, METH_NOARGS, "stop(): stop tracing and free every trace"},
+    {"is_tracing", hl_is_tracing, METH_NOARGS, "is_tracing() -> bool"},
+    {"clear_traces", hl_clear_traces, METH_NOARGS, "clear_traces(): forget every trace"},
+    {"get_traceback_limit", hl_get_traceback_limit, METH_NOARGS, "get_traceback_limit() -> int"},
+    {"get_traced_memory", hl_get_traced_memory, METH_NOARGS,
+     "get_traced_memory() -> (current, peak) traced bytes"},
+    {"reset_peak", hl_reset_peak, METH_NOARGS, "reset_peak(): peak := current"},
+    {"get_tracer_memory", hl_get_tracer_memory, METH_NOARGS,
+     "get_tracer_memory() -> bytes used by the tracer's own tables"},
+    {"get_tracer_counters", hl_get_tracer_counters, METH_NOARGS,
+     "get_tracer_counters() -> dict: dropped, unknown_stacks, stacks, live_blocks"},
+    {"get_object_traceback", hl_get_object_traceback, METH_O,
+     "get_object_traceback(obj) -> (frames, total_nframe) or None"},
+    {"take_snapshot", hl_take_snapshot, METH_NOARGS, "take_snapshot() -> Snapshot"},
+    {"load_snapshot", hl_load_snapshot, METH_O, "load_snapshot(path) -> Snapshot"},
+    {NULL, NULL, 0, NULL},
+};
+
+static int hl_module_exec(PyObject *module) {
+    if (hlpy_tracer_init_once() < 0)
+        return -1;
+    if (hlpy_snapshot_type_add(module) < 0)
+        return -1;
+    return PyModule_AddIntConstant(module, "MAX_NFRAME", HL_MAX_NFRAME);
+}
+
+static PyModuleDef_Slot hl_module_slots[] = {
+    {Py_mod_exec, hl_module_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef hl_module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "heaplens._core",
+    .m_doc = "heaplens's C core: the allocation tracer and snapshots.",
+    .m_size = 0,
+    .m_methods = hl_module_methods,
+    .m_slots = hl_module_slots,
+};
+
+PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&hl_module_def); }

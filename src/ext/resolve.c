@@ -1,0 +1,391 @@
+/* resolve.c - turning the tracer's live tables into a resolved snapshot.
+ *
+ * Copies every live block (size, stack id) out of both live tables, then
+ * resolves only the stacks those blocks use: each distinct (code, offset)
+ * becomes a (file name, line) frame, computed once; frames are deduplicated
+ * by (file, line) and stacks by their resolved frames, because two offsets on
+ * one line are one place for the user. Stacks with no Python frame resolve to
+ * tracemalloc's "<unknown>" line 0 with total_nframe 1.
+ *
+ * Everything here runs with the GIL held; raw_lock is held only while the RAW
+ * table is copied, and no Python code runs then.
+ */
+#include "resolve.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "frames.h"
+#include "hooks.h"
+#include "stack_table.h"
+#include "tracer.h"
+#include "u64_map.h"
+
+#define T (&hlpy_tracer_state)
+#define HL__UNUSED_STACK UINT32_MAX
+
+typedef struct hl_resolver {
+    hl_snapshot_data *out;
+    PyObject *filenames;      /* list: string index -> str */
+    PyObject *filename_index; /* dict: str -> int */
+    hl_u64_map code_to_filename; /* code pointer -> string index */
+    hl_u64_map site_to_frame;    /* (code index, lasti) -> frame index */
+    hl_u64_map code_index;       /* code pointer -> small code number */
+    hl_u64_map place_to_frame;   /* (string index, line) -> frame index */
+    hl_stack_table resolved;     /* stacks of frame indices */
+    uint32_t frames_capacity;
+} hl_resolver;
+
+/* Index of `filename` in the string table, adding it. Returns -1 with an
+ * exception set on failure. */
+static int64_t hl__filename_index(hl_resolver *r, PyObject *filename) {
+    PyObject *known = PyDict_GetItemWithError(r->filename_index, filename);
+    if (known != NULL)
+        return PyLong_AsLongLong(known);
+    if (PyErr_Occurred())
+        return -1;
+    Py_ssize_t index = PyList_GET_SIZE(r->filenames);
+    PyObject *number = PyLong_FromSsize_t(index);
+    if (number == NULL)
+        return -1;
+    int rc = PyDict_SetItem(r->filename_index, filename, number);
+    Py_DECREF(number);
+    if (rc < 0 || PyList_Append(r->filenames, filename) < 0)
+        return -1;
+    return index;
+}
+
+/* Frame index for (file, line), adding the frame. Returns -1 with an exception. */
+static int64_t hl__place_frame(hl_resolver *r, uint32_t filename, int lineno) {
+    uint64_t key = ((uint64_t)filename << 32) | (uint32_t)lineno;
+    uint32_t frame;
+    int inserted;
+    if (hl_u64_map_get_or_put(&r->place_to_frame, key, r->out->n_frames, &frame, &inserted) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (!inserted)
+        return frame;
+    if (r->out->n_frames == r->frames_capacity) {
+        uint32_t capacity = r->frames_capacity ? r->frames_capacity * 2 : 256;
+        hl_frame *frames = realloc(r->out->frames, capacity * sizeof(hl_frame));
+        if (frames == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->out->frames = frames;
+        r->frames_capacity = capacity;
+    }
+    r->out->frames[frame].filename = filename;
+    r->out->frames[frame].lineno = lineno;
+    r->out->n_frames++;
+    return frame;
+}
+
+/* Frame index of a captured (code, lasti). Returns -1 with an exception. */
+static int64_t hl__site_frame(hl_resolver *r, const hl_frame_ref *site) {
+    uint32_t code_number, frame;
+    int inserted;
+    if (hl_u64_map_get_or_put(&r->code_index, (uint64_t)(uintptr_t)site->code,
+                              (uint32_t)r->code_index.count, &code_number, &inserted) < 0)
+        goto nomem;
+    uint64_t key = ((uint64_t)code_number << 32) | (uint32_t)site->lasti;
+    if (hl_u64_map_get(&r->site_to_frame, key, &frame))
+        return frame;
+
+    PyCodeObject *code = (PyCodeObject *)site->code;
+    uint32_t filename;
+    if (!hl_u64_map_get(&r->code_to_filename, (uint64_t)(uintptr_t)code, &filename)) {
+        PyObject *name = code->co_filename;
+        int64_t index;
+        if (name != NULL && PyUnicode_Check(name)) {
+            index = hl__filename_index(r, name);
+        } else {
+            PyObject *unknown = PyUnicode_FromString("<unknown>");
+            index = unknown ? hl__filename_index(r, unknown) : -1;
+            Py_XDECREF(unknown);
+        }
+        if (index < 0)
+            return -1;
+        filename = (uint32_t)index;
+        if (hl_u64_map_get_or_put(&r->code_to_filename, (uint64_t)(uintptr_t)code, filename,
+                                  &filename, &inserted) < 0)
+            goto nomem;
+    }
+    int64_t place = hl__place_frame(r, filename, hlpy_frames_lineno(code, site->lasti));
+    if (place < 0)
+        return -1;
+    frame = (uint32_t)place;
+    if (hl_u64_map_get_or_put(&r->site_to_frame, key, frame, &frame, &inserted) < 0)
+        goto nomem;
+    return frame;
+
+nomem:
+    PyErr_NoMemory();
+    return -1;
+}
+
+/* Resolve interned stack `id` and return its index among resolved stacks.
+ * Returns -1 with an exception. */
+static int64_t hl__resolve_stack(hl_resolver *r, hl_stack_id id, hl_frame_ref *scratch) {
+    const hl_stack_entry *entry = &T->stacks.entries[id];
+    const hl_frame_ref *sites = hl_stack_table_frames(&T->stacks, id);
+    uint16_t nframe = entry->nframe, total = entry->total_nframe;
+    if (nframe == 0) {
+        PyObject *unknown = PyUnicode_FromString("<unknown>");
+        int64_t filename = unknown ? hl__filename_index(r, unknown) : -1;
+        Py_XDECREF(unknown);
+        int64_t frame = filename < 0 ? -1 : hl__place_frame(r, (uint32_t)filename, 0);
+        if (frame < 0)
+            return -1;
+        scratch[0].code = (const void *)(uintptr_t)frame;
+        scratch[0].lasti = 0;
+        scratch[0].reserved = 0;
+        nframe = 1;
+        total = 1;
+    } else {
+        for (uint16_t i = 0; i < nframe; i++) {
+            int64_t frame = hl__site_frame(r, &sites[i]);
+            if (frame < 0)
+                return -1;
+            /* The resolved-stack table reuses the interner with frame indices
+             * in place of code pointers. */
+            scratch[i].code = (const void *)(uintptr_t)frame;
+            scratch[i].lasti = 0;
+            scratch[i].reserved = 0;
+        }
+    }
+    hl_stack_id resolved;
+    int is_new;
+    if (hl_stack_table_intern(&r->resolved, scratch, nframe, total,
+                              hl_stack_hash(scratch, nframe, total), &resolved, &is_new) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return resolved;
+}
+
+/* Copy the live tables into out->traces, with interned stack ids for now.
+ * Returns 0, or -1 with an exception. */
+static int hl__copy_traces(hl_snapshot_data *out) {
+    size_t capacity = T->py_blocks.count + 64;
+    out->traces = malloc(capacity * sizeof(hl_trace_record));
+    if (out->traces == NULL)
+        goto nomem;
+    uint64_t n = 0;
+    const hl_live_table *table = &T->py_blocks;
+    for (size_t i = 0; i < hl_live_table_capacity(table); i++) {
+        const hl_live_entry *entry = &table->slots[i];
+        if (entry->addr == 0)
+            continue;
+        out->traces[n].size = hl_live_table_entry_size(table, entry);
+        out->traces[n].stack = HL_STACK_WORD_ID(entry->stack_word);
+        out->traces[n].domain = 0; /* tracemalloc's domain for Python's allocators */
+        n++;
+    }
+
+    pthread_mutex_lock(&T->raw_lock);
+    table = &T->raw_blocks;
+    if (n + table->count > capacity) {
+        capacity = n + table->count;
+        hl_trace_record *bigger = realloc(out->traces, capacity * sizeof(hl_trace_record));
+        if (bigger == NULL) {
+            pthread_mutex_unlock(&T->raw_lock);
+            goto nomem;
+        }
+        out->traces = bigger;
+    }
+    for (size_t i = 0; i < hl_live_table_capacity(table); i++) {
+        const hl_live_entry *entry = &table->slots[i];
+        if (entry->addr == 0)
+            continue;
+        out->traces[n].size = hl_live_table_entry_size(table, entry);
+        out->traces[n].stack = HL_STACK_WORD_ID(entry->stack_word);
+        out->traces[n].domain = 0;
+        n++;
+    }
+    pthread_mutex_unlock(&T->raw_lock);
+    out->n_traces = n;
+    return 0;
+
+nomem:
+    PyErr_NoMemory();
+    return -1;
+}
+
+/* Move the resolved stacks and the file names into *out. Returns 0 or -1. */
+static int hl__finish(hl_resolver *r) {
+    hl_snapshot_data *out = r->out;
+    const hl_stack_table *resolved = &r->resolved;
+
+    out->n_stacks = resolved->n_entries;
+    out->n_stack_frames = resolved->pool_used;
+    out->stacks = malloc((out->n_stacks ? out->n_stacks : 1) * sizeof(hl_stack));
+    out->stack_frames = malloc((out->n_stack_frames ? out->n_stack_frames : 1) * sizeof(uint32_t));
+    if (out->stacks == NULL || out->stack_frames == NULL)
+        goto nomem;
+    for (uint32_t s = 0; s < resolved->n_entries; s++) {
+        out->stacks[s].first = resolved->entries[s].first;
+        out->stacks[s].nframe = resolved->entries[s].nframe;
+        out->stacks[s].total_nframe = resolved->entries[s].total_nframe;
+    }
+    for (size_t i = 0; i < resolved->pool_used; i++)
+        out->stack_frames[i] = (uint32_t)(uintptr_t)resolved->pool[i].code;
+
+    Py_ssize_t n_strings = PyList_GET_SIZE(r->filenames);
+    size_t total = 0;
+    out->string_offsets = malloc((size_t)(n_strings + 1) * sizeof(uint64_t));
+    if (out->string_offsets == NULL)
+        goto nomem;
+    for (Py_ssize_t i = 0; i < n_strings; i++) {
+        PyObject *bytes = PyUnicode_AsEncodedString(PyList_GET_ITEM(r->filenames, i), "utf-8",
+                                                    "surrogatepass");
+        if (bytes == NULL)
+            return -1;
+        out->string_offsets[i] = total;
+        total += (size_t)PyBytes_GET_SIZE(bytes);
+        Py_DECREF(bytes);
+    }
+    out->string_offsets[n_strings] = total;
+    out->string_bytes = malloc(total ? total : 1);
+    if (out->string_bytes == NULL)
+        goto nomem;
+    for (Py_ssize_t i = 0; i < n_strings; i++) {
+        PyObject *bytes = PyUnicode_AsEncodedString(PyList_GET_ITEM(r->filenames, i), "utf-8",
+                                                    "surrogatepass");
+        if (bytes == NULL)
+            return -1;
+        memcpy(out->string_bytes + out->string_offsets[i], PyBytes_AS_STRING(bytes),
+               (size_t)PyBytes_GET_SIZE(bytes));
+        Py_DECREF(bytes);
+    }
+    out->n_strings = (uint32_t)n_strings;
+    return 0;
+
+nomem:
+    PyErr_NoMemory();
+    return -1;
+}
+
+static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out) {
+    hl_resolver r;
+    uint32_t *id_map = NULL;
+    hl_frame_ref *scratch = NULL;
+    int rc = -1;
+
+    memset(&r, 0, sizeof(r));
+    hl_snapshot_data_init(out);
+    *filenames_out = NULL;
+    r.out = out;
+    r.filenames = PyList_New(0);
+    r.filename_index = PyDict_New();
+    if (r.filenames == NULL || r.filename_index == NULL)
+        goto done;
+    if (hl_u64_map_init(&r.code_to_filename, 64) < 0 || hl_u64_map_init(&r.site_to_frame, 256) < 0 ||
+        hl_u64_map_init(&r.code_index, 64) < 0 || hl_u64_map_init(&r.place_to_frame, 256) < 0 ||
+        hl_stack_table_init(&r.resolved) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+
+    out->traceback_limit = (uint32_t)T->nframe;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    out->timestamp_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+    if (!atomic_load(&T->tracing)) {
+        rc = 0;
+        goto done;
+    }
+    if (hl__copy_traces(out) < 0)
+        goto done;
+
+    /* Resolve each used stack once, in the order first seen. */
+    uint32_t n_ids = T->stacks.n_entries;
+    id_map = malloc((n_ids ? n_ids : 1) * sizeof(uint32_t));
+    scratch = malloc(((size_t)T->nframe + 1) * sizeof(hl_frame_ref));
+    if (id_map == NULL || scratch == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (uint32_t i = 0; i < n_ids; i++)
+        id_map[i] = HL__UNUSED_STACK;
+    for (uint64_t i = 0; i < out->n_traces; i++) {
+        hl_trace_record *trace = &out->traces[i];
+        if (id_map[trace->stack] == HL__UNUSED_STACK) {
+            int64_t resolved = hl__resolve_stack(&r, trace->stack, scratch);
+            if (resolved < 0)
+                goto done;
+            id_map[trace->stack] = (uint32_t)resolved;
+        }
+        trace->stack = id_map[trace->stack];
+    }
+    if (hl__finish(&r) < 0)
+        goto done;
+    rc = 0;
+
+done:
+    if (rc == 0 && out->string_offsets == NULL && hl__finish(&r) < 0)
+        rc = -1;
+    if (rc == 0) {
+        *filenames_out = r.filenames;
+        r.filenames = NULL;
+    } else {
+        hl_snapshot_data_clear(out);
+    }
+    Py_XDECREF(r.filenames);
+    Py_XDECREF(r.filename_index);
+    hl_u64_map_destroy(&r.code_to_filename);
+    hl_u64_map_destroy(&r.site_to_frame);
+    hl_u64_map_destroy(&r.code_index);
+    hl_u64_map_destroy(&r.place_to_frame);
+    hl_stack_table_destroy(&r.resolved);
+    free(id_map);
+    free(scratch);
+    return rc;
+}
+
+static int hl__resolve_stack_frames(hl_stack_id id, PyObject **frames_out, int *total_out) {
+    const hl_stack_entry *entry = &T->stacks.entries[id];
+    const hl_frame_ref *sites = hl_stack_table_frames(&T->stacks, id);
+    Py_ssize_t n = entry->nframe ? entry->nframe : 1;
+    PyObject *tuple = PyTuple_New(n);
+    if (tuple == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *frame;
+        if (entry->nframe == 0) {
+            frame = Py_BuildValue("(si)", "<unknown>", 0);
+        } else {
+            PyCodeObject *code = (PyCodeObject *)sites[i].code;
+            PyObject *name = code->co_filename;
+            int lineno = hlpy_frames_lineno(code, sites[i].lasti);
+            if (name != NULL && PyUnicode_Check(name))
+                frame = Py_BuildValue("(Oi)", name, lineno);
+            else
+                frame = Py_BuildValue("(si)", "<unknown>", lineno);
+        }
+        if (frame == NULL) {
+            Py_DECREF(tuple);
+            return -1;
+        }
+        PyTuple_SET_ITEM(tuple, i, frame);
+    }
+    *frames_out = tuple;
+    *total_out = entry->nframe ? entry->total_nframe : 1;
+    return 0;
+}
+
+int hlpy_resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out) {
+    int previous = hlpy_hooks_suspend();
+    int rc = hl__resolve_snapshot(out, filenames_out);
+    hlpy_hooks_resume(previous);
+    return rc;
+}
+
+int hlpy_resolve_stack_frames(hl_stack_id id, PyObject **frames_out, int *total_out) {
+    int previous = hlpy_hooks_suspend();
+    int rc = hl__resolve_stack_frames(id, frames_out, total_out);
+    hlpy_hooks_resume(previous);
+    return rc;
+}

@@ -1,0 +1,22 @@
+/* snapshot_type.h - the heaplens._core.Snapshot type. */
+#ifndef HLPY_SNAPSHOT_TYPE_H
+#define HLPY_SNAPSHOT_TYPE_H
+
+#include <Python.h>
+
+#include "snapshot_data.h"
+
+/* Create the type and add it to `module`. Returns 0, or -1 with an exception. */
+int hlpy_snapshot_type_add(PyObject *module);
+
+/* New Snapshot that takes over *data (left empty, also on failure) and
+ * borrows `filenames` (a list of str aligned with the string table, or NULL).
+ * Returns a new reference, or NULL with an exception. */
+PyObject *hlpy_snapshot_wrap(hl_snapshot_data *data, PyObject *filenames);
+
+/* New Snapshot read from the capture file at `path` (str or path-like).
+ * Raises ValueError naming the file and the problem for a bad file, OSError
+ * for one that cannot be opened. */
+PyObject *hlpy_snapshot_load(PyObject *path);
+
+#endif /* HLPY_SNAPSHOT_TYPE_H */
