@@ -4,16 +4,22 @@
  * after every insert; no entry has addr 0; every entry sits in the probe run
  * that starts at its home slot with no empty slot in between (backward-shift
  * deletion keeps this); an entry's size is HL_LIVE_SIZE_BIG exactly when the
- * big list holds its address; total_bytes is the sum of all sizes.
+ * big list holds its address; total_bytes is the sum of all sizes; the ring
+ * holds n_pending non-zero addresses, each at most once, and zeros elsewhere.
  */
 #include "live_table.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "big_alloc.h"
+
 #define HL__LIVE_MIN_CAPACITY 64
 
-/* Fibonacci hashing of the address without its always-zero low bits. */
+/* Fibonacci hashing of the address without its always-zero low bits:
+ * consecutive blocks scatter evenly, so probe runs stay short. (Hashing that
+ * kept a pool's blocks in neighbouring slots was tried and measured: the
+ * runs grew to 40 probes per operation.) */
 HL_INLINE size_t hl__live_home(const hl_live_table *table, uintptr_t addr) {
     return (size_t)(((uint64_t)(addr >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> table->shift);
 }
@@ -35,7 +41,7 @@ static unsigned hl__log2(size_t power_of_two) {
 int hl_live_table_init(hl_live_table *table, size_t capacity) {
     memset(table, 0, sizeof(*table));
     capacity = hl__round_capacity(capacity);
-    table->slots = calloc(capacity, sizeof(hl_live_entry));
+    table->slots = hl_big_calloc(capacity * sizeof(hl_live_entry));
     if (table->slots == NULL)
         return -1;
     table->mask = capacity - 1;
@@ -45,23 +51,28 @@ int hl_live_table_init(hl_live_table *table, size_t capacity) {
 }
 
 void hl_live_table_destroy(hl_live_table *table) {
-    free(table->slots);
+    hl_big_free(table->slots, hl_live_table_capacity(table) * sizeof(hl_live_entry));
     free(table->big);
     memset(table, 0, sizeof(*table));
 }
 
 int hl_live_table_clear(hl_live_table *table) {
     size_t capacity = table->min_capacity ? table->min_capacity : HL__LIVE_MIN_CAPACITY;
-    hl_live_entry *slots = calloc(capacity, sizeof(hl_live_entry));
+    hl_live_entry *slots = hl_big_calloc(capacity * sizeof(hl_live_entry));
     table->count = 0;
     table->total_bytes = 0;
     table->n_big = 0;
+    memset(table->pending, 0, sizeof(table->pending));
+    table->n_pending = 0;
+    memset(table->adds, 0, sizeof(table->adds));
+    table->n_adds = 0;
+    table->pending_add_bytes = 0;
     if (slots == NULL) {
         if (table->slots)
             memset(table->slots, 0, (table->mask + 1) * sizeof(hl_live_entry));
         return -1;
     }
-    free(table->slots);
+    hl_big_free(table->slots, hl_live_table_capacity(table) * sizeof(hl_live_entry));
     table->slots = slots;
     table->mask = capacity - 1;
     table->shift = 64 - hl__log2(capacity);
@@ -118,7 +129,7 @@ HL_INLINE size_t hl__probe(const hl_live_table *table, uintptr_t addr) {
 static int hl__resize(hl_live_table *table, size_t new_capacity) {
     hl_live_entry *old_slots = table->slots;
     size_t old_capacity = table->mask + 1;
-    hl_live_entry *slots = calloc(new_capacity, sizeof(hl_live_entry));
+    hl_live_entry *slots = hl_big_calloc(new_capacity * sizeof(hl_live_entry));
     if (slots == NULL)
         return -1;
     table->slots = slots;
@@ -130,12 +141,29 @@ static int hl__resize(hl_live_table *table, size_t new_capacity) {
         size_t j = hl__probe(table, old_slots[i].addr);
         slots[j] = old_slots[i];
     }
-    free(old_slots);
+    hl_big_free(old_slots, old_capacity * sizeof(hl_live_entry));
     return 0;
+}
+
+/* Drop every queued removal of addr. Returns how many there were. */
+HL_INLINE unsigned hl__cancel_pending(hl_live_table *table, uintptr_t addr) {
+    unsigned found = 0;
+    for (unsigned k = 0; k < HL_LIVE_PENDING; k++) {
+        if (table->pending[k] == addr) {
+            table->pending[k] = 0;
+            found++;
+        }
+    }
+    table->n_pending -= found;
+    return found;
 }
 
 int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size,
                          uint32_t stack_word) {
+    /* A block freed and handed out again (pymalloc reuses the last freed block
+     * first) is simply replaced below. */
+    if (table->n_pending)
+        (void)hl__cancel_pending(table, addr);
     size_t i = hl__probe(table, addr);
     if (table->slots[i].addr == addr) {
         /* The address was freed behind our back (or reused): replace. */
@@ -217,16 +245,100 @@ int hl_live_table_remove(hl_live_table *table, uintptr_t addr, uint64_t *size_ou
         j = (j + 1) & table->mask;
     }
     table->slots[hole].addr = 0;
-
-    size_t capacity = table->mask + 1;
-    if (HL_UNLIKELY(capacity > table->min_capacity && table->count * 8 < capacity)) {
-        /* Shrinking is an optimisation: on failure keep the larger array. */
-        (void)hl__resize(table, capacity / 2);
-    }
     return 1;
 }
 
-size_t hl_live_table_memory(const hl_live_table *table) {
-    return hl_live_table_capacity(table) * sizeof(hl_live_entry) +
-           table->big_capacity * sizeof(hl_big_block);
+/* Carry out queued insertion `add` and empty its ring entry. Returns 0 or -1. */
+static int hl__apply_add(hl_live_table *table, hl_pending_add *add) {
+    int rc = hl_live_table_insert(table, add->addr, add->size, add->stack_word);
+    table->pending_add_bytes -= add->size;
+    table->n_adds--;
+    add->addr = 0;
+    return rc;
+}
+
+int hl_live_table_add_later(hl_live_table *table, uintptr_t addr, uint64_t size,
+                            uint32_t stack_word) {
+    int rc = 0;
+    unsigned replaced = table->n_pending ? hl__cancel_pending(table, addr) : 0;
+    hl_pending_add *add = &table->adds[table->adds_next];
+    __builtin_prefetch(&table->slots[hl__live_home(table, addr)], 1);
+    if (add->addr != 0)
+        rc = hl__apply_add(table, add);
+    add->addr = addr;
+    add->size = size;
+    add->stack_word = stack_word;
+    add->replaces = replaced != 0;
+    table->n_adds++;
+    table->pending_add_bytes += size;
+    table->adds_next = (table->adds_next + 1) & (HL_LIVE_PENDING - 1);
+    return rc;
+}
+
+void hl_live_table_remove_later(hl_live_table *table, uintptr_t addr) {
+    if (table->slots == NULL || addr == 0)
+        return;
+    if (table->n_adds) {
+        for (unsigned k = 0; k < HL_LIVE_PENDING; k++) {
+            hl_pending_add *add = &table->adds[k];
+            if (add->addr != addr)
+                continue;
+            /* Freed before it reached the table. */
+            int replaces = add->replaces;
+            table->pending_add_bytes -= add->size;
+            table->n_adds--;
+            add->addr = 0;
+            if (!replaces)
+                return;
+            break; /* the older block at addr must still go */
+        }
+    }
+    unsigned at = table->pending_next;
+    uintptr_t oldest = table->pending[at];
+    __builtin_prefetch(&table->slots[hl__live_home(table, addr)], 1);
+    if (oldest != 0) {
+        table->pending[at] = 0;
+        table->n_pending--;
+        (void)hl_live_table_remove(table, oldest, NULL, NULL);
+    }
+    /* An address may be queued twice when it was handed out again without
+     * being traced (an allocation that bypassed the tracer): the second
+     * removal then finds nothing, and an insert cancels both. */
+    table->pending[at] = addr;
+    table->n_pending++;
+    table->pending_next = (at + 1) & (HL_LIVE_PENDING - 1);
+}
+
+void hl_live_table_flush_removals(hl_live_table *table) {
+    for (unsigned k = 0; table->n_pending && k < HL_LIVE_PENDING; k++) {
+        uintptr_t addr = table->pending[k];
+        if (addr != 0) {
+            table->pending[k] = 0;
+            table->n_pending--;
+            (void)hl_live_table_remove(table, addr, NULL, NULL);
+        }
+    }
+    /* A queued insertion that replaces an older block is a removal too: until
+     * it is made, the old block's bytes are still counted. Replacing never
+     * grows the table, so it cannot fail. */
+    for (unsigned k = 0; table->n_adds && k < HL_LIVE_PENDING; k++) {
+        hl_pending_add *add = &table->adds[k];
+        if (add->addr != 0 && add->replaces)
+            (void)hl__apply_add(table, add);
+    }
+}
+
+unsigned hl_live_table_flush(hl_live_table *table) {
+    unsigned failed = 0;
+    hl_live_table_flush_removals(table);
+    if (table->n_adds == 0)
+        return 0;
+    /* Oldest first, so a failure drops the same blocks an immediate insert
+     * would have. */
+    for (unsigned k = 0; k < HL_LIVE_PENDING; k++) {
+        hl_pending_add *add = &table->adds[(table->adds_next + k) & (HL_LIVE_PENDING - 1)];
+        if (add->addr != 0 && hl__apply_add(table, add) < 0)
+            failed++;
+    }
+    return failed;
 }

@@ -169,6 +169,7 @@ static int64_t hl__resolve_stack(hl_resolver *r, hl_stack_id id, hl_frame_ref *s
 /* Copy the live tables into out->traces, with interned stack ids for now.
  * Returns 0, or -1 with an exception. */
 static int hl__copy_traces(hl_snapshot_data *out) {
+    hlpy_tracer_flush();
     size_t capacity = T->py_blocks.count + 64;
     out->traces = malloc(capacity * sizeof(hl_trace_record));
     if (out->traces == NULL)

@@ -1,0 +1,22 @@
+/* big_alloc.h - zeroed memory for large tables, on huge pages where possible.
+ *
+ * The live table is probed at random addresses; at millions of entries every
+ * probe would miss the TLB on 4 KiB pages (and in a VM each miss walks two
+ * page tables). Arrays of 2 MiB or more are therefore mapped directly and
+ * marked for transparent huge pages. Smaller ones come from calloc.
+ */
+#ifndef HL_BIG_ALLOC_H
+#define HL_BIG_ALLOC_H
+
+#include <stddef.h>
+
+#include "hl_common.h"
+
+/* Zeroed memory of `size` bytes, or NULL when out of memory. Free it with
+ * hl_big_free() and the same size. */
+HL_WARN_UNUSED void *hl_big_calloc(size_t size);
+
+/* Release memory from hl_big_calloc(ptr may be NULL). */
+void hl_big_free(void *ptr, size_t size);
+
+#endif /* HL_BIG_ALLOC_H */

@@ -1,0 +1,193 @@
+/* Unit tests of live_table.c: basic operations, big sizes, growth, and a
+ * randomized comparison of immediate and deferred operations against a plain
+ * array model. */
+#include "live_table.h"
+
+#include "hl_test.h"
+
+static void test_insert_find_remove(void) {
+    hl_live_table t;
+    ASSERT_EQ(hl_live_table_init(&t, 0), 0);
+    ASSERT_EQ(hl_live_table_insert(&t, 0x1000, 48, HL_STACK_WORD(7, 2)), 0);
+    uint64_t size = 0;
+    uint32_t word = 0;
+    ASSERT_EQ(hl_live_table_find(&t, 0x1000, &size, &word), 1);
+    ASSERT_U64_EQ(size, 48);
+    ASSERT_EQ(HL_STACK_WORD_ID(word), 7);
+    ASSERT_EQ(HL_STACK_WORD_DOMAIN(word), 2);
+    ASSERT_EQ(hl_live_table_find(&t, 0x2000, NULL, NULL), 0);
+    ASSERT_EQ(hl_live_table_insert(&t, 0x1000, 64, HL_STACK_WORD(8, 1)), 0); /* replace */
+    ASSERT_EQ(t.count, 1);
+    ASSERT_U64_EQ(t.total_bytes, 64);
+    ASSERT_EQ(hl_live_table_remove(&t, 0x1000, &size, &word), 1);
+    ASSERT_U64_EQ(size, 64);
+    ASSERT_EQ(hl_live_table_remove(&t, 0x1000, NULL, NULL), 0);
+    ASSERT_EQ(t.count, 0);
+    ASSERT_U64_EQ(t.total_bytes, 0);
+    hl_live_table_destroy(&t);
+}
+
+static void test_big_sizes(void) {
+    hl_live_table t;
+    ASSERT_EQ(hl_live_table_init(&t, 0), 0);
+    uint64_t huge = UINT64_C(5) << 32;
+    ASSERT_EQ(hl_live_table_insert(&t, 0x10, huge, 1), 0);
+    ASSERT_EQ(hl_live_table_insert(&t, 0x20, UINT32_MAX, 1), 0); /* exactly the marker */
+    uint64_t size;
+    ASSERT_EQ(hl_live_table_find(&t, 0x10, &size, NULL), 1);
+    ASSERT_U64_EQ(size, huge);
+    ASSERT_EQ(hl_live_table_find(&t, 0x20, &size, NULL), 1);
+    ASSERT_U64_EQ(size, UINT32_MAX);
+    ASSERT_U64_EQ(t.total_bytes, huge + UINT32_MAX);
+    ASSERT_EQ(hl_live_table_insert(&t, 0x10, 8, 1), 0); /* big replaced by small */
+    ASSERT_EQ(t.n_big, 1);
+    ASSERT_EQ(hl_live_table_remove(&t, 0x20, &size, NULL), 1);
+    ASSERT_U64_EQ(size, UINT32_MAX);
+    ASSERT_EQ(t.n_big, 0);
+    ASSERT_U64_EQ(t.total_bytes, 8);
+    hl_live_table_destroy(&t);
+}
+
+static void test_growth_keeps_everything(void) {
+    hl_live_table t;
+    ASSERT_EQ(hl_live_table_init(&t, 0), 0);
+    for (uintptr_t i = 1; i <= 100000; i++)
+        ASSERT_EQ(hl_live_table_insert(&t, i * 16, i, (uint32_t)i), 0);
+    ASSERT_EQ(t.count, 100000);
+    ASSERT_LE(t.count * 4, hl_live_table_capacity(&t) * 3);
+    for (uintptr_t i = 1; i <= 100000; i += 7) {
+        uint32_t word;
+        ASSERT_EQ(hl_live_table_find(&t, i * 16, NULL, &word), 1);
+        ASSERT_EQ(word, i);
+    }
+    /* Remove every other one: backward shifting must keep the rest findable. */
+    for (uintptr_t i = 1; i <= 100000; i += 2)
+        ASSERT_EQ(hl_live_table_remove(&t, i * 16, NULL, NULL), 1);
+    for (uintptr_t i = 1; i <= 100000; i++)
+        ASSERT_EQ(hl_live_table_find(&t, i * 16, NULL, NULL), (int)(i % 2 == 0));
+    ASSERT_EQ(hl_live_table_clear(&t), 0);
+    ASSERT_EQ(t.count, 0);
+    ASSERT_EQ(hl_live_table_find(&t, 32, NULL, NULL), 0);
+    hl_live_table_destroy(&t);
+}
+
+/* xorshift64*: deterministic, so a failure reproduces. */
+static uint64_t rng_state = UINT64_C(0x9E3779B97F4A7C15);
+static uint64_t rng(void) {
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * UINT64_C(2685821657736338717);
+}
+
+#define MODEL_ADDRS 3000
+static uint64_t model_size[MODEL_ADDRS]; /* 0: not live */
+static uint32_t model_word[MODEL_ADDRS];
+
+/* Drive the table with random allocations and frees over a small address
+ * space (so addresses are reused often, as pymalloc does) and compare it with
+ * the model after every step that makes it exact. */
+static void run_model(int deferred) {
+    hl_live_table t;
+    memset(model_size, 0, sizeof model_size);
+    ASSERT_EQ(hl_live_table_init(&t, 0), 0);
+    for (int step = 0; step < 400000; step++) {
+        size_t a = (size_t)(rng() % MODEL_ADDRS);
+        uintptr_t addr = (uintptr_t)(a + 1) * 16;
+        if (model_size[a] == 0 || rng() % 3 == 0) {
+            /* allocate (or, when live, the block was freed untraced and reused) */
+            uint64_t size = 1 + rng() % 1000;
+            uint32_t word = (uint32_t)(rng() & HL_STACK_ID_MASK);
+            if (deferred && model_size[a] != 0)
+                hl_live_table_remove_later(&t, addr); /* the tracer always sees the free */
+            if (deferred)
+                ASSERT_EQ(hl_live_table_add_later(&t, addr, size, word), 0);
+            else
+                ASSERT_EQ(hl_live_table_insert(&t, addr, size, word), 0);
+            model_size[a] = size;
+            model_word[a] = word;
+        } else {
+            if (deferred)
+                hl_live_table_remove_later(&t, addr);
+            else
+                ASSERT_EQ(hl_live_table_remove(&t, addr, NULL, NULL), 1);
+            model_size[a] = 0;
+        }
+        if (deferred && rng() % 5000 == 0) {
+            /* the bound the tracer uses for the peak never undercounts */
+            uint64_t exact = 0;
+            for (size_t k = 0; k < MODEL_ADDRS; k++)
+                exact += model_size[k];
+            ASSERT_GE(t.total_bytes + t.pending_add_bytes, exact);
+            hl_live_table_flush_removals(&t);
+            ASSERT_U64_EQ(t.total_bytes + t.pending_add_bytes, exact);
+        }
+        if (step % 20000 == 0 || step == 399999) {
+            ASSERT_EQ(hl_live_table_flush(&t), 0);
+            uint64_t total = 0;
+            size_t live = 0;
+            for (size_t k = 0; k < MODEL_ADDRS; k++) {
+                uint64_t size;
+                uint32_t word;
+                int found = hl_live_table_find(&t, (uintptr_t)(k + 1) * 16, &size, &word);
+                ASSERT_EQ(found, model_size[k] != 0);
+                if (found) {
+                    ASSERT_U64_EQ(size, model_size[k]);
+                    ASSERT_EQ(word, model_word[k]);
+                    total += size;
+                    live++;
+                }
+            }
+            ASSERT_EQ(t.count, live);
+            ASSERT_U64_EQ(t.total_bytes, total);
+            ASSERT_U64_EQ(t.pending_add_bytes, 0);
+        }
+    }
+    hl_live_table_destroy(&t);
+}
+
+static void test_model_immediate(void) { run_model(0); }
+static void test_model_deferred(void) { run_model(1); }
+
+static void test_deferred_free_before_insert_never_reaches_table(void) {
+    hl_live_table t;
+    ASSERT_EQ(hl_live_table_init(&t, 0), 0);
+    ASSERT_EQ(hl_live_table_add_later(&t, 0x40, 10, 1), 0);
+    hl_live_table_remove_later(&t, 0x40);
+    ASSERT_EQ(t.n_adds, 0);
+    ASSERT_EQ(t.n_pending, 0);
+    ASSERT_U64_EQ(t.pending_add_bytes, 0);
+    ASSERT_EQ(hl_live_table_flush(&t), 0);
+    ASSERT_EQ(t.count, 0);
+    hl_live_table_destroy(&t);
+}
+
+static void test_double_queued_removal_is_harmless(void) {
+    /* A block freed, handed out again untraced, and freed again is queued
+     * twice; an insert in between must cancel both. */
+    hl_live_table t;
+    ASSERT_EQ(hl_live_table_init(&t, 0), 0);
+    ASSERT_EQ(hl_live_table_insert(&t, 0x80, 10, 1), 0);
+    hl_live_table_remove_later(&t, 0x80);
+    hl_live_table_remove_later(&t, 0x80);
+    ASSERT_EQ(t.n_pending, 2);
+    ASSERT_EQ(hl_live_table_add_later(&t, 0x80, 20, 2), 0);
+    ASSERT_EQ(t.n_pending, 0);
+    ASSERT_EQ(hl_live_table_flush(&t), 0);
+    uint64_t size;
+    ASSERT_EQ(hl_live_table_find(&t, 0x80, &size, NULL), 1);
+    ASSERT_U64_EQ(size, 20);
+    ASSERT_U64_EQ(t.total_bytes, 20);
+    hl_live_table_destroy(&t);
+}
+
+int main(void) {
+    RUN_TEST(test_insert_find_remove);
+    RUN_TEST(test_big_sizes);
+    RUN_TEST(test_growth_keeps_everything);
+    RUN_TEST(test_model_immediate);
+    RUN_TEST(test_model_deferred);
+    RUN_TEST(test_deferred_free_before_insert_never_reaches_table);
+    RUN_TEST(test_double_queued_removal_is_harmless);
+    TEST_SUMMARY("test_live_table");
+}

@@ -1,0 +1,46 @@
+/* Unit tests of u64_map.c. */
+#include "u64_map.h"
+
+#include "hl_test.h"
+
+static void test_get_or_put(void) {
+    hl_u64_map m;
+    uint32_t value;
+    int inserted;
+    ASSERT_EQ(hl_u64_map_init(&m, 0), 0);
+    ASSERT_EQ(hl_u64_map_get(&m, 42, &value), 0);
+    ASSERT_EQ(hl_u64_map_get_or_put(&m, 42, 7, &value, &inserted), 0);
+    ASSERT_EQ(inserted, 1);
+    ASSERT_EQ(value, 7);
+    ASSERT_EQ(hl_u64_map_get_or_put(&m, 42, 9, &value, &inserted), 0);
+    ASSERT_EQ(inserted, 0);
+    ASSERT_EQ(value, 7);
+    ASSERT_EQ(hl_u64_map_get_or_put(&m, 0, 1, &value, &inserted), 0); /* key 0 is fine */
+    ASSERT_EQ(hl_u64_map_get(&m, 0, &value), 1);
+    ASSERT_EQ(value, 1);
+    hl_u64_map_destroy(&m);
+}
+
+static void test_growth(void) {
+    hl_u64_map m;
+    uint32_t value;
+    int inserted;
+    ASSERT_EQ(hl_u64_map_init(&m, 4), 0);
+    for (uint64_t k = 0; k < 200000; k++)
+        ASSERT_EQ(hl_u64_map_get_or_put(&m, k * UINT64_C(0x100000001), (uint32_t)k, &value,
+                                        &inserted),
+                  0);
+    ASSERT_EQ(m.count, 200000);
+    for (uint64_t k = 0; k < 200000; k++) {
+        ASSERT_EQ(hl_u64_map_get(&m, k * UINT64_C(0x100000001), &value), 1);
+        ASSERT_EQ(value, k);
+    }
+    ASSERT_EQ(hl_u64_map_get(&m, 3, &value), 0);
+    hl_u64_map_destroy(&m);
+}
+
+int main(void) {
+    RUN_TEST(test_get_or_put);
+    RUN_TEST(test_growth);
+    TEST_SUMMARY("test_u64_map");
+}
