@@ -342,3 +342,8 @@ unsigned hl_live_table_flush(hl_live_table *table) {
     }
     return failed;
 }
+
+size_t hl_live_table_memory(const hl_live_table *table) {
+    return hl_live_table_capacity(table) * sizeof(hl_live_entry) +
+           table->big_capacity * sizeof(hl_big_block);
+}

@@ -135,10 +135,6 @@ int hl_live_table_find(const hl_live_table *table, uintptr_t addr, uint64_t *siz
 /* The size stored for an occupied slot, looking big blocks up. */
 uint64_t hl_live_table_entry_size(const hl_live_table *table, const hl_live_entry *entry);
 
-/* Start loading the slot where `addr` would live, so a later insert or
- * remove finds it in cache. A hint only; never fails. */
-void hl_live_table_prefetch(const hl_live_table *table, uintptr_t addr);
-
 /* Number of slots; iterate slots[0 .. capacity) and skip addr == 0. */
 static inline size_t hl_live_table_capacity(const hl_live_table *table) {
     return table->slots ? table->mask + 1 : 0;

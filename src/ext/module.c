@@ -141,4 +141,5 @@ static struct PyModuleDef hl_module_def = {
     .m_slots = hl_module_slots,
 };
 
+PyMODINIT_FUNC PyInit__core(void);
 PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&hl_module_def); }

@@ -1,0 +1,64 @@
+# heaplens - the README's commands.
+#   make demo   build into .venv and run heaplens on examples/
+#   make test   C unit tests (plain and ASan+UBSan), the fuzz target, then
+#               pytest on python3 and on pyenv's 3.12 and 3.13 where present
+#   make bench  tracing overhead and snapshot speed against the anchors
+# Every target installs what it needs itself.
+
+PYTHON      ?= python3
+VENV        := .venv
+PY          := $(VENV)/bin/python
+BUILD_DEPS  := meson-python meson ninja
+TEST_DEPS   := pytest
+FUZZ_SECONDS ?= 30
+EXTRA_PYTHONS := $(foreach v,3.12 3.13,$(shell p=$$(pyenv prefix $(v) 2>/dev/null) && [ -x "$$p/bin/python3" ] && echo "$(v):$$p/bin/python3"))
+
+.PHONY: demo test ctest fuzz pytest pytest-extra bench install clean
+
+# A virtual environment for one interpreter: $(call venv,DIR,PYTHON)
+define make_venv
+	@test -x $(1)/bin/python || $(2) -m venv $(1)
+	@$(1)/bin/python -m pip install -q --disable-pip-version-check $(BUILD_DEPS) $(TEST_DEPS)
+	@$(1)/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall .
+endef
+
+install:
+	$(call make_venv,$(VENV),$(PYTHON))
+
+demo: install
+	@$(PY) examples/demo.py
+
+test: ctest fuzz pytest pytest-extra
+
+# The core's unit tests, built with -Werror, plain and under ASan+UBSan.
+ctest: install
+	@$(VENV)/bin/meson setup build/ctest -Dunit_tests=true -Dwerror=true --buildtype=debugoptimized --reconfigure >/dev/null 2>&1 || \
+	 $(VENV)/bin/meson setup build/ctest -Dunit_tests=true -Dwerror=true --buildtype=debugoptimized >/dev/null
+	$(VENV)/bin/meson test -C build/ctest --print-errorlogs
+	@$(VENV)/bin/meson setup build/ctest-asan -Dunit_tests=true -Dwerror=true --buildtype=debug \
+	   -Db_sanitize=address,undefined -Db_lundef=false --reconfigure >/dev/null 2>&1 || \
+	 $(VENV)/bin/meson setup build/ctest-asan -Dunit_tests=true -Dwerror=true --buildtype=debug \
+	   -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(VENV)/bin/meson test -C build/ctest-asan --print-errorlogs
+
+# The capture reader under libFuzzer (clang) for FUZZ_SECONDS; without clang
+# the meson test above already ran the standalone mutation driver.
+fuzz:
+	@bash tests/fuzz/run_libfuzzer.sh $(FUZZ_SECONDS)
+
+pytest: install
+	$(PY) -m pytest -q tests/python
+
+pytest-extra:
+	@for spec in $(EXTRA_PYTHONS); do \
+	  v=$${spec%%:*}; exe=$${spec#*:}; \
+	  echo "== pytest on Python $$v"; \
+	  $(MAKE) --no-print-directory VENV=.venv-$$v PYTHON=$$exe install || exit 1; \
+	  .venv-$$v/bin/python -m pytest -q tests/python || exit 1; \
+	done
+
+bench: install
+	@$(PY) bench/run.py $(BENCH_ARGS)
+
+clean:
+	rm -rf build .venv .venv-3.12 .venv-3.13

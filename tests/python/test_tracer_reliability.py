@@ -1,0 +1,228 @@
+"""The tracer inside other people's processes: threads, fork, start/stop at any
+moment, blocks that straddle start and stop, and allocations that fail."""
+
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from heaplens import _core
+
+
+def _run_isolated(code, timeout=120):
+    """Run `code` in a fresh interpreter (so a crash cannot take pytest down)
+    and return its stdout; fail with its stderr when it does not exit 0."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=timeout,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr[-3000:]}"
+    return result.stdout
+
+
+def test_threads_allocating_while_snapshots_and_restarts_happen():
+    out = _run_isolated("""
+        import threading, time
+        from heaplens import _core
+
+        stop = threading.Event()
+        errors = []
+
+        def churn(seed):
+            try:
+                keep = []
+                while not stop.is_set():
+                    keep.append([seed] * 50)
+                    keep.append(bytearray(3000))   # > 512 bytes: pymalloc falls back to RAW
+                    if len(keep) > 400:
+                        del keep[:200]
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=churn, args=(i,)) for i in range(6)]
+        _core.start(5)
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 4
+        rounds = 0
+        while time.monotonic() < deadline:
+            snap = _core.take_snapshot()
+            assert snap.n_traces >= 0
+            groups = snap.group(1, False)
+            assert all(size >= 0 and count > 0 for _, size, count in groups)
+            cur, peak = _core.get_traced_memory()
+            assert peak >= cur
+            if rounds % 3 == 0:
+                _core.stop()
+                assert _core.get_traced_memory() == (0, 0)
+                _core.start(1 + rounds % 7)
+            if rounds % 5 == 0:
+                _core.clear_traces()
+            rounds += 1
+        stop.set()
+        for t in threads:
+            t.join()
+        _core.stop()
+        assert not errors, errors
+        print("rounds", rounds)
+    """)
+    assert int(out.split()[-1]) > 10
+
+
+def test_threads_without_python_frames_record_unknown_stack():
+    """A thread Python does not know (no thread state) allocating with
+    PyMem_RawMalloc must neither deadlock nor crash; its blocks are recorded
+    with no frames ("<unknown>", line 0), as tracemalloc reports them."""
+    _run_isolated("""
+        import ctypes, threading
+        from heaplens import _core
+        raw_malloc = ctypes.pythonapi.PyMem_RawMalloc
+        raw_malloc.restype = ctypes.c_void_p
+        raw_malloc.argtypes = [ctypes.c_size_t]
+        raw_free = ctypes.pythonapi.PyMem_RawFree
+        raw_free.argtypes = [ctypes.c_void_p]
+        _core.start(3)
+        # ctypes releases the GIL around foreign calls: this runs without it.
+        ptrs = [raw_malloc(4096) for _ in range(100)]
+        snap = _core.take_snapshot()
+        sizes = [snap.trace(i)[1] for i in range(snap.n_traces)]
+        assert sizes.count(4096) >= 100, sizes.count(4096)
+        for p in ptrs:
+            raw_free(p)
+        assert _core.get_tracer_counters()["dropped"] == 0
+        _core.stop()
+    """)
+
+
+def test_fork_while_tracing_child_keeps_working():
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork on this platform")
+    _run_isolated("""
+        import os, threading, time
+        from heaplens import _core
+
+        busy = True
+        def churn():
+            while busy:
+                bytearray(5000)   # RAW-domain traffic under raw_lock
+        t = threading.Thread(target=churn)
+        _core.start(4)
+        t.start()
+        held = [list(range(100)) for _ in range(1000)]
+        for _ in range(20):
+            pid = os.fork()
+            if pid == 0:
+                # Child: only this thread exists; the tracer must keep working.
+                more = [dict(a=i) for i in range(2000)]
+                snap = _core.take_snapshot()
+                ok = snap.n_traces >= 2000 and _core.get_traced_memory()[0] > 0
+                del more
+                _core.stop()
+                os._exit(0 if ok else 3)
+            _, status = os.waitpid(pid, 0)
+            assert os.WEXITSTATUS(status) == 0, status
+        busy = False
+        t.join()
+        assert _core.take_snapshot().n_traces >= 1000
+        _core.stop()
+    """)
+
+
+def test_blocks_allocated_before_start_and_freed_after():
+    before = [bytearray(100) for _ in range(1000)]
+    _core.start(1)
+    try:
+        current0, _ = _core.get_traced_memory()
+        del before[:]  # frees of blocks the tracer never saw
+        gc.collect()
+        current1, _ = _core.get_traced_memory()
+        assert current1 <= current0 + 4096  # nothing went negative or wrong
+        assert _core.get_tracer_counters()["dropped"] == 0
+    finally:
+        _core.stop()
+
+
+def test_stop_frees_everything_the_tracer_held():
+    import weakref
+
+    namespace = {}
+    exec(compile("def make():\n    return [object() for _ in range(10)]\n", "<dynamic>", "exec"),
+         namespace)
+    code_ref = weakref.ref(namespace["make"].__code__)
+    _core.start(3)
+    kept = namespace["make"]()
+    assert _core.get_tracer_memory() > 0
+    assert _core.get_object_traceback(kept[0]) is not None
+    del namespace["make"]
+    gc.collect()
+    assert code_ref() is not None  # the tracer keeps code objects of its stacks alive
+    _core.stop()
+    gc.collect()
+    assert code_ref() is None  # ... and lets go of them on stop
+    assert _core.get_tracer_memory() == 0
+    assert _core.get_traced_memory() == (0, 0)
+    assert _core.get_object_traceback(kept[0]) is None
+
+
+def test_tracing_through_memory_error():
+    _core.start(2)
+    try:
+        with pytest.raises(MemoryError):
+            bytearray(1 << 62)
+        big = bytearray(10 * 1024 * 1024)
+        current, peak = _core.get_traced_memory()
+        assert current >= 10 * 1024 * 1024
+        del big
+        current2, peak2 = _core.get_traced_memory()
+        assert current2 <= current - 10 * 1024 * 1024 + 4096
+        assert peak2 >= peak
+    finally:
+        _core.stop()
+
+
+def test_peak_is_exact_with_reuse_of_freed_blocks():
+    """Freeing and reallocating same-size blocks (pymalloc hands back the last
+    freed block) must not inflate the peak."""
+    _core.start(1)
+    try:
+        blocks = [bytearray(200) for _ in range(2000)]
+        _core.reset_peak()
+        base, peak0 = _core.get_traced_memory()
+        assert peak0 == base
+        for i in range(20000):
+            blocks[i % 2000] = bytearray(200)  # one freed, one allocated: no growth
+        current, peak = _core.get_traced_memory()
+        assert abs(current - base) < 4096
+        assert peak - base < 4096, (peak, base)
+    finally:
+        _core.stop()
+
+
+def test_start_rejects_bad_nframe_and_threads_may_race_start_stop():
+    with pytest.raises(ValueError):
+        _core.start(0)
+    with pytest.raises(ValueError):
+        _core.start(65536)
+    errors = []
+
+    def toggle():
+        try:
+            for i in range(200):
+                _core.start(1 + i % 3)
+                [object() for _ in range(50)]
+                _core.stop()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=toggle) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    _core.stop()
+    assert not errors
+    assert not _core.is_tracing()
