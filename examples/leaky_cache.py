@@ -23,5 +23,5 @@ def handle(n):
 
 def temporary_work(n):
     """Allocates plenty, keeps nothing: a control that must not show up."""
-    rows = [{"i": i, "sq": i * i} for i in range(n)]
-    return sum(row["sq"] for row in rows)
+    lines = [f"row {i}: {i * i}" for i in range(n)]
+    return len("\n".join(lines))

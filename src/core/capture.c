@@ -30,6 +30,24 @@
 
 #include "crc32.h"
 
+/* The errno of the last failure that came from the operating system, in this
+ * thread (see hl_capture_os_errno). */
+static _Thread_local int hl__last_os_errno;
+
+/* Remember an OS error number for hl_capture_os_errno() and describe it. */
+static const char *
+hl__os_error(int error)
+{
+    hl__last_os_errno = error;
+    return strerror(error);
+}
+
+int
+hl_capture_os_errno(void)
+{
+    return hl__last_os_errno;
+}
+
 #if defined(__GNUC__) || defined(__clang__)
 #define HL__PRINTF_LIKE(fmt_index, first_arg) \
     __attribute__((format(printf, fmt_index, first_arg)))
@@ -300,7 +318,7 @@ hl__flush(hl_capture_writer *writer)
     }
     if (writer->file != NULL) {
         if (fwrite(writer->chunk, 1, n, writer->file) != n)
-            hl__writer_set_error(writer, "write failed: %s", strerror(errno));
+            hl__writer_set_error(writer, "write failed: %s", hl__os_error(errno));
         return;
     }
     if (writer->mem_cap - writer->mem_len < n) {
@@ -460,7 +478,7 @@ hl_capture_writer_open_file(const char *path, char *errbuf, size_t errbuf_size)
 
     writer->file = fopen(writer->temp_path, "wb");
     if (writer->file == NULL) {
-        hl__fail(errbuf, errbuf_size, "cannot open for writing: %s", strerror(errno));
+        hl__fail(errbuf, errbuf_size, "cannot open for writing: %s", hl__os_error(errno));
         hl_capture_writer_abort(writer);
         return NULL;
     }
@@ -706,7 +724,7 @@ hl_capture_writer_finish(hl_capture_writer *writer, uint8_t **out_buf, size_t *o
 
         writer->file = NULL; /* closed below, whatever happens */
         if (fclose(file) != 0) {
-            hl__writer_set_error(writer, "write failed: %s", strerror(errno));
+            hl__writer_set_error(writer, "write failed: %s", hl__os_error(errno));
             remove(writer->temp_path);
             goto done;
         }
@@ -719,7 +737,7 @@ hl_capture_writer_finish(hl_capture_writer *writer, uint8_t **out_buf, size_t *o
             }
 #endif
             hl__writer_set_error(writer, "cannot move the finished capture into place: %s",
-                                 strerror(errno));
+                                 hl__os_error(errno));
             remove(writer->temp_path);
             goto done;
         }
@@ -765,6 +783,7 @@ int
 hl_capture_write_file(const char *path, const hl_snapshot_data *snap, char *errbuf,
                       size_t errbuf_size)
 {
+    hl__last_os_errno = 0;
     hl_capture_writer *writer = hl_capture_writer_open_file(path, errbuf, errbuf_size);
 
     if (writer == NULL)
@@ -1340,7 +1359,7 @@ hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_len, char *
     *out_len = 0;
     file = fopen(path, "rb");
     if (file == NULL)
-        return hl__fail(errbuf, errbuf_size, "cannot open: %s", strerror(errno));
+        return hl__fail(errbuf, errbuf_size, "cannot open: %s", hl__os_error(errno));
     for (;;) {
         size_t got;
 
@@ -1363,7 +1382,7 @@ hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_len, char *
         len += got;
         if (got == 0) {
             if (ferror(file)) {
-                hl__fail(errbuf, errbuf_size, "read failed: %s", strerror(errno));
+                hl__fail(errbuf, errbuf_size, "read failed: %s", hl__os_error(errno));
                 goto done;
             }
             break;
@@ -1384,6 +1403,7 @@ done:
 int
 hl_capture_read_file_all(const char *path, hl_capture *out, char *errbuf, size_t errbuf_size)
 {
+    hl__last_os_errno = 0;
     uint8_t *buf;
     size_t len;
     int rc;
@@ -1400,6 +1420,7 @@ hl_capture_read_file_all(const char *path, hl_capture *out, char *errbuf, size_t
 int
 hl_capture_read_file(const char *path, hl_snapshot_data *out, char *errbuf, size_t errbuf_size)
 {
+    hl__last_os_errno = 0;
     uint8_t *buf;
     size_t len;
     int rc;

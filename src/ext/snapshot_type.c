@@ -9,6 +9,7 @@
  */
 #include "snapshot_type.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -227,8 +228,15 @@ static PyObject *hl_snapshot_dump(PyObject *op, PyObject *arg) {
     Py_BEGIN_ALLOW_THREADS
     rc = hl_capture_write_file(PyBytes_AS_STRING(path_bytes), &self->data, errbuf, sizeof errbuf);
     Py_END_ALLOW_THREADS
-    if (rc < 0)
-        PyErr_Format(PyExc_OSError, "cannot write heaplens capture %R: %s", arg, errbuf);
+    if (rc < 0) {
+        int os_errno = hl_capture_os_errno();
+        if (os_errno != 0) {
+            errno = os_errno;
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
+        } else {
+            PyErr_Format(PyExc_OSError, "cannot write heaplens capture %R: %s", arg, errbuf);
+        }
+    }
     Py_DECREF(path_bytes);
     return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
@@ -246,7 +254,13 @@ PyObject *hlpy_snapshot_load(PyObject *path) {
     Py_END_ALLOW_THREADS
     Py_DECREF(path_bytes);
     if (rc < 0) {
-        PyErr_Format(PyExc_ValueError, "%R is not a valid heaplens capture: %s", path, errbuf);
+        int os_errno = hl_capture_os_errno();
+        if (os_errno != 0) {
+            errno = os_errno;
+            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+        } else {
+            PyErr_Format(PyExc_ValueError, "%R is not a valid heaplens capture: %s", path, errbuf);
+        }
         return NULL;
     }
     return hlpy_snapshot_wrap(&data, NULL);

@@ -1,0 +1,15 @@
+"""Shared fixtures: every test leaves both tracers stopped."""
+
+import tracemalloc
+
+import pytest
+
+import heaplens
+
+
+@pytest.fixture(autouse=True)
+def stop_tracers():
+    """Stop the stdlib's tracer and heaplens's after each test, pass or fail."""
+    yield
+    tracemalloc.stop()
+    heaplens.stop()
