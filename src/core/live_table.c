@@ -1,11 +1,13 @@
-/* live_table.c - open-addressing table of live blocks (see live_table.h).
+/* live_table.c - live blocks by region (see live_table.h).
  *
- * Invariants: capacity is a power of two >= 64; count <= capacity * 3 / 4
- * after every insert; no entry has addr 0; every entry sits in the probe run
- * that starts at its home slot with no empty slot in between (backward-shift
- * deletion keeps this); an entry's size is HL_LIVE_SIZE_BIG exactly when the
- * big list holds its address; total_bytes is the sum of all sizes; the ring
- * holds n_pending non-zero addresses, each at most once, and zeros elsewhere.
+ * Invariants: the directory is a power of two in size and at most half full;
+ * each region in it has a unique key and count >= 1; a region's table is a
+ * power of two >= 8 slots, at most 3/4 full, and every slot sits in the probe
+ * run that starts at its home slot with no empty slot in between (backward-
+ * shift deletion keeps this, in regions and in the directory alike); an
+ * entry's size is HL_LIVE_SIZE_BIG exactly when the big list holds its
+ * address; count and total_bytes sum over all regions; last_region, when set,
+ * is the region of last_key and is in the directory.
  */
 #include "live_table.h"
 
@@ -14,22 +16,17 @@
 
 #include "big_alloc.h"
 
-#define HL__LIVE_MIN_CAPACITY 64
+#define HL__REGION_MASK ((UINT32_C(1) << HL_REGION_SHIFT) - 1)
+#define HL__REGION_MIN_SLOTS 8
+#define HL__REGION_MAX_SLOTS (UINT32_C(1) << HL_REGION_SHIFT)
+#define HL__DIR_MIN 1024
 
-/* Fibonacci hashing of the address without its always-zero low bits:
- * consecutive blocks scatter evenly, so probe runs stay short. (Hashing that
- * kept a pool's blocks in neighbouring slots was tried and measured: the
- * runs grew to 40 probes per operation.) */
-HL_INLINE size_t hl__live_home(const hl_live_table *table, uintptr_t addr) {
-    return (size_t)(((uint64_t)(addr >> 3) * UINT64_C(0x9E3779B97F4A7C15)) >> table->shift);
-}
-
-static size_t hl__round_capacity(size_t wanted) {
-    size_t capacity = HL__LIVE_MIN_CAPACITY;
-    while (capacity < wanted && capacity < ((size_t)1 << 40))
-        capacity <<= 1;
-    return capacity;
-}
+struct hl_region {
+    uintptr_t key;
+    uint32_t count;
+    uint32_t mask; /* slots - 1 */
+    hl_region_slot slots[];
+};
 
 static unsigned hl__log2(size_t power_of_two) {
     unsigned log = 0;
@@ -38,48 +35,159 @@ static unsigned hl__log2(size_t power_of_two) {
     return log;
 }
 
-int hl_live_table_init(hl_live_table *table, size_t capacity) {
-    memset(table, 0, sizeof(*table));
-    capacity = hl__round_capacity(capacity);
-    table->slots = hl_big_calloc(capacity * sizeof(hl_live_entry));
-    if (table->slots == NULL)
-        return -1;
-    table->mask = capacity - 1;
-    table->shift = 64 - hl__log2(capacity);
-    table->min_capacity = capacity;
-    return 0;
+/* ---- the directory ------------------------------------------------------ */
+
+HL_INLINE size_t hl__dir_home(const hl_live_table *table, uintptr_t key) {
+    return (size_t)(((uint64_t)key * UINT64_C(0x9E3779B97F4A7C15)) >> table->dir_shift);
 }
 
-void hl_live_table_destroy(hl_live_table *table) {
-    hl_big_free(table->slots, hl_live_table_capacity(table) * sizeof(hl_live_entry));
-    free(table->big);
-    memset(table, 0, sizeof(*table));
+/* Index of key's directory slot, or of the empty slot ending its run. */
+HL_INLINE size_t hl__dir_probe(const hl_live_table *table, uintptr_t key) {
+    size_t i = hl__dir_home(table, key);
+    while (table->dir[i].region != NULL && table->dir[i].key != key)
+        i = (i + 1) & table->dir_mask;
+    return i;
 }
 
-int hl_live_table_clear(hl_live_table *table) {
-    size_t capacity = table->min_capacity ? table->min_capacity : HL__LIVE_MIN_CAPACITY;
-    hl_live_entry *slots = hl_big_calloc(capacity * sizeof(hl_live_entry));
-    table->count = 0;
-    table->total_bytes = 0;
-    table->n_big = 0;
-    memset(table->pending, 0, sizeof(table->pending));
-    table->n_pending = 0;
-    memset(table->adds, 0, sizeof(table->adds));
-    table->n_adds = 0;
-    table->pending_add_bytes = 0;
-    if (slots == NULL) {
-        if (table->slots)
-            memset(table->slots, 0, (table->mask + 1) * sizeof(hl_live_entry));
-        return -1;
+/* The region holding key, or NULL. Refreshes the one-entry cache. */
+HL_INLINE hl_region *hl__find_region(hl_live_table *table, uintptr_t key) {
+    if (table->last_region != NULL && table->last_key == key)
+        return table->last_region;
+    size_t i = hl__dir_probe(table, key);
+    hl_region *region = table->dir[i].region;
+    if (region != NULL) {
+        table->last_key = key;
+        table->last_region = region;
     }
-    hl_big_free(table->slots, hl_live_table_capacity(table) * sizeof(hl_live_entry));
-    table->slots = slots;
-    table->mask = capacity - 1;
-    table->shift = 64 - hl__log2(capacity);
+    return region;
+}
+
+/* Same, for readers that must not touch the cache. */
+static hl_region *hl__find_region_const(const hl_live_table *table, uintptr_t key) {
+    if (table->dir == NULL)
+        return NULL;
+    if (table->last_region != NULL && table->last_key == key)
+        return table->last_region;
+    return table->dir[hl__dir_probe(table, key)].region;
+}
+
+/* Double the directory. Returns 0, or -1 when out of memory (unchanged). */
+static int hl__dir_grow(hl_live_table *table) {
+    size_t old_capacity = table->dir_mask + 1;
+    size_t capacity = old_capacity * 2;
+    hl_region_ref *old = table->dir;
+    hl_region_ref *dir = hl_big_calloc(capacity * sizeof(hl_region_ref));
+    if (dir == NULL)
+        return -1;
+    table->dir = dir;
+    table->dir_mask = capacity - 1;
+    table->dir_shift = 64 - hl__log2(capacity);
+    for (size_t i = 0; i < old_capacity; i++)
+        if (old[i].region != NULL)
+            dir[hl__dir_probe(table, old[i].key)] = old[i];
+    hl_big_free(old, old_capacity * sizeof(hl_region_ref));
     return 0;
 }
 
-/* Index of the big-list record for addr, or n_big when absent. */
+/* Take the region at directory slot i out of the directory and free it. */
+static void hl__dir_delete(hl_live_table *table, size_t i) {
+    hl_region *region = table->dir[i].region;
+    if (table->last_region == region)
+        table->last_region = NULL;
+    table->region_bytes -= sizeof(hl_region) + ((size_t)region->mask + 1) * sizeof(hl_region_slot);
+    free(region);
+    table->n_regions--;
+    size_t hole = i, j = (i + 1) & table->dir_mask;
+    while (table->dir[j].region != NULL) {
+        size_t home = hl__dir_home(table, table->dir[j].key);
+        if (((j - home) & table->dir_mask) >= ((j - hole) & table->dir_mask)) {
+            table->dir[hole] = table->dir[j];
+            hole = j;
+        }
+        j = (j + 1) & table->dir_mask;
+    }
+    table->dir[hole].region = NULL;
+    table->dir[hole].key = 0;
+}
+
+/* ---- one region's table ------------------------------------------------- */
+
+/* A block's home slot is its offset in 16-byte steps, modulo the table size:
+ * blocks of a pool sit in address order, so walking a pool (as allocating,
+ * freeing a list or a collection does) walks its table in order, which the
+ * hardware prefetcher follows. Consecutive offsets never collide; only
+ * offsets a whole table size apart do. (Scattering them with a multiplicative
+ * hash was measured: every operation then missed the cache.) */
+HL_INLINE uint32_t hl__slot_home(const hl_region *region, uint32_t offset) {
+    return ((offset - 1) >> 4) & region->mask;
+}
+
+/* Index of offset's slot in region, or of the empty slot ending its run. */
+HL_INLINE uint32_t hl__slot_probe(const hl_region *region, uint16_t offset) {
+    uint32_t i = hl__slot_home(region, offset);
+    while (region->slots[i].offset != 0 && region->slots[i].offset != offset)
+        i = (i + 1) & region->mask;
+    return i;
+}
+
+static hl_region *hl__region_new(uintptr_t key, uint32_t n_slots) {
+    hl_region *region = calloc(1, sizeof(hl_region) + n_slots * sizeof(hl_region_slot));
+    if (region == NULL)
+        return NULL;
+    region->key = key;
+    region->mask = n_slots - 1;
+    return region;
+}
+
+/* The region for key, created (and put in the directory) when missing; at
+ * directory slot *dir_index_out. Returns NULL when out of memory. */
+static hl_region *hl__region_for_insert(hl_live_table *table, uintptr_t key,
+                                        size_t *dir_index_out) {
+    size_t i = hl__dir_probe(table, key);
+    if (table->dir[i].region != NULL) {
+        *dir_index_out = i;
+        return table->dir[i].region;
+    }
+    if ((table->n_regions + 1) * 2 > table->dir_mask + 1) {
+        if (hl__dir_grow(table) < 0)
+            return NULL;
+        i = hl__dir_probe(table, key);
+    }
+    hl_region *region = hl__region_new(key, HL__REGION_MIN_SLOTS);
+    if (region == NULL)
+        return NULL;
+    table->dir[i].key = key;
+    table->dir[i].region = region;
+    table->n_regions++;
+    table->region_bytes += sizeof(hl_region) + HL__REGION_MIN_SLOTS * sizeof(hl_region_slot);
+    *dir_index_out = i;
+    return region;
+}
+
+/* Replace the region at directory slot i by a copy with twice the slots.
+ * Returns the new region, or NULL when out of memory (nothing changed). */
+static hl_region *hl__region_grow(hl_live_table *table, size_t i) {
+    hl_region *old = table->dir[i].region;
+    uint32_t n_slots = (old->mask + 1) * 2;
+    if (n_slots > HL__REGION_MAX_SLOTS)
+        return NULL;
+    hl_region *region = hl__region_new(old->key, n_slots);
+    if (region == NULL)
+        return NULL;
+    for (uint32_t k = 0; k <= old->mask; k++)
+        if (old->slots[k].offset != 0)
+            region->slots[hl__slot_probe(region, old->slots[k].offset)] = old->slots[k];
+    region->count = old->count;
+    table->region_bytes += ((size_t)n_slots / 2) * sizeof(hl_region_slot);
+    table->dir[i].region = region;
+    if (table->last_region == old)
+        table->last_region = region;
+    free(old);
+    return region;
+}
+
+/* ---- big sizes ---------------------------------------------------------- */
+
 static size_t hl__big_index(const hl_live_table *table, uintptr_t addr) {
     for (size_t i = 0; i < table->n_big; i++)
         if (table->big[i].addr == addr)
@@ -87,14 +195,14 @@ static size_t hl__big_index(const hl_live_table *table, uintptr_t addr) {
     return table->n_big;
 }
 
-uint64_t hl_live_table_entry_size(const hl_live_table *table, const hl_live_entry *entry) {
-    if (HL_LIKELY(entry->size != HL_LIVE_SIZE_BIG))
-        return entry->size;
-    size_t i = hl__big_index(table, entry->addr);
+static uint64_t hl__slot_size(const hl_live_table *table, const hl_region_slot *slot,
+                              uintptr_t addr) {
+    if (HL_LIKELY(slot->size != HL_LIVE_SIZE_BIG))
+        return slot->size;
+    size_t i = hl__big_index(table, addr);
     return i < table->n_big ? table->big[i].size : HL_LIVE_SIZE_BIG;
 }
 
-/* Remember the real size of a big block. Returns 0, or -1 when out of memory. */
 static int hl__big_add(hl_live_table *table, uintptr_t addr, uint64_t size) {
     if (table->n_big == table->big_capacity) {
         size_t capacity = table->big_capacity ? table->big_capacity * 2 : 8;
@@ -116,234 +224,183 @@ static void hl__big_remove(hl_live_table *table, uintptr_t addr) {
         table->big[i] = table->big[--table->n_big];
 }
 
-/* Find the slot holding addr, or the empty slot that ends its probe run. */
-HL_INLINE size_t hl__probe(const hl_live_table *table, uintptr_t addr) {
-    size_t i = hl__live_home(table, addr);
-    while (table->slots[i].addr != 0 && table->slots[i].addr != addr)
-        i = (i + 1) & table->mask;
-    return i;
-}
+/* ---- the table ---------------------------------------------------------- */
 
-/* Move every entry into a fresh array of new_capacity slots. Returns 0, or -1
- * when out of memory (the table is then unchanged). */
-static int hl__resize(hl_live_table *table, size_t new_capacity) {
-    hl_live_entry *old_slots = table->slots;
-    size_t old_capacity = table->mask + 1;
-    hl_live_entry *slots = hl_big_calloc(new_capacity * sizeof(hl_live_entry));
-    if (slots == NULL)
+int hl_live_table_init(hl_live_table *table, size_t regions) {
+    memset(table, 0, sizeof(*table));
+    size_t capacity = HL__DIR_MIN;
+    while (capacity < regions * 2)
+        capacity *= 2;
+    table->dir = hl_big_calloc(capacity * sizeof(hl_region_ref));
+    if (table->dir == NULL)
         return -1;
-    table->slots = slots;
-    table->mask = new_capacity - 1;
-    table->shift = 64 - hl__log2(new_capacity);
-    for (size_t i = 0; i < old_capacity; i++) {
-        if (old_slots[i].addr == 0)
-            continue;
-        size_t j = hl__probe(table, old_slots[i].addr);
-        slots[j] = old_slots[i];
-    }
-    hl_big_free(old_slots, old_capacity * sizeof(hl_live_entry));
+    table->dir_mask = capacity - 1;
+    table->dir_shift = 64 - hl__log2(capacity);
     return 0;
 }
 
-/* Drop every queued removal of addr. Returns how many there were. */
-HL_INLINE unsigned hl__cancel_pending(hl_live_table *table, uintptr_t addr) {
-    unsigned found = 0;
-    for (unsigned k = 0; k < HL_LIVE_PENDING; k++) {
-        if (table->pending[k] == addr) {
-            table->pending[k] = 0;
-            found++;
-        }
+static void hl__free_regions(hl_live_table *table) {
+    if (table->dir == NULL)
+        return;
+    for (size_t i = 0; i <= table->dir_mask; i++) {
+        free(table->dir[i].region);
+        table->dir[i].region = NULL;
+        table->dir[i].key = 0;
     }
-    table->n_pending -= found;
-    return found;
+    table->n_regions = 0;
+    table->region_bytes = 0;
+    table->last_region = NULL;
+}
+
+void hl_live_table_destroy(hl_live_table *table) {
+    hl__free_regions(table);
+    if (table->dir != NULL)
+        hl_big_free(table->dir, (table->dir_mask + 1) * sizeof(hl_region_ref));
+    free(table->big);
+    memset(table, 0, sizeof(*table));
+}
+
+int hl_live_table_clear(hl_live_table *table) {
+    hl__free_regions(table);
+    table->count = 0;
+    table->total_bytes = 0;
+    table->n_big = 0;
+    return 0;
 }
 
 int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size,
                          uint32_t stack_word) {
-    /* A block freed and handed out again (pymalloc reuses the last freed block
-     * first) is simply replaced below. */
-    if (table->n_pending)
-        (void)hl__cancel_pending(table, addr);
-    size_t i = hl__probe(table, addr);
-    if (table->slots[i].addr == addr) {
+    uintptr_t key = addr >> HL_REGION_SHIFT;
+    uint16_t offset = (uint16_t)((addr & HL__REGION_MASK) + 1);
+    size_t dir_index;
+    hl_region *region = hl__region_for_insert(table, key, &dir_index);
+    if (region == NULL)
+        return -1;
+    uint32_t i = hl__slot_probe(region, offset);
+    hl_region_slot *slot = &region->slots[i];
+    if (slot->offset == offset) {
         /* The address was freed behind our back (or reused): replace. */
-        hl_live_entry *old = &table->slots[i];
-        uint64_t old_size = hl_live_table_entry_size(table, old);
+        uint64_t old_size = hl__slot_size(table, slot, addr);
         if (size >= HL_LIVE_SIZE_BIG) {
-            if (old->size == HL_LIVE_SIZE_BIG) {
+            if (slot->size == HL_LIVE_SIZE_BIG)
                 table->big[hl__big_index(table, addr)].size = size;
-            } else if (hl__big_add(table, addr, size) < 0) {
+            else if (hl__big_add(table, addr, size) < 0)
                 return -1;
-            }
-        } else if (old->size == HL_LIVE_SIZE_BIG) {
+        } else if (slot->size == HL_LIVE_SIZE_BIG) {
             hl__big_remove(table, addr);
         }
-        table->total_bytes -= old_size;
-        table->total_bytes += size;
-        old->stack_word = stack_word;
-        old->size = size >= HL_LIVE_SIZE_BIG ? HL_LIVE_SIZE_BIG : (uint32_t)size;
+        table->total_bytes += size - old_size;
+        slot->stack_word = stack_word;
+        slot->size = size >= HL_LIVE_SIZE_BIG ? HL_LIVE_SIZE_BIG : (uint32_t)size;
+        table->last_key = key;
+        table->last_region = region;
         return 0;
     }
-    if (HL_UNLIKELY((table->count + 1) * 4 > (table->mask + 1) * 3)) {
-        if (hl__resize(table, (table->mask + 1) * 2) < 0)
+    if (HL_UNLIKELY((region->count + 1) * 4 > (region->mask + 1) * 3)) {
+        region = hl__region_grow(table, dir_index);
+        if (region == NULL)
             return -1;
-        i = hl__probe(table, addr);
+        i = hl__slot_probe(region, offset);
+        slot = &region->slots[i];
     }
-    if (HL_UNLIKELY(size >= HL_LIVE_SIZE_BIG) && hl__big_add(table, addr, size) < 0)
+    if (HL_UNLIKELY(size >= HL_LIVE_SIZE_BIG) && hl__big_add(table, addr, size) < 0) {
+        if (region->count == 0)
+            hl__dir_delete(table, dir_index);
         return -1;
-    table->slots[i].addr = addr;
-    table->slots[i].stack_word = stack_word;
-    table->slots[i].size = size >= HL_LIVE_SIZE_BIG ? HL_LIVE_SIZE_BIG : (uint32_t)size;
+    }
+    slot->offset = offset;
+    slot->stack_word = stack_word;
+    slot->size = size >= HL_LIVE_SIZE_BIG ? HL_LIVE_SIZE_BIG : (uint32_t)size;
+    region->count++;
     table->count++;
     table->total_bytes += size;
+    table->last_key = key;
+    table->last_region = region;
     return 0;
 }
 
 int hl_live_table_find(const hl_live_table *table, uintptr_t addr, uint64_t *size_out,
                        uint32_t *stack_word_out) {
-    if (table->slots == NULL || addr == 0)
+    if (addr == 0)
         return 0;
-    size_t i = hl__probe(table, addr);
-    if (table->slots[i].addr != addr)
+    const hl_region *region = hl__find_region_const(table, addr >> HL_REGION_SHIFT);
+    if (region == NULL)
+        return 0;
+    uint16_t offset = (uint16_t)((addr & HL__REGION_MASK) + 1);
+    const hl_region_slot *slot = &region->slots[hl__slot_probe(region, offset)];
+    if (slot->offset != offset)
         return 0;
     if (size_out)
-        *size_out = hl_live_table_entry_size(table, &table->slots[i]);
+        *size_out = hl__slot_size(table, slot, addr);
     if (stack_word_out)
-        *stack_word_out = table->slots[i].stack_word;
+        *stack_word_out = slot->stack_word;
     return 1;
 }
 
 int hl_live_table_remove(hl_live_table *table, uintptr_t addr, uint64_t *size_out,
                          uint32_t *stack_word_out) {
-    if (table->slots == NULL || addr == 0)
+    if (table->dir == NULL || addr == 0)
         return 0;
-    size_t i = hl__probe(table, addr);
-    if (table->slots[i].addr != addr)
+    uintptr_t key = addr >> HL_REGION_SHIFT;
+    hl_region *region = hl__find_region(table, key);
+    if (region == NULL)
         return 0;
-    uint64_t size = hl_live_table_entry_size(table, &table->slots[i]);
-    if (table->slots[i].size == HL_LIVE_SIZE_BIG)
+    uint16_t offset = (uint16_t)((addr & HL__REGION_MASK) + 1);
+    uint32_t i = hl__slot_probe(region, offset);
+    if (region->slots[i].offset != offset)
+        return 0;
+    uint64_t size = hl__slot_size(table, &region->slots[i], addr);
+    if (region->slots[i].size == HL_LIVE_SIZE_BIG)
         hl__big_remove(table, addr);
     if (size_out)
         *size_out = size;
     if (stack_word_out)
-        *stack_word_out = table->slots[i].stack_word;
+        *stack_word_out = region->slots[i].stack_word;
     table->total_bytes -= size;
     table->count--;
 
-    /* Backward-shift deletion: pull later entries of the run into the hole
-     * when their home slot is not between the hole and themselves. */
-    size_t hole = i;
-    size_t j = (i + 1) & table->mask;
-    while (table->slots[j].addr != 0) {
-        size_t home = hl__live_home(table, table->slots[j].addr);
-        size_t dist_home = (j - home) & table->mask;
-        size_t dist_hole = (j - hole) & table->mask;
-        if (dist_home >= dist_hole) {
-            table->slots[hole] = table->slots[j];
+    if (--region->count == 0) {
+        hl__dir_delete(table, hl__dir_probe(table, key));
+        return 1;
+    }
+    /* Backward-shift deletion inside the region. */
+    uint32_t hole = i, j = (i + 1) & region->mask;
+    while (region->slots[j].offset != 0) {
+        uint32_t home = hl__slot_home(region, region->slots[j].offset);
+        if (((j - home) & region->mask) >= ((j - hole) & region->mask)) {
+            region->slots[hole] = region->slots[j];
             hole = j;
         }
-        j = (j + 1) & table->mask;
+        j = (j + 1) & region->mask;
     }
-    table->slots[hole].addr = 0;
+    region->slots[hole].offset = 0;
     return 1;
 }
 
-/* Carry out queued insertion `add` and empty its ring entry. Returns 0 or -1. */
-static int hl__apply_add(hl_live_table *table, hl_pending_add *add) {
-    int rc = hl_live_table_insert(table, add->addr, add->size, add->stack_word);
-    table->pending_add_bytes -= add->size;
-    table->n_adds--;
-    add->addr = 0;
-    return rc;
-}
-
-int hl_live_table_add_later(hl_live_table *table, uintptr_t addr, uint64_t size,
-                            uint32_t stack_word) {
-    int rc = 0;
-    unsigned replaced = table->n_pending ? hl__cancel_pending(table, addr) : 0;
-    hl_pending_add *add = &table->adds[table->adds_next];
-    __builtin_prefetch(&table->slots[hl__live_home(table, addr)], 1);
-    if (add->addr != 0)
-        rc = hl__apply_add(table, add);
-    add->addr = addr;
-    add->size = size;
-    add->stack_word = stack_word;
-    add->replaces = replaced != 0;
-    table->n_adds++;
-    table->pending_add_bytes += size;
-    table->adds_next = (table->adds_next + 1) & (HL_LIVE_PENDING - 1);
-    return rc;
-}
-
-void hl_live_table_remove_later(hl_live_table *table, uintptr_t addr) {
-    if (table->slots == NULL || addr == 0)
-        return;
-    if (table->n_adds) {
-        for (unsigned k = 0; k < HL_LIVE_PENDING; k++) {
-            hl_pending_add *add = &table->adds[k];
-            if (add->addr != addr)
-                continue;
-            /* Freed before it reached the table. */
-            int replaces = add->replaces;
-            table->pending_add_bytes -= add->size;
-            table->n_adds--;
-            add->addr = 0;
-            if (!replaces)
-                return;
-            break; /* the older block at addr must still go */
-        }
-    }
-    unsigned at = table->pending_next;
-    uintptr_t oldest = table->pending[at];
-    __builtin_prefetch(&table->slots[hl__live_home(table, addr)], 1);
-    if (oldest != 0) {
-        table->pending[at] = 0;
-        table->n_pending--;
-        (void)hl_live_table_remove(table, oldest, NULL, NULL);
-    }
-    /* An address may be queued twice when it was handed out again without
-     * being traced (an allocation that bypassed the tracer): the second
-     * removal then finds nothing, and an insert cancels both. */
-    table->pending[at] = addr;
-    table->n_pending++;
-    table->pending_next = (at + 1) & (HL_LIVE_PENDING - 1);
-}
-
-void hl_live_table_flush_removals(hl_live_table *table) {
-    for (unsigned k = 0; table->n_pending && k < HL_LIVE_PENDING; k++) {
-        uintptr_t addr = table->pending[k];
-        if (addr != 0) {
-            table->pending[k] = 0;
-            table->n_pending--;
-            (void)hl_live_table_remove(table, addr, NULL, NULL);
-        }
-    }
-    /* A queued insertion that replaces an older block is a removal too: until
-     * it is made, the old block's bytes are still counted. Replacing never
-     * grows the table, so it cannot fail. */
-    for (unsigned k = 0; table->n_adds && k < HL_LIVE_PENDING; k++) {
-        hl_pending_add *add = &table->adds[k];
-        if (add->addr != 0 && add->replaces)
-            (void)hl__apply_add(table, add);
-    }
-}
-
-unsigned hl_live_table_flush(hl_live_table *table) {
-    unsigned failed = 0;
-    hl_live_table_flush_removals(table);
-    if (table->n_adds == 0)
+int hl_live_table_next(const hl_live_table *table, hl_live_iter *iter, uintptr_t *addr_out,
+                       uint64_t *size_out, uint32_t *stack_word_out) {
+    if (table->dir == NULL)
         return 0;
-    /* Oldest first, so a failure drops the same blocks an immediate insert
-     * would have. */
-    for (unsigned k = 0; k < HL_LIVE_PENDING; k++) {
-        hl_pending_add *add = &table->adds[(table->adds_next + k) & (HL_LIVE_PENDING - 1)];
-        if (add->addr != 0 && hl__apply_add(table, add) < 0)
-            failed++;
+    for (; iter->dir_index <= table->dir_mask; iter->dir_index++, iter->slot = 0) {
+        const hl_region *region = table->dir[iter->dir_index].region;
+        if (region == NULL)
+            continue;
+        for (; iter->slot <= region->mask; iter->slot++) {
+            const hl_region_slot *slot = &region->slots[iter->slot];
+            if (slot->offset == 0)
+                continue;
+            uintptr_t addr = (region->key << HL_REGION_SHIFT) | (uintptr_t)(slot->offset - 1);
+            *addr_out = addr;
+            *size_out = hl__slot_size(table, slot, addr);
+            *stack_word_out = slot->stack_word;
+            iter->slot++;
+            return 1;
+        }
     }
-    return failed;
+    return 0;
 }
 
 size_t hl_live_table_memory(const hl_live_table *table) {
-    return hl_live_table_capacity(table) * sizeof(hl_live_entry) +
-           table->big_capacity * sizeof(hl_big_block);
+    return (table->dir ? (table->dir_mask + 1) * sizeof(hl_region_ref) : 0) +
+           table->region_bytes + table->big_capacity * sizeof(hl_big_block);
 }

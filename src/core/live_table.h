@@ -1,30 +1,25 @@
 /* live_table.h - the table of live memory blocks: address -> (size, stack).
  *
- * One entry per traced block, 16 bytes: the address, a 32-bit "stack word"
- * (the interned stack id in the low 30 bits, the allocator domain in the top
- * two) and the size. Sizes of 4 GiB or more are rare; they keep the marker
- * HL_LIVE_SIZE_BIG in the entry and their real size in a small side list.
+ * Each traced block has a 32-bit "stack word" (the interned stack id in the
+ * low 30 bits, the allocator domain in the top two) and a size. Sizes of
+ * 4 GiB or more are rare; they keep the marker HL_LIVE_SIZE_BIG and their
+ * real size in a small side list.
  *
- * Open addressing with linear probing and backward-shift deletion, so heavy
- * allocate/free churn leaves no tombstones behind. The table doubles at 3/4
- * load and never shrinks by itself (like a dict: the memory stays at the high
- * water mark until hl_live_table_clear). Address 0 marks an empty slot (nobody
- * traces NULL). The table itself takes no lock: the tracer says which lock
- * (or the GIL) protects each instance.
+ * Layout: the address space is cut into 16 KiB regions (one pymalloc pool
+ * each). A directory maps a region to its own small open-addressing table of
+ * 12-byte slots keyed by the block's offset in the region. Python allocates
+ * and frees blocks of one pool together, so consecutive operations touch the
+ * same few warm cache lines instead of a random line of one huge array; the
+ * directory is small enough to stay in cache; and growth is per region, so
+ * there is never a big rehash. Region tables grow at 3/4 load; a region that
+ * becomes empty is freed. Linear probing with backward-shift deletion leaves
+ * no tombstones under churn.
  *
- * Insertions and removals can be deferred (hl_live_table_add_later,
- * hl_live_table_remove_later), which is how the tracer hides the cache miss
- * that a random slot costs at millions of entries: the operation goes into a
- * small ring and its slot is prefetched; it is carried out when the ring comes
- * round again, by which time the slot is in cache. A block freed while its
- * insertion is still queued never touches the table. For any one address at
- * most one kind of operation is queued, so the two rings commute. Queued
- * insertions are not yet in `count`/`total_bytes` (their bytes are in
- * pending_add_bytes); queued removals still are. hl_live_table_flush() makes
- * everything exact. An instance uses either the deferred calls or the
- * immediate insert/remove, not both. The totals are an upper bound (exact
- * after hl_live_table_flush_removals) provided every block is removed before
- * its address is added again, which the allocator hooks guarantee.
+ * (Deferring operations through small prefetching rings was built and
+ * measured: with the regions' locality it cost more than it saved.)
+ *
+ * The table takes no lock: the tracer says which lock (or the GIL) protects
+ * each instance.
  */
 #ifndef HL_LIVE_TABLE_H
 #define HL_LIVE_TABLE_H
@@ -42,60 +37,65 @@
 #define HL_STACK_WORD_DOMAIN(word) ((word) >> HL_STACK_ID_BITS)
 
 #define HL_LIVE_SIZE_BIG UINT32_MAX
-#define HL_LIVE_PENDING 8 /* deferred removals; a power of two */
+#define HL_REGION_SHIFT 14
 
-typedef struct hl_live_entry {
-    uintptr_t addr; /* 0: empty slot */
+typedef struct hl_region_slot {
+    uint16_t offset; /* (addr & region mask) + 1; 0: empty slot */
+    uint16_t reserved;
     uint32_t stack_word;
     uint32_t size; /* HL_LIVE_SIZE_BIG: see the big list */
-} hl_live_entry;
+} hl_region_slot;
+
+typedef struct hl_region hl_region; /* opaque: one region's table */
+
+typedef struct hl_region_ref {
+    uintptr_t key; /* addr >> HL_REGION_SHIFT */
+    hl_region *region; /* NULL: empty directory slot */
+} hl_region_ref;
 
 typedef struct hl_big_block {
     uintptr_t addr;
     uint64_t size;
 } hl_big_block;
 
-typedef struct hl_pending_add {
-    uintptr_t addr;
-    uint64_t size;
-    uint32_t stack_word;
-    uint32_t replaces; /* the table still holds an older block at addr */
-} hl_pending_add;
-
 typedef struct hl_live_table {
-    hl_live_entry *slots;
-    size_t mask;    /* capacity - 1; capacity is a power of two */
-    unsigned shift; /* 64 - log2(capacity), for Fibonacci hashing */
+    hl_region_ref *dir;
+    size_t dir_mask;  /* directory capacity - 1 */
+    unsigned dir_shift; /* 64 - log2(directory capacity) */
+    size_t n_regions;
+    size_t region_bytes; /* memory held by region tables */
+    uintptr_t last_key;     /* one-entry cache of the last region found */
+    hl_region *last_region; /* NULL when the cache is empty */
+
     size_t count;
-    size_t min_capacity;
     uint64_t total_bytes; /* sum of the sizes of all entries */
     hl_big_block *big;
     size_t n_big, big_capacity;
-    uintptr_t pending[HL_LIVE_PENDING]; /* addresses to remove; 0 = none */
-    unsigned pending_next;               /* ring position to use next */
-    unsigned n_pending;
-    hl_pending_add adds[HL_LIVE_PENDING]; /* insertions to make; addr 0 = none */
-    unsigned adds_next;
-    unsigned n_adds;
-    uint64_t pending_add_bytes; /* sum of the sizes in adds[] */
+
 } hl_live_table;
 
-/* Allocate an empty table with room for at least `capacity` slots (rounded up
- * to a power of two, at least 64). Returns 0, or -1 when out of memory (the
- * table is then left empty and safe to destroy). */
-HL_WARN_UNUSED int hl_live_table_init(hl_live_table *table, size_t capacity);
+/* Position of an iteration over the table; start from {0, 0}. */
+typedef struct hl_live_iter {
+    size_t dir_index;
+    uint32_t slot;
+} hl_live_iter;
+
+/* Allocate an empty table whose directory has room for about `regions`
+ * regions. Returns 0, or -1 when out of memory (the table is then empty and
+ * safe to destroy). */
+HL_WARN_UNUSED int hl_live_table_init(hl_live_table *table, size_t regions);
 
 /* Free the table's memory. The struct may be initialised again. */
 void hl_live_table_destroy(hl_live_table *table);
 
-/* Remove every entry and shrink back to the initial capacity. Returns 0, or -1
- * if the smaller array could not be allocated (the table is then empty but
- * keeps its old array). */
+/* Remove every entry and free every region. Returns 0 (kept for callers that
+ * check; it cannot fail). */
 int hl_live_table_clear(hl_live_table *table);
 
 /* Record block `addr` (non-zero) of `size` bytes with `stack_word`, replacing
- * an entry for the same address (and cancelling its queued removal). Returns 0, or -1 when the table could not
- * grow: the table is then unchanged and the caller counts a dropped trace. */
+ * an entry for the same address. Returns
+ * 0, or -1 when memory for the region could not be had: the table is then
+ * unchanged and the caller counts a dropped trace. */
 HL_WARN_UNUSED int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size,
                                         uint32_t stack_word);
 
@@ -105,42 +105,17 @@ HL_WARN_UNUSED int hl_live_table_insert(hl_live_table *table, uintptr_t addr, ui
 int hl_live_table_remove(hl_live_table *table, uintptr_t addr, uint64_t *size_out,
                          uint32_t *stack_word_out);
 
-/* Insert block `addr` soon: queue it and prefetch its slot, carrying out the
- * oldest queued insertion when the ring is full. Returns 0, or -1 when that
- * older insertion could not be made (the table could not grow): the caller
- * counts a dropped trace. */
-HL_WARN_UNUSED int hl_live_table_add_later(hl_live_table *table, uintptr_t addr, uint64_t size,
-                                           uint32_t stack_word);
-
-/* Remove block `addr` soon. A queued insertion of addr is simply dropped;
- * otherwise the removal is queued and its slot prefetched, carrying out the
- * oldest queued removal when the ring is full. Never fails. */
-void hl_live_table_remove_later(hl_live_table *table, uintptr_t addr);
-
-/* Carry out every queued removal now, including queued insertions that
- * replace an older block, so total_bytes + pending_add_bytes is exact. Never
- * fails. */
-void hl_live_table_flush_removals(hl_live_table *table);
-
-/* Carry out every queued operation now. Returns the number of insertions
- * that failed for lack of memory (the caller counts them as dropped). */
-unsigned hl_live_table_flush(hl_live_table *table);
-
-/* Look block `addr` up (ignoring the queue: flush first for an exact answer).
- * Returns 1 and fills the
- * outputs (each may be NULL) when found, else 0. */
+/* Look block `addr` up without changing anything. Returns 1 and fills the outputs (each may be NULL) when found,
+ * else 0. */
 int hl_live_table_find(const hl_live_table *table, uintptr_t addr, uint64_t *size_out,
                        uint32_t *stack_word_out);
 
-/* The size stored for an occupied slot, looking big blocks up. */
-uint64_t hl_live_table_entry_size(const hl_live_table *table, const hl_live_entry *entry);
+/* Step an iteration: returns 1 and fills the outputs with the next entry, or
+ * 0 at the end. The table must not change during an iteration. */
+int hl_live_table_next(const hl_live_table *table, hl_live_iter *iter, uintptr_t *addr_out,
+                       uint64_t *size_out, uint32_t *stack_word_out);
 
-/* Number of slots; iterate slots[0 .. capacity) and skip addr == 0. */
-static inline size_t hl_live_table_capacity(const hl_live_table *table) {
-    return table->slots ? table->mask + 1 : 0;
-}
-
-/* Bytes of memory the table holds (slot array and big list). */
+/* Bytes of memory the table holds (directory, regions, big list). */
 size_t hl_live_table_memory(const hl_live_table *table);
 
 #endif /* HL_LIVE_TABLE_H */

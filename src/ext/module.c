@@ -62,8 +62,6 @@ static PyObject *hl_get_tracer_memory(PyObject *module, PyObject *unused) {
 static PyObject *hl_get_tracer_counters(PyObject *module, PyObject *unused) {
     hlpy_tracer *t = &hlpy_tracer_state;
     int tracing = atomic_load(&t->tracing);
-    if (tracing)
-        hlpy_tracer_flush();
     return Py_BuildValue(
         "{sKsKsnsn}", "dropped", (unsigned long long)atomic_load(&t->dropped),
         "unknown_stacks", (unsigned long long)atomic_load(&t->unknown_stacks), "stacks",

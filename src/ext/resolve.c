@@ -166,28 +166,34 @@ static int64_t hl__resolve_stack(hl_resolver *r, hl_stack_id id, hl_frame_ref *s
     return resolved;
 }
 
+/* Append every block of `table` to traces[n...] (which has room) and return
+ * the new count. Domain 0 is tracemalloc's domain for Python's allocators. */
+static uint64_t hl__copy_table(const hl_live_table *table, hl_trace_record *traces, uint64_t n) {
+    hl_live_iter iter = {0, 0};
+    uintptr_t addr;
+    uint64_t size;
+    uint32_t word;
+    while (hl_live_table_next(table, &iter, &addr, &size, &word)) {
+        traces[n].size = size;
+        traces[n].stack = HL_STACK_WORD_ID(word);
+        traces[n].domain = 0;
+        n++;
+    }
+    return n;
+}
+
 /* Copy the live tables into out->traces, with interned stack ids for now.
  * Returns 0, or -1 with an exception. */
 static int hl__copy_traces(hl_snapshot_data *out) {
-    hlpy_tracer_flush();
     size_t capacity = T->py_blocks.count + 64;
     out->traces = malloc(capacity * sizeof(hl_trace_record));
     if (out->traces == NULL)
         goto nomem;
     uint64_t n = 0;
-    const hl_live_table *table = &T->py_blocks;
-    for (size_t i = 0; i < hl_live_table_capacity(table); i++) {
-        const hl_live_entry *entry = &table->slots[i];
-        if (entry->addr == 0)
-            continue;
-        out->traces[n].size = hl_live_table_entry_size(table, entry);
-        out->traces[n].stack = HL_STACK_WORD_ID(entry->stack_word);
-        out->traces[n].domain = 0; /* tracemalloc's domain for Python's allocators */
-        n++;
-    }
+    n = hl__copy_table(&T->py_blocks, out->traces, n);
 
     pthread_mutex_lock(&T->raw_lock);
-    table = &T->raw_blocks;
+    const hl_live_table *table = &T->raw_blocks;
     if (n + table->count > capacity) {
         capacity = n + table->count;
         hl_trace_record *bigger = realloc(out->traces, capacity * sizeof(hl_trace_record));
@@ -197,15 +203,7 @@ static int hl__copy_traces(hl_snapshot_data *out) {
         }
         out->traces = bigger;
     }
-    for (size_t i = 0; i < hl_live_table_capacity(table); i++) {
-        const hl_live_entry *entry = &table->slots[i];
-        if (entry->addr == 0)
-            continue;
-        out->traces[n].size = hl_live_table_entry_size(table, entry);
-        out->traces[n].stack = HL_STACK_WORD_ID(entry->stack_word);
-        out->traces[n].domain = 0;
-        n++;
-    }
+    n = hl__copy_table(table, out->traces, n);
     pthread_mutex_unlock(&T->raw_lock);
     out->n_traces = n;
     return 0;

@@ -50,16 +50,8 @@ static void hl__raise_peak(uint64_t total) {
     }
 }
 
-/* The traced total, exact once queued removals are done. */
 static uint64_t hl__traced_total(void) {
-    return T->py_blocks.total_bytes + T->py_blocks.pending_add_bytes +
-           atomic_load_explicit(&T->raw_bytes, memory_order_relaxed);
-}
-
-void hlpy_tracer_flush(void) {
-    unsigned failed = hl_live_table_flush(&T->py_blocks);
-    if (failed)
-        atomic_fetch_add_explicit(&T->dropped, failed, memory_order_relaxed);
+    return T->py_blocks.total_bytes + atomic_load_explicit(&T->raw_bytes, memory_order_relaxed);
 }
 
 /* ---- stacks ------------------------------------------------------------- */
@@ -108,26 +100,22 @@ void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain) {
     int saved_errno = errno;
     hl_stack_id stack;
     if (HL_UNLIKELY(hl__intern_current_stack(hlpy_frames_gil_tstate(), &stack) < 0) ||
-        HL_UNLIKELY(hl_live_table_add_later(&T->py_blocks, (uintptr_t)ptr, size,
-                                            HL_STACK_WORD(stack, domain)) < 0))
+        HL_UNLIKELY(hl_live_table_insert(&T->py_blocks, (uintptr_t)ptr, size,
+                                         HL_STACK_WORD(stack, domain)) < 0)) {
         atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
-
-    /* The table's total counts queued removals (sizes unknown until done), so
-     * it is an upper bound. Only when the bound passes the peak do the
-     * removals have to be carried out to know the exact total. */
-    uint64_t bound = T->py_blocks.total_bytes + T->py_blocks.pending_add_bytes +
-                     atomic_load_explicit(&T->raw_bytes, memory_order_relaxed);
-    if (bound > atomic_load_explicit(&T->peak_bytes, memory_order_relaxed)) {
-        hl_live_table_flush_removals(&T->py_blocks);
-        hl__raise_peak(hl__traced_total());
+        errno = saved_errno;
+        return;
     }
+    uint64_t total = hl__traced_total();
+    if (total > atomic_load_explicit(&T->peak_bytes, memory_order_relaxed))
+        hl__raise_peak(total);
     errno = saved_errno;
 }
 
 void hlpy_tracer_py_free(void *ptr) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
-    hl_live_table_remove_later(&T->py_blocks, (uintptr_t)ptr);
+    (void)hl_live_table_remove(&T->py_blocks, (uintptr_t)ptr, NULL, NULL);
 }
 
 /* The stack for a RAW allocation: captured under the GIL when this thread
@@ -231,7 +219,7 @@ int hlpy_tracer_start(int nframe) {
     hl_frame_ref none = {0};
     int is_new;
     T->frame_buffer = calloc((size_t)nframe, sizeof(hl_frame_ref));
-    if (T->frame_buffer == NULL || hl_live_table_init(&T->py_blocks, 1 << 16) < 0 ||
+    if (T->frame_buffer == NULL || hl_live_table_init(&T->py_blocks, 1 << 12) < 0 ||
         hl_stack_table_init(&T->stacks) < 0 ||
         hl_stack_table_intern(&T->stacks, &none, 0, 0, hl_stack_hash(&none, 0, 0),
                               &T->empty_stack, &is_new) < 0) {
@@ -240,7 +228,7 @@ int hlpy_tracer_start(int nframe) {
         return -1;
     }
     pthread_mutex_lock(&T->raw_lock);
-    int raw_ok = hl_live_table_init(&T->raw_blocks, 1 << 10) == 0;
+    int raw_ok = hl_live_table_init(&T->raw_blocks, 1 << 6) == 0;
     atomic_store(&T->raw_bytes, 0);
     pthread_mutex_unlock(&T->raw_lock);
     if (!raw_ok) {
@@ -291,7 +279,6 @@ void hlpy_tracer_traced_memory(uint64_t *current, uint64_t *peak) {
         *current = *peak = 0;
         return;
     }
-    hlpy_tracer_flush();
     *current = hl__traced_total();
     *peak = atomic_load(&T->peak_bytes);
     if (*peak < *current)
@@ -300,8 +287,7 @@ void hlpy_tracer_traced_memory(uint64_t *current, uint64_t *peak) {
 
 void hlpy_tracer_reset_peak(void) {
     if (atomic_load(&T->tracing)) {
-        hlpy_tracer_flush();
-        atomic_store(&T->peak_bytes, hl__traced_total());
+            atomic_store(&T->peak_bytes, hl__traced_total());
     }
 }
 
@@ -320,7 +306,6 @@ int hlpy_tracer_find_block(uintptr_t addr, hl_stack_id *stack_out, uint64_t *siz
     uint32_t word;
     if (!atomic_load(&T->tracing))
         return 0;
-    hlpy_tracer_flush();
     if (hl_live_table_find(&T->py_blocks, addr, size_out, &word)) {
         *stack_out = HL_STACK_WORD_ID(word);
         return 1;

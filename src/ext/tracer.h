@@ -72,10 +72,6 @@ void hlpy_tracer_stop(void);
 /* Forget every trace and stack but keep tracing. Needs the GIL. */
 void hlpy_tracer_clear(void);
 
-/* Carry out the MEM/OBJ table's queued operations, so its contents and
- * totals are exact. Every reader calls this first. Needs the GIL. */
-void hlpy_tracer_flush(void);
-
 /* Traced bytes now and at the peak. Needs the GIL. */
 void hlpy_tracer_traced_memory(uint64_t *current, uint64_t *peak);
 

@@ -1,6 +1,5 @@
-/* Unit tests of live_table.c: basic operations, big sizes, growth, and a
- * randomized comparison of immediate and deferred operations against a plain
- * array model. */
+/* Unit tests of live_table.c: basic operations, big sizes, growth across
+ * regions, iteration, and a randomized comparison against a plain array. */
 #include "live_table.h"
 
 #include "hl_test.h"
@@ -54,7 +53,7 @@ static void test_growth_keeps_everything(void) {
     for (uintptr_t i = 1; i <= 100000; i++)
         ASSERT_EQ(hl_live_table_insert(&t, i * 16, i, (uint32_t)i), 0);
     ASSERT_EQ(t.count, 100000);
-    ASSERT_LE(t.count * 4, hl_live_table_capacity(&t) * 3);
+    ASSERT_GT(t.n_regions, 1);
     for (uintptr_t i = 1; i <= 100000; i += 7) {
         uint32_t word;
         ASSERT_EQ(hl_live_table_find(&t, i * 16, NULL, &word), 1);
@@ -65,8 +64,24 @@ static void test_growth_keeps_everything(void) {
         ASSERT_EQ(hl_live_table_remove(&t, i * 16, NULL, NULL), 1);
     for (uintptr_t i = 1; i <= 100000; i++)
         ASSERT_EQ(hl_live_table_find(&t, i * 16, NULL, NULL), (int)(i % 2 == 0));
+    /* iteration sees every remaining block exactly once */
+    hl_live_iter iter = {0, 0};
+    uintptr_t addr;
+    uint64_t size;
+    uint32_t word;
+    size_t seen = 0;
+    uint64_t sum = 0;
+    while (hl_live_table_next(&t, &iter, &addr, &size, &word)) {
+        ASSERT_EQ(addr % 32, 0);
+        ASSERT_EQ(size, addr / 16);
+        seen++;
+        sum += size;
+    }
+    ASSERT_EQ(seen, 50000);
+    ASSERT_U64_EQ(sum, t.total_bytes);
     ASSERT_EQ(hl_live_table_clear(&t), 0);
     ASSERT_EQ(t.count, 0);
+    ASSERT_EQ(t.n_regions, 0);
     ASSERT_EQ(hl_live_table_find(&t, 32, NULL, NULL), 0);
     hl_live_table_destroy(&t);
 }
@@ -87,49 +102,34 @@ static uint32_t model_word[MODEL_ADDRS];
 /* Drive the table with random allocations and frees over a small address
  * space (so addresses are reused often, as pymalloc does) and compare it with
  * the model after every step that makes it exact. */
-static void run_model(int deferred) {
+/* Drive the table with random allocations and frees over a small address
+ * space spread across several regions (so addresses are reused often, as
+ * pymalloc does, and regions come and go) and compare it with the model. */
+static void test_model(void) {
     hl_live_table t;
     memset(model_size, 0, sizeof model_size);
     ASSERT_EQ(hl_live_table_init(&t, 0), 0);
     for (int step = 0; step < 400000; step++) {
         size_t a = (size_t)(rng() % MODEL_ADDRS);
-        uintptr_t addr = (uintptr_t)(a + 1) * 16;
+        uintptr_t addr = (uintptr_t)(a + 1) * 48;
         if (model_size[a] == 0 || rng() % 3 == 0) {
             /* allocate (or, when live, the block was freed untraced and reused) */
             uint64_t size = 1 + rng() % 1000;
             uint32_t word = (uint32_t)(rng() & HL_STACK_ID_MASK);
-            if (deferred && model_size[a] != 0)
-                hl_live_table_remove_later(&t, addr); /* the tracer always sees the free */
-            if (deferred)
-                ASSERT_EQ(hl_live_table_add_later(&t, addr, size, word), 0);
-            else
-                ASSERT_EQ(hl_live_table_insert(&t, addr, size, word), 0);
+            ASSERT_EQ(hl_live_table_insert(&t, addr, size, word), 0);
             model_size[a] = size;
             model_word[a] = word;
         } else {
-            if (deferred)
-                hl_live_table_remove_later(&t, addr);
-            else
-                ASSERT_EQ(hl_live_table_remove(&t, addr, NULL, NULL), 1);
+            ASSERT_EQ(hl_live_table_remove(&t, addr, NULL, NULL), 1);
             model_size[a] = 0;
         }
-        if (deferred && rng() % 5000 == 0) {
-            /* the bound the tracer uses for the peak never undercounts */
-            uint64_t exact = 0;
-            for (size_t k = 0; k < MODEL_ADDRS; k++)
-                exact += model_size[k];
-            ASSERT_GE(t.total_bytes + t.pending_add_bytes, exact);
-            hl_live_table_flush_removals(&t);
-            ASSERT_U64_EQ(t.total_bytes + t.pending_add_bytes, exact);
-        }
         if (step % 20000 == 0 || step == 399999) {
-            ASSERT_EQ(hl_live_table_flush(&t), 0);
             uint64_t total = 0;
             size_t live = 0;
             for (size_t k = 0; k < MODEL_ADDRS; k++) {
                 uint64_t size;
                 uint32_t word;
-                int found = hl_live_table_find(&t, (uintptr_t)(k + 1) * 16, &size, &word);
+                int found = hl_live_table_find(&t, (uintptr_t)(k + 1) * 48, &size, &word);
                 ASSERT_EQ(found, model_size[k] != 0);
                 if (found) {
                     ASSERT_U64_EQ(size, model_size[k]);
@@ -140,44 +140,38 @@ static void run_model(int deferred) {
             }
             ASSERT_EQ(t.count, live);
             ASSERT_U64_EQ(t.total_bytes, total);
-            ASSERT_U64_EQ(t.pending_add_bytes, 0);
         }
     }
     hl_live_table_destroy(&t);
 }
 
-static void test_model_immediate(void) { run_model(0); }
-static void test_model_deferred(void) { run_model(1); }
-
-static void test_deferred_free_before_insert_never_reaches_table(void) {
+static void test_unaligned_and_neighbouring_addresses(void) {
+    /* Any alignment works: offsets are exact bytes within a region. */
     hl_live_table t;
     ASSERT_EQ(hl_live_table_init(&t, 0), 0);
-    ASSERT_EQ(hl_live_table_add_later(&t, 0x40, 10, 1), 0);
-    hl_live_table_remove_later(&t, 0x40);
-    ASSERT_EQ(t.n_adds, 0);
-    ASSERT_EQ(t.n_pending, 0);
-    ASSERT_U64_EQ(t.pending_add_bytes, 0);
-    ASSERT_EQ(hl_live_table_flush(&t), 0);
-    ASSERT_EQ(t.count, 0);
+    uintptr_t base = (uintptr_t)1 << 30;
+    for (uintptr_t k = 0; k < 3000; k++)
+        ASSERT_EQ(hl_live_table_insert(&t, base + k, k + 1, (uint32_t)k), 0);
+    ASSERT_EQ(t.count, 3000);
+    for (uintptr_t k = 0; k < 3000; k++) {
+        uint64_t size;
+        ASSERT_EQ(hl_live_table_find(&t, base + k, &size, NULL), 1);
+        ASSERT_U64_EQ(size, k + 1);
+    }
+    for (uintptr_t k = 0; k < 3000; k++)
+        ASSERT_EQ(hl_live_table_remove(&t, base + k, NULL, NULL), 1);
+    ASSERT_EQ(t.n_regions, 0); /* empty regions are freed */
+    ASSERT_EQ(t.region_bytes, 0);
     hl_live_table_destroy(&t);
 }
 
-static void test_double_queued_removal_is_harmless(void) {
-    /* A block freed, handed out again untraced, and freed again is queued
-     * twice; an insert in between must cancel both. */
+static void test_memory_is_counted(void) {
     hl_live_table t;
     ASSERT_EQ(hl_live_table_init(&t, 0), 0);
-    ASSERT_EQ(hl_live_table_insert(&t, 0x80, 10, 1), 0);
-    hl_live_table_remove_later(&t, 0x80);
-    hl_live_table_remove_later(&t, 0x80);
-    ASSERT_EQ(t.n_pending, 2);
-    ASSERT_EQ(hl_live_table_add_later(&t, 0x80, 20, 2), 0);
-    ASSERT_EQ(t.n_pending, 0);
-    ASSERT_EQ(hl_live_table_flush(&t), 0);
-    uint64_t size;
-    ASSERT_EQ(hl_live_table_find(&t, 0x80, &size, NULL), 1);
-    ASSERT_U64_EQ(size, 20);
-    ASSERT_U64_EQ(t.total_bytes, 20);
+    size_t empty = hl_live_table_memory(&t);
+    for (uintptr_t i = 1; i <= 10000; i++)
+        ASSERT_EQ(hl_live_table_insert(&t, i * 4096, 64, 1), 0);
+    ASSERT_GT(hl_live_table_memory(&t), empty + 10000 * sizeof(hl_region_slot));
     hl_live_table_destroy(&t);
 }
 
@@ -185,9 +179,8 @@ int main(void) {
     RUN_TEST(test_insert_find_remove);
     RUN_TEST(test_big_sizes);
     RUN_TEST(test_growth_keeps_everything);
-    RUN_TEST(test_model_immediate);
-    RUN_TEST(test_model_deferred);
-    RUN_TEST(test_deferred_free_before_insert_never_reaches_table);
-    RUN_TEST(test_double_queued_removal_is_harmless);
+    RUN_TEST(test_model);
+    RUN_TEST(test_unaligned_and_neighbouring_addresses);
+    RUN_TEST(test_memory_is_counted);
     TEST_SUMMARY("test_live_table");
 }
