@@ -6,8 +6,8 @@
  * run that starts at its home slot with no empty slot in between (backward-
  * shift deletion keeps this, in regions and in the directory alike); an
  * entry's size is HL_LIVE_SIZE_BIG exactly when the big list holds its
- * address; count and total_bytes sum over all regions; last_region, when set,
- * is the region of last_key and is in the directory.
+ * address; count and total_bytes sum over all regions; each non-empty entry
+ * of the recent-regions cache names a region of the directory by its key.
  */
 #include "live_table.h"
 
@@ -49,15 +49,20 @@ HL_INLINE size_t hl__dir_probe(const hl_live_table *table, uintptr_t key) {
     return i;
 }
 
-/* The region holding key, or NULL. Refreshes the one-entry cache. */
+/* The cache entry for key. Neighbouring pools get different entries. */
+HL_INLINE hl_region_ref *hl__recent(hl_live_table *table, uintptr_t key) {
+    return &table->recent[key & (HL_RECENT_REGIONS - 1)];
+}
+
+/* The region holding key, or NULL. Refreshes the cache. */
 HL_INLINE hl_region *hl__find_region(hl_live_table *table, uintptr_t key) {
-    if (table->last_region != NULL && table->last_key == key)
-        return table->last_region;
-    size_t i = hl__dir_probe(table, key);
-    hl_region *region = table->dir[i].region;
+    hl_region_ref *recent = hl__recent(table, key);
+    if (recent->region != NULL && recent->key == key)
+        return recent->region;
+    hl_region *region = table->dir[hl__dir_probe(table, key)].region;
     if (region != NULL) {
-        table->last_key = key;
-        table->last_region = region;
+        recent->key = key;
+        recent->region = region;
     }
     return region;
 }
@@ -66,8 +71,9 @@ HL_INLINE hl_region *hl__find_region(hl_live_table *table, uintptr_t key) {
 static hl_region *hl__find_region_const(const hl_live_table *table, uintptr_t key) {
     if (table->dir == NULL)
         return NULL;
-    if (table->last_region != NULL && table->last_key == key)
-        return table->last_region;
+    const hl_region_ref *recent = &table->recent[key & (HL_RECENT_REGIONS - 1)];
+    if (recent->region != NULL && recent->key == key)
+        return recent->region;
     return table->dir[hl__dir_probe(table, key)].region;
 }
 
@@ -92,8 +98,9 @@ static int hl__dir_grow(hl_live_table *table) {
 /* Take the region at directory slot i out of the directory and free it. */
 static void hl__dir_delete(hl_live_table *table, size_t i) {
     hl_region *region = table->dir[i].region;
-    if (table->last_region == region)
-        table->last_region = NULL;
+    hl_region_ref *recent = hl__recent(table, region->key);
+    if (recent->region == region)
+        recent->region = NULL;
     table->region_bytes -= sizeof(hl_region) + ((size_t)region->mask + 1) * sizeof(hl_region_slot);
     free(region);
     table->n_regions--;
@@ -139,15 +146,10 @@ static hl_region *hl__region_new(uintptr_t key, uint32_t n_slots) {
     return region;
 }
 
-/* The region for key, created (and put in the directory) when missing; at
- * directory slot *dir_index_out. Returns NULL when out of memory. */
-static hl_region *hl__region_for_insert(hl_live_table *table, uintptr_t key,
-                                        size_t *dir_index_out) {
+/* A new, empty region for key (which has none), put in the directory.
+ * Returns NULL when out of memory. */
+static hl_region *hl__region_create(hl_live_table *table, uintptr_t key) {
     size_t i = hl__dir_probe(table, key);
-    if (table->dir[i].region != NULL) {
-        *dir_index_out = i;
-        return table->dir[i].region;
-    }
     if ((table->n_regions + 1) * 2 > table->dir_mask + 1) {
         if (hl__dir_grow(table) < 0)
             return NULL;
@@ -160,7 +162,6 @@ static hl_region *hl__region_for_insert(hl_live_table *table, uintptr_t key,
     table->dir[i].region = region;
     table->n_regions++;
     table->region_bytes += sizeof(hl_region) + HL__REGION_MIN_SLOTS * sizeof(hl_region_slot);
-    *dir_index_out = i;
     return region;
 }
 
@@ -180,8 +181,9 @@ static hl_region *hl__region_grow(hl_live_table *table, size_t i) {
     region->count = old->count;
     table->region_bytes += ((size_t)n_slots / 2) * sizeof(hl_region_slot);
     table->dir[i].region = region;
-    if (table->last_region == old)
-        table->last_region = region;
+    hl_region_ref *recent = hl__recent(table, region->key);
+    if (recent->region == old)
+        recent->region = region;
     free(old);
     return region;
 }
@@ -249,7 +251,7 @@ static void hl__free_regions(hl_live_table *table) {
     }
     table->n_regions = 0;
     table->region_bytes = 0;
-    table->last_region = NULL;
+    memset(table->recent, 0, sizeof(table->recent));
 }
 
 void hl_live_table_destroy(hl_live_table *table) {
@@ -272,9 +274,8 @@ int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size,
                          uint32_t stack_word) {
     uintptr_t key = addr >> HL_REGION_SHIFT;
     uint16_t offset = (uint16_t)((addr & HL__REGION_MASK) + 1);
-    size_t dir_index;
-    hl_region *region = hl__region_for_insert(table, key, &dir_index);
-    if (region == NULL)
+    hl_region *region = hl__find_region(table, key);
+    if (region == NULL && (region = hl__region_create(table, key)) == NULL)
         return -1;
     uint32_t i = hl__slot_probe(region, offset);
     hl_region_slot *slot = &region->slots[i];
@@ -292,12 +293,10 @@ int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size,
         table->total_bytes += size - old_size;
         slot->stack_word = stack_word;
         slot->size = size >= HL_LIVE_SIZE_BIG ? HL_LIVE_SIZE_BIG : (uint32_t)size;
-        table->last_key = key;
-        table->last_region = region;
         return 0;
     }
     if (HL_UNLIKELY((region->count + 1) * 4 > (region->mask + 1) * 3)) {
-        region = hl__region_grow(table, dir_index);
+        region = hl__region_grow(table, hl__dir_probe(table, key));
         if (region == NULL)
             return -1;
         i = hl__slot_probe(region, offset);
@@ -305,7 +304,7 @@ int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size,
     }
     if (HL_UNLIKELY(size >= HL_LIVE_SIZE_BIG) && hl__big_add(table, addr, size) < 0) {
         if (region->count == 0)
-            hl__dir_delete(table, dir_index);
+            hl__dir_delete(table, hl__dir_probe(table, key));
         return -1;
     }
     slot->offset = offset;
@@ -314,8 +313,6 @@ int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size,
     region->count++;
     table->count++;
     table->total_bytes += size;
-    table->last_key = key;
-    table->last_region = region;
     return 0;
 }
 

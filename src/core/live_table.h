@@ -38,6 +38,7 @@
 
 #define HL_LIVE_SIZE_BIG UINT32_MAX
 #define HL_REGION_SHIFT 14
+#define HL_RECENT_REGIONS 16 /* a power of two */
 
 typedef struct hl_region_slot {
     uint16_t offset; /* (addr & region mask) + 1; 0: empty slot */
@@ -64,8 +65,8 @@ typedef struct hl_live_table {
     unsigned dir_shift; /* 64 - log2(directory capacity) */
     size_t n_regions;
     size_t region_bytes; /* memory held by region tables */
-    uintptr_t last_key;     /* one-entry cache of the last region found */
-    hl_region *last_region; /* NULL when the cache is empty */
+    hl_region_ref recent[HL_RECENT_REGIONS]; /* regions found lately, by key; region
+                                                NULL when empty */
 
     size_t count;
     uint64_t total_bytes; /* sum of the sizes of all entries */

@@ -67,14 +67,21 @@ static int hl__intern_current_stack(PyThreadState *tstate, hl_stack_id *id_out) 
         return 0;
     }
 
-    /* Fast path: the same stack as the previous allocation. */
-    if (T->have_last_stack) {
-        const hl_stack_entry *last = &T->stacks.entries[T->last_stack];
-        if (last->nframe == n && last->total_nframe == total &&
-            memcmp(hl_stack_table_frames(&T->stacks, T->last_stack), frames,
-                   (size_t)n * sizeof(hl_frame_ref)) == 0) {
-            *id_out = T->last_stack;
-            return 0;
+    /* Fast path: a stack seen recently, found by its top frame. */
+    uint32_t top = (uint32_t)((uintptr_t)frames[0].code >> 4) ^ (uint32_t)frames[0].lasti;
+    uint32_t slot = (top * UINT32_C(0x9E3779B1)) >> (32 - HLPY_RECENT_STACKS_LOG2);
+    uint32_t recent = T->recent_stacks[slot];
+    if (recent != 0) {
+        const hl_stack_entry *entry = &T->stacks.entries[recent - 1];
+        if (entry->nframe == n && entry->total_nframe == total) {
+            const hl_frame_ref *known = hl_stack_table_frames(&T->stacks, recent - 1);
+            int i = 0;
+            while (i < n && known[i].code == frames[i].code && known[i].lasti == frames[i].lasti)
+                i++;
+            if (i == n) {
+                *id_out = recent - 1;
+                return 0;
+            }
         }
     }
 
@@ -87,8 +94,7 @@ static int hl__intern_current_stack(PyThreadState *tstate, hl_stack_id *id_out) 
         for (int i = 0; i < n; i++)
             Py_INCREF((PyObject *)frames[i].code);
     }
-    T->last_stack = *id_out;
-    T->have_last_stack = 1;
+    T->recent_stacks[slot] = *id_out + 1;
     return 0;
 }
 
@@ -188,7 +194,7 @@ static void hl__release_stacks(void) {
                 codes[i] = (PyObject *)T->stacks.pool[i].code;
     }
     hl_stack_table_clear(&T->stacks);
-    T->have_last_stack = 0;
+    memset(T->recent_stacks, 0, sizeof(T->recent_stacks));
     /* The empty stack must stay id 0 and always exist while tracing. */
     hl_frame_ref none = {0};
     int is_new;
@@ -210,7 +216,7 @@ static void hl__free_tables(void) {
     hl_stack_table_destroy(&T->stacks);
     free(T->frame_buffer);
     T->frame_buffer = NULL;
-    T->have_last_stack = 0;
+    memset(T->recent_stacks, 0, sizeof(T->recent_stacks));
 }
 
 int hlpy_tracer_start(int nframe) {

@@ -29,6 +29,9 @@ typedef enum hlpy_alloc_domain {
     HLPY_DOMAIN_OBJ = 2,
 } hlpy_alloc_domain;
 
+#define HLPY_RECENT_STACKS_LOG2 8
+#define HLPY_RECENT_STACKS (1 << HLPY_RECENT_STACKS_LOG2)
+
 typedef struct hlpy_tracer {
     /* 1 while tracing. Written with the GIL held (and raw_lock, so RAW hooks
      * can re-check it under the lock); read by every hook. */
@@ -39,8 +42,10 @@ typedef struct hlpy_tracer {
     hl_live_table py_blocks;    /* MEM and OBJ blocks */
     hl_stack_table stacks;      /* every stack a live or past block used */
     hl_frame_ref *frame_buffer; /* nframe entries, scratch for captures */
-    hl_stack_id last_stack;     /* the stack of the previous capture */
-    int have_last_stack;
+    /* Recently seen stacks, by the hash of their top frame: id + 1, 0 = none.
+     * Allocation sites alternate (a loop body has several), so a one-entry
+     * "same as last time" cache misses; this one rarely does. */
+    uint32_t recent_stacks[HLPY_RECENT_STACKS];
     hl_stack_id empty_stack;    /* the stack with no Python frame */
 
     /* Protected by raw_lock. */
