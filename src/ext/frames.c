@@ -17,11 +17,21 @@
 #elif PY_VERSION_HEX >= 0x030D0000
 #define HL__TOP_FRAME(tstate) ((tstate)->current_frame)
 #define HL__FRAME_CODE(frame) _PyFrame_GetCode(frame)
+#define HL__MAYBE_INCOMPLETE(frame) \
+    ((frame)->owner == FRAME_OWNED_BY_CSTACK || (frame)->f_funcobj == Py_None)
 #define HL__UNCHECKED_TSTATE() PyThreadState_GetUnchecked()
 #define HL__IS_FINALIZING() Py_IsFinalizing()
+#elif PY_VERSION_HEX >= 0x030C0000
+#define HL__TOP_FRAME(tstate) ((tstate)->cframe->current_frame)
+#define HL__FRAME_CODE(frame) ((frame)->f_code)
+#define HL__MAYBE_INCOMPLETE(frame) \
+    ((frame)->owner == FRAME_OWNED_BY_CSTACK || (frame)->f_funcobj == Py_None)
+#define HL__UNCHECKED_TSTATE() _PyThreadState_UncheckedGet()
+#define HL__IS_FINALIZING() _Py_IsFinalizing()
 #elif PY_VERSION_HEX >= 0x030B0000
 #define HL__TOP_FRAME(tstate) ((tstate)->cframe->current_frame)
 #define HL__FRAME_CODE(frame) ((frame)->f_code)
+#define HL__MAYBE_INCOMPLETE(frame) 0 /* 3.11 has no shim frames */
 #define HL__UNCHECKED_TSTATE() _PyThreadState_UncheckedGet()
 #define HL__IS_FINALIZING() _Py_IsFinalizing()
 #else
@@ -37,18 +47,26 @@ int hlpy_frames_capture(PyThreadState *tstate, hl_frame_ref *out, int max_frames
     int n = 0;
     uint32_t total = 0;
     _PyInterpreterFrame *frame = HL__TOP_FRAME(tstate);
-    for (; frame != NULL; frame = frame->previous) {
+    for (; frame != NULL && n < max_frames; frame = frame->previous) {
         if (_PyFrame_IsIncomplete(frame))
             continue;
-        if (n < max_frames) {
-            out[n].code = HL__FRAME_CODE(frame);
-            out[n].lasti = _PyInterpreterFrame_LASTI(frame);
-            out[n].reserved = 0;
-            n++;
-        }
-        if (++total >= HL_TOTAL_NFRAME_MAX)
-            break;
+        out[n].code = HL__FRAME_CODE(frame);
+        out[n].lasti = _PyInterpreterFrame_LASTI(frame);
+        out[n].reserved = 0;
+        n++;
     }
+    total = (uint32_t)n;
+    /* The rest is only counted (tracemalloc's total_nframe), which a deep
+     * stack makes the costliest part. A frame is incomplete while it is being
+     * set up, before it can call anything, so below the recorded ones only the
+     * interpreter's shims (3.12+: entry frames owned by the C stack, and
+     * trampolines such as the one after a Python __init__, whose function is
+     * None) can be incomplete; the frame's own fields say which to check,
+     * without loading every code object. (The exception: a finalizer run while
+     * a frame is being set up pushes frames above an incomplete one, which is
+     * then counted; the recorded frames are still exact.) */
+    for (; frame != NULL && total < HL_TOTAL_NFRAME_MAX; frame = frame->previous)
+        total += !(HL__MAYBE_INCOMPLETE(frame) && _PyFrame_IsIncomplete(frame));
     *total_out = (uint16_t)total;
     return n;
 }
