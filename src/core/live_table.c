@@ -1,8 +1,8 @@
 /* live_table.c - live blocks by region (see live_table.h).
  *
  * Invariants: the directory is a power of two in size and at most half full;
- * each region in it has a unique key and count >= 1; a region's table is a
- * power of two >= 8 slots, at most 3/4 full, and every slot sits in the probe
+ * each region in it has a unique key and count >= 1; a region's table has
+ * >= 8 slots and is at most 7/8 full, and every slot sits in the probe
  * run that starts at its home slot with no empty slot in between (backward-
  * shift deletion keeps this, in regions and in the directory alike); an
  * entry's size is HL_LIVE_SIZE_BIG exactly when the big list holds its
@@ -24,7 +24,8 @@
 struct hl_region {
     uintptr_t key;
     uint32_t count;
-    uint32_t mask; /* slots - 1 */
+    uint32_t n_slots;
+    uint64_t mod_magic; /* UINT64_MAX / n_slots + 1, for hl__slot_home */
     hl_region_slot slots[];
 };
 
@@ -101,7 +102,7 @@ static void hl__dir_delete(hl_live_table *table, size_t i) {
     hl_region_ref *recent = hl__recent(table, region->key);
     if (recent->region == region)
         recent->region = NULL;
-    table->region_bytes -= sizeof(hl_region) + ((size_t)region->mask + 1) * sizeof(hl_region_slot);
+    table->region_bytes -= sizeof(hl_region) + (size_t)region->n_slots * sizeof(hl_region_slot);
     free(region);
     table->n_regions--;
     size_t hole = i, j = (i + 1) & table->dir_mask;
@@ -119,21 +120,34 @@ static void hl__dir_delete(hl_live_table *table, size_t i) {
 
 /* ---- one region's table ------------------------------------------------- */
 
-/* A block's home slot is its offset in 16-byte steps, modulo the table size:
+/* A block's home slot is its offset in 8-byte steps modulo the table size:
  * blocks of a pool sit in address order, so walking a pool (as allocating,
  * freeing a list or a collection does) walks its table in order, which the
- * hardware prefetcher follows. Consecutive offsets never collide; only
- * offsets a whole table size apart do. (Scattering them with a multiplicative
- * hash was measured: every operation then missed the cache.) */
+ * hardware prefetcher follows, and consecutive blocks never share a home.
+ * Any table size works, so a region grows by half, not double, and tables
+ * stay about 3/4 full. The modulo is Lemire's multiply-based fastmod with a
+ * constant kept per region. (A multiplicative hash was measured: every
+ * operation then missed the cache. Scaling the offset to the table was too:
+ * a pool's first blocks then crowd into the first slots.) */
 HL_INLINE uint32_t hl__slot_home(const hl_region *region, uint32_t offset) {
-    return ((offset - 1) >> 4) & region->mask;
+    uint64_t low = region->mod_magic * (uint64_t)((offset - 1) >> 3);
+    return (uint32_t)(((__uint128_t)low * region->n_slots) >> 64);
+}
+
+HL_INLINE uint32_t hl__slot_next(const hl_region *region, uint32_t i) {
+    return i + 1 == region->n_slots ? 0 : i + 1;
+}
+
+/* How far slot j is past slot from, going round the table. */
+HL_INLINE uint32_t hl__slot_distance(const hl_region *region, uint32_t from, uint32_t j) {
+    return j >= from ? j - from : j + region->n_slots - from;
 }
 
 /* Index of offset's slot in region, or of the empty slot ending its run. */
 HL_INLINE uint32_t hl__slot_probe(const hl_region *region, uint16_t offset) {
     uint32_t i = hl__slot_home(region, offset);
     while (region->slots[i].offset != 0 && region->slots[i].offset != offset)
-        i = (i + 1) & region->mask;
+        i = hl__slot_next(region, i);
     return i;
 }
 
@@ -142,7 +156,8 @@ static hl_region *hl__region_new(uintptr_t key, uint32_t n_slots) {
     if (region == NULL)
         return NULL;
     region->key = key;
-    region->mask = n_slots - 1;
+    region->n_slots = n_slots;
+    region->mod_magic = UINT64_MAX / n_slots + 1;
     return region;
 }
 
@@ -169,17 +184,17 @@ static hl_region *hl__region_create(hl_live_table *table, uintptr_t key) {
  * Returns the new region, or NULL when out of memory (nothing changed). */
 static hl_region *hl__region_grow(hl_live_table *table, size_t i) {
     hl_region *old = table->dir[i].region;
-    uint32_t n_slots = (old->mask + 1) * 2;
+    uint32_t n_slots = old->n_slots + old->n_slots / 2;
     if (n_slots > HL__REGION_MAX_SLOTS)
         return NULL;
     hl_region *region = hl__region_new(old->key, n_slots);
     if (region == NULL)
         return NULL;
-    for (uint32_t k = 0; k <= old->mask; k++)
+    for (uint32_t k = 0; k < old->n_slots; k++)
         if (old->slots[k].offset != 0)
             region->slots[hl__slot_probe(region, old->slots[k].offset)] = old->slots[k];
     region->count = old->count;
-    table->region_bytes += ((size_t)n_slots / 2) * sizeof(hl_region_slot);
+    table->region_bytes += (size_t)(n_slots - old->n_slots) * sizeof(hl_region_slot);
     table->dir[i].region = region;
     hl_region_ref *recent = hl__recent(table, region->key);
     if (recent->region == old)
@@ -295,7 +310,7 @@ int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size,
         slot->size = size >= HL_LIVE_SIZE_BIG ? HL_LIVE_SIZE_BIG : (uint32_t)size;
         return 0;
     }
-    if (HL_UNLIKELY((region->count + 1) * 4 > (region->mask + 1) * 3)) {
+    if (HL_UNLIKELY((region->count + 1) * 8 > region->n_slots * 7)) {
         region = hl__region_grow(table, hl__dir_probe(table, key));
         if (region == NULL)
             return -1;
@@ -361,14 +376,14 @@ int hl_live_table_remove(hl_live_table *table, uintptr_t addr, uint64_t *size_ou
         return 1;
     }
     /* Backward-shift deletion inside the region. */
-    uint32_t hole = i, j = (i + 1) & region->mask;
+    uint32_t hole = i, j = hl__slot_next(region, i);
     while (region->slots[j].offset != 0) {
         uint32_t home = hl__slot_home(region, region->slots[j].offset);
-        if (((j - home) & region->mask) >= ((j - hole) & region->mask)) {
+        if (hl__slot_distance(region, home, j) >= hl__slot_distance(region, hole, j)) {
             region->slots[hole] = region->slots[j];
             hole = j;
         }
-        j = (j + 1) & region->mask;
+        j = hl__slot_next(region, j);
     }
     region->slots[hole].offset = 0;
     return 1;
@@ -382,7 +397,7 @@ int hl_live_table_next(const hl_live_table *table, hl_live_iter *iter, uintptr_t
         const hl_region *region = table->dir[iter->dir_index].region;
         if (region == NULL)
             continue;
-        for (; iter->slot <= region->mask; iter->slot++) {
+        for (; iter->slot < region->n_slots; iter->slot++) {
             const hl_region_slot *slot = &region->slots[iter->slot];
             if (slot->offset == 0)
                 continue;
