@@ -10,10 +10,12 @@ VENV        := .venv
 PY          := $(VENV)/bin/python
 BUILD_DEPS  := meson-python meson ninja
 TEST_DEPS   := pytest
+LINT_DEPS   := ruff==0.8.6
+C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] tests/c/*.[ch] tests/fuzz/*.c)
 FUZZ_SECONDS ?= 30
 EXTRA_PYTHONS := $(foreach v,3.12 3.13,$(shell p=$$(pyenv prefix $(v) 2>/dev/null) && [ -x "$$p/bin/python3" ] && echo "$(v):$$p/bin/python3"))
 
-.PHONY: demo test ctest fuzz pytest pytest-extra bench install clean
+.PHONY: demo test lint ctest fuzz pytest pytest-extra bench install clean
 
 # A virtual environment for one interpreter: $(call venv,DIR,PYTHON)
 define make_venv
@@ -28,7 +30,17 @@ install:
 demo: install
 	@$(PY) examples/demo.py
 
-test: ctest fuzz pytest pytest-extra
+test: lint ctest fuzz pytest pytest-extra
+
+# Style: clang-format (config in .clang-format) and ruff, both checked, never
+# rewriting files here (`clang-format -i`, `ruff format` do that).
+lint: install
+	@$(PY) -m pip install -q --disable-pip-version-check $(LINT_DEPS)
+	$(PY) -m ruff check src/heaplens tests/python bench examples
+	$(PY) -m ruff format --check src/heaplens tests/python bench examples
+	@if tools/apt_ensure.sh clang-format clang-format; then \
+	  clang-format --dry-run -Werror $(C_SOURCES) && echo "clang-format: C sources formatted"; \
+	else echo "lint: clang-format could not be installed; C formatting not checked"; fi
 
 # The core's unit tests, built with -Werror, plain and under ASan+UBSan.
 ctest: install

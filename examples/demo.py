@@ -4,6 +4,7 @@ Runs examples/leaky_cache.py's handler 2,000 times under the tracer, takes a
 snapshot before and after, and prints where the memory that stayed was
 allocated, with the full traceback of the biggest site.
 """
+
 import os
 import sys
 import time
@@ -35,16 +36,20 @@ def main():
     after = after.filter_traces(only_example)
     before = before.filter_traces(only_example)
 
-    print(f"Traced memory now {current / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB; "
-          f"the tracer's own tables use {tracer_memory / 2**20:.1f} MiB; "
-          f"the loop took {elapsed:.2f} s.\n")
+    print(
+        f"Traced memory now {current / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB; "
+        f"the tracer's own tables use {tracer_memory / 2**20:.1f} MiB; "
+        f"the loop took {elapsed:.2f} s.\n"
+    )
     print("What grew, by line (new memory that is still alive):")
     for stat in after.compare_to(before, "lineno")[:5]:
         print("  ", stat)
 
     top = after.statistics("traceback")[0]
-    print(f"\nThe biggest site holds {top.count} blocks, {top.size / 2**20:.1f} MiB, "
-          f"allocated here (oldest call first):")
+    print(
+        f"\nThe biggest site holds {top.count} blocks, {top.size / 2**20:.1f} MiB, "
+        f"allocated here (oldest call first):"
+    )
     for line in top.traceback.format():
         print("  ", line)
     print("\ntemporary_work() allocated plenty but kept nothing, so it is not listed.")

@@ -35,22 +35,17 @@
 static _Thread_local int hl__last_os_errno;
 
 /* Remember an OS error number for hl_capture_os_errno() and describe it. */
-static const char *
-hl__os_error(int error)
-{
+static const char *hl__os_error(int error) {
     hl__last_os_errno = error;
     return strerror(error);
 }
 
-int
-hl_capture_os_errno(void)
-{
+int hl_capture_os_errno(void) {
     return hl__last_os_errno;
 }
 
 #if defined(__GNUC__) || defined(__clang__)
-#define HL__PRINTF_LIKE(fmt_index, first_arg) \
-    __attribute__((format(printf, fmt_index, first_arg)))
+#define HL__PRINTF_LIKE(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
 #else
 #define HL__PRINTF_LIKE(fmt_index, first_arg)
 #endif
@@ -66,7 +61,7 @@ hl_capture_os_errno(void)
 /* Section flag bit 0: a reader that does not know the tag must reject the file. */
 #define HL__SECTION_REQUIRED 0x1u
 
-#define HL__TAG(a, b, c, d) \
+#define HL__TAG(a, b, c, d)                                                                        \
     ((uint32_t)(a) | ((uint32_t)(b) << 8) | ((uint32_t)(c) << 16) | ((uint32_t)(d) << 24))
 #define HL__TAG_SNAPSHOT HL__TAG('S', 'N', 'A', 'P')
 #define HL__TAG_META HL__TAG('M', 'E', 'T', 'A')
@@ -90,12 +85,9 @@ static const uint8_t hl__magic[8] = {0x89, 'H', 'L', 'C', '\r', '\n', 0x1A, '\n'
 
 /* Format a one-sentence error into errbuf (ignored when NULL or empty).
  * Always returns -1. */
-static int hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-    HL__PRINTF_LIKE(3, 4);
+static int hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...) HL__PRINTF_LIKE(3, 4);
 
-static int
-hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-{
+static int hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...) {
     va_list ap;
 
     if (errbuf == NULL || errbuf_size == 0)
@@ -106,79 +98,56 @@ hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
     return -1;
 }
 
-static void
-hl__store_u16(uint8_t *p, uint16_t v)
-{
+static void hl__store_u16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
 }
 
-static void
-hl__store_u32(uint8_t *p, uint32_t v)
-{
+static void hl__store_u32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
     p[3] = (uint8_t)(v >> 24);
 }
 
-static void
-hl__store_u64(uint8_t *p, uint64_t v)
-{
+static void hl__store_u64(uint8_t *p, uint64_t v) {
     hl__store_u32(p, (uint32_t)v);
     hl__store_u32(p + 4, (uint32_t)(v >> 32));
 }
 
-static uint16_t
-hl__load_u16(const uint8_t *p)
-{
+static uint16_t hl__load_u16(const uint8_t *p) {
     return (uint16_t)(p[0] | (p[1] << 8));
 }
 
-static uint32_t
-hl__load_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+static uint32_t hl__load_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-static uint64_t
-hl__load_u64(const uint8_t *p)
-{
+static uint64_t hl__load_u64(const uint8_t *p) {
     return (uint64_t)hl__load_u32(p) | ((uint64_t)hl__load_u32(p + 4) << 32);
 }
 
 /* Two's complement bit patterns to and from int64_t without relying on
  * implementation-defined conversions of out-of-range values. */
-static uint64_t
-hl__i64_bits(int64_t v)
-{
+static uint64_t hl__i64_bits(int64_t v) {
     return v < 0 ? ~(uint64_t)(-(v + 1)) : (uint64_t)v;
 }
 
-static int64_t
-hl__i64_from_bits(uint64_t v)
-{
+static int64_t hl__i64_from_bits(uint64_t v) {
     return v > (uint64_t)INT64_MAX ? -(int64_t)(~v) - 1 : (int64_t)v;
 }
 
-static uint32_t
-hl__i32_bits(int32_t v)
-{
+static uint32_t hl__i32_bits(int32_t v) {
     return v < 0 ? ~(uint32_t)(-(v + 1)) : (uint32_t)v;
 }
 
-static int32_t
-hl__i32_from_bits(uint32_t v)
-{
+static int32_t hl__i32_from_bits(uint32_t v) {
     return v > (uint32_t)INT32_MAX ? -(int32_t)(~v) - 1 : (int32_t)v;
 }
 
 /* malloc(count * item_size), or NULL when the product overflows size_t or
  * memory runs out. count must be > 0. */
-static void *
-hl__alloc_array(uint64_t count, size_t item_size)
-{
+static void *hl__alloc_array(uint64_t count, size_t item_size) {
     if (count > SIZE_MAX / item_size)
         return NULL;
     return malloc((size_t)count * item_size);
@@ -189,9 +158,7 @@ hl__alloc_array(uint64_t count, size_t item_size)
  * >= n, so it is reallocated only when n is 0 or a power of two. This keeps a
  * file of a million tiny sections linear to decode. Returns the (possibly
  * moved) array, or NULL when out of memory; array is then still valid. */
-static void *
-hl__reserve_one(void *array, size_t n, size_t item_size)
-{
+static void *hl__reserve_one(void *array, size_t n, size_t item_size) {
     if (n != 0 && (n & (n - 1)) != 0)
         return array; /* not full */
     if (n > SIZE_MAX / 2 / item_size)
@@ -203,9 +170,7 @@ hl__reserve_one(void *array, size_t n, size_t item_size)
  * snapshot names and INFO pairs). The UTF-8 rules live in one place,
  * hl_snapshot_data_validate(), so this asks it about a one-string snapshot.
  * Returns 0 when the text is acceptable, -1 otherwise. */
-static int
-hl__check_text(const char *text, uint64_t len)
-{
+static int hl__check_text(const char *text, uint64_t len) {
     hl_snapshot_data one;
     uint64_t offsets[2];
 
@@ -222,22 +187,29 @@ hl__check_text(const char *text, uint64_t len)
 
 /* Describe a tag for messages: its name for the sections of this version,
  * 'ABCD' for other printable tags, 0x... otherwise. Returns buf. */
-static const char *
-hl__tag_name(uint32_t tag, char *buf, size_t buf_size)
-{
+static const char *hl__tag_name(uint32_t tag, char *buf, size_t buf_size) {
     uint8_t b[4];
     int i;
 
     switch (tag) {
-    case HL__TAG_SNAPSHOT: return "SNAPSHOT";
-    case HL__TAG_META: return "META";
-    case HL__TAG_STRINGS: return "STRINGS";
-    case HL__TAG_FRAMES: return "FRAMES";
-    case HL__TAG_STACKS: return "STACKS";
-    case HL__TAG_TRACES: return "TRACES";
-    case HL__TAG_INFO: return "INFO";
-    case HL__TAG_END: return "END";
-    default: break;
+    case HL__TAG_SNAPSHOT:
+        return "SNAPSHOT";
+    case HL__TAG_META:
+        return "META";
+    case HL__TAG_STRINGS:
+        return "STRINGS";
+    case HL__TAG_FRAMES:
+        return "FRAMES";
+    case HL__TAG_STACKS:
+        return "STACKS";
+    case HL__TAG_TRACES:
+        return "TRACES";
+    case HL__TAG_INFO:
+        return "INFO";
+    case HL__TAG_END:
+        return "END";
+    default:
+        break;
     }
     hl__store_u32(b, tag);
     for (i = 0; i < 4; i++) {
@@ -283,9 +255,7 @@ static void hl__writer_set_error(hl_capture_writer *writer, const char *fmt, ...
     HL__PRINTF_LIKE(2, 3);
 
 /* Record the first I/O or memory error; the writer is failed from now on. */
-static void
-hl__writer_set_error(hl_capture_writer *writer, const char *fmt, ...)
-{
+static void hl__writer_set_error(hl_capture_writer *writer, const char *fmt, ...) {
     va_list ap;
 
     if (writer->failed)
@@ -297,16 +267,12 @@ hl__writer_set_error(hl_capture_writer *writer, const char *fmt, ...)
 }
 
 /* Copy the writer's sticky error into errbuf and return -1. */
-static int
-hl__writer_report(const hl_capture_writer *writer, char *errbuf, size_t errbuf_size)
-{
+static int hl__writer_report(const hl_capture_writer *writer, char *errbuf, size_t errbuf_size) {
     return hl__fail(errbuf, errbuf_size, "%s", writer->error);
 }
 
 /* Hand the chunk's bytes to the current pass's destination and empty it. */
-static void
-hl__flush(hl_capture_writer *writer)
-{
+static void hl__flush(hl_capture_writer *writer) {
     size_t n = writer->chunk_used;
 
     writer->chunk_used = 0;
@@ -345,9 +311,7 @@ hl__flush(hl_capture_writer *writer)
 }
 
 /* Append n bytes to the current pass. Errors are recorded in the writer. */
-static void
-hl__put(hl_capture_writer *writer, const void *data, size_t n)
-{
+static void hl__put(hl_capture_writer *writer, const void *data, size_t n) {
     const uint8_t *p = data;
 
     writer->count += n;
@@ -364,17 +328,13 @@ hl__put(hl_capture_writer *writer, const void *data, size_t n)
     }
 }
 
-static void
-hl__put_u32(hl_capture_writer *writer, uint32_t v)
-{
+static void hl__put_u32(hl_capture_writer *writer, uint32_t v) {
     uint8_t b[4];
     hl__store_u32(b, v);
     hl__put(writer, b, sizeof(b));
 }
 
-static void
-hl__put_u64(hl_capture_writer *writer, uint64_t v)
-{
+static void hl__put_u64(hl_capture_writer *writer, uint64_t v) {
     uint8_t b[8];
     hl__store_u64(b, v);
     hl__put(writer, b, sizeof(b));
@@ -383,10 +343,8 @@ hl__put_u64(hl_capture_writer *writer, uint64_t v)
 /* Write one section whose payload is exactly length bytes produced by
  * emit(writer, arg): a CRC pass, then the header, then an output pass.
  * Returns 0, or -1 with the writer failed. */
-static int
-hl__write_section(hl_capture_writer *writer, uint32_t tag, uint32_t flags, uint64_t length,
-                  hl__payload_fn emit, const void *arg)
-{
+static int hl__write_section(hl_capture_writer *writer, uint32_t tag, uint32_t flags,
+                             uint64_t length, hl__payload_fn emit, const void *arg) {
     uint8_t header[HL__SECTION_HEADER_SIZE];
     char tag_buf[16];
 
@@ -401,10 +359,9 @@ hl__write_section(hl_capture_writer *writer, uint32_t tag, uint32_t flags, uint6
         emit(writer, arg);
     hl__flush(writer);
     if (!writer->failed && writer->count != length)
-        hl__writer_set_error(writer,
-                             "internal error: section %s produced %" PRIu64
-                             " bytes, expected %" PRIu64,
-                             hl__tag_name(tag, tag_buf, sizeof(tag_buf)), writer->count, length);
+        hl__writer_set_error(
+            writer, "internal error: section %s produced %" PRIu64 " bytes, expected %" PRIu64,
+            hl__tag_name(tag, tag_buf, sizeof(tag_buf)), writer->count, length);
     hl__store_u32(header + 16, writer->crc);
 
     writer->pass = HL__PASS_OUTPUT;
@@ -420,9 +377,7 @@ hl__write_section(hl_capture_writer *writer, uint32_t tag, uint32_t flags, uint6
 }
 
 /* Emit the 20-byte file header. */
-static void
-hl__put_file_header(hl_capture_writer *writer)
-{
+static void hl__put_file_header(hl_capture_writer *writer) {
     uint8_t header[HL__HEADER_SIZE];
 
     memcpy(header, hl__magic, sizeof(hl__magic));
@@ -436,9 +391,7 @@ hl__put_file_header(hl_capture_writer *writer)
 }
 
 /* Allocate a writer with no destination yet. Returns it, or NULL. */
-static hl_capture_writer *
-hl__writer_new(void)
-{
+static hl_capture_writer *hl__writer_new(void) {
     hl_capture_writer *writer = malloc(sizeof(*writer));
 
     if (writer == NULL)
@@ -459,9 +412,7 @@ hl__writer_new(void)
 }
 
 /* Start a capture file; see capture.h. */
-hl_capture_writer *
-hl_capture_writer_open_file(const char *path, char *errbuf, size_t errbuf_size)
-{
+hl_capture_writer *hl_capture_writer_open_file(const char *path, char *errbuf, size_t errbuf_size) {
     static const char suffix[] = ".part";
     hl_capture_writer *writer = hl__writer_new();
     size_t path_len = strlen(path);
@@ -497,9 +448,7 @@ out_of_memory:
 }
 
 /* Start a capture in memory; see capture.h. */
-hl_capture_writer *
-hl_capture_writer_open_memory(char *errbuf, size_t errbuf_size)
-{
+hl_capture_writer *hl_capture_writer_open_memory(char *errbuf, size_t errbuf_size) {
     hl_capture_writer *writer = hl__writer_new();
 
     if (writer == NULL) {
@@ -516,9 +465,7 @@ hl_capture_writer_open_memory(char *errbuf, size_t errbuf_size)
 }
 
 /* Abandon a capture; see capture.h. */
-void
-hl_capture_writer_abort(hl_capture_writer *writer)
-{
+void hl_capture_writer_abort(hl_capture_writer *writer) {
     if (writer == NULL)
         return;
     if (writer->file != NULL) {
@@ -540,9 +487,7 @@ typedef struct hl__text_pair {
     size_t second_len;
 } hl__text_pair;
 
-static void
-hl__emit_texts(hl_capture_writer *writer, const void *arg)
-{
+static void hl__emit_texts(hl_capture_writer *writer, const void *arg) {
     const hl__text_pair *texts = arg;
 
     hl__put_u32(writer, (uint32_t)texts->first_len);
@@ -553,9 +498,7 @@ hl__emit_texts(hl_capture_writer *writer, const void *arg)
     }
 }
 
-static void
-hl__emit_meta(hl_capture_writer *writer, const void *arg)
-{
+static void hl__emit_meta(hl_capture_writer *writer, const void *arg) {
     const hl_snapshot_data *snap = arg;
 
     hl__put_u32(writer, snap->traceback_limit);
@@ -563,9 +506,7 @@ hl__emit_meta(hl_capture_writer *writer, const void *arg)
     hl__put_u64(writer, hl__i64_bits(snap->timestamp_ns));
 }
 
-static void
-hl__emit_strings(hl_capture_writer *writer, const void *arg)
-{
+static void hl__emit_strings(hl_capture_writer *writer, const void *arg) {
     const hl_snapshot_data *snap = arg;
     uint32_t i;
 
@@ -576,9 +517,7 @@ hl__emit_strings(hl_capture_writer *writer, const void *arg)
         hl__put(writer, snap->string_bytes, (size_t)snap->string_offsets[snap->n_strings]);
 }
 
-static void
-hl__emit_frames(hl_capture_writer *writer, const void *arg)
-{
+static void hl__emit_frames(hl_capture_writer *writer, const void *arg) {
     const hl_snapshot_data *snap = arg;
     uint8_t record[8];
     uint32_t i;
@@ -591,9 +530,7 @@ hl__emit_frames(hl_capture_writer *writer, const void *arg)
     }
 }
 
-static void
-hl__emit_stacks(hl_capture_writer *writer, const void *arg)
-{
+static void hl__emit_stacks(hl_capture_writer *writer, const void *arg) {
     const hl_snapshot_data *snap = arg;
     uint8_t entry[8];
     uint32_t i, k;
@@ -612,9 +549,7 @@ hl__emit_stacks(hl_capture_writer *writer, const void *arg)
 
 /* Traces are the bulk of a capture (16 bytes each, millions of them), so
  * they are encoded 256 at a time into a local batch. */
-static void
-hl__emit_traces(hl_capture_writer *writer, const void *arg)
-{
+static void hl__emit_traces(hl_capture_writer *writer, const void *arg) {
     const hl_snapshot_data *snap = arg;
     uint8_t batch[256 * 16];
     uint64_t i = 0;
@@ -633,10 +568,8 @@ hl__emit_traces(hl_capture_writer *writer, const void *arg)
 }
 
 /* Append an INFO pair; see capture.h. */
-int
-hl_capture_writer_add_info(hl_capture_writer *writer, const char *key, const char *value,
-                           char *errbuf, size_t errbuf_size)
-{
+int hl_capture_writer_add_info(hl_capture_writer *writer, const char *key, const char *value,
+                               char *errbuf, size_t errbuf_size) {
     hl__text_pair texts;
 
     if (writer->failed)
@@ -659,10 +592,8 @@ hl_capture_writer_add_info(hl_capture_writer *writer, const char *key, const cha
 }
 
 /* Append a snapshot; see capture.h. */
-int
-hl_capture_writer_add_snapshot(hl_capture_writer *writer, const char *name,
-                               const hl_snapshot_data *snap, char *errbuf, size_t errbuf_size)
-{
+int hl_capture_writer_add_snapshot(hl_capture_writer *writer, const char *name,
+                                   const hl_snapshot_data *snap, char *errbuf, size_t errbuf_size) {
     hl__text_pair texts;
     uint64_t strings_len, stacks_len;
     uint32_t i;
@@ -692,25 +623,23 @@ hl_capture_writer_add_snapshot(hl_capture_writer *writer, const char *name,
 
     if (hl__write_section(writer, HL__TAG_SNAPSHOT, HL__SECTION_REQUIRED,
                           4u + (uint64_t)texts.first_len, hl__emit_texts, &texts) < 0 ||
-        hl__write_section(writer, HL__TAG_META, HL__SECTION_REQUIRED, HL__META_SIZE,
-                          hl__emit_meta, snap) < 0 ||
+        hl__write_section(writer, HL__TAG_META, HL__SECTION_REQUIRED, HL__META_SIZE, hl__emit_meta,
+                          snap) < 0 ||
         hl__write_section(writer, HL__TAG_STRINGS, HL__SECTION_REQUIRED, strings_len,
                           hl__emit_strings, snap) < 0 ||
         hl__write_section(writer, HL__TAG_FRAMES, HL__SECTION_REQUIRED,
                           4u + 8u * (uint64_t)snap->n_frames, hl__emit_frames, snap) < 0 ||
-        hl__write_section(writer, HL__TAG_STACKS, HL__SECTION_REQUIRED, stacks_len,
-                          hl__emit_stacks, snap) < 0 ||
-        hl__write_section(writer, HL__TAG_TRACES, HL__SECTION_REQUIRED,
-                          8u + 16u * snap->n_traces, hl__emit_traces, snap) < 0)
+        hl__write_section(writer, HL__TAG_STACKS, HL__SECTION_REQUIRED, stacks_len, hl__emit_stacks,
+                          snap) < 0 ||
+        hl__write_section(writer, HL__TAG_TRACES, HL__SECTION_REQUIRED, 8u + 16u * snap->n_traces,
+                          hl__emit_traces, snap) < 0)
         return hl__writer_report(writer, errbuf, errbuf_size);
     return 0;
 }
 
 /* Finish and free a writer; see capture.h. */
-int
-hl_capture_writer_finish(hl_capture_writer *writer, uint8_t **out_buf, size_t *out_len,
-                         char *errbuf, size_t errbuf_size)
-{
+int hl_capture_writer_finish(hl_capture_writer *writer, uint8_t **out_buf, size_t *out_len,
+                             char *errbuf, size_t errbuf_size) {
     int rc = -1;
 
     if (out_buf != NULL && writer->file == NULL)
@@ -741,8 +670,7 @@ hl_capture_writer_finish(hl_capture_writer *writer, uint8_t **out_buf, size_t *o
             remove(writer->temp_path);
             goto done;
         }
-    }
-    else {
+    } else {
         if (out_buf != NULL) {
             *out_buf = writer->mem;
             writer->mem = NULL;
@@ -760,10 +688,8 @@ done:
 }
 
 /* Encode one snapshot into memory; see capture.h. */
-int
-hl_capture_encode(const hl_snapshot_data *snap, uint8_t **out_buf, size_t *out_len, char *errbuf,
-                  size_t errbuf_size)
-{
+int hl_capture_encode(const hl_snapshot_data *snap, uint8_t **out_buf, size_t *out_len,
+                      char *errbuf, size_t errbuf_size) {
     hl_capture_writer *writer;
 
     *out_buf = NULL;
@@ -779,10 +705,8 @@ hl_capture_encode(const hl_snapshot_data *snap, uint8_t **out_buf, size_t *out_l
 }
 
 /* Write one snapshot to a file; see capture.h. */
-int
-hl_capture_write_file(const char *path, const hl_snapshot_data *snap, char *errbuf,
-                      size_t errbuf_size)
-{
+int hl_capture_write_file(const char *path, const hl_snapshot_data *snap, char *errbuf,
+                          size_t errbuf_size) {
     hl__last_os_errno = 0;
     hl_capture_writer *writer = hl_capture_writer_open_file(path, errbuf, errbuf_size);
 
@@ -798,16 +722,12 @@ hl_capture_write_file(const char *path, const hl_snapshot_data *snap, char *errb
 /* ---- reader --------------------------------------------------------------- */
 
 /* Reset *capture to empty; see capture.h. */
-void
-hl_capture_init(hl_capture *capture)
-{
+void hl_capture_init(hl_capture *capture) {
     memset(capture, 0, sizeof(*capture));
 }
 
 /* Free a capture; see capture.h. */
-void
-hl_capture_clear(hl_capture *capture)
-{
+void hl_capture_clear(hl_capture *capture) {
     size_t i;
 
     for (i = 0; i < capture->n_snapshots; i++) {
@@ -826,9 +746,7 @@ hl_capture_clear(hl_capture *capture)
 /* Copy a text of len bytes into a new NUL-terminated string after checking
  * it (UTF-8, no NUL). Returns the copy, or NULL with *bad_text set to 1 when
  * the text is not acceptable, 0 when memory ran out. */
-static char *
-hl__copy_text(const uint8_t *bytes, uint32_t len, int *bad_text)
-{
+static char *hl__copy_text(const uint8_t *bytes, uint32_t len, int *bad_text) {
     char *copy;
 
     *bad_text = 0;
@@ -847,10 +765,8 @@ hl__copy_text(const uint8_t *bytes, uint32_t len, int *bad_text)
 
 /* SNAPSHOT payload: append a new, empty snapshot with the given name.
  * Returns 0 or -1 with a message. */
-static int
-hl__parse_snapshot(const uint8_t *p, uint64_t len, hl_capture *out, char *errbuf,
-                   size_t errbuf_size)
-{
+static int hl__parse_snapshot(const uint8_t *p, uint64_t len, hl_capture *out, char *errbuf,
+                              size_t errbuf_size) {
     hl_capture_snapshot *grown;
     uint32_t name_len;
     char *name;
@@ -866,8 +782,9 @@ hl__parse_snapshot(const uint8_t *p, uint64_t len, hl_capture *out, char *errbuf
                         name_len, len - 4);
     name = hl__copy_text(p + 4, name_len, &bad_text);
     if (name == NULL)
-        return hl__fail(errbuf, errbuf_size, bad_text ? "snapshot name is not valid UTF-8 text"
-                                                      : "out of memory reading section SNAPSHOT");
+        return hl__fail(errbuf, errbuf_size,
+                        bad_text ? "snapshot name is not valid UTF-8 text"
+                                 : "out of memory reading section SNAPSHOT");
     /* Each SNAPSHOT section takes at least 24 bytes of input, so the array
      * stays within a small multiple of the input size. */
     grown = hl__reserve_one(out->snapshots, out->n_snapshots, sizeof(*grown));
@@ -883,9 +800,8 @@ hl__parse_snapshot(const uint8_t *p, uint64_t len, hl_capture *out, char *errbuf
 }
 
 /* INFO payload: append one key/value pair. Returns 0 or -1 with a message. */
-static int
-hl__parse_info(const uint8_t *p, uint64_t len, hl_capture *out, char *errbuf, size_t errbuf_size)
-{
+static int hl__parse_info(const uint8_t *p, uint64_t len, hl_capture *out, char *errbuf,
+                          size_t errbuf_size) {
     hl_capture_info *grown;
     uint32_t key_len, value_len;
     char *key, *value;
@@ -906,13 +822,15 @@ hl__parse_info(const uint8_t *p, uint64_t len, hl_capture *out, char *errbuf, si
                         value_len, len - 8 - key_len);
     key = hl__copy_text(p + 4, key_len, &bad_text);
     if (key == NULL)
-        return hl__fail(errbuf, errbuf_size, bad_text ? "info key is not valid UTF-8 text"
-                                                      : "out of memory reading section INFO");
+        return hl__fail(errbuf, errbuf_size,
+                        bad_text ? "info key is not valid UTF-8 text"
+                                 : "out of memory reading section INFO");
     value = hl__copy_text(p + 8 + key_len, value_len, &bad_text);
     if (value == NULL) {
         free(key);
-        return hl__fail(errbuf, errbuf_size, bad_text ? "info value is not valid UTF-8 text"
-                                                      : "out of memory reading section INFO");
+        return hl__fail(errbuf, errbuf_size,
+                        bad_text ? "info value is not valid UTF-8 text"
+                                 : "out of memory reading section INFO");
     }
     grown = hl__reserve_one(out->info, out->n_info, sizeof(*grown));
     if (grown == NULL) {
@@ -928,10 +846,8 @@ hl__parse_info(const uint8_t *p, uint64_t len, hl_capture *out, char *errbuf, si
 }
 
 /* META payload: traceback_limit, reserved, timestamp_ns; later bytes ignored. */
-static int
-hl__parse_meta(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
-               size_t errbuf_size)
-{
+static int hl__parse_meta(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
+                          size_t errbuf_size) {
     if (len < HL__META_SIZE)
         return hl__fail(errbuf, errbuf_size, "section META is too short (%" PRIu64 " bytes)", len);
     snap->traceback_limit = hl__load_u32(p);
@@ -940,10 +856,8 @@ hl__parse_meta(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *err
 }
 
 /* STRINGS payload: count, lengths, bytes. Always allocates n + 1 offsets. */
-static int
-hl__parse_strings(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
-                  size_t errbuf_size)
-{
+static int hl__parse_strings(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
+                             size_t errbuf_size) {
     uint64_t room, text_len, total = 0;
     uint32_t n, i;
 
@@ -989,10 +903,8 @@ out_of_memory:
 }
 
 /* FRAMES payload: count, then (filename, lineno) records. */
-static int
-hl__parse_frames(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
-                 size_t errbuf_size)
-{
+static int hl__parse_frames(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
+                            size_t errbuf_size) {
     uint64_t room;
     uint32_t n, i;
 
@@ -1025,10 +937,8 @@ hl__parse_frames(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *e
 
 /* STACKS payload: count, then per stack nframe, total_nframe, frame indices.
  * Frames of consecutive stacks are stored back to back in stack_frames. */
-static int
-hl__parse_stacks(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
-                 size_t errbuf_size)
-{
+static int hl__parse_stacks(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
+                            size_t errbuf_size) {
     uint64_t room, frame_capacity, used = 0, pos;
     uint32_t n, i, k;
 
@@ -1085,10 +995,8 @@ out_of_memory:
 }
 
 /* TRACES payload: u64 count, then 16-byte (size, stack, domain) records. */
-static int
-hl__parse_traces(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
-                 size_t errbuf_size)
-{
+static int hl__parse_traces(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
+                            size_t errbuf_size) {
     uint64_t n, room, i;
 
     if (len < 8)
@@ -1121,9 +1029,8 @@ hl__parse_traces(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *e
 
 /* Check that the snapshot just ended (if any) had every section it needs.
  * seen holds HL__HAS_* bits. Returns 0 or -1 with a message. */
-static int
-hl__check_complete(const hl_capture *out, unsigned seen, char *errbuf, size_t errbuf_size)
-{
+static int hl__check_complete(const hl_capture *out, unsigned seen, char *errbuf,
+                              size_t errbuf_size) {
     static const struct {
         unsigned bit;
         const char *name;
@@ -1146,10 +1053,8 @@ hl__check_complete(const hl_capture *out, unsigned seen, char *errbuf, size_t er
 
 /* Parse a snapshot-scoped section into the current (last) snapshot, after
  * checking there is one and that it does not have this section yet. */
-static int
-hl__parse_scoped(uint32_t tag, const uint8_t *p, uint64_t len, hl_capture *out, unsigned *seen,
-                 char *errbuf, size_t errbuf_size)
-{
+static int hl__parse_scoped(uint32_t tag, const uint8_t *p, uint64_t len, hl_capture *out,
+                            unsigned *seen, char *errbuf, size_t errbuf_size) {
     hl_snapshot_data *snap;
     unsigned bit;
     char tag_buf[16];
@@ -1159,11 +1064,21 @@ hl__parse_scoped(uint32_t tag, const uint8_t *p, uint64_t len, hl_capture *out, 
         return hl__fail(errbuf, errbuf_size, "section %s appears before any SNAPSHOT section",
                         name);
     switch (tag) {
-    case HL__TAG_META: bit = HL__HAS_META; break;
-    case HL__TAG_STRINGS: bit = HL__HAS_STRINGS; break;
-    case HL__TAG_FRAMES: bit = HL__HAS_FRAMES; break;
-    case HL__TAG_STACKS: bit = HL__HAS_STACKS; break;
-    default: bit = HL__HAS_TRACES; break;
+    case HL__TAG_META:
+        bit = HL__HAS_META;
+        break;
+    case HL__TAG_STRINGS:
+        bit = HL__HAS_STRINGS;
+        break;
+    case HL__TAG_FRAMES:
+        bit = HL__HAS_FRAMES;
+        break;
+    case HL__TAG_STACKS:
+        bit = HL__HAS_STACKS;
+        break;
+    default:
+        bit = HL__HAS_TRACES;
+        break;
     }
     if (*seen & bit)
         return hl__fail(errbuf, errbuf_size, "duplicate %s section in snapshot %zu", name,
@@ -1171,19 +1086,22 @@ hl__parse_scoped(uint32_t tag, const uint8_t *p, uint64_t len, hl_capture *out, 
     *seen |= bit;
     snap = &out->snapshots[out->n_snapshots - 1].data;
     switch (tag) {
-    case HL__TAG_META: return hl__parse_meta(p, len, snap, errbuf, errbuf_size);
-    case HL__TAG_STRINGS: return hl__parse_strings(p, len, snap, errbuf, errbuf_size);
-    case HL__TAG_FRAMES: return hl__parse_frames(p, len, snap, errbuf, errbuf_size);
-    case HL__TAG_STACKS: return hl__parse_stacks(p, len, snap, errbuf, errbuf_size);
-    default: return hl__parse_traces(p, len, snap, errbuf, errbuf_size);
+    case HL__TAG_META:
+        return hl__parse_meta(p, len, snap, errbuf, errbuf_size);
+    case HL__TAG_STRINGS:
+        return hl__parse_strings(p, len, snap, errbuf, errbuf_size);
+    case HL__TAG_FRAMES:
+        return hl__parse_frames(p, len, snap, errbuf, errbuf_size);
+    case HL__TAG_STACKS:
+        return hl__parse_stacks(p, len, snap, errbuf, errbuf_size);
+    default:
+        return hl__parse_traces(p, len, snap, errbuf, errbuf_size);
     }
 }
 
 /* Check the file header: magic, version, CRC, flags. Returns 0 or -1. */
-static int
-hl__check_header(const uint8_t *buf, size_t len, hl_capture *out, char *errbuf,
-                 size_t errbuf_size)
-{
+static int hl__check_header(const uint8_t *buf, size_t len, hl_capture *out, char *errbuf,
+                            size_t errbuf_size) {
     uint16_t major, minor;
     uint32_t flags;
 
@@ -1212,9 +1130,7 @@ hl__check_header(const uint8_t *buf, size_t len, hl_capture *out, char *errbuf,
 }
 
 /* Validate every snapshot, naming the snapshot when there are several. */
-static int
-hl__validate_all(const hl_capture *out, char *errbuf, size_t errbuf_size)
-{
+static int hl__validate_all(const hl_capture *out, char *errbuf, size_t errbuf_size) {
     char detail[HL__ERROR_SIZE];
     size_t i;
 
@@ -1229,10 +1145,8 @@ hl__validate_all(const hl_capture *out, char *errbuf, size_t errbuf_size)
 }
 
 /* Walk the sections after the header up to and including END. */
-static int
-hl__parse_sections(const uint8_t *buf, size_t len, hl_capture *out, char *errbuf,
-                   size_t errbuf_size)
-{
+static int hl__parse_sections(const uint8_t *buf, size_t len, hl_capture *out, char *errbuf,
+                              size_t errbuf_size) {
     size_t pos = HL__HEADER_SIZE;
     unsigned seen = 0;
     char tag_buf[16];
@@ -1298,18 +1212,15 @@ hl__parse_sections(const uint8_t *buf, size_t len, hl_capture *out, char *errbuf
         default:
             if (flags & HL__SECTION_REQUIRED)
                 return hl__fail(errbuf, errbuf_size,
-                                "unknown required section %s (written by a newer heaplens?)",
-                                name);
+                                "unknown required section %s (written by a newer heaplens?)", name);
             break; /* unknown optional section: skipped */
         }
     }
 }
 
 /* Decode a whole capture; see capture.h. */
-int
-hl_capture_decode_all(const uint8_t *buf, size_t len, hl_capture *out, char *errbuf,
-                      size_t errbuf_size)
-{
+int hl_capture_decode_all(const uint8_t *buf, size_t len, hl_capture *out, char *errbuf,
+                          size_t errbuf_size) {
     hl_capture_init(out);
     if (hl__check_header(buf, len, out, errbuf, errbuf_size) < 0 ||
         hl__parse_sections(buf, len, out, errbuf, errbuf_size) < 0) {
@@ -1320,10 +1231,8 @@ hl_capture_decode_all(const uint8_t *buf, size_t len, hl_capture *out, char *err
 }
 
 /* Decode a one-snapshot capture; see capture.h. */
-int
-hl_capture_decode(const uint8_t *buf, size_t len, hl_snapshot_data *out, char *errbuf,
-                  size_t errbuf_size)
-{
+int hl_capture_decode(const uint8_t *buf, size_t len, hl_snapshot_data *out, char *errbuf,
+                      size_t errbuf_size) {
     hl_capture capture;
 
     hl_snapshot_data_init(out);
@@ -1346,10 +1255,8 @@ hl_capture_decode(const uint8_t *buf, size_t len, hl_snapshot_data *out, char *e
 
 /* Read a whole file into a new buffer. Returns 0 with *out_buf (malloc'd, or
  * NULL for an empty file) and *out_len, or -1 with a message. */
-static int
-hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_len, char *errbuf,
-                    size_t errbuf_size)
-{
+static int hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_len, char *errbuf,
+                               size_t errbuf_size) {
     FILE *file;
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
@@ -1400,9 +1307,7 @@ done:
 }
 
 /* Read and decode a whole capture file; see capture.h. */
-int
-hl_capture_read_file_all(const char *path, hl_capture *out, char *errbuf, size_t errbuf_size)
-{
+int hl_capture_read_file_all(const char *path, hl_capture *out, char *errbuf, size_t errbuf_size) {
     hl__last_os_errno = 0;
     uint8_t *buf;
     size_t len;
@@ -1417,9 +1322,8 @@ hl_capture_read_file_all(const char *path, hl_capture *out, char *errbuf, size_t
 }
 
 /* Read and decode a one-snapshot capture file; see capture.h. */
-int
-hl_capture_read_file(const char *path, hl_snapshot_data *out, char *errbuf, size_t errbuf_size)
-{
+int hl_capture_read_file(const char *path, hl_snapshot_data *out, char *errbuf,
+                         size_t errbuf_size) {
     hl__last_os_errno = 0;
     uint8_t *buf;
     size_t len;

@@ -112,13 +112,11 @@ HL_WARN_UNUSED hl_capture_writer *hl_capture_writer_open_file(const char *path, 
                                                               size_t errbuf_size);
 
 /* Start a capture in memory. Returns a new writer, or NULL when out of memory. */
-HL_WARN_UNUSED hl_capture_writer *hl_capture_writer_open_memory(char *errbuf,
-                                                                size_t errbuf_size);
+HL_WARN_UNUSED hl_capture_writer *hl_capture_writer_open_memory(char *errbuf, size_t errbuf_size);
 
 /* Append one INFO pair (key and value: UTF-8 text, may be ""). Returns 0 or -1. */
 HL_WARN_UNUSED int hl_capture_writer_add_info(hl_capture_writer *writer, const char *key,
-                                              const char *value, char *errbuf,
-                                              size_t errbuf_size);
+                                              const char *value, char *errbuf, size_t errbuf_size);
 
 /* Append *snap as a snapshot called name (UTF-8, e.g. "peak"; may be ""),
  * reading *snap only. Returns 0 or -1. When -1 comes from a snapshot or name

@@ -285,8 +285,7 @@ int hl_live_table_clear(hl_live_table *table) {
     return 0;
 }
 
-int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size,
-                         uint32_t stack_word) {
+int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size, uint32_t stack_word) {
     uintptr_t key = addr >> HL_REGION_SHIFT;
     uint16_t offset = (uint16_t)((addr & HL__REGION_MASK) + 1);
     hl_region *region = hl__find_region(table, key);
@@ -413,6 +412,6 @@ int hl_live_table_next(const hl_live_table *table, hl_live_iter *iter, uintptr_t
 }
 
 size_t hl_live_table_memory(const hl_live_table *table) {
-    return (table->dir ? (table->dir_mask + 1) * sizeof(hl_region_ref) : 0) +
-           table->region_bytes + table->big_capacity * sizeof(hl_big_block);
+    return (table->dir ? (table->dir_mask + 1) * sizeof(hl_region_ref) : 0) + table->region_bytes +
+           table->big_capacity * sizeof(hl_big_block);
 }

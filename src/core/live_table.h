@@ -31,9 +31,9 @@
 
 #define HL_STACK_ID_BITS 30
 #define HL_STACK_ID_MASK ((UINT32_C(1) << HL_STACK_ID_BITS) - 1)
-#define HL_STACK_WORD(stack_id, domain) \
+#define HL_STACK_WORD(stack_id, domain)                                                            \
     ((uint32_t)(stack_id) | ((uint32_t)(domain) << HL_STACK_ID_BITS))
-#define HL_STACK_WORD_ID(word) ((word) & HL_STACK_ID_MASK)
+#define HL_STACK_WORD_ID(word) ((word)&HL_STACK_ID_MASK)
 #define HL_STACK_WORD_DOMAIN(word) ((word) >> HL_STACK_ID_BITS)
 
 #define HL_LIVE_SIZE_BIG UINT32_MAX
@@ -50,7 +50,7 @@ typedef struct hl_region_slot {
 typedef struct hl_region hl_region; /* opaque: one region's table */
 
 typedef struct hl_region_ref {
-    uintptr_t key; /* addr >> HL_REGION_SHIFT */
+    uintptr_t key;     /* addr >> HL_REGION_SHIFT */
     hl_region *region; /* NULL: empty directory slot */
 } hl_region_ref;
 
@@ -61,10 +61,10 @@ typedef struct hl_big_block {
 
 typedef struct hl_live_table {
     hl_region_ref *dir;
-    size_t dir_mask;  /* directory capacity - 1 */
+    size_t dir_mask;    /* directory capacity - 1 */
     unsigned dir_shift; /* 64 - log2(directory capacity) */
     size_t n_regions;
-    size_t region_bytes; /* memory held by region tables */
+    size_t region_bytes;                     /* memory held by region tables */
     hl_region_ref recent[HL_RECENT_REGIONS]; /* regions found lately, by key; region
                                                 NULL when empty */
 
@@ -106,8 +106,8 @@ HL_WARN_UNUSED int hl_live_table_insert(hl_live_table *table, uintptr_t addr, ui
 int hl_live_table_remove(hl_live_table *table, uintptr_t addr, uint64_t *size_out,
                          uint32_t *stack_word_out);
 
-/* Look block `addr` up without changing anything. Returns 1 and fills the outputs (each may be NULL) when found,
- * else 0. */
+/* Look block `addr` up without changing anything. Returns 1 and fills the outputs (each may be
+ * NULL) when found, else 0. */
 int hl_live_table_find(const hl_live_table *table, uintptr_t addr, uint64_t *size_out,
                        uint32_t *stack_word_out);
 

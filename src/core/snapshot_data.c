@@ -20,20 +20,16 @@
 #include <string.h>
 
 #if defined(__GNUC__) || defined(__clang__)
-#define HL__PRINTF_LIKE(fmt_index, first_arg) \
-    __attribute__((format(printf, fmt_index, first_arg)))
+#define HL__PRINTF_LIKE(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
 #else
 #define HL__PRINTF_LIKE(fmt_index, first_arg)
 #endif
 
 /* Format a one-sentence error into errbuf (ignored when NULL or empty).
  * Always returns -1 so callers can write `return hl__fail(...)`. */
-static int hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-    HL__PRINTF_LIKE(3, 4);
+static int hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...) HL__PRINTF_LIKE(3, 4);
 
-static int
-hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
-{
+static int hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...) {
     va_list ap;
 
     if (errbuf == NULL || errbuf_size == 0)
@@ -45,16 +41,12 @@ hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...)
 }
 
 /* Reset *data to an empty snapshot; see snapshot_data.h. */
-void
-hl_snapshot_data_init(hl_snapshot_data *data)
-{
+void hl_snapshot_data_init(hl_snapshot_data *data) {
     memset(data, 0, sizeof(*data));
 }
 
 /* Free every array owned by *data and reset it; see snapshot_data.h. */
-void
-hl_snapshot_data_clear(hl_snapshot_data *data)
-{
+void hl_snapshot_data_clear(hl_snapshot_data *data) {
     free(data->string_offsets);
     free(data->string_bytes);
     free(data->frames);
@@ -71,9 +63,7 @@ hl_snapshot_data_clear(hl_snapshot_data *data)
  * forms, nothing above U+10FFFF, but encoded surrogates (U+D800..U+DFFF)
  * allowed. Returns 0 when valid, or -1 and the offset of the first byte of
  * the bad sequence in *bad_offset. */
-static int
-hl__check_utf8(const unsigned char *s, uint64_t len, uint64_t *bad_offset)
-{
+static int hl__check_utf8(const unsigned char *s, uint64_t len, uint64_t *bad_offset) {
     uint64_t i = 0;
 
     while (i < len) {
@@ -87,20 +77,17 @@ hl__check_utf8(const unsigned char *s, uint64_t len, uint64_t *bad_offset)
         }
         if (lead >= 0xC2 && lead <= 0xDF) {
             n_cont = 1;
-        }
-        else if (lead >= 0xE0 && lead <= 0xEF) {
+        } else if (lead >= 0xE0 && lead <= 0xEF) {
             n_cont = 2;
             if (lead == 0xE0)
                 low = 0xA0; /* reject overlong 3-byte forms */
-        }
-        else if (lead >= 0xF0 && lead <= 0xF4) {
+        } else if (lead >= 0xF0 && lead <= 0xF4) {
             n_cont = 3;
             if (lead == 0xF0)
                 low = 0x90; /* reject overlong 4-byte forms */
             if (lead == 0xF4)
                 high = 0x8F; /* reject code points above U+10FFFF */
-        }
-        else {
+        } else {
             *bad_offset = i;
             return -1;
         }
@@ -125,9 +112,7 @@ typedef uint64_t (*hl__hash_fn)(const hl_snapshot_data *data, uint32_t item);
 typedef int (*hl__equal_fn)(const hl_snapshot_data *data, uint32_t a, uint32_t b);
 
 /* A 64-bit finaliser (the splitmix64 one) so that nearby keys spread out. */
-static uint64_t
-hl__mix64(uint64_t x)
-{
+static uint64_t hl__mix64(uint64_t x) {
     x ^= x >> 30;
     x *= 0xBF58476D1CE4E5B9u;
     x ^= x >> 27;
@@ -136,16 +121,12 @@ hl__mix64(uint64_t x)
     return x;
 }
 
-static uint64_t
-hl__frame_hash(const hl_snapshot_data *data, uint32_t item)
-{
+static uint64_t hl__frame_hash(const hl_snapshot_data *data, uint32_t item) {
     const hl_frame *f = &data->frames[item];
     return hl__mix64(((uint64_t)f->filename << 32) | (uint32_t)f->lineno);
 }
 
-static int
-hl__frame_equal(const hl_snapshot_data *data, uint32_t a, uint32_t b)
-{
+static int hl__frame_equal(const hl_snapshot_data *data, uint32_t a, uint32_t b) {
     const hl_frame *fa = &data->frames[a];
     const hl_frame *fb = &data->frames[b];
     return fa->filename == fb->filename && fa->lineno == fb->lineno;
@@ -153,9 +134,7 @@ hl__frame_equal(const hl_snapshot_data *data, uint32_t a, uint32_t b)
 
 /* Stacks are compared by (total_nframe, frame sequence); their position in
  * stack_frames does not matter. Callers have checked every range. */
-static uint64_t
-hl__stack_hash(const hl_snapshot_data *data, uint32_t item)
-{
+static uint64_t hl__stack_hash(const hl_snapshot_data *data, uint32_t item) {
     const hl_stack *s = &data->stacks[item];
     uint64_t h = hl__mix64(((uint64_t)s->nframe << 32) | s->total_nframe);
     uint32_t k;
@@ -165,9 +144,7 @@ hl__stack_hash(const hl_snapshot_data *data, uint32_t item)
     return h;
 }
 
-static int
-hl__stack_equal(const hl_snapshot_data *data, uint32_t a, uint32_t b)
-{
+static int hl__stack_equal(const hl_snapshot_data *data, uint32_t a, uint32_t b) {
     const hl_stack *sa = &data->stacks[a];
     const hl_stack *sb = &data->stacks[b];
 
@@ -181,10 +158,8 @@ hl__stack_equal(const hl_snapshot_data *data, uint32_t a, uint32_t b)
  * set of item indices. Returns 0 after setting *found (1 when a pair was
  * found; then *first < *second are the lowest-indexed duplicate's earlier
  * twin and the duplicate itself), or -1 when the set could not be allocated. */
-static int
-hl__find_duplicate(const hl_snapshot_data *data, uint32_t n_items, hl__hash_fn hash,
-                   hl__equal_fn equal, int *found, uint32_t *first, uint32_t *second)
-{
+static int hl__find_duplicate(const hl_snapshot_data *data, uint32_t n_items, hl__hash_fn hash,
+                              hl__equal_fn equal, int *found, uint32_t *first, uint32_t *second) {
     uint32_t *slots; /* item index + 1; 0 marks an empty slot */
     size_t capacity = 8, mask;
     uint32_t item;
@@ -225,17 +200,14 @@ hl__find_duplicate(const hl_snapshot_data *data, uint32_t n_items, hl__hash_fn h
 
 /* Check the string table: offsets present, starting at 0, non-decreasing,
  * bytes present, and each string valid (surrogatepass) UTF-8. */
-static int
-hl__validate_strings(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size)
-{
+static int hl__validate_strings(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size) {
     uint64_t total, bad;
     uint32_t i;
 
     if (data->string_offsets == NULL) {
         if (data->n_strings != 0)
             return hl__fail(errbuf, errbuf_size,
-                            "string table has %" PRIu32 " strings but no offsets",
-                            data->n_strings);
+                            "string table has %" PRIu32 " strings but no offsets", data->n_strings);
         return 0;
     }
     if (data->string_offsets[0] != 0)
@@ -262,16 +234,13 @@ hl__validate_strings(const hl_snapshot_data *data, char *errbuf, size_t errbuf_s
         if (len > 0 &&
             hl__check_utf8((const unsigned char *)data->string_bytes + start, len, &bad) < 0)
             return hl__fail(errbuf, errbuf_size,
-                            "string %" PRIu32 " is not valid UTF-8 (at byte %" PRIu64 ")", i,
-                            bad);
+                            "string %" PRIu32 " is not valid UTF-8 (at byte %" PRIu64 ")", i, bad);
     }
     return 0;
 }
 
 /* Check that every frame names an existing string and no frame repeats. */
-static int
-hl__validate_frames(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size)
-{
+static int hl__validate_frames(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size) {
     uint32_t i, first, second;
     int found;
 
@@ -281,8 +250,8 @@ hl__validate_frames(const hl_snapshot_data *data, char *errbuf, size_t errbuf_si
     for (i = 0; i < data->n_frames; i++) {
         if (data->frames[i].filename >= data->n_strings)
             return hl__fail(errbuf, errbuf_size,
-                            "frame %" PRIu32 " refers to string %" PRIu32
-                            " but there are %" PRIu32 " strings",
+                            "frame %" PRIu32 " refers to string %" PRIu32 " but there are %" PRIu32
+                            " strings",
                             i, data->frames[i].filename, data->n_strings);
     }
     if (hl__find_duplicate(data, data->n_frames, hl__frame_hash, hl__frame_equal, &found, &first,
@@ -298,9 +267,7 @@ hl__validate_frames(const hl_snapshot_data *data, char *errbuf, size_t errbuf_si
 
 /* Check every stack's range, frame indices and total_nframe, then that no
  * two stacks are equal. */
-static int
-hl__validate_stacks(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size)
-{
+static int hl__validate_stacks(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size) {
     uint32_t i, k, first, second;
     int found;
 
@@ -346,9 +313,7 @@ hl__validate_stacks(const hl_snapshot_data *data, char *errbuf, size_t errbuf_si
 }
 
 /* Check that every trace names an existing stack. */
-static int
-hl__validate_traces(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size)
-{
+static int hl__validate_traces(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size) {
     uint64_t i;
 
     if (data->n_traces > 0 && data->traces == NULL)
@@ -357,8 +322,8 @@ hl__validate_traces(const hl_snapshot_data *data, char *errbuf, size_t errbuf_si
     for (i = 0; i < data->n_traces; i++) {
         if (data->traces[i].stack >= data->n_stacks)
             return hl__fail(errbuf, errbuf_size,
-                            "trace %" PRIu64 " refers to stack %" PRIu32
-                            " but there are %" PRIu32 " stacks",
+                            "trace %" PRIu64 " refers to stack %" PRIu32 " but there are %" PRIu32
+                            " stacks",
                             i, data->traces[i].stack, data->n_stacks);
     }
     return 0;
@@ -367,9 +332,7 @@ hl__validate_traces(const hl_snapshot_data *data, char *errbuf, size_t errbuf_si
 /* Check the invariants listed in snapshot_data.h, in dependency order.
  * Returns 0, or -1 with the first broken invariant described in errbuf
  * (also -1 if memory for the duplicate check runs out). Reads *data only. */
-int
-hl_snapshot_data_validate(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size)
-{
+int hl_snapshot_data_validate(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size) {
     if (hl__validate_strings(data, errbuf, errbuf_size) < 0)
         return -1;
     if (hl__validate_frames(data, errbuf, errbuf_size) < 0)

@@ -38,7 +38,8 @@ void hl_stack_table_clear(hl_stack_table *table) {
 uint64_t hl_stack_hash(const hl_frame_ref *frames, uint16_t nframe, uint16_t total_nframe) {
     uint64_t hash = UINT64_C(0xcbf29ce484222325) ^ ((uint64_t)total_nframe << 32) ^ nframe;
     for (uint16_t i = 0; i < nframe; i++) {
-        uint64_t word = (uint64_t)(uintptr_t)frames[i].code ^ ((uint64_t)(uint32_t)frames[i].lasti << 40);
+        uint64_t word =
+            (uint64_t)(uintptr_t)frames[i].code ^ ((uint64_t)(uint32_t)frames[i].lasti << 40);
         hash = (hash ^ word) * UINT64_C(0x100000001b3);
         hash ^= hash >> 29;
     }
@@ -76,8 +77,7 @@ static int hl__grow_index(hl_stack_table *table) {
 }
 
 int hl_stack_table_intern(hl_stack_table *table, const hl_frame_ref *frames, uint16_t nframe,
-                          uint16_t total_nframe, uint64_t hash, hl_stack_id *id_out,
-                          int *is_new) {
+                          uint16_t total_nframe, uint64_t hash, hl_stack_id *id_out, int *is_new) {
     size_t i = (size_t)hash & table->index_mask;
     for (;;) {
         uint32_t slot = table->index[i];

@@ -53,8 +53,8 @@ int hl_u64_map_get(const hl_u64_map *map, uint64_t key, uint32_t *value_out) {
     return 0;
 }
 
-int hl_u64_map_get_or_put(hl_u64_map *map, uint64_t key, uint32_t value_if_new,
-                          uint32_t *value_out, int *inserted) {
+int hl_u64_map_get_or_put(hl_u64_map *map, uint64_t key, uint32_t value_if_new, uint32_t *value_out,
+                          int *inserted) {
     size_t i = hl__u64_slot(key, map->mask);
     while (map->slots[i].key != HL_U64_MAP_EMPTY) {
         if (map->slots[i].key == key) {

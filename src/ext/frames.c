@@ -17,14 +17,14 @@
 #elif PY_VERSION_HEX >= 0x030D0000
 #define HL__TOP_FRAME(tstate) ((tstate)->current_frame)
 #define HL__FRAME_CODE(frame) _PyFrame_GetCode(frame)
-#define HL__MAYBE_INCOMPLETE(frame) \
+#define HL__MAYBE_INCOMPLETE(frame)                                                                \
     ((frame)->owner == FRAME_OWNED_BY_CSTACK || (frame)->f_funcobj == Py_None)
 #define HL__UNCHECKED_TSTATE() PyThreadState_GetUnchecked()
 #define HL__IS_FINALIZING() Py_IsFinalizing()
 #elif PY_VERSION_HEX >= 0x030C0000
 #define HL__TOP_FRAME(tstate) ((tstate)->cframe->current_frame)
 #define HL__FRAME_CODE(frame) ((frame)->f_code)
-#define HL__MAYBE_INCOMPLETE(frame) \
+#define HL__MAYBE_INCOMPLETE(frame)                                                                \
     ((frame)->owner == FRAME_OWNED_BY_CSTACK || (frame)->f_funcobj == Py_None)
 #define HL__UNCHECKED_TSTATE() _PyThreadState_UncheckedGet()
 #define HL__IS_FINALIZING() _Py_IsFinalizing()

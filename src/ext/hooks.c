@@ -145,7 +145,9 @@ int hlpy_hooks_suspend(void) {
     return previous;
 }
 
-void hlpy_hooks_resume(int previous) { hl_in_hook = previous; }
+void hlpy_hooks_resume(int previous) {
+    hl_in_hook = previous;
+}
 
 /* ---- installation ------------------------------------------------------- */
 
@@ -165,8 +167,7 @@ static void hl__wrapper_for(hl_domain_hook *hook, PyMemAllocatorEx *out) {
 }
 
 static int hl__is_ours(const PyMemAllocatorEx *alloc, hl_domain_hook *hook) {
-    return alloc->ctx == hook &&
-           (alloc->malloc == hl_raw_malloc || alloc->malloc == hl_py_malloc);
+    return alloc->ctx == hook && (alloc->malloc == hl_raw_malloc || alloc->malloc == hl_py_malloc);
 }
 
 void hlpy_hooks_install(void) {

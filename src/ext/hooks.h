@@ -13,7 +13,6 @@ void hlpy_hooks_install(void);
  * while not tracing. Needs the GIL. */
 void hlpy_hooks_uninstall(void);
 
-
 /* Make this thread's allocations bypass the tracer until hlpy_hooks_resume()
  * is called with the returned value. heaplens's own work (building snapshots)
  * runs like this, so it never records itself and never grows the tables it is

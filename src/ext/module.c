@@ -62,11 +62,10 @@ static PyObject *hl_get_tracer_memory(PyObject *module, PyObject *unused) {
 static PyObject *hl_get_tracer_counters(PyObject *module, PyObject *unused) {
     hlpy_tracer *t = &hlpy_tracer_state;
     int tracing = atomic_load(&t->tracing);
-    return Py_BuildValue(
-        "{sKsKsnsn}", "dropped", (unsigned long long)atomic_load(&t->dropped),
-        "unknown_stacks", (unsigned long long)atomic_load(&t->unknown_stacks), "stacks",
-        (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
-        (Py_ssize_t)(tracing ? t->py_blocks.count + t->raw_blocks.count : 0));
+    return Py_BuildValue("{sKsKsnsn}", "dropped", (unsigned long long)atomic_load(&t->dropped),
+                         "unknown_stacks", (unsigned long long)atomic_load(&t->unknown_stacks),
+                         "stacks", (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
+                         (Py_ssize_t)(tracing ? t->py_blocks.count + t->raw_blocks.count : 0));
 }
 
 /* (frames, total_nframe) of the block holding obj, or None. */
@@ -140,4 +139,6 @@ static struct PyModuleDef hl_module_def = {
 };
 
 PyMODINIT_FUNC PyInit__core(void);
-PyMODINIT_FUNC PyInit__core(void) { return PyModuleDef_Init(&hl_module_def); }
+PyMODINIT_FUNC PyInit__core(void) {
+    return PyModuleDef_Init(&hl_module_def);
+}

@@ -27,8 +27,8 @@
 
 typedef struct hl_resolver {
     hl_snapshot_data *out;
-    PyObject *filenames;      /* list: string index -> str */
-    PyObject *filename_index; /* dict: str -> int */
+    PyObject *filenames;         /* list: string index -> str */
+    PyObject *filename_index;    /* dict: str -> int */
     hl_u64_map code_to_filename; /* code pointer -> string index */
     hl_u64_map site_to_frame;    /* (code index, lasti) -> frame index */
     hl_u64_map code_index;       /* code pointer -> small code number */
@@ -238,8 +238,8 @@ static int hl__finish(hl_resolver *r) {
     if (out->string_offsets == NULL)
         goto nomem;
     for (Py_ssize_t i = 0; i < n_strings; i++) {
-        PyObject *bytes = PyUnicode_AsEncodedString(PyList_GET_ITEM(r->filenames, i), "utf-8",
-                                                    "surrogatepass");
+        PyObject *bytes =
+            PyUnicode_AsEncodedString(PyList_GET_ITEM(r->filenames, i), "utf-8", "surrogatepass");
         if (bytes == NULL)
             return -1;
         out->string_offsets[i] = total;
@@ -251,8 +251,8 @@ static int hl__finish(hl_resolver *r) {
     if (out->string_bytes == NULL)
         goto nomem;
     for (Py_ssize_t i = 0; i < n_strings; i++) {
-        PyObject *bytes = PyUnicode_AsEncodedString(PyList_GET_ITEM(r->filenames, i), "utf-8",
-                                                    "surrogatepass");
+        PyObject *bytes =
+            PyUnicode_AsEncodedString(PyList_GET_ITEM(r->filenames, i), "utf-8", "surrogatepass");
         if (bytes == NULL)
             return -1;
         memcpy(out->string_bytes + out->string_offsets[i], PyBytes_AS_STRING(bytes),
@@ -281,9 +281,9 @@ static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out)
     r.filename_index = PyDict_New();
     if (r.filenames == NULL || r.filename_index == NULL)
         goto done;
-    if (hl_u64_map_init(&r.code_to_filename, 64) < 0 || hl_u64_map_init(&r.site_to_frame, 256) < 0 ||
-        hl_u64_map_init(&r.code_index, 64) < 0 || hl_u64_map_init(&r.place_to_frame, 256) < 0 ||
-        hl_stack_table_init(&r.resolved) < 0) {
+    if (hl_u64_map_init(&r.code_to_filename, 64) < 0 ||
+        hl_u64_map_init(&r.site_to_frame, 256) < 0 || hl_u64_map_init(&r.code_index, 64) < 0 ||
+        hl_u64_map_init(&r.place_to_frame, 256) < 0 || hl_stack_table_init(&r.resolved) < 0) {
         PyErr_NoMemory();
         goto done;
     }

@@ -100,8 +100,8 @@ static PyObject *hl_snapshot_stacks(PyObject *op, PyObject *unused) {
         return NULL;
     for (uint32_t s = 0; s < self->data.n_stacks; s++) {
         PyObject *frames = hl__stack_tuple(self, s);
-        PyObject *item = frames ? Py_BuildValue("(NI)", frames, self->data.stacks[s].total_nframe)
-                                : NULL;
+        PyObject *item =
+            frames ? Py_BuildValue("(NI)", frames, self->data.stacks[s].total_nframe) : NULL;
         if (item == NULL) {
             Py_DECREF(list);
             return NULL;
@@ -269,10 +269,14 @@ PyObject *hlpy_snapshot_load(PyObject *path) {
 static PyObject *hl_snapshot_get_int(PyObject *op, void *which) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     switch ((intptr_t)which) {
-    case 0: return PyLong_FromUnsignedLongLong(self->data.n_traces);
-    case 1: return PyLong_FromUnsignedLong(self->data.n_stacks);
-    case 2: return PyLong_FromUnsignedLong(self->data.traceback_limit);
-    default: return PyLong_FromLongLong(self->data.timestamp_ns);
+    case 0:
+        return PyLong_FromUnsignedLongLong(self->data.n_traces);
+    case 1:
+        return PyLong_FromUnsignedLong(self->data.n_stacks);
+    case 2:
+        return PyLong_FromUnsignedLong(self->data.traceback_limit);
+    default:
+        return PyLong_FromLongLong(self->data.timestamp_ns);
     }
 }
 
@@ -313,7 +317,8 @@ static PyObject *hl_snapshot_filename(PyObject *op, PyObject *arg) {
 
 static PyMethodDef hl_snapshot_methods[] = {
     {"stacks", hl_snapshot_stacks, METH_NOARGS,
-     "stacks() -> list of (frames, total_nframe); frames are (filename, lineno), most recent first"},
+     "stacks() -> list of (frames, total_nframe); frames are (filename, lineno), most recent "
+     "first"},
     {"trace", hl_snapshot_trace, METH_O, "trace(i) -> (domain, size, stack index)"},
     {"group", hl_snapshot_group, METH_VARARGS,
      "group(key, cumulative) -> list of (key index, size, count); key 0=traceback 1=lineno "

@@ -24,8 +24,12 @@ hlpy_tracer hlpy_tracer_state = {
 
 /* The child of a fork has only the forking thread; a raw_lock held by another
  * thread at the time would stay locked forever. Hold it across fork(). */
-static void hl__before_fork(void) { pthread_mutex_lock(&T->raw_lock); }
-static void hl__after_fork(void) { pthread_mutex_unlock(&T->raw_lock); }
+static void hl__before_fork(void) {
+    pthread_mutex_lock(&T->raw_lock);
+}
+static void hl__after_fork(void) {
+    pthread_mutex_unlock(&T->raw_lock);
+}
 
 int hlpy_tracer_init_once(void) {
     static int done;
@@ -157,8 +161,7 @@ void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
             if (hl_live_table_insert(&T->raw_blocks, (uintptr_t)ptr, size,
                                      HL_STACK_WORD(stack, HLPY_DOMAIN_RAW)) < 0)
                 atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
-            atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes,
-                                  memory_order_relaxed);
+            atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
         }
         pthread_mutex_unlock(&T->raw_lock);
         hl__raise_peak(hl__traced_total());
@@ -199,8 +202,8 @@ static void hl__release_stacks(void) {
     hl_frame_ref none = {0};
     int is_new;
     if (T->stacks.index != NULL &&
-        hl_stack_table_intern(&T->stacks, &none, 0, 0, hl_stack_hash(&none, 0, 0),
-                              &T->empty_stack, &is_new) < 0)
+        hl_stack_table_intern(&T->stacks, &none, 0, 0, hl_stack_hash(&none, 0, 0), &T->empty_stack,
+                              &is_new) < 0)
         T->empty_stack = 0;
     if (codes == NULL) {
         /* Out of memory copying: leaking the references is the safe choice. */
@@ -227,8 +230,8 @@ int hlpy_tracer_start(int nframe) {
     T->frame_buffer = calloc((size_t)nframe, sizeof(hl_frame_ref));
     if (T->frame_buffer == NULL || hl_live_table_init(&T->py_blocks, 1 << 12) < 0 ||
         hl_stack_table_init(&T->stacks) < 0 ||
-        hl_stack_table_intern(&T->stacks, &none, 0, 0, hl_stack_hash(&none, 0, 0),
-                              &T->empty_stack, &is_new) < 0) {
+        hl_stack_table_intern(&T->stacks, &none, 0, 0, hl_stack_hash(&none, 0, 0), &T->empty_stack,
+                              &is_new) < 0) {
         hl__free_tables();
         PyErr_NoMemory();
         return -1;
@@ -293,7 +296,7 @@ void hlpy_tracer_traced_memory(uint64_t *current, uint64_t *peak) {
 
 void hlpy_tracer_reset_peak(void) {
     if (atomic_load(&T->tracing)) {
-            atomic_store(&T->peak_bytes, hl__traced_total());
+        atomic_store(&T->peak_bytes, hl__traced_total());
     }
 }
 

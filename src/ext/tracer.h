@@ -46,16 +46,16 @@ typedef struct hlpy_tracer {
      * Allocation sites alternate (a loop body has several), so a one-entry
      * "same as last time" cache misses; this one rarely does. */
     uint32_t recent_stacks[HLPY_RECENT_STACKS];
-    hl_stack_id empty_stack;    /* the stack with no Python frame */
+    hl_stack_id empty_stack; /* the stack with no Python frame */
 
     /* Protected by raw_lock. */
     pthread_mutex_t raw_lock;
     hl_live_table raw_blocks;
 
     /* Atomics, updated from both sides. */
-    _Atomic uint64_t raw_bytes;  /* mirrors raw_blocks.total_bytes */
-    _Atomic uint64_t peak_bytes; /* highest traced total seen */
-    _Atomic uint64_t dropped;    /* blocks not recorded: a table could not grow */
+    _Atomic uint64_t raw_bytes;      /* mirrors raw_blocks.total_bytes */
+    _Atomic uint64_t peak_bytes;     /* highest traced total seen */
+    _Atomic uint64_t dropped;        /* blocks not recorded: a table could not grow */
     _Atomic uint64_t unknown_stacks; /* RAW blocks recorded without frames */
 } hlpy_tracer;
 

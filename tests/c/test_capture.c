@@ -18,8 +18,9 @@
 #include "hl_test.h"
 #include "snapshot_data.h"
 
-#define TAG(s) ((uint32_t)(uint8_t)(s)[0] | ((uint32_t)(uint8_t)(s)[1] << 8) | \
-                ((uint32_t)(uint8_t)(s)[2] << 16) | ((uint32_t)(uint8_t)(s)[3] << 24))
+#define TAG(s)                                                                                     \
+    ((uint32_t)(uint8_t)(s)[0] | ((uint32_t)(uint8_t)(s)[1] << 8) |                                \
+     ((uint32_t)(uint8_t)(s)[2] << 16) | ((uint32_t)(uint8_t)(s)[3] << 24))
 
 static char errbuf[256];
 
@@ -31,9 +32,7 @@ typedef struct bytes {
     size_t cap;
 } bytes;
 
-static void
-put_raw(bytes *b, const void *data, size_t n)
-{
+static void put_raw(bytes *b, const void *data, size_t n) {
     if (b->len + n > b->cap) {
         b->cap = (b->len + n) * 2 + 64;
         b->p = realloc(b->p, b->cap);
@@ -44,43 +43,30 @@ put_raw(bytes *b, const void *data, size_t n)
     b->len += n;
 }
 
-static void
-put_u16(bytes *b, uint16_t v)
-{
+static void put_u16(bytes *b, uint16_t v) {
     uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
     put_raw(b, x, 2);
 }
 
-static void
-put_u32(bytes *b, uint32_t v)
-{
+static void put_u32(bytes *b, uint32_t v) {
     uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
     put_raw(b, x, 4);
 }
 
-static void
-put_u64(bytes *b, uint64_t v)
-{
+static void put_u64(bytes *b, uint64_t v) {
     put_u32(b, (uint32_t)v);
     put_u32(b, (uint32_t)(v >> 32));
 }
 
-static uint32_t
-get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+static uint32_t get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-static uint64_t
-get_u64(const uint8_t *p)
-{
+static uint64_t get_u64(const uint8_t *p) {
     return (uint64_t)get_u32(p) | ((uint64_t)get_u32(p + 4) << 32);
 }
 
-static void
-set_u32(uint8_t *p, uint32_t v)
-{
+static void set_u32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
@@ -88,9 +74,7 @@ set_u32(uint8_t *p, uint32_t v)
 }
 
 /* Append the 20-byte file header with the given version and flags. */
-static void
-put_file_header(bytes *b, uint16_t major, uint16_t minor, uint32_t flags)
-{
+static void put_file_header(bytes *b, uint16_t major, uint16_t minor, uint32_t flags) {
     static const uint8_t magic[8] = {0x89, 'H', 'L', 'C', '\r', '\n', 0x1A, '\n'};
     size_t start = b->len;
 
@@ -102,9 +86,7 @@ put_file_header(bytes *b, uint16_t major, uint16_t minor, uint32_t flags)
 }
 
 /* Append a section with a correct CRC. */
-static void
-put_section(bytes *b, const char *tag, uint32_t flags, const void *payload, size_t n)
-{
+static void put_section(bytes *b, const char *tag, uint32_t flags, const void *payload, size_t n) {
     size_t start = b->len;
 
     put_u32(b, TAG(tag));
@@ -117,9 +99,7 @@ put_section(bytes *b, const char *tag, uint32_t flags, const void *payload, size
 }
 
 /* Offset of the nth (0-based) section with this tag, or SIZE_MAX. */
-static size_t
-find_section(const uint8_t *buf, size_t len, const char *tag, int nth)
-{
+static size_t find_section(const uint8_t *buf, size_t len, const char *tag, int nth) {
     size_t pos = 20;
 
     while (pos + 20 <= len) {
@@ -135,10 +115,8 @@ find_section(const uint8_t *buf, size_t len, const char *tag, int nth)
 
 /* A copy of buf with the nth `tag` section's payload replaced by n bytes,
  * length and CRC fixed up. Caller frees result.p. */
-static bytes
-replace_payload(const uint8_t *buf, size_t len, const char *tag, int nth, const void *payload,
-                size_t n)
-{
+static bytes replace_payload(const uint8_t *buf, size_t len, const char *tag, int nth,
+                             const void *payload, size_t n) {
     size_t at = find_section(buf, len, tag, nth);
     bytes out = {0};
     uint32_t flags;
@@ -154,10 +132,8 @@ replace_payload(const uint8_t *buf, size_t len, const char *tag, int nth, const 
 }
 
 /* A copy of buf with a section inserted at byte offset `at`. */
-static bytes
-insert_section(const uint8_t *buf, size_t len, size_t at, const char *tag, uint32_t flags,
-               const void *payload, size_t n)
-{
+static bytes insert_section(const uint8_t *buf, size_t len, size_t at, const char *tag,
+                            uint32_t flags, const void *payload, size_t n) {
     bytes out = {0};
 
     put_raw(&out, buf, at);
@@ -167,9 +143,7 @@ insert_section(const uint8_t *buf, size_t len, size_t at, const char *tag, uint3
 }
 
 /* A copy of the nth `tag` section's payload; its length in *n. */
-static uint8_t *
-copy_payload(const uint8_t *buf, size_t len, const char *tag, int nth, size_t *n)
-{
+static uint8_t *copy_payload(const uint8_t *buf, size_t len, const char *tag, int nth, size_t *n) {
     size_t at = find_section(buf, len, tag, nth);
     uint8_t *p;
 
@@ -183,9 +157,7 @@ copy_payload(const uint8_t *buf, size_t len, const char *tag, int nth, size_t *n
 
 /* ---- snapshots ------------------------------------------------------------ */
 
-static void *
-dup_bytes(const void *src, size_t n)
-{
+static void *dup_bytes(const void *src, size_t n) {
     void *p = malloc(n ? n : 1);
     ASSERT_NOT_NULL(p);
     if (n)
@@ -193,9 +165,8 @@ dup_bytes(const void *src, size_t n)
     return p;
 }
 
-static void
-set_strings(hl_snapshot_data *d, const char *const *strings, const size_t *lengths, uint32_t n)
-{
+static void set_strings(hl_snapshot_data *d, const char *const *strings, const size_t *lengths,
+                        uint32_t n) {
     uint64_t total = 0;
     uint32_t i;
 
@@ -215,9 +186,7 @@ set_strings(hl_snapshot_data *d, const char *const *strings, const size_t *lengt
 }
 
 /* One file, two frames, one stack of two frames (of 5), one 1 MiB trace. */
-static void
-make_small(hl_snapshot_data *d)
-{
+static void make_small(hl_snapshot_data *d) {
     static const char *const strings[] = {"app.py", "lib.py"};
     static const hl_frame frames[] = {{0, 12}, {1, 340}};
     static const uint32_t stack_frames[] = {1, 0};
@@ -239,10 +208,8 @@ make_small(hl_snapshot_data *d)
 }
 
 /* A pseudo-random but deterministic snapshot of the given size. */
-static void
-make_many(hl_snapshot_data *d, uint32_t n_files, uint32_t n_frames, uint32_t n_stacks,
-          uint64_t n_traces)
-{
+static void make_many(hl_snapshot_data *d, uint32_t n_files, uint32_t n_frames, uint32_t n_stacks,
+                      uint64_t n_traces) {
     uint64_t rng = 0x9E3779B97F4A7C15u;
     uint64_t i;
     uint32_t s, k;
@@ -299,9 +266,7 @@ make_many(hl_snapshot_data *d, uint32_t n_files, uint32_t n_frames, uint32_t n_s
 }
 
 /* Assert that a and b hold the same snapshot (stacks compared by content). */
-static void
-assert_same_snapshot(const hl_snapshot_data *a, const hl_snapshot_data *b)
-{
+static void assert_same_snapshot(const hl_snapshot_data *a, const hl_snapshot_data *b) {
     uint64_t i;
 
     ASSERT_EQ(a->n_strings, b->n_strings);
@@ -310,7 +275,8 @@ assert_same_snapshot(const hl_snapshot_data *a, const hl_snapshot_data *b)
         uint64_t lb = b->string_offsets[i + 1] - b->string_offsets[i];
         ASSERT_U64_EQ(la, lb);
         ASSERT_EQ(memcmp(a->string_bytes + a->string_offsets[i],
-                         b->string_bytes + b->string_offsets[i], (size_t)la), 0);
+                         b->string_bytes + b->string_offsets[i], (size_t)la),
+                  0);
     }
     ASSERT_EQ(a->n_frames, b->n_frames);
     for (i = 0; i < a->n_frames; i++) {
@@ -323,7 +289,8 @@ assert_same_snapshot(const hl_snapshot_data *a, const hl_snapshot_data *b)
         ASSERT_EQ(sa->nframe, sb->nframe);
         ASSERT_EQ(sa->total_nframe, sb->total_nframe);
         ASSERT_EQ(memcmp(&a->stack_frames[sa->first], &b->stack_frames[sb->first],
-                         sa->nframe * sizeof(uint32_t)), 0);
+                         sa->nframe * sizeof(uint32_t)),
+                  0);
     }
     ASSERT_U64_EQ(a->n_traces, b->n_traces);
     for (i = 0; i < a->n_traces; i++) {
@@ -337,9 +304,7 @@ assert_same_snapshot(const hl_snapshot_data *a, const hl_snapshot_data *b)
 
 /* Encode, decode, compare; then check that re-encoding gives the same
  * bytes. Returns the encoding (caller frees) and its length in *len. */
-static uint8_t *
-round_trip(const hl_snapshot_data *d, size_t *len)
-{
+static uint8_t *round_trip(const hl_snapshot_data *d, size_t *len) {
     hl_snapshot_data back;
     uint8_t *buf, *again;
     size_t again_len;
@@ -358,9 +323,7 @@ round_trip(const hl_snapshot_data *d, size_t *len)
 }
 
 /* Decode buf, expect failure with exactly `expected`, and an empty result. */
-static void
-expect_reject(const uint8_t *buf, size_t len, const char *expected)
-{
+static void expect_reject(const uint8_t *buf, size_t len, const char *expected) {
     hl_snapshot_data out;
 
     memset(&out, 0xAB, sizeof(out));
@@ -374,10 +337,8 @@ expect_reject(const uint8_t *buf, size_t len, const char *expected)
 }
 
 /* Patch one section's payload and expect the decoder to reject it. */
-static void
-expect_reject_patched(const uint8_t *buf, size_t len, const char *tag, const void *payload,
-                      size_t n, const char *expected)
-{
+static void expect_reject_patched(const uint8_t *buf, size_t len, const char *tag,
+                                  const void *payload, size_t n, const char *expected) {
     bytes patched = replace_payload(buf, len, tag, 0, payload, n);
     expect_reject(patched.p, patched.len, expected);
     free(patched.p);
@@ -386,9 +347,7 @@ expect_reject_patched(const uint8_t *buf, size_t len, const char *tag, const voi
 /* ---- CRC ------------------------------------------------------------------ */
 
 /* CRC-32C one bit at a time, straight from the definition. */
-static uint32_t
-crc32c_bitwise(const uint8_t *p, size_t n)
-{
+static uint32_t crc32c_bitwise(const uint8_t *p, size_t n) {
     uint32_t reg = 0xFFFFFFFFu;
     size_t i;
     int bit;
@@ -401,9 +360,7 @@ crc32c_bitwise(const uint8_t *p, size_t n)
     return ~reg;
 }
 
-static void
-test_crc32c_known_answer(void)
-{
+static void test_crc32c_known_answer(void) {
     uint8_t buf[1000];
     size_t i;
 
@@ -441,9 +398,7 @@ test_crc32c_known_answer(void)
 
 /* ---- round trips ---------------------------------------------------------- */
 
-static void
-test_round_trip_empty(void)
-{
+static void test_round_trip_empty(void) {
     hl_snapshot_data d;
     uint8_t *buf;
     size_t len;
@@ -455,9 +410,7 @@ test_round_trip_empty(void)
     free(buf);
 }
 
-static void
-test_round_trip_one_trace(void)
-{
+static void test_round_trip_one_trace(void) {
     hl_snapshot_data d;
     uint8_t *buf;
     size_t len;
@@ -468,9 +421,7 @@ test_round_trip_one_trace(void)
     hl_snapshot_data_clear(&d);
 }
 
-static void
-test_round_trip_many(void)
-{
+static void test_round_trip_many(void) {
     hl_snapshot_data d;
     uint8_t *buf;
     size_t len;
@@ -482,15 +433,13 @@ test_round_trip_many(void)
     hl_snapshot_data_clear(&d);
 }
 
-static void
-test_round_trip_utf8(void)
-{
+static void test_round_trip_utf8(void) {
     static const char *const strings[] = {
-        "",                                       /* empty */
+        "",                                        /* empty */
         "caf\xc3\xa9/\xe6\x97\xa5\xe6\x9c\xac.py", /* é, 日本 */
-        "\xf0\x9f\x90\x8d.py",                    /* snake emoji */
-        "bad\xed\xb2\x80name.py",                 /* lone surrogate (surrogatepass) */
-        "nul\0inside",                            /* NUL is data */
+        "\xf0\x9f\x90\x8d.py",                     /* snake emoji */
+        "bad\xed\xb2\x80name.py",                  /* lone surrogate (surrogatepass) */
+        "nul\0inside",                             /* NUL is data */
     };
     static const size_t lengths[] = {0, 15, 7, 13, 10};
     static const hl_frame frames[] = {{0, 0}, {1, 1}, {2, 2}, {3, 3}, {4, 4}};
@@ -514,15 +463,13 @@ test_round_trip_utf8(void)
     hl_snapshot_data_clear(&d);
 }
 
-static void
-test_round_trip_extreme_values(void)
-{
+static void test_round_trip_extreme_values(void) {
     static const char *const strings[] = {"x.py"};
     static const hl_frame frames[] = {{0, INT32_MIN}, {0, -1}, {0, INT32_MAX}};
     static const uint32_t stack_frames[] = {0, 1, 2};
     static const hl_stack stacks[] = {{0, 3, UINT32_MAX}, {1, 1, 1}};
     static const hl_trace_record traces[] = {
-        {(uint64_t)5 << 30, 0, 0},          /* > 4 GiB */
+        {(uint64_t)5 << 30, 0, 0}, /* > 4 GiB */
         {UINT64_MAX, 1, UINT32_MAX},
         {0, 0, 0x80000000u},
     };
@@ -550,9 +497,7 @@ test_round_trip_extreme_values(void)
     hl_snapshot_data_clear(&d);
 }
 
-static void
-test_round_trip_total_nframe_above_nframe(void)
-{
+static void test_round_trip_total_nframe_above_nframe(void) {
     hl_snapshot_data d, back;
     uint8_t *buf;
     size_t len;
@@ -570,9 +515,7 @@ test_round_trip_total_nframe_above_nframe(void)
 
 /* The encoding is fixed by the spec, not by the host: compare with bytes
  * built by hand for make_small(). */
-static void
-test_golden_bytes(void)
-{
+static void test_golden_bytes(void) {
     hl_snapshot_data d;
     bytes want = {0}, payload = {0};
     uint8_t *buf;
@@ -583,9 +526,9 @@ test_golden_bytes(void)
     put_u32(&payload, 0); /* name "" */
     put_section(&want, "SNAP", 1, payload.p, payload.len);
     payload.len = 0;
-    put_u32(&payload, 2);                      /* traceback_limit */
-    put_u32(&payload, 0);                      /* reserved */
-    put_u64(&payload, 1712345678901234567u);   /* timestamp_ns */
+    put_u32(&payload, 2);                    /* traceback_limit */
+    put_u32(&payload, 0);                    /* reserved */
+    put_u64(&payload, 1712345678901234567u); /* timestamp_ns */
     put_section(&want, "META", 1, payload.p, payload.len);
     payload.len = 0;
     put_u32(&payload, 2);
@@ -631,9 +574,7 @@ test_golden_bytes(void)
 
 /* Two snapshots with the same content but differently laid out stack_frames
  * (one shares entries between stacks) encode to the same bytes. */
-static void
-test_encoding_is_deterministic(void)
-{
+static void test_encoding_is_deterministic(void) {
     static const uint32_t shared[] = {1, 0};
     static const hl_stack shared_stacks[] = {{0, 2, 2}, {1, 1, 1}};
     static const uint32_t separate[] = {9, 9, 1, 0, 0};
@@ -670,9 +611,7 @@ test_encoding_is_deterministic(void)
     hl_snapshot_data_clear(&b);
 }
 
-static void
-test_encode_refuses_invalid_snapshot(void)
-{
+static void test_encode_refuses_invalid_snapshot(void) {
     hl_snapshot_data d;
     uint8_t *buf = (uint8_t *)&d;
     size_t len = 123;
@@ -688,9 +627,7 @@ test_encode_refuses_invalid_snapshot(void)
 
 /* ---- files ---------------------------------------------------------------- */
 
-static void
-test_file_round_trip(void)
-{
+static void test_file_round_trip(void) {
     static const char path[] = "test_capture_tmp.hlc";
     hl_snapshot_data d, back;
     FILE *f;
@@ -711,9 +648,7 @@ test_file_round_trip(void)
     hl_snapshot_data_clear(&d);
 }
 
-static void
-test_file_errors(void)
-{
+static void test_file_errors(void) {
     hl_snapshot_data d, back;
     FILE *f;
 
@@ -743,9 +678,7 @@ test_file_errors(void)
 
 /* ---- several snapshots and info ------------------------------------------- */
 
-static void
-test_several_snapshots(void)
-{
+static void test_several_snapshots(void) {
     hl_snapshot_data peak, exit_snap, one;
     hl_capture_writer *writer;
     hl_capture capture;
@@ -756,21 +689,22 @@ test_several_snapshots(void)
     make_small(&exit_snap);
     writer = hl_capture_writer_open_memory(errbuf, sizeof(errbuf));
     ASSERT_NOT_NULL(writer);
-    ASSERT_EQ(hl_capture_writer_add_info(writer, "python_version", "3.12.1",
-                                         errbuf, sizeof(errbuf)), 0);
+    ASSERT_EQ(
+        hl_capture_writer_add_info(writer, "python_version", "3.12.1", errbuf, sizeof(errbuf)), 0);
     ASSERT_EQ(hl_capture_writer_add_snapshot(writer, "peak", &peak, errbuf, sizeof(errbuf)), 0);
     /* an invalid snapshot is refused and the writer stays usable */
     exit_snap.traces[0].stack = 1;
-    ASSERT_EQ(hl_capture_writer_add_snapshot(writer, "exit", &exit_snap,
-                                             errbuf, sizeof(errbuf)), -1);
+    ASSERT_EQ(hl_capture_writer_add_snapshot(writer, "exit", &exit_snap, errbuf, sizeof(errbuf)),
+              -1);
     ASSERT_STR_EQ(errbuf, "trace 0 refers to stack 1 but there are 1 stacks");
     ASSERT_EQ(hl_capture_writer_add_snapshot(writer, "bad\xff", &peak, errbuf, sizeof(errbuf)), -1);
     ASSERT_STR_EQ(errbuf, "snapshot name is not valid UTF-8 text");
     exit_snap.traces[0].stack = 0;
-    ASSERT_EQ(hl_capture_writer_add_snapshot(writer, "exit", &exit_snap,
-                                             errbuf, sizeof(errbuf)), 0);
-    ASSERT_EQ(hl_capture_writer_add_info(writer, "argv", "python -m heaplens \xc3\xa9",
-                                         errbuf, sizeof(errbuf)), 0);
+    ASSERT_EQ(hl_capture_writer_add_snapshot(writer, "exit", &exit_snap, errbuf, sizeof(errbuf)),
+              0);
+    ASSERT_EQ(hl_capture_writer_add_info(writer, "argv", "python -m heaplens \xc3\xa9", errbuf,
+                                         sizeof(errbuf)),
+              0);
     ASSERT_EQ(hl_capture_writer_add_info(writer, "", "", errbuf, sizeof(errbuf)), 0);
     ASSERT_EQ(hl_capture_writer_finish(writer, &buf, &len, errbuf, sizeof(errbuf)), 0);
 
@@ -802,8 +736,8 @@ test_several_snapshots(void)
 
         set_u32(traces + 8 + 8, 7); /* trace 0's stack */
         patched = replace_payload(buf, len, "TRCS", 1, traces, n);
-        ASSERT_EQ(hl_capture_decode_all(patched.p, patched.len, &capture,
-                                        errbuf, sizeof(errbuf)), -1);
+        ASSERT_EQ(hl_capture_decode_all(patched.p, patched.len, &capture, errbuf, sizeof(errbuf)),
+                  -1);
         ASSERT_STR_EQ(errbuf, "snapshot 1: trace 0 refers to stack 7 but there are 1 stacks");
         ASSERT_EQ(capture.n_snapshots, 0);
         ASSERT_NULL(capture.snapshots);
@@ -828,11 +762,11 @@ test_several_snapshots(void)
     writer = hl_capture_writer_open_file("test_capture_multi.hlc", errbuf, sizeof(errbuf));
     ASSERT_NOT_NULL(writer);
     ASSERT_EQ(hl_capture_writer_add_snapshot(writer, "peak", &peak, errbuf, sizeof(errbuf)), 0);
-    ASSERT_EQ(hl_capture_writer_add_snapshot(writer, "exit", &exit_snap,
-                                             errbuf, sizeof(errbuf)), 0);
+    ASSERT_EQ(hl_capture_writer_add_snapshot(writer, "exit", &exit_snap, errbuf, sizeof(errbuf)),
+              0);
     ASSERT_EQ(hl_capture_writer_finish(writer, NULL, NULL, errbuf, sizeof(errbuf)), 0);
-    ASSERT_EQ(hl_capture_read_file_all("test_capture_multi.hlc", &capture,
-                                       errbuf, sizeof(errbuf)), 0);
+    ASSERT_EQ(hl_capture_read_file_all("test_capture_multi.hlc", &capture, errbuf, sizeof(errbuf)),
+              0);
     ASSERT_EQ(capture.n_snapshots, 2);
     assert_same_snapshot(&capture.snapshots[1].data, &exit_snap);
     hl_capture_clear(&capture);
@@ -852,9 +786,7 @@ test_several_snapshots(void)
 }
 
 /* Many tiny sections: arrays grow geometrically, so this stays fast. */
-static void
-test_many_small_sections(void)
-{
+static void test_many_small_sections(void) {
     enum { N_INFO = 100000, N_SNAPSHOTS = 1000 };
     hl_capture_writer *writer = hl_capture_writer_open_memory(errbuf, sizeof(errbuf));
     hl_snapshot_data d;
@@ -888,9 +820,7 @@ test_many_small_sections(void)
 
 /* ---- rejection ------------------------------------------------------------ */
 
-static uint8_t *
-small_file(size_t *len)
-{
+static uint8_t *small_file(size_t *len) {
     hl_snapshot_data d;
     uint8_t *buf;
 
@@ -900,11 +830,9 @@ small_file(size_t *len)
     return buf;
 }
 
-static void
-test_reject_empty_and_foreign(void)
-{
+static void test_reject_empty_and_foreign(void) {
     static const uint8_t png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n', 0, 0, 0, 13,
-                                  'I', 'H', 'D', 'R', 0, 0, 0, 1, 0, 0, 0, 1};
+                                  'I',  'H', 'D', 'R', 0,    0,    0,    1,    0, 0, 0, 1};
     static const char text[] = "Traceback (most recent call last):\n";
 
     expect_reject(NULL, 0, "empty file (not a heaplens capture)");
@@ -913,9 +841,7 @@ test_reject_empty_and_foreign(void)
     expect_reject((const uint8_t *)"\x89HLX", 4, "not a heaplens capture (bad magic)");
 }
 
-static void
-test_reject_every_truncation(void)
-{
+static void test_reject_every_truncation(void) {
     size_t len, cut;
     uint8_t *buf = small_file(&len);
 
@@ -939,9 +865,7 @@ test_reject_every_truncation(void)
     free(buf);
 }
 
-static void
-test_reject_every_bit_flip(void)
-{
+static void test_reject_every_bit_flip(void) {
     size_t len, bit, i;
     uint8_t *buf = small_file(&len);
     uint8_t *copy = malloc(len);
@@ -982,9 +906,7 @@ test_reject_every_bit_flip(void)
     free(buf);
 }
 
-static void
-test_reject_versions_and_header_flags(void)
-{
+static void test_reject_versions_and_header_flags(void) {
     size_t len;
     uint8_t *buf = small_file(&len);
     bytes b = {0};
@@ -1026,9 +948,7 @@ test_reject_versions_and_header_flags(void)
     free(buf);
 }
 
-static void
-test_unknown_sections(void)
-{
+static void test_unknown_sections(void) {
     size_t len, end;
     uint8_t *buf = small_file(&len);
     hl_snapshot_data d, out;
@@ -1074,9 +994,7 @@ test_unknown_sections(void)
     free(buf);
 }
 
-static void
-test_reject_section_structure(void)
-{
+static void test_reject_section_structure(void) {
     size_t len;
     uint8_t *buf = small_file(&len);
     size_t snap_at = find_section(buf, len, "SNAP", 0);
@@ -1102,8 +1020,7 @@ test_reject_section_structure(void)
     set_u32(b.p + trcs_at + 8, 1200);
     expect_reject(b.p, b.len, "truncated: section TRACES needs 1200 bytes, 44 remain");
     set_u32(b.p + trcs_at + 12, 0x10000);
-    expect_reject(b.p, b.len,
-                  "truncated: section TRACES needs 281474976711856 bytes, 44 remain");
+    expect_reject(b.p, b.len, "truncated: section TRACES needs 281474976711856 bytes, 44 remain");
     b.len = 0;
 
     /* data after END */
@@ -1147,9 +1064,7 @@ test_reject_section_structure(void)
     free(buf);
 }
 
-static void
-test_reject_bad_payloads(void)
-{
+static void test_reject_bad_payloads(void) {
     size_t len;
     uint8_t *buf = small_file(&len);
     bytes p = {0};
@@ -1201,7 +1116,10 @@ test_reject_bad_payloads(void)
     put_u32(&p, 2);
     put_u32(&p, 3);
     put_u32(&p, 2);
-    put_raw(&p, "a\xe9" "cde", 5);
+    put_raw(&p,
+            "a\xe9"
+            "cde",
+            5);
     expect_reject_patched(buf, len, "STRS", p.p, p.len, "string 0 is not valid UTF-8 (at byte 1)");
     p.len = 0;
 
@@ -1293,9 +1211,7 @@ test_reject_bad_payloads(void)
     free(buf);
 }
 
-static void
-test_reject_bad_info(void)
-{
+static void test_reject_bad_info(void) {
     size_t len;
     uint8_t *buf = small_file(&len);
     size_t end = len - 20;
@@ -1340,9 +1256,7 @@ test_reject_bad_info(void)
 
 /* A snapshot of tracemalloc's worst realistic size class, to keep an eye on
  * speed and memory: 1 M traces (16 MiB of records). */
-static void
-test_large_snapshot(void)
-{
+static void test_large_snapshot(void) {
     hl_snapshot_data d;
     uint8_t *buf;
     size_t len;
@@ -1354,9 +1268,7 @@ test_large_snapshot(void)
     hl_snapshot_data_clear(&d);
 }
 
-int
-main(void)
-{
+int main(void) {
     RUN_TEST(test_crc32c_known_answer);
     RUN_TEST(test_round_trip_empty);
     RUN_TEST(test_round_trip_one_trace);

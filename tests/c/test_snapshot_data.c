@@ -12,9 +12,7 @@
 
 static char errbuf[256];
 
-static void *
-dup_bytes(const void *src, size_t n)
-{
+static void *dup_bytes(const void *src, size_t n) {
     void *p = malloc(n ? n : 1);
     ASSERT_NOT_NULL(p);
     memcpy(p, src, n);
@@ -23,10 +21,10 @@ dup_bytes(const void *src, size_t n)
 
 /* Strings "a.py", "b.py", "caf\xc3\xa9.py"; four frames; three stacks of
  * which the second shares entries with the first; four traces. */
-static void
-make_valid(hl_snapshot_data *d)
-{
-    static const char text[] = "a.py" "b.py" "caf\xc3\xa9.py";
+static void make_valid(hl_snapshot_data *d) {
+    static const char text[] = "a.py"
+                               "b.py"
+                               "caf\xc3\xa9.py";
     static const uint64_t offsets[] = {0, 4, 8, 16};
     static const hl_frame frames[] = {{0, 1}, {0, 2}, {1, 10}, {2, -1}};
     static const uint32_t stack_frames[] = {0, 1, 2, 3, 2};
@@ -51,9 +49,7 @@ make_valid(hl_snapshot_data *d)
 }
 
 /* Validate d, expect failure with message `expected`, then free d. */
-static void
-expect_invalid(hl_snapshot_data *d, const char *expected)
-{
+static void expect_invalid(hl_snapshot_data *d, const char *expected) {
     memset(errbuf, 'x', sizeof(errbuf));
     ASSERT_EQ(hl_snapshot_data_validate(d, errbuf, sizeof(errbuf)), -1);
     ASSERT_STR_EQ(errbuf, expected);
@@ -61,9 +57,7 @@ expect_invalid(hl_snapshot_data *d, const char *expected)
 }
 
 /* Replace string 0 of a fresh valid snapshot with the given bytes. */
-static void
-set_string0(hl_snapshot_data *d, const char *bytes, size_t len)
-{
+static void set_string0(hl_snapshot_data *d, const char *bytes, size_t len) {
     uint64_t shift;
     char *text;
     uint32_t i;
@@ -80,9 +74,7 @@ set_string0(hl_snapshot_data *d, const char *bytes, size_t len)
         d->string_offsets[i] += shift;
 }
 
-static void
-test_init_is_valid_and_clear_is_idempotent(void)
-{
+static void test_init_is_valid_and_clear_is_idempotent(void) {
     hl_snapshot_data d;
 
     hl_snapshot_data_init(&d);
@@ -93,9 +85,7 @@ test_init_is_valid_and_clear_is_idempotent(void)
     ASSERT_EQ(d.n_traces, 0);
 }
 
-static void
-test_valid_snapshot(void)
-{
+static void test_valid_snapshot(void) {
     hl_snapshot_data d;
 
     make_valid(&d);
@@ -106,9 +96,7 @@ test_valid_snapshot(void)
     ASSERT_NULL(d.frames);
 }
 
-static void
-test_empty_string_table_with_offsets(void)
-{
+static void test_empty_string_table_with_offsets(void) {
     hl_snapshot_data d;
     uint64_t zero = 0;
 
@@ -120,9 +108,7 @@ test_empty_string_table_with_offsets(void)
     ASSERT_STR_EQ(errbuf, "string 0 starts at offset 3, not 0");
 }
 
-static void
-test_string_table_broken(void)
-{
+static void test_string_table_broken(void) {
     hl_snapshot_data d;
 
     make_valid(&d);
@@ -140,18 +126,16 @@ test_string_table_broken(void)
     expect_invalid(&d, "string table has 16 bytes of text but no byte buffer");
 }
 
-static void
-test_utf8_accepted(void)
-{
+static void test_utf8_accepted(void) {
     static const char *const good[] = {
-        "",                     /* empty */
-        "plain.py",             /* ASCII */
-        "\xc3\xa9",             /* U+00E9 */
-        "\xe2\x82\xac",         /* U+20AC */
-        "\xf0\x9f\x90\x8d",     /* U+1F40D */
-        "\xf4\x8f\xbf\xbf",     /* U+10FFFF */
-        "\xed\xa0\x80",         /* lone surrogate U+D800 (surrogatepass) */
-        "\xed\xbf\xbf",         /* lone surrogate U+DFFF */
+        "",                 /* empty */
+        "plain.py",         /* ASCII */
+        "\xc3\xa9",         /* U+00E9 */
+        "\xe2\x82\xac",     /* U+20AC */
+        "\xf0\x9f\x90\x8d", /* U+1F40D */
+        "\xf4\x8f\xbf\xbf", /* U+10FFFF */
+        "\xed\xa0\x80",     /* lone surrogate U+D800 (surrogatepass) */
+        "\xed\xbf\xbf",     /* lone surrogate U+DFFF */
     };
     size_t i;
 
@@ -172,9 +156,7 @@ test_utf8_accepted(void)
     }
 }
 
-static void
-test_utf8_rejected(void)
-{
+static void test_utf8_rejected(void) {
     static const struct {
         const char *bytes;
         const char *message;
@@ -187,9 +169,9 @@ test_utf8_rejected(void)
         {"\xf4\x90\x80\x80", "string 0 is not valid UTF-8 (at byte 0)"}, /* > U+10FFFF */
         {"\xf5\x80\x80\x80", "string 0 is not valid UTF-8 (at byte 0)"}, /* bad lead */
         {"\xff", "string 0 is not valid UTF-8 (at byte 0)"},
-        {"x\xe2\x82", "string 0 is not valid UTF-8 (at byte 1)"},        /* cut short */
-        {"\xe2\x28\xa1", "string 0 is not valid UTF-8 (at byte 0)"},     /* bad 2nd byte */
-        {"\xe2\x82\x28", "string 0 is not valid UTF-8 (at byte 0)"},     /* bad 3rd byte */
+        {"x\xe2\x82", "string 0 is not valid UTF-8 (at byte 1)"},    /* cut short */
+        {"\xe2\x28\xa1", "string 0 is not valid UTF-8 (at byte 0)"}, /* bad 2nd byte */
+        {"\xe2\x82\x28", "string 0 is not valid UTF-8 (at byte 0)"}, /* bad 3rd byte */
         {"\xc3", "string 0 is not valid UTF-8 (at byte 0)"},
     };
     size_t i;
@@ -210,9 +192,7 @@ test_utf8_rejected(void)
     }
 }
 
-static void
-test_frames_broken(void)
-{
+static void test_frames_broken(void) {
     hl_snapshot_data d;
 
     make_valid(&d);
@@ -230,9 +210,7 @@ test_frames_broken(void)
     expect_invalid(&d, "snapshot has 4 frames but no frame array");
 }
 
-static void
-test_stacks_broken(void)
-{
+static void test_stacks_broken(void) {
     hl_snapshot_data d;
 
     make_valid(&d);
@@ -281,9 +259,7 @@ test_stacks_broken(void)
     expect_invalid(&d, "snapshot has 5 stack frame entries but no array for them");
 }
 
-static void
-test_traces_broken(void)
-{
+static void test_traces_broken(void) {
     hl_snapshot_data d;
 
     make_valid(&d);
@@ -296,9 +272,7 @@ test_traces_broken(void)
     expect_invalid(&d, "snapshot has 4 traces but no trace array");
 }
 
-static void
-test_many_distinct_frames_and_stacks(void)
-{
+static void test_many_distinct_frames_and_stacks(void) {
     /* Enough elements to make the duplicate check's hash set resize and
      * collide; all distinct, then one duplicate at the end. */
     enum { N = 5000 };
@@ -332,9 +306,7 @@ test_many_distinct_frames_and_stacks(void)
     expect_invalid(&d, "stacks 17 and 4999 are identical");
 }
 
-static void
-test_small_errbuf_is_terminated(void)
-{
+static void test_small_errbuf_is_terminated(void) {
     hl_snapshot_data d;
     char small[8];
 
@@ -347,9 +319,7 @@ test_small_errbuf_is_terminated(void)
     hl_snapshot_data_clear(&d);
 }
 
-int
-main(void)
-{
+int main(void) {
     RUN_TEST(test_init_is_valid_and_clear_is_idempotent);
     RUN_TEST(test_valid_snapshot);
     RUN_TEST(test_empty_string_table_with_offsets);

@@ -8,12 +8,12 @@ static hl_frame_ref ref(uintptr_t code, int32_t lasti) {
     return f;
 }
 
-static hl_stack_id intern(hl_stack_table *t, const hl_frame_ref *frames, uint16_t n,
-                          uint16_t total, int *is_new) {
+static hl_stack_id intern(hl_stack_table *t, const hl_frame_ref *frames, uint16_t n, uint16_t total,
+                          int *is_new) {
     hl_stack_id id;
-    ASSERT_EQ(hl_stack_table_intern(t, frames, n, total, hl_stack_hash(frames, n, total), &id,
-                                    is_new),
-              0);
+    ASSERT_EQ(
+        hl_stack_table_intern(t, frames, n, total, hl_stack_hash(frames, n, total), &id, is_new),
+        0);
     return id;
 }
 

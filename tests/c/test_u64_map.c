@@ -27,9 +27,9 @@ static void test_growth(void) {
     int inserted;
     ASSERT_EQ(hl_u64_map_init(&m, 4), 0);
     for (uint64_t k = 0; k < 200000; k++)
-        ASSERT_EQ(hl_u64_map_get_or_put(&m, k * UINT64_C(0x100000001), (uint32_t)k, &value,
-                                        &inserted),
-                  0);
+        ASSERT_EQ(
+            hl_u64_map_get_or_put(&m, k * UINT64_C(0x100000001), (uint32_t)k, &value, &inserted),
+            0);
     ASSERT_EQ(m.count, 200000);
     for (uint64_t k = 0; k < 200000; k++) {
         ASSERT_EQ(hl_u64_map_get(&m, k * UINT64_C(0x100000001), &value), 1);

@@ -31,36 +31,28 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "fuzz_capture: check failed at line %d: %s\n", __LINE__, \
-                    #cond);                                                           \
-            abort();                                                                  \
-        }                                                                             \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_capture: check failed at line %d: %s\n", __LINE__, #cond);       \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static unsigned long stats_inputs, stats_decoded_raw, stats_decoded_fixed;
 
-static void
-print_stats(void)
-{
+static void print_stats(void) {
     fprintf(stderr,
             "fuzz_capture stats: %lu inputs, %lu decoded as given, "
             "%lu decoded after CRC fix-up\n",
             stats_inputs, stats_decoded_raw, stats_decoded_fixed);
 }
 
-static uint32_t
-load_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+static uint32_t load_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-static void
-store_u32(uint8_t *p, uint32_t v)
-{
+static void store_u32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v;
     p[1] = (uint8_t)(v >> 8);
     p[2] = (uint8_t)(v >> 16);
@@ -69,9 +61,7 @@ store_u32(uint8_t *p, uint32_t v)
 
 /* Recompute the header CRC and the CRC of every complete section in place,
  * following the lengths as far as they stay inside the buffer. */
-static void
-fix_crcs(uint8_t *buf, size_t size)
-{
+static void fix_crcs(uint8_t *buf, size_t size) {
     size_t pos = 20;
 
     if (size < 20)
@@ -83,16 +73,14 @@ fix_crcs(uint8_t *buf, size_t size)
 
         if (length > size - pos - 20)
             break;
-        store_u32(buf + pos + 16, hl_crc32c_update(hl_crc32c_compute(buf + pos, 16),
-                                                   buf + pos + 20, (size_t)length));
+        store_u32(buf + pos + 16, hl_crc32c_update(hl_crc32c_compute(buf + pos, 16), buf + pos + 20,
+                                                   (size_t)length));
         pos += 20 + (size_t)length;
     }
 }
 
 /* Encode every snapshot and info pair of *capture into a new buffer. */
-static void
-encode_capture(const hl_capture *capture, uint8_t **out, size_t *out_len)
-{
+static void encode_capture(const hl_capture *capture, uint8_t **out, size_t *out_len) {
     char err[256];
     hl_capture_writer *writer = hl_capture_writer_open_memory(err, sizeof(err));
     size_t i;
@@ -108,9 +96,7 @@ encode_capture(const hl_capture *capture, uint8_t **out, size_t *out_len)
 }
 
 /* Decode one input and check the properties above. Returns 1 if it decoded. */
-static int
-check_input(const uint8_t *data, size_t size)
-{
+static int check_input(const uint8_t *data, size_t size) {
     hl_capture capture, again;
     hl_snapshot_data single;
     uint8_t *first, *second;
@@ -168,9 +154,7 @@ check_input(const uint8_t *data, size_t size)
     return 1;
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *fixed;
 
     if (stats_inputs++ == 0 && getenv("HL_FUZZ_STATS") != NULL)

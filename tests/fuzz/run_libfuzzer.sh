@@ -6,14 +6,9 @@ set -euo pipefail
 seconds=${1:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-if ! command -v clang >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "fuzz: installing clang (libFuzzer) with apt-get"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang) >/dev/null
-  else
-    echo "fuzz: clang not found and cannot install it; the standalone driver ran in the C tests"
-    exit 0
-  fi
+if ! "$root/tools/apt_ensure.sh" clang clang; then
+  echo "fuzz: clang not found and cannot install it; the standalone driver ran in the C tests"
+  exit 0
 fi
 out=$root/build/fuzz
 mkdir -p "$out/corpus"

@@ -39,9 +39,7 @@ static input corpus[MAX_CORPUS];
 static size_t corpus_size;
 static uint64_t rng_state;
 
-static void *
-xmalloc(size_t n)
-{
+static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (p == NULL) {
         fprintf(stderr, "fuzz driver: out of memory\n");
@@ -51,25 +49,19 @@ xmalloc(size_t n)
 }
 
 /* xorshift64*: small, fast, and fully determined by the seed. */
-static uint64_t
-rng_next(void)
-{
+static uint64_t rng_next(void) {
     rng_state ^= rng_state >> 12;
     rng_state ^= rng_state << 25;
     rng_state ^= rng_state >> 27;
     return rng_state * 0x2545F4914F6CDD1Du;
 }
 
-static size_t
-rng_below(size_t n)
-{
+static size_t rng_below(size_t n) {
     return n ? (size_t)(rng_next() % n) : 0;
 }
 
 /* Read one file into the corpus; files too large or unreadable are skipped. */
-static void
-add_file(const char *path)
-{
+static void add_file(const char *path) {
     FILE *f = fopen(path, "rb");
     uint8_t *buf;
     size_t n;
@@ -91,9 +83,7 @@ add_file(const char *path)
 }
 
 /* Add path: a directory's regular files, or the file itself. */
-static void
-add_path(const char *path)
-{
+static void add_path(const char *path) {
     struct stat st;
     DIR *dir;
     struct dirent *entry;
@@ -127,14 +117,11 @@ add_path(const char *path)
 }
 
 /* Apply one random mutation to buf (capacity MAX_INPUT_SIZE), updating *size. */
-static void
-mutate(uint8_t *buf, size_t *size)
-{
+static void mutate(uint8_t *buf, size_t *size) {
     static const uint8_t byte_values[] = {0x00, 0x01, 0x7F, 0x80, 0xFF, 0x20, 0x10};
-    static const uint32_t word_values[] = {0,          1,          2,          3,
-                                           4,          16,         20,         0x7F,
-                                           0xFF,       0x100,      0xFFFF,     0x10000,
-                                           0x7FFFFFFF, 0x80000000, 0xFFFFFFFE, 0xFFFFFFFF};
+    static const uint32_t word_values[] = {
+        0,    1,     2,      3,       4,          16,         20,         0x7F,
+        0xFF, 0x100, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFE, 0xFFFFFFFF};
     size_t n = *size;
 
     switch (rng_below(9)) {
@@ -144,8 +131,8 @@ mutate(uint8_t *buf, size_t *size)
         break;
     case 1: /* set a byte */
         if (n)
-            buf[rng_below(n)] = rng_below(2) ? byte_values[rng_below(sizeof(byte_values))]
-                                             : (uint8_t)rng_next();
+            buf[rng_below(n)] =
+                rng_below(2) ? byte_values[rng_below(sizeof(byte_values))] : (uint8_t)rng_next();
         break;
     case 2: /* set a little-endian 32-bit word (counts and lengths) */
         if (n >= 4) {
@@ -217,9 +204,7 @@ mutate(uint8_t *buf, size_t *size)
 }
 
 /* Run the target on an exact-size copy so that ASan sees any overread. */
-static void
-run_one(const uint8_t *data, size_t size)
-{
+static void run_one(const uint8_t *data, size_t size) {
     uint8_t *copy = xmalloc(size);
     if (size)
         memcpy(copy, data, size);
@@ -227,9 +212,7 @@ run_one(const uint8_t *data, size_t size)
     free(copy);
 }
 
-int
-main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     unsigned long long seconds = 0, max_runs = 0, runs = 0;
     uint64_t seed = (uint64_t)time(NULL);
     uint8_t *buf;
@@ -247,8 +230,7 @@ main(int argc, char **argv)
         else if (argv[a][0] == '-') {
             fprintf(stderr, "usage: %s [PATH...] [--seconds N] [--runs N] [--seed S]\n", argv[0]);
             return 2;
-        }
-        else
+        } else
             add_path(argv[a]);
     }
     fprintf(stderr, "fuzz_capture: seed %llu, %zu corpus files\n", (unsigned long long)seed,

@@ -18,7 +18,9 @@ def _run_isolated(code, timeout=120):
     and return its stdout; fail with its stderr when it does not exit 0."""
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr[-3000:]}"
     return result.stdout
@@ -150,8 +152,10 @@ def test_stop_frees_everything_the_tracer_held():
     import weakref
 
     namespace = {}
-    exec(compile("def make():\n    return [object() for _ in range(10)]\n", "<dynamic>", "exec"),
-         namespace)
+    exec(
+        compile("def make():\n    return [object() for _ in range(10)]\n", "<dynamic>", "exec"),
+        namespace,
+    )
     code_ref = weakref.ref(namespace["make"].__code__)
     _core.start(3)
     kept = namespace["make"]()
