@@ -12,6 +12,7 @@ BUILD_DEPS  := meson-python meson ninja
 TEST_DEPS   := pytest
 LINT_DEPS   := ruff==0.8.6
 C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] tests/c/*.[ch] tests/fuzz/*.c)
+PY_SOURCES  := $(wildcard src/heaplens tests/python bench examples)
 FUZZ_SECONDS ?= 30
 EXTRA_PYTHONS := $(foreach v,3.12 3.13,$(shell p=$$(pyenv prefix $(v) 2>/dev/null) && [ -x "$$p/bin/python3" ] && echo "$(v):$$p/bin/python3"))
 
@@ -36,8 +37,8 @@ test: lint ctest fuzz pytest pytest-extra
 # rewriting files here (`clang-format -i`, `ruff format` do that).
 lint: install
 	@$(PY) -m pip install -q --disable-pip-version-check $(LINT_DEPS)
-	$(PY) -m ruff check src/heaplens tests/python bench examples
-	$(PY) -m ruff format --check src/heaplens tests/python bench examples
+	$(PY) -m ruff check $(PY_SOURCES)
+	$(PY) -m ruff format --check $(PY_SOURCES)
 	@if tools/apt_ensure.sh clang-format clang-format; then \
 	  clang-format --dry-run -Werror $(C_SOURCES) && echo "clang-format: C sources formatted"; \
 	else echo "lint: clang-format could not be installed; C formatting not checked"; fi
