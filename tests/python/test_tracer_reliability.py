@@ -230,3 +230,33 @@ def test_start_rejects_bad_nframe_and_threads_may_race_start_stop():
     _core.stop()
     assert not errors
     assert not _core.is_tracing()
+
+
+def test_stdlib_tracemalloc_hooked_on_top_of_heaplens():
+    """The stdlib tracer started after heaplens wraps heaplens's allocators.
+    heaplens must then not unhook on stop (that would cut the stdlib's hooks
+    out), both must see allocations while both trace, and heaplens must be
+    able to start again under it."""
+    _run_isolated("""
+        import tracemalloc
+        from heaplens import _core
+
+        _core.start(2)
+        tracemalloc.start(2)
+        blocks = [bytearray(1000) for _ in range(100)]
+        assert _core.get_traced_memory()[0] >= 100_000
+        assert tracemalloc.get_traced_memory()[0] >= 100_000
+        _core.stop()                       # cannot unhook: tracemalloc is on top
+        more = [bytearray(1000) for _ in range(100)]
+        assert tracemalloc.get_traced_memory()[0] >= 200_000
+        _core.start(3)                     # reuses the wrapper still in place
+        again = [bytearray(1000) for _ in range(100)]
+        assert _core.get_traced_memory()[0] >= 100_000
+        tracemalloc.stop()
+        del blocks, more, again
+        _core.stop()
+        _core.start(1)                     # now unhooked and hooked cleanly
+        x = [bytearray(1000) for _ in range(10)]
+        assert _core.get_traced_memory()[0] >= 10_000
+        _core.stop()
+    """)
