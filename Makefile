@@ -70,7 +70,10 @@ pytest-extra:
 	  .venv-$$v/bin/python -m pytest -q tests/python || exit 1; \
 	done
 
+# Side by side with the stdlib tracer and memray; see bench/README.md.
+# BENCH_ARGS="--quick" for a shorter run, "--markdown" for docs/performance.md.
 bench: install
+	@$(PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
 	@$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:

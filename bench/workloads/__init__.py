@@ -1,0 +1,36 @@
+"""The workloads the overhead benchmark times, by name.
+
+A workload is prepared (files located, arguments built) before the tracer
+starts; preparing returns a function that runs the workload once and returns
+the wall time, in seconds, of the part it measures.
+"""
+
+from . import alloc_heavy, pyperformance_cases
+
+NAMES = ("alloc_heavy", *pyperformance_cases.LOOPS)
+
+
+def unavailable_reason(name):
+    """Return why workload `name` cannot run in this interpreter, or None if it can."""
+    if name == "alloc_heavy":
+        return None
+    try:
+        script = pyperformance_cases.script_path(name)
+    except ImportError as exc:
+        return f"pyperformance not importable: {exc}"
+    if not script.is_file():
+        return f"pyperformance has no {script}"
+    return None
+
+
+def prepare(name, scratch_dir):
+    """Return a function that runs workload `name` once and returns its seconds.
+
+    scratch_dir is a directory the workload may write to. Raises KeyError for an
+    unknown name and ImportError when a case's packages are not installed.
+    """
+    if name == "alloc_heavy":
+        return alloc_heavy.run
+    if name not in pyperformance_cases.LOOPS:
+        raise KeyError(name)
+    return pyperformance_cases.prepare(name, scratch_dir)
