@@ -114,21 +114,21 @@ static void *hl_raw_calloc(void *ctx, size_t nelem, size_t elsize) {
 static void *hl_raw_realloc(void *ctx, void *ptr, size_t new_size) {
     hl_domain_hook *hook = ctx;
     /* Other threads may allocate without the GIL: once the real realloc frees
-     * the old block they may get its address, so the old trace goes first. */
-    if (ptr != NULL)
-        hlpy_tracer_raw_free(ptr);
+     * the old block they may get its address, so the old trace goes first,
+     * and comes back if the realloc fails (the old block then lives on). */
+    uint64_t old_size = 0;
+    uint32_t old_word = 0;
+    int took = ptr != NULL && hlpy_tracer_raw_take(ptr, &old_size, &old_word);
     int nested = hl_in_hook;
     hl_in_hook = 1;
     void *ptr2 = hook->saved.realloc(hook->saved.ctx, ptr, new_size);
-    hl_in_hook = nested;
-    if (nested)
-        return ptr2;
-    hl_in_hook = 1;
-    if (ptr2 != NULL)
+    if (ptr2 == NULL) {
+        if (took)
+            hlpy_tracer_raw_put_back(ptr, old_size, old_word);
+    } else if (!nested) {
         hlpy_tracer_raw_alloc(ptr2, new_size);
-    /* On failure the old block is still allocated but no longer traced; we
-     * cannot know its size here, so it counts as untraced from now on. */
-    hl_in_hook = 0;
+    }
+    hl_in_hook = nested;
     return ptr2;
 }
 

@@ -116,10 +116,24 @@ static PyMethodDef hl_module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* Stop tracing when the interpreter exits, while the objects the tracer
+ * holds can still be released (as tracemalloc is stopped at finalization). */
+static int hl__stop_at_exit(PyObject *module) {
+    PyObject *stop = PyObject_GetAttrString(module, "stop");
+    PyObject *atexit = stop ? PyImport_ImportModule("atexit") : NULL;
+    PyObject *result = atexit ? PyObject_CallMethod(atexit, "register", "O", stop) : NULL;
+    Py_XDECREF(stop);
+    Py_XDECREF(atexit);
+    Py_XDECREF(result);
+    return result == NULL ? -1 : 0;
+}
+
 static int hl_module_exec(PyObject *module) {
     if (hlpy_tracer_init_once() < 0)
         return -1;
     if (hlpy_snapshot_type_add(module) < 0)
+        return -1;
+    if (hl__stop_at_exit(module) < 0)
         return -1;
     return PyModule_AddIntConstant(module, "MAX_NFRAME", HL_MAX_NFRAME);
 }

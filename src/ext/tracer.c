@@ -104,12 +104,23 @@ static int hl__intern_current_stack(PyThreadState *tstate, hl_stack_id *id_out) 
 
 /* ---- recording ---------------------------------------------------------- */
 
+/* Whether allocations of this thread state's interpreter are traced: only
+ * the main interpreter's. Since 3.12 a subinterpreter may have its own GIL,
+ * under which it must not touch the tables the main GIL protects; its blocks
+ * come from its own pools and are freed by its own threads. */
+HL_INLINE int hl__traced_interpreter(PyThreadState *tstate) {
+    return tstate->interp == T->main_interpreter;
+}
+
 void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
+    PyThreadState *tstate = hlpy_frames_gil_tstate();
+    if (tstate != NULL && !hl__traced_interpreter(tstate))
+        return;
     int saved_errno = errno;
-    hl_stack_id stack;
-    if (HL_UNLIKELY(hl__intern_current_stack(hlpy_frames_gil_tstate(), &stack) < 0) ||
+    hl_stack_id stack = T->empty_stack; /* no thread state: late in shutdown */
+    if (HL_UNLIKELY(tstate != NULL && hl__intern_current_stack(tstate, &stack) < 0) ||
         HL_UNLIKELY(hl_live_table_insert(&T->py_blocks, (uintptr_t)ptr, size,
                                          HL_STACK_WORD(stack, domain)) < 0)) {
         atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
@@ -125,6 +136,9 @@ void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain) {
 void hlpy_tracer_py_free(void *ptr) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
+    PyThreadState *tstate = hlpy_frames_gil_tstate();
+    if (tstate != NULL && !hl__traced_interpreter(tstate))
+        return;
     (void)hl_live_table_remove(&T->py_blocks, (uintptr_t)ptr, NULL, NULL);
 }
 
@@ -133,11 +147,14 @@ void hlpy_tracer_py_free(void *ptr) {
  * the stack table could not grow, or when tracing stopped meanwhile. */
 static int hl__raw_stack(hl_stack_id *id_out) {
     PyThreadState *tstate = hlpy_frames_tstate_if_gil_held();
-    if (tstate != NULL)
+    if (tstate != NULL && hl__traced_interpreter(tstate))
         return hl__intern_current_stack(tstate, id_out);
 
-    if (PyGILState_GetThisThreadState() == NULL || hlpy_frames_is_finalizing()) {
-        /* A thread Python does not know, or shutdown: no frames to record. */
+    PyThreadState *own = PyGILState_GetThisThreadState();
+    if (tstate != NULL || own == NULL || !hl__traced_interpreter(own) ||
+        hlpy_frames_is_finalizing()) {
+        /* Another interpreter, a thread Python does not know, or shutdown:
+         * no frames to record. */
         atomic_fetch_add_explicit(&T->unknown_stacks, 1, memory_order_relaxed);
         *id_out = T->empty_stack;
         return atomic_load(&T->tracing) ? 0 : -1;
@@ -171,13 +188,31 @@ void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
     errno = saved_errno;
 }
 
-void hlpy_tracer_raw_free(void *ptr) {
+int hlpy_tracer_raw_take(void *ptr, uint64_t *size_out, uint32_t *stack_word_out) {
+    int found = 0;
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
-        return;
+        return 0;
     pthread_mutex_lock(&T->raw_lock);
     if (atomic_load_explicit(&T->tracing, memory_order_relaxed) &&
-        hl_live_table_remove(&T->raw_blocks, (uintptr_t)ptr, NULL, NULL))
+        hl_live_table_remove(&T->raw_blocks, (uintptr_t)ptr, size_out, stack_word_out)) {
         atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
+        found = 1;
+    }
+    pthread_mutex_unlock(&T->raw_lock);
+    return found;
+}
+
+void hlpy_tracer_raw_free(void *ptr) {
+    (void)hlpy_tracer_raw_take(ptr, NULL, NULL);
+}
+
+void hlpy_tracer_raw_put_back(void *ptr, uint64_t size, uint32_t stack_word) {
+    pthread_mutex_lock(&T->raw_lock);
+    if (atomic_load_explicit(&T->tracing, memory_order_relaxed)) {
+        if (hl_live_table_insert(&T->raw_blocks, (uintptr_t)ptr, size, stack_word) < 0)
+            atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
+        atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
+    }
     pthread_mutex_unlock(&T->raw_lock);
 }
 
@@ -246,6 +281,7 @@ int hlpy_tracer_start(int nframe) {
         return -1;
     }
     T->nframe = nframe;
+    T->main_interpreter = PyInterpreterState_Main();
     atomic_store(&T->peak_bytes, 0);
     atomic_store(&T->dropped, 0);
     atomic_store(&T->unknown_stacks, 0);

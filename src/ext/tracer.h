@@ -7,6 +7,7 @@
  * thread without the GIL takes the GIL to capture its stack, as CPython's
  * tracemalloc does, but only when the thread has a thread state and the
  * interpreter is not finalizing; otherwise it is recorded with no frames.
+ * Only the main interpreter is traced (see hl__traced_interpreter).
  *
  * raw_lock is never held while waiting for the GIL, and no Python code runs
  * while it is held, so the two locks cannot deadlock.
@@ -46,7 +47,8 @@ typedef struct hlpy_tracer {
      * Allocation sites alternate (a loop body has several), so a one-entry
      * "same as last time" cache misses; this one rarely does. */
     uint32_t recent_stacks[HLPY_RECENT_STACKS];
-    hl_stack_id empty_stack; /* the stack with no Python frame */
+    hl_stack_id empty_stack;              /* the stack with no Python frame */
+    PyInterpreterState *main_interpreter; /* the only one traced */
 
     /* Protected by raw_lock. */
     pthread_mutex_t raw_lock;
@@ -97,5 +99,11 @@ void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain);
 void hlpy_tracer_py_free(void *ptr);
 void hlpy_tracer_raw_alloc(void *ptr, size_t size);
 void hlpy_tracer_raw_free(void *ptr);
+
+/* For a RAW realloc: remove ptr's trace and return 1 with its size and stack
+ * word when it was traced; put it back with hlpy_tracer_raw_put_back() if the
+ * realloc fails, since the old block then lives on. No GIL needed. */
+int hlpy_tracer_raw_take(void *ptr, uint64_t *size_out, uint32_t *stack_word_out);
+void hlpy_tracer_raw_put_back(void *ptr, uint64_t size, uint32_t stack_word);
 
 #endif /* HLPY_TRACER_H */

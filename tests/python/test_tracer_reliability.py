@@ -260,3 +260,43 @@ def test_stdlib_tracemalloc_hooked_on_top_of_heaplens():
         assert _core.get_traced_memory()[0] >= 10_000
         _core.stop()
     """)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="per-interpreter GIL arrived in 3.12")
+def test_isolated_subinterpreters_allocate_concurrently_without_harm():
+    """A subinterpreter with its own GIL allocates in parallel with the main
+    one. heaplens traces only the main interpreter, so the two never race on
+    its tables; the main interpreter's traces stay right."""
+    _run_isolated("""
+        import sys, threading
+        try:
+            import _interpreters as interpreters
+        except ImportError:
+            import _xxsubinterpreters as interpreters
+        from heaplens import _core
+
+        _core.start(3)
+        interp = interpreters.create()
+        code = "blocks = []\\nfor i in range(200000):\\n    blocks.append([i] * 5)\\n"
+        worker = threading.Thread(target=interpreters.run_string, args=(interp, code))
+        worker.start()
+        mine = [{"i": i} for i in range(200000)]; line = sys._getframe().f_lineno
+        worker.join()
+        interpreters.destroy(interp)
+        snap = _core.take_snapshot()
+        lines = {snap.frame(k)[1]: count for k, size, count in snap.group(1, False)}
+        assert lines.get(line, 0) >= 200000, lines  # the main interpreter's dicts
+        assert lines.get(3, 0) < 1000, lines  # the subinterpreter's line 3 is not traced
+        assert _core.get_tracer_counters()["dropped"] == 0
+        _core.stop()
+    """)
+
+
+def test_tracing_left_on_at_exit_is_stopped_cleanly():
+    out = _run_isolated("""
+        from heaplens import _core
+        _core.start(5)
+        keep = [bytearray(100) for _ in range(1000)]
+        print("exiting while tracing")
+    """)
+    assert "exiting while tracing" in out
