@@ -20,6 +20,7 @@
  * On any failure everything decoded so far is freed.
  */
 #include "capture.h"
+#include "hl_error.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -43,12 +44,6 @@ static const char *hl__os_error(int error) {
 int hl_capture_os_errno(void) {
     return hl__last_os_errno;
 }
-
-#if defined(__GNUC__) || defined(__clang__)
-#define HL__PRINTF_LIKE(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
-#else
-#define HL__PRINTF_LIKE(fmt_index, first_arg)
-#endif
 
 #define HL__HEADER_SIZE 20u
 #define HL__SECTION_HEADER_SIZE 20u
@@ -82,21 +77,6 @@ int hl_capture_os_errno(void) {
 static const uint8_t hl__magic[8] = {0x89, 'H', 'L', 'C', '\r', '\n', 0x1A, '\n'};
 
 /* ---- small helpers -------------------------------------------------------- */
-
-/* Format a one-sentence error into errbuf (ignored when NULL or empty).
- * Always returns -1. */
-static int hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...) HL__PRINTF_LIKE(3, 4);
-
-static int hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...) {
-    va_list ap;
-
-    if (errbuf == NULL || errbuf_size == 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errbuf_size, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static void hl__store_u16(uint8_t *p, uint16_t v) {
     p[0] = (uint8_t)v;
@@ -252,7 +232,7 @@ struct hl_capture_writer {
 typedef void (*hl__payload_fn)(hl_capture_writer *writer, const void *arg);
 
 static void hl__writer_set_error(hl_capture_writer *writer, const char *fmt, ...)
-    HL__PRINTF_LIKE(2, 3);
+    HL_PRINTF_LIKE(2, 3);
 
 /* Record the first I/O or memory error; the writer is failed from now on. */
 static void hl__writer_set_error(hl_capture_writer *writer, const char *fmt, ...) {
@@ -268,7 +248,7 @@ static void hl__writer_set_error(hl_capture_writer *writer, const char *fmt, ...
 
 /* Copy the writer's sticky error into errbuf and return -1. */
 static int hl__writer_report(const hl_capture_writer *writer, char *errbuf, size_t errbuf_size) {
-    return hl__fail(errbuf, errbuf_size, "%s", writer->error);
+    return hl_error_format(errbuf, errbuf_size, "%s", writer->error);
 }
 
 /* Hand the chunk's bytes to the current pass's destination and empty it. */
@@ -429,7 +409,7 @@ hl_capture_writer *hl_capture_writer_open_file(const char *path, char *errbuf, s
 
     writer->file = fopen(writer->temp_path, "wb");
     if (writer->file == NULL) {
-        hl__fail(errbuf, errbuf_size, "cannot open for writing: %s", hl__os_error(errno));
+        hl_error_format(errbuf, errbuf_size, "cannot open for writing: %s", hl__os_error(errno));
         hl_capture_writer_abort(writer);
         return NULL;
     }
@@ -442,7 +422,7 @@ hl_capture_writer *hl_capture_writer_open_file(const char *path, char *errbuf, s
     return writer;
 
 out_of_memory:
-    hl__fail(errbuf, errbuf_size, "out of memory starting a capture");
+    hl_error_format(errbuf, errbuf_size, "out of memory starting a capture");
     hl_capture_writer_abort(writer);
     return NULL;
 }
@@ -452,7 +432,7 @@ hl_capture_writer *hl_capture_writer_open_memory(char *errbuf, size_t errbuf_siz
     hl_capture_writer *writer = hl__writer_new();
 
     if (writer == NULL) {
-        hl__fail(errbuf, errbuf_size, "out of memory starting a capture");
+        hl_error_format(errbuf, errbuf_size, "out of memory starting a capture");
         return NULL;
     }
     hl__put_file_header(writer);
@@ -579,11 +559,11 @@ int hl_capture_writer_add_info(hl_capture_writer *writer, const char *key, const
     texts.second = value;
     texts.second_len = strlen(value);
     if (texts.first_len > UINT32_MAX || texts.second_len > UINT32_MAX)
-        return hl__fail(errbuf, errbuf_size, "info key or value is longer than 4 GiB");
+        return hl_error_format(errbuf, errbuf_size, "info key or value is longer than 4 GiB");
     if (hl__check_text(key, texts.first_len) < 0)
-        return hl__fail(errbuf, errbuf_size, "info key is not valid UTF-8 text");
+        return hl_error_format(errbuf, errbuf_size, "info key is not valid UTF-8 text");
     if (hl__check_text(value, texts.second_len) < 0)
-        return hl__fail(errbuf, errbuf_size, "info value is not valid UTF-8 text");
+        return hl_error_format(errbuf, errbuf_size, "info value is not valid UTF-8 text");
     if (hl__write_section(writer, HL__TAG_INFO, 0,
                           8u + (uint64_t)texts.first_len + texts.second_len, hl__emit_texts,
                           &texts) < 0)
@@ -605,7 +585,7 @@ int hl_capture_writer_add_snapshot(hl_capture_writer *writer, const char *name,
     texts.second = NULL;
     texts.second_len = 0;
     if (texts.first_len > UINT32_MAX || hl__check_text(name, texts.first_len) < 0)
-        return hl__fail(errbuf, errbuf_size, "snapshot name is not valid UTF-8 text");
+        return hl_error_format(errbuf, errbuf_size, "snapshot name is not valid UTF-8 text");
     if (hl_snapshot_data_validate(snap, errbuf, errbuf_size) < 0)
         return -1;
 
@@ -614,7 +594,8 @@ int hl_capture_writer_add_snapshot(hl_capture_writer *writer, const char *name,
     for (i = 0; i < snap->n_strings; i++) {
         uint64_t len = snap->string_offsets[i + 1] - snap->string_offsets[i];
         if (len > UINT32_MAX)
-            return hl__fail(errbuf, errbuf_size, "string %" PRIu32 " is longer than 4 GiB", i);
+            return hl_error_format(errbuf, errbuf_size, "string %" PRIu32 " is longer than 4 GiB",
+                                   i);
         strings_len += len;
     }
     stacks_len = 4u;
@@ -773,24 +754,25 @@ static int hl__parse_snapshot(const uint8_t *p, uint64_t len, hl_capture *out, c
     int bad_text;
 
     if (len < 4)
-        return hl__fail(errbuf, errbuf_size, "section SNAPSHOT is too short (%" PRIu64 " bytes)",
-                        len);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section SNAPSHOT is too short (%" PRIu64 " bytes)", len);
     name_len = hl__load_u32(p);
     if (name_len != len - 4)
-        return hl__fail(errbuf, errbuf_size,
-                        "section SNAPSHOT declares a name of %" PRIu32 " bytes but holds %" PRIu64,
-                        name_len, len - 4);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section SNAPSHOT declares a name of %" PRIu32
+                               " bytes but holds %" PRIu64,
+                               name_len, len - 4);
     name = hl__copy_text(p + 4, name_len, &bad_text);
     if (name == NULL)
-        return hl__fail(errbuf, errbuf_size,
-                        bad_text ? "snapshot name is not valid UTF-8 text"
-                                 : "out of memory reading section SNAPSHOT");
+        return hl_error_format(errbuf, errbuf_size,
+                               bad_text ? "snapshot name is not valid UTF-8 text"
+                                        : "out of memory reading section SNAPSHOT");
     /* Each SNAPSHOT section takes at least 24 bytes of input, so the array
      * stays within a small multiple of the input size. */
     grown = hl__reserve_one(out->snapshots, out->n_snapshots, sizeof(*grown));
     if (grown == NULL) {
         free(name);
-        return hl__fail(errbuf, errbuf_size, "out of memory reading section SNAPSHOT");
+        return hl_error_format(errbuf, errbuf_size, "out of memory reading section SNAPSHOT");
     }
     out->snapshots = grown;
     grown[out->n_snapshots].name = name;
@@ -808,35 +790,37 @@ static int hl__parse_info(const uint8_t *p, uint64_t len, hl_capture *out, char 
     int bad_text;
 
     if (len < 8)
-        return hl__fail(errbuf, errbuf_size, "section INFO is too short (%" PRIu64 " bytes)", len);
+        return hl_error_format(errbuf, errbuf_size, "section INFO is too short (%" PRIu64 " bytes)",
+                               len);
     key_len = hl__load_u32(p);
     if (key_len > len - 8)
-        return hl__fail(errbuf, errbuf_size,
-                        "section INFO declares a key of %" PRIu32
-                        " bytes but has room for %" PRIu64,
-                        key_len, len - 8);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section INFO declares a key of %" PRIu32
+                               " bytes but has room for %" PRIu64,
+                               key_len, len - 8);
     value_len = hl__load_u32(p + 4 + key_len);
     if (value_len != len - 8 - key_len)
-        return hl__fail(errbuf, errbuf_size,
-                        "section INFO declares a value of %" PRIu32 " bytes but holds %" PRIu64,
-                        value_len, len - 8 - key_len);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section INFO declares a value of %" PRIu32
+                               " bytes but holds %" PRIu64,
+                               value_len, len - 8 - key_len);
     key = hl__copy_text(p + 4, key_len, &bad_text);
     if (key == NULL)
-        return hl__fail(errbuf, errbuf_size,
-                        bad_text ? "info key is not valid UTF-8 text"
-                                 : "out of memory reading section INFO");
+        return hl_error_format(errbuf, errbuf_size,
+                               bad_text ? "info key is not valid UTF-8 text"
+                                        : "out of memory reading section INFO");
     value = hl__copy_text(p + 8 + key_len, value_len, &bad_text);
     if (value == NULL) {
         free(key);
-        return hl__fail(errbuf, errbuf_size,
-                        bad_text ? "info value is not valid UTF-8 text"
-                                 : "out of memory reading section INFO");
+        return hl_error_format(errbuf, errbuf_size,
+                               bad_text ? "info value is not valid UTF-8 text"
+                                        : "out of memory reading section INFO");
     }
     grown = hl__reserve_one(out->info, out->n_info, sizeof(*grown));
     if (grown == NULL) {
         free(key);
         free(value);
-        return hl__fail(errbuf, errbuf_size, "out of memory reading section INFO");
+        return hl_error_format(errbuf, errbuf_size, "out of memory reading section INFO");
     }
     out->info = grown;
     grown[out->n_info].key = key;
@@ -849,7 +833,8 @@ static int hl__parse_info(const uint8_t *p, uint64_t len, hl_capture *out, char 
 static int hl__parse_meta(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
                           size_t errbuf_size) {
     if (len < HL__META_SIZE)
-        return hl__fail(errbuf, errbuf_size, "section META is too short (%" PRIu64 " bytes)", len);
+        return hl_error_format(errbuf, errbuf_size, "section META is too short (%" PRIu64 " bytes)",
+                               len);
     snap->traceback_limit = hl__load_u32(p);
     snap->timestamp_ns = hl__i64_from_bits(hl__load_u64(p + 8));
     return 0;
@@ -862,25 +847,26 @@ static int hl__parse_strings(const uint8_t *p, uint64_t len, hl_snapshot_data *s
     uint32_t n, i;
 
     if (len < 4)
-        return hl__fail(errbuf, errbuf_size, "section STRINGS is too short (%" PRIu64 " bytes)",
-                        len);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section STRINGS is too short (%" PRIu64 " bytes)", len);
     n = hl__load_u32(p);
     room = (len - 4) / 4;
     if (n > room)
-        return hl__fail(errbuf, errbuf_size,
-                        "section STRINGS declares %" PRIu32 " strings but has room for %" PRIu64, n,
-                        room);
+        return hl_error_format(
+            errbuf, errbuf_size,
+            "section STRINGS declares %" PRIu32 " strings but has room for %" PRIu64, n, room);
     text_len = len - 4 - 4 * (uint64_t)n;
     for (i = 0; i < n; i++)
         total += hl__load_u32(p + 4 + 4 * (uint64_t)i); /* < 2^64: n, lengths < 2^32 */
     if (total > text_len)
-        return hl__fail(errbuf, errbuf_size,
-                        "section STRINGS declares %" PRIu64 " bytes of text but holds %" PRIu64,
-                        total, text_len);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section STRINGS declares %" PRIu64
+                               " bytes of text but holds %" PRIu64,
+                               total, text_len);
     if (total < text_len)
-        return hl__fail(errbuf, errbuf_size,
-                        "section STRINGS has %" PRIu64 " unexpected trailing bytes",
-                        text_len - total);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section STRINGS has %" PRIu64 " unexpected trailing bytes",
+                               text_len - total);
 
     snap->string_offsets = hl__alloc_array((uint64_t)n + 1, sizeof(uint64_t));
     if (snap->string_offsets == NULL)
@@ -899,7 +885,7 @@ static int hl__parse_strings(const uint8_t *p, uint64_t len, hl_snapshot_data *s
     return 0;
 
 out_of_memory:
-    return hl__fail(errbuf, errbuf_size, "out of memory reading section STRINGS");
+    return hl_error_format(errbuf, errbuf_size, "out of memory reading section STRINGS");
 }
 
 /* FRAMES payload: count, then (filename, lineno) records. */
@@ -909,23 +895,23 @@ static int hl__parse_frames(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
     uint32_t n, i;
 
     if (len < 4)
-        return hl__fail(errbuf, errbuf_size, "section FRAMES is too short (%" PRIu64 " bytes)",
-                        len);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section FRAMES is too short (%" PRIu64 " bytes)", len);
     n = hl__load_u32(p);
     room = (len - 4) / 8;
     if (n > room)
-        return hl__fail(errbuf, errbuf_size,
-                        "section FRAMES declares %" PRIu32 " frames but has room for %" PRIu64, n,
-                        room);
+        return hl_error_format(
+            errbuf, errbuf_size,
+            "section FRAMES declares %" PRIu32 " frames but has room for %" PRIu64, n, room);
     if (len - 4 - 8 * (uint64_t)n != 0)
-        return hl__fail(errbuf, errbuf_size,
-                        "section FRAMES has %" PRIu64 " unexpected trailing bytes",
-                        len - 4 - 8 * (uint64_t)n);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section FRAMES has %" PRIu64 " unexpected trailing bytes",
+                               len - 4 - 8 * (uint64_t)n);
     if (n == 0)
         return 0;
     snap->frames = hl__alloc_array(n, sizeof(hl_frame));
     if (snap->frames == NULL)
-        return hl__fail(errbuf, errbuf_size, "out of memory reading section FRAMES");
+        return hl_error_format(errbuf, errbuf_size, "out of memory reading section FRAMES");
     p += 4;
     for (i = 0; i < n; i++, p += 8) {
         snap->frames[i].filename = hl__load_u32(p);
@@ -943,14 +929,14 @@ static int hl__parse_stacks(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
     uint32_t n, i, k;
 
     if (len < 4)
-        return hl__fail(errbuf, errbuf_size, "section STACKS is too short (%" PRIu64 " bytes)",
-                        len);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section STACKS is too short (%" PRIu64 " bytes)", len);
     n = hl__load_u32(p);
     room = (len - 4) / 8;
     if (n > room)
-        return hl__fail(errbuf, errbuf_size,
-                        "section STACKS declares %" PRIu32 " stacks but has room for %" PRIu64, n,
-                        room);
+        return hl_error_format(
+            errbuf, errbuf_size,
+            "section STACKS declares %" PRIu32 " stacks but has room for %" PRIu64, n, room);
     /* Bytes not taken by the stack headers can only hold frame indices. */
     frame_capacity = (len - 4 - 8 * (uint64_t)n) / 4;
     if (n > 0) {
@@ -969,10 +955,11 @@ static int hl__parse_stacks(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
         uint32_t total_nframe = hl__load_u32(p + pos + 4);
 
         if (nframe > frame_capacity - used)
-            return hl__fail(errbuf, errbuf_size, "section STACKS ends inside stack %" PRIu32, i);
+            return hl_error_format(errbuf, errbuf_size, "section STACKS ends inside stack %" PRIu32,
+                                   i);
         if (used > UINT32_MAX)
-            return hl__fail(errbuf, errbuf_size,
-                            "section STACKS holds more than 2^32 frame indices");
+            return hl_error_format(errbuf, errbuf_size,
+                                   "section STACKS holds more than 2^32 frame indices");
         pos += 8;
         snap->stacks[i].first = (uint32_t)used;
         snap->stacks[i].nframe = nframe;
@@ -984,14 +971,15 @@ static int hl__parse_stacks(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
          * so the remaining n - i - 1 stack headers still fit in len. */
     }
     if (pos != len)
-        return hl__fail(errbuf, errbuf_size,
-                        "section STACKS has %" PRIu64 " unexpected trailing bytes", len - pos);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section STACKS has %" PRIu64 " unexpected trailing bytes",
+                               len - pos);
     snap->n_stacks = n;
     snap->n_stack_frames = used;
     return 0;
 
 out_of_memory:
-    return hl__fail(errbuf, errbuf_size, "out of memory reading section STACKS");
+    return hl_error_format(errbuf, errbuf_size, "out of memory reading section STACKS");
 }
 
 /* TRACES payload: u64 count, then 16-byte (size, stack, domain) records. */
@@ -1000,23 +988,23 @@ static int hl__parse_traces(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
     uint64_t n, room, i;
 
     if (len < 8)
-        return hl__fail(errbuf, errbuf_size, "section TRACES is too short (%" PRIu64 " bytes)",
-                        len);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section TRACES is too short (%" PRIu64 " bytes)", len);
     n = hl__load_u64(p);
     room = (len - 8) / 16;
     if (n > room)
-        return hl__fail(errbuf, errbuf_size,
-                        "section TRACES declares %" PRIu64 " traces but has room for %" PRIu64, n,
-                        room);
+        return hl_error_format(
+            errbuf, errbuf_size,
+            "section TRACES declares %" PRIu64 " traces but has room for %" PRIu64, n, room);
     if (len - 8 - 16 * n != 0)
-        return hl__fail(errbuf, errbuf_size,
-                        "section TRACES has %" PRIu64 " unexpected trailing bytes",
-                        len - 8 - 16 * n);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section TRACES has %" PRIu64 " unexpected trailing bytes",
+                               len - 8 - 16 * n);
     if (n == 0)
         return 0;
     snap->traces = hl__alloc_array(n, sizeof(hl_trace_record));
     if (snap->traces == NULL)
-        return hl__fail(errbuf, errbuf_size, "out of memory reading section TRACES");
+        return hl_error_format(errbuf, errbuf_size, "out of memory reading section TRACES");
     p += 8;
     for (i = 0; i < n; i++, p += 16) {
         snap->traces[i].size = hl__load_u64(p);
@@ -1045,8 +1033,8 @@ static int hl__check_complete(const hl_capture *out, unsigned seen, char *errbuf
         return 0;
     for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
         if (!(seen & needed[i].bit))
-            return hl__fail(errbuf, errbuf_size, "snapshot %zu has no %s section",
-                            out->n_snapshots - 1, needed[i].name);
+            return hl_error_format(errbuf, errbuf_size, "snapshot %zu has no %s section",
+                                   out->n_snapshots - 1, needed[i].name);
     }
     return 0;
 }
@@ -1061,8 +1049,8 @@ static int hl__parse_scoped(uint32_t tag, const uint8_t *p, uint64_t len, hl_cap
     const char *name = hl__tag_name(tag, tag_buf, sizeof(tag_buf));
 
     if (out->n_snapshots == 0)
-        return hl__fail(errbuf, errbuf_size, "section %s appears before any SNAPSHOT section",
-                        name);
+        return hl_error_format(errbuf, errbuf_size,
+                               "section %s appears before any SNAPSHOT section", name);
     switch (tag) {
     case HL__TAG_META:
         bit = HL__HAS_META;
@@ -1081,8 +1069,8 @@ static int hl__parse_scoped(uint32_t tag, const uint8_t *p, uint64_t len, hl_cap
         break;
     }
     if (*seen & bit)
-        return hl__fail(errbuf, errbuf_size, "duplicate %s section in snapshot %zu", name,
-                        out->n_snapshots - 1);
+        return hl_error_format(errbuf, errbuf_size, "duplicate %s section in snapshot %zu", name,
+                               out->n_snapshots - 1);
     *seen |= bit;
     snap = &out->snapshots[out->n_snapshots - 1].data;
     switch (tag) {
@@ -1106,24 +1094,24 @@ static int hl__check_header(const uint8_t *buf, size_t len, hl_capture *out, cha
     uint32_t flags;
 
     if (len == 0)
-        return hl__fail(errbuf, errbuf_size, "empty file (not a heaplens capture)");
+        return hl_error_format(errbuf, errbuf_size, "empty file (not a heaplens capture)");
     if (memcmp(buf, hl__magic, len < sizeof(hl__magic) ? len : sizeof(hl__magic)) != 0)
-        return hl__fail(errbuf, errbuf_size, "not a heaplens capture (bad magic)");
+        return hl_error_format(errbuf, errbuf_size, "not a heaplens capture (bad magic)");
     if (len < HL__HEADER_SIZE)
-        return hl__fail(errbuf, errbuf_size, "truncated: header needs %u bytes, %zu remain",
-                        HL__HEADER_SIZE, len);
+        return hl_error_format(errbuf, errbuf_size, "truncated: header needs %u bytes, %zu remain",
+                               HL__HEADER_SIZE, len);
     major = hl__load_u16(buf + 8);
     minor = hl__load_u16(buf + 10);
     if (major != HL_CAPTURE_VERSION_MAJOR)
-        return hl__fail(errbuf, errbuf_size,
-                        "unsupported format version %u.%u (this heaplens reads %d.x)",
-                        (unsigned)major, (unsigned)minor, HL_CAPTURE_VERSION_MAJOR);
+        return hl_error_format(errbuf, errbuf_size,
+                               "unsupported format version %u.%u (this heaplens reads %d.x)",
+                               (unsigned)major, (unsigned)minor, HL_CAPTURE_VERSION_MAJOR);
     if (hl_crc32c_compute(buf, 16) != hl__load_u32(buf + 16))
-        return hl__fail(errbuf, errbuf_size, "checksum mismatch in header");
+        return hl_error_format(errbuf, errbuf_size, "checksum mismatch in header");
     flags = hl__load_u32(buf + 12);
     if (flags & HL__HEADER_FLAGS_MUST_UNDERSTAND)
-        return hl__fail(errbuf, errbuf_size, "unsupported header flags 0x%08" PRIX32,
-                        flags & HL__HEADER_FLAGS_MUST_UNDERSTAND);
+        return hl_error_format(errbuf, errbuf_size, "unsupported header flags 0x%08" PRIX32,
+                               flags & HL__HEADER_FLAGS_MUST_UNDERSTAND);
     out->version_major = major;
     out->version_minor = minor;
     return 0;
@@ -1137,8 +1125,8 @@ static int hl__validate_all(const hl_capture *out, char *errbuf, size_t errbuf_s
     for (i = 0; i < out->n_snapshots; i++) {
         if (hl_snapshot_data_validate(&out->snapshots[i].data, detail, sizeof(detail)) < 0) {
             if (out->n_snapshots == 1)
-                return hl__fail(errbuf, errbuf_size, "%s", detail);
-            return hl__fail(errbuf, errbuf_size, "snapshot %zu: %s", i, detail);
+                return hl_error_format(errbuf, errbuf_size, "%s", detail);
+            return hl_error_format(errbuf, errbuf_size, "snapshot %zu: %s", i, detail);
         }
     }
     return 0;
@@ -1160,33 +1148,35 @@ static int hl__parse_sections(const uint8_t *buf, size_t len, hl_capture *out, c
         const char *name;
 
         if (remain == 0)
-            return hl__fail(errbuf, errbuf_size, "truncated: file ends without an END section");
+            return hl_error_format(errbuf, errbuf_size,
+                                   "truncated: file ends without an END section");
         if (remain < HL__SECTION_HEADER_SIZE)
-            return hl__fail(errbuf, errbuf_size,
-                            "truncated: section header needs %u bytes, %zu remain",
-                            HL__SECTION_HEADER_SIZE, remain);
+            return hl_error_format(errbuf, errbuf_size,
+                                   "truncated: section header needs %u bytes, %zu remain",
+                                   HL__SECTION_HEADER_SIZE, remain);
         tag = hl__load_u32(header);
         flags = hl__load_u32(header + 4);
         length = hl__load_u64(header + 8);
         name = hl__tag_name(tag, tag_buf, sizeof(tag_buf));
         remain -= HL__SECTION_HEADER_SIZE;
         if (length > remain)
-            return hl__fail(errbuf, errbuf_size,
-                            "truncated: section %s needs %" PRIu64 " bytes, %zu remain", name,
-                            length, remain);
+            return hl_error_format(errbuf, errbuf_size,
+                                   "truncated: section %s needs %" PRIu64 " bytes, %zu remain",
+                                   name, length, remain);
         payload = header + HL__SECTION_HEADER_SIZE;
         if (hl_crc32c_update(hl_crc32c_compute(header, 16), payload, (size_t)length) !=
             hl__load_u32(header + 16))
-            return hl__fail(errbuf, errbuf_size, "checksum mismatch in section %s", name);
+            return hl_error_format(errbuf, errbuf_size, "checksum mismatch in section %s", name);
         pos += HL__SECTION_HEADER_SIZE + (size_t)length;
 
         switch (tag) {
         case HL__TAG_END:
             if (length != 0)
-                return hl__fail(errbuf, errbuf_size, "section END is not empty");
+                return hl_error_format(errbuf, errbuf_size, "section END is not empty");
             if (pos != len)
-                return hl__fail(errbuf, errbuf_size,
-                                "%zu bytes of trailing data after the END section", len - pos);
+                return hl_error_format(errbuf, errbuf_size,
+                                       "%zu bytes of trailing data after the END section",
+                                       len - pos);
             if (hl__check_complete(out, seen, errbuf, errbuf_size) < 0)
                 return -1;
             return hl__validate_all(out, errbuf, errbuf_size);
@@ -1211,8 +1201,9 @@ static int hl__parse_sections(const uint8_t *buf, size_t len, hl_capture *out, c
             break;
         default:
             if (flags & HL__SECTION_REQUIRED)
-                return hl__fail(errbuf, errbuf_size,
-                                "unknown required section %s (written by a newer heaplens?)", name);
+                return hl_error_format(errbuf, errbuf_size,
+                                       "unknown required section %s (written by a newer heaplens?)",
+                                       name);
             break; /* unknown optional section: skipped */
         }
     }
@@ -1240,10 +1231,10 @@ int hl_capture_decode(const uint8_t *buf, size_t len, hl_snapshot_data *out, cha
         return -1;
     if (capture.n_snapshots != 1) {
         if (capture.n_snapshots == 0)
-            hl__fail(errbuf, errbuf_size, "capture holds no snapshot");
+            hl_error_format(errbuf, errbuf_size, "capture holds no snapshot");
         else
-            hl__fail(errbuf, errbuf_size, "capture holds %zu snapshots, expected 1",
-                     capture.n_snapshots);
+            hl_error_format(errbuf, errbuf_size, "capture holds %zu snapshots, expected 1",
+                            capture.n_snapshots);
         hl_capture_clear(&capture);
         return -1;
     }
@@ -1266,7 +1257,7 @@ static int hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_
     *out_len = 0;
     file = fopen(path, "rb");
     if (file == NULL)
-        return hl__fail(errbuf, errbuf_size, "cannot open: %s", hl__os_error(errno));
+        return hl_error_format(errbuf, errbuf_size, "cannot open: %s", hl__os_error(errno));
     for (;;) {
         size_t got;
 
@@ -1274,13 +1265,13 @@ static int hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_
             uint8_t *grown;
 
             if (cap > SIZE_MAX / 2) {
-                hl__fail(errbuf, errbuf_size, "file is too large to read into memory");
+                hl_error_format(errbuf, errbuf_size, "file is too large to read into memory");
                 goto done;
             }
             cap = cap ? cap * 2 : HL__CHUNK_SIZE;
             grown = realloc(buf, cap);
             if (grown == NULL) {
-                hl__fail(errbuf, errbuf_size, "out of memory reading the file");
+                hl_error_format(errbuf, errbuf_size, "out of memory reading the file");
                 goto done;
             }
             buf = grown;
@@ -1289,7 +1280,7 @@ static int hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_
         len += got;
         if (got == 0) {
             if (ferror(file)) {
-                hl__fail(errbuf, errbuf_size, "read failed: %s", hl__os_error(errno));
+                hl_error_format(errbuf, errbuf_size, "read failed: %s", hl__os_error(errno));
                 goto done;
             }
             break;

@@ -12,33 +12,13 @@
  * hash set of element indices, so validation is linear in the snapshot size.
  */
 #include "snapshot_data.h"
+#include "hl_error.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__GNUC__) || defined(__clang__)
-#define HL__PRINTF_LIKE(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
-#else
-#define HL__PRINTF_LIKE(fmt_index, first_arg)
-#endif
-
-/* Format a one-sentence error into errbuf (ignored when NULL or empty).
- * Always returns -1 so callers can write `return hl__fail(...)`. */
-static int hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...) HL__PRINTF_LIKE(3, 4);
-
-static int hl__fail(char *errbuf, size_t errbuf_size, const char *fmt, ...) {
-    va_list ap;
-
-    if (errbuf == NULL || errbuf_size == 0)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, errbuf_size, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* Reset *data to an empty snapshot; see snapshot_data.h. */
 void hl_snapshot_data_init(hl_snapshot_data *data) {
@@ -206,35 +186,38 @@ static int hl__validate_strings(const hl_snapshot_data *data, char *errbuf, size
 
     if (data->string_offsets == NULL) {
         if (data->n_strings != 0)
-            return hl__fail(errbuf, errbuf_size,
-                            "string table has %" PRIu32 " strings but no offsets", data->n_strings);
+            return hl_error_format(errbuf, errbuf_size,
+                                   "string table has %" PRIu32 " strings but no offsets",
+                                   data->n_strings);
         return 0;
     }
     if (data->string_offsets[0] != 0)
-        return hl__fail(errbuf, errbuf_size, "string 0 starts at offset %" PRIu64 ", not 0",
-                        data->string_offsets[0]);
+        return hl_error_format(errbuf, errbuf_size, "string 0 starts at offset %" PRIu64 ", not 0",
+                               data->string_offsets[0]);
     for (i = 0; i < data->n_strings; i++) {
         if (data->string_offsets[i + 1] < data->string_offsets[i])
-            return hl__fail(errbuf, errbuf_size,
-                            "string %" PRIu32 " ends before it starts (offsets %" PRIu64
-                            " and %" PRIu64 ")",
-                            i, data->string_offsets[i], data->string_offsets[i + 1]);
+            return hl_error_format(errbuf, errbuf_size,
+                                   "string %" PRIu32 " ends before it starts (offsets %" PRIu64
+                                   " and %" PRIu64 ")",
+                                   i, data->string_offsets[i], data->string_offsets[i + 1]);
     }
     total = data->string_offsets[data->n_strings];
     if ((uint64_t)(size_t)total != total)
-        return hl__fail(errbuf, errbuf_size,
-                        "string table of %" PRIu64 " bytes does not fit in memory", total);
+        return hl_error_format(errbuf, errbuf_size,
+                               "string table of %" PRIu64 " bytes does not fit in memory", total);
     if (total > 0 && data->string_bytes == NULL)
-        return hl__fail(errbuf, errbuf_size,
-                        "string table has %" PRIu64 " bytes of text but no byte buffer", total);
+        return hl_error_format(errbuf, errbuf_size,
+                               "string table has %" PRIu64 " bytes of text but no byte buffer",
+                               total);
     for (i = 0; i < data->n_strings; i++) {
         uint64_t start = data->string_offsets[i];
         uint64_t len = data->string_offsets[i + 1] - start;
 
         if (len > 0 &&
             hl__check_utf8((const unsigned char *)data->string_bytes + start, len, &bad) < 0)
-            return hl__fail(errbuf, errbuf_size,
-                            "string %" PRIu32 " is not valid UTF-8 (at byte %" PRIu64 ")", i, bad);
+            return hl_error_format(errbuf, errbuf_size,
+                                   "string %" PRIu32 " is not valid UTF-8 (at byte %" PRIu64 ")", i,
+                                   bad);
     }
     return 0;
 }
@@ -245,23 +228,26 @@ static int hl__validate_frames(const hl_snapshot_data *data, char *errbuf, size_
     int found;
 
     if (data->n_frames > 0 && data->frames == NULL)
-        return hl__fail(errbuf, errbuf_size, "snapshot has %" PRIu32 " frames but no frame array",
-                        data->n_frames);
+        return hl_error_format(errbuf, errbuf_size,
+                               "snapshot has %" PRIu32 " frames but no frame array",
+                               data->n_frames);
     for (i = 0; i < data->n_frames; i++) {
         if (data->frames[i].filename >= data->n_strings)
-            return hl__fail(errbuf, errbuf_size,
-                            "frame %" PRIu32 " refers to string %" PRIu32 " but there are %" PRIu32
-                            " strings",
-                            i, data->frames[i].filename, data->n_strings);
+            return hl_error_format(errbuf, errbuf_size,
+                                   "frame %" PRIu32 " refers to string %" PRIu32
+                                   " but there are %" PRIu32 " strings",
+                                   i, data->frames[i].filename, data->n_strings);
     }
     if (hl__find_duplicate(data, data->n_frames, hl__frame_hash, hl__frame_equal, &found, &first,
                            &second) < 0)
-        return hl__fail(errbuf, errbuf_size, "out of memory while checking frames for duplicates");
+        return hl_error_format(errbuf, errbuf_size,
+                               "out of memory while checking frames for duplicates");
     if (found)
-        return hl__fail(errbuf, errbuf_size,
-                        "frames %" PRIu32 " and %" PRIu32 " are identical (string %" PRIu32
-                        ", line %" PRId32 ")",
-                        first, second, data->frames[second].filename, data->frames[second].lineno);
+        return hl_error_format(errbuf, errbuf_size,
+                               "frames %" PRIu32 " and %" PRIu32 " are identical (string %" PRIu32
+                               ", line %" PRId32 ")",
+                               first, second, data->frames[second].filename,
+                               data->frames[second].lineno);
     return 0;
 }
 
@@ -272,43 +258,45 @@ static int hl__validate_stacks(const hl_snapshot_data *data, char *errbuf, size_
     int found;
 
     if (data->n_stacks > 0 && data->stacks == NULL)
-        return hl__fail(errbuf, errbuf_size, "snapshot has %" PRIu32 " stacks but no stack array",
-                        data->n_stacks);
+        return hl_error_format(errbuf, errbuf_size,
+                               "snapshot has %" PRIu32 " stacks but no stack array",
+                               data->n_stacks);
     if (data->n_stack_frames > 0 && data->stack_frames == NULL)
-        return hl__fail(errbuf, errbuf_size,
-                        "snapshot has %" PRIu64 " stack frame entries but no array for them",
-                        data->n_stack_frames);
+        return hl_error_format(errbuf, errbuf_size,
+                               "snapshot has %" PRIu64 " stack frame entries but no array for them",
+                               data->n_stack_frames);
     for (i = 0; i < data->n_stacks; i++) {
         const hl_stack *s = &data->stacks[i];
         uint64_t end = (uint64_t)s->first + s->nframe;
 
         if (s->nframe == 0)
-            return hl__fail(errbuf, errbuf_size, "stack %" PRIu32 " has no frames", i);
+            return hl_error_format(errbuf, errbuf_size, "stack %" PRIu32 " has no frames", i);
         if (end > data->n_stack_frames)
-            return hl__fail(errbuf, errbuf_size,
-                            "stack %" PRIu32 " spans stack_frames[%" PRIu32 "..%" PRIu64
-                            ") but there are %" PRIu64 " entries",
-                            i, s->first, end, data->n_stack_frames);
+            return hl_error_format(errbuf, errbuf_size,
+                                   "stack %" PRIu32 " spans stack_frames[%" PRIu32 "..%" PRIu64
+                                   ") but there are %" PRIu64 " entries",
+                                   i, s->first, end, data->n_stack_frames);
         if (s->total_nframe < s->nframe)
-            return hl__fail(errbuf, errbuf_size,
-                            "stack %" PRIu32 " has total_nframe %" PRIu32
-                            " below its nframe %" PRIu32,
-                            i, s->total_nframe, s->nframe);
+            return hl_error_format(errbuf, errbuf_size,
+                                   "stack %" PRIu32 " has total_nframe %" PRIu32
+                                   " below its nframe %" PRIu32,
+                                   i, s->total_nframe, s->nframe);
         for (k = 0; k < s->nframe; k++) {
             uint32_t frame = data->stack_frames[(uint64_t)s->first + k];
             if (frame >= data->n_frames)
-                return hl__fail(errbuf, errbuf_size,
-                                "stack %" PRIu32 " refers to frame %" PRIu32
-                                " but there are %" PRIu32 " frames",
-                                i, frame, data->n_frames);
+                return hl_error_format(errbuf, errbuf_size,
+                                       "stack %" PRIu32 " refers to frame %" PRIu32
+                                       " but there are %" PRIu32 " frames",
+                                       i, frame, data->n_frames);
         }
     }
     if (hl__find_duplicate(data, data->n_stacks, hl__stack_hash, hl__stack_equal, &found, &first,
                            &second) < 0)
-        return hl__fail(errbuf, errbuf_size, "out of memory while checking stacks for duplicates");
+        return hl_error_format(errbuf, errbuf_size,
+                               "out of memory while checking stacks for duplicates");
     if (found)
-        return hl__fail(errbuf, errbuf_size, "stacks %" PRIu32 " and %" PRIu32 " are identical",
-                        first, second);
+        return hl_error_format(errbuf, errbuf_size,
+                               "stacks %" PRIu32 " and %" PRIu32 " are identical", first, second);
     return 0;
 }
 
@@ -317,14 +305,15 @@ static int hl__validate_traces(const hl_snapshot_data *data, char *errbuf, size_
     uint64_t i;
 
     if (data->n_traces > 0 && data->traces == NULL)
-        return hl__fail(errbuf, errbuf_size, "snapshot has %" PRIu64 " traces but no trace array",
-                        data->n_traces);
+        return hl_error_format(errbuf, errbuf_size,
+                               "snapshot has %" PRIu64 " traces but no trace array",
+                               data->n_traces);
     for (i = 0; i < data->n_traces; i++) {
         if (data->traces[i].stack >= data->n_stacks)
-            return hl__fail(errbuf, errbuf_size,
-                            "trace %" PRIu64 " refers to stack %" PRIu32 " but there are %" PRIu32
-                            " stacks",
-                            i, data->traces[i].stack, data->n_stacks);
+            return hl_error_format(errbuf, errbuf_size,
+                                   "trace %" PRIu64 " refers to stack %" PRIu32
+                                   " but there are %" PRIu32 " stacks",
+                                   i, data->traces[i].stack, data->n_stacks);
     }
     return 0;
 }
