@@ -232,33 +232,35 @@ static int hl__finish(hl_resolver *r) {
     for (size_t i = 0; i < resolved->pool_used; i++)
         out->stack_frames[i] = (uint32_t)(uintptr_t)resolved->pool[i].code;
 
+    /* Encode every file name once, growing the byte buffer as needed. */
     Py_ssize_t n_strings = PyList_GET_SIZE(r->filenames);
-    size_t total = 0;
+    size_t total = 0, capacity = 256;
     out->string_offsets = malloc((size_t)(n_strings + 1) * sizeof(uint64_t));
-    if (out->string_offsets == NULL)
+    out->string_bytes = malloc(capacity);
+    if (out->string_offsets == NULL || out->string_bytes == NULL)
         goto nomem;
     for (Py_ssize_t i = 0; i < n_strings; i++) {
         PyObject *bytes =
             PyUnicode_AsEncodedString(PyList_GET_ITEM(r->filenames, i), "utf-8", "surrogatepass");
         if (bytes == NULL)
             return -1;
+        size_t len = (size_t)PyBytes_GET_SIZE(bytes);
+        if (total + len > capacity) {
+            while (total + len > capacity)
+                capacity *= 2;
+            char *grown = realloc(out->string_bytes, capacity);
+            if (grown == NULL) {
+                Py_DECREF(bytes);
+                goto nomem;
+            }
+            out->string_bytes = grown;
+        }
+        memcpy(out->string_bytes + total, PyBytes_AS_STRING(bytes), len);
         out->string_offsets[i] = total;
-        total += (size_t)PyBytes_GET_SIZE(bytes);
+        total += len;
         Py_DECREF(bytes);
     }
     out->string_offsets[n_strings] = total;
-    out->string_bytes = malloc(total ? total : 1);
-    if (out->string_bytes == NULL)
-        goto nomem;
-    for (Py_ssize_t i = 0; i < n_strings; i++) {
-        PyObject *bytes =
-            PyUnicode_AsEncodedString(PyList_GET_ITEM(r->filenames, i), "utf-8", "surrogatepass");
-        if (bytes == NULL)
-            return -1;
-        memcpy(out->string_bytes + out->string_offsets[i], PyBytes_AS_STRING(bytes),
-               (size_t)PyBytes_GET_SIZE(bytes));
-        Py_DECREF(bytes);
-    }
     out->n_strings = (uint32_t)n_strings;
     return 0;
 
