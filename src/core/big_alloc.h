@@ -1,9 +1,10 @@
 /* big_alloc.h - zeroed memory for large tables, on huge pages where possible.
  *
- * The live table is probed at random addresses; at millions of entries every
- * probe would miss the TLB on 4 KiB pages (and in a VM each miss walks two
- * page tables). Arrays of 2 MiB or more are therefore mapped directly and
- * marked for transparent huge pages. Smaller ones come from calloc.
+ * The live table's region directory is probed at hashed positions; on a heap
+ * of gigabytes it reaches megabytes, where probes on 4 KiB pages would miss
+ * the TLB (and in a VM each miss walks two page tables). Arrays of 2 MiB or
+ * more are therefore mapped directly and marked for transparent huge pages.
+ * Smaller ones come from calloc.
  */
 #ifndef HL_BIG_ALLOC_H
 #define HL_BIG_ALLOC_H

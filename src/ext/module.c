@@ -65,7 +65,7 @@ static PyObject *hl_get_tracer_counters(PyObject *module, PyObject *unused) {
     return Py_BuildValue("{sKsKsnsn}", "dropped", (unsigned long long)atomic_load(&t->dropped),
                          "unknown_stacks", (unsigned long long)atomic_load(&t->unknown_stacks),
                          "stacks", (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
-                         (Py_ssize_t)(tracing ? t->py_blocks.count + t->raw_blocks.count : 0));
+                         (Py_ssize_t)hlpy_tracer_live_blocks());
 }
 
 /* (frames, total_nframe) of the block holding obj, or None. */

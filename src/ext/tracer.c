@@ -336,6 +336,15 @@ void hlpy_tracer_reset_peak(void) {
     }
 }
 
+size_t hlpy_tracer_live_blocks(void) {
+    if (!atomic_load(&T->tracing))
+        return 0;
+    pthread_mutex_lock(&T->raw_lock);
+    size_t n = T->py_blocks.count + T->raw_blocks.count;
+    pthread_mutex_unlock(&T->raw_lock);
+    return n;
+}
+
 size_t hlpy_tracer_memory(void) {
     if (!atomic_load(&T->tracing))
         return 0;

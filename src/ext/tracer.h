@@ -85,6 +85,9 @@ void hlpy_tracer_traced_memory(uint64_t *current, uint64_t *peak);
 /* Set the peak to the current traced size. Needs the GIL. */
 void hlpy_tracer_reset_peak(void);
 
+/* Number of traced blocks (0 when not tracing). Needs the GIL. */
+size_t hlpy_tracer_live_blocks(void);
+
 /* Bytes of memory the tracer's own tables use. Needs the GIL. */
 size_t hlpy_tracer_memory(void);
 

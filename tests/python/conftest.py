@@ -13,3 +13,13 @@ def stop_tracers():
     yield
     tracemalloc.stop()
     heaplens.stop()
+
+
+# Every (key_type, cumulative) pair Snapshot.statistics accepts.
+KEY_TYPES = [
+    ("traceback", False),
+    ("lineno", False),
+    ("filename", False),
+    ("lineno", True),
+    ("filename", True),
+]

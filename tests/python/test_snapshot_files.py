@@ -12,14 +12,7 @@ import pytest
 
 import heaplens
 import heaplens.tracemalloc as hl
-
-KEY_TYPES = [
-    ("traceback", False),
-    ("lineno", False),
-    ("filename", False),
-    ("lineno", True),
-    ("filename", True),
-]
+from conftest import KEY_TYPES
 
 
 def _allocate():

@@ -17,6 +17,7 @@ import pytest
 import heaplens
 import heaplens.tracemalloc as hl
 from heaplens import _core
+from conftest import KEY_TYPES
 
 BIG = 10 * 1024 * 1024
 
@@ -341,13 +342,6 @@ OLD_TRACES = [
     (0, 999, (("gone.py", 1),), 1),
     (0, 40, (("c.py", 1),), 1),
     (0, 40, (("c.py", 1),), 1),
-]
-KEY_TYPES = [
-    ("traceback", False),
-    ("lineno", False),
-    ("filename", False),
-    ("lineno", True),
-    ("filename", True),
 ]
 
 
