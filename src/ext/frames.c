@@ -9,6 +9,7 @@
 #define Py_BUILD_CORE 1
 #include "frames.h"
 
+#include "internal/pycore_dict.h"
 #include "internal/pycore_frame.h"
 #include "internal/pycore_object.h"
 
@@ -21,6 +22,7 @@
     ((frame)->owner == FRAME_OWNED_BY_CSTACK || (frame)->f_funcobj == Py_None)
 #define HL__UNCHECKED_TSTATE() PyThreadState_GetUnchecked()
 #define HL__IS_FINALIZING() Py_IsFinalizing()
+#define HL__IS_SHIM(frame) ((frame)->owner == FRAME_OWNED_BY_CSTACK)
 #elif PY_VERSION_HEX >= 0x030C0000
 #define HL__TOP_FRAME(tstate) ((tstate)->cframe->current_frame)
 #define HL__FRAME_CODE(frame) ((frame)->f_code)
@@ -28,12 +30,14 @@
     ((frame)->owner == FRAME_OWNED_BY_CSTACK || (frame)->f_funcobj == Py_None)
 #define HL__UNCHECKED_TSTATE() _PyThreadState_UncheckedGet()
 #define HL__IS_FINALIZING() _Py_IsFinalizing()
+#define HL__IS_SHIM(frame) ((frame)->owner == FRAME_OWNED_BY_CSTACK)
 #elif PY_VERSION_HEX >= 0x030B0000
 #define HL__TOP_FRAME(tstate) ((tstate)->cframe->current_frame)
 #define HL__FRAME_CODE(frame) ((frame)->f_code)
 #define HL__MAYBE_INCOMPLETE(frame) 0 /* 3.11 has no shim frames */
 #define HL__UNCHECKED_TSTATE() _PyThreadState_UncheckedGet()
 #define HL__IS_FINALIZING() _Py_IsFinalizing()
+#define HL__IS_SHIM(frame) 0
 #else
 #error "heaplens needs CPython 3.11 or newer"
 #endif
@@ -95,4 +99,75 @@ size_t hlpy_frames_preheader_size(PyObject *obj) {
 int hlpy_frames_lineno(PyCodeObject *code, int lasti) {
     int lineno = PyCode_Addr2Line(code, lasti * (int)sizeof(_Py_CODEUNIT));
     return lineno < 0 ? 0 : lineno;
+}
+
+int hlpy_frames_visit_executing(hlpy_executing_frame_visitor visit, void *arg) {
+    PyInterpreterState *interp = PyInterpreterState_Main();
+    for (PyThreadState *tstate = PyInterpreterState_ThreadHead(interp); tstate != NULL;
+         tstate = PyThreadState_Next(tstate)) {
+        for (_PyInterpreterFrame *frame = HL__TOP_FRAME(tstate); frame != NULL;
+             frame = frame->previous) {
+            if (HL__IS_SHIM(frame) || _PyFrame_IsIncomplete(frame))
+                continue;
+            PyCodeObject *code = HL__FRAME_CODE(frame);
+            if (visit(tstate->thread_id, code, _PyInterpreterFrame_LASTI(frame), frame->localsplus,
+                      code->co_nlocalsplus, arg) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* The inline values of `obj` (not yet moved to a dict), or NULL. */
+static PyDictValues *hl__inline_values(PyObject *obj) {
+    PyTypeObject *type = Py_TYPE(obj);
+#if PY_VERSION_HEX >= 0x030D0000
+    if (!PyType_HasFeature(type, Py_TPFLAGS_INLINE_VALUES))
+        return NULL;
+    PyDictValues *values = _PyObject_InlineValues(obj);
+    return values->valid ? values : NULL;
+#elif PY_VERSION_HEX >= 0x030C0000
+    if (!PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT))
+        return NULL;
+    PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(obj);
+    return _PyDictOrValues_IsValues(dorv) ? _PyDictOrValues_GetValues(dorv) : NULL;
+#else
+    if (!PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT))
+        return NULL;
+    return *_PyObject_ValuesPointer(obj);
+#endif
+}
+
+PyObject *hlpy_layout_managed_dict(PyObject *obj) {
+    PyTypeObject *type = Py_TYPE(obj);
+    if (!PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT))
+        return NULL;
+#if PY_VERSION_HEX >= 0x030D0000
+    return (PyObject *)_PyObject_ManagedDictPointer(obj)->dict;
+#elif PY_VERSION_HEX >= 0x030C0000
+    PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(obj);
+    return _PyDictOrValues_IsValues(dorv) ? NULL : (PyObject *)_PyDictOrValues_GetDict(dorv);
+#else
+    return *_PyObject_ManagedDictPointer(obj);
+#endif
+}
+
+PyObject *hlpy_layout_inline_attribute_name(PyObject *obj, PyObject *target) {
+    PyDictValues *values = hl__inline_values(obj);
+    if (values == NULL)
+        return NULL;
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)Py_TYPE(obj))->ht_cached_keys;
+    if (keys == NULL)
+        return NULL;
+    PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+    Py_ssize_t n_values = keys->dk_nentries;
+#if PY_VERSION_HEX >= 0x030D0000
+    if (n_values > values->capacity)
+        n_values = values->capacity;
+#endif
+    for (Py_ssize_t i = 0; i < n_values; i++) {
+        if (values->values[i] == target && entries[i].me_key != NULL)
+            return entries[i].me_key;
+    }
+    return NULL;
 }

@@ -1,9 +1,11 @@
 /* frames.h - the one seam between heaplens and CPython's private structures.
  *
  * Everything that reads interpreter internals (the frame chain, the current
- * thread state, object pre-headers) lives behind these functions, with one
- * implementation per supported CPython minor version in frames.c. The rest of
- * src/ext/ uses only the public C API and these.
+ * thread state, object pre-headers, where an instance keeps its attribute
+ * values) lives behind these functions, with one implementation per supported
+ * CPython minor version in frames.c. The rest of src/ext/ uses only the public
+ * C API and these. hlpy_frames_* read frames and thread states; hlpy_layout_*
+ * read object layouts.
  */
 #ifndef HLPY_FRAMES_H
 #define HLPY_FRAMES_H
@@ -41,5 +43,26 @@ size_t hlpy_frames_preheader_size(PyObject *obj);
 /* Line number of instruction offset `lasti` (in code units) of `code`, or 0
  * when unknown, as tracemalloc reports it. Needs the GIL. */
 int hlpy_frames_lineno(PyCodeObject *code, int lasti);
+
+/* Called by hlpy_frames_visit_executing for one executing frame: `locals` has
+ * `n_locals` slots (locals, then cells, then free variables, named by
+ * code->co_localsplusnames); empty slots are NULL. Everything is borrowed and
+ * valid only during the call. Return 0 to go on, -1 to stop. */
+typedef int (*hlpy_executing_frame_visitor)(unsigned long thread_id, PyCodeObject *code, int lasti,
+                                            PyObject *const *locals, int n_locals, void *arg);
+
+/* Call `visit` for every complete frame executing in every thread of the main
+ * interpreter, innermost first within a thread. These frames' locals are not
+ * visited by any tp_traverse while their thread owns them. Returns 0, or -1 when
+ * a visit returned -1. Needs the GIL; runs no Python code. */
+int hlpy_frames_visit_executing(hlpy_executing_frame_visitor visit, void *arg);
+
+/* The instance dictionary of `obj` when its type manages it (no tp_dictoffset
+ * slot) and it has been created, else NULL. Borrowed. */
+PyObject *hlpy_layout_managed_dict(PyObject *obj);
+
+/* When `obj` keeps its attribute values inline (no dict created yet) and one
+ * of them is `target`, the attribute's name (borrowed), else NULL. */
+PyObject *hlpy_layout_inline_attribute_name(PyObject *obj, PyObject *target);
 
 #endif /* HLPY_FRAMES_H */

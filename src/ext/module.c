@@ -7,6 +7,7 @@
 #include <Python.h>
 
 #include "frames.h"
+#include "graph_type.h"
 #include "resolve.h"
 #include "snapshot_type.h"
 #include "stack_table.h"
@@ -113,6 +114,9 @@ static PyMethodDef hl_module_methods[] = {
      "get_object_traceback(obj) -> (frames, total_nframe) or None"},
     {"take_snapshot", hl_take_snapshot, METH_NOARGS, "take_snapshot() -> Snapshot"},
     {"load_snapshot", hl_load_snapshot, METH_O, "load_snapshot(path) -> Snapshot"},
+    {"build_graph", (PyCFunction)(void (*)(void))hlpy_build_graph, METH_VARARGS | METH_KEYWORDS,
+     "build_graph(ignore=(), skip_frames_under=None, untracked=True) -> HeapGraph"},
+    {"count_types", hlpy_count_types, METH_O, "count_types(objects: list) -> {type: count}"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -131,7 +135,7 @@ static int hl__stop_at_exit(PyObject *module) {
 static int hl_module_exec(PyObject *module) {
     if (hlpy_tracer_init_once() < 0)
         return -1;
-    if (hlpy_snapshot_type_add(module) < 0)
+    if (hlpy_snapshot_type_add(module) < 0 || hlpy_graph_type_add(module) < 0)
         return -1;
     if (hl__stop_at_exit(module) < 0)
         return -1;
@@ -146,7 +150,7 @@ static PyModuleDef_Slot hl_module_slots[] = {
 static struct PyModuleDef hl_module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "heaplens._core",
-    .m_doc = "heaplens's C core: the allocation tracer and snapshots.",
+    .m_doc = "heaplens's C core: the allocation tracer, snapshots and the heap graph.",
     .m_size = 0,
     .m_methods = hl_module_methods,
     .m_slots = hl_module_slots,

@@ -1,0 +1,468 @@
+/* graph.c - the heap graph: node arrays, address index, CSR edges, queries.
+ *
+ * Invariants: nodes [0, n_closed) have their out-edges in
+ * out_edges[out_offsets[i], out_offsets[i + 1]); edges appended after
+ * out_offsets[n_closed] belong to node n_closed (the open node). The address
+ * index maps every non-virtual node's address to its id with linear probing
+ * over n_index_slots slots (HL_NODE_NONE = empty), kept at most 3/4 full. The
+ * reverse index, when built, is the transpose in the same form.
+ */
+#include "graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "u64_map.h"
+
+struct hl_graph {
+    size_t n_nodes, node_capacity;
+    uint64_t *addresses;
+    uint32_t *type_ids;
+    uint32_t *sizes; /* UINT32_MAX: the size is in big_sizes */
+    uint8_t *flags;
+
+    size_t n_closed;
+    uint32_t *out_offsets; /* node_capacity + 1 entries */
+    hl_node_id *out_edges;
+    size_t n_edges, edge_capacity;
+
+    hl_node_id *index_slots;
+    size_t n_index_slots, n_indexed;
+
+    uint32_t *in_offsets; /* NULL until hl_graph_build_reverse */
+    hl_node_id *in_edges;
+
+    hl_u64_map big_size_index; /* node id -> position in big_sizes */
+    uint64_t *big_sizes;
+    size_t n_big_sizes;
+
+    int finished;
+};
+
+/* Spread an object address over 32 bits (addresses are 16-byte aligned, so the
+ * low bits carry nothing). */
+HL_INLINE uint32_t hl__address_hash(uint64_t address) {
+    return (uint32_t)(((address >> 4) * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+/* Map a 32-bit hash onto [0, n) without a division (Lemire's reduction). */
+HL_INLINE size_t hl__reduce(uint32_t hash, size_t n) {
+    return (size_t)(((uint64_t)hash * (uint64_t)n) >> 32);
+}
+
+/* Grow `*array` (of `element_size` items) to `new_capacity`. Returns 0, or -1
+ * with the array unchanged. */
+static HL_WARN_UNUSED int hl__grow(void **array, size_t element_size, size_t new_capacity) {
+    void *grown = realloc(*array, element_size * new_capacity);
+    if (grown == NULL)
+        return -1;
+    *array = grown;
+    return 0;
+}
+
+static HL_WARN_UNUSED int hl__grow_nodes(hl_graph *graph, size_t capacity) {
+    if (hl__grow((void **)&graph->addresses, sizeof(uint64_t), capacity) < 0 ||
+        hl__grow((void **)&graph->type_ids, sizeof(uint32_t), capacity) < 0 ||
+        hl__grow((void **)&graph->sizes, sizeof(uint32_t), capacity) < 0 ||
+        hl__grow((void **)&graph->flags, sizeof(uint8_t), capacity) < 0 ||
+        hl__grow((void **)&graph->out_offsets, sizeof(uint32_t), capacity + 1) < 0)
+        return -1; /* arrays already grown are merely larger than needed */
+    graph->node_capacity = capacity;
+    return 0;
+}
+
+/* Insert (address -> id) into an index with room. */
+static void hl__index_put(hl_node_id *slots, size_t n_slots, const uint64_t *addresses,
+                          hl_node_id id) {
+    size_t slot = hl__reduce(hl__address_hash(addresses[id]), n_slots);
+    while (slots[slot] != HL_NODE_NONE)
+        slot = slot + 1 == n_slots ? 0 : slot + 1;
+    slots[slot] = id;
+}
+
+/* Rebuild the address index with `n_slots` slots. Returns 0, or -1 with the
+ * old index kept. */
+static HL_WARN_UNUSED int hl__index_resize(hl_graph *graph, size_t n_slots) {
+    hl_node_id *slots = malloc(n_slots * sizeof(hl_node_id));
+    if (slots == NULL)
+        return -1;
+    memset(slots, 0xff, n_slots * sizeof(hl_node_id));
+    for (size_t i = 0; i < graph->n_index_slots; i++) {
+        if (graph->index_slots[i] != HL_NODE_NONE)
+            hl__index_put(slots, n_slots, graph->addresses, graph->index_slots[i]);
+    }
+    free(graph->index_slots);
+    graph->index_slots = slots;
+    graph->n_index_slots = n_slots;
+    return 0;
+}
+
+hl_graph *hl_graph_new(size_t expected_nodes, size_t expected_edges) {
+    hl_graph *graph = calloc(1, sizeof(*graph));
+    if (graph == NULL)
+        return NULL;
+    if (expected_nodes < 64)
+        expected_nodes = 64;
+    if (expected_edges < 64)
+        expected_edges = 64;
+    if (hl_u64_map_init(&graph->big_size_index, 8) < 0 ||
+        hl__grow_nodes(graph, expected_nodes) < 0 ||
+        hl__grow((void **)&graph->out_edges, sizeof(hl_node_id), expected_edges) < 0 ||
+        hl__index_resize(graph, expected_nodes + expected_nodes / 2) < 0) {
+        hl_graph_free(graph);
+        return NULL;
+    }
+    graph->edge_capacity = expected_edges;
+    graph->out_offsets[0] = 0;
+    return graph;
+}
+
+void hl_graph_free(hl_graph *graph) {
+    if (graph == NULL)
+        return;
+    free(graph->addresses);
+    free(graph->type_ids);
+    free(graph->sizes);
+    free(graph->flags);
+    free(graph->out_offsets);
+    free(graph->out_edges);
+    free(graph->index_slots);
+    free(graph->in_offsets);
+    free(graph->in_edges);
+    free(graph->big_sizes);
+    hl_u64_map_destroy(&graph->big_size_index);
+    free(graph);
+}
+
+hl_node_id hl_graph_find(const hl_graph *graph, uint64_t address) {
+    if (address == 0)
+        return HL_NODE_NONE;
+    size_t n_slots = graph->n_index_slots;
+    size_t slot = hl__reduce(hl__address_hash(address), n_slots);
+    for (;;) {
+        hl_node_id id = graph->index_slots[slot];
+        if (id == HL_NODE_NONE || graph->addresses[id] == address)
+            return id;
+        slot = slot + 1 == n_slots ? 0 : slot + 1;
+    }
+}
+
+int hl_graph_add_node(hl_graph *graph, uint64_t address, uint32_t type_id, uint8_t flags,
+                      hl_node_id *id_out, int *is_new) {
+    *is_new = 0;
+    if (address != 0) {
+        hl_node_id existing = hl_graph_find(graph, address);
+        if (existing != HL_NODE_NONE) {
+            *id_out = existing;
+            return 0;
+        }
+    }
+    if (graph->finished || graph->n_nodes >= HL_GRAPH_MAX_NODES)
+        return -1;
+    if (graph->n_nodes == graph->node_capacity) {
+        size_t capacity = graph->node_capacity + graph->node_capacity / 2;
+        if (capacity > HL_GRAPH_MAX_NODES)
+            capacity = HL_GRAPH_MAX_NODES;
+        if (hl__grow_nodes(graph, capacity) < 0)
+            return -1;
+    }
+    if (address != 0 && (graph->n_indexed + 1) * 4 > graph->n_index_slots * 3) {
+        if (hl__index_resize(graph, graph->n_index_slots + graph->n_index_slots / 2) < 0)
+            return -1;
+    }
+    hl_node_id id = (hl_node_id)graph->n_nodes++;
+    graph->addresses[id] = address;
+    graph->type_ids[id] = type_id;
+    graph->sizes[id] = 0;
+    graph->flags[id] = address == 0 ? (uint8_t)(flags | HL_NODE_VIRTUAL) : flags;
+    if (address != 0) {
+        hl__index_put(graph->index_slots, graph->n_index_slots, graph->addresses, id);
+        graph->n_indexed++;
+    }
+    *id_out = id;
+    *is_new = 1;
+    return 0;
+}
+
+void hl_graph_set_size(hl_graph *graph, hl_node_id id, uint64_t size) {
+    if (size < UINT32_MAX) {
+        graph->sizes[id] = (uint32_t)size;
+        return;
+    }
+    uint32_t position;
+    int inserted;
+    uint64_t *grown = realloc(graph->big_sizes, (graph->n_big_sizes + 1) * sizeof(uint64_t));
+    if (grown == NULL)
+        goto saturate;
+    graph->big_sizes = grown;
+    if (hl_u64_map_get_or_put(&graph->big_size_index, id, (uint32_t)graph->n_big_sizes, &position,
+                              &inserted) < 0)
+        goto saturate;
+    if (inserted)
+        graph->n_big_sizes++;
+    graph->big_sizes[position] = size;
+    graph->sizes[id] = UINT32_MAX;
+    return;
+saturate:
+    /* Out of memory for a side entry: keep the largest size we can say. */
+    graph->sizes[id] = UINT32_MAX - 1;
+}
+
+void hl_graph_add_flags(hl_graph *graph, hl_node_id id, uint8_t flags) {
+    graph->flags[id] |= flags;
+}
+
+int hl_graph_add_edge(hl_graph *graph, hl_node_id to) {
+    if (HL_UNLIKELY(graph->n_edges == graph->edge_capacity)) {
+        if (graph->edge_capacity == HL_GRAPH_MAX_EDGES)
+            return -1;
+        size_t capacity = graph->edge_capacity + graph->edge_capacity / 2;
+        if (capacity > HL_GRAPH_MAX_EDGES)
+            capacity = HL_GRAPH_MAX_EDGES;
+        if (hl__grow((void **)&graph->out_edges, sizeof(hl_node_id), capacity) < 0)
+            return -1;
+        graph->edge_capacity = capacity;
+    }
+    graph->out_edges[graph->n_edges++] = to;
+    return 0;
+}
+
+void hl_graph_discard_open_edges(hl_graph *graph) {
+    graph->n_edges = graph->out_offsets[graph->n_closed];
+}
+
+hl_node_id hl_graph_close_node(hl_graph *graph) {
+    if (graph->n_closed < graph->n_nodes) {
+        graph->out_offsets[graph->n_closed + 1] = (uint32_t)graph->n_edges;
+        graph->n_closed++;
+    }
+    return hl_graph_open_node(graph);
+}
+
+hl_node_id hl_graph_open_node(const hl_graph *graph) {
+    return graph->n_closed < graph->n_nodes ? (hl_node_id)graph->n_closed : HL_NODE_NONE;
+}
+
+int hl_graph_finish(hl_graph *graph) {
+    if (graph->n_closed != graph->n_nodes)
+        return -1;
+    graph->finished = 1;
+    /* Shrinking never fails in practice; if it does, the larger block stays. */
+    size_t n = graph->n_nodes ? graph->n_nodes : 1;
+    if (hl__grow((void **)&graph->out_edges, sizeof(hl_node_id),
+                 graph->n_edges ? graph->n_edges : 1) == 0)
+        graph->edge_capacity = graph->n_edges ? graph->n_edges : 1;
+    if (hl__grow_nodes(graph, n) == 0)
+        graph->node_capacity = n;
+    return 0;
+}
+
+size_t hl_graph_n_nodes(const hl_graph *graph) {
+    return graph->n_nodes;
+}
+
+size_t hl_graph_n_edges(const hl_graph *graph) {
+    return graph->n_edges;
+}
+
+size_t hl_graph_memory(const hl_graph *graph) {
+    size_t bytes = sizeof(*graph);
+    bytes += graph->node_capacity * (sizeof(uint64_t) + 2 * sizeof(uint32_t) + sizeof(uint8_t));
+    bytes += (graph->node_capacity + 1) * sizeof(uint32_t);
+    bytes += graph->edge_capacity * sizeof(hl_node_id);
+    bytes += graph->n_index_slots * sizeof(hl_node_id);
+    if (graph->in_offsets != NULL)
+        bytes += (graph->n_nodes + 1) * sizeof(uint32_t) + graph->n_edges * sizeof(hl_node_id);
+    bytes += graph->n_big_sizes * sizeof(uint64_t);
+    return bytes;
+}
+
+uint64_t hl_graph_address(const hl_graph *graph, hl_node_id id) {
+    return graph->addresses[id];
+}
+
+uint32_t hl_graph_type(const hl_graph *graph, hl_node_id id) {
+    return graph->type_ids[id];
+}
+
+uint64_t hl_graph_size(const hl_graph *graph, hl_node_id id) {
+    uint32_t size = graph->sizes[id];
+    uint32_t position;
+    if (size == UINT32_MAX && hl_u64_map_get(&graph->big_size_index, id, &position))
+        return graph->big_sizes[position];
+    return size;
+}
+
+uint8_t hl_graph_flags(const hl_graph *graph, hl_node_id id) {
+    return graph->flags[id];
+}
+
+const hl_node_id *hl_graph_out_edges(const hl_graph *graph, hl_node_id id, size_t *count_out) {
+    uint32_t begin = graph->out_offsets[id];
+    *count_out = graph->out_offsets[id + 1] - begin;
+    return graph->out_edges + begin;
+}
+
+int hl_graph_build_reverse(hl_graph *graph) {
+    if (graph->in_offsets != NULL)
+        return 0;
+    if (!graph->finished)
+        return -1;
+    size_t n_nodes = graph->n_nodes;
+    uint32_t *offsets = calloc(n_nodes + 1, sizeof(uint32_t));
+    hl_node_id *edges = malloc((graph->n_edges ? graph->n_edges : 1) * sizeof(hl_node_id));
+    if (offsets == NULL || edges == NULL) {
+        free(offsets);
+        free(edges);
+        return -1;
+    }
+    /* Counting sort by target: count, prefix-sum into start positions, then
+     * place each source; scanning sources in order keeps each list sorted. */
+    for (size_t e = 0; e < graph->n_edges; e++)
+        offsets[graph->out_edges[e] + 1]++;
+    for (size_t i = 0; i < n_nodes; i++)
+        offsets[i + 1] += offsets[i];
+    for (size_t source = 0; source < n_nodes; source++) {
+        for (uint32_t e = graph->out_offsets[source]; e < graph->out_offsets[source + 1]; e++) {
+            hl_node_id target = graph->out_edges[e];
+            edges[offsets[target]++] = (hl_node_id)source;
+        }
+    }
+    /* Each offsets[t] now holds the end of t's list, which is the start of
+     * t + 1's: shift right by one to get starts back. */
+    memmove(offsets + 1, offsets, n_nodes * sizeof(uint32_t));
+    offsets[0] = 0;
+    graph->in_offsets = offsets;
+    graph->in_edges = edges;
+    return 0;
+}
+
+const hl_node_id *hl_graph_in_edges(const hl_graph *graph, hl_node_id id, size_t *count_out) {
+    uint32_t begin = graph->in_offsets[id];
+    *count_out = graph->in_offsets[id + 1] - begin;
+    return graph->in_edges + begin;
+}
+
+HL_INLINE int hl__has(uint8_t flags, uint8_t require, uint8_t exclude) {
+    return (flags & require) == require && (flags & exclude) == 0;
+}
+
+void hl_graph_census(const hl_graph *graph, uint8_t require, uint8_t exclude, size_t n_types,
+                     uint64_t *counts, uint64_t *sizes) {
+    for (size_t i = 0; i < graph->n_nodes; i++) {
+        uint32_t type_id = graph->type_ids[i];
+        if (!hl__has(graph->flags[i], require, exclude) || type_id >= n_types)
+            continue;
+        counts[type_id]++;
+        sizes[type_id] +=
+            graph->sizes[i] == UINT32_MAX ? hl_graph_size(graph, (hl_node_id)i) : graph->sizes[i];
+    }
+}
+
+int hl_graph_mark_unreferenced(hl_graph *graph, uint8_t source_require, uint8_t node_require,
+                               size_t *count_out) {
+    size_t n_nodes = graph->n_nodes;
+    uint8_t *referenced = calloc(n_nodes ? n_nodes : 1, 1);
+    if (referenced == NULL)
+        return -1;
+    for (size_t source = 0; source < graph->n_closed; source++) {
+        if (!hl__has(graph->flags[source], source_require, HL_NODE_IGNORED))
+            continue;
+        for (uint32_t e = graph->out_offsets[source]; e < graph->out_offsets[source + 1]; e++) {
+            if (graph->out_edges[e] != source)
+                referenced[graph->out_edges[e]] = 1;
+        }
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < n_nodes; i++) {
+        int mark = !referenced[i] && hl__has(graph->flags[i], node_require, 0);
+        graph->flags[i] = (uint8_t)(mark ? graph->flags[i] | HL_NODE_UNREACHED
+                                         : graph->flags[i] & ~HL_NODE_UNREACHED);
+        count += (size_t)mark;
+    }
+    free(referenced);
+    *count_out = count;
+    return 0;
+}
+
+HL_INLINE int hl__is_target(const hl_graph *graph, const hl_graph_path_query *query,
+                            hl_node_id id) {
+    return (graph->flags[id] & query->target_flags) != 0 ||
+           (query->target_marks != NULL && query->target_marks[id] != 0);
+}
+
+int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *query,
+                           hl_node_id **path_out, size_t *length_out) {
+    *path_out = NULL;
+    *length_out = 0;
+    size_t n_nodes = graph->n_nodes;
+    if (query->start >= n_nodes || (query->backward && graph->in_offsets == NULL))
+        return -1;
+    const uint32_t *offsets = query->backward ? graph->in_offsets : graph->out_offsets;
+    const hl_node_id *edges = query->backward ? graph->in_edges : graph->out_edges;
+
+    /* parent[i] is the node we reached i from (the start is its own parent);
+     * HL_NODE_NONE means not reached. The queue holds each node at most once
+     * and is processed level by level to count depth. */
+    hl_node_id *parent = malloc(n_nodes * sizeof(hl_node_id));
+    hl_node_id *queue = malloc(n_nodes * sizeof(hl_node_id));
+    if (parent == NULL || queue == NULL) {
+        free(parent);
+        free(queue);
+        return -1;
+    }
+    memset(parent, 0xff, n_nodes * sizeof(hl_node_id));
+    size_t head = 0, tail = 0;
+    parent[query->start] = query->start;
+    queue[tail++] = query->start;
+    hl_node_id found = HL_NODE_NONE;
+    int64_t depth = 0;
+    while (head < tail && found == HL_NODE_NONE) {
+        size_t level_end = tail;
+        for (; head < level_end && found == HL_NODE_NONE; head++) {
+            hl_node_id id = queue[head];
+            if (hl__is_target(graph, query, id)) {
+                found = id;
+                break;
+            }
+            if (query->max_depth >= 0 && depth >= query->max_depth)
+                continue;
+            for (uint32_t e = offsets[id]; e < offsets[id + 1]; e++) {
+                hl_node_id next = edges[e];
+                if (parent[next] != HL_NODE_NONE ||
+                    !hl__has(graph->flags[next], query->require, query->exclude))
+                    continue;
+                parent[next] = id;
+                queue[tail++] = next;
+            }
+        }
+        depth++;
+    }
+    free(queue);
+    int result = 0;
+    if (found != HL_NODE_NONE) {
+        size_t length = 1;
+        for (hl_node_id id = found; id != query->start; id = parent[id])
+            length++;
+        hl_node_id *path = malloc(length * sizeof(hl_node_id));
+        if (path == NULL) {
+            result = -1;
+        } else {
+            /* Walking parents goes from the found node back to start. A
+             * backward search reached the target through in-edges, so that
+             * walk is already in reference order; a forward one is reversed. */
+            size_t i = 0;
+            for (hl_node_id id = found;; id = parent[id]) {
+                path[query->backward ? i : length - 1 - i] = id;
+                i++;
+                if (id == query->start)
+                    break;
+            }
+            *path_out = path;
+            *length_out = length;
+            result = 1;
+        }
+    }
+    free(parent);
+    return result;
+}

@@ -1,0 +1,594 @@
+/* graph_type.c - heaplens._core.HeapGraph: queries on a built heap graph.
+ *
+ * A HeapGraph owns one hlpy_heap. Node ids cross into Python as ints and are
+ * checked on the way back. Tracked nodes are kept alive by the heap's objects
+ * list; an untracked node is only turned back into an object after one of its
+ * tracked referrers is seen, right now, to refer to it (hl__object_of).
+ */
+#include "graph_type.h"
+
+#include "edge_label.h"
+#include "frames.h"
+#include "heapwalk.h"
+#include "u64_map.h"
+
+typedef struct hl_graph_object {
+    PyObject_HEAD
+    hlpy_heap heap;
+} hl_graph_object;
+
+static PyTypeObject *hl_graph_pytype;
+
+static void hl_graph_dealloc(PyObject *self) {
+    hlpy_heap_clear(&((hl_graph_object *)self)->heap);
+    PyTypeObject *type = Py_TYPE(self);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+/* Parse a node id argument. Returns 0, or -1 with IndexError/TypeError. */
+static int hl__node_arg(hl_graph_object *self, PyObject *arg, hl_node_id *id_out) {
+    Py_ssize_t id = PyNumber_AsSsize_t(arg, PyExc_IndexError);
+    if (id == -1 && PyErr_Occurred())
+        return -1;
+    if (id < 0 || (size_t)id >= hl_graph_n_nodes(self->heap.graph)) {
+        PyErr_Format(PyExc_IndexError, "node id %zd out of range [0, %zu)", id,
+                     hl_graph_n_nodes(self->heap.graph));
+        return -1;
+    }
+    *id_out = (hl_node_id)id;
+    return 0;
+}
+
+typedef struct hl_search {
+    PyObject *target;
+    int found;
+} hl_search;
+
+static int hl__search_visit(PyObject *child, void *arg) {
+    hl_search *search = arg;
+    if (child == search->target) {
+        search->found = 1;
+        return 1; /* stop the traversal */
+    }
+    return 0;
+}
+
+/* The object of node `id` as a new reference, or NULL with LookupError when
+ * the node is virtual or an untracked object that no live tracked referrer
+ * still holds. */
+static PyObject *hl__object_of(hl_graph_object *self, hl_node_id id) {
+    hlpy_heap *heap = &self->heap;
+    if (id < heap->n_tracked)
+        return Py_NewRef(PyList_GET_ITEM(heap->objects, id));
+    if (hl_graph_flags(heap->graph, id) & HL_NODE_VIRTUAL) {
+        PyErr_Format(PyExc_LookupError, "node %u is an executing frame, not an object", id);
+        return NULL;
+    }
+    if (hl_graph_build_reverse(heap->graph) < 0)
+        return PyErr_NoMemory();
+    PyObject *candidate = (PyObject *)(uintptr_t)hl_graph_address(heap->graph, id);
+    size_t n_referrers;
+    const hl_node_id *referrers = hl_graph_in_edges(heap->graph, id, &n_referrers);
+    for (size_t i = 0; i < n_referrers; i++) {
+        if (referrers[i] >= heap->n_tracked)
+            continue;
+        PyObject *holder = PyList_GET_ITEM(heap->objects, referrers[i]);
+        traverseproc traverse = Py_TYPE(holder)->tp_traverse;
+        hl_search search = {candidate, 0};
+        if (traverse != NULL && PyObject_IS_GC(holder))
+            (void)traverse(holder, hl__search_visit, &search);
+        if (search.found)
+            return Py_NewRef(candidate);
+    }
+    PyErr_Format(PyExc_LookupError,
+                 "node %u (untracked) may have been freed since the graph was built", id);
+    return NULL;
+}
+
+static PyObject *hl_graph_find_method(PyObject *op, PyObject *obj) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id = hl_graph_find(self->heap.graph, (uint64_t)(uintptr_t)obj);
+    if (id == HL_NODE_NONE)
+        return PyLong_FromLong(-1);
+    if (id >= self->heap.n_tracked) {
+        /* The address may now be another object's: check it is the same one. */
+        PyObject *known = hl__object_of(self, id);
+        if (known == NULL) {
+            PyErr_Clear();
+            return PyLong_FromLong(-1);
+        }
+        Py_DECREF(known);
+        if (self->heap.types[hl_graph_type(self->heap.graph, id)] != Py_TYPE(obj))
+            return PyLong_FromLong(-1);
+    }
+    return PyLong_FromUnsignedLong(id);
+}
+
+static PyObject *hl_graph_object_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    return hl__object_of(self, id);
+}
+
+static PyObject *hl_graph_type_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    uint32_t type_id = hl_graph_type(self->heap.graph, id);
+    if (type_id >= self->heap.n_types)
+        Py_RETURN_NONE;
+    return Py_NewRef((PyObject *)self->heap.types[type_id]);
+}
+
+static PyObject *hl_graph_size_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(hl_graph_size(self->heap.graph, id));
+}
+
+static PyObject *hl_graph_address_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(hl_graph_address(self->heap.graph, id));
+}
+
+static PyObject *hl_graph_kind_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    uint8_t flags = hl_graph_flags(self->heap.graph, id);
+    return PyUnicode_FromString(flags & HL_NODE_VIRTUAL   ? "frame"
+                                : flags & HL_NODE_IGNORED ? "ignored"
+                                                          : "object");
+}
+
+static PyObject *hl_graph_is_tracked_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    return PyBool_FromLong(hl_graph_flags(self->heap.graph, id) & HL_NODE_TRACKED);
+}
+
+static PyObject *hl_graph_root_kind_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    uint8_t flags = hl_graph_flags(self->heap.graph, id);
+    if (flags & HL_NODE_MODULE)
+        return PyUnicode_FromString("module");
+    if (flags & HL_NODE_VIRTUAL)
+        return PyUnicode_FromString("frame");
+    if (flags & HL_NODE_UNREACHED)
+        return PyUnicode_FromString("unreferenced");
+    Py_RETURN_NONE;
+}
+
+static PyObject *hl__id_list(const hl_node_id *ids, size_t n) {
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    if (list == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        PyObject *item = PyLong_FromUnsignedLong(ids[i]);
+        if (item == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    return list;
+}
+
+static PyObject *hl_graph_referents_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    size_t n;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    const hl_node_id *ids = hl_graph_out_edges(self->heap.graph, id, &n);
+    return hl__id_list(ids, n);
+}
+
+static PyObject *hl_graph_referrers_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    size_t n;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    if (hl_graph_build_reverse(self->heap.graph) < 0)
+        return PyErr_NoMemory();
+    const hl_node_id *ids = hl_graph_in_edges(self->heap.graph, id, &n);
+    return hl__id_list(ids, n);
+}
+
+static PyObject *hl_graph_census_method(PyObject *op, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"tracked_only", NULL};
+    hl_graph_object *self = (hl_graph_object *)op;
+    int tracked_only = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p:census", keywords, &tracked_only))
+        return NULL;
+    size_t n_types = self->heap.n_types;
+    uint64_t *counts = calloc(n_types ? 2 * n_types : 1, sizeof(uint64_t));
+    if (counts == NULL)
+        return PyErr_NoMemory();
+    uint64_t *sizes = counts + n_types;
+    hl_graph_census(self->heap.graph, tracked_only ? HL_NODE_TRACKED : 0,
+                    HL_NODE_IGNORED | HL_NODE_VIRTUAL, n_types, counts, sizes);
+    PyObject *result = PyList_New(0);
+    for (size_t t = 0; result != NULL && t < n_types; t++) {
+        if (counts[t] == 0)
+            continue;
+        PyObject *row = Py_BuildValue("(OKK)", (PyObject *)self->heap.types[t],
+                                      (unsigned long long)counts[t], (unsigned long long)sizes[t]);
+        if (row == NULL || PyList_Append(result, row) < 0)
+            Py_CLEAR(result);
+        Py_XDECREF(row);
+    }
+    free(counts);
+    return result;
+}
+
+static PyObject *hl_graph_unreferenced_method(PyObject *op, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"tracked_only", NULL};
+    hl_graph_object *self = (hl_graph_object *)op;
+    int tracked_only = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p:unreferenced", keywords, &tracked_only))
+        return NULL;
+    hl_graph *graph = self->heap.graph;
+    size_t count;
+    if (hl_graph_mark_unreferenced(graph, tracked_only ? HL_NODE_TRACKED : 0, HL_NODE_TRACKED,
+                                   &count) < 0)
+        return PyErr_NoMemory();
+    PyObject *result = PyList_New(0);
+    for (size_t i = 0; result != NULL && i < hl_graph_n_nodes(graph); i++) {
+        uint8_t flags = hl_graph_flags(graph, (hl_node_id)i);
+        if (!(flags & HL_NODE_UNREACHED) || (flags & HL_NODE_IGNORED))
+            continue;
+        PyObject *item = PyLong_FromSize_t(i);
+        if (item == NULL || PyList_Append(result, item) < 0)
+            Py_CLEAR(result);
+        Py_XDECREF(item);
+    }
+    /* Put back the build-time marks that root queries rely on. */
+    if (hl_graph_mark_unreferenced(graph, 0, HL_NODE_TRACKED, &count) < 0) {
+        Py_XDECREF(result);
+        return PyErr_NoMemory();
+    }
+    return result;
+}
+
+/* Fill a target mark array (n_nodes bytes) from a sequence of node ids.
+ * Returns a new array, or NULL with an exception. */
+static uint8_t *hl__target_marks(hl_graph_object *self, PyObject *targets) {
+    PyObject *sequence = PySequence_Fast(targets, "targets must be a sequence of node ids");
+    if (sequence == NULL)
+        return NULL;
+    uint8_t *marks = calloc(hl_graph_n_nodes(self->heap.graph) + 1, 1);
+    if (marks == NULL) {
+        Py_DECREF(sequence);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(sequence); i++) {
+        hl_node_id id;
+        if (hl__node_arg(self, PySequence_Fast_GET_ITEM(sequence, i), &id) < 0) {
+            free(marks);
+            Py_DECREF(sequence);
+            return NULL;
+        }
+        marks[id] = 1;
+    }
+    Py_DECREF(sequence);
+    return marks;
+}
+
+/* Run one path query and convert the result: list of ids, or None. */
+static PyObject *hl__run_path(hl_graph_object *self, const hl_graph_path_query *query, int *found) {
+    hl_node_id *path;
+    size_t length;
+    int result = hl_graph_shortest_path(self->heap.graph, query, &path, &length);
+    *found = result == 1;
+    if (result < 0)
+        return PyErr_NoMemory();
+    if (result == 0)
+        Py_RETURN_NONE;
+    PyObject *list = hl__id_list(path, length);
+    free(path);
+    return list;
+}
+
+static PyObject *hl__path(hl_graph_object *self, PyObject *args, PyObject *kwargs, int backward) {
+    static char *keywords[] = {"id", "targets", "max_depth", "tracked_only", NULL};
+    PyObject *id_arg, *targets = Py_None;
+    Py_ssize_t max_depth = -1;
+    int tracked_only = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs,
+                                     backward ? "O|Onp:path_back" : "OO|np:path_forward", keywords,
+                                     &id_arg, &targets, &max_depth, &tracked_only))
+        return NULL;
+    hl_graph_path_query query = {.backward = backward, .max_depth = max_depth};
+    if (hl__node_arg(self, id_arg, &query.start) < 0)
+        return NULL;
+    if (backward && hl_graph_build_reverse(self->heap.graph) < 0)
+        return PyErr_NoMemory();
+    query.require = tracked_only ? HL_NODE_TRACKED : 0;
+    query.exclude = HL_NODE_IGNORED;
+    uint8_t *marks = NULL;
+    int found;
+    PyObject *result;
+    if (targets != Py_None) {
+        marks = hl__target_marks(self, targets);
+        if (marks == NULL)
+            return NULL;
+        query.target_marks = marks;
+        result = hl__run_path(self, &query, &found);
+        free(marks);
+        return result;
+    }
+    /* Roots: modules and unreferenced objects first; a frame only when the
+     * object is held by nothing else. */
+    query.target_flags = HL_NODE_MODULE | HL_NODE_UNREACHED;
+    query.exclude = HL_NODE_IGNORED | HL_NODE_VIRTUAL;
+    result = hl__run_path(self, &query, &found);
+    if (result == NULL || found || tracked_only)
+        return result;
+    Py_DECREF(result);
+    query.target_flags = HL_NODE_MODULE | HL_NODE_UNREACHED | HL_NODE_VIRTUAL;
+    query.exclude = HL_NODE_IGNORED;
+    return hl__run_path(self, &query, &found);
+}
+
+static PyObject *hl_graph_path_back_method(PyObject *op, PyObject *args, PyObject *kwargs) {
+    return hl__path((hl_graph_object *)op, args, kwargs, 1);
+}
+
+static PyObject *hl_graph_path_forward_method(PyObject *op, PyObject *args, PyObject *kwargs) {
+    return hl__path((hl_graph_object *)op, args, kwargs, 0);
+}
+
+static hlpy_frame_root *hl__frame_of(hl_graph_object *self, hl_node_id id) {
+    hlpy_heap *heap = &self->heap;
+    if (!(hl_graph_flags(heap->graph, id) & HL_NODE_VIRTUAL) || id < heap->first_frame_node ||
+        id - heap->first_frame_node >= heap->n_frames) {
+        PyErr_Format(PyExc_LookupError, "node %u is not a frame", id);
+        return NULL;
+    }
+    return &heap->frames[id - heap->first_frame_node];
+}
+
+static PyObject *hl_graph_frame_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    hlpy_frame_root *frame = hl__frame_of(self, id);
+    if (frame == NULL)
+        return NULL;
+    return Py_BuildValue("(kOi)", frame->thread_id, (PyObject *)frame->code,
+                         hlpy_frames_lineno(frame->code, frame->lasti));
+}
+
+/* "local name" (or "cell name", "free variable name") for an edge out of a
+ * frame node. */
+static PyObject *hl__frame_edge_label(hl_graph_object *self, hl_node_id source, hl_node_id target) {
+    hlpy_frame_root *frame = hl__frame_of(self, source);
+    if (frame == NULL)
+        return NULL;
+    size_t n;
+    const hl_node_id *edges = hl_graph_out_edges(self->heap.graph, source, &n);
+    for (size_t k = 0; k < n && k < (size_t)frame->n_locals; k++) {
+        if (edges[k] != target)
+            continue;
+        int slot = frame->local_slots[k];
+        PyObject *names = frame->code->co_localsplusnames;
+        PyObject *kinds = frame->code->co_localspluskinds;
+        const char *what = "local";
+        if (PyBytes_Check(kinds) && slot < PyBytes_GET_SIZE(kinds)) {
+            unsigned char kind = (unsigned char)PyBytes_AS_STRING(kinds)[slot];
+            what = kind & 0x40   ? "cell"
+                   : kind & 0x80 ? "free variable"
+                                 : "local"; /* CO_FAST_CELL / _FREE */
+        }
+        if (PyTuple_Check(names) && slot < PyTuple_GET_SIZE(names))
+            return PyUnicode_FromFormat("%s %U", what, PyTuple_GET_ITEM(names, slot));
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *hl_graph_edge_label_method(PyObject *op, PyObject *const *args, Py_ssize_t nargs) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id source, target;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "edge_label(source_id, target_id) takes two node ids");
+        return NULL;
+    }
+    if (hl__node_arg(self, args[0], &source) < 0 || hl__node_arg(self, args[1], &target) < 0)
+        return NULL;
+    if (hl_graph_flags(self->heap.graph, source) & HL_NODE_VIRTUAL)
+        return hl__frame_edge_label(self, source, target);
+    PyObject *source_object = hl__object_of(self, source);
+    if (source_object == NULL)
+        return NULL;
+    PyObject *target_object = hl__object_of(self, target);
+    if (target_object == NULL) {
+        Py_DECREF(source_object);
+        return NULL;
+    }
+    PyObject *label = hlpy_edge_label(source_object, target_object);
+    Py_DECREF(source_object);
+    Py_DECREF(target_object);
+    return label;
+}
+
+static PyObject *hl_graph_get_n_nodes(PyObject *op, void *closure) {
+    return PyLong_FromSize_t(hl_graph_n_nodes(((hl_graph_object *)op)->heap.graph));
+}
+
+static PyObject *hl_graph_get_n_edges(PyObject *op, void *closure) {
+    return PyLong_FromSize_t(hl_graph_n_edges(((hl_graph_object *)op)->heap.graph));
+}
+
+static PyObject *hl_graph_get_n_tracked(PyObject *op, void *closure) {
+    return PyLong_FromSize_t(((hl_graph_object *)op)->heap.n_tracked);
+}
+
+static PyObject *hl_graph_get_nbytes(PyObject *op, void *closure) {
+    hlpy_heap *heap = &((hl_graph_object *)op)->heap;
+    size_t bytes = hl_graph_memory(heap->graph);
+    bytes += heap->type_capacity * (sizeof(PyTypeObject *) + sizeof(hlpy_size_method));
+    bytes += heap->n_frames * sizeof(hlpy_frame_root);
+    /* The list that keeps tracked nodes alive is part of the cost. */
+    bytes += (size_t)PyList_GET_SIZE(heap->objects) * sizeof(PyObject *) + sizeof(PyListObject);
+    return PyLong_FromSize_t(bytes);
+}
+
+static PyMethodDef hl_graph_methods[] = {
+    {"find", hl_graph_find_method, METH_O, "find(obj) -> node id, or -1"},
+    {"object", hl_graph_object_method, METH_O, "object(id) -> the object (LookupError if gone)"},
+    {"type", hl_graph_type_method, METH_O, "type(id) -> type of the node (None for a frame)"},
+    {"size", hl_graph_size_method, METH_O, "size(id) -> sys.getsizeof size"},
+    {"address", hl_graph_address_method, METH_O, "address(id) -> id() of the object (0: frame)"},
+    {"kind", hl_graph_kind_method, METH_O, "kind(id) -> 'object', 'frame' or 'ignored'"},
+    {"is_tracked", hl_graph_is_tracked_method, METH_O, "is_tracked(id) -> bool"},
+    {"root_kind", hl_graph_root_kind_method, METH_O,
+     "root_kind(id) -> 'module', 'frame', 'unreferenced' or None"},
+    {"referents", hl_graph_referents_method, METH_O, "referents(id) -> [id], one per reference"},
+    {"referrers", hl_graph_referrers_method, METH_O, "referrers(id) -> [id], one per reference"},
+    {"census", (PyCFunction)(void (*)(void))hl_graph_census_method, METH_VARARGS | METH_KEYWORDS,
+     "census(tracked_only=False) -> [(type, count, total_size)]"},
+    {"unreferenced", (PyCFunction)(void (*)(void))hl_graph_unreferenced_method,
+     METH_VARARGS | METH_KEYWORDS, "unreferenced(tracked_only=True) -> [id]"},
+    {"path_back", (PyCFunction)(void (*)(void))hl_graph_path_back_method,
+     METH_VARARGS | METH_KEYWORDS,
+     "path_back(id, targets=None, max_depth=-1, tracked_only=False) -> [id] or None"},
+    {"path_forward", (PyCFunction)(void (*)(void))hl_graph_path_forward_method,
+     METH_VARARGS | METH_KEYWORDS,
+     "path_forward(id, targets, max_depth=-1, tracked_only=False) -> [id] or None"},
+    {"frame", hl_graph_frame_method, METH_O, "frame(id) -> (thread_id, code, lineno)"},
+    {"edge_label", (PyCFunction)(void (*)(void))hl_graph_edge_label_method, METH_FASTCALL,
+     "edge_label(source_id, target_id) -> str or None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef hl_graph_getset[] = {
+    {"n_nodes", hl_graph_get_n_nodes, NULL, "number of nodes", NULL},
+    {"n_edges", hl_graph_get_n_edges, NULL, "number of references", NULL},
+    {"n_tracked", hl_graph_get_n_tracked, NULL, "nodes 0 .. n_tracked-1 are gc.get_objects()",
+     NULL},
+    {"nbytes", hl_graph_get_nbytes, NULL, "memory the graph holds, in bytes", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot hl_graph_slots[] = {
+    {Py_tp_dealloc, hl_graph_dealloc},
+    {Py_tp_methods, hl_graph_methods},
+    {Py_tp_getset, hl_graph_getset},
+    {Py_tp_doc, "The live heap as a graph, taken by heaplens._core.build_graph()."},
+    {0, NULL},
+};
+
+static PyType_Spec hl_graph_spec = {
+    .name = "heaplens._core.HeapGraph",
+    .basicsize = sizeof(hl_graph_object),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = hl_graph_slots,
+};
+
+int hlpy_graph_type_add(PyObject *module) {
+    hl_graph_pytype = (PyTypeObject *)PyType_FromSpec(&hl_graph_spec);
+    if (hl_graph_pytype == NULL)
+        return -1;
+    return PyModule_AddObjectRef(module, "HeapGraph", (PyObject *)hl_graph_pytype);
+}
+
+PyObject *hlpy_build_graph(PyObject *module, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"ignore", "skip_frames_under", "untracked", NULL};
+    hlpy_walk_options options = {.untracked = 1};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOp:build_graph", keywords, &options.ignore,
+                                     &options.skip_frames_under, &options.untracked))
+        return NULL;
+    if (options.skip_frames_under == Py_None)
+        options.skip_frames_under = NULL;
+    hl_graph_object *self = PyObject_New(hl_graph_object, hl_graph_pytype);
+    if (self == NULL)
+        return NULL;
+    memset(&self->heap, 0, sizeof(self->heap));
+    if (hlpy_heap_walk(&self->heap, &options) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+PyObject *hlpy_count_types(PyObject *module, PyObject *objects) {
+    if (!PyList_Check(objects)) {
+        PyErr_SetString(PyExc_TypeError, "count_types() takes a list");
+        return NULL;
+    }
+    hl_u64_map index;
+    if (hl_u64_map_init(&index, 512) < 0)
+        return PyErr_NoMemory();
+    size_t capacity = 512, n_types = 0;
+    PyTypeObject **types = malloc(capacity * sizeof(*types));
+    uint64_t *counts = malloc(capacity * sizeof(*counts));
+    PyObject *result = NULL;
+    if (types == NULL || counts == NULL)
+        goto out_of_memory;
+    PyTypeObject *last_type = NULL;
+    uint32_t last_id = 0;
+    /* The list cannot change under us: nothing in the loop runs Python code. */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objects); i++) {
+        PyTypeObject *type = Py_TYPE(PyList_GET_ITEM(objects, i));
+        if (type != last_type) {
+            int inserted;
+            if (hl_u64_map_get_or_put(&index, (uint64_t)(uintptr_t)type, (uint32_t)n_types,
+                                      &last_id, &inserted) < 0)
+                goto out_of_memory;
+            if (inserted) {
+                if (n_types == capacity) {
+                    capacity *= 2;
+                    PyTypeObject **grown_types = realloc(types, capacity * sizeof(*types));
+                    if (grown_types == NULL)
+                        goto out_of_memory;
+                    types = grown_types;
+                    uint64_t *grown_counts = realloc(counts, capacity * sizeof(*counts));
+                    if (grown_counts == NULL)
+                        goto out_of_memory;
+                    counts = grown_counts;
+                }
+                types[n_types] = (PyTypeObject *)Py_NewRef(type);
+                counts[n_types] = 0;
+                n_types++;
+            }
+            last_type = type;
+        }
+        counts[last_id]++;
+    }
+    result = PyDict_New();
+    for (size_t t = 0; result != NULL && t < n_types; t++) {
+        PyObject *count = PyLong_FromUnsignedLongLong(counts[t]);
+        if (count == NULL || PyDict_SetItem(result, (PyObject *)types[t], count) < 0)
+            Py_CLEAR(result);
+        Py_XDECREF(count);
+    }
+    goto done;
+out_of_memory:
+    PyErr_NoMemory();
+done:
+    hl_u64_map_destroy(&index);
+    for (size_t t = 0; t < n_types; t++)
+        Py_DECREF(types[t]);
+    free(types);
+    free(counts);
+    return result;
+}

@@ -1,0 +1,19 @@
+/* graph_type.h - the heaplens._core.HeapGraph type and build_graph(). */
+#ifndef HLPY_GRAPH_TYPE_H
+#define HLPY_GRAPH_TYPE_H
+
+#include <Python.h>
+
+/* Create the HeapGraph type and add it to `module`. Returns 0, or -1 with an
+ * exception. */
+int hlpy_graph_type_add(PyObject *module);
+
+/* build_graph(ignore=(), skip_frames_under=None, untracked=True) -> HeapGraph.
+ * METH_VARARGS | METH_KEYWORDS module function. */
+PyObject *hlpy_build_graph(PyObject *module, PyObject *args, PyObject *kwargs);
+
+/* count_types(objects: list) -> {type: count}: the census objgraph's
+ * typestats needs, in C. METH_O module function. */
+PyObject *hlpy_count_types(PyObject *module, PyObject *objects);
+
+#endif /* HLPY_GRAPH_TYPE_H */

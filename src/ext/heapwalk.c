@@ -1,0 +1,297 @@
+/* heapwalk.c - the heap walk (see heapwalk.h and docs/heap-graph.md).
+ *
+ * Order of node ids: the tracked objects in gc.get_objects() order, then one
+ * virtual node per executing frame, then untracked objects in the order the
+ * walk first meets them. Nodes are traversed in id order, so the CSR edges
+ * come out in order with no sorting. Nothing here runs Python code between
+ * gc.get_objects() and the end of the walk: tp_traverse, _PyType_Lookup, dict
+ * iteration over sys.modules and C __sizeof__ functions only.
+ */
+#include "heapwalk.h"
+
+#include "frames.h"
+#include "u64_map.h"
+
+typedef struct hl_walk {
+    hlpy_heap *heap;
+    hl_u64_map type_index; /* type address -> type id */
+    PyTypeObject *last_type;
+    uint32_t last_type_id;
+    int untracked;
+    int failed; /* set by a visit that ran out of memory */
+    PyObject *skip_frames_under;
+} hl_walk;
+
+/* The type id of `type`, registering it (with a reference) when new. Returns
+ * 0, or -1 when out of memory (no exception set). */
+static int hl__type_id(hl_walk *walk, PyTypeObject *type, uint32_t *id_out) {
+    if (type == walk->last_type) {
+        *id_out = walk->last_type_id;
+        return 0;
+    }
+    hlpy_heap *heap = walk->heap;
+    uint32_t id;
+    int inserted;
+    if (hl_u64_map_get_or_put(&walk->type_index, (uint64_t)(uintptr_t)type, (uint32_t)heap->n_types,
+                              &id, &inserted) < 0)
+        return -1;
+    if (inserted) {
+        if (heap->n_types == heap->type_capacity) {
+            size_t capacity = heap->type_capacity ? 2 * heap->type_capacity : 256;
+            PyTypeObject **types = realloc(heap->types, capacity * sizeof(*types));
+            if (types == NULL)
+                return -1;
+            heap->types = types;
+            hlpy_size_method *methods = realloc(heap->size_methods, capacity * sizeof(*methods));
+            if (methods == NULL)
+                return -1;
+            heap->size_methods = methods;
+            heap->type_capacity = capacity;
+        }
+        heap->types[heap->n_types] = (PyTypeObject *)Py_NewRef(type);
+        if (hlpy_size_method_for(type, &heap->size_methods[heap->n_types]) < 0)
+            PyErr_Clear(); /* the basic formula is the fallback it chose */
+        heap->n_types++;
+    }
+    walk->last_type = type;
+    walk->last_type_id = id;
+    *id_out = id;
+    return 0;
+}
+
+/* The node of `obj`, adding it when the walk includes untracked objects.
+ * Returns 0 with *id_out set, 1 when obj is not in the graph (and is not to be
+ * added), -1 when out of memory. */
+static int hl__node_for(hl_walk *walk, PyObject *obj, hl_node_id *id_out) {
+    hl_graph *graph = walk->heap->graph;
+    if (!walk->untracked) {
+        *id_out = hl_graph_find(graph, (uint64_t)(uintptr_t)obj);
+        return *id_out == HL_NODE_NONE ? 1 : 0;
+    }
+    uint32_t type_id;
+    int is_new;
+    if (hl__type_id(walk, Py_TYPE(obj), &type_id) < 0)
+        return -1;
+    uint8_t flags = PyObject_IS_GC(obj) && PyObject_GC_IsTracked(obj) ? HL_NODE_TRACKED : 0;
+    return hl_graph_add_node(graph, (uint64_t)(uintptr_t)obj, type_id, flags, id_out, &is_new);
+}
+
+/* tp_traverse callback: one edge from the open node to `child`. */
+static int hl__visit(PyObject *child, void *arg) {
+    hl_walk *walk = arg;
+    hl_node_id id;
+    if (child == NULL)
+        return 0;
+    int found = hl__node_for(walk, child, &id);
+    if (found > 0)
+        return 0;
+    if (found < 0 || hl_graph_add_edge(walk->heap->graph, id) < 0) {
+        walk->failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* hlpy_frames_visit_executing callback: one virtual node per frame. */
+static int hl__add_frame(unsigned long thread_id, PyCodeObject *code, int lasti,
+                         PyObject *const *locals, int n_locals, void *arg) {
+    hl_walk *walk = arg;
+    hlpy_heap *heap = walk->heap;
+    if (walk->skip_frames_under != NULL && PyUnicode_Check(code->co_filename)) {
+        Py_ssize_t match =
+            PyUnicode_Tailmatch(code->co_filename, walk->skip_frames_under, 0, PY_SSIZE_T_MAX, -1);
+        if (match != 0) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    hlpy_frame_root *frames = realloc(heap->frames, (heap->n_frames + 1) * sizeof(*frames));
+    if (frames == NULL)
+        return -1;
+    heap->frames = frames;
+    hlpy_frame_root *frame = &frames[heap->n_frames];
+    memset(frame, 0, sizeof(*frame));
+    frame->local_slots = malloc((size_t)(n_locals ? n_locals : 1) * sizeof(int));
+    frame->local_objects = malloc((size_t)(n_locals ? n_locals : 1) * sizeof(PyObject *));
+    if (frame->local_slots == NULL || frame->local_objects == NULL) {
+        free(frame->local_slots);
+        free(frame->local_objects);
+        return -1;
+    }
+    hl_node_id id;
+    int is_new;
+    if (hl_graph_add_node(heap->graph, 0, UINT32_MAX, 0, &id, &is_new) < 0) {
+        free(frame->local_slots);
+        free(frame->local_objects);
+        return -1;
+    }
+    if (heap->n_frames == 0)
+        heap->first_frame_node = id;
+    frame->thread_id = thread_id;
+    frame->code = (PyCodeObject *)Py_NewRef(code);
+    frame->lasti = lasti;
+    for (int slot = 0; slot < n_locals; slot++) {
+        if (locals[slot] == NULL)
+            continue;
+        frame->local_slots[frame->n_locals] = slot;
+        frame->local_objects[frame->n_locals] = locals[slot];
+        frame->n_locals++;
+    }
+    heap->n_frames++;
+    return 0;
+}
+
+/* Flag the modules of sys.modules stored under their own name. */
+static void hl__flag_modules(hlpy_heap *heap) {
+    PyObject *modules = PyImport_GetModuleDict();
+    PyObject *key, *value;
+    Py_ssize_t position = 0;
+    while (modules != NULL && PyDict_Next(modules, &position, &key, &value)) {
+        if (!PyModule_Check(value) || !PyUnicode_Check(key))
+            continue;
+        PyObject *name = PyModule_GetNameObject(value);
+        if (name == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        int proper = PyUnicode_Check(name) && PyUnicode_Compare(name, key) == 0;
+        Py_DECREF(name);
+        hl_node_id id = hl_graph_find(heap->graph, (uint64_t)(uintptr_t)value);
+        if (proper && id != HL_NODE_NONE)
+            hl_graph_add_flags(heap->graph, id, HL_NODE_MODULE);
+    }
+}
+
+/* Traverse every node in id order, emitting its edges and setting its size.
+ * Returns 0, or -1 when out of memory. */
+static int hl__traverse_all(hl_walk *walk) {
+    hlpy_heap *heap = walk->heap;
+    hl_graph *graph = heap->graph;
+    for (hl_node_id id = hl_graph_open_node(graph); id != HL_NODE_NONE;
+         id = hl_graph_close_node(graph)) {
+        uint8_t flags = hl_graph_flags(graph, id);
+        if (flags & HL_NODE_VIRTUAL) {
+            hlpy_frame_root *frame = &heap->frames[id - heap->first_frame_node];
+            for (int i = 0; i < frame->n_locals; i++) {
+                if (hl__visit(frame->local_objects[i], walk) < 0)
+                    return -1;
+            }
+            continue;
+        }
+        PyObject *obj = (PyObject *)(uintptr_t)hl_graph_address(graph, id);
+        hl_graph_set_size(graph, id,
+                          hlpy_size_of(obj, &heap->size_methods[hl_graph_type(graph, id)]));
+        traverseproc traverse = Py_TYPE(obj)->tp_traverse;
+        if ((flags & HL_NODE_IGNORED) || traverse == NULL || !PyObject_IS_GC(obj))
+            continue;
+        (void)traverse(obj, hl__visit, walk);
+        if (walk->failed)
+            return -1;
+    }
+    return 0;
+}
+
+int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
+    hl_walk walk = {.heap = heap, .untracked = options->untracked};
+    PyObject *ignore = NULL;
+    int gc_was_enabled = -1;
+    memset(heap, 0, sizeof(*heap));
+    if (PyInterpreterState_Get() != PyInterpreterState_Main()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the heap graph is only available in the main interpreter");
+        return -1;
+    }
+    if (options->skip_frames_under != NULL && !PyUnicode_Check(options->skip_frames_under)) {
+        PyErr_SetString(PyExc_TypeError, "skip_frames_under must be a str");
+        return -1;
+    }
+    walk.skip_frames_under = options->skip_frames_under;
+    /* Everything that may run Python code happens first. */
+    if (hlpy_size_calibrate() < 0)
+        return -1;
+    ignore = options->ignore != NULL ? PySequence_Tuple(options->ignore) : PyTuple_New(0);
+    if (ignore == NULL)
+        return -1;
+    PyObject *gc_module = PyImport_ImportModule("gc");
+    if (gc_module == NULL)
+        goto fail;
+    heap->objects = PyObject_CallMethod(gc_module, "get_objects", NULL);
+    Py_DECREF(gc_module);
+    if (heap->objects == NULL)
+        goto fail;
+    if (!PyList_CheckExact(heap->objects)) {
+        PyErr_SetString(PyExc_TypeError, "gc.get_objects() did not return a list");
+        goto fail;
+    }
+    gc_was_enabled = PyGC_Disable();
+
+    /* From here on no Python code runs and nothing is collected. */
+    Py_ssize_t n_objects = PyList_GET_SIZE(heap->objects);
+    heap->graph = hl_graph_new((size_t)n_objects * 2, (size_t)n_objects * 3);
+    if (heap->graph == NULL || hl_u64_map_init(&walk.type_index, 1024) < 0)
+        goto out_of_memory;
+    for (Py_ssize_t i = 0; i < n_objects; i++) {
+        PyObject *obj = PyList_GET_ITEM(heap->objects, i);
+        uint32_t type_id;
+        hl_node_id id;
+        int is_new;
+        if (hl__type_id(&walk, Py_TYPE(obj), &type_id) < 0 ||
+            hl_graph_add_node(heap->graph, (uint64_t)(uintptr_t)obj, type_id, HL_NODE_TRACKED, &id,
+                              &is_new) < 0)
+            goto out_of_memory;
+    }
+    heap->n_tracked = (size_t)n_objects;
+    if (hlpy_frames_visit_executing(hl__add_frame, &walk) < 0)
+        goto out_of_memory;
+    for (Py_ssize_t i = 0; i <= PyTuple_GET_SIZE(ignore); i++) {
+        PyObject *obj = i < PyTuple_GET_SIZE(ignore) ? PyTuple_GET_ITEM(ignore, i) : ignore;
+        hl_node_id id;
+        int found = hl__node_for(&walk, obj, &id);
+        if (found < 0)
+            goto out_of_memory;
+        if (found == 0)
+            hl_graph_add_flags(heap->graph, id, HL_NODE_IGNORED);
+    }
+    if (hl__traverse_all(&walk) < 0 || hl_graph_finish(heap->graph) < 0)
+        goto out_of_memory;
+    hl__flag_modules(heap);
+    size_t n_unreferenced;
+    if (hl_graph_mark_unreferenced(heap->graph, 0, HL_NODE_TRACKED, &n_unreferenced) < 0)
+        goto out_of_memory;
+    for (size_t i = 0; i < heap->n_frames; i++) {
+        free(heap->frames[i].local_objects);
+        heap->frames[i].local_objects = NULL;
+    }
+    hl_u64_map_destroy(&walk.type_index);
+    Py_DECREF(ignore);
+    if (gc_was_enabled == 1)
+        PyGC_Enable();
+    return 0;
+
+out_of_memory:
+    PyErr_Format(PyExc_MemoryError, "not enough memory for the heap graph (%zu objects so far)",
+                 heap->graph ? hl_graph_n_nodes(heap->graph) : 0);
+fail:
+    hl_u64_map_destroy(&walk.type_index);
+    Py_XDECREF(ignore);
+    hlpy_heap_clear(heap);
+    if (gc_was_enabled == 1)
+        PyGC_Enable();
+    return -1;
+}
+
+void hlpy_heap_clear(hlpy_heap *heap) {
+    hl_graph_free(heap->graph);
+    Py_CLEAR(heap->objects);
+    for (size_t i = 0; i < heap->n_types; i++)
+        Py_DECREF(heap->types[i]);
+    free(heap->types);
+    free(heap->size_methods);
+    for (size_t i = 0; i < heap->n_frames; i++) {
+        Py_XDECREF(heap->frames[i].code);
+        free(heap->frames[i].local_slots);
+        free(heap->frames[i].local_objects);
+    }
+    free(heap->frames);
+    memset(heap, 0, sizeof(*heap));
+}

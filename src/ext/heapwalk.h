@@ -1,0 +1,52 @@
+/* heapwalk.h - build the heap graph of the live interpreter (see docs/heap-graph.md).
+ *
+ * The walk holds the GIL from start to end, disables the cyclic collector, and
+ * runs no Python code after gc.get_objects() returned, so no object it has
+ * seen can be freed or moved while it builds. Everything it owns is released by
+ * hlpy_heap_clear.
+ */
+#ifndef HLPY_HEAPWALK_H
+#define HLPY_HEAPWALK_H
+
+#include <Python.h>
+
+#include "graph.h"
+#include "objsize.h"
+
+/* A virtual node for an executing frame: which function, where, and for each
+ * of its out-edges (in order) which local slot it came from. */
+typedef struct hlpy_frame_root {
+    unsigned long thread_id;
+    PyCodeObject *code; /* owned */
+    int lasti;
+    int n_locals;
+    int *local_slots;         /* n_locals entries, owned; index into co_localsplusnames */
+    PyObject **local_objects; /* borrowed, valid only during the walk */
+} hlpy_frame_root;
+
+typedef struct hlpy_heap {
+    hl_graph *graph;
+    PyObject *objects;    /* the gc.get_objects() list, owned: keeps tracked nodes alive */
+    size_t n_tracked;     /* nodes [0, n_tracked) are objects[0 ..] */
+    PyTypeObject **types; /* type id -> type, each owned */
+    hlpy_size_method *size_methods; /* type id -> how to size it */
+    size_t n_types, type_capacity;
+    hlpy_frame_root *frames; /* nodes [first_frame_node, + n_frames) */
+    size_t n_frames;
+    hl_node_id first_frame_node;
+} hlpy_heap;
+
+typedef struct hlpy_walk_options {
+    PyObject *ignore;            /* iterable of objects to leave out, or NULL */
+    PyObject *skip_frames_under; /* str: frames of code under this path are not roots, or NULL */
+    int untracked;               /* 1: add untracked referents as nodes */
+} hlpy_walk_options;
+
+/* Walk the heap into *heap (zeroed by the caller). Returns 0, or -1 with an
+ * exception set and *heap cleared. Needs the GIL; the main interpreter only. */
+int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options);
+
+/* Release everything *heap owns and zero it. Needs the GIL. */
+void hlpy_heap_clear(hlpy_heap *heap);
+
+#endif /* HLPY_HEAPWALK_H */
