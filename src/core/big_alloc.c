@@ -1,8 +1,9 @@
 /* big_alloc.c - see big_alloc.h. */
-#define _DEFAULT_SOURCE 1
+#define _GNU_SOURCE 1 /* mremap */
 #include "big_alloc.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -34,4 +35,33 @@ void hl_big_free(void *ptr, size_t size) {
     }
 #endif
     free(ptr);
+}
+
+void *hl_big_realloc(void *ptr, size_t old_size, size_t new_size) {
+    if (ptr == NULL)
+        return hl_big_calloc(new_size);
+#if defined(__linux__)
+    if (old_size >= HL__HUGE_THRESHOLD && new_size >= HL__HUGE_THRESHOLD) {
+        void *moved = mremap(ptr, old_size, new_size, MREMAP_MAYMOVE);
+        if (moved == MAP_FAILED)
+            return NULL;
+#ifdef MADV_HUGEPAGE
+        (void)madvise(moved, new_size, MADV_HUGEPAGE);
+#endif
+        return moved; /* pages past old_size come zeroed */
+    }
+    if (old_size >= HL__HUGE_THRESHOLD || new_size >= HL__HUGE_THRESHOLD) {
+        /* Crossing the threshold: copy between the two kinds of memory. */
+        void *fresh = hl_big_calloc(new_size);
+        if (fresh == NULL)
+            return NULL;
+        memcpy(fresh, ptr, old_size < new_size ? old_size : new_size);
+        hl_big_free(ptr, old_size);
+        return fresh;
+    }
+#endif
+    void *grown = realloc(ptr, new_size ? new_size : 1);
+    if (grown != NULL && new_size > old_size)
+        memset((char *)grown + old_size, 0, new_size - old_size);
+    return grown;
 }

@@ -12,9 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "big_alloc.h"
 #include "u64_map.h"
 
+/* The big arrays live in hl_big_calloc memory (huge pages: they are probed at
+ * random), so each remembers its size in bytes for resizing and freeing. */
+typedef struct hl__sizes_in_bytes {
+    size_t addresses, type_ids, sizes, flags, out_offsets, out_edges, index_slots, in_offsets,
+        in_edges;
+} hl__sizes_in_bytes;
+
 struct hl_graph {
+    hl__sizes_in_bytes bytes;
     size_t n_nodes, node_capacity;
     uint64_t *addresses;
     uint32_t *type_ids;
@@ -26,8 +35,11 @@ struct hl_graph {
     hl_node_id *out_edges;
     size_t n_edges, edge_capacity;
 
-    hl_node_id *index_slots;
+    hl_node_id *index_slots; /* tag << index_id_bits | id, or HL_NODE_NONE */
     size_t n_index_slots, n_indexed;
+    unsigned index_id_bits;
+    uint32_t index_id_mask;
+    size_t index_id_limit; /* ids must stay below this to fit */
 
     uint32_t *in_offsets; /* NULL until hl_graph_build_reverse */
     hl_node_id *in_edges;
@@ -39,61 +51,102 @@ struct hl_graph {
     int finished;
 };
 
-/* Spread an object address over 32 bits (addresses are 16-byte aligned, so the
- * low bits carry nothing). */
-HL_INLINE uint32_t hl__address_hash(uint64_t address) {
-    return (uint32_t)(((address >> 4) * 0x9E3779B97F4A7C15ull) >> 32);
-}
-
 /* Map a 32-bit hash onto [0, n) without a division (Lemire's reduction). */
 HL_INLINE size_t hl__reduce(uint32_t hash, size_t n) {
     return (size_t)(((uint64_t)hash * (uint64_t)n) >> 32);
 }
 
-/* Grow `*array` (of `element_size` items) to `new_capacity`. Returns 0, or -1
- * with the array unchanged. */
-static HL_WARN_UNUSED int hl__grow(void **array, size_t element_size, size_t new_capacity) {
-    void *grown = realloc(*array, element_size * new_capacity);
+/* Resize the big array `*array` of *bytes bytes to `element_size` *
+ * `new_capacity` bytes. Returns 0, or -1 with the array unchanged. */
+static HL_WARN_UNUSED int hl__grow(void **array, size_t *bytes, size_t element_size,
+                                   size_t new_capacity) {
+    size_t new_bytes = element_size * (new_capacity ? new_capacity : 1);
+    void *grown = hl_big_realloc(*array, *bytes, new_bytes);
     if (grown == NULL)
         return -1;
     *array = grown;
+    *bytes = new_bytes;
     return 0;
 }
 
+static void hl__release(void **array, size_t *bytes) {
+    hl_big_free(*array, *bytes);
+    *array = NULL;
+    *bytes = 0;
+}
+
 static HL_WARN_UNUSED int hl__grow_nodes(hl_graph *graph, size_t capacity) {
-    if (hl__grow((void **)&graph->addresses, sizeof(uint64_t), capacity) < 0 ||
-        hl__grow((void **)&graph->type_ids, sizeof(uint32_t), capacity) < 0 ||
-        hl__grow((void **)&graph->sizes, sizeof(uint32_t), capacity) < 0 ||
-        hl__grow((void **)&graph->flags, sizeof(uint8_t), capacity) < 0 ||
-        hl__grow((void **)&graph->out_offsets, sizeof(uint32_t), capacity + 1) < 0)
-        return -1; /* arrays already grown are merely larger than needed */
+    hl__sizes_in_bytes *bytes = &graph->bytes;
+    if (hl__grow((void **)&graph->addresses, &bytes->addresses, sizeof(uint64_t), capacity) < 0 ||
+        hl__grow((void **)&graph->type_ids, &bytes->type_ids, sizeof(uint32_t), capacity) < 0 ||
+        hl__grow((void **)&graph->sizes, &bytes->sizes, sizeof(uint32_t), capacity) < 0 ||
+        hl__grow((void **)&graph->flags, &bytes->flags, sizeof(uint8_t), capacity) < 0 ||
+        hl__grow((void **)&graph->out_offsets, &bytes->out_offsets, sizeof(uint32_t),
+                 capacity + 1) < 0)
+        return -1; /* arrays already resized keep their own recorded sizes */
     graph->node_capacity = capacity;
     return 0;
 }
 
-/* Insert (address -> id) into an index with room. */
-static void hl__index_put(hl_node_id *slots, size_t n_slots, const uint64_t *addresses,
-                          hl_node_id id) {
-    size_t slot = hl__reduce(hl__address_hash(addresses[id]), n_slots);
-    while (slots[slot] != HL_NODE_NONE)
-        slot = slot + 1 == n_slots ? 0 : slot + 1;
-    slots[slot] = id;
+/* An index slot packs a node id in its low id_bits bits and, above them, a
+ * tag: more bits of the address's hash, so most probes that do not match are
+ * rejected without loading the node's address (a cache miss each). All ones is
+ * the empty slot; ids stay below the all-ones id. */
+HL_INLINE uint32_t hl__tag_of(uint64_t hash64, unsigned id_bits) {
+    return id_bits >= 32 ? 0 : (uint32_t)hash64 >> id_bits << id_bits;
 }
 
-/* Rebuild the address index with `n_slots` slots. Returns 0, or -1 with the
- * old index kept. */
-static HL_WARN_UNUSED int hl__index_resize(hl_graph *graph, size_t n_slots) {
-    hl_node_id *slots = malloc(n_slots * sizeof(hl_node_id));
+HL_INLINE uint64_t hl__hash64(uint64_t address) {
+    return (address >> 4) * 0x9E3779B97F4A7C15ull;
+}
+
+/* The home slot comes from the hash's high half, the tag from its low half. */
+HL_INLINE size_t hl__home(uint64_t hash64, size_t n_slots) {
+    return hl__reduce((uint32_t)(hash64 >> 32), n_slots);
+}
+
+/* Insert (address -> id) into an index with room. */
+static void hl__index_put(hl_node_id *slots, size_t n_slots, unsigned id_bits, uint64_t address,
+                          hl_node_id id) {
+    uint64_t hash64 = hl__hash64(address);
+    size_t slot = hl__home(hash64, n_slots);
+    while (slots[slot] != HL_NODE_NONE)
+        slot = slot + 1 == n_slots ? 0 : slot + 1;
+    slots[slot] = hl__tag_of(hash64, id_bits) | id;
+}
+
+/* Bits needed for node ids below `limit` with the all-ones id kept free. */
+static unsigned hl__id_bits_for(size_t limit) {
+    unsigned bits = 1;
+    while (bits < 32 && ((size_t)1 << bits) - 1 <= limit)
+        bits++;
+    return bits;
+}
+
+/* Rebuild the address index with `n_slots` slots and ids of id_bits bits
+ * enough for `id_limit` nodes. Returns 0, or -1 with the old index kept. */
+static HL_WARN_UNUSED int hl__index_resize(hl_graph *graph, size_t n_slots, size_t id_limit) {
+    size_t slots_bytes = n_slots * sizeof(hl_node_id);
+    hl_node_id *slots = hl_big_calloc(slots_bytes);
     if (slots == NULL)
         return -1;
     memset(slots, 0xff, n_slots * sizeof(hl_node_id));
+    unsigned id_bits = hl__id_bits_for(id_limit);
+    uint32_t old_mask = graph->index_id_mask;
     for (size_t i = 0; i < graph->n_index_slots; i++) {
-        if (graph->index_slots[i] != HL_NODE_NONE)
-            hl__index_put(slots, n_slots, graph->addresses, graph->index_slots[i]);
+        hl_node_id entry = graph->index_slots[i];
+        if (entry != HL_NODE_NONE) {
+            hl_node_id id = entry & old_mask;
+            hl__index_put(slots, n_slots, id_bits, graph->addresses[id], id);
+        }
     }
-    free(graph->index_slots);
+    hl__release((void **)&graph->index_slots, &graph->bytes.index_slots);
     graph->index_slots = slots;
+    graph->bytes.index_slots = slots_bytes;
     graph->n_index_slots = n_slots;
+    graph->index_id_bits = id_bits;
+    graph->index_id_mask = id_bits >= 32 ? UINT32_MAX : ((uint32_t)1 << id_bits) - 1;
+    graph->index_id_limit = ((size_t)1 << id_bits) - 1;
     return 0;
 }
 
@@ -107,8 +160,9 @@ hl_graph *hl_graph_new(size_t expected_nodes, size_t expected_edges) {
         expected_edges = 64;
     if (hl_u64_map_init(&graph->big_size_index, 8) < 0 ||
         hl__grow_nodes(graph, expected_nodes) < 0 ||
-        hl__grow((void **)&graph->out_edges, sizeof(hl_node_id), expected_edges) < 0 ||
-        hl__index_resize(graph, expected_nodes + expected_nodes / 2) < 0) {
+        hl__grow((void **)&graph->out_edges, &graph->bytes.out_edges, sizeof(hl_node_id),
+                 expected_edges) < 0 ||
+        hl__index_resize(graph, expected_nodes + expected_nodes / 2, expected_nodes) < 0) {
         hl_graph_free(graph);
         return NULL;
     }
@@ -120,15 +174,16 @@ hl_graph *hl_graph_new(size_t expected_nodes, size_t expected_edges) {
 void hl_graph_free(hl_graph *graph) {
     if (graph == NULL)
         return;
-    free(graph->addresses);
-    free(graph->type_ids);
-    free(graph->sizes);
-    free(graph->flags);
-    free(graph->out_offsets);
-    free(graph->out_edges);
-    free(graph->index_slots);
-    free(graph->in_offsets);
-    free(graph->in_edges);
+    hl__sizes_in_bytes *bytes = &graph->bytes;
+    hl__release((void **)&graph->addresses, &bytes->addresses);
+    hl__release((void **)&graph->type_ids, &bytes->type_ids);
+    hl__release((void **)&graph->sizes, &bytes->sizes);
+    hl__release((void **)&graph->flags, &bytes->flags);
+    hl__release((void **)&graph->out_offsets, &bytes->out_offsets);
+    hl__release((void **)&graph->out_edges, &bytes->out_edges);
+    hl__release((void **)&graph->index_slots, &bytes->index_slots);
+    hl__release((void **)&graph->in_offsets, &bytes->in_offsets);
+    hl__release((void **)&graph->in_edges, &bytes->in_edges);
     free(graph->big_sizes);
     hl_u64_map_destroy(&graph->big_size_index);
     free(graph);
@@ -138,11 +193,16 @@ hl_node_id hl_graph_find(const hl_graph *graph, uint64_t address) {
     if (address == 0)
         return HL_NODE_NONE;
     size_t n_slots = graph->n_index_slots;
-    size_t slot = hl__reduce(hl__address_hash(address), n_slots);
+    uint64_t hash64 = hl__hash64(address);
+    size_t slot = hl__home(hash64, n_slots);
+    uint32_t tag = hl__tag_of(hash64, graph->index_id_bits);
+    uint32_t id_mask = graph->index_id_mask;
     for (;;) {
-        hl_node_id id = graph->index_slots[slot];
-        if (id == HL_NODE_NONE || graph->addresses[id] == address)
-            return id;
+        hl_node_id entry = graph->index_slots[slot];
+        if (entry == HL_NODE_NONE)
+            return HL_NODE_NONE;
+        if ((entry & ~id_mask) == tag && graph->addresses[entry & id_mask] == address)
+            return entry & id_mask;
         slot = slot + 1 == n_slots ? 0 : slot + 1;
     }
 }
@@ -157,6 +217,27 @@ int hl_graph_add_node(hl_graph *graph, uint64_t address, uint32_t type_id, uint8
             return 0;
         }
     }
+    if (hl_graph_add_new_node(graph, address, type_id, flags, id_out) < 0)
+        return -1;
+    *is_new = 1;
+    return 0;
+}
+
+void hl_graph_prefetch_slot(const hl_graph *graph, uint64_t address) {
+    size_t slot = hl__home(hl__hash64(address), graph->n_index_slots);
+    __builtin_prefetch(&graph->index_slots[slot]);
+}
+
+void hl_graph_prefetch_node(const hl_graph *graph, uint64_t address) {
+    uint64_t hash64 = hl__hash64(address);
+    hl_node_id entry = graph->index_slots[hl__home(hash64, graph->n_index_slots)];
+    if (entry != HL_NODE_NONE &&
+        (entry & ~graph->index_id_mask) == hl__tag_of(hash64, graph->index_id_bits))
+        __builtin_prefetch(&graph->addresses[entry & graph->index_id_mask]);
+}
+
+int hl_graph_add_new_node(hl_graph *graph, uint64_t address, uint32_t type_id, uint8_t flags,
+                          hl_node_id *id_out) {
     if (graph->finished || graph->n_nodes >= HL_GRAPH_MAX_NODES)
         return -1;
     if (graph->n_nodes == graph->node_capacity) {
@@ -166,8 +247,10 @@ int hl_graph_add_node(hl_graph *graph, uint64_t address, uint32_t type_id, uint8
         if (hl__grow_nodes(graph, capacity) < 0)
             return -1;
     }
-    if (address != 0 && (graph->n_indexed + 1) * 4 > graph->n_index_slots * 3) {
-        if (hl__index_resize(graph, graph->n_index_slots + graph->n_index_slots / 2) < 0)
+    if (address != 0 && ((graph->n_indexed + 1) * 4 > graph->n_index_slots * 3 ||
+                         graph->n_nodes + 1 >= graph->index_id_limit)) {
+        size_t n_slots = graph->n_index_slots + graph->n_index_slots / 2;
+        if (hl__index_resize(graph, n_slots, n_slots + graph->n_nodes) < 0)
             return -1;
     }
     hl_node_id id = (hl_node_id)graph->n_nodes++;
@@ -176,11 +259,10 @@ int hl_graph_add_node(hl_graph *graph, uint64_t address, uint32_t type_id, uint8
     graph->sizes[id] = 0;
     graph->flags[id] = address == 0 ? (uint8_t)(flags | HL_NODE_VIRTUAL) : flags;
     if (address != 0) {
-        hl__index_put(graph->index_slots, graph->n_index_slots, graph->addresses, id);
+        hl__index_put(graph->index_slots, graph->n_index_slots, graph->index_id_bits, address, id);
         graph->n_indexed++;
     }
     *id_out = id;
-    *is_new = 1;
     return 0;
 }
 
@@ -219,7 +301,8 @@ int hl_graph_add_edge(hl_graph *graph, hl_node_id to) {
         size_t capacity = graph->edge_capacity + graph->edge_capacity / 2;
         if (capacity > HL_GRAPH_MAX_EDGES)
             capacity = HL_GRAPH_MAX_EDGES;
-        if (hl__grow((void **)&graph->out_edges, sizeof(hl_node_id), capacity) < 0)
+        if (hl__grow((void **)&graph->out_edges, &graph->bytes.out_edges, sizeof(hl_node_id),
+                     capacity) < 0)
             return -1;
         graph->edge_capacity = capacity;
     }
@@ -249,7 +332,7 @@ int hl_graph_finish(hl_graph *graph) {
     graph->finished = 1;
     /* Shrinking never fails in practice; if it does, the larger block stays. */
     size_t n = graph->n_nodes ? graph->n_nodes : 1;
-    if (hl__grow((void **)&graph->out_edges, sizeof(hl_node_id),
+    if (hl__grow((void **)&graph->out_edges, &graph->bytes.out_edges, sizeof(hl_node_id),
                  graph->n_edges ? graph->n_edges : 1) == 0)
         graph->edge_capacity = graph->n_edges ? graph->n_edges : 1;
     if (hl__grow_nodes(graph, n) == 0)
@@ -266,15 +349,10 @@ size_t hl_graph_n_edges(const hl_graph *graph) {
 }
 
 size_t hl_graph_memory(const hl_graph *graph) {
-    size_t bytes = sizeof(*graph);
-    bytes += graph->node_capacity * (sizeof(uint64_t) + 2 * sizeof(uint32_t) + sizeof(uint8_t));
-    bytes += (graph->node_capacity + 1) * sizeof(uint32_t);
-    bytes += graph->edge_capacity * sizeof(hl_node_id);
-    bytes += graph->n_index_slots * sizeof(hl_node_id);
-    if (graph->in_offsets != NULL)
-        bytes += (graph->n_nodes + 1) * sizeof(uint32_t) + graph->n_edges * sizeof(hl_node_id);
-    bytes += graph->n_big_sizes * sizeof(uint64_t);
-    return bytes;
+    const hl__sizes_in_bytes *bytes = &graph->bytes;
+    return sizeof(*graph) + bytes->addresses + bytes->type_ids + bytes->sizes + bytes->flags +
+           bytes->out_offsets + bytes->out_edges + bytes->index_slots + bytes->in_offsets +
+           bytes->in_edges + graph->n_big_sizes * sizeof(uint64_t);
 }
 
 uint64_t hl_graph_address(const hl_graph *graph, hl_node_id id) {
@@ -309,11 +387,13 @@ int hl_graph_build_reverse(hl_graph *graph) {
     if (!graph->finished)
         return -1;
     size_t n_nodes = graph->n_nodes;
-    uint32_t *offsets = calloc(n_nodes + 1, sizeof(uint32_t));
-    hl_node_id *edges = malloc((graph->n_edges ? graph->n_edges : 1) * sizeof(hl_node_id));
+    size_t offsets_bytes = (n_nodes + 1) * sizeof(uint32_t);
+    size_t edges_bytes = (graph->n_edges ? graph->n_edges : 1) * sizeof(hl_node_id);
+    uint32_t *offsets = hl_big_calloc(offsets_bytes);
+    hl_node_id *edges = hl_big_calloc(edges_bytes);
     if (offsets == NULL || edges == NULL) {
-        free(offsets);
-        free(edges);
+        hl_big_free(offsets, offsets_bytes);
+        hl_big_free(edges, edges_bytes);
         return -1;
     }
     /* Counting sort by target: count, prefix-sum into start positions, then
@@ -334,6 +414,8 @@ int hl_graph_build_reverse(hl_graph *graph) {
     offsets[0] = 0;
     graph->in_offsets = offsets;
     graph->in_edges = edges;
+    graph->bytes.in_offsets = offsets_bytes;
+    graph->bytes.in_edges = edges_bytes;
     return 0;
 }
 
@@ -404,11 +486,12 @@ int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *que
     /* parent[i] is the node we reached i from (the start is its own parent);
      * HL_NODE_NONE means not reached. The queue holds each node at most once
      * and is processed level by level to count depth. */
-    hl_node_id *parent = malloc(n_nodes * sizeof(hl_node_id));
-    hl_node_id *queue = malloc(n_nodes * sizeof(hl_node_id));
+    size_t array_bytes = (n_nodes ? n_nodes : 1) * sizeof(hl_node_id);
+    hl_node_id *parent = hl_big_calloc(array_bytes);
+    hl_node_id *queue = hl_big_calloc(array_bytes);
     if (parent == NULL || queue == NULL) {
-        free(parent);
-        free(queue);
+        hl_big_free(parent, array_bytes);
+        hl_big_free(queue, array_bytes);
         return -1;
     }
     memset(parent, 0xff, n_nodes * sizeof(hl_node_id));
@@ -438,7 +521,7 @@ int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *que
         }
         depth++;
     }
-    free(queue);
+    hl_big_free(queue, array_bytes);
     int result = 0;
     if (found != HL_NODE_NONE) {
         size_t length = 1;
@@ -463,6 +546,6 @@ int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *que
             result = 1;
         }
     }
-    free(parent);
+    hl_big_free(parent, array_bytes);
     return result;
 }

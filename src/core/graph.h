@@ -62,6 +62,18 @@ void hl_graph_free(hl_graph *graph);
 HL_WARN_UNUSED int hl_graph_add_node(hl_graph *graph, uint64_t address, uint32_t type_id,
                                      uint8_t flags, hl_node_id *id_out, int *is_new);
 
+/* Add a node for `address`, which the caller knows is not a node yet (it just
+ * looked it up). Same results as hl_graph_add_node without the lookup. */
+HL_WARN_UNUSED int hl_graph_add_new_node(hl_graph *graph, uint64_t address, uint32_t type_id,
+                                         uint8_t flags, hl_node_id *id_out);
+
+/* Hints for a batch of lookups, which otherwise wait on memory one at a time:
+ * prefetch_slot starts loading the index slot `address` hashes to;
+ * prefetch_node, called after the slot has arrived, starts loading the
+ * address of the node it names when its tag matches. Neither changes anything. */
+void hl_graph_prefetch_slot(const hl_graph *graph, uint64_t address);
+void hl_graph_prefetch_node(const hl_graph *graph, uint64_t address);
+
 /* Set the size of node `id`. */
 void hl_graph_set_size(hl_graph *graph, hl_node_id id, uint64_t size);
 

@@ -1,8 +1,8 @@
 /* graph_type.c - heaplens._core.HeapGraph: queries on a built heap graph.
  *
  * A HeapGraph owns one hlpy_heap. Node ids cross into Python as ints and are
- * checked on the way back. Tracked nodes are kept alive by the heap's objects
- * list; an untracked node is only turned back into an object after one of its
+ * checked on the way back. Tracked nodes are kept alive by the heap's strong
+ * references; an untracked node is only turned back into an object after one of its
  * tracked referrers is seen, right now, to refer to it (hl__object_of).
  */
 #include "graph_type.h"
@@ -60,7 +60,7 @@ static int hl__search_visit(PyObject *child, void *arg) {
 static PyObject *hl__object_of(hl_graph_object *self, hl_node_id id) {
     hlpy_heap *heap = &self->heap;
     if (id < heap->n_tracked)
-        return Py_NewRef(PyList_GET_ITEM(heap->objects, id));
+        return Py_NewRef((PyObject *)(uintptr_t)hl_graph_address(heap->graph, id));
     if (hl_graph_flags(heap->graph, id) & HL_NODE_VIRTUAL) {
         PyErr_Format(PyExc_LookupError, "node %u is an executing frame, not an object", id);
         return NULL;
@@ -73,7 +73,7 @@ static PyObject *hl__object_of(hl_graph_object *self, hl_node_id id) {
     for (size_t i = 0; i < n_referrers; i++) {
         if (referrers[i] >= heap->n_tracked)
             continue;
-        PyObject *holder = PyList_GET_ITEM(heap->objects, referrers[i]);
+        PyObject *holder = (PyObject *)(uintptr_t)hl_graph_address(heap->graph, referrers[i]);
         traverseproc traverse = Py_TYPE(holder)->tp_traverse;
         hl_search search = {candidate, 0};
         if (traverse != NULL && PyObject_IS_GC(holder))
@@ -447,8 +447,6 @@ static PyObject *hl_graph_get_nbytes(PyObject *op, void *closure) {
     size_t bytes = hl_graph_memory(heap->graph);
     bytes += heap->type_capacity * (sizeof(PyTypeObject *) + sizeof(hlpy_size_method));
     bytes += heap->n_frames * sizeof(hlpy_frame_root);
-    /* The list that keeps tracked nodes alive is part of the cost. */
-    bytes += (size_t)PyList_GET_SIZE(heap->objects) * sizeof(PyObject *) + sizeof(PyListObject);
     return PyLong_FromSize_t(bytes);
 }
 

@@ -12,8 +12,16 @@
 #include "frames.h"
 #include "u64_map.h"
 
+/* Nodes and edges queued before their lookups are resolved together. */
+#define HL_FLUSH_NODES 512
+#define HL_FLUSH_EDGES 1024
+
 typedef struct hl_walk {
     hlpy_heap *heap;
+    PyObject **pending; /* children visited, not yet resolved to node ids */
+    size_t n_pending, pending_capacity;
+    uint32_t counts[HL_FLUSH_NODES]; /* how many of them each unclosed node has */
+    size_t n_counts;
     hl_u64_map type_index; /* type address -> type id */
     PyTypeObject *last_type;
     uint32_t last_type_id;
@@ -61,34 +69,66 @@ static int hl__type_id(hl_walk *walk, PyTypeObject *type, uint32_t *id_out) {
 
 /* The node of `obj`, adding it when the walk includes untracked objects.
  * Returns 0 with *id_out set, 1 when obj is not in the graph (and is not to be
- * added), -1 when out of memory. */
+ * added), -1 when out of memory. The object's header is read only when it is
+ * new. */
 static int hl__node_for(hl_walk *walk, PyObject *obj, hl_node_id *id_out) {
     hl_graph *graph = walk->heap->graph;
-    if (!walk->untracked) {
-        *id_out = hl_graph_find(graph, (uint64_t)(uintptr_t)obj);
-        return *id_out == HL_NODE_NONE ? 1 : 0;
-    }
+    *id_out = hl_graph_find(graph, (uint64_t)(uintptr_t)obj);
+    if (*id_out != HL_NODE_NONE)
+        return 0;
+    if (!walk->untracked)
+        return 1;
     uint32_t type_id;
-    int is_new;
     if (hl__type_id(walk, Py_TYPE(obj), &type_id) < 0)
         return -1;
     uint8_t flags = PyObject_IS_GC(obj) && PyObject_GC_IsTracked(obj) ? HL_NODE_TRACKED : 0;
-    return hl_graph_add_node(graph, (uint64_t)(uintptr_t)obj, type_id, flags, id_out, &is_new);
+    return hl_graph_add_new_node(graph, (uint64_t)(uintptr_t)obj, type_id, flags, id_out);
 }
 
-/* tp_traverse callback: one edge from the open node to `child`. */
+/* tp_traverse callback: queue `child` as the next out-edge of the node being
+ * traversed; hl__flush turns queued children into edges. */
 static int hl__visit(PyObject *child, void *arg) {
     hl_walk *walk = arg;
-    hl_node_id id;
     if (child == NULL)
         return 0;
-    int found = hl__node_for(walk, child, &id);
-    if (found > 0)
-        return 0;
-    if (found < 0 || hl_graph_add_edge(walk->heap->graph, id) < 0) {
-        walk->failed = 1;
-        return -1;
+    if (HL_UNLIKELY(walk->n_pending == walk->pending_capacity)) {
+        size_t capacity = walk->pending_capacity ? 2 * walk->pending_capacity : 4096;
+        PyObject **grown = realloc(walk->pending, capacity * sizeof(*grown));
+        if (grown == NULL) {
+            walk->failed = 1;
+            return -1;
+        }
+        walk->pending = grown;
+        walk->pending_capacity = capacity;
     }
+    walk->pending[walk->n_pending++] = child;
+    return 0;
+}
+
+/* Resolve the queued children of the traversed, unclosed nodes into edges and
+ * close those nodes, in id order. The lookups are issued in three passes
+ * (prefetch the index slots, prefetch the candidate nodes, resolve) so that
+ * their memory loads overlap instead of waiting one by one. Returns 0, or -1
+ * when out of memory. */
+static int hl__flush(hl_walk *walk) {
+    hl_graph *graph = walk->heap->graph;
+    size_t n = walk->n_pending;
+    for (size_t i = 0; i < n; i++)
+        hl_graph_prefetch_slot(graph, (uint64_t)(uintptr_t)walk->pending[i]);
+    for (size_t i = 0; i < n; i++)
+        hl_graph_prefetch_node(graph, (uint64_t)(uintptr_t)walk->pending[i]);
+    size_t k = 0;
+    for (size_t node = 0; node < walk->n_counts; node++) {
+        for (uint32_t j = 0; j < walk->counts[node]; j++, k++) {
+            hl_node_id id;
+            int found = hl__node_for(walk, walk->pending[k], &id);
+            if (found < 0 || (found == 0 && hl_graph_add_edge(graph, id) < 0))
+                return -1;
+        }
+        hl_graph_close_node(graph);
+    }
+    walk->n_pending = 0;
+    walk->n_counts = 0;
     return 0;
 }
 
@@ -162,33 +202,51 @@ static void hl__flag_modules(hlpy_heap *heap) {
     }
 }
 
-/* Traverse every node in id order, emitting its edges and setting its size.
- * Returns 0, or -1 when out of memory. */
-static int hl__traverse_all(hl_walk *walk) {
+/* Queue the out-edges of node `id`: a frame's locals, or what the object's
+ * tp_traverse visits; and set the object's size. Returns 0, or -1 when out of
+ * memory. */
+static int hl__traverse_one(hl_walk *walk, hl_node_id id) {
     hlpy_heap *heap = walk->heap;
     hl_graph *graph = heap->graph;
-    for (hl_node_id id = hl_graph_open_node(graph); id != HL_NODE_NONE;
-         id = hl_graph_close_node(graph)) {
-        uint8_t flags = hl_graph_flags(graph, id);
-        if (flags & HL_NODE_VIRTUAL) {
-            hlpy_frame_root *frame = &heap->frames[id - heap->first_frame_node];
-            for (int i = 0; i < frame->n_locals; i++) {
-                if (hl__visit(frame->local_objects[i], walk) < 0)
-                    return -1;
-            }
-            continue;
+    uint8_t flags = hl_graph_flags(graph, id);
+    if (flags & HL_NODE_VIRTUAL) {
+        hlpy_frame_root *frame = &heap->frames[id - heap->first_frame_node];
+        for (int i = 0; i < frame->n_locals; i++) {
+            if (hl__visit(frame->local_objects[i], walk) < 0)
+                return -1;
         }
-        PyObject *obj = (PyObject *)(uintptr_t)hl_graph_address(graph, id);
-        hl_graph_set_size(graph, id,
-                          hlpy_size_of(obj, &heap->size_methods[hl_graph_type(graph, id)]));
-        traverseproc traverse = Py_TYPE(obj)->tp_traverse;
-        if ((flags & HL_NODE_IGNORED) || traverse == NULL || !PyObject_IS_GC(obj))
-            continue;
-        (void)traverse(obj, hl__visit, walk);
-        if (walk->failed)
+        return 0;
+    }
+    PyObject *obj = (PyObject *)(uintptr_t)hl_graph_address(graph, id);
+    hl_graph_set_size(graph, id, hlpy_size_of(obj, &heap->size_methods[hl_graph_type(graph, id)]));
+    traverseproc traverse = Py_TYPE(obj)->tp_traverse;
+    if ((flags & HL_NODE_IGNORED) || traverse == NULL || !PyObject_IS_GC(obj))
+        return 0;
+    (void)traverse(obj, hl__visit, walk);
+    return walk->failed ? -1 : 0;
+}
+
+/* Traverse every node in id order, emitting its edges and setting its size;
+ * nodes found along the way are traversed in turn. Returns 0, or -1 when out
+ * of memory. */
+static int hl__traverse_all(hl_walk *walk) {
+    hl_graph *graph = walk->heap->graph;
+    size_t next = 0;
+    for (;;) {
+        if (next < hl_graph_n_nodes(graph)) {
+            size_t before = walk->n_pending;
+            if (hl__traverse_one(walk, (hl_node_id)next) < 0)
+                return -1;
+            walk->counts[walk->n_counts++] = (uint32_t)(walk->n_pending - before);
+            next++;
+            if (walk->n_counts < HL_FLUSH_NODES && walk->n_pending < HL_FLUSH_EDGES)
+                continue;
+        } else if (walk->n_counts == 0) {
+            return 0; /* every node traversed and closed */
+        }
+        if (hl__flush(walk) < 0)
             return -1;
     }
-    return 0;
 }
 
 int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
@@ -227,17 +285,21 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
 
     /* From here on no Python code runs and nothing is collected. */
     Py_ssize_t n_objects = PyList_GET_SIZE(heap->objects);
-    heap->graph = hl_graph_new((size_t)n_objects * 2, (size_t)n_objects * 3);
+    heap->graph = hl_graph_new((size_t)n_objects * 5 / 2, (size_t)n_objects * 3);
     if (heap->graph == NULL || hl_u64_map_init(&walk.type_index, 1024) < 0)
         goto out_of_memory;
+    /* gc.get_objects() lists each object once, so no lookup is needed; the
+     * prefetch a few objects ahead overlaps the index slots' cache misses. */
     for (Py_ssize_t i = 0; i < n_objects; i++) {
         PyObject *obj = PyList_GET_ITEM(heap->objects, i);
         uint32_t type_id;
         hl_node_id id;
-        int is_new;
+        if (i + 16 < n_objects)
+            hl_graph_prefetch_slot(heap->graph,
+                                   (uint64_t)(uintptr_t)PyList_GET_ITEM(heap->objects, i + 16));
         if (hl__type_id(&walk, Py_TYPE(obj), &type_id) < 0 ||
-            hl_graph_add_node(heap->graph, (uint64_t)(uintptr_t)obj, type_id, HL_NODE_TRACKED, &id,
-                              &is_new) < 0)
+            hl_graph_add_new_node(heap->graph, (uint64_t)(uintptr_t)obj, type_id, HL_NODE_TRACKED,
+                                  &id) < 0)
             goto out_of_memory;
     }
     heap->n_tracked = (size_t)n_objects;
@@ -262,7 +324,13 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
         free(heap->frames[i].local_objects);
         heap->frames[i].local_objects = NULL;
     }
+    /* Take over the list's references to the tracked objects (8 bytes per
+     * object less than keeping the list): with its size set to 0, the list's
+     * deallocation frees its item array without releasing the items. */
+    Py_SET_SIZE(heap->objects, 0);
+    Py_CLEAR(heap->objects);
     hl_u64_map_destroy(&walk.type_index);
+    free(walk.pending);
     Py_DECREF(ignore);
     if (gc_was_enabled == 1)
         PyGC_Enable();
@@ -273,6 +341,7 @@ out_of_memory:
                  heap->graph ? hl_graph_n_nodes(heap->graph) : 0);
 fail:
     hl_u64_map_destroy(&walk.type_index);
+    free(walk.pending);
     Py_XDECREF(ignore);
     hlpy_heap_clear(heap);
     if (gc_was_enabled == 1)
@@ -281,8 +350,13 @@ fail:
 }
 
 void hlpy_heap_clear(hlpy_heap *heap) {
+    if (heap->objects != NULL) {
+        Py_CLEAR(heap->objects); /* the walk failed: the list still owns them */
+    } else {
+        for (size_t i = 0; i < heap->n_tracked; i++)
+            Py_DECREF((PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i));
+    }
     hl_graph_free(heap->graph);
-    Py_CLEAR(heap->objects);
     for (size_t i = 0; i < heap->n_types; i++)
         Py_DECREF(heap->types[i]);
     free(heap->types);
