@@ -10,7 +10,6 @@
 #include "edge_label.h"
 #include "frames.h"
 #include "heapwalk.h"
-#include "u64_map.h"
 
 typedef struct hl_graph_object {
     PyObject_HEAD
@@ -526,67 +525,4 @@ PyObject *hlpy_build_graph(PyObject *module, PyObject *args, PyObject *kwargs) {
         return NULL;
     }
     return (PyObject *)self;
-}
-
-PyObject *hlpy_count_types(PyObject *module, PyObject *objects) {
-    if (!PyList_Check(objects)) {
-        PyErr_SetString(PyExc_TypeError, "count_types() takes a list");
-        return NULL;
-    }
-    hl_u64_map index;
-    if (hl_u64_map_init(&index, 512) < 0)
-        return PyErr_NoMemory();
-    size_t capacity = 512, n_types = 0;
-    PyTypeObject **types = malloc(capacity * sizeof(*types));
-    uint64_t *counts = malloc(capacity * sizeof(*counts));
-    PyObject *result = NULL;
-    if (types == NULL || counts == NULL)
-        goto out_of_memory;
-    PyTypeObject *last_type = NULL;
-    uint32_t last_id = 0;
-    /* The list cannot change under us: nothing in the loop runs Python code. */
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objects); i++) {
-        PyTypeObject *type = Py_TYPE(PyList_GET_ITEM(objects, i));
-        if (type != last_type) {
-            int inserted;
-            if (hl_u64_map_get_or_put(&index, (uint64_t)(uintptr_t)type, (uint32_t)n_types,
-                                      &last_id, &inserted) < 0)
-                goto out_of_memory;
-            if (inserted) {
-                if (n_types == capacity) {
-                    capacity *= 2;
-                    PyTypeObject **grown_types = realloc(types, capacity * sizeof(*types));
-                    if (grown_types == NULL)
-                        goto out_of_memory;
-                    types = grown_types;
-                    uint64_t *grown_counts = realloc(counts, capacity * sizeof(*counts));
-                    if (grown_counts == NULL)
-                        goto out_of_memory;
-                    counts = grown_counts;
-                }
-                types[n_types] = (PyTypeObject *)Py_NewRef(type);
-                counts[n_types] = 0;
-                n_types++;
-            }
-            last_type = type;
-        }
-        counts[last_id]++;
-    }
-    result = PyDict_New();
-    for (size_t t = 0; result != NULL && t < n_types; t++) {
-        PyObject *count = PyLong_FromUnsignedLongLong(counts[t]);
-        if (count == NULL || PyDict_SetItem(result, (PyObject *)types[t], count) < 0)
-            Py_CLEAR(result);
-        Py_XDECREF(count);
-    }
-    goto done;
-out_of_memory:
-    PyErr_NoMemory();
-done:
-    hl_u64_map_destroy(&index);
-    for (size_t t = 0; t < n_types; t++)
-        Py_DECREF(types[t]);
-    free(types);
-    free(counts);
-    return result;
 }

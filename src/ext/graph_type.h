@@ -12,8 +12,4 @@ int hlpy_graph_type_add(PyObject *module);
  * METH_VARARGS | METH_KEYWORDS module function. */
 PyObject *hlpy_build_graph(PyObject *module, PyObject *args, PyObject *kwargs);
 
-/* count_types(objects: list) -> {type: count}: the census objgraph's
- * typestats needs, in C. METH_O module function. */
-PyObject *hlpy_count_types(PyObject *module, PyObject *objects);
-
 #endif /* HLPY_GRAPH_TYPE_H */

@@ -6,6 +6,7 @@
  */
 #include <Python.h>
 
+#include "census.h"
 #include "frames.h"
 #include "graph_type.h"
 #include "resolve.h"
@@ -117,6 +118,8 @@ static PyMethodDef hl_module_methods[] = {
     {"build_graph", (PyCFunction)(void (*)(void))hlpy_build_graph, METH_VARARGS | METH_KEYWORDS,
      "build_graph(ignore=(), skip_frames_under=None, untracked=True) -> HeapGraph"},
     {"count_types", hlpy_count_types, METH_O, "count_types(objects: list) -> {type: count}"},
+    {"census_of", hlpy_census_of, METH_O,
+     "census_of(objects: list) -> [(type, count, total_size)] by sys.getsizeof"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,0 +1,131 @@
+/* census.c - counts and sizes by type over a list (see census.h).
+ *
+ * Nothing in the loops runs Python code, so the list cannot change while it is
+ * read; each type met is held with a reference until the result is built (a
+ * metaclass __hash__ could run code while the dict is filled).
+ */
+#include "census.h"
+
+#include "objsize.h"
+#include "u64_map.h"
+
+typedef struct hl_type_counts {
+    hl_u64_map index;     /* type address -> row */
+    PyTypeObject **types; /* owned references */
+    hlpy_size_method *methods;
+    uint64_t *counts, *sizes;
+    size_t n_types, capacity;
+} hl_type_counts;
+
+static void hl__counts_clear(hl_type_counts *table) {
+    hl_u64_map_destroy(&table->index);
+    for (size_t t = 0; t < table->n_types; t++)
+        Py_DECREF(table->types[t]);
+    free(table->types);
+    free(table->methods);
+    free(table->counts);
+    free(table->sizes);
+}
+
+/* The row of `type`, added (counts 0) when new. Returns the row, or -1 when out
+ * of memory (no exception set). */
+static Py_ssize_t hl__row_of(hl_type_counts *table, PyTypeObject *type) {
+    uint32_t row;
+    int inserted;
+    if (hl_u64_map_get_or_put(&table->index, (uint64_t)(uintptr_t)type, (uint32_t)table->n_types,
+                              &row, &inserted) < 0)
+        return -1;
+    if (!inserted)
+        return row;
+    if (table->n_types == table->capacity) {
+        size_t capacity = table->capacity ? 2 * table->capacity : 256;
+        void *types = realloc(table->types, capacity * sizeof(*table->types));
+        if (types != NULL)
+            table->types = types;
+        void *methods = realloc(table->methods, capacity * sizeof(*table->methods));
+        if (methods != NULL)
+            table->methods = methods;
+        void *counts = realloc(table->counts, capacity * sizeof(uint64_t));
+        if (counts != NULL)
+            table->counts = counts;
+        void *sizes = realloc(table->sizes, capacity * sizeof(uint64_t));
+        if (sizes != NULL)
+            table->sizes = sizes;
+        if (types == NULL || methods == NULL || counts == NULL || sizes == NULL)
+            return -1;
+        table->capacity = capacity;
+    }
+    table->types[row] = (PyTypeObject *)Py_NewRef(type);
+    if (hlpy_size_method_for(type, &table->methods[row]) < 0)
+        PyErr_Clear(); /* it fell back to the basic formula */
+    table->counts[row] = 0;
+    table->sizes[row] = 0;
+    table->n_types++;
+    return row;
+}
+
+/* Count (and, with_sizes, size) every item of `objects`. Returns 0, or -1
+ * with an exception. */
+static int hl__count(hl_type_counts *table, PyObject *objects, int with_sizes) {
+    if (!PyList_Check(objects)) {
+        PyErr_SetString(PyExc_TypeError, "expected a list of objects");
+        return -1;
+    }
+    if (hl_u64_map_init(&table->index, 512) < 0 || (with_sizes && hlpy_size_calibrate() < 0)) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        return -1;
+    }
+    PyTypeObject *last_type = NULL;
+    Py_ssize_t row = 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objects); i++) {
+        PyObject *obj = PyList_GET_ITEM(objects, i);
+        if (Py_TYPE(obj) != last_type) {
+            last_type = Py_TYPE(obj);
+            row = hl__row_of(table, last_type);
+            if (row < 0) {
+                PyErr_NoMemory();
+                return -1;
+            }
+        }
+        table->counts[row]++;
+        if (with_sizes)
+            table->sizes[row] += hlpy_size_of(obj, &table->methods[row]);
+    }
+    return 0;
+}
+
+PyObject *hlpy_count_types(PyObject *module, PyObject *objects) {
+    hl_type_counts table = {0};
+    PyObject *result = NULL;
+    if (hl__count(&table, objects, 0) == 0) {
+        result = PyDict_New();
+        for (size_t t = 0; result != NULL && t < table.n_types; t++) {
+            PyObject *count = PyLong_FromUnsignedLongLong(table.counts[t]);
+            if (count == NULL || PyDict_SetItem(result, (PyObject *)table.types[t], count) < 0)
+                Py_CLEAR(result);
+            Py_XDECREF(count);
+        }
+    }
+    hl__counts_clear(&table);
+    return result;
+}
+
+PyObject *hlpy_census_of(PyObject *module, PyObject *objects) {
+    hl_type_counts table = {0};
+    PyObject *result = NULL;
+    if (hl__count(&table, objects, 1) == 0) {
+        result = PyList_New((Py_ssize_t)table.n_types);
+        for (size_t t = 0; result != NULL && t < table.n_types; t++) {
+            PyObject *row = Py_BuildValue("(OKK)", (PyObject *)table.types[t],
+                                          (unsigned long long)table.counts[t],
+                                          (unsigned long long)table.sizes[t]);
+            if (row == NULL)
+                Py_CLEAR(result);
+            else
+                PyList_SET_ITEM(result, (Py_ssize_t)t, row);
+        }
+    }
+    hl__counts_clear(&table);
+    return result;
+}

@@ -1,0 +1,18 @@
+/* census.h - counts and sizes by type over a list of objects, without a graph.
+ *
+ * The collector's view (what objgraph counts: gc.get_objects()) needs no
+ * graph: one pass over the list, a type index, and sys.getsizeof sizes.
+ */
+#ifndef HLPY_CENSUS_H
+#define HLPY_CENSUS_H
+
+#include <Python.h>
+
+/* count_types(objects: list) -> {type: count}. METH_O module function. */
+PyObject *hlpy_count_types(PyObject *module, PyObject *objects);
+
+/* census_of(objects: list) -> [(type, count, total_size)], sizes as
+ * sys.getsizeof counts them (see objsize.h). METH_O module function. */
+PyObject *hlpy_census_of(PyObject *module, PyObject *objects);
+
+#endif /* HLPY_CENSUS_H */
