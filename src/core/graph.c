@@ -467,6 +467,19 @@ int hl_graph_mark_unreferenced(hl_graph *graph, uint8_t source_require, uint8_t 
     return 0;
 }
 
+void hl_graph_in_degrees(const hl_graph *graph, uint8_t source_exclude, uint32_t *counts,
+                         size_t n_counts) {
+    for (size_t source = 0; source < graph->n_closed; source++) {
+        if (graph->flags[source] & source_exclude)
+            continue;
+        for (uint32_t e = graph->out_offsets[source]; e < graph->out_offsets[source + 1]; e++) {
+            hl_node_id target = graph->out_edges[e];
+            if (target < n_counts)
+                counts[target]++;
+        }
+    }
+}
+
 HL_INLINE int hl__is_target(const hl_graph *graph, const hl_graph_path_query *query,
                             hl_node_id id) {
     return (graph->flags[id] & query->target_flags) != 0 ||
@@ -506,6 +519,17 @@ int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *que
             hl_node_id id = queue[head];
             if (hl__is_target(graph, query, id)) {
                 found = id;
+                /* Same depth, better kind: look at the rest of this level. */
+                for (size_t other = head; other < level_end; other++) {
+                    hl_node_id candidate = queue[other];
+                    if ((graph->flags[candidate] & query->preferred_flags) &&
+                        hl__is_target(graph, query, candidate)) {
+                        found = candidate;
+                        break;
+                    }
+                }
+                if (graph->flags[id] & query->preferred_flags)
+                    found = id;
                 break;
             }
             if (query->max_depth >= 0 && depth >= query->max_depth)

@@ -42,6 +42,7 @@ enum {
     HL_NODE_IGNORED = 1u << 2,   /* left out of queries, never traversed */
     HL_NODE_MODULE = 1u << 3,    /* a root: a module of sys.modules */
     HL_NODE_UNREACHED = 1u << 4, /* set by hl_graph_mark_unreferenced */
+    HL_NODE_EXTERNAL = 1u << 5,  /* a root: held by references outside the graph */
 };
 
 typedef struct hl_graph hl_graph;
@@ -140,6 +141,12 @@ void hl_graph_census(const hl_graph *graph, uint8_t require, uint8_t exclude, si
 HL_WARN_UNUSED int hl_graph_mark_unreferenced(hl_graph *graph, uint8_t source_require,
                                               uint8_t node_require, size_t *count_out);
 
+/* Count the edges into each node id < n_counts from sources without any of
+ * `source_exclude` (duplicates count), adding to counts[] (zeroed by the
+ * caller). */
+void hl_graph_in_degrees(const hl_graph *graph, uint8_t source_exclude, uint32_t *counts,
+                         size_t n_counts);
+
 /* What a path query may step through and where it stops. */
 typedef struct hl_graph_path_query {
     hl_node_id start;
@@ -149,15 +156,17 @@ typedef struct hl_graph_path_query {
     uint8_t require;             /* nodes without all of these flags are not entered */
     uint8_t exclude;             /* nodes with any of these flags are not entered */
     int64_t max_depth;           /* edges at most; < 0 for no limit */
+    uint8_t preferred_flags;     /* among targets at the nearest depth, prefer these */
 } hl_graph_path_query;
 
 /* Breadth-first search from query->start for the nearest target (start itself
- * counts when it is one). On success stores a malloc'd array of node ids in
- * *path_out and its length in *length_out, in reference order (each node refers
- * to the next): target ... start for a backward query, start ... target for a
- * forward one. The caller frees it. Returns 1 when found, 0 when no target is reachable
- * (*path_out NULL), -1 when out of memory or the reverse index is missing for a
- * backward query. */
+ * counts when it is one); among the targets at that depth, the first with any
+ * of query->preferred_flags wins, else the first found. On success stores a
+ * malloc'd array of node ids in *path_out and its length in *length_out, in
+ * reference order (each node refers to the next): target ... start for a
+ * backward query, start ... target for a forward one. The caller frees it.
+ * Returns 1 when found, 0 when no target is reachable (*path_out NULL), -1 when
+ * out of memory or the reverse index is missing for a backward query. */
 HL_WARN_UNUSED int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *query,
                                           hl_node_id **path_out, size_t *length_out);
 

@@ -18,15 +18,51 @@ typedef struct hl_graph_object {
 
 static PyTypeObject *hl_graph_pytype;
 
+/* The graph holds a reference to every tracked object, so it takes part in
+ * garbage collection: otherwise any object it holds that comes to refer to
+ * it (the wrapper that owns it, a list it is stored in) would make a cycle
+ * the collector cannot see, and the whole heap would leak. */
+static int hl_graph_traverse(PyObject *op, visitproc visit, void *arg) {
+    hlpy_heap *heap = &((hl_graph_object *)op)->heap;
+    Py_VISIT(Py_TYPE(op));
+    for (size_t i = 0; heap->graph != NULL && i < heap->n_tracked; i++) {
+        if (!(hl_graph_flags(heap->graph, (hl_node_id)i) & HL_NODE_IGNORED))
+            Py_VISIT((PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i));
+    }
+    for (size_t i = 0; i < heap->n_frames; i++) {
+        for (int k = 0; heap->frames[i].holds_locals && k < heap->frames[i].n_locals; k++)
+            Py_VISIT(heap->frames[i].local_objects[k]);
+    }
+    return 0;
+}
+
+static int hl_graph_clear(PyObject *op) {
+    hlpy_heap_clear(&((hl_graph_object *)op)->heap);
+    return 0;
+}
+
 static void hl_graph_dealloc(PyObject *self) {
+    PyObject_GC_UnTrack(self);
     hlpy_heap_clear(&((hl_graph_object *)self)->heap);
     PyTypeObject *type = Py_TYPE(self);
     type->tp_free(self);
     Py_DECREF(type);
 }
 
+/* 0, or -1 with RuntimeError when the collector cleared this graph. */
+static int hl__check_alive(hl_graph_object *self) {
+    if (self->heap.graph != NULL)
+        return 0;
+    PyErr_SetString(PyExc_RuntimeError,
+                    "this heap graph was cleared by the garbage collector (it was part of a "
+                    "reference cycle); build a new one");
+    return -1;
+}
+
 /* Parse a node id argument. Returns 0, or -1 with IndexError/TypeError. */
 static int hl__node_arg(hl_graph_object *self, PyObject *arg, hl_node_id *id_out) {
+    if (hl__check_alive(self) < 0)
+        return -1;
     Py_ssize_t id = PyNumber_AsSsize_t(arg, PyExc_IndexError);
     if (id == -1 && PyErr_Occurred())
         return -1;
@@ -58,6 +94,10 @@ static int hl__search_visit(PyObject *child, void *arg) {
  * still holds. */
 static PyObject *hl__object_of(hl_graph_object *self, hl_node_id id) {
     hlpy_heap *heap = &self->heap;
+    if (hl_graph_flags(heap->graph, id) & HL_NODE_IGNORED) {
+        PyErr_Format(PyExc_LookupError, "node %u was left out of the graph (ignored)", id);
+        return NULL;
+    }
     if (id < heap->n_tracked)
         return Py_NewRef((PyObject *)(uintptr_t)hl_graph_address(heap->graph, id));
     if (hl_graph_flags(heap->graph, id) & HL_NODE_VIRTUAL) {
@@ -70,7 +110,10 @@ static PyObject *hl__object_of(hl_graph_object *self, hl_node_id id) {
     size_t n_referrers;
     const hl_node_id *referrers = hl_graph_in_edges(heap->graph, id, &n_referrers);
     for (size_t i = 0; i < n_referrers; i++) {
-        if (referrers[i] >= heap->n_tracked)
+        uint8_t holder_flags = hl_graph_flags(heap->graph, referrers[i]);
+        if (holder_flags & HL_NODE_VIRTUAL)
+            return Py_NewRef(candidate); /* the graph holds every frame local */
+        if (referrers[i] >= heap->n_tracked || (holder_flags & HL_NODE_IGNORED))
             continue;
         PyObject *holder = (PyObject *)(uintptr_t)hl_graph_address(heap->graph, referrers[i]);
         traverseproc traverse = Py_TYPE(holder)->tp_traverse;
@@ -87,6 +130,8 @@ static PyObject *hl__object_of(hl_graph_object *self, hl_node_id id) {
 
 static PyObject *hl_graph_find_method(PyObject *op, PyObject *obj) {
     hl_graph_object *self = (hl_graph_object *)op;
+    if (hl__check_alive(self) < 0)
+        return NULL;
     hl_node_id id = hl_graph_find(self->heap.graph, (uint64_t)(uintptr_t)obj);
     if (id == HL_NODE_NONE)
         return PyLong_FromLong(-1);
@@ -168,8 +213,8 @@ static PyObject *hl_graph_root_kind_method(PyObject *op, PyObject *arg) {
         return PyUnicode_FromString("module");
     if (flags & HL_NODE_VIRTUAL)
         return PyUnicode_FromString("frame");
-    if (flags & HL_NODE_UNREACHED)
-        return PyUnicode_FromString("unreferenced");
+    if (flags & HL_NODE_EXTERNAL)
+        return PyUnicode_FromString("external");
     Py_RETURN_NONE;
 }
 
@@ -214,7 +259,8 @@ static PyObject *hl_graph_census_method(PyObject *op, PyObject *args, PyObject *
     static char *keywords[] = {"tracked_only", NULL};
     hl_graph_object *self = (hl_graph_object *)op;
     int tracked_only = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p:census", keywords, &tracked_only))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p:census", keywords, &tracked_only) ||
+        hl__check_alive(self) < 0)
         return NULL;
     size_t n_types = self->heap.n_types;
     uint64_t *counts = calloc(n_types ? 2 * n_types : 1, sizeof(uint64_t));
@@ -241,7 +287,8 @@ static PyObject *hl_graph_unreferenced_method(PyObject *op, PyObject *args, PyOb
     static char *keywords[] = {"tracked_only", NULL};
     hl_graph_object *self = (hl_graph_object *)op;
     int tracked_only = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p:unreferenced", keywords, &tracked_only))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p:unreferenced", keywords, &tracked_only) ||
+        hl__check_alive(self) < 0)
         return NULL;
     hl_graph *graph = self->heap.graph;
     size_t count;
@@ -257,11 +304,6 @@ static PyObject *hl_graph_unreferenced_method(PyObject *op, PyObject *args, PyOb
         if (item == NULL || PyList_Append(result, item) < 0)
             Py_CLEAR(result);
         Py_XDECREF(item);
-    }
-    /* Put back the build-time marks that root queries rely on. */
-    if (hl_graph_mark_unreferenced(graph, 0, HL_NODE_TRACKED, &count) < 0) {
-        Py_XDECREF(result);
-        return PyErr_NoMemory();
     }
     return result;
 }
@@ -334,15 +376,16 @@ static PyObject *hl__path(hl_graph_object *self, PyObject *args, PyObject *kwarg
         free(marks);
         return result;
     }
-    /* Roots: modules and unreferenced objects first; a frame only when the
-     * object is held by nothing else. */
-    query.target_flags = HL_NODE_MODULE | HL_NODE_UNREACHED;
+    /* Roots: modules and objects held from outside the graph first (a module
+     * when both are as near); a frame only when nothing else holds it. */
+    query.target_flags = HL_NODE_MODULE | HL_NODE_EXTERNAL;
+    query.preferred_flags = HL_NODE_MODULE;
     query.exclude = HL_NODE_IGNORED | HL_NODE_VIRTUAL;
     result = hl__run_path(self, &query, &found);
     if (result == NULL || found || tracked_only)
         return result;
     Py_DECREF(result);
-    query.target_flags = HL_NODE_MODULE | HL_NODE_UNREACHED | HL_NODE_VIRTUAL;
+    query.target_flags = HL_NODE_MODULE | HL_NODE_EXTERNAL | HL_NODE_VIRTUAL;
     query.exclude = HL_NODE_IGNORED;
     return hl__run_path(self, &query, &found);
 }
@@ -383,10 +426,9 @@ static PyObject *hl__frame_edge_label(hl_graph_object *self, hl_node_id source, 
     hlpy_frame_root *frame = hl__frame_of(self, source);
     if (frame == NULL)
         return NULL;
-    size_t n;
-    const hl_node_id *edges = hl_graph_out_edges(self->heap.graph, source, &n);
-    for (size_t k = 0; k < n && k < (size_t)frame->n_locals; k++) {
-        if (edges[k] != target)
+    PyObject *wanted = (PyObject *)(uintptr_t)hl_graph_address(self->heap.graph, target);
+    for (int k = 0; k < frame->n_locals; k++) {
+        if (frame->local_objects[k] != wanted)
             continue;
         int slot = frame->local_slots[k];
         PyObject *names = frame->code->co_localsplusnames;
@@ -394,9 +436,9 @@ static PyObject *hl__frame_edge_label(hl_graph_object *self, hl_node_id source, 
         const char *what = "local";
         if (PyBytes_Check(kinds) && slot < PyBytes_GET_SIZE(kinds)) {
             unsigned char kind = (unsigned char)PyBytes_AS_STRING(kinds)[slot];
-            what = kind & 0x40   ? "cell"
-                   : kind & 0x80 ? "free variable"
-                                 : "local"; /* CO_FAST_CELL / _FREE */
+            what = kind & 0x40   ? "cell"          /* CO_FAST_CELL */
+                   : kind & 0x80 ? "free variable" /* CO_FAST_FREE */
+                                 : "local";
         }
         if (PyTuple_Check(names) && slot < PyTuple_GET_SIZE(names))
             return PyUnicode_FromFormat("%s %U", what, PyTuple_GET_ITEM(names, slot));
@@ -430,10 +472,14 @@ static PyObject *hl_graph_edge_label_method(PyObject *op, PyObject *const *args,
 }
 
 static PyObject *hl_graph_get_n_nodes(PyObject *op, void *closure) {
+    if (hl__check_alive((hl_graph_object *)op) < 0)
+        return NULL;
     return PyLong_FromSize_t(hl_graph_n_nodes(((hl_graph_object *)op)->heap.graph));
 }
 
 static PyObject *hl_graph_get_n_edges(PyObject *op, void *closure) {
+    if (hl__check_alive((hl_graph_object *)op) < 0)
+        return NULL;
     return PyLong_FromSize_t(hl_graph_n_edges(((hl_graph_object *)op)->heap.graph));
 }
 
@@ -443,6 +489,8 @@ static PyObject *hl_graph_get_n_tracked(PyObject *op, void *closure) {
 
 static PyObject *hl_graph_get_nbytes(PyObject *op, void *closure) {
     hlpy_heap *heap = &((hl_graph_object *)op)->heap;
+    if (hl__check_alive((hl_graph_object *)op) < 0)
+        return NULL;
     size_t bytes = hl_graph_memory(heap->graph);
     bytes += heap->type_capacity * (sizeof(PyTypeObject *) + sizeof(hlpy_size_method));
     bytes += heap->n_frames * sizeof(hlpy_frame_root);
@@ -458,7 +506,7 @@ static PyMethodDef hl_graph_methods[] = {
     {"kind", hl_graph_kind_method, METH_O, "kind(id) -> 'object', 'frame' or 'ignored'"},
     {"is_tracked", hl_graph_is_tracked_method, METH_O, "is_tracked(id) -> bool"},
     {"root_kind", hl_graph_root_kind_method, METH_O,
-     "root_kind(id) -> 'module', 'frame', 'unreferenced' or None"},
+     "root_kind(id) -> 'module', 'frame', 'external' or None"},
     {"referents", hl_graph_referents_method, METH_O, "referents(id) -> [id], one per reference"},
     {"referrers", hl_graph_referrers_method, METH_O, "referrers(id) -> [id], one per reference"},
     {"census", (PyCFunction)(void (*)(void))hl_graph_census_method, METH_VARARGS | METH_KEYWORDS,
@@ -488,6 +536,8 @@ static PyGetSetDef hl_graph_getset[] = {
 
 static PyType_Slot hl_graph_slots[] = {
     {Py_tp_dealloc, hl_graph_dealloc},
+    {Py_tp_traverse, hl_graph_traverse},
+    {Py_tp_clear, hl_graph_clear},
     {Py_tp_methods, hl_graph_methods},
     {Py_tp_getset, hl_graph_getset},
     {Py_tp_doc, "The live heap as a graph, taken by heaplens._core.build_graph()."},
@@ -497,7 +547,7 @@ static PyType_Slot hl_graph_slots[] = {
 static PyType_Spec hl_graph_spec = {
     .name = "heaplens._core.HeapGraph",
     .basicsize = sizeof(hl_graph_object),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION | Py_TPFLAGS_HAVE_GC,
     .slots = hl_graph_slots,
 };
 
@@ -508,15 +558,59 @@ int hlpy_graph_type_add(PyObject *module) {
     return PyModule_AddObjectRef(module, "HeapGraph", (PyObject *)hl_graph_pytype);
 }
 
-PyObject *hlpy_build_graph(PyObject *module, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"ignore", "skip_frames_under", "untracked", NULL};
-    hlpy_walk_options options = {.untracked = 1};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOp:build_graph", keywords, &options.ignore,
-                                     &options.skip_frames_under, &options.untracked))
+/* Parse build_graph's arguments from a vectorcall. Returns 0, or -1 with
+ * TypeError. (A vectorcall creates no args tuple or kwargs dict: either would
+ * be a live object the walk sees holding the ignored objects.) */
+static int hl__parse_build_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                                hlpy_walk_options *options) {
+    static const char *const names[] = {"ignore", "skip_frames_under", "untracked"};
+    PyObject *values[3] = {NULL, NULL, NULL};
+    if (nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "build_graph() takes at most 3 arguments");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        values[i] = args[i];
+    Py_ssize_t n_keywords = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < n_keywords; k++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+        int matched = 0;
+        for (int j = 0; j < 3 && !matched; j++) {
+            if (PyUnicode_CompareWithASCIIString(name, names[j]) != 0)
+                continue;
+            if (values[j] != NULL) {
+                PyErr_Format(PyExc_TypeError, "build_graph() got multiple values for '%s'",
+                             names[j]);
+                return -1;
+            }
+            values[j] = args[nargs + k];
+            matched = 1;
+        }
+        if (!matched) {
+            PyErr_Format(PyExc_TypeError, "build_graph() got an unexpected keyword argument '%U'",
+                         name);
+            return -1;
+        }
+    }
+    options->ignore = values[0] != Py_None ? values[0] : NULL;
+    options->skip_frames_under = values[1] != Py_None ? values[1] : NULL;
+    options->untracked = 1;
+    if (values[2] != NULL) {
+        int truth = PyObject_IsTrue(values[2]);
+        if (truth < 0)
+            return -1;
+        options->untracked = truth;
+    }
+    return 0;
+}
+
+PyObject *hlpy_build_graph(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames) {
+    hlpy_walk_options options = {0};
+    if (hl__parse_build_args(args, nargs, kwnames, &options) < 0)
         return NULL;
-    if (options.skip_frames_under == Py_None)
-        options.skip_frames_under = NULL;
-    hl_graph_object *self = PyObject_New(hl_graph_object, hl_graph_pytype);
+    options.ignore_type = hl_graph_pytype; /* other graphs refer to everything */
+    hl_graph_object *self = PyObject_GC_New(hl_graph_object, hl_graph_pytype);
     if (self == NULL)
         return NULL;
     memset(&self->heap, 0, sizeof(self->heap));
@@ -524,5 +618,6 @@ PyObject *hlpy_build_graph(PyObject *module, PyObject *args, PyObject *kwargs) {
         Py_DECREF(self);
         return NULL;
     }
+    PyObject_GC_Track((PyObject *)self);
     return (PyObject *)self;
 }

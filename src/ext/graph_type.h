@@ -9,7 +9,8 @@
 int hlpy_graph_type_add(PyObject *module);
 
 /* build_graph(ignore=(), skip_frames_under=None, untracked=True) -> HeapGraph.
- * METH_VARARGS | METH_KEYWORDS module function. */
-PyObject *hlpy_build_graph(PyObject *module, PyObject *args, PyObject *kwargs);
+ * METH_FASTCALL | METH_KEYWORDS module function. */
+PyObject *hlpy_build_graph(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames);
 
 #endif /* HLPY_GRAPH_TYPE_H */

@@ -28,6 +28,9 @@ typedef struct hl_walk {
     int untracked;
     int failed; /* set by a visit that ran out of memory */
     PyObject *skip_frames_under;
+    PyTypeObject *ignore_type;
+    PyObject **unseen; /* locals of skipped frames, borrowed during the walk */
+    size_t n_unseen, unseen_capacity;
 } hl_walk;
 
 /* The type id of `type`, registering it (with a reference) when new. Returns
@@ -132,6 +135,26 @@ static int hl__flush(hl_walk *walk) {
     return 0;
 }
 
+/* Remember the locals of a frame left out of the graph: its references are
+ * real but not edges, and must not make their targets look held from C.
+ * Returns 0, or -1 when out of memory. */
+static int hl__note_unseen_locals(hl_walk *walk, PyObject *const *locals, int n_locals) {
+    for (int slot = 0; slot < n_locals; slot++) {
+        if (locals[slot] == NULL)
+            continue;
+        if (walk->n_unseen == walk->unseen_capacity) {
+            size_t capacity = walk->unseen_capacity ? 2 * walk->unseen_capacity : 64;
+            PyObject **grown = realloc(walk->unseen, capacity * sizeof(*grown));
+            if (grown == NULL)
+                return -1;
+            walk->unseen = grown;
+            walk->unseen_capacity = capacity;
+        }
+        walk->unseen[walk->n_unseen++] = locals[slot];
+    }
+    return 0;
+}
+
 /* hlpy_frames_visit_executing callback: one virtual node per frame. */
 static int hl__add_frame(unsigned long thread_id, PyCodeObject *code, int lasti,
                          PyObject *const *locals, int n_locals, void *arg) {
@@ -142,7 +165,7 @@ static int hl__add_frame(unsigned long thread_id, PyCodeObject *code, int lasti,
             PyUnicode_Tailmatch(code->co_filename, walk->skip_frames_under, 0, PY_SSIZE_T_MAX, -1);
         if (match != 0) {
             PyErr_Clear();
-            return 0;
+            return hl__note_unseen_locals(walk, locals, n_locals);
         }
     }
     hlpy_frame_root *frames = realloc(heap->frames, (heap->n_frames + 1) * sizeof(*frames));
@@ -220,10 +243,39 @@ static int hl__traverse_one(hl_walk *walk, hl_node_id id) {
     PyObject *obj = (PyObject *)(uintptr_t)hl_graph_address(graph, id);
     hl_graph_set_size(graph, id, hlpy_size_of(obj, &heap->size_methods[hl_graph_type(graph, id)]));
     traverseproc traverse = Py_TYPE(obj)->tp_traverse;
+    if (Py_TYPE(obj) == walk->ignore_type) {
+        hl_graph_add_flags(graph, id, HL_NODE_IGNORED);
+        return 0;
+    }
     if ((flags & HL_NODE_IGNORED) || traverse == NULL || !PyObject_IS_GC(obj))
         return 0;
     (void)traverse(obj, hl__visit, walk);
     return walk->failed ? -1 : 0;
+}
+
+/* Flag HL_NODE_EXTERNAL on every tracked object whose reference count is
+ * more than the references the graph found to it: something the walk cannot
+ * see holds it (C code, an interpreter's value stack), as the cyclic GC
+ * reasons. The gc.get_objects() list holds one reference of each. Returns 0,
+ * or -1 when out of memory. Runs before the graph takes any other reference. */
+static int hl__flag_external(hlpy_heap *heap, const hl_walk *walk) {
+    size_t n = heap->n_tracked;
+    uint32_t *in_degrees = calloc(n ? n : 1, sizeof(uint32_t));
+    if (in_degrees == NULL)
+        return -1;
+    hl_graph_in_degrees(heap->graph, HL_NODE_IGNORED, in_degrees, n);
+    for (size_t i = 0; i < walk->n_unseen; i++) {
+        hl_node_id id = hl_graph_find(heap->graph, (uint64_t)(uintptr_t)walk->unseen[i]);
+        if (id < n)
+            in_degrees[id]++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        PyObject *obj = PyList_GET_ITEM(heap->objects, (Py_ssize_t)i);
+        if ((Py_ssize_t)in_degrees[i] < Py_REFCNT(obj) - 1)
+            hl_graph_add_flags(heap->graph, (hl_node_id)i, HL_NODE_EXTERNAL);
+    }
+    free(in_degrees);
+    return 0;
 }
 
 /* Traverse every node in id order, emitting its edges and setting its size;
@@ -264,6 +316,7 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
         return -1;
     }
     walk.skip_frames_under = options->skip_frames_under;
+    walk.ignore_type = options->ignore_type;
     /* Everything that may run Python code happens first. */
     if (hlpy_size_calibrate() < 0)
         return -1;
@@ -305,8 +358,13 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
     heap->n_tracked = (size_t)n_objects;
     if (hlpy_frames_visit_executing(hl__add_frame, &walk) < 0)
         goto out_of_memory;
-    for (Py_ssize_t i = 0; i <= PyTuple_GET_SIZE(ignore); i++) {
-        PyObject *obj = i < PyTuple_GET_SIZE(ignore) ? PyTuple_GET_ITEM(ignore, i) : ignore;
+    /* The ignored objects, the tuple of them and the caller's container. */
+    for (Py_ssize_t i = 0; i <= PyTuple_GET_SIZE(ignore) + 1; i++) {
+        PyObject *obj = i < PyTuple_GET_SIZE(ignore)    ? PyTuple_GET_ITEM(ignore, i)
+                        : i == PyTuple_GET_SIZE(ignore) ? ignore
+                                                        : options->ignore;
+        if (obj == NULL)
+            continue;
         hl_node_id id;
         int found = hl__node_for(&walk, obj, &id);
         if (found < 0)
@@ -317,20 +375,39 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
     if (hl__traverse_all(&walk) < 0 || hl_graph_finish(heap->graph) < 0)
         goto out_of_memory;
     hl__flag_modules(heap);
-    size_t n_unreferenced;
-    if (hl_graph_mark_unreferenced(heap->graph, 0, HL_NODE_TRACKED, &n_unreferenced) < 0)
+    if (hl__flag_external(heap, &walk) < 0)
         goto out_of_memory;
+    /* Hold the frames' locals, so that an untracked object a frame refers to
+     * stays valid (and provably the same object) while the graph lives.
+     * Ignored objects are not held; their slots become NULL. */
     for (size_t i = 0; i < heap->n_frames; i++) {
-        free(heap->frames[i].local_objects);
-        heap->frames[i].local_objects = NULL;
+        hlpy_frame_root *frame = &heap->frames[i];
+        for (int k = 0; k < frame->n_locals; k++) {
+            hl_node_id id =
+                hl_graph_find(heap->graph, (uint64_t)(uintptr_t)frame->local_objects[k]);
+            if (id != HL_NODE_NONE && (hl_graph_flags(heap->graph, id) & HL_NODE_IGNORED))
+                frame->local_objects[k] = NULL;
+            else
+                Py_INCREF(frame->local_objects[k]);
+        }
+        frame->holds_locals = 1;
     }
     /* Take over the list's references to the tracked objects (8 bytes per
      * object less than keeping the list): with its size set to 0, the list's
      * deallocation frees its item array without releasing the items. */
     Py_SET_SIZE(heap->objects, 0);
     Py_CLEAR(heap->objects);
+    /* Ignored objects are not held: holding them would keep alive the very
+     * objects a caller asked to leave out (such as the graph's owner, which
+     * would make a cycle). Releasing one may run a finalizer: the walk is
+     * over. */
+    for (size_t i = 0; i < heap->n_tracked; i++) {
+        if (hl_graph_flags(heap->graph, (hl_node_id)i) & HL_NODE_IGNORED)
+            Py_DECREF((PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i));
+    }
     hl_u64_map_destroy(&walk.type_index);
     free(walk.pending);
+    free(walk.unseen);
     Py_DECREF(ignore);
     if (gc_was_enabled == 1)
         PyGC_Enable();
@@ -342,6 +419,7 @@ out_of_memory:
 fail:
     hl_u64_map_destroy(&walk.type_index);
     free(walk.pending);
+    free(walk.unseen);
     Py_XDECREF(ignore);
     hlpy_heap_clear(heap);
     if (gc_was_enabled == 1)
@@ -353,8 +431,10 @@ void hlpy_heap_clear(hlpy_heap *heap) {
     if (heap->objects != NULL) {
         Py_CLEAR(heap->objects); /* the walk failed: the list still owns them */
     } else {
-        for (size_t i = 0; i < heap->n_tracked; i++)
-            Py_DECREF((PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i));
+        for (size_t i = 0; i < heap->n_tracked; i++) {
+            if (!(hl_graph_flags(heap->graph, (hl_node_id)i) & HL_NODE_IGNORED))
+                Py_DECREF((PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i));
+        }
     }
     hl_graph_free(heap->graph);
     for (size_t i = 0; i < heap->n_types; i++)
@@ -362,9 +442,12 @@ void hlpy_heap_clear(hlpy_heap *heap) {
     free(heap->types);
     free(heap->size_methods);
     for (size_t i = 0; i < heap->n_frames; i++) {
-        Py_XDECREF(heap->frames[i].code);
-        free(heap->frames[i].local_slots);
-        free(heap->frames[i].local_objects);
+        hlpy_frame_root *frame = &heap->frames[i];
+        Py_XDECREF(frame->code);
+        for (int k = 0; frame->holds_locals && k < frame->n_locals; k++)
+            Py_XDECREF(frame->local_objects[k]);
+        free(frame->local_slots);
+        free(frame->local_objects);
     }
     free(heap->frames);
     memset(heap, 0, sizeof(*heap));

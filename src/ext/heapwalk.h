@@ -21,7 +21,8 @@ typedef struct hlpy_frame_root {
     int lasti;
     int n_locals;
     int *local_slots;         /* n_locals entries, owned; index into co_localsplusnames */
-    PyObject **local_objects; /* borrowed, valid only during the walk */
+    PyObject **local_objects; /* n_locals entries; owned references once holds_locals */
+    int holds_locals;
 } hlpy_frame_root;
 
 typedef struct hlpy_heap {
@@ -40,6 +41,7 @@ typedef struct hlpy_walk_options {
     PyObject *ignore;            /* iterable of objects to leave out, or NULL */
     PyObject *skip_frames_under; /* str: frames of code under this path are not roots, or NULL */
     int untracked;               /* 1: add untracked referents as nodes */
+    PyTypeObject *ignore_type;   /* instances of it are never traversed, or NULL */
 } hlpy_walk_options;
 
 /* Walk the heap into *heap (zeroed by the caller). Returns 0, or -1 with an

@@ -115,7 +115,7 @@ static PyMethodDef hl_module_methods[] = {
      "get_object_traceback(obj) -> (frames, total_nframe) or None"},
     {"take_snapshot", hl_take_snapshot, METH_NOARGS, "take_snapshot() -> Snapshot"},
     {"load_snapshot", hl_load_snapshot, METH_O, "load_snapshot(path) -> Snapshot"},
-    {"build_graph", (PyCFunction)(void (*)(void))hlpy_build_graph, METH_VARARGS | METH_KEYWORDS,
+    {"build_graph", (PyCFunction)(void (*)(void))hlpy_build_graph, METH_FASTCALL | METH_KEYWORDS,
      "build_graph(ignore=(), skip_frames_under=None, untracked=True) -> HeapGraph"},
     {"count_types", hlpy_count_types, METH_O, "count_types(objects: list) -> {type: count}"},
     {"census_of", hlpy_census_of, METH_O,

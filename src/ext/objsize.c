@@ -56,11 +56,17 @@ int hlpy_size_method_for(PyTypeObject *type, hlpy_size_method *out) {
         return 0;
     }
     if (Py_IS_TYPE(method, &PyMethodDescr_Type)) {
-        PyMethodDef *def = ((PyMethodDescrObject *)method)->d_method;
-        if ((def->ml_flags & (METH_VARARGS | METH_KEYWORDS | METH_NOARGS | METH_O | METH_FASTCALL |
-                              METH_METHOD)) == METH_NOARGS) {
+        PyMethodDescrObject *descr = (PyMethodDescrObject *)method;
+        int calling = descr->d_method->ml_flags & (METH_VARARGS | METH_KEYWORDS | METH_NOARGS |
+                                                   METH_O | METH_FASTCALL | METH_METHOD);
+        if (calling == METH_NOARGS) {
             out->kind = HLPY_SIZE_C_METHOD;
-            out->c_sizeof = def->ml_meth;
+            out->c_sizeof = descr->d_method->ml_meth;
+        } else if (calling == (METH_METHOD | METH_FASTCALL | METH_KEYWORDS)) {
+            /* Argument Clinic's `defining_class` methods (ctypes, for one). */
+            out->kind = HLPY_SIZE_C_CLASS_METHOD;
+            out->c_class_sizeof = (PyCMethod)(void (*)(void))descr->d_method->ml_meth;
+            out->defining_class = descr->d_common.d_type;
         }
     }
     return 0;
@@ -83,8 +89,11 @@ uint64_t hlpy_size_of(PyObject *obj, const hlpy_size_method *method) {
         size = (uint64_t)Py_TYPE(obj)->tp_basicsize +
                (uint64_t)((PyListObject *)obj)->allocated * sizeof(PyObject *);
         break;
-    case HLPY_SIZE_C_METHOD: {
-        PyObject *result = method->c_sizeof(obj, NULL);
+    case HLPY_SIZE_C_METHOD:
+    case HLPY_SIZE_C_CLASS_METHOD: {
+        PyObject *result = method->kind == HLPY_SIZE_C_METHOD
+                               ? method->c_sizeof(obj, NULL)
+                               : method->c_class_sizeof(obj, method->defining_class, NULL, 0, NULL);
         Py_ssize_t n = result != NULL ? PyLong_AsSsize_t(result) : -1;
         Py_XDECREF(result);
         if (n < 0) {

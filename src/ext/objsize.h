@@ -10,14 +10,17 @@
 #include <stdint.h>
 
 typedef enum hlpy_size_kind {
-    HLPY_SIZE_BASIC,    /* object.__sizeof__: tp_basicsize + tp_itemsize * |ob_size| */
-    HLPY_SIZE_LIST,     /* list.__sizeof__, computed inline (the commonest override) */
-    HLPY_SIZE_C_METHOD, /* a __sizeof__ written in C, called directly */
+    HLPY_SIZE_BASIC,          /* object.__sizeof__: tp_basicsize + tp_itemsize * |ob_size| */
+    HLPY_SIZE_LIST,           /* list.__sizeof__, computed inline (the commonest override) */
+    HLPY_SIZE_C_METHOD,       /* a __sizeof__ written in C, called directly */
+    HLPY_SIZE_C_CLASS_METHOD, /* the same, taking its defining class (METH_METHOD) */
 } hlpy_size_kind;
 
 typedef struct hlpy_size_method {
     hlpy_size_kind kind;
-    PyCFunction c_sizeof; /* for HLPY_SIZE_C_METHOD */
+    PyCFunction c_sizeof;         /* for HLPY_SIZE_C_METHOD */
+    PyCMethod c_class_sizeof;     /* for HLPY_SIZE_C_CLASS_METHOD */
+    PyTypeObject *defining_class; /* borrowed: the type that holds the method */
 } hlpy_size_method;
 
 /* Learn how this interpreter's sys.getsizeof treats static types, once per

@@ -2,22 +2,52 @@
 
 The tracer records every block allocated through Python's allocators with the
 stack that allocated it. heaplens.tracemalloc offers the stdlib tracemalloc's
-API on top of it; this module offers the short version. Importing heaplens
-loads only the C extension; the snapshot classes load on first use.
+API on top of it; this module offers the short version. The heap graph
+(census, growth_since, why_alive, referrers, refcount_report) answers what
+is alive and why. Importing heaplens loads only the C extension; the rest
+loads on first use, so that importing the tool barely touches the heap it
+measures.
 """
 
 from heaplens import _core
 
+# Classes that live in submodules, loaded on first access.
+_LAZY_CLASSES = {
+    "Census": "heaplens._census",
+    "Mark": "heaplens._census",
+    "Chain": "heaplens._why",
+    "HeapGraph": "heaplens._why",
+}
+
+
+def __getattr__(name):
+    module_name = _LAZY_CLASSES.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'heaplens' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module_name), name)
+
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "Census",
+    "Chain",
+    "HeapGraph",
+    "Mark",
+    "census",
     "get_traced_memory",
     "get_tracer_counters",
     "is_tracing",
+    "growth_since",
     "load",
+    "refcount_report",
+    "referrers",
     "start",
     "stop",
     "take_snapshot",
+    "why_alive",
 ]
 
 
@@ -65,3 +95,57 @@ def load(path):
     from heaplens._snapshot import Snapshot
 
     return Snapshot.load(path)
+
+
+def census(*, untracked=True):
+    """Count and size every live object by type: a Census, largest total first.
+
+    untracked=True (the default) walks the heap graph, so str, int and other
+    objects the collector does not track are counted too; untracked=False
+    counts gc.get_objects() only, as objgraph does, and is faster.
+    """
+    from heaplens._census import census as _census
+
+    return _census(untracked=untracked)
+
+
+def growth_since(mark, limit=10, collect=False):
+    """Types whose count grew since `mark` (a heaplens.Mark), most new objects first.
+
+    No gc.collect() runs unless collect=True.
+    """
+    from heaplens._census import growth_since as _growth_since
+
+    return _growth_since(mark, limit=limit, collect=collect)
+
+
+def why_alive(obj):
+    """The shortest chain of labelled references that keeps obj alive (a Chain).
+
+    print(heaplens.why_alive(obj)) reads like
+    `module app .__dict__['_cache'] -> list [0] -> Item object at 0x...`; with
+    the tracer on, each object on the chain also shows where it was allocated.
+    This walks the heap once; for many questions build one heaplens.HeapGraph()
+    and call its why_alive().
+    """
+    from heaplens._why import HeapGraph
+
+    return HeapGraph().why_alive(obj)
+
+
+def referrers(obj):
+    """Every reference to obj the heap graph knows: Referrer(description, label, holder)."""
+    from heaplens._why import HeapGraph
+
+    return HeapGraph().referrers(obj)
+
+
+def refcount_report(obj):
+    """sys.getrefcount(obj) against the references the heap graph can explain.
+
+    What is left over is held from C or an interpreter stack: a reference
+    leaked by an extension shows up as `unexplained`.
+    """
+    from heaplens._why import refcount_report as _refcount_report
+
+    return _refcount_report(obj)

@@ -148,6 +148,12 @@ static void test_census_and_unreferenced(void) {
     ASSERT_U64_EQ(sizes[0], 10 + 40);
     ASSERT_U64_EQ(counts[1], 1);
     ASSERT_U64_EQ(counts[2], 1);
+    uint32_t degrees[5] = {0};
+    hl_graph_in_degrees(graph, HL_NODE_IGNORED, degrees, 4); /* node 4 excluded as a target too */
+    ASSERT_EQ(degrees[0], 0); /* only the ignored node 4 refers to 0 */
+    ASSERT_EQ(degrees[1], 1);
+    ASSERT_EQ(degrees[3], 1); /* its self-reference counts */
+    ASSERT_EQ(degrees[4], 0);
     size_t count;
     ASSERT_EQ(hl_graph_mark_unreferenced(graph, HL_NODE_TRACKED, HL_NODE_TRACKED, &count), 0);
     /* 0 is referred to only by the ignored node; 3 only by itself; 4 by none */
@@ -218,6 +224,22 @@ static void test_paths(void) {
     ASSERT_EQ(length, 3);
     ASSERT_EQ(path[0], 2);
     ASSERT_EQ(path[1], 3);
+    free(path);
+    /* Two targets at the same depth: the preferred kind wins. 4 <- 3 <- 2
+     * (module) and 4 <- 3 <- 6 (unreferenced-like): prefer the module even
+     * though 6 is seen first or last. */
+    hl_graph_add_flags(graph, 6, HL_NODE_UNREACHED);
+    hl_graph_path_query prefer = {.start = 4,
+                                  .backward = 1,
+                                  .target_flags = HL_NODE_MODULE | HL_NODE_UNREACHED,
+                                  .preferred_flags = HL_NODE_MODULE,
+                                  .max_depth = -1};
+    ASSERT_EQ(hl_graph_shortest_path(graph, &prefer, &path, &length), 1);
+    ASSERT_EQ(path[0], 2);
+    free(path);
+    prefer.preferred_flags = HL_NODE_UNREACHED;
+    ASSERT_EQ(hl_graph_shortest_path(graph, &prefer, &path, &length), 1);
+    ASSERT_EQ(path[0], 6);
     free(path);
     by_flag.start = 2;
     ASSERT_EQ(hl_graph_shortest_path(graph, &by_flag, &path, &length), 1);

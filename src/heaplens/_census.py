@@ -1,0 +1,132 @@
+"""What is on the heap, by type, and how it changed since a mark.
+
+census() walks the whole heap graph (so strings, ints and other objects the
+collector does not track are counted too); Mark and growth_since() use the
+collector's view only, which takes one pass in C over gc.get_objects() and no
+gc.collect() unless asked, so they are cheap enough to call in a loop.
+"""
+
+import gc
+from typing import NamedTuple
+
+from heaplens import _core
+from heaplens._describe import human_size, type_name
+
+
+class CensusRow(NamedTuple):
+    type: type
+    count: int
+    size: int
+
+    @property
+    def name(self):
+        return type_name(self.type, shortnames=False)
+
+
+class Census(list):
+    """Rows of (type, count, size), largest total size first."""
+
+    @property
+    def total_count(self):
+        return sum(row.count for row in self)
+
+    @property
+    def total_size(self):
+        return sum(row.size for row in self)
+
+    def format(self, limit=20):
+        """A table of the first `limit` rows (None: all) that fits 100 columns."""
+        rows = self if limit is None else self[:limit]
+        width = max([len("type")] + [min(len(row.name), 60) for row in rows])
+        lines = [f"{'type':<{width}}  {'count':>10}  {'size':>10}  {'share':>6}"]
+        total = self.total_size or 1
+        for row in rows:
+            name = row.name if len(row.name) <= 60 else row.name[:57] + "..."
+            share = 100.0 * row.size / total
+            lines.append(
+                f"{name:<{width}}  {row.count:>10,}  {human_size(row.size):>10}  {share:>5.1f}%"
+            )
+        lines.append(
+            f"{'total':<{width}}  {self.total_count:>10,}  {human_size(self.total_size):>10}"
+        )
+        return "\n".join(lines)
+
+    def show(self, limit=20, file=None):
+        print(self.format(limit), file=file)
+
+    def __str__(self):
+        return self.format()
+
+
+def census(*, untracked=True):
+    """Count and size every live object by type (a Census, largest first).
+
+    With untracked=True (the default) the heap graph is walked, so objects the
+    collector does not track (str, int, float, bytes, atomic tuples and dicts)
+    are counted too. untracked=False counts only gc.get_objects(), as objgraph
+    does, which is faster.
+    """
+    if untracked:
+        rows = _core.build_graph(untracked=True).census()
+    else:
+        rows = _core.census_of(gc.get_objects())
+    return Census(sorted((CensusRow(*row) for row in rows), key=lambda r: (-r.size, -r.count)))
+
+
+class TypeGrowth(NamedTuple):
+    type: type
+    count: int
+    count_delta: int
+    size: int
+    size_delta: int
+
+    @property
+    def name(self):
+        return type_name(self.type, shortnames=False)
+
+
+class Mark:
+    """Counts and sizes by type of the collector's objects, taken now.
+
+    mark = heaplens.Mark(); ...; heaplens.growth_since(mark) tells which types
+    grew in between. collect=True runs gc.collect() first, as objgraph does, so
+    that garbage waiting for the collector is not counted.
+    """
+
+    def __init__(self, collect=False):
+        if collect:
+            gc.collect()
+        self.rows = {row[0]: (row[1], row[2]) for row in _core.census_of(gc.get_objects())}
+
+    def growth(self, limit=10, collect=False):
+        return growth_since(self, limit=limit, collect=collect)
+
+
+def growth_since(mark, limit=10, collect=False):
+    """Types whose count grew since `mark`, most new objects first (a list of TypeGrowth).
+
+    Types that shrank or stayed level are left out; limit=None returns them all.
+    """
+    now = Mark(collect=collect)
+    grown = []
+    for tp, (count, size) in now.rows.items():
+        old_count, old_size = mark.rows.get(tp, (0, 0))
+        if count > old_count:
+            grown.append(TypeGrowth(tp, count, count - old_count, size, size - old_size))
+    grown.sort(key=lambda g: (-g.count_delta, -g.size_delta, g.name))
+    return grown if limit is None else grown[:limit]
+
+
+def format_growth(rows):
+    """A table of TypeGrowth rows."""
+    if not rows:
+        return "no type grew"
+    width = max(len("type"), *(min(len(row.name), 60) for row in rows))
+    lines = [f"{'type':<{width}}  {'count':>10}  {'new':>9}  {'size':>10}  {'new size':>10}"]
+    for row in rows:
+        name = row.name if len(row.name) <= 60 else row.name[:57] + "..."
+        lines.append(
+            f"{name:<{width}}  {row.count:>10,}  {row.count_delta:>+9,}  "
+            f"{human_size(row.size):>10}  {human_size(row.size_delta):>10}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,311 @@
+"""Why an object is alive: chains of labelled references from a root.
+
+A HeapGraph is one walk of the heap (see docs/heap-graph.md); why_alive,
+referrers and refcount_report are queries on it. The module-level functions in
+heaplens build a fresh graph per call; build one HeapGraph and query it many
+times when asking about many objects.
+"""
+
+import os
+import sys
+from typing import NamedTuple, Optional
+
+from heaplens import _core
+from heaplens._census import Census, CensusRow
+from heaplens._describe import allocation_site, describe, describe_frame
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class Step(NamedTuple):
+    """One object on a chain and the reference it holds to the next one."""
+
+    description: str
+    label: Optional[str]  # None on the last step
+    site: Optional[str]  # where the tracer saw it allocated, when it was on
+
+
+class Chain:
+    """A chain of references from a root to an object.
+
+    str(chain) is one line, `module app .__dict__['_cache'] -> list [0] -> OBJ`,
+    or one line per object with its allocation site when the tracer knew them.
+    root_kind is 'module', 'frame', 'external' (held by references the walk
+    cannot see: C code, an interpreter stack) or None when no root leads to it.
+    """
+
+    def __init__(self, steps, root_kind, note=None):
+        self.steps = steps
+        self.root_kind = root_kind
+        self.note = note
+
+    @property
+    def found(self):
+        return self.root_kind is not None
+
+    def _parts(self):
+        """Text of each hop: a description and the label of its reference.
+
+        An object and its own __dict__ are one hop: `module app .__dict__['x']`.
+        """
+        parts, sites = [], []
+        steps = self.steps
+        i = 0
+        while i < len(steps):
+            step = steps[i]
+            text = step.description
+            site = step.site
+            label = step.label
+            if label == ".__dict__" and i + 1 < len(steps) and steps[i + 1].label is not None:
+                label = ".__dict__" + steps[i + 1].label
+                i += 1
+            if label:
+                text += " " + label
+            parts.append(text)
+            sites.append(site)
+            i += 1
+        return parts, sites
+
+    def __str__(self):
+        parts, sites = self._parts()
+        prefix = ""
+        if self.root_kind == "external":
+            prefix = "(held from outside the heap graph: C code or a stack) "
+        if self.note:
+            return f"{' -> '.join(parts)}: {self.note}"
+        if not any(sites):
+            return prefix + " -> ".join(parts)
+        width = min(max(len(p) for p in parts) + 5, 70)
+        lines = []
+        for index, (part, site) in enumerate(zip(parts, sites)):
+            text = part if index == 0 else "  -> " + part
+            text = prefix + text if index == 0 else text
+            lines.append(f"{text:<{width}}  allocated at {site}" if site else text)
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<heaplens.Chain {str(self)!r}>"
+
+
+def join_label(description, label):
+    """`module app .__dict__` + `['x']` -> `module app .__dict__['x']`."""
+    if not label:
+        return description
+    if description.endswith(".__dict__") and label.startswith("["):
+        return description + label
+    return f"{description} {label}"
+
+
+class Referrer(NamedTuple):
+    """One reference to an object: who holds it and how."""
+
+    description: str
+    label: Optional[str]
+    holder: object  # the referring object, or None for an executing frame
+
+    def __str__(self):
+        return join_label(self.description, self.label)
+
+    def __repr__(self):
+        return f"<heaplens.Referrer {str(self)!r}>"
+
+
+class RefcountReport:
+    """sys.getrefcount(obj) against the references the heap graph can name.
+
+    unexplained > 0 means something outside the graph holds references: C code
+    (an extension that leaked a reference), or a value on an interpreter stack.
+    """
+
+    def __repr__(self):
+        return f"<heaplens.RefcountReport refcount={self.refcount} unexplained={self.unexplained}>"
+
+    def __init__(self, description, refcount, referrers, immortal):
+        self.description = description
+        self.refcount = refcount
+        self.referrers = referrers
+        self.immortal = immortal
+
+    @property
+    def explained(self):
+        return len(self.referrers)
+
+    @property
+    def unexplained(self):
+        return 0 if self.immortal else self.refcount - self.explained
+
+    def __str__(self):
+        if self.immortal:
+            head = f"{self.description}: immortal (its refcount is not counted)"
+        else:
+            head = (
+                f"{self.description}: refcount {self.refcount}, {self.explained} explained by "
+                f"the heap graph, {self.unexplained} held from elsewhere (C code or a stack)"
+            )
+        lines = [head]
+        for referrer in self.referrers:
+            lines.append(f"  {referrer}")
+        return "\n".join(lines)
+
+
+class HeapGraph:
+    """The live heap as a graph, walked once now (see docs/heap-graph.md).
+
+    It holds a reference to every object the collector tracks until it is
+    dropped, so drop it when done.
+    """
+
+    def __init__(self, *, untracked=True, ignore=(), include_heaplens_frames=False):
+        skip = None if include_heaplens_frames else PACKAGE_DIR
+        self.graph = _core.build_graph(
+            ignore=(self, *ignore), skip_frames_under=skip, untracked=untracked
+        )
+
+    def census(self):
+        rows = (CensusRow(*row) for row in self.graph.census())
+        return Census(sorted(rows, key=lambda r: (-r.size, -r.count)))
+
+    def node_description(self, node):
+        graph = self.graph
+        if graph.kind(node) == "frame":
+            thread_id, code, lineno = graph.frame(node)
+            return describe_frame(code, lineno, thread_id)
+        try:
+            return describe(graph.object(node))
+        except LookupError:
+            return f"{getattr(graph.type(node), '__name__', '?')} (freed since the walk)"
+
+    def holder_description(self, node):
+        """Like node_description, but a dict that is some object's __dict__ is
+        named after its owner: `module app .__dict__`, `Manager object at 0x.. .__dict__`."""
+        graph = self.graph
+        if graph.kind(node) == "object" and graph.type(node) is dict:
+            for owner in graph.referrers(node):
+                if graph.kind(owner) != "object":
+                    continue
+                try:
+                    if graph.edge_label(owner, node) == ".__dict__":
+                        return f"{self.node_description(owner)} .__dict__"
+                except LookupError:
+                    continue
+        return self.node_description(node)
+
+    def _site(self, node):
+        if self.graph.kind(node) == "frame":
+            return None
+        try:
+            return allocation_site(self.graph.object(node))
+        except LookupError:
+            return None
+
+    def chain(self, path, target_description=None):
+        """A Chain for a list of node ids in reference order."""
+        graph = self.graph
+        steps = []
+        for index, node in enumerate(path):
+            if index + 1 < len(path):
+                try:
+                    label = graph.edge_label(node, path[index + 1])
+                except LookupError:
+                    label = None
+                description = self.node_description(node)
+            else:
+                label = None
+                description = target_description or self.node_description(node)
+            steps.append(Step(description, label, self._site(node)))
+        return Chain(steps, graph.root_kind(path[0]))
+
+    def why_alive(self, obj, max_depth=-1):
+        """The shortest chain of references from a root to obj (a Chain).
+
+        Roots are modules in sys.modules, objects with more references than the
+        heap graph can see (held from C code or a stack), and, only when nothing
+        else holds obj, executing frames.
+        """
+        graph = self.graph
+        node = graph.find(obj)
+        if node < 0:
+            return Chain(
+                [Step(describe(obj), None, allocation_site(obj))],
+                None,
+                note="not in the heap graph (created after the walk, or held only by "
+                "heaplens's own frames)",
+            )
+        path = graph.path_back(node, max_depth=max_depth)
+        if path is None:
+            return Chain(
+                [Step(describe(obj), None, allocation_site(obj))],
+                None,
+                note="no chain from a root: it is garbage waiting for the collector, or "
+                "held only by objects the collector cannot see",
+            )
+        return self.chain(path)
+
+    def referrers(self, obj):
+        """Every reference to obj the graph knows, as Referrer tuples (one per reference)."""
+        graph = self.graph
+        node = graph.find(obj)
+        if node < 0:
+            return []
+        found = []
+        for source in graph.referrers(node):
+            if graph.kind(source) == "ignored":
+                continue
+            try:
+                label = graph.edge_label(source, node)
+            except LookupError:
+                label = None
+            holder = None
+            if graph.kind(source) != "frame":
+                try:
+                    holder = graph.object(source)
+                except LookupError:
+                    pass
+            found.append(Referrer(self.holder_description(source), label, holder))
+        return found
+
+
+def _frame_is_heaplens(graph, node):
+    if graph.kind(node) != "frame":
+        return False
+    _, code, _ = graph.frame(node)
+    return code.co_filename.startswith(PACKAGE_DIR)
+
+
+def refcount_report(obj):
+    """sys.getrefcount(obj) explained by the references the heap graph finds.
+
+    The difference is held from outside the graph: C code (a reference leaked
+    by an extension shows up here) or a value on an interpreter stack.
+    """
+    heap = HeapGraph(include_heaplens_frames=True)
+    graph = heap.graph
+    node = graph.find(obj)
+    # Taken before anything else refers to obj. Minus one for getrefcount's own
+    # argument and one for the graph's reference to a tracked object (and one
+    # per frame local, below); this function's own local is a frame
+    # reference the graph saw.
+    refcount = sys.getrefcount(obj) - 1 - (1 if node >= 0 and graph.is_tracked(node) else 0)
+    immortal = refcount > (1 << 29)
+    referrers, ours = [], 0
+    if node >= 0:
+        for source in graph.referrers(node):
+            if graph.kind(source) == "ignored":
+                continue
+            if graph.kind(source) == "frame":
+                refcount -= 1  # the graph holds each frame local once more
+            if _frame_is_heaplens(graph, source):
+                ours += 1
+                continue
+            try:
+                label = graph.edge_label(source, node)
+            except LookupError:
+                label = None
+            holder = None
+            if graph.kind(source) != "frame":
+                try:
+                    holder = graph.object(source)
+                except LookupError:
+                    pass
+            referrers.append(Referrer(heap.holder_description(source), label, holder))
+    return RefcountReport(describe(obj), refcount - ours, referrers, immortal)

@@ -1,0 +1,545 @@
+"""The heap graph engine (heaplens._core.build_graph) and its own API:
+census, Mark/growth_since, why_alive, referrers, refcount_report."""
+
+import ctypes
+import gc
+import importlib
+import sys
+import textwrap
+import threading
+import weakref
+
+import pytest
+
+import heaplens
+from heaplens import _core
+
+LEAKAPP = textwrap.dedent(
+    """
+    class Leaked:
+        pass
+
+    _cache = []
+
+    class Manager:
+        def __init__(self):
+            self.connections = {}
+
+    manager = Manager()
+
+    def make_closure(obj):
+        def handler():
+            return obj
+        return handler
+
+    handlers = []
+
+    class Widget:
+        def on_event(self):
+            pass
+
+    callbacks = []
+    """
+)
+
+
+@pytest.fixture
+def leakapp(tmp_path, monkeypatch):
+    """A fresh module `leakapp` with the classic holders, imported from tmp_path."""
+    (tmp_path / "leakapp.py").write_text(LEAKAPP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("leakapp", None)
+    module = importlib.import_module("leakapp")
+    yield module
+    sys.modules.pop("leakapp", None)
+
+
+# ---- the engine ------------------------------------------------------------
+
+
+def test_tracked_nodes_are_gc_get_objects_in_order():
+    marker = [object()]
+    graph = _core.build_graph()
+    assert graph.n_tracked > 100
+    assert graph.n_nodes > graph.n_tracked  # untracked referents (str, int...) too
+    node = graph.find(marker)
+    assert 0 <= node < graph.n_tracked
+    assert graph.object(node) is marker
+    assert graph.is_tracked(node)
+    assert graph.type(node) is list
+    assert graph.address(node) == id(marker)
+
+
+def test_sizes_are_sys_getsizeof():
+    class WithDict:
+        def __init__(self):
+            self.a = 1
+
+    class WithSlots:
+        __slots__ = ("a", "b")
+
+    keep = [WithDict(), WithSlots(), {"k": 1}, set(range(9)), b"x" * 100, 10**40, "\u20ac" * 9]
+    keep.append(type("Dynamic", (), {}))
+    graph = _core.build_graph()
+    checked = 0
+    for node in range(graph.n_nodes):
+        if graph.kind(node) != "object":
+            continue
+        try:
+            obj = graph.object(node)
+        except LookupError:
+            continue
+        assert graph.size(node) == sys.getsizeof(obj), type(obj)
+        checked += 1
+    assert checked > 1000
+    del keep
+
+
+def test_untracked_referents_are_nodes_and_optional():
+    text = "a string only this list holds " + str(id(object()))
+    holder = [text]
+    graph = _core.build_graph()
+    node = graph.find(text)
+    assert node >= graph.n_tracked and not graph.is_tracked(node)
+    assert graph.object(node) is text
+    assert graph.find(holder) in graph.referrers(node)
+    gc_only = _core.build_graph(untracked=False)
+    assert gc_only.find(text) == -1
+    extra = range(gc_only.n_tracked, gc_only.n_nodes)
+    assert all(gc_only.kind(node) == "frame" for node in extra)  # executing frames only
+
+
+def test_duplicate_references_are_kept_and_labelled():
+    obj = object()
+    holder = [obj, 1, obj]
+    graph = _core.build_graph()
+    node, holder_node = graph.find(obj), graph.find(holder)
+    assert graph.referrers(node).count(holder_node) == 2
+    assert graph.referents(holder_node).count(node) == 2
+    assert graph.edge_label(holder_node, node) == "[0]"
+
+
+def test_edge_labels():
+    class Slotted:
+        __slots__ = ("value",)
+
+    class Plain:
+        pass
+
+    target = object()
+    slotted = Slotted()
+    slotted.value = target
+    plain = Plain()
+    plain.attr = target
+    with_dict = Plain()
+    with_dict.__dict__["attr"] = target  # materialises the instance dict
+    mapping = {"key": target, target: 1}
+    tup = (1, target)
+
+    def outer():
+        def inner():
+            return target
+
+        return inner
+
+    closure = outer()
+    bound = Plain.__init__.__get__(plain)  # a method-wrapper, not a bound method
+    del bound
+
+    class Holder:
+        def method(self):
+            pass
+
+    holder = Holder()
+    method = holder.method
+    graph = _core.build_graph()
+    t = graph.find(target)
+
+    def label(source):
+        return graph.edge_label(graph.find(source), t)
+
+    assert label(slotted) == ".value"
+    assert label(plain) == ".attr"
+    if graph.find(with_dict.__dict__) >= 0:
+        # (3.13 keeps the values inline even then and visits them, not the dict.)
+        assert (
+            graph.edge_label(graph.find(with_dict), graph.find(with_dict.__dict__)) == ".__dict__"
+        )
+        assert label(with_dict.__dict__) == "['attr']"
+    else:
+        assert label(with_dict) == ".attr"
+    assert label(mapping) in ("['key']", "(key)")
+    assert label(tup) == "[1]"
+    cell = closure.__closure__[0]
+    assert label(cell) == ".cell_contents"
+    assert graph.edge_label(graph.find(closure), graph.find(closure.__closure__)) == ".__closure__"
+    assert graph.edge_label(graph.find(method), graph.find(holder)) == ".__self__"
+    assert graph.edge_label(graph.find(plain), graph.find(Plain)) == ".__class__"
+
+
+def test_dict_key_labels_survive_bad_and_long_reprs():
+    class BadRepr:
+        def __repr__(self):
+            raise RuntimeError("no repr for you")
+
+    target = object()
+    bad = {BadRepr(): target}
+    long_key = {"k" * 500: target}
+    graph = _core.build_graph()
+    t = graph.find(target)
+    bad_label = graph.edge_label(graph.find(bad), t)
+    assert "BadRepr" in bad_label and "failing __repr__" in bad_label
+    long_label = graph.edge_label(graph.find(long_key), t)
+    assert long_label.startswith("['kkk") and long_label.endswith("...]")
+    assert len(long_label) < 50
+
+
+def test_executing_frames_are_roots_with_local_names():
+    def holder_function():
+        only_here = object()
+        graph = _core.build_graph()
+        node = graph.find(only_here)
+        path = graph.path_back(node)
+        assert graph.root_kind(path[0]) == "frame"
+        thread_id, code, lineno = graph.frame(path[0])
+        assert code is holder_function.__code__
+        assert thread_id == threading.get_ident()
+        assert lineno > 0
+        assert graph.edge_label(path[0], node) == "local only_here"
+
+    holder_function()
+
+
+def test_frames_under_a_directory_can_be_skipped():
+    import os
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    graph = _core.build_graph(skip_frames_under=here)
+    for node in range(graph.n_tracked, graph.n_nodes):
+        if graph.kind(node) == "frame":
+            assert not graph.frame(node)[1].co_filename.startswith(here)
+
+
+def test_ignored_objects_are_not_traversed_not_held_and_not_on_paths():
+    target = object()
+    middle = [target]
+    graph = _core.build_graph(ignore=[middle])
+    middle_node = graph.find(middle)
+    assert graph.kind(middle_node) == "ignored"
+    assert graph.referents(middle_node) == []
+    with pytest.raises(LookupError):
+        graph.object(middle_node)
+    ref = weakref.ref(Box := type("Box", (), {}))  # noqa: F841 - a class can be weakly referenced
+    box = Box()
+    box_ref = weakref.ref(box)
+    graph = _core.build_graph(ignore=[box])
+    del box
+    assert box_ref() is None  # the graph did not keep the ignored object alive
+
+
+def test_graph_releases_everything_and_takes_part_in_gc():
+    class Thing:
+        pass
+
+    thing = Thing()
+    thing_ref = weakref.ref(thing)
+    graph = _core.build_graph()
+    assert sys.getrefcount(thing) == 4  # the local, the argument, the graph (object and local)
+    del graph
+    assert sys.getrefcount(thing) == 2
+    # A graph stored in a container it holds is a cycle the collector frees.
+    keeper = [thing]
+    keeper.append(_core.build_graph())
+    del keeper, thing
+    gc.collect()
+    assert thing_ref() is None
+
+
+def test_cleared_graph_raises_instead_of_crashing():
+    box = []
+    box.append(_core.build_graph())
+    graph = box[0]
+    del box
+    gc.collect()  # the graph survives: `graph` still refers to it
+    assert graph.n_nodes > 0
+    assert "RuntimeError" not in repr(graph)
+
+
+def test_census_matches_a_python_count():
+    objects = gc.get_objects()
+    rows = _core.census_of(objects)
+    counts, sizes = {}, {}
+    for obj in objects:
+        counts[type(obj)] = counts.get(type(obj), 0) + 1
+        sizes[type(obj)] = sizes.get(type(obj), 0) + sys.getsizeof(obj)
+    got = {tp: (count, size) for tp, count, size in rows}
+    for tp in (dict, list, type, tuple):
+        assert got[tp] == (counts[tp], sizes[tp])
+    assert _core.count_types([1, 2, "x", []]) == {int: 2, str: 1, list: 1}
+
+
+def test_heaplens_census_counts_untracked_objects():
+    keep = ["unique string %d" % i for i in range(5000)]
+    deep = heaplens.census()
+    shallow = heaplens.census(untracked=False)
+    by_type = {row.type: row for row in deep}
+    assert by_type[str].count >= 5000
+    assert (
+        str not in {row.type for row in shallow}
+        or {row.type: row for row in shallow}[str].count < by_type[str].count
+    )
+    assert deep == sorted(deep, key=lambda r: (-r.size, -r.count))
+    text = deep.format(5)
+    assert text.splitlines()[0].split() == ["type", "count", "size", "share"]
+    assert text.splitlines()[-1].startswith("total")
+    assert max(len(line) for line in text.splitlines()) <= 100
+    del keep
+
+
+def test_mark_and_growth_since():
+    class Grows:
+        pass
+
+    mark = heaplens.Mark()
+    keep = [Grows() for _ in range(300)]
+    grown = heaplens.growth_since(mark, limit=None)
+    row = next(r for r in grown if r.type is Grows)
+    assert row.count_delta == 300 and row.count == 300
+    assert row.size_delta == 300 * sys.getsizeof(keep[0])
+    assert grown[0].count_delta >= 300
+    assert len(heaplens.growth_since(mark, limit=2)) == 2
+    # Garbage in a cycle counts until collected, unless collect=True.
+    mark = heaplens.Mark(collect=True)
+    for _ in range(50):
+        cyc = Grows()
+        cyc.me = cyc
+    del cyc
+    after = {r.type: r for r in heaplens.growth_since(mark, limit=None, collect=True)}
+    assert Grows not in after
+
+
+# ---- why_alive: the four holders of the issue -------------------------------
+
+
+def test_why_alive_module_level_list(leakapp):
+    obj = leakapp.Leaked()
+    leakapp._cache.append(obj)
+    chain = heaplens.why_alive(obj)
+    assert chain.found and chain.root_kind == "module"
+    assert str(chain).startswith("module leakapp .__dict__['_cache'] -> list [0] -> Leaked object")
+
+
+def test_why_alive_dict_of_a_singleton(leakapp):
+    obj = leakapp.Leaked()
+    leakapp.manager.connections["db-1"] = obj
+    text = str(heaplens.why_alive(obj))
+    assert text.startswith("module leakapp .__dict__['manager'] -> Manager object at 0x")
+    assert ".connections -> dict ['db-1'] -> Leaked object" in text
+
+
+def test_why_alive_closure_cell(leakapp):
+    obj = leakapp.Leaked()
+    leakapp.handlers.append(leakapp.make_closure(obj))
+    text = str(heaplens.why_alive(obj))
+    assert text.startswith(
+        "module leakapp .__dict__['handlers'] -> list [0] -> "
+        "function make_closure.<locals>.handler .__closure__ -> tuple [0] -> "
+        "cell .cell_contents -> Leaked object"
+    ), text
+
+
+def test_why_alive_bound_method_in_a_callback_list(leakapp):
+    widget = leakapp.Widget()
+    leakapp.callbacks.append(widget.on_event)
+    text = str(heaplens.why_alive(widget))
+    assert text.startswith(
+        "module leakapp .__dict__['callbacks'] -> list [0] -> "
+        "bound method Widget.on_event .__self__ -> Widget object"
+    ), text
+
+
+def test_why_alive_shows_allocation_sites_with_the_tracer(leakapp):
+    heaplens.start(5)
+    try:
+        obj = leakapp.Leaked()
+        holder = leakapp.Leaked()  # instances come from no free list: always traced
+        holder.item = obj
+        leakapp._cache.append(holder)
+        text = str(heaplens.why_alive(obj))
+    finally:
+        heaplens.stop()
+    lines = text.splitlines()
+    assert lines[0] == "module leakapp .__dict__['_cache']", text
+    assert lines[1].strip() == "-> list [0]"  # the list was allocated before tracing
+    assert "allocated at" in lines[-1] and __file__ in lines[-1]
+    assert ".item" in lines[-2] and __file__ in lines[-2]
+
+
+def test_why_alive_prefers_holders_over_the_callers_frame_and_reports_frames_last():
+    only_local = object()
+    chain = heaplens.why_alive(only_local)
+    assert chain.root_kind == "frame"
+    assert "local only_local" in str(chain)
+
+
+def test_why_alive_for_a_reference_leaked_from_c():
+    class FromC:
+        pass
+
+    obj = FromC()
+    obj_ref = weakref.ref(obj)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+    del obj
+    leaked = obj_ref()
+    assert leaked is not None
+    address = id(leaked)
+    del leaked  # now nothing in the heap refers to it: only the C reference
+    graph = heaplens.HeapGraph()
+    node = graph.graph.find(obj_ref())
+    assert graph.graph.root_kind(node) == "external"
+    chain = graph.why_alive(obj_ref())
+    assert chain.root_kind == "external"
+    assert str(chain).startswith("(held from outside the heap graph")
+    del graph, chain
+    leaked = obj_ref()
+    report = heaplens.refcount_report(leaked)
+    assert report.unexplained == 1, str(report)  # the local `leaked` is explained
+    del leaked
+    ctypes.pythonapi.Py_DecRef(ctypes.py_object(obj_ref()))
+    assert obj_ref() is None and address
+
+
+def test_why_alive_of_garbage_and_of_new_objects():
+    class Node:
+        pass
+
+    graph = heaplens.HeapGraph()
+    fresh = Node()
+    chain = graph.why_alive(fresh)
+    assert not chain.found and "not in the heap graph" in str(chain)
+    gc.disable()
+    try:
+        a = Node()
+        a.me = a
+        a_ref = weakref.ref(a)
+        del a
+        graph = heaplens.HeapGraph()
+        chain = graph.why_alive(a_ref())
+        # Its one reference is its own: no root holds it, it is garbage.
+        assert not chain.found
+        assert "garbage" in str(chain)
+        del graph, chain
+    finally:
+        gc.enable()
+        gc.collect()
+    assert a_ref() is None
+
+
+def test_why_alive_deep_chain_needs_no_recursion(leakapp):
+    head = leakapp.Leaked()
+    node = head
+    for _ in range(200000):
+        nxt = leakapp.Leaked()
+        node.next = nxt
+        node = nxt
+    leakapp._cache.append(head)
+    tail = node
+    del node, nxt
+    graph = heaplens.HeapGraph()
+    chain = graph.why_alive(tail)
+    assert chain.found and len(chain.steps) > 200000
+    assert chain.steps[0].description == "module leakapp"
+
+
+# ---- referrers and refcount_report ------------------------------------------
+
+
+def test_referrers_are_labelled():
+    class Box:
+        pass
+
+    obj = object()
+    box = Box()
+    box.content = obj
+    holders = {"named": obj}
+    found = heaplens.referrers(obj)
+    texts = sorted(str(r) for r in found)
+    assert any("Box object at 0x" in t and t.endswith(".content") for t in texts)
+    assert "dict ['named']" in texts
+    assert any("local obj" in t for t in texts)
+    assert any(r.holder is box for r in found)
+    del holders
+
+
+def test_refcount_report_explains_every_reference():
+    class Thing:
+        pass
+
+    thing = Thing()
+    holders = [thing, thing]
+    report = heaplens.refcount_report(thing)
+    assert report.refcount == sys.getrefcount(thing) - 1
+    assert report.explained == 3 and report.unexplained == 0, str(report)
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(thing))
+    try:
+        report = heaplens.refcount_report(thing)
+        assert report.unexplained == 1, str(report)
+        assert "1 held from elsewhere" in str(report)
+    finally:
+        ctypes.pythonapi.Py_DecRef(ctypes.py_object(thing))
+    del holders
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="immortal objects are 3.12+")
+def test_refcount_report_of_an_immortal_object():
+    report = heaplens.refcount_report(None)
+    assert report.immortal and report.unexplained == 0
+    assert "immortal" in str(report)
+
+
+# ---- robustness -------------------------------------------------------------
+
+
+def test_build_while_other_threads_allocate_and_free():
+    stop = threading.Event()
+
+    def churn():
+        while not stop.is_set():
+            junk = [{"k": [i]} for i in range(200)]
+            del junk
+
+    threads = [threading.Thread(target=churn) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(15):
+            graph = _core.build_graph()
+            census = graph.census()
+            assert census
+            for node in range(0, graph.n_nodes, 997):
+                if graph.kind(node) == "object":
+                    try:
+                        graph.object(node)
+                    except LookupError:
+                        pass
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+
+def test_bad_arguments():
+    graph = _core.build_graph()
+    with pytest.raises(IndexError):
+        graph.object(graph.n_nodes)
+    with pytest.raises(IndexError):
+        graph.referrers(-1)
+    with pytest.raises(TypeError):
+        _core.build_graph(skip_frames_under=3)
+    with pytest.raises(TypeError):
+        _core.build_graph(bogus=1)
+    with pytest.raises(TypeError):
+        _core.build_graph(ignore=5)
+    with pytest.raises(TypeError):
+        _core.census_of("not a list")
+    assert graph.find(object()) == -1
