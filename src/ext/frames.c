@@ -23,6 +23,7 @@
 #define HL__UNCHECKED_TSTATE() PyThreadState_GetUnchecked()
 #define HL__IS_FINALIZING() Py_IsFinalizing()
 #define HL__IS_SHIM(frame) ((frame)->owner == FRAME_OWNED_BY_CSTACK)
+#define HL__FRAME_FUNCTION(frame) ((frame)->f_funcobj)
 #elif PY_VERSION_HEX >= 0x030C0000
 #define HL__TOP_FRAME(tstate) ((tstate)->cframe->current_frame)
 #define HL__FRAME_CODE(frame) ((frame)->f_code)
@@ -31,6 +32,7 @@
 #define HL__UNCHECKED_TSTATE() _PyThreadState_UncheckedGet()
 #define HL__IS_FINALIZING() _Py_IsFinalizing()
 #define HL__IS_SHIM(frame) ((frame)->owner == FRAME_OWNED_BY_CSTACK)
+#define HL__FRAME_FUNCTION(frame) ((frame)->f_funcobj)
 #elif PY_VERSION_HEX >= 0x030B0000
 #define HL__TOP_FRAME(tstate) ((tstate)->cframe->current_frame)
 #define HL__FRAME_CODE(frame) ((frame)->f_code)
@@ -38,6 +40,7 @@
 #define HL__UNCHECKED_TSTATE() _PyThreadState_UncheckedGet()
 #define HL__IS_FINALIZING() _Py_IsFinalizing()
 #define HL__IS_SHIM(frame) 0
+#define HL__FRAME_FUNCTION(frame) ((frame)->f_func)
 #else
 #error "heaplens needs CPython 3.11 or newer"
 #endif
@@ -110,8 +113,13 @@ int hlpy_frames_visit_executing(hlpy_executing_frame_visitor visit, void *arg) {
             if (HL__IS_SHIM(frame) || _PyFrame_IsIncomplete(frame))
                 continue;
             PyCodeObject *code = HL__FRAME_CODE(frame);
+            PyObject *held[HLPY_FRAME_N_HELD];
+            held[HLPY_FRAME_FUNCTION] = (PyObject *)HL__FRAME_FUNCTION(frame);
+            held[HLPY_FRAME_LOCALS_DICT] = frame->f_locals;
+            held[HLPY_FRAME_CODE] = (PyObject *)code;
+            held[HLPY_FRAME_OBJECT] = (PyObject *)frame->frame_obj;
             if (visit(tstate->thread_id, code, _PyInterpreterFrame_LASTI(frame), frame->localsplus,
-                      code->co_nlocalsplus, arg) < 0)
+                      code->co_nlocalsplus, held, arg) < 0)
                 return -1;
         }
     }

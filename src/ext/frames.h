@@ -44,12 +44,24 @@ size_t hlpy_frames_preheader_size(PyObject *obj);
  * when unknown, as tracemalloc reports it. Needs the GIL. */
 int hlpy_frames_lineno(PyCodeObject *code, int lasti);
 
+/* The other strong references an executing frame holds, besides its locals
+ * (NULL when absent). Its globals and builtins are borrowed, not held. */
+enum {
+    HLPY_FRAME_FUNCTION,
+    HLPY_FRAME_LOCALS_DICT,
+    HLPY_FRAME_CODE,
+    HLPY_FRAME_OBJECT,
+    HLPY_FRAME_N_HELD
+};
+
 /* Called by hlpy_frames_visit_executing for one executing frame: `locals` has
  * `n_locals` slots (locals, then cells, then free variables, named by
- * code->co_localsplusnames); empty slots are NULL. Everything is borrowed and
- * valid only during the call. Return 0 to go on, -1 to stop. */
+ * code->co_localsplusnames); empty slots are NULL; `held` has
+ * HLPY_FRAME_N_HELD entries. Everything is borrowed and valid only during the
+ * call. Return 0 to go on, -1 to stop. */
 typedef int (*hlpy_executing_frame_visitor)(unsigned long thread_id, PyCodeObject *code, int lasti,
-                                            PyObject *const *locals, int n_locals, void *arg);
+                                            PyObject *const *locals, int n_locals,
+                                            PyObject *const *held, void *arg);
 
 /* Call `visit` for every complete frame executing in every thread of the main
  * interpreter, innermost first within a thread. These frames' locals are not

@@ -431,6 +431,15 @@ static PyObject *hl__frame_edge_label(hl_graph_object *self, hl_node_id source, 
         if (frame->local_objects[k] != wanted)
             continue;
         int slot = frame->local_slots[k];
+        if (slot < 0) {
+            static const char *const held_names[HLPY_FRAME_N_HELD] = {
+                [HLPY_FRAME_FUNCTION] = "function",
+                [HLPY_FRAME_LOCALS_DICT] = "locals dict",
+                [HLPY_FRAME_CODE] = "code",
+                [HLPY_FRAME_OBJECT] = "frame object",
+            };
+            return PyUnicode_FromString(held_names[HLPY_FRAME_HELD_OF_SLOT(slot)]);
+        }
         PyObject *names = frame->code->co_localsplusnames;
         PyObject *kinds = frame->code->co_localspluskinds;
         const char *what = "local";

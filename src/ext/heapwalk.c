@@ -157,7 +157,7 @@ static int hl__note_unseen_locals(hl_walk *walk, PyObject *const *locals, int n_
 
 /* hlpy_frames_visit_executing callback: one virtual node per frame. */
 static int hl__add_frame(unsigned long thread_id, PyCodeObject *code, int lasti,
-                         PyObject *const *locals, int n_locals, void *arg) {
+                         PyObject *const *locals, int n_locals, PyObject *const *held, void *arg) {
     hl_walk *walk = arg;
     hlpy_heap *heap = walk->heap;
     if (walk->skip_frames_under != NULL && PyUnicode_Check(code->co_filename)) {
@@ -165,6 +165,8 @@ static int hl__add_frame(unsigned long thread_id, PyCodeObject *code, int lasti,
             PyUnicode_Tailmatch(code->co_filename, walk->skip_frames_under, 0, PY_SSIZE_T_MAX, -1);
         if (match != 0) {
             PyErr_Clear();
+            if (hl__note_unseen_locals(walk, held, HLPY_FRAME_N_HELD) < 0)
+                return -1;
             return hl__note_unseen_locals(walk, locals, n_locals);
         }
     }
@@ -174,8 +176,9 @@ static int hl__add_frame(unsigned long thread_id, PyCodeObject *code, int lasti,
     heap->frames = frames;
     hlpy_frame_root *frame = &frames[heap->n_frames];
     memset(frame, 0, sizeof(*frame));
-    frame->local_slots = malloc((size_t)(n_locals ? n_locals : 1) * sizeof(int));
-    frame->local_objects = malloc((size_t)(n_locals ? n_locals : 1) * sizeof(PyObject *));
+    size_t n_slots = (size_t)n_locals + HLPY_FRAME_N_HELD;
+    frame->local_slots = malloc(n_slots * sizeof(int));
+    frame->local_objects = malloc(n_slots * sizeof(PyObject *));
     if (frame->local_slots == NULL || frame->local_objects == NULL) {
         free(frame->local_slots);
         free(frame->local_objects);
@@ -198,6 +201,13 @@ static int hl__add_frame(unsigned long thread_id, PyCodeObject *code, int lasti,
             continue;
         frame->local_slots[frame->n_locals] = slot;
         frame->local_objects[frame->n_locals] = locals[slot];
+        frame->n_locals++;
+    }
+    for (int which = 0; which < HLPY_FRAME_N_HELD; which++) {
+        if (held[which] == NULL)
+            continue;
+        frame->local_slots[frame->n_locals] = HLPY_FRAME_SLOT_OF_HELD(which);
+        frame->local_objects[frame->n_locals] = held[which];
         frame->n_locals++;
     }
     heap->n_frames++;

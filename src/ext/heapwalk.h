@@ -14,13 +14,18 @@
 #include "objsize.h"
 
 /* A virtual node for an executing frame: which function, where, and for each
- * of its out-edges (in order) which local slot it came from. */
+ * object it refers to which local slot holds it, or, for the other references
+ * a frame holds (frames.h: HLPY_FRAME_FUNCTION...), a negative slot. */
+#define HLPY_FRAME_SLOT_OF_HELD(which) (-1 - (which))
+#define HLPY_FRAME_HELD_OF_SLOT(slot) (-1 - (slot))
+
 typedef struct hlpy_frame_root {
     unsigned long thread_id;
     PyCodeObject *code; /* owned */
     int lasti;
     int n_locals;
-    int *local_slots;         /* n_locals entries, owned; index into co_localsplusnames */
+    int *local_slots;         /* n_locals entries, owned; index into co_localsplusnames,
+                                 or HLPY_FRAME_SLOT_OF_HELD(...) */
     PyObject **local_objects; /* n_locals entries; owned references once holds_locals */
     int holds_locals;
 } hlpy_frame_root;

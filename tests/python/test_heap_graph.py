@@ -543,3 +543,23 @@ def test_bad_arguments():
     with pytest.raises(TypeError):
         _core.census_of("not a list")
     assert graph.find(object()) == -1
+
+
+def test_script_globals_are_not_mistaken_for_c_references(tmp_path):
+    # A script's module frame holds its globals dict as its locals: the walk
+    # must count that reference, or the dict looks held from C and the chain
+    # stops there instead of at the module.
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import heaplens\n"
+        "class Item:\n"
+        "    pass\n"
+        "data = [Item() for _ in range(3)]\n"
+        "print(heaplens.why_alive(data[1]))\n"
+    )
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.startswith("module __main__ .__dict__['data'] -> list [1] -> Item object"), out
