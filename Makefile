@@ -9,7 +9,7 @@ PYTHON      ?= python3
 VENV        := .venv
 PY          := $(VENV)/bin/python
 BUILD_DEPS  := meson-python meson ninja
-TEST_DEPS   := pytest
+TEST_DEPS   := pytest objgraph==3.6.2
 LINT_DEPS   := ruff==0.8.6
 C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] tests/c/*.[ch] tests/fuzz/*.c)
 PY_SOURCES  := $(wildcard src/heaplens tests/python bench examples)
