@@ -1,11 +1,13 @@
 /* census.c - counts and sizes by type over a list (see census.h).
  *
- * Nothing in the loops runs Python code, so the list cannot change while it is
- * read; each type met is held with a reference until the result is built (a
- * metaclass __hash__ could run code while the dict is filled).
+ * Nothing in the loops runs Python code or creates a container, so the list
+ * (or the collector's own lists) cannot change while it is read; each type met is held with a
+ * reference until the result is built (a metaclass __hash__ could run code while the dict is
+ * filled).
  */
 #include "census.h"
 
+#include "frames.h"
 #include "objsize.h"
 #include "u64_map.h"
 
@@ -64,11 +66,36 @@ static Py_ssize_t hl__row_of(hl_type_counts *table, PyTypeObject *type) {
     return row;
 }
 
-/* Count (and, with_sizes, size) every item of `objects`. Returns 0, or -1
+typedef struct hl_count_walk {
+    hl_type_counts *table;
+    int with_sizes;
+    PyTypeObject *last_type;
+    Py_ssize_t row;
+} hl_count_walk;
+
+/* Count (and size) one object. Returns 0, or -1 when out of memory (no
+ * exception set: this may run inside the collector's object walk). */
+static int hl__count_one(PyObject *obj, void *arg) {
+    hl_count_walk *walk = arg;
+    if (Py_TYPE(obj) != walk->last_type) {
+        walk->last_type = Py_TYPE(obj);
+        walk->row = hl__row_of(walk->table, walk->last_type);
+        if (walk->row < 0)
+            return -1;
+    }
+    walk->table->counts[walk->row]++;
+    if (walk->with_sizes)
+        walk->table->sizes[walk->row] += hlpy_size_of(obj, &walk->table->methods[walk->row]);
+    return 0;
+}
+
+/* Count (and, with_sizes, size) every item of `objects`, or with objects
+ * None every object the collector tracks, walked in place (no list: on a
+ * heap of millions that list costs as much as the count). Returns 0, or -1
  * with an exception. */
 static int hl__count(hl_type_counts *table, PyObject *objects, int with_sizes) {
-    if (!PyList_Check(objects)) {
-        PyErr_SetString(PyExc_TypeError, "expected a list of objects");
+    if (objects != Py_None && !PyList_Check(objects)) {
+        PyErr_SetString(PyExc_TypeError, "expected a list of objects, or None for all of them");
         return -1;
     }
     if (hl_u64_map_init(&table->index, 512) < 0 || (with_sizes && hlpy_size_calibrate() < 0)) {
@@ -76,21 +103,17 @@ static int hl__count(hl_type_counts *table, PyObject *objects, int with_sizes) {
             PyErr_NoMemory();
         return -1;
     }
-    PyTypeObject *last_type = NULL;
-    Py_ssize_t row = 0;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(objects); i++) {
-        PyObject *obj = PyList_GET_ITEM(objects, i);
-        if (Py_TYPE(obj) != last_type) {
-            last_type = Py_TYPE(obj);
-            row = hl__row_of(table, last_type);
-            if (row < 0) {
-                PyErr_NoMemory();
-                return -1;
-            }
-        }
-        table->counts[row]++;
-        if (with_sizes)
-            table->sizes[row] += hlpy_size_of(obj, &table->methods[row]);
+    hl_count_walk walk = {table, with_sizes, NULL, 0};
+    int failed = 0;
+    if (objects == Py_None) {
+        failed = hlpy_frames_visit_gc_objects(hl__count_one, &walk) < 0;
+    } else {
+        for (Py_ssize_t i = 0; !failed && i < PyList_GET_SIZE(objects); i++)
+            failed = hl__count_one(PyList_GET_ITEM(objects, i), &walk) < 0;
+    }
+    if (failed) {
+        PyErr_NoMemory();
+        return -1;
     }
     return 0;
 }

@@ -8,11 +8,13 @@
 
 #include <Python.h>
 
-/* count_types(objects: list) -> {type: count}. METH_O module function. */
+/* count_types(objects: list | None) -> {type: count}; None counts every
+ * object the collector tracks, in place. METH_O module function. */
 PyObject *hlpy_count_types(PyObject *module, PyObject *objects);
 
-/* census_of(objects: list) -> [(type, count, total_size)], sizes as
- * sys.getsizeof counts them (see objsize.h). METH_O module function. */
+/* census_of(objects: list | None) -> [(type, count, total_size)], sizes as
+ * sys.getsizeof counts them (see objsize.h); None as for count_types.
+ * METH_O module function. */
 PyObject *hlpy_census_of(PyObject *module, PyObject *objects);
 
 #endif /* HLPY_CENSUS_H */

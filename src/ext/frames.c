@@ -11,6 +11,8 @@
 
 #include "internal/pycore_dict.h"
 #include "internal/pycore_frame.h"
+#include "internal/pycore_gc.h"
+#include "internal/pycore_interp.h"
 #include "internal/pycore_object.h"
 
 #if PY_VERSION_HEX >= 0x030E0000
@@ -124,6 +126,44 @@ int hlpy_frames_visit_executing(hlpy_executing_frame_visitor visit, void *arg) {
         }
     }
     return 0;
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+typedef struct hl__gc_visit {
+    hlpy_gc_object_visitor visit;
+    void *arg;
+    int stopped;
+} hl__gc_visit;
+
+/* PyUnstable_GC_VisitObjects's callback: 1 to go on, 0 to stop. */
+static int hl__gc_visit_one(PyObject *obj, void *arg) {
+    hl__gc_visit *state = arg;
+    if (state->visit(obj, state->arg) < 0) {
+        state->stopped = 1;
+        return 0;
+    }
+    return 1;
+}
+#endif
+
+int hlpy_frames_visit_gc_objects(hlpy_gc_object_visitor visit, void *arg) {
+#if PY_VERSION_HEX >= 0x030C0000
+    /* Public (unstable) API from 3.12: it disables the collector meanwhile. */
+    hl__gc_visit state = {visit, arg, 0};
+    PyUnstable_GC_VisitObjects(hl__gc_visit_one, &state);
+    return state.stopped ? -1 : 0;
+#else
+    /* 3.11: walk the three generations' lists, as gc.get_objects() does. */
+    struct _gc_runtime_state *gcstate = &PyInterpreterState_Main()->gc;
+    for (int generation = 0; generation < NUM_GENERATIONS; generation++) {
+        PyGC_Head *head = &gcstate->generations[generation].head;
+        for (PyGC_Head *gc = _PyGCHead_NEXT(head); gc != head; gc = _PyGCHead_NEXT(gc)) {
+            if (visit((PyObject *)(gc + 1), arg) < 0)
+                return -1;
+        }
+    }
+    return 0;
+#endif
 }
 
 /* The inline values of `obj` (not yet moved to a dict), or NULL. */

@@ -69,6 +69,16 @@ typedef int (*hlpy_executing_frame_visitor)(unsigned long thread_id, PyCodeObjec
  * a visit returned -1. Needs the GIL; runs no Python code. */
 int hlpy_frames_visit_executing(hlpy_executing_frame_visitor visit, void *arg);
 
+/* Called by hlpy_frames_visit_gc_objects for each object: return 0 to go on,
+ * -1 to stop. It must not run Python code, create or free container objects,
+ * or start a collection. */
+typedef int (*hlpy_gc_object_visitor)(PyObject *obj, void *arg);
+
+/* Call `visit` for every object the cyclic GC of the main interpreter tracks
+ * (what gc.get_objects() lists, without building the list), in the collector's
+ * order. Returns 0, or -1 when a visit returned -1. Needs the GIL. */
+int hlpy_frames_visit_gc_objects(hlpy_gc_object_visitor visit, void *arg);
+
 /* The instance dictionary of `obj` when its type manages it (no tp_dictoffset
  * slot) and it has been created, else NULL. Borrowed. */
 PyObject *hlpy_layout_managed_dict(PyObject *obj);

@@ -1,10 +1,11 @@
 /* heapwalk.c - the heap walk (see heapwalk.h and docs/heap-graph.md).
  *
- * Order of node ids: the tracked objects in gc.get_objects() order, then one
+ * Order of node ids: the tracked objects in the collector's (gc.get_objects())
+ * order, then one
  * virtual node per executing frame, then untracked objects in the order the
  * walk first meets them. Nodes are traversed in id order, so the CSR edges
- * come out in order with no sorting. Nothing here runs Python code between
- * gc.get_objects() and the end of the walk: tp_traverse, _PyType_Lookup, dict
+ * come out in order with no sorting. Nothing here runs Python code once the
+ * collector's objects are listed, to the end of the walk: tp_traverse, _PyType_Lookup, dict
  * iteration over sys.modules and C __sizeof__ functions only.
  */
 #include "heapwalk.h"
@@ -31,6 +32,8 @@ typedef struct hl_walk {
     PyTypeObject *ignore_type;
     PyObject **unseen; /* locals of skipped frames, borrowed during the walk */
     size_t n_unseen, unseen_capacity;
+    PyObject **tracked_list; /* the collector's objects, owned until they are nodes */
+    size_t n_tracked_list, tracked_capacity;
 } hl_walk;
 
 /* The type id of `type`, registering it (with a reference) when new. Returns
@@ -214,6 +217,22 @@ static int hl__add_frame(unsigned long thread_id, PyCodeObject *code, int lasti,
     return 0;
 }
 
+/* hlpy_frames_visit_gc_objects callback: list one tracked object, with a
+ * reference. Returns 0, or -1 when out of memory. */
+static int hl__list_tracked(PyObject *obj, void *arg) {
+    hl_walk *walk = arg;
+    if (walk->n_tracked_list == walk->tracked_capacity) {
+        size_t capacity = walk->tracked_capacity ? 2 * walk->tracked_capacity : 65536;
+        PyObject **grown = realloc(walk->tracked_list, capacity * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        walk->tracked_list = grown;
+        walk->tracked_capacity = capacity;
+    }
+    walk->tracked_list[walk->n_tracked_list++] = Py_NewRef(obj);
+    return 0;
+}
+
 /* Flag the modules of sys.modules stored under their own name. */
 static void hl__flag_modules(hlpy_heap *heap) {
     PyObject *modules = PyImport_GetModuleDict();
@@ -266,7 +285,7 @@ static int hl__traverse_one(hl_walk *walk, hl_node_id id) {
 /* Flag HL_NODE_EXTERNAL on every tracked object whose reference count is
  * more than the references the graph found to it: something the walk cannot
  * see holds it (C code, an interpreter's value stack), as the cyclic GC
- * reasons. The gc.get_objects() list holds one reference of each. Returns 0,
+ * reasons. The walk holds one reference of each. Returns 0,
  * or -1 when out of memory. Runs before the graph takes any other reference. */
 static int hl__flag_external(hlpy_heap *heap, const hl_walk *walk) {
     size_t n = heap->n_tracked;
@@ -280,7 +299,7 @@ static int hl__flag_external(hlpy_heap *heap, const hl_walk *walk) {
             in_degrees[id]++;
     }
     for (size_t i = 0; i < n; i++) {
-        PyObject *obj = PyList_GET_ITEM(heap->objects, (Py_ssize_t)i);
+        PyObject *obj = (PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i);
         if ((Py_ssize_t)in_degrees[i] < Py_REFCNT(obj) - 1)
             hl_graph_add_flags(heap->graph, (hl_node_id)i, HL_NODE_EXTERNAL);
     }
@@ -333,39 +352,31 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
     ignore = options->ignore != NULL ? PySequence_Tuple(options->ignore) : PyTuple_New(0);
     if (ignore == NULL)
         return -1;
-    PyObject *gc_module = PyImport_ImportModule("gc");
-    if (gc_module == NULL)
-        goto fail;
-    heap->objects = PyObject_CallMethod(gc_module, "get_objects", NULL);
-    Py_DECREF(gc_module);
-    if (heap->objects == NULL)
-        goto fail;
-    if (!PyList_CheckExact(heap->objects)) {
-        PyErr_SetString(PyExc_TypeError, "gc.get_objects() did not return a list");
-        goto fail;
-    }
     gc_was_enabled = PyGC_Disable();
 
-    /* From here on no Python code runs and nothing is collected. */
-    Py_ssize_t n_objects = PyList_GET_SIZE(heap->objects);
-    heap->graph = hl_graph_new((size_t)n_objects * 5 / 2, (size_t)n_objects * 3);
+    /* From here on no Python code runs and nothing is collected. The
+     * collector's objects are listed in place (gc.get_objects() would build a
+     * Python list of them), each with a reference taken. */
+    if (hlpy_frames_visit_gc_objects(hl__list_tracked, &walk) < 0)
+        goto out_of_memory;
+    size_t n_objects = walk.n_tracked_list;
+    PyObject **tracked = walk.tracked_list;
+    heap->graph = hl_graph_new(n_objects * 5 / 2, n_objects * 3);
     if (heap->graph == NULL || hl_u64_map_init(&walk.type_index, 1024) < 0)
         goto out_of_memory;
-    /* gc.get_objects() lists each object once, so no lookup is needed; the
+    /* The collector lists each object once, so no lookup is needed; the
      * prefetch a few objects ahead overlaps the index slots' cache misses. */
-    for (Py_ssize_t i = 0; i < n_objects; i++) {
-        PyObject *obj = PyList_GET_ITEM(heap->objects, i);
+    for (size_t i = 0; i < n_objects; i++) {
         uint32_t type_id;
         hl_node_id id;
         if (i + 16 < n_objects)
-            hl_graph_prefetch_slot(heap->graph,
-                                   (uint64_t)(uintptr_t)PyList_GET_ITEM(heap->objects, i + 16));
-        if (hl__type_id(&walk, Py_TYPE(obj), &type_id) < 0 ||
-            hl_graph_add_new_node(heap->graph, (uint64_t)(uintptr_t)obj, type_id, HL_NODE_TRACKED,
-                                  &id) < 0)
+            hl_graph_prefetch_slot(heap->graph, (uint64_t)(uintptr_t)tracked[i + 16]);
+        if (hl__type_id(&walk, Py_TYPE(tracked[i]), &type_id) < 0 ||
+            hl_graph_add_new_node(heap->graph, (uint64_t)(uintptr_t)tracked[i], type_id,
+                                  HL_NODE_TRACKED, &id) < 0)
             goto out_of_memory;
     }
-    heap->n_tracked = (size_t)n_objects;
+    heap->n_tracked = n_objects;
     if (hlpy_frames_visit_executing(hl__add_frame, &walk) < 0)
         goto out_of_memory;
     /* The ignored objects, the tuple of them and the caller's container. */
@@ -402,11 +413,11 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
         }
         frame->holds_locals = 1;
     }
-    /* Take over the list's references to the tracked objects (8 bytes per
-     * object less than keeping the list): with its size set to 0, the list's
-     * deallocation frees its item array without releasing the items. */
-    Py_SET_SIZE(heap->objects, 0);
-    Py_CLEAR(heap->objects);
+    /* The graph's nodes now own the references the list took. */
+    free(walk.tracked_list);
+    walk.tracked_list = NULL;
+    walk.n_tracked_list = 0;
+    heap->owns_tracked = 1;
     /* Ignored objects are not held: holding them would keep alive the very
      * objects a caller asked to leave out (such as the graph's owner, which
      * would make a cycle). Releasing one may run a finalizer: the walk is
@@ -430,6 +441,9 @@ fail:
     hl_u64_map_destroy(&walk.type_index);
     free(walk.pending);
     free(walk.unseen);
+    for (size_t i = 0; i < walk.n_tracked_list; i++)
+        Py_DECREF(walk.tracked_list[i]);
+    free(walk.tracked_list);
     Py_XDECREF(ignore);
     hlpy_heap_clear(heap);
     if (gc_was_enabled == 1)
@@ -438,13 +452,9 @@ fail:
 }
 
 void hlpy_heap_clear(hlpy_heap *heap) {
-    if (heap->objects != NULL) {
-        Py_CLEAR(heap->objects); /* the walk failed: the list still owns them */
-    } else {
-        for (size_t i = 0; i < heap->n_tracked; i++) {
-            if (!(hl_graph_flags(heap->graph, (hl_node_id)i) & HL_NODE_IGNORED))
-                Py_DECREF((PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i));
-        }
+    for (size_t i = 0; heap->owns_tracked && i < heap->n_tracked; i++) {
+        if (!(hl_graph_flags(heap->graph, (hl_node_id)i) & HL_NODE_IGNORED))
+            Py_DECREF((PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i));
     }
     hl_graph_free(heap->graph);
     for (size_t i = 0; i < heap->n_types; i++)

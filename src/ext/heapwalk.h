@@ -1,9 +1,9 @@
 /* heapwalk.h - build the heap graph of the live interpreter (see docs/heap-graph.md).
  *
  * The walk holds the GIL from start to end, disables the cyclic collector, and
- * runs no Python code after gc.get_objects() returned, so no object it has
- * seen can be freed or moved while it builds. Everything it owns is released by
- * hlpy_heap_clear.
+ * runs no Python code once it starts listing the collector's objects, so no
+ * object it has seen can be freed or moved while it builds. Everything it owns
+ * is released by hlpy_heap_clear.
  */
 #ifndef HLPY_HEAPWALK_H
 #define HLPY_HEAPWALK_H
@@ -32,9 +32,11 @@ typedef struct hlpy_frame_root {
 
 typedef struct hlpy_heap {
     hl_graph *graph;
-    PyObject *objects;    /* the gc.get_objects() list, owned: keeps tracked nodes alive */
-    size_t n_tracked;     /* nodes [0, n_tracked) are objects[0 ..] */
-    PyTypeObject **types; /* type id -> type, each owned */
+    /* Nodes [0, n_tracked) are the collector's objects in gc.get_objects()
+     * order, each owned (once owns_tracked) unless flagged HL_NODE_IGNORED. */
+    size_t n_tracked;
+    int owns_tracked;
+    PyTypeObject **types;           /* type id -> type, each owned */
     hlpy_size_method *size_methods; /* type id -> how to size it */
     size_t n_types, type_capacity;
     hlpy_frame_root *frames; /* nodes [first_frame_node, + n_frames) */

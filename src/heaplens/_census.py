@@ -69,7 +69,7 @@ def census(*, untracked=True):
     if untracked:
         rows = _core.build_graph(untracked=True).census()
     else:
-        rows = _core.census_of(gc.get_objects())
+        rows = _core.census_of(None)  # the collector's objects, walked in place
     return Census(sorted((CensusRow(*row) for row in rows), key=lambda r: (-r.size, -r.count)))
 
 
@@ -96,7 +96,7 @@ class Mark:
     def __init__(self, collect=False):
         if collect:
             gc.collect()
-        self.rows = {row[0]: (row[1], row[2]) for row in _core.census_of(gc.get_objects())}
+        self.rows = {row[0]: (row[1], row[2]) for row in _core.census_of(None)}
 
     def growth(self, limit=10, collect=False):
         return growth_since(self, limit=limit, collect=collect)

@@ -81,11 +81,9 @@ def _type_counts(objects=None):
     """{type: number of objects} over `objects` (default: every object the
     collector tracks), counted in C, with types in the order they first
     appear (the order decides ties in every sorted table)."""
-    if objects is None:
-        objects = gc.get_objects()
-    elif not isinstance(objects, list):
+    if objects is not None and not isinstance(objects, list):
         objects = list(objects)
-    return _core.count_types(objects)
+    return _core.count_types(objects)  # None: walked in place, no list built
 
 
 def _filtered_type_counts(objects, filter):
