@@ -369,12 +369,14 @@ def find_ref_chain(obj, predicate, max_depth=20, extra_ignore=()):
     """A shortest chain of references [obj, ..., x] from `obj` to an object x
     for which predicate(x) is true, at most `max_depth` references long, not
     going through objects whose id() is in `extra_ignore`; [obj] when none."""
-    gc.collect()
+    fast = _is_module_predicate(predicate)
+    if not fast:
+        gc.collect()  # (see find_backref_chain)
     if predicate(obj):
         return [obj]
     ignore = set(extra_ignore)
     ignore.discard(id(obj))  # the start is never skipped, as in objgraph
-    if _is_module_predicate(predicate):
+    if fast:
         held = _tracked_at(ignore) if ignore else ()
         graph = _build_graph(untracked=True, ignore=held)
         start = graph.find(obj)
@@ -425,12 +427,17 @@ def find_backref_chain(obj, predicate, max_depth=20, extra_ignore=()):
 
     find_backref_chain(obj, is_proper_module) answers why `obj` is alive: which
     module holds it, and through what."""
-    gc.collect()
+    fast = _is_module_predicate(predicate)
+    if not fast:
+        # objgraph collects first so that no chain starts at garbage. A chain
+        # from a module never goes through garbage (everything on it is
+        # reachable from the module), so the module search skips the
+        # collection, which on a big heap costs more than the search.
+        gc.collect()
     if predicate(obj):
         return [obj]
     ignore = set(extra_ignore)
     ignore.discard(id(obj))  # the start is never skipped, as in objgraph
-    fast = _is_module_predicate(predicate)
     held = _tracked_at(ignore) if fast and ignore else ()
     graph = _build_graph(untracked=not gc.is_tracked(obj), ignore=held)
     start = graph.find(obj)
