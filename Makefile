@@ -2,7 +2,8 @@
 #   make demo   build into .venv and run heaplens on examples/
 #   make test   C unit tests (plain and ASan+UBSan), the fuzz target, then
 #               pytest on python3 and on pyenv's 3.12 and 3.13 where present
-#   make bench  tracing overhead and snapshot speed against the anchors
+#   make bench  tracing overhead, snapshot speed and heap-graph queries
+#               against the anchors
 # Every target installs what it needs itself.
 
 PYTHON      ?= python3
@@ -70,10 +71,15 @@ pytest-extra:
 	  .venv-$$v/bin/python -m pytest -q tests/python || exit 1; \
 	done
 
-# Side by side with the stdlib tracer and memray; see bench/README.md.
-# BENCH_ARGS="--quick" for a shorter run, "--markdown" for docs/performance.md.
+# Side by side with the stdlib tracer, memray, objgraph and guppy3; see
+# bench/README.md. BENCH_ARGS="--quick" for a shorter run, "--only heapgraph"
+# for the heap-graph rows alone, "--markdown" for docs/performance.md. When
+# guppy3 will not install, the rest is installed and its rows are skipped.
 bench: install
-	@$(PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt
+	@$(PY) -m pip install -q --disable-pip-version-check -r bench/requirements.txt || { \
+	  echo "bench: installing bench/requirements.txt without guppy3"; \
+	  grep -v '^guppy3' bench/requirements.txt | \
+	    $(PY) -m pip install -q --disable-pip-version-check -r /dev/stdin; }
 	@$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:

@@ -8,6 +8,7 @@ A run that failed carries an "error" and no numbers; its cell shows "error".
 
 import statistics
 
+import heapgraph_report
 import tracers
 
 ALLOC_HEAVY = "alloc_heavy"
@@ -170,6 +171,10 @@ def _header_lines(results, summary):
     lines = [
         f"Python {python} on {results['platform']}, {results['cpus']} CPUs, {results['started']}",
         f"command: {results['command']}",
+    ]
+    if not results["workloads"]:
+        return lines
+    lines += [
         f"runs per (workload, tracer): {results['repeat']}, in fresh processes, tracers interleaved",
         "medians; a ratio is traced / untraced time of the same workload in this benchmark run",
     ]
@@ -194,21 +199,22 @@ def _footer_lines(results):
     return lines
 
 
-def _text_table(rows):
+def _text_table(rows, left_columns=1):
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     return [
         "  ".join(
-            cell.ljust(width) if column == 0 else cell.rjust(width)
+            cell.ljust(width) if column < left_columns else cell.rjust(width)
             for column, (cell, width) in enumerate(zip(row, widths))
         ).rstrip()
         for row in rows
     ]
 
 
-def _markdown_table(rows):
+def _markdown_table(rows, left_columns=1):
+    alignments = [":---"] * left_columns + ["---:"] * (len(rows[0]) - left_columns)
     lines = [
         "| " + " | ".join(rows[0]) + " |",
-        "|" + "|".join([":---"] + ["---:"] * (len(rows[0]) - 1)) + "|",
+        "|" + "|".join(alignments) + "|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
     return lines
@@ -231,6 +237,8 @@ def render(results, markdown=False):
         verdict = _snapshot_verdict(snapshot)
         if verdict:
             lines += ["", verdict]
+    if results.get("heapgraph"):
+        lines += heapgraph_report.render_lines(results["heapgraph"], table, bullet)
     footer = _footer_lines(results)
     if footer:
         lines += ["", *(bullet + line for line in footer)]

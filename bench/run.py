@@ -1,4 +1,7 @@
-"""Measure what heaplens's allocation tracer costs, next to tracemalloc and memray.
+"""Benchmark heaplens's tracer and heap queries next to tracemalloc, memray, objgraph, guppy3.
+
+What heaplens's allocation tracer costs next to tracemalloc and memray, and how
+fast its heap-graph queries are next to objgraph and guppy3.
 
 Every (workload, tracer) pair runs --repeat times, each run in a fresh
 interpreter (run_one.py); rounds interleave the tracers, in a rotating order,
@@ -6,8 +9,10 @@ so that machine noise spreads over all of them. The report gives each
 workload's untraced median time, and each tracer's median time as a ratio to
 it; the geometric mean of those ratios; the peak RSS ratio on alloc_heavy; and
 how long reading a snapshot takes with millions of live traces
-(snapshot_one.py). Progress goes to stderr, the report to stdout, and the raw
-results to bench/results/ as JSON.
+(snapshot_one.py). The heap-graph rows (heapgraph.py) run each tool --repeat
+times, also in fresh interpreters (heapgraph_one.py) and interleaved, on a heap
+of millions of objects built before timing. Progress goes to stderr, the
+report to stdout, and the raw results to bench/results/ as JSON.
 """
 
 import argparse
@@ -20,6 +25,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import heapgraph
 import report
 import tracers
 import workloads
@@ -31,6 +37,9 @@ SNAPSHOT_BLOCKS = 4_000_000
 QUICK_SNAPSHOT_BLOCKS = 1_000_000
 REPEAT = 5
 QUICK_REPEAT = 3
+HEAPGRAPH = "heapgraph"  # in --only: all the heap-graph rows; "heapgraph.ROW" for one
+HEAPGRAPH_ROWS = tuple(f"{HEAPGRAPH}.{row}" for row in heapgraph.ROWS)
+ONLY_CHOICES = (*workloads.NAMES, SNAPSHOT, HEAPGRAPH, *HEAPGRAPH_ROWS)
 CHILD_TIMEOUT_SECONDS = 1800
 
 
@@ -54,18 +63,23 @@ def parse_args():
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"{QUICK_REPEAT} runs per pair unless --repeat is given, and "
+        help=f"{QUICK_REPEAT} runs per pair unless --repeat is given, "
         f"{QUICK_SNAPSHOT_BLOCKS:,} instead of {SNAPSHOT_BLOCKS:,} "
-        "traced objects for the snapshot timing",
+        "traced objects for the snapshot timing, and heaps of 200k instead of "
+        "2M-10M objects for the heap-graph rows",
     )
     parser.add_argument(
-        "--repeat", type=int, help=f"runs per (workload, tracer) pair (default {REPEAT})"
+        "--repeat",
+        type=int,
+        help=f"runs per (workload, tracer) pair and per heap-graph tool (default {REPEAT})",
     )
     parser.add_argument(
         "--only",
-        type=comma_list((*workloads.NAMES, SNAPSHOT)),
-        default=[*workloads.NAMES, SNAPSHOT],
-        help=f"workloads to run, and '{SNAPSHOT}' for the snapshot timing (default: all)",
+        type=comma_list(ONLY_CHOICES),
+        default=[*workloads.NAMES, SNAPSHOT, HEAPGRAPH],
+        help=f"workloads to run, '{SNAPSHOT}' for the snapshot timing, '{HEAPGRAPH}' for "
+        f"the heap-graph rows or '{HEAPGRAPH}.ROW' for one of them "
+        f"({', '.join(heapgraph.ROWS)}) (default: all)",
     )
     parser.add_argument(
         "--tracers",
@@ -85,6 +99,9 @@ def parse_args():
         help="render a saved results file instead of running anything",
     )
     args = parser.parse_args()
+    args.heapgraph_rows = [
+        row for row in heapgraph.ROWS if HEAPGRAPH in args.only or f"{HEAPGRAPH}.{row}" in args.only
+    ]
     if args.repeat is None:
         args.repeat = QUICK_REPEAT if args.quick else REPEAT
     if args.repeat < 1:
@@ -139,6 +156,8 @@ def measure_overhead(workload_names, tracer_names, repeat):
     """Run every pair repeat times, rotating the tracer order each round."""
     runs = []
     total = repeat * len(workload_names) * len(tracer_names)
+    if not total:
+        return runs
     for round_index in range(repeat):
         shift = round_index % len(tracer_names)
         order = tracer_names[shift:] + tracer_names[:shift]
@@ -170,10 +189,64 @@ def measure_snapshots(tracer_names, n_blocks):
     return runs
 
 
+def measure_heapgraph(rows, repeat, quick):
+    """Run every available tool of the heap-graph rows, interleaved, and return the section.
+
+    Each round runs every row's tools once, in an order that rotates from
+    round to round; a slow anchor capped at full size (guppy3) runs only in
+    the first rounds. Tools that cannot run are listed with the reason.
+    """
+    sizes = heapgraph.sizes(quick)
+    by_key = {tool.key: tool for tool in heapgraph.TOOLS if tool.row in rows}
+    unavailable = {}
+    usable = [
+        by_key[key]
+        for key in available(
+            list(by_key), lambda key: heapgraph.unavailable_reason(by_key[key]), unavailable
+        )
+    ]
+    total = sum(heapgraph.runs_for(tool, repeat, quick) for tool in usable)
+    runs = []
+    for round_index in range(repeat):
+        for row in rows:
+            mine = [
+                tool
+                for tool in usable
+                if tool.row == row and round_index < heapgraph.runs_for(tool, repeat, quick)
+            ]
+            shift = round_index % len(mine) if mine else 0
+            for tool in mine[shift:] + mine[:shift]:
+                run = run_child("heapgraph_one.py", row, tool.name, str(sizes[row]))
+                run.update(row=row, tool=tool.name, round=round_index, n_tracked=sizes[row])
+                if "missing" in run:
+                    run["error"] = f"missing: {run.pop('missing')}"
+                runs.append(run)
+                if "error" in run:
+                    outcome = run["error"]
+                else:
+                    outcome = ", ".join(
+                        f"{metric} {seconds:.3f} s" for metric, seconds in run["times"].items()
+                    )
+                    outcome += f" (heap built in {run['build_seconds']:.1f} s)"
+                progress(
+                    f"[{len(runs)}/{total}] heapgraph round {round_index + 1}/{repeat} "
+                    f"{tool.key}, {sizes[row]:,} tracked: {outcome}"
+                )
+    return {
+        "quick": quick,
+        "repeat": repeat,
+        "rows": list(rows),
+        "sizes": {row: sizes[row] for row in rows},
+        "unavailable": unavailable,
+        "runs": runs,
+    }
+
+
 def run_benchmarks(args):
     """Run what args select and return the results dict report.py reads."""
     skipped = {}
-    wanted = {"none", *args.tracers}
+    tracing = any(name in args.only for name in (*workloads.NAMES, SNAPSHOT))
+    wanted = {"none", *args.tracers} if tracing else set()
     tracer_names = available(
         [name for name in tracers.TRACERS if name in wanted],
         lambda name: tracers.unavailable_reason(tracers.TRACERS[name]),
@@ -203,6 +276,9 @@ def run_benchmarks(args):
             "n_blocks": n_blocks,
             "runs": measure_snapshots(tracer_names, n_blocks),
         }
+    results["heapgraph"] = None
+    if args.heapgraph_rows:
+        results["heapgraph"] = measure_heapgraph(args.heapgraph_rows, args.repeat, args.quick)
     return results
 
 
