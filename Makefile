@@ -1,7 +1,8 @@
 # heaplens - the README's commands.
 #   make demo   build into .venv and run heaplens on examples/
 #   make test   C unit tests (plain and ASan+UBSan), the fuzz target, then
-#               pytest on python3 and on pyenv's 3.12 and 3.13 where present
+#               pytest on python3 and on pyenv's 3.12 and 3.13 where present,
+#               and pytest again with the extension under ASan+UBSan
 #   make bench  tracing overhead, snapshot speed and heap-graph queries
 #               against the anchors
 # Every target installs what it needs itself.
@@ -17,7 +18,7 @@ PY_SOURCES  := $(wildcard src/heaplens tests/python bench examples)
 FUZZ_SECONDS ?= 30
 EXTRA_PYTHONS := $(foreach v,3.12 3.13,$(shell p=$$(pyenv prefix $(v) 2>/dev/null) && [ -x "$$p/bin/python3" ] && echo "$(v):$$p/bin/python3"))
 
-.PHONY: demo test lint ctest fuzz pytest pytest-extra bench install clean
+.PHONY: demo test lint ctest fuzz pytest pytest-extra pytest-asan bench install clean
 
 # A virtual environment for one interpreter: $(call venv,DIR,PYTHON)
 define make_venv
@@ -32,7 +33,7 @@ install:
 demo: install
 	@$(PY) examples/demo.py
 
-test: lint ctest fuzz pytest pytest-extra
+test: lint ctest fuzz pytest pytest-extra pytest-asan
 
 # Style: clang-format (config in .clang-format) and ruff, both checked, never
 # rewriting files here (`clang-format -i`, `ruff format` do that).
@@ -70,6 +71,24 @@ pytest-extra:
 	  $(MAKE) --no-print-directory VENV=.venv-$$v PYTHON=$$exe install || exit 1; \
 	  .venv-$$v/bin/python -m pytest -q tests/python || exit 1; \
 	done
+
+# The whole Python suite against an extension built with ASan+UBSan (the
+# binding's code: hooks, heap walk, graph queries), in its own venv. The
+# runtime is preloaded since the interpreter itself is not instrumented;
+# leaks are not checked (CPython keeps memory until exit), and a test that
+# provokes MemoryError needs the allocator to return NULL, not abort.
+ASAN_VENV := .venv-asan
+ASAN_LIBS = $(shell gcc -print-file-name=libasan.so):$(shell gcc -print-file-name=libubsan.so)
+pytest-asan:
+	@test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)
+	@$(ASAN_VENV)/bin/python -m pip install -q --disable-pip-version-check $(BUILD_DEPS) $(TEST_DEPS)
+	@$(ASAN_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation \
+	  --no-deps --force-reinstall . --config-settings=setup-args=-Db_sanitize=address,undefined \
+	  --config-settings=setup-args=-Db_lundef=false --config-settings=setup-args=-Dbuildtype=debug
+	cd tests && LD_PRELOAD=$(ASAN_LIBS) \
+	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ../$(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider python
 
 # Side by side with the stdlib tracer, memray, objgraph and guppy3; see
 # bench/README.md. BENCH_ARGS="--quick" for a shorter run, "--only heapgraph"

@@ -563,3 +563,32 @@ def test_script_globals_are_not_mistaken_for_c_references(tmp_path):
         [sys.executable, str(script)], capture_output=True, text=True, check=True
     ).stdout
     assert out.startswith("module __main__ .__dict__['data'] -> list [1] -> Item object"), out
+
+
+def test_frames_of_other_threads_are_roots():
+    class OnlyInThread:
+        pass
+
+    started, release = threading.Event(), threading.Event()
+    box = []
+
+    def worker():
+        mine = OnlyInThread()
+        box.append(weakref.ref(mine))
+        started.set()
+        release.wait()
+        del mine
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        started.wait()
+        chain = heaplens.why_alive(box[0]())
+        assert chain.root_kind == "frame"
+        text = str(chain)
+        assert text.startswith("frame test_frames_of_other_threads_are_roots.<locals>.worker()")
+        assert f"in thread {thread.ident:#x} local mine -> " in text, text
+        assert "OnlyInThread object at 0x" in text
+    finally:
+        release.set()
+        thread.join()
