@@ -45,11 +45,15 @@ lint: install
 	  clang-format --dry-run -Werror $(C_SOURCES) && echo "clang-format: C sources formatted"; \
 	else echo "lint: clang-format could not be installed; C formatting not checked"; fi
 
-# The core's unit tests, built with -Werror, plain and under ASan+UBSan.
+# The core's unit tests, built with -Werror, plain and under ASan+UBSan; and
+# the extension built with -Werror.
 ctest: install
 	@$(VENV)/bin/meson setup build/ctest -Dunit_tests=true -Dwerror=true --buildtype=debugoptimized --reconfigure >/dev/null 2>&1 || \
 	 $(VENV)/bin/meson setup build/ctest -Dunit_tests=true -Dwerror=true --buildtype=debugoptimized >/dev/null
 	$(VENV)/bin/meson test -C build/ctest --print-errorlogs
+	@$(VENV)/bin/meson setup build/ext-werror -Dwerror=true --reconfigure >/dev/null 2>&1 || \
+	 $(VENV)/bin/meson setup build/ext-werror -Dwerror=true >/dev/null
+	@$(VENV)/bin/meson compile -C build/ext-werror >/dev/null && echo "extension: built with -Werror"
 	@$(VENV)/bin/meson setup build/ctest-asan -Dunit_tests=true -Dwerror=true --buildtype=debug \
 	   -Db_sanitize=address,undefined -Db_lundef=false --reconfigure >/dev/null 2>&1 || \
 	 $(VENV)/bin/meson setup build/ctest-asan -Dunit_tests=true -Dwerror=true --buildtype=debug \

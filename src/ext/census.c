@@ -9,60 +9,43 @@
 
 #include "frames.h"
 #include "objsize.h"
-#include "u64_map.h"
+#include "type_table.h"
 
 typedef struct hl_type_counts {
-    hl_u64_map index;     /* type address -> row */
-    PyTypeObject **types; /* owned references */
-    hlpy_size_method *methods;
-    uint64_t *counts, *sizes;
-    size_t n_types, capacity;
+    hlpy_type_table types;
+    uint64_t *counts, *sizes; /* by type id, types.capacity entries */
+    size_t capacity;
 } hl_type_counts;
 
 static void hl__counts_clear(hl_type_counts *table) {
-    hl_u64_map_destroy(&table->index);
-    for (size_t t = 0; t < table->n_types; t++)
-        Py_DECREF(table->types[t]);
-    free(table->types);
-    free(table->methods);
+    hlpy_type_table_clear(&table->types);
     free(table->counts);
     free(table->sizes);
 }
 
-/* The row of `type`, added (counts 0) when new. Returns the row, or -1 when out
- * of memory (no exception set). */
+/* The row (type id) of `type`, with zeroed counts when new. Returns the row,
+ * or -1 when out of memory (no exception set). */
 static Py_ssize_t hl__row_of(hl_type_counts *table, PyTypeObject *type) {
     uint32_t row;
-    int inserted;
-    if (hl_u64_map_get_or_put(&table->index, (uint64_t)(uintptr_t)type, (uint32_t)table->n_types,
-                              &row, &inserted) < 0)
+    size_t known = table->types.n_types;
+    if (hlpy_type_table_id(&table->types, type, &row) < 0)
         return -1;
-    if (!inserted)
-        return row;
-    if (table->n_types == table->capacity) {
-        size_t capacity = table->capacity ? 2 * table->capacity : 256;
-        void *types = realloc(table->types, capacity * sizeof(*table->types));
-        if (types != NULL)
-            table->types = types;
-        void *methods = realloc(table->methods, capacity * sizeof(*table->methods));
-        if (methods != NULL)
-            table->methods = methods;
-        void *counts = realloc(table->counts, capacity * sizeof(uint64_t));
-        if (counts != NULL)
-            table->counts = counts;
-        void *sizes = realloc(table->sizes, capacity * sizeof(uint64_t));
-        if (sizes != NULL)
-            table->sizes = sizes;
-        if (types == NULL || methods == NULL || counts == NULL || sizes == NULL)
-            return -1;
-        table->capacity = capacity;
+    if (table->types.n_types > known) {
+        if (table->capacity < table->types.capacity) {
+            size_t capacity = table->types.capacity;
+            uint64_t *counts = realloc(table->counts, capacity * sizeof(uint64_t));
+            if (counts != NULL)
+                table->counts = counts;
+            uint64_t *sizes = realloc(table->sizes, capacity * sizeof(uint64_t));
+            if (sizes != NULL)
+                table->sizes = sizes;
+            if (counts == NULL || sizes == NULL)
+                return -1;
+            table->capacity = capacity;
+        }
+        table->counts[row] = 0;
+        table->sizes[row] = 0;
     }
-    table->types[row] = (PyTypeObject *)Py_NewRef(type);
-    if (hlpy_size_method_for(type, &table->methods[row]) < 0)
-        PyErr_Clear(); /* it fell back to the basic formula */
-    table->counts[row] = 0;
-    table->sizes[row] = 0;
-    table->n_types++;
     return row;
 }
 
@@ -85,7 +68,8 @@ static int hl__count_one(PyObject *obj, void *arg) {
     }
     walk->table->counts[walk->row]++;
     if (walk->with_sizes)
-        walk->table->sizes[walk->row] += hlpy_size_of(obj, &walk->table->methods[walk->row]);
+        walk->table->sizes[walk->row] +=
+            hlpy_size_of(obj, &walk->table->types.size_methods[walk->row]);
     return 0;
 }
 
@@ -98,7 +82,7 @@ static int hl__count(hl_type_counts *table, PyObject *objects, int with_sizes) {
         PyErr_SetString(PyExc_TypeError, "expected a list of objects, or None for all of them");
         return -1;
     }
-    if (hl_u64_map_init(&table->index, 512) < 0 || (with_sizes && hlpy_size_calibrate() < 0)) {
+    if (hlpy_type_table_init(&table->types) < 0 || (with_sizes && hlpy_size_calibrate() < 0)) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         return -1;
@@ -123,9 +107,10 @@ PyObject *hlpy_count_types(PyObject *module, PyObject *objects) {
     PyObject *result = NULL;
     if (hl__count(&table, objects, 0) == 0) {
         result = PyDict_New();
-        for (size_t t = 0; result != NULL && t < table.n_types; t++) {
+        for (size_t t = 0; result != NULL && t < table.types.n_types; t++) {
             PyObject *count = PyLong_FromUnsignedLongLong(table.counts[t]);
-            if (count == NULL || PyDict_SetItem(result, (PyObject *)table.types[t], count) < 0)
+            if (count == NULL ||
+                PyDict_SetItem(result, (PyObject *)table.types.types[t], count) < 0)
                 Py_CLEAR(result);
             Py_XDECREF(count);
         }
@@ -138,9 +123,9 @@ PyObject *hlpy_census_of(PyObject *module, PyObject *objects) {
     hl_type_counts table = {0};
     PyObject *result = NULL;
     if (hl__count(&table, objects, 1) == 0) {
-        result = PyList_New((Py_ssize_t)table.n_types);
-        for (size_t t = 0; result != NULL && t < table.n_types; t++) {
-            PyObject *row = Py_BuildValue("(OKK)", (PyObject *)table.types[t],
+        result = PyList_New((Py_ssize_t)table.types.n_types);
+        for (size_t t = 0; result != NULL && t < table.types.n_types; t++) {
+            PyObject *row = Py_BuildValue("(OKK)", (PyObject *)table.types.types[t],
                                           (unsigned long long)table.counts[t],
                                           (unsigned long long)table.sizes[t]);
             if (row == NULL)

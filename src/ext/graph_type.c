@@ -143,7 +143,7 @@ static PyObject *hl_graph_find_method(PyObject *op, PyObject *obj) {
             return PyLong_FromLong(-1);
         }
         Py_DECREF(known);
-        if (self->heap.types[hl_graph_type(self->heap.graph, id)] != Py_TYPE(obj))
+        if (self->heap.types.types[hl_graph_type(self->heap.graph, id)] != Py_TYPE(obj))
             return PyLong_FromLong(-1);
     }
     return PyLong_FromUnsignedLong(id);
@@ -163,9 +163,9 @@ static PyObject *hl_graph_type_method(PyObject *op, PyObject *arg) {
     if (hl__node_arg(self, arg, &id) < 0)
         return NULL;
     uint32_t type_id = hl_graph_type(self->heap.graph, id);
-    if (type_id >= self->heap.n_types)
+    if (type_id >= self->heap.types.n_types)
         Py_RETURN_NONE;
-    return Py_NewRef((PyObject *)self->heap.types[type_id]);
+    return Py_NewRef((PyObject *)self->heap.types.types[type_id]);
 }
 
 static PyObject *hl_graph_size_method(PyObject *op, PyObject *arg) {
@@ -262,7 +262,7 @@ static PyObject *hl_graph_census_method(PyObject *op, PyObject *args, PyObject *
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p:census", keywords, &tracked_only) ||
         hl__check_alive(self) < 0)
         return NULL;
-    size_t n_types = self->heap.n_types;
+    size_t n_types = self->heap.types.n_types;
     uint64_t *counts = calloc(n_types ? 2 * n_types : 1, sizeof(uint64_t));
     if (counts == NULL)
         return PyErr_NoMemory();
@@ -273,7 +273,7 @@ static PyObject *hl_graph_census_method(PyObject *op, PyObject *args, PyObject *
     for (size_t t = 0; result != NULL && t < n_types; t++) {
         if (counts[t] == 0)
             continue;
-        PyObject *row = Py_BuildValue("(OKK)", (PyObject *)self->heap.types[t],
+        PyObject *row = Py_BuildValue("(OKK)", (PyObject *)self->heap.types.types[t],
                                       (unsigned long long)counts[t], (unsigned long long)sizes[t]);
         if (row == NULL || PyList_Append(result, row) < 0)
             Py_CLEAR(result);
@@ -501,7 +501,7 @@ static PyObject *hl_graph_get_nbytes(PyObject *op, void *closure) {
     if (hl__check_alive((hl_graph_object *)op) < 0)
         return NULL;
     size_t bytes = hl_graph_memory(heap->graph);
-    bytes += heap->type_capacity * (sizeof(PyTypeObject *) + sizeof(hlpy_size_method));
+    bytes += hlpy_type_table_memory(&heap->types);
     bytes += heap->n_frames * sizeof(hlpy_frame_root);
     return PyLong_FromSize_t(bytes);
 }

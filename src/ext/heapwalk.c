@@ -11,7 +11,6 @@
 #include "heapwalk.h"
 
 #include "frames.h"
-#include "u64_map.h"
 
 /* Nodes and edges queued before their lookups are resolved together. */
 #define HL_FLUSH_NODES 512
@@ -23,9 +22,6 @@ typedef struct hl_walk {
     size_t n_pending, pending_capacity;
     uint32_t counts[HL_FLUSH_NODES]; /* how many of them each unclosed node has */
     size_t n_counts;
-    hl_u64_map type_index; /* type address -> type id */
-    PyTypeObject *last_type;
-    uint32_t last_type_id;
     int untracked;
     int failed; /* set by a visit that ran out of memory */
     PyObject *skip_frames_under;
@@ -35,43 +31,6 @@ typedef struct hl_walk {
     PyObject **tracked_list; /* the collector's objects, owned until they are nodes */
     size_t n_tracked_list, tracked_capacity;
 } hl_walk;
-
-/* The type id of `type`, registering it (with a reference) when new. Returns
- * 0, or -1 when out of memory (no exception set). */
-static int hl__type_id(hl_walk *walk, PyTypeObject *type, uint32_t *id_out) {
-    if (type == walk->last_type) {
-        *id_out = walk->last_type_id;
-        return 0;
-    }
-    hlpy_heap *heap = walk->heap;
-    uint32_t id;
-    int inserted;
-    if (hl_u64_map_get_or_put(&walk->type_index, (uint64_t)(uintptr_t)type, (uint32_t)heap->n_types,
-                              &id, &inserted) < 0)
-        return -1;
-    if (inserted) {
-        if (heap->n_types == heap->type_capacity) {
-            size_t capacity = heap->type_capacity ? 2 * heap->type_capacity : 256;
-            PyTypeObject **types = realloc(heap->types, capacity * sizeof(*types));
-            if (types == NULL)
-                return -1;
-            heap->types = types;
-            hlpy_size_method *methods = realloc(heap->size_methods, capacity * sizeof(*methods));
-            if (methods == NULL)
-                return -1;
-            heap->size_methods = methods;
-            heap->type_capacity = capacity;
-        }
-        heap->types[heap->n_types] = (PyTypeObject *)Py_NewRef(type);
-        if (hlpy_size_method_for(type, &heap->size_methods[heap->n_types]) < 0)
-            PyErr_Clear(); /* the basic formula is the fallback it chose */
-        heap->n_types++;
-    }
-    walk->last_type = type;
-    walk->last_type_id = id;
-    *id_out = id;
-    return 0;
-}
 
 /* The node of `obj`, adding it when the walk includes untracked objects.
  * Returns 0 with *id_out set, 1 when obj is not in the graph (and is not to be
@@ -85,7 +44,7 @@ static int hl__node_for(hl_walk *walk, PyObject *obj, hl_node_id *id_out) {
     if (!walk->untracked)
         return 1;
     uint32_t type_id;
-    if (hl__type_id(walk, Py_TYPE(obj), &type_id) < 0)
+    if (hlpy_type_table_id(&walk->heap->types, Py_TYPE(obj), &type_id) < 0)
         return -1;
     uint8_t flags = PyObject_IS_GC(obj) && PyObject_GC_IsTracked(obj) ? HL_NODE_TRACKED : 0;
     return hl_graph_add_new_node(graph, (uint64_t)(uintptr_t)obj, type_id, flags, id_out);
@@ -270,7 +229,8 @@ static int hl__traverse_one(hl_walk *walk, hl_node_id id) {
         return 0;
     }
     PyObject *obj = (PyObject *)(uintptr_t)hl_graph_address(graph, id);
-    hl_graph_set_size(graph, id, hlpy_size_of(obj, &heap->size_methods[hl_graph_type(graph, id)]));
+    hl_graph_set_size(graph, id,
+                      hlpy_size_of(obj, &heap->types.size_methods[hl_graph_type(graph, id)]));
     traverseproc traverse = Py_TYPE(obj)->tp_traverse;
     if (Py_TYPE(obj) == walk->ignore_type) {
         hl_graph_add_flags(graph, id, HL_NODE_IGNORED);
@@ -362,7 +322,7 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
     size_t n_objects = walk.n_tracked_list;
     PyObject **tracked = walk.tracked_list;
     heap->graph = hl_graph_new(n_objects * 5 / 2, n_objects * 3);
-    if (heap->graph == NULL || hl_u64_map_init(&walk.type_index, 1024) < 0)
+    if (heap->graph == NULL || hlpy_type_table_init(&heap->types) < 0)
         goto out_of_memory;
     /* The collector lists each object once, so no lookup is needed; the
      * prefetch a few objects ahead overlaps the index slots' cache misses. */
@@ -371,7 +331,7 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
         hl_node_id id;
         if (i + 16 < n_objects)
             hl_graph_prefetch_slot(heap->graph, (uint64_t)(uintptr_t)tracked[i + 16]);
-        if (hl__type_id(&walk, Py_TYPE(tracked[i]), &type_id) < 0 ||
+        if (hlpy_type_table_id(&heap->types, Py_TYPE(tracked[i]), &type_id) < 0 ||
             hl_graph_add_new_node(heap->graph, (uint64_t)(uintptr_t)tracked[i], type_id,
                                   HL_NODE_TRACKED, &id) < 0)
             goto out_of_memory;
@@ -426,7 +386,6 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
         if (hl_graph_flags(heap->graph, (hl_node_id)i) & HL_NODE_IGNORED)
             Py_DECREF((PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i));
     }
-    hl_u64_map_destroy(&walk.type_index);
     free(walk.pending);
     free(walk.unseen);
     Py_DECREF(ignore);
@@ -437,8 +396,6 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
 out_of_memory:
     PyErr_Format(PyExc_MemoryError, "not enough memory for the heap graph (%zu objects so far)",
                  heap->graph ? hl_graph_n_nodes(heap->graph) : 0);
-fail:
-    hl_u64_map_destroy(&walk.type_index);
     free(walk.pending);
     free(walk.unseen);
     for (size_t i = 0; i < walk.n_tracked_list; i++)
@@ -457,10 +414,7 @@ void hlpy_heap_clear(hlpy_heap *heap) {
             Py_DECREF((PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i));
     }
     hl_graph_free(heap->graph);
-    for (size_t i = 0; i < heap->n_types; i++)
-        Py_DECREF(heap->types[i]);
-    free(heap->types);
-    free(heap->size_methods);
+    hlpy_type_table_clear(&heap->types);
     for (size_t i = 0; i < heap->n_frames; i++) {
         hlpy_frame_root *frame = &heap->frames[i];
         Py_XDECREF(frame->code);

@@ -11,7 +11,7 @@
 #include <Python.h>
 
 #include "graph.h"
-#include "objsize.h"
+#include "type_table.h"
 
 /* A virtual node for an executing frame: which function, where, and for each
  * object it refers to which local slot holds it, or, for the other references
@@ -36,9 +36,7 @@ typedef struct hlpy_heap {
      * order, each owned (once owns_tracked) unless flagged HL_NODE_IGNORED. */
     size_t n_tracked;
     int owns_tracked;
-    PyTypeObject **types;           /* type id -> type, each owned */
-    hlpy_size_method *size_methods; /* type id -> how to size it */
-    size_t n_types, type_capacity;
+    hlpy_type_table types;   /* the node type ids */
     hlpy_frame_root *frames; /* nodes [first_frame_node, + n_frames) */
     size_t n_frames;
     hl_node_id first_frame_node;

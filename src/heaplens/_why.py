@@ -247,22 +247,26 @@ class HeapGraph:
         node = graph.find(obj)
         if node < 0:
             return []
-        found = []
-        for source in graph.referrers(node):
-            if graph.kind(source) == "ignored":
-                continue
+        return [
+            self.referrer(source, node)
+            for source in graph.referrers(node)
+            if graph.kind(source) != "ignored"
+        ]
+
+    def referrer(self, source, node):
+        """The Referrer for the reference from node `source` to node `node`."""
+        graph = self.graph
+        try:
+            label = graph.edge_label(source, node)
+        except LookupError:
+            label = None
+        holder = None
+        if graph.kind(source) != "frame":
             try:
-                label = graph.edge_label(source, node)
+                holder = graph.object(source)
             except LookupError:
-                label = None
-            holder = None
-            if graph.kind(source) != "frame":
-                try:
-                    holder = graph.object(source)
-                except LookupError:
-                    pass
-            found.append(Referrer(self.holder_description(source), label, holder))
-        return found
+                pass  # an untracked holder that may be gone: described, not returned
+        return Referrer(self.holder_description(source), label, holder)
 
 
 def _frame_is_heaplens(graph, node):
@@ -297,15 +301,5 @@ def refcount_report(obj):
             if _frame_is_heaplens(graph, source):
                 ours += 1
                 continue
-            try:
-                label = graph.edge_label(source, node)
-            except LookupError:
-                label = None
-            holder = None
-            if graph.kind(source) != "frame":
-                try:
-                    holder = graph.object(source)
-                except LookupError:
-                    pass
-            referrers.append(Referrer(heap.holder_description(source), label, holder))
+            referrers.append(heap.referrer(source, node))
     return RefcountReport(describe(obj), refcount - ours, referrers, immortal)
