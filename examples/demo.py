@@ -2,7 +2,8 @@
 
 Runs examples/leaky_cache.py's handler 2,000 times under the tracer, takes a
 snapshot before and after, and prints where the memory that stayed was
-allocated, with the full traceback of the biggest site.
+allocated, with the full traceback of the biggest site; then asks the heap
+graph which types grew and what keeps one of the new objects alive.
 """
 
 import os
@@ -20,6 +21,7 @@ def main():
     print(f"heaplens {heaplens.__version__} on Python {sys.version.split()[0]}")
     print("Tracing examples/leaky_cache.py: 2,000 calls of handle(), 200 of temporary_work()\n")
     tracemalloc.start(10)
+    mark = heaplens.Mark()
     before = tracemalloc.take_snapshot()
     started = time.perf_counter()
     for n in range(2000):
@@ -30,6 +32,9 @@ def main():
     after = tracemalloc.take_snapshot()
     current, peak = tracemalloc.get_traced_memory()
     tracer_memory = tracemalloc.get_tracemalloc_memory()
+    grown = heaplens.growth_since(mark, limit=3)
+    one_request = leaky_cache._cache[1234]  # any of the new objects will do
+    chain = heaplens.why_alive(one_request)
     tracemalloc.stop()
 
     only_example = [tracemalloc.Filter(True, leaky_cache.__file__)]
@@ -53,6 +58,13 @@ def main():
     for line in top.traceback.format():
         print("  ", line)
     print("\ntemporary_work() allocated plenty but kept nothing, so it is not listed.")
+
+    print("\nWhich types grew, from the heap graph (objects, not blocks):")
+    for row in grown:
+        print(f"   {row.name:<28} {row.count_delta:+7,} objects  {row.size_delta / 1024:8.1f} KiB")
+    print("\nWhy is one of the new Request objects still alive?")
+    for line in str(chain).splitlines():
+        print("  ", line)
 
 
 if __name__ == "__main__":
