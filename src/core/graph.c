@@ -381,6 +381,9 @@ const hl_node_id *hl_graph_out_edges(const hl_graph *graph, hl_node_id id, size_
     return graph->out_edges + begin;
 }
 
+/* How many edges ahead hl_graph_build_reverse prefetches. */
+#define HL__REVERSE_AHEAD 16
+
 int hl_graph_build_reverse(hl_graph *graph) {
     if (graph->in_offsets != NULL)
         return 0;
@@ -398,14 +401,24 @@ int hl_graph_build_reverse(hl_graph *graph) {
     }
     /* Counting sort by target: count, prefix-sum into start positions, then
      * place each source; scanning sources in order keeps each list sorted. */
-    for (size_t e = 0; e < graph->n_edges; e++)
-        offsets[graph->out_edges[e] + 1]++;
+    /* The counters and list slots of targets are touched at random: prefetch
+     * them a few edges ahead, or each is a cache miss in turn. */
+    const hl_node_id *targets = graph->out_edges;
+    size_t n_edges = graph->n_edges;
+    for (size_t e = 0; e < n_edges; e++) {
+        if (e + HL__REVERSE_AHEAD < n_edges)
+            __builtin_prefetch(&offsets[targets[e + HL__REVERSE_AHEAD] + 1], 1);
+        offsets[targets[e] + 1]++;
+    }
     for (size_t i = 0; i < n_nodes; i++)
         offsets[i + 1] += offsets[i];
     for (size_t source = 0; source < n_nodes; source++) {
         for (uint32_t e = graph->out_offsets[source]; e < graph->out_offsets[source + 1]; e++) {
-            hl_node_id target = graph->out_edges[e];
-            edges[offsets[target]++] = (hl_node_id)source;
+            if (e + HL__REVERSE_AHEAD < n_edges)
+                __builtin_prefetch(&offsets[targets[e + HL__REVERSE_AHEAD]], 1);
+            if (e + HL__REVERSE_AHEAD / 2 < n_edges)
+                __builtin_prefetch(&edges[offsets[targets[e + HL__REVERSE_AHEAD / 2]]], 1);
+            edges[offsets[targets[e]]++] = (hl_node_id)source;
         }
     }
     /* Each offsets[t] now holds the end of t's list, which is the start of
@@ -423,6 +436,17 @@ const hl_node_id *hl_graph_in_edges(const hl_graph *graph, hl_node_id id, size_t
     uint32_t begin = graph->in_offsets[id];
     *count_out = graph->in_offsets[id + 1] - begin;
     return graph->in_edges + begin;
+}
+
+int hl_graph_csr(const hl_graph *graph, int backward, const uint32_t **offsets_out,
+                 const hl_node_id **edges_out) {
+    *offsets_out = NULL;
+    *edges_out = NULL;
+    if (!graph->finished || (backward && graph->in_offsets == NULL))
+        return -1;
+    *offsets_out = backward ? graph->in_offsets : graph->out_offsets;
+    *edges_out = backward ? graph->in_edges : graph->out_edges;
+    return 0;
 }
 
 HL_INLINE int hl__has(uint8_t flags, uint8_t require, uint8_t exclude) {
@@ -513,11 +537,15 @@ int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *que
     queue[tail++] = query->start;
     hl_node_id found = HL_NODE_NONE;
     int64_t depth = 0;
+    /* Looking for a way back to start: expand start first, and stop at the
+     * first edge that returns to it. */
+    hl_node_id back_from = HL_NODE_NONE;
     while (head < tail && found == HL_NODE_NONE) {
         size_t level_end = tail;
-        for (; head < level_end && found == HL_NODE_NONE; head++) {
+        for (; head < level_end && found == HL_NODE_NONE && back_from == HL_NODE_NONE; head++) {
             hl_node_id id = queue[head];
-            if (hl__is_target(graph, query, id)) {
+            if (!(query->start_is_not_target && id == query->start) &&
+                hl__is_target(graph, query, id)) {
                 found = id;
                 /* Same depth, better kind: look at the rest of this level. */
                 for (size_t other = head; other < level_end; other++) {
@@ -534,8 +562,12 @@ int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *que
             }
             if (query->max_depth >= 0 && depth >= query->max_depth)
                 continue;
-            for (uint32_t e = offsets[id]; e < offsets[id + 1]; e++) {
+            for (uint32_t e = offsets[id]; e < offsets[id + 1] && back_from == HL_NODE_NONE; e++) {
                 hl_node_id next = edges[e];
+                if (query->start_is_not_target && next == query->start) {
+                    back_from = id;
+                    break;
+                }
                 if (parent[next] != HL_NODE_NONE ||
                     !hl__has(graph->flags[next], query->require, query->exclude))
                     continue;
@@ -544,9 +576,38 @@ int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *que
             }
         }
         depth++;
+        if (back_from != HL_NODE_NONE)
+            break;
     }
     hl_big_free(queue, array_bytes);
     int result = 0;
+    if (back_from != HL_NODE_NONE) {
+        /* start ... back_from, then start again. */
+        size_t length = 2;
+        for (hl_node_id id = back_from; id != query->start; id = parent[id])
+            length++;
+        hl_node_id *path = malloc(length * sizeof(hl_node_id));
+        if (path == NULL) {
+            hl_big_free(parent, array_bytes);
+            return -1;
+        }
+        path[length - 1] = query->start;
+        size_t i = length - 2;
+        for (hl_node_id id = back_from; id != query->start; id = parent[id])
+            path[i--] = id;
+        path[0] = query->start;
+        if (query->backward) {
+            for (size_t a = 0, b = length - 1; a < b; a++, b--) {
+                hl_node_id swap = path[a];
+                path[a] = path[b];
+                path[b] = swap;
+            }
+        }
+        hl_big_free(parent, array_bytes);
+        *path_out = path;
+        *length_out = length;
+        return 1;
+    }
     if (found != HL_NODE_NONE) {
         size_t length = 1;
         for (hl_node_id id = found; id != query->start; id = parent[id])

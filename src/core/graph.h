@@ -43,6 +43,7 @@ enum {
     HL_NODE_MODULE = 1u << 3,    /* a root: a module of sys.modules */
     HL_NODE_UNREACHED = 1u << 4, /* set by hl_graph_mark_unreferenced */
     HL_NODE_EXTERNAL = 1u << 5,  /* a root: held by references outside the graph */
+    HL_NODE_BACKBONE = 1u << 6,  /* for the caller: a type, a module or a module's dict */
 };
 
 typedef struct hl_graph hl_graph;
@@ -127,6 +128,16 @@ HL_WARN_UNUSED int hl_graph_build_reverse(hl_graph *graph);
  * The reverse index must be built. Borrowed pointer, like out-edges. */
 const hl_node_id *hl_graph_in_edges(const hl_graph *graph, hl_node_id id, size_t *count_out);
 
+/* Borrowed pointers to the whole forward index (backward 0) or reverse index
+ * (backward 1) in CSR form: the edges of node i are
+ * edges[offsets[i] .. offsets[i + 1]), for i < hl_graph_n_nodes. For loops over
+ * millions of nodes that cannot afford a call per node and prefetch ahead
+ * (the dominator tree); valid until the graph is freed. Returns 0, or -1 when
+ * the graph is not finished or, for backward, the reverse index is not built
+ * (the pointers are then NULL). */
+HL_WARN_UNUSED int hl_graph_csr(const hl_graph *graph, int backward, const uint32_t **offsets_out,
+                                const hl_node_id **edges_out);
+
 /* Sum count and size per type id over nodes whose flags include all of
  * `require` and none of `exclude`. counts and sizes have n_types entries and
  * are added to (the caller zeroes them); nodes with a type id >= n_types are
@@ -157,16 +168,17 @@ typedef struct hl_graph_path_query {
     uint8_t exclude;             /* nodes with any of these flags are not entered */
     int64_t max_depth;           /* edges at most; < 0 for no limit */
     uint8_t preferred_flags;     /* among targets at the nearest depth, prefer these */
+    int start_is_not_target;     /* 1: the start counts only when reached again (a cycle) */
 } hl_graph_path_query;
 
 /* Breadth-first search from query->start for the nearest target (start itself
- * counts when it is one); among the targets at that depth, the first with any
- * of query->preferred_flags wins, else the first found. On success stores a
- * malloc'd array of node ids in *path_out and its length in *length_out, in
- * reference order (each node refers to the next): target ... start for a
- * backward query, start ... target for a forward one. The caller frees it.
- * Returns 1 when found, 0 when no target is reachable (*path_out NULL), -1 when
- * out of memory or the reverse index is missing for a backward query. */
+ * counts when it is one, unless start_is_not_target: then a path that comes
+ * back to start, a cycle, has start at both ends); among the targets at that depth, the first with
+ * any of query->preferred_flags wins, else the first found. On success stores a malloc'd array of
+ * node ids in *path_out and its length in *length_out, in reference order (each node refers to the
+ * next): target ... start for a backward query, start ... target for a forward one. The caller
+ * frees it. Returns 1 when found, 0 when no target is reachable (*path_out NULL), -1 when out of
+ * memory or the reverse index is missing for a backward query. */
 HL_WARN_UNUSED int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *query,
                                           hl_node_id **path_out, size_t *length_out);
 

@@ -10,6 +10,7 @@
 #include "edge_label.h"
 #include "frames.h"
 #include "heapwalk.h"
+#include "scc.h"
 
 typedef struct hl_graph_object {
     PyObject_HEAD
@@ -398,6 +399,43 @@ static PyObject *hl_graph_path_forward_method(PyObject *op, PyObject *args, PyOb
     return hl__path((hl_graph_object *)op, args, kwargs, 0);
 }
 
+static PyObject *hl_graph_cycles_method(PyObject *op, PyObject *unused) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    if (hl__check_alive(self) < 0)
+        return NULL;
+    hl_scc scc;
+    /* Types, modules and module globals make one big cycle with everything
+     * defined in them (an instance refers to its class, a function to its
+     * globals); leaving them out shows the cycles among the program's data. */
+    if (hl_scc_compute(self->heap.graph, HL_NODE_IGNORED | HL_NODE_VIRTUAL | HL_NODE_BACKBONE,
+                       &scc) < 0) {
+        hl_scc_free(&scc);
+        return PyErr_NoMemory();
+    }
+    PyObject *result = PyList_New((Py_ssize_t)scc.n_cycles);
+    for (size_t i = 0; result != NULL && i < scc.n_cycles; i++) {
+        size_t count;
+        const hl_node_id *members = hl_scc_members(&scc, scc.cycles[i], &count);
+        PyObject *ids = hl__id_list(members, count);
+        if (ids == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, (Py_ssize_t)i, ids);
+    }
+    hl_scc_free(&scc);
+    return result;
+}
+
+static PyObject *hl_graph_cycle_through_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_graph_path_query query = {
+        .start_is_not_target = 1, .exclude = HL_NODE_IGNORED | HL_NODE_VIRTUAL, .max_depth = -1};
+    int found;
+    if (hl__node_arg(self, arg, &query.start) < 0)
+        return NULL;
+    return hl__run_path(self, &query, &found);
+}
+
 static hlpy_frame_root *hl__frame_of(hl_graph_object *self, hl_node_id id) {
     hlpy_heap *heap = &self->heap;
     if (!(hl_graph_flags(heap->graph, id) & HL_NODE_VIRTUAL) || id < heap->first_frame_node ||
@@ -529,6 +567,11 @@ static PyMethodDef hl_graph_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "path_forward(id, targets, max_depth=-1, tracked_only=False) -> [id] or None"},
     {"frame", hl_graph_frame_method, METH_O, "frame(id) -> (thread_id, code, lineno)"},
+    {"cycles", hl_graph_cycles_method, METH_NOARGS,
+     "cycles() -> [[id, ...]]: the members of each reference cycle (strongly connected "
+     "component), types, modules and module globals left out"},
+    {"cycle_through", hl_graph_cycle_through_method, METH_O,
+     "cycle_through(id) -> [id, ..., id]: a shortest cycle from id back to id, or None"},
     {"edge_label", (PyCFunction)(void (*)(void))hl_graph_edge_label_method, METH_FASTCALL,
      "edge_label(source_id, target_id) -> str or None"},
     {NULL, NULL, 0, NULL},

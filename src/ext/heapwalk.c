@@ -192,7 +192,8 @@ static int hl__list_tracked(PyObject *obj, void *arg) {
     return 0;
 }
 
-/* Flag the modules of sys.modules stored under their own name. */
+/* Flag the modules of sys.modules stored under their own name, and mark
+ * every module's globals as part of the backbone (see graph.h). */
 static void hl__flag_modules(hlpy_heap *heap) {
     PyObject *modules = PyImport_GetModuleDict();
     PyObject *key, *value;
@@ -210,6 +211,10 @@ static void hl__flag_modules(hlpy_heap *heap) {
         hl_node_id id = hl_graph_find(heap->graph, (uint64_t)(uintptr_t)value);
         if (proper && id != HL_NODE_NONE)
             hl_graph_add_flags(heap->graph, id, HL_NODE_MODULE);
+        hl_node_id globals =
+            hl_graph_find(heap->graph, (uint64_t)(uintptr_t)PyModule_GetDict(value));
+        if (globals != HL_NODE_NONE)
+            hl_graph_add_flags(heap->graph, globals, HL_NODE_BACKBONE);
     }
 }
 
@@ -229,6 +234,8 @@ static int hl__traverse_one(hl_walk *walk, hl_node_id id) {
         return 0;
     }
     PyObject *obj = (PyObject *)(uintptr_t)hl_graph_address(graph, id);
+    if (PyType_Check(obj) || PyModule_Check(obj))
+        hl_graph_add_flags(graph, id, HL_NODE_BACKBONE);
     hl_graph_set_size(graph, id,
                       hlpy_size_of(obj, &heap->types.size_methods[hl_graph_type(graph, id)]));
     traverseproc traverse = Py_TYPE(obj)->tp_traverse;

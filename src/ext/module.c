@@ -7,6 +7,7 @@
 #include <Python.h>
 
 #include "census.h"
+#include "finalizers.h"
 #include "frames.h"
 #include "graph_type.h"
 #include "resolve.h"
@@ -118,6 +119,8 @@ static PyMethodDef hl_module_methods[] = {
     {"build_graph", (PyCFunction)(void (*)(void))hlpy_build_graph, METH_FASTCALL | METH_KEYWORDS,
      "build_graph(ignore=(), skip_frames_under=None, untracked=True) -> HeapGraph"},
     {"count_types", hlpy_count_types, METH_O, "count_types(objects: list) -> {type: count}"},
+    {"finalizer_kind", hlpy_finalizer_kind, METH_O,
+     "finalizer_kind(obj) -> '__del__', 'tp_finalize', 'tp_del' or None"},
     {"census_of", hlpy_census_of, METH_O,
      "census_of(objects: list) -> [(type, count, total_size)] by sys.getsizeof"},
     {NULL, NULL, 0, NULL},

@@ -37,6 +37,7 @@ __all__ = [
     "HeapGraph",
     "Mark",
     "census",
+    "cycles",
     "get_traced_memory",
     "get_tracer_counters",
     "is_tracing",
@@ -107,6 +108,19 @@ def census(*, untracked=True):
     from heaplens._census import census as _census
 
     return _census(untracked=untracked)
+
+
+def cycles():
+    """Every reference cycle among live objects, grouped by shape (a CycleReport).
+
+    Each group says how many cycles of that shape there are, their total size,
+    one example drawn as labelled references, and which members have
+    finalizers. Classes, modules and module globals are left out: everything
+    defined in a module is in one cycle with it.
+    """
+    from heaplens._cycles import cycles as _cycles
+
+    return _cycles()
 
 
 def growth_since(mark, limit=10, collect=False):

@@ -248,6 +248,45 @@ static void test_paths(void) {
     hl_graph_free(graph);
 }
 
+static void test_cycle_paths(void) {
+    /* 0 -> 1 -> 2 -> 0 (a 3-cycle), 2 -> 3 -> 3 (a self-loop), 1 -> 4 (no way back). */
+    static const int edges[] = {0, 1, 1, 2, 2, 0, 2, 3, 3, 3, 1, 4};
+    hl_graph *graph = build(5, edges, 6);
+    hl_node_id *path;
+    size_t length;
+    hl_graph_path_query cycle = {.start = 0, .start_is_not_target = 1, .max_depth = -1};
+    ASSERT_EQ(hl_graph_shortest_path(graph, &cycle, &path, &length), 1);
+    ASSERT_EQ(length, 4);
+    ASSERT_EQ(path[0], 0);
+    ASSERT_EQ(path[1], 1);
+    ASSERT_EQ(path[2], 2);
+    ASSERT_EQ(path[3], 0);
+    free(path);
+    cycle.start = 3;
+    ASSERT_EQ(hl_graph_shortest_path(graph, &cycle, &path, &length), 1);
+    ASSERT_EQ(length, 2);
+    ASSERT_EQ(path[0], 3);
+    ASSERT_EQ(path[1], 3);
+    free(path);
+    cycle.start = 4;
+    ASSERT_EQ(hl_graph_shortest_path(graph, &cycle, &path, &length), 0);
+    cycle.start = 1;
+    cycle.max_depth = 1; /* 1 -> 2 -> 0 -> 1 needs three edges */
+    ASSERT_EQ(hl_graph_shortest_path(graph, &cycle, &path, &length), 0);
+    /* Backward: the same cycle read through in-edges, still in reference order. */
+    ASSERT_EQ(hl_graph_build_reverse(graph), 0);
+    hl_graph_path_query back = {
+        .start = 0, .backward = 1, .start_is_not_target = 1, .max_depth = -1};
+    ASSERT_EQ(hl_graph_shortest_path(graph, &back, &path, &length), 1);
+    ASSERT_EQ(length, 4);
+    ASSERT_EQ(path[0], 0);
+    ASSERT_EQ(path[1], 1);
+    ASSERT_EQ(path[2], 2);
+    ASSERT_EQ(path[3], 0);
+    free(path);
+    hl_graph_free(graph);
+}
+
 /* Naive reachability distance by repeated relaxation, to check BFS on random
  * graphs. */
 static int naive_distance(size_t n, const int *edges, size_t n_edges, int from, int to) {
@@ -328,5 +367,6 @@ int main(void) {
     RUN_TEST(test_census_and_unreferenced);
     RUN_TEST(test_paths);
     RUN_TEST(test_random_paths);
+    RUN_TEST(test_cycle_paths);
     return 0;
 }

@@ -1,0 +1,124 @@
+"""Reference cycles among live objects, grouped by shape.
+
+A cycle is a strongly connected component of the heap graph: objects that
+keep one another alive, which reference counting alone never frees. Cycles of
+the same shape (the same types around them) are counted together, with one
+example drawn as labelled references and the members that have finalizers.
+"""
+
+from typing import NamedTuple
+
+from heaplens import _core
+from heaplens._describe import human_size, type_name
+
+
+class CycleGroup(NamedTuple):
+    """Cycles of one shape: how many, their total size, one drawn."""
+
+    shape: str  # e.g. "Node x2" or "Parent + Child + dict x2"
+    count: int
+    size: int
+    objects: int  # members of all cycles of this shape
+    example: str  # one cycle as labelled references, back to its start
+    finalizers: tuple  # (type name, kind) of members with finalizers, in the example's shape
+
+
+class CycleReport(list):
+    """CycleGroups, largest total size first."""
+
+    @property
+    def total_size(self):
+        return sum(group.size for group in self)
+
+    @property
+    def total_cycles(self):
+        return sum(group.count for group in self)
+
+    def format(self, limit=10):
+        if not self:
+            return "no reference cycles among live objects"
+        lines = [
+            f"{self.total_cycles:,} reference cycles, {human_size(self.total_size)} in all; "
+            f"{len(self)} shapes, largest first:"
+        ]
+        for group in self[:limit]:
+            head = (
+                f"  {group.count:>8,} x {group.shape}: {human_size(group.size)}, "
+                f"{group.objects:,} objects"
+            )
+            lines.append(head)
+            lines.append(f"      e.g. {group.example}")
+            for name, kind in group.finalizers:
+                lines.append(f"      finalizer: {name} ({kind})")
+        if len(self) > limit:
+            lines.append(f"  ... and {len(self) - limit} more shapes")
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.format()
+
+
+def _shape(names):
+    counts = {}
+    for name in names:
+        counts[name] = counts.get(name, 0) + 1
+    return " + ".join(name if n == 1 else f"{name} x{n}" for name, n in sorted(counts.items()))
+
+
+def cycles(heap=None):
+    """Every reference cycle among live objects, grouped by shape (a CycleReport).
+
+    `heap`: a heaplens.HeapGraph to reuse; by default the heap is walked now.
+    """
+    from heaplens._why import HeapGraph
+
+    heap = heap or HeapGraph()
+    graph = heap.graph
+    groups = {}
+    for members in graph.cycles():
+        names = [type_name(graph.type(node), shortnames=False) for node in members]
+        key = _shape(names)
+        size = sum(map(graph.size, members))
+        entry = groups.get(key)
+        if entry is None:
+            groups[key] = [1, size, len(members), members]
+        else:
+            entry[0] += 1
+            entry[1] += size
+            entry[2] += len(members)
+    report = CycleReport()
+    for shape, (count, size, objects, members) in groups.items():
+        report.append(
+            CycleGroup(
+                shape, count, size, objects, _draw(heap, members[0]), _finalizers(graph, members)
+            )
+        )
+    report.sort(key=lambda g: (-g.size, -g.count, g.shape))
+    return report
+
+
+def _draw(heap, start):
+    """One cycle through node `start`: `A .x -> B ['k'] -> (back to A)`."""
+    graph = heap.graph
+    path = graph.cycle_through(start)
+    parts = []
+    for index, node in enumerate(path[:-1]):
+        try:
+            label = graph.edge_label(node, path[index + 1])
+        except LookupError:
+            label = None
+        text = heap.node_description(node)
+        parts.append(f"{text} {label}" if label else text)
+    return " -> ".join(parts) + " -> (back to the first)"
+
+
+def _finalizers(graph, members):
+    found = []
+    for node in members:
+        try:
+            kind = _core.finalizer_kind(graph.object(node))
+        except LookupError:
+            continue
+        if kind is not None:
+            found.append((type_name(graph.type(node), shortnames=False), kind))
+    return tuple(sorted(set(found)))
