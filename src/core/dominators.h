@@ -1,0 +1,95 @@
+/* dominators.h - the dominator tree of the heap graph, and retained sizes.
+ *
+ * A virtual root refers to every root node the caller names (module objects,
+ * objects held from C, executing frames). Node a dominates node b when every
+ * path from the virtual root to b goes through a: if a went away, b would go
+ * too. The immediate dominator (idom) of b is its nearest strict dominator; the
+ * idoms form a tree whose root is the virtual root. The retained size of a is
+ * the sum of the sizes (hl_graph_size) of the nodes it dominates, itself
+ * included: the bytes that would be freed with it. Nodes no root reaches
+ * (garbage, or only reachable through excluded nodes) have no idom and retain
+ * nothing. Two roots never dominate each other, even when one refers to the
+ * other: each is held from outside the graph.
+ *
+ * The computation is Lengauer and Tarjan's algorithm with simple path
+ * compression, O(m log n), with no recursion anywhere (a heap has chains
+ * millions of objects long). It uses the graph's reverse index, building it if
+ * needed (the graph keeps it for later queries).
+ *
+ * Memory: at most 28 bytes per node while computing, beyond the graph and its
+ * reverse index, the result included; the result itself is 12 bytes per node
+ * (4 idom + 8 retained). The children lists, built on demand, add 4 bytes per
+ * node and 4 per reachable node.
+ *
+ * Not thread-safe: the owner serialises access (the binding holds the GIL). The
+ * result does not refer to the graph and outlives it.
+ */
+#ifndef HL_DOMINATORS_H
+#define HL_DOMINATORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graph.h"
+#include "hl_common.h"
+
+/* The idom of a node that only the virtual root dominates (a root, or a node
+ * reachable from two roots through disjoint paths). Never a node id: ids stay
+ * below HL_GRAPH_MAX_NODES, which is this value. */
+#define HL_DOMINATOR_ROOT (UINT32_MAX - 1u)
+
+typedef struct hl_dominators hl_dominators;
+
+/* Compute the dominator tree of `graph` below a virtual root that refers to
+ * roots[0 .. n_roots) (duplicates are allowed), and every node's retained size.
+ * Nodes with any of `exclude_flags` (e.g. HL_NODE_IGNORED) are never entered,
+ * roots included. Builds the graph's reverse index if it is not built (that is
+ * the only change to the graph). On success stores a new result in *out (free
+ * it with hl_dominators_free) and returns 0. Returns -1 with *out NULL when out
+ * of memory, when a root id is not a node, when the graph is not finished
+ * (hl_graph_finish), or when it has more than UINT32_MAX - 3 nodes. */
+HL_WARN_UNUSED int hl_dominators_compute(hl_graph *graph, const hl_node_id *roots, size_t n_roots,
+                                         uint8_t exclude_flags, hl_dominators **out);
+
+/* Free a result and everything it owns. NULL is allowed. */
+void hl_dominators_free(hl_dominators *dominators);
+
+/* The number of nodes of the graph the result was computed on. */
+size_t hl_dominators_n_nodes(const hl_dominators *dominators);
+
+/* The number of nodes reached from the roots (the virtual root not counted). */
+size_t hl_dominators_n_reachable(const hl_dominators *dominators);
+
+/* The immediate dominator of node `id`: a node id, HL_DOMINATOR_ROOT, or
+ * HL_NODE_NONE when no root reaches `id`. */
+hl_node_id hl_dominators_idom(const hl_dominators *dominators, hl_node_id id);
+
+/* The retained size of node `id` in bytes (0 when unreachable); for
+ * HL_DOMINATOR_ROOT, the total size of the reachable nodes. */
+uint64_t hl_dominators_retained(const hl_dominators *dominators, hl_node_id id);
+
+/* Build the children lists of the dominator tree if they are not built yet.
+ * Returns 0, or -1 when out of memory (the result is unchanged). */
+HL_WARN_UNUSED int hl_dominators_build_children(hl_dominators *dominators);
+
+/* The children of `id` (a node id, or HL_DOMINATOR_ROOT for the top of the
+ * tree) in the dominator tree, in increasing id order: returns a borrowed
+ * pointer to *count_out ids, valid until the result is freed. The children
+ * lists must be built. */
+const hl_node_id *hl_dominators_children(const hl_dominators *dominators, hl_node_id id,
+                                         size_t *count_out);
+
+/* Store in out[] the (at most k) reachable nodes of largest retained size,
+ * largest first, ties in increasing id order; the virtual root is not a
+ * candidate. Returns how many were stored: min(k, reachable nodes). Needs no
+ * memory but out[], which has room for k ids; O(n log k). */
+size_t hl_dominators_top(const hl_dominators *dominators, size_t k, hl_node_id *out);
+
+/* Bytes of memory the result holds now (children lists included). */
+size_t hl_dominators_memory(const hl_dominators *dominators);
+
+/* The most bytes hl_dominators_compute held at once, the result included (the
+ * graph's reverse index not included). */
+size_t hl_dominators_peak_memory(const hl_dominators *dominators);
+
+#endif /* HL_DOMINATORS_H */
