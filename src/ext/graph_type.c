@@ -436,6 +436,85 @@ static PyObject *hl_graph_cycle_through_method(PyObject *op, PyObject *arg) {
     return hl__run_path(self, &query, &found);
 }
 
+/* The dominator tree, computed on first use below a virtual root that refers
+ * to every root: modules, objects held from outside the graph, frames.
+ * Returns it (borrowed), or NULL with MemoryError. */
+static hl_dominators *hl__dominators(hl_graph_object *self) {
+    hlpy_heap *heap = &self->heap;
+    if (heap->dominators != NULL)
+        return heap->dominators;
+    size_t n_nodes = hl_graph_n_nodes(heap->graph), n_roots = 0;
+    hl_node_id *roots = malloc((n_nodes ? n_nodes : 1) * sizeof(hl_node_id));
+    if (roots == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (size_t i = 0; i < n_nodes; i++) {
+        uint8_t flags = hl_graph_flags(heap->graph, (hl_node_id)i);
+        if ((flags & (HL_NODE_MODULE | HL_NODE_EXTERNAL | HL_NODE_VIRTUAL)) &&
+            !(flags & HL_NODE_IGNORED))
+            roots[n_roots++] = (hl_node_id)i;
+    }
+    int status =
+        hl_dominators_compute(heap->graph, roots, n_roots, HL_NODE_IGNORED, &heap->dominators);
+    free(roots);
+    if (status < 0) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    return heap->dominators;
+}
+
+static PyObject *hl_graph_retained_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    hl_dominators *dominators = hl__dominators(self);
+    if (dominators == NULL)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(hl_dominators_retained(dominators, id));
+}
+
+static PyObject *hl_graph_idom_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    hl_dominators *dominators = hl__dominators(self);
+    if (dominators == NULL)
+        return NULL;
+    hl_node_id idom = hl_dominators_idom(dominators, id);
+    if (idom == HL_NODE_NONE)
+        Py_RETURN_NONE;
+    if (idom == HL_DOMINATOR_ROOT)
+        return PyLong_FromLong(-1);
+    return PyLong_FromUnsignedLong(idom);
+}
+
+static PyObject *hl_graph_top_retainers_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    Py_ssize_t k = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (k == -1 && PyErr_Occurred())
+        return NULL;
+    if (k < 0) {
+        PyErr_SetString(PyExc_ValueError, "top_retainers(k) needs k >= 0");
+        return NULL;
+    }
+    if (hl__check_alive(self) < 0)
+        return NULL;
+    hl_dominators *dominators = hl__dominators(self);
+    if (dominators == NULL)
+        return NULL;
+    hl_node_id *top = malloc((size_t)(k ? k : 1) * sizeof(hl_node_id));
+    if (top == NULL)
+        return PyErr_NoMemory();
+    size_t n = hl_dominators_top(dominators, (size_t)k, top);
+    PyObject *result = hl__id_list(top, n);
+    free(top);
+    return result;
+}
+
 static hlpy_frame_root *hl__frame_of(hl_graph_object *self, hl_node_id id) {
     hlpy_heap *heap = &self->heap;
     if (!(hl_graph_flags(heap->graph, id) & HL_NODE_VIRTUAL) || id < heap->first_frame_node ||
@@ -567,6 +646,12 @@ static PyMethodDef hl_graph_methods[] = {
      METH_VARARGS | METH_KEYWORDS,
      "path_forward(id, targets, max_depth=-1, tracked_only=False) -> [id] or None"},
     {"frame", hl_graph_frame_method, METH_O, "frame(id) -> (thread_id, code, lineno)"},
+    {"retained", hl_graph_retained_method, METH_O,
+     "retained(id) -> bytes freed if the node went away (dominator tree from every root)"},
+    {"idom", hl_graph_idom_method, METH_O,
+     "idom(id) -> immediate dominator id, -1 for the virtual root, None when unreachable"},
+    {"top_retainers", hl_graph_top_retainers_method, METH_O,
+     "top_retainers(k) -> the k node ids of largest retained size"},
     {"cycles", hl_graph_cycles_method, METH_NOARGS,
      "cycles() -> [[id, ...]]: the members of each reference cycle (strongly connected "
      "component), types, modules and module globals left out"},

@@ -422,6 +422,7 @@ void hlpy_heap_clear(hlpy_heap *heap) {
     }
     hl_graph_free(heap->graph);
     hlpy_type_table_clear(&heap->types);
+    hl_dominators_free(heap->dominators);
     for (size_t i = 0; i < heap->n_frames; i++) {
         hlpy_frame_root *frame = &heap->frames[i];
         Py_XDECREF(frame->code);

@@ -10,6 +10,7 @@
 
 #include <Python.h>
 
+#include "dominators.h"
 #include "graph.h"
 #include "type_table.h"
 
@@ -36,8 +37,9 @@ typedef struct hlpy_heap {
      * order, each owned (once owns_tracked) unless flagged HL_NODE_IGNORED. */
     size_t n_tracked;
     int owns_tracked;
-    hlpy_type_table types;   /* the node type ids */
-    hlpy_frame_root *frames; /* nodes [first_frame_node, + n_frames) */
+    hlpy_type_table types;     /* the node type ids */
+    hl_dominators *dominators; /* computed on first use, or NULL */
+    hlpy_frame_root *frames;   /* nodes [first_frame_node, + n_frames) */
     size_t n_frames;
     hl_node_id first_frame_node;
 } hlpy_heap;

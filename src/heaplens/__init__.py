@@ -45,9 +45,11 @@ __all__ = [
     "load",
     "refcount_report",
     "referrers",
+    "retained",
     "start",
     "stop",
     "take_snapshot",
+    "top_retainers",
     "why_alive",
 ]
 
@@ -163,3 +165,21 @@ def refcount_report(obj):
     from heaplens._why import refcount_report as _refcount_report
 
     return _refcount_report(obj)
+
+
+def retained(obj):
+    """Bytes that would be freed if obj went away: the sizes of the objects it
+    dominates in the heap graph (every chain from a root to them passes
+    through it), its own included."""
+    from heaplens._retained import retained as _retained
+
+    return _retained(obj)
+
+
+def top_retainers(n=10):
+    """The n objects that retain the most memory (a RetainerReport), each with
+    its retained size, its why_alive chain and, with the tracer on, where it
+    was allocated. Modules, their globals and classes are left out."""
+    from heaplens._retained import top_retainers as _top_retainers
+
+    return _top_retainers(n)
