@@ -53,6 +53,16 @@ def _backbone(heap):
     return ids
 
 
+def _inside(graph, node, listed):
+    """Whether a node of `listed` dominates `node`."""
+    dominator = graph.idom(node)
+    while dominator is not None and dominator >= 0:
+        if dominator in listed:
+            return True
+        dominator = graph.idom(dominator)
+    return False
+
+
 def retained(obj, heap=None):
     """Bytes that would be freed if obj went away (0 for garbage or a new object)."""
     from heaplens._why import HeapGraph
@@ -66,7 +76,8 @@ def top_retainers(n=10, heap=None):
     """The n objects that retain the most memory, each with its chain from a root.
 
     Modules, their globals and classes are left out: each retains everything
-    defined in it, which says nothing a user can act on.
+    defined in it, which says nothing a user can act on. An object dominated by
+    one already listed is left out too: its memory is counted there.
     """
     from heaplens._why import HeapGraph
 
@@ -74,11 +85,14 @@ def top_retainers(n=10, heap=None):
     graph = heap.graph
     skip = _backbone(heap)
     report = RetainerReport()
-    # Ask for more than n: the backbone is near the top and is skipped.
-    for node in graph.top_retainers(n + len(skip) + 64):
+    listed = set()
+    # Ask for more than n: the backbone is near the top and is skipped, and so
+    # is what an object already listed dominates (its retained size is part of
+    # that object's: a dict inside a listed list adds nothing to read).
+    for node in graph.top_retainers(20 * n + len(skip) + 64):
         if len(report) == n:
             break
-        if node in skip or graph.kind(node) != "object":
+        if node in skip or graph.kind(node) != "object" or _inside(graph, node, listed):
             continue
         tp = graph.type(node)
         if tp is None or issubclass(tp, (type, types.ModuleType)):
@@ -87,6 +101,7 @@ def top_retainers(n=10, heap=None):
             obj = graph.object(node)
         except LookupError:
             continue
+        listed.add(node)
         report.append(
             Retainer(
                 heap.node_description(node),
