@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "dominators.h"
+#include "bench_util.h"
 #include "graph.h"
 
 enum { N_MODULES = 1000, N_TYPES = 200, RECORD = 8, BLOCK_RECORDS = 1000, STRING_POOL = 4096 };
@@ -48,39 +49,6 @@ static uint64_t next_random(void) {
 
 static uint32_t below(uint64_t bound) {
     return (uint32_t)((next_random() >> 32) * bound >> 32);
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* A field of /proc/self/status in kB, or -1. */
-static long status_kb(const char *key) {
-    FILE *file = fopen("/proc/self/status", "r");
-    if (file == NULL)
-        return -1;
-    char line[256];
-    long value = -1;
-    size_t key_length = strlen(key);
-    while (fgets(line, sizeof(line), file) != NULL) {
-        if (strncmp(line, key, key_length) == 0 && line[key_length] == ':') {
-            value = strtol(line + key_length + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(file);
-    return value;
-}
-
-/* Reset the peak resident size to the current one (Linux); 0 on success. */
-static int reset_peak_rss(void) {
-    FILE *file = fopen("/proc/self/clear_refs", "w");
-    if (file == NULL)
-        return -1;
-    int ok = fputs("5", file) >= 0;
-    return fclose(file) == 0 && ok ? 0 : -1;
 }
 
 static void die(const char *what) {

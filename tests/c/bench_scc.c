@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "graph.h"
 #include "scc.h"
 
@@ -47,39 +48,6 @@ static uint32_t geometric(uint32_t mean) {
     while (below(mean + 1) != 0 && d < 64 * mean)
         d++;
     return d;
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* A line of /proc/self/status in kB, or -1. */
-static long status_kb(const char *key) {
-    FILE *file = fopen("/proc/self/status", "r");
-    if (file == NULL)
-        return -1;
-    char line[256];
-    long value = -1;
-    size_t key_length = strlen(key);
-    while (fgets(line, sizeof(line), file) != NULL) {
-        if (strncmp(line, key, key_length) == 0 && line[key_length] == ':') {
-            value = strtol(line + key_length + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(file);
-    return value;
-}
-
-/* Reset the peak resident size (VmHWM) to the current one; 0 on success. */
-static int reset_peak_rss(void) {
-    FILE *file = fopen("/proc/self/clear_refs", "w");
-    if (file == NULL)
-        return -1;
-    int ok = fputs("5", file) >= 0;
-    return fclose(file) == 0 && ok ? 0 : -1;
 }
 
 static hl_graph *build_graph(size_t n, int heap_mode) {
