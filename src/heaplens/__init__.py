@@ -46,6 +46,7 @@ __all__ = [
     "refcount_report",
     "referrers",
     "retained",
+    "show_cycle",
     "start",
     "stop",
     "take_snapshot",
@@ -123,6 +124,16 @@ def cycles():
     from heaplens._cycles import cycles as _cycles
 
     return _cycles()
+
+
+def show_cycle(obj, filename="cycle.png"):
+    """Draw the shortest reference cycle through obj with Graphviz: labelled
+    edges, members with finalizers filled red. A .dot filename writes only the
+    .dot file; without Graphviz's `dot` the .dot file is kept and a line says so.
+    Returns the number of objects drawn (0 when obj is in no cycle)."""
+    from heaplens._cycles import show_cycle as _show_cycle
+
+    return _show_cycle(obj, filename)
 
 
 def growth_since(mark, limit=10, collect=False):

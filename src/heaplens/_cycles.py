@@ -122,3 +122,64 @@ def _finalizers(graph, members):
         if kind is not None:
             found.append((type_name(graph.type(node), shortnames=False), kind))
     return tuple(sorted(set(found)))
+
+
+def show_cycle(obj, filename="cycle.png"):
+    """Draw the shortest reference cycle through obj as a Graphviz graph.
+
+    Each edge carries its label (`.attr`, `['key']`, `[3]`); members with
+    finalizers are filled red and say which kind. With a .dot filename only
+    the .dot file is written; with another extension (png, svg, pdf) `dot`
+    renders it when installed, and without it the .dot file is kept and a line
+    says so. Returns the number of objects drawn (0 when obj is in no cycle).
+    """
+    import os
+    import tempfile
+
+    from heaplens import _dot
+    from heaplens._why import HeapGraph
+
+    heap = HeapGraph()
+    graph = heap.graph
+    node = graph.find(obj)
+    path = graph.cycle_through(node) if node >= 0 else None
+    if path is None:
+        print(f"{heap.node_description(node) if node >= 0 else 'the object'} is in no cycle")
+        return 0
+    lines = ["digraph Cycle {", "  node[shape=box, style=filled, fillcolor=white];"]
+    members = path[:-1]
+    for member in members:
+        name = _dot.node_id(graph.address(member))
+        try:
+            target = graph.object(member)
+        except LookupError:
+            lines.append(f'  {name}[label="{_dot.quote(heap.node_description(member))}"];')
+            continue
+        label = _dot.node_label(target, shortnames=True)
+        kind = _core.finalizer_kind(target)
+        if kind is not None:
+            label += _dot.quote(f"\nfinalizer: {kind}")
+            lines.append(f'  {name}[label="{label}", fillcolor="#f4a6a6", color="#b00000"];')
+        else:
+            lines.append(f'  {name}[label="{label}"];')
+    for index, member in enumerate(members):
+        following = path[index + 1]
+        try:
+            edge = graph.edge_label(member, following)
+        except LookupError:
+            edge = None
+        attrs = _dot.engine_edge_attrs(edge) if edge else ""
+        source, target = _dot.node_id(graph.address(member)), _dot.node_id(graph.address(following))
+        lines.append(f"  {source} -> {target}{attrs};")
+    lines.append("}")
+    text = "\n".join(lines) + "\n"
+    if filename.endswith(".dot"):
+        dot_filename = filename
+    else:
+        handle, dot_filename = tempfile.mkstemp(prefix="heaplens-cycle-", suffix=".dot")
+        os.close(handle)
+    with open(dot_filename, "w", encoding="utf-8") as out:
+        out.write(text)
+    print(f"Cycle of {len(members)} objects written to {dot_filename}")
+    _dot.present(dot_filename, filename)
+    return len(members)

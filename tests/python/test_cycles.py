@@ -3,6 +3,7 @@
 import gc
 import sys
 
+import heaplens
 from heaplens import _core, cycles
 
 
@@ -108,3 +109,36 @@ def test_finalizer_kind():
     assert _core.finalizer_kind(generator()) == "tp_finalize"
     assert _core.finalizer_kind(Ring()) is None
     assert _core.finalizer_kind(1) is None
+
+
+def test_show_cycle_writes_dot_with_labels_and_finalizers(tmp_path, capsys):
+    parent = Parent()
+    child = Child(parent)
+    parent.children.append(child)
+    parent.keeper = WithDel()
+    parent.keeper.owner = parent
+    path = tmp_path / "cycle.dot"
+    assert heaplens.show_cycle(parent, str(path)) in (3, 2)
+    text = path.read_text()
+    assert text.startswith("digraph Cycle {")
+    assert '[label=".keeper"' in text or '[label=".children"' in text
+    if '[label=".keeper"' in text:
+        assert "finalizer: __del__" in text and "#f4a6a6" in text
+    assert "written to" in capsys.readouterr().out
+    alone = Ring()
+    assert heaplens.show_cycle(alone, str(tmp_path / "none.dot")) == 0
+    assert "is in no cycle" in capsys.readouterr().out
+
+
+def test_show_cycle_renders_png_or_says_graphviz_is_missing(tmp_path, capsys, monkeypatch):
+    a, b = Ring(), Ring()
+    a.next, b.next = b, a
+    from heaplens import _dot
+
+    monkeypatch.setattr(_dot, "find_program", lambda name: None)
+    assert heaplens.show_cycle(a, str(tmp_path / "c.png")) == 2
+    assert "Graphviz not found" in capsys.readouterr().out
+    monkeypatch.undo()
+    if _dot.find_program("dot"):
+        assert heaplens.show_cycle(a, str(tmp_path / "c.png")) == 2
+        assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
