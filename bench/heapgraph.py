@@ -14,6 +14,9 @@ builds the heap, then calls the tool's run function, which times the job.
     build         heaplens._core.build_graph(): time, nbytes, peak RSS delta
     backref       find_backref_chain(obj, is_proper_module), heaplens.why_alive(obj),
                   HeapGraph().why_alive(obj) after the build
+    cycles        the strongly connected components of a built graph
+    retained      dominators and retained sizes of every object (the first
+                  retained() of a built graph) / guppy3's domisize of one object
 
 A heaplens name that does not exist yet (the engine is young) makes its tool
 unavailable with the reason "missing: <name>"; the report then shows
@@ -29,7 +32,7 @@ from dataclasses import dataclass
 
 import heapshape
 
-ROWS = ("census", "growth", "common_types", "build", "backref")
+ROWS = ("census", "growth", "common_types", "build", "backref", "cycles", "retained")
 
 # Tracked objects in the heap of each row. The build row is sized in objects
 # of any kind (10M, with the strings and ints the tracked ones hold), the
@@ -40,6 +43,8 @@ SIZES = {
     "common_types": 2_000_000,
     "build": heapshape.tracked_for_objects(10_000_000),
     "backref": 10_000_000,
+    "cycles": heapshape.tracked_for_objects(10_000_000),
+    "retained": heapshape.tracked_for_objects(10_000_000),
 }
 QUICK_SIZES = {
     "census": 200_000,
@@ -47,6 +52,8 @@ QUICK_SIZES = {
     "common_types": 200_000,
     "build": heapshape.tracked_for_objects(200_000),
     "backref": 200_000,
+    "cycles": heapshape.tracked_for_objects(200_000),
+    "retained": heapshape.tracked_for_objects(200_000),
 }
 GROW_BY = 5_000  # tracked objects added between the two growth calls
 
@@ -385,6 +392,60 @@ def backref_objgraph():
     return "objgraph.find_backref_chain(obj, is_proper_module)", run
 
 
+# cycles and retained sizes -----------------------------------------------------
+
+
+def cycles_heaplens():
+    """The strongly connected components of a built graph (the walk timed apart)."""
+    heaplens = _heaplens()
+    heap_graph = _attribute(heaplens, "HeapGraph")
+
+    def run():
+        heap, build_seconds = _timed(heap_graph)
+        found, seconds = _timed(heap.graph.cycles)
+        return {
+            "times": {CALL: seconds},
+            "info": {
+                "heap_graph_seconds": build_seconds,
+                "n_nodes": heap.graph.n_nodes,
+                "n_edges": heap.graph.n_edges,
+                "cycles": len(found),
+                "largest": max(map(len, found), default=0),
+            },
+        }
+
+    return "HeapGraph().graph.cycles(), after one build", run
+
+
+def retained_heaplens():
+    """Dominators and retained sizes of every object (the first retained query)."""
+    heaplens = _heaplens()
+    heap_graph = _attribute(heaplens, "HeapGraph")
+
+    def run():
+        obj = heapshape.target()
+        heap, build_seconds = _timed(heap_graph)
+        node = heap.graph.find(obj)
+        size, seconds = _timed(heap.graph.retained, node)
+        return {
+            "times": {CALL: seconds},
+            "info": {"heap_graph_seconds": build_seconds, "retained": size},
+        }
+
+    return "HeapGraph().graph.retained(obj): all dominators, after one build", run
+
+
+def retained_guppy():
+    from guppy import hpy
+
+    def run():
+        obj = heapshape.target()
+        size, seconds = _timed(lambda: hpy().iso(obj).domisize)
+        return {"times": {CALL: seconds}, "info": {"retained": size}}
+
+    return "guppy3 hpy().iso(obj).domisize", run
+
+
 # --------------------------------------------------------------------------
 
 TOOLS = (
@@ -413,6 +474,30 @@ TOOLS = (
     Tool("census", "objgraph", OBJGRAPH, "objgraph.typestats()", census_objgraph),
     # guppy3 takes over a minute on 10M objects: once at full size.
     Tool("census", "guppy3", GUPPY, "guppy3 hpy().heap()", census_guppy, full_size_runs=1),
+    Tool(
+        "cycles",
+        "heaplens",
+        HEAPLENS,
+        "HeapGraph().graph.cycles()",
+        cycles_heaplens,
+        target=3.0,
+    ),
+    Tool(
+        "retained",
+        "heaplens",
+        HEAPLENS,
+        "HeapGraph().graph.retained(obj)",
+        retained_heaplens,
+        target=5.0,
+    ),
+    Tool(
+        "retained",
+        "guppy3",
+        GUPPY,
+        "guppy3 hpy().iso(obj).domisize",
+        retained_guppy,
+        full_size_runs=1,
+    ),
     Tool(
         "growth",
         "heaplens.objgraph",
