@@ -310,10 +310,6 @@ int hl_graph_add_edge(hl_graph *graph, hl_node_id to) {
     return 0;
 }
 
-void hl_graph_discard_open_edges(hl_graph *graph) {
-    graph->n_edges = graph->out_offsets[graph->n_closed];
-}
-
 hl_node_id hl_graph_close_node(hl_graph *graph) {
     if (graph->n_closed < graph->n_nodes) {
         graph->out_offsets[graph->n_closed + 1] = (uint32_t)graph->n_edges;

@@ -86,10 +86,6 @@ void hl_graph_add_flags(hl_graph *graph, hl_node_id id, uint8_t flags);
  * Returns 0, or -1 when out of memory or past HL_GRAPH_MAX_EDGES. */
 HL_WARN_UNUSED int hl_graph_add_edge(hl_graph *graph, hl_node_id to);
 
-/* Drop the edges added since the open node was opened (used when a walk of
- * one node must be abandoned). */
-void hl_graph_discard_open_edges(hl_graph *graph);
-
 /* Close the open node: the edges added since the previous close are its
  * out-edges. Returns the id of the next node to fill, or HL_NODE_NONE when
  * every node added so far is closed. */
