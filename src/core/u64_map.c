@@ -24,6 +24,42 @@ static int hl__u64_map_alloc(hl_u64_map *map, size_t capacity) {
     return 0;
 }
 
+/* Move every key into a new table of `capacity` slots (a power of two that
+ * holds them at most half full). Returns 0, or -1 (map unchanged). */
+static int hl__u64_map_rehash(hl_u64_map *map, size_t capacity) {
+    hl_u64_map bigger;
+    if (hl__u64_map_alloc(&bigger, capacity) < 0)
+        return -1;
+    for (size_t j = 0; j <= map->mask; j++) {
+        if (map->slots[j].key == HL_U64_MAP_EMPTY)
+            continue;
+        size_t k = hl__u64_slot(map->slots[j].key, bigger.mask);
+        while (bigger.slots[k].key != HL_U64_MAP_EMPTY)
+            k = (k + 1) & bigger.mask;
+        bigger.slots[k] = map->slots[j];
+    }
+    free(map->slots);
+    map->slots = bigger.slots;
+    map->mask = bigger.mask;
+    return 0;
+}
+
+int hl_u64_map_reserve(hl_u64_map *map, size_t expected) {
+    size_t capacity = map->mask + 1;
+    while (capacity < expected * 2)
+        capacity *= 2;
+    return capacity == map->mask + 1 ? 0 : hl__u64_map_rehash(map, capacity);
+}
+
+void hl_u64_map_prefetch(const hl_u64_map *map, uint64_t key) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(&map->slots[hl__u64_slot(key, map->mask)], 1);
+#else
+    (void)map;
+    (void)key;
+#endif
+}
+
 int hl_u64_map_init(hl_u64_map *map, size_t expected) {
     size_t capacity = 16;
     while (capacity < expected * 2)
@@ -65,20 +101,8 @@ int hl_u64_map_get_or_put(hl_u64_map *map, uint64_t key, uint32_t value_if_new, 
         i = (i + 1) & map->mask;
     }
     if ((map->count + 1) * 2 > map->mask + 1) {
-        hl_u64_map bigger;
-        if (hl__u64_map_alloc(&bigger, (map->mask + 1) * 2) < 0)
+        if (hl__u64_map_rehash(map, (map->mask + 1) * 2) < 0)
             return -1;
-        for (size_t j = 0; j <= map->mask; j++) {
-            if (map->slots[j].key == HL_U64_MAP_EMPTY)
-                continue;
-            size_t k = hl__u64_slot(map->slots[j].key, bigger.mask);
-            while (bigger.slots[k].key != HL_U64_MAP_EMPTY)
-                k = (k + 1) & bigger.mask;
-            bigger.slots[k] = map->slots[j];
-        }
-        free(map->slots);
-        map->slots = bigger.slots;
-        map->mask = bigger.mask;
         i = hl__u64_slot(key, map->mask);
         while (map->slots[i].key != HL_U64_MAP_EMPTY)
             i = (i + 1) & map->mask;

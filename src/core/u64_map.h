@@ -43,4 +43,12 @@ int hl_u64_map_get(const hl_u64_map *map, uint64_t key, uint32_t *value_out);
 HL_WARN_UNUSED int hl_u64_map_get_or_put(hl_u64_map *map, uint64_t key, uint32_t value_if_new,
                                          uint32_t *value_out, int *inserted);
 
+/* Grow the map, if needed, so that `expected` keys in all fit without further
+ * growth. Returns 0, or -1 when out of memory (the map is unchanged). */
+HL_WARN_UNUSED int hl_u64_map_reserve(hl_u64_map *map, size_t expected);
+
+/* Hint that `key` is about to be looked up or inserted: start loading its
+ * slot into the cache. No effect on the map. */
+void hl_u64_map_prefetch(const hl_u64_map *map, uint64_t key);
+
 #endif /* HL_U64_MAP_H */

@@ -39,8 +39,32 @@ static void test_growth(void) {
     hl_u64_map_destroy(&m);
 }
 
+static void test_reserve_keeps_keys_and_stops_growth(void) {
+    hl_u64_map map;
+    ASSERT_EQ(hl_u64_map_init(&map, 4), 0);
+    uint32_t value;
+    int inserted;
+    for (uint64_t key = 0; key < 10; key++)
+        ASSERT_EQ(hl_u64_map_get_or_put(&map, key * 977, (uint32_t)key, &value, &inserted), 0);
+    ASSERT_EQ(hl_u64_map_reserve(&map, 5000), 0);
+    size_t mask = map.mask;
+    ASSERT_GE(mask + 1, 10000);
+    ASSERT_EQ(hl_u64_map_reserve(&map, 100), 0); /* never shrinks */
+    ASSERT_EQ(map.mask, mask);
+    for (uint64_t key = 0; key < 5000; key++) {
+        hl_u64_map_prefetch(&map, key * 977);
+        ASSERT_EQ(hl_u64_map_get_or_put(&map, key * 977, (uint32_t)key, &value, &inserted), 0);
+        ASSERT_EQ(value, key);
+        ASSERT_EQ(inserted, key >= 10);
+    }
+    ASSERT_EQ(map.mask, mask); /* no growth past the reserve */
+    ASSERT_EQ(map.count, 5000);
+    hl_u64_map_destroy(&map);
+}
+
 int main(void) {
     RUN_TEST(test_get_or_put);
     RUN_TEST(test_growth);
+    RUN_TEST(test_reserve_keeps_keys_and_stops_growth);
     TEST_SUMMARY("test_u64_map");
 }
