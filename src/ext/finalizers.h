@@ -10,6 +10,11 @@
 
 #include <Python.h>
 
+/* The kind of finalizer instances of `type` have, as finalizer_kind() names
+ * it (a static string), or NULL for none. Never fails; runs no Python code.
+ * Needs the GIL. */
+const char *hlpy_type_finalizer_kind(PyTypeObject *type);
+
 /* finalizer_kind(obj) -> '__del__' (a method written in Python or a class's
  * __del__), 'tp_finalize' (a C finalizer, such as a generator's), 'tp_del'
  * (the legacy slot, which keeps cycles in gc.garbage), or None. METH_O module

@@ -101,6 +101,10 @@ size_t hlpy_frames_preheader_size(PyObject *obj) {
     return _PyType_PreHeaderSize(Py_TYPE(obj));
 }
 
+size_t hlpy_frames_preheader_size_of_type(PyTypeObject *type) {
+    return _PyType_PreHeaderSize(type);
+}
+
 int hlpy_frames_lineno(PyCodeObject *code, int lasti) {
     int lineno = PyCode_Addr2Line(code, lasti * (int)sizeof(_Py_CODEUNIT));
     return lineno < 0 ? 0 : lineno;
@@ -164,6 +168,28 @@ int hlpy_frames_visit_gc_objects(hlpy_gc_object_visitor visit, void *arg) {
     }
     return 0;
 #endif
+}
+
+int hlpy_frames_visit_young_generations(int max_generation, hlpy_gc_object_visitor visit,
+                                        void *arg) {
+    /* 3.11 to 3.13 (without free threading) keep the same three lists; a
+     * collection of generation g merges 0..g and examines them. */
+    struct _gc_runtime_state *gcstate = &PyInterpreterState_Main()->gc;
+    if (max_generation >= NUM_GENERATIONS)
+        max_generation = NUM_GENERATIONS - 1;
+    for (int generation = 0; generation <= max_generation; generation++) {
+        PyGC_Head *head = &gcstate->generations[generation].head;
+        for (PyGC_Head *gc = _PyGCHead_NEXT(head); gc != head; gc = _PyGCHead_NEXT(gc)) {
+            if (visit((PyObject *)(gc + 1), arg) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+size_t hlpy_frames_gc_long_lived_total(void) {
+    Py_ssize_t total = PyInterpreterState_Main()->gc.long_lived_total;
+    return total > 0 ? (size_t)total : 0;
 }
 
 /* The inline values of `obj` (not yet moved to a dict), or NULL. */

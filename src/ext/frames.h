@@ -40,6 +40,9 @@ int hlpy_frames_is_finalizing(void);
  * the managed-dict pre-header), so block = (char *)obj - this. */
 size_t hlpy_frames_preheader_size(PyObject *obj);
 
+/* The same for any instance of `type`. */
+size_t hlpy_frames_preheader_size_of_type(PyTypeObject *type);
+
 /* Line number of instruction offset `lasti` (in code units) of `code`, or 0
  * when unknown, as tracemalloc reports it. Needs the GIL. */
 int hlpy_frames_lineno(PyCodeObject *code, int lasti);
@@ -78,6 +81,19 @@ typedef int (*hlpy_gc_object_visitor)(PyObject *obj, void *arg);
  * (what gc.get_objects() lists, without building the list), in the collector's
  * order. Returns 0, or -1 when a visit returned -1. Needs the GIL. */
 int hlpy_frames_visit_gc_objects(hlpy_gc_object_visitor visit, void *arg);
+
+/* Call `visit` for every object in the collector's generations 0 through
+ * `max_generation` (clamped to the oldest) of the main interpreter: what a
+ * collection of that generation examines. The visitor must not change the
+ * collector's lists: no allocation of tracked objects, no deallocation, no
+ * Python code. Returns 0, or -1 when a visit returned -1. Needs the GIL. */
+int hlpy_frames_visit_young_generations(int max_generation, hlpy_gc_object_visitor visit,
+                                        void *arg);
+
+/* How many objects survived the last full collection of the main
+ * interpreter (the collector's own estimate of the old generation's size).
+ * Needs the GIL. */
+size_t hlpy_frames_gc_long_lived_total(void);
 
 /* The instance dictionary of `obj` when its type manages it (no tp_dictoffset
  * slot) and it has been created, else NULL. Borrowed. */

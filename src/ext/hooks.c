@@ -24,6 +24,10 @@ typedef struct hl_domain_hook {
     int installed;          /* our wrapper is (or was left) in place */
 } hl_domain_hook;
 
+/* Written under the GIL. */
+static int hl_hook_users;                   /* hlpy_hook_user bits */
+static hlpy_free_observer hl_free_observer; /* read by the MEM/OBJ wrappers (GIL held) */
+
 static hl_domain_hook hl_hooks[3] = {
     {PYMEM_DOMAIN_RAW, HLPY_DOMAIN_RAW, {0}, 0},
     {PYMEM_DOMAIN_MEM, HLPY_DOMAIN_MEM, {0}, 0},
@@ -69,6 +73,9 @@ static void *hl_py_realloc(void *ctx, void *ptr, size_t new_size) {
     hl_in_hook = 1;
     void *ptr2 = hook->saved.realloc(hook->saved.ctx, ptr, new_size);
     if (ptr2 != NULL) {
+        if (ptr != ptr2 && ptr != NULL && hl_free_observer != NULL &&
+            hook->domain == PYMEM_DOMAIN_OBJ)
+            hl_free_observer(ptr, 1);
         if (ptr != NULL)
             hlpy_tracer_py_free(ptr);
         if (!nested)
@@ -80,8 +87,11 @@ static void *hl_py_realloc(void *ctx, void *ptr, size_t new_size) {
 
 static void hl_py_free(void *ctx, void *ptr) {
     hl_domain_hook *hook = ctx;
-    if (ptr != NULL)
+    if (ptr != NULL) {
+        if (hl_free_observer != NULL && hook->domain == PYMEM_DOMAIN_OBJ)
+            hl_free_observer(ptr, 0);
         hlpy_tracer_py_free(ptr);
+    }
     hook->saved.free(hook->saved.ctx, ptr);
 }
 
@@ -170,7 +180,12 @@ static int hl__is_ours(const PyMemAllocatorEx *alloc, hl_domain_hook *hook) {
     return alloc->ctx == hook && (alloc->malloc == hl_raw_malloc || alloc->malloc == hl_py_malloc);
 }
 
-void hlpy_hooks_install(void) {
+void hlpy_hooks_set_free_observer(hlpy_free_observer observer) {
+    hl_free_observer = observer;
+}
+
+void hlpy_hooks_install(hlpy_hook_user user) {
+    hl_hook_users |= (int)user;
     for (int i = 0; i < 3; i++) {
         hl_domain_hook *hook = &hl_hooks[i];
         if (hook->installed)
@@ -183,7 +198,10 @@ void hlpy_hooks_install(void) {
     }
 }
 
-void hlpy_hooks_uninstall(void) {
+void hlpy_hooks_uninstall(hlpy_hook_user user) {
+    hl_hook_users &= ~(int)user;
+    if (hl_hook_users != 0)
+        return;
     for (int i = 0; i < 3; i++) {
         hl_domain_hook *hook = &hl_hooks[i];
         PyMemAllocatorEx current;

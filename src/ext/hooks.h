@@ -2,16 +2,34 @@
 #ifndef HLPY_HOOKS_H
 #define HLPY_HOOKS_H
 
-/* Put heaplens's wrappers in front of the RAW, MEM and OBJ allocators. When
- * they are still installed from an earlier start (someone else hooked on top
- * of them, so stop() had to leave them in place), reuse them. Needs the GIL. */
-void hlpy_hooks_install(void);
+/* Who needs the wrappers in place: they stay installed while any user does. */
+typedef enum hlpy_hook_user {
+    HLPY_HOOK_USER_TRACER = 1,   /* the allocation tracer */
+    HLPY_HOOK_USER_GC_WATCH = 2, /* the gc monitor, which watches frees */
+} hlpy_hook_user;
 
-/* Restore the allocators that were in place before install, for each domain
- * whose current allocator is still heaplens's own. A domain that another tool
- * hooked on top of ours keeps our wrapper, which passes calls straight through
- * while not tracing. Needs the GIL. */
-void hlpy_hooks_uninstall(void);
+/* Put heaplens's wrappers in front of the RAW, MEM and OBJ allocators on
+ * behalf of `user`. When they are still installed (for another user, or from
+ * an earlier start that someone else hooked on top of), reuse them. Needs the
+ * GIL. */
+void hlpy_hooks_install(hlpy_hook_user user);
+
+/* `user` no longer needs the wrappers. When no user does, restore the
+ * allocators that were in place before install, for each domain whose current
+ * allocator is still heaplens's own. A domain that another tool hooked on top
+ * of ours keeps our wrapper, which passes calls straight through while not
+ * tracing. Needs the GIL. */
+void hlpy_hooks_uninstall(hlpy_hook_user user);
+
+/* Called for every free of an OBJ-domain block (moved = 0), and for the old
+ * address of an OBJ block that a realloc moved (moved = 1), before the block
+ * is given back, with the GIL held and the tracer's trace of it still there.
+ * It must not allocate through Python's allocators or run Python code. */
+typedef void (*hlpy_free_observer)(void *ptr, int moved);
+
+/* Install `observer` (NULL: none). The wrappers must be installed for it to
+ * see anything. Needs the GIL. */
+void hlpy_hooks_set_free_observer(hlpy_free_observer observer);
 
 /* Make this thread's allocations bypass the tracer until hlpy_hooks_resume()
  * is called with the returned value. heaplens's own work (building snapshots)

@@ -285,7 +285,7 @@ int hlpy_tracer_start(int nframe) {
     atomic_store(&T->peak_bytes, 0);
     atomic_store(&T->dropped, 0);
     atomic_store(&T->unknown_stacks, 0);
-    hlpy_hooks_install();
+    hlpy_hooks_install(HLPY_HOOK_USER_TRACER);
     atomic_store(&T->tracing, 1);
     return 0;
 }
@@ -298,9 +298,10 @@ void hlpy_tracer_stop(void) {
     hl_live_table_destroy(&T->raw_blocks);
     atomic_store(&T->raw_bytes, 0);
     pthread_mutex_unlock(&T->raw_lock);
-    hlpy_hooks_uninstall();
+    hlpy_hooks_uninstall(HLPY_HOOK_USER_TRACER);
     hl_live_table_destroy(&T->py_blocks);
     hl__release_stacks();
+    T->stack_epoch++;
     hl__free_tables();
     atomic_store(&T->peak_bytes, 0);
 }
@@ -315,6 +316,7 @@ void hlpy_tracer_clear(void) {
     (void)hl_live_table_clear(&T->py_blocks);
     atomic_store(&T->peak_bytes, 0);
     hl__release_stacks();
+    T->stack_epoch++;
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -354,6 +356,15 @@ size_t hlpy_tracer_memory(void) {
     bytes += hl_live_table_memory(&T->raw_blocks);
     pthread_mutex_unlock(&T->raw_lock);
     return bytes;
+}
+
+int hlpy_tracer_find_py_block_stack(uintptr_t addr, hl_stack_id *stack_out) {
+    uint64_t size;
+    uint32_t word;
+    if (!atomic_load(&T->tracing) || !hl_live_table_find(&T->py_blocks, addr, &size, &word))
+        return 0;
+    *stack_out = HL_STACK_WORD_ID(word);
+    return 1;
 }
 
 int hlpy_tracer_find_block(uintptr_t addr, hl_stack_id *stack_out, uint64_t *size_out) {

@@ -47,7 +47,10 @@ typedef struct hlpy_tracer {
      * Allocation sites alternate (a loop body has several), so a one-entry
      * "same as last time" cache misses; this one rarely does. */
     uint32_t recent_stacks[HLPY_RECENT_STACKS];
-    hl_stack_id empty_stack;              /* the stack with no Python frame */
+    hl_stack_id empty_stack; /* the stack with no Python frame */
+    /* Bumped whenever stacks are released (stop, clear): a stack id kept
+     * from an older epoch means nothing. */
+    uint64_t stack_epoch;
     PyInterpreterState *main_interpreter; /* the only one traced */
 
     /* Protected by raw_lock. */
@@ -94,6 +97,11 @@ size_t hlpy_tracer_memory(void);
 /* Look up the block at addr. Returns 1 and stores its stack id and size when
  * traced, else 0. Needs the GIL. */
 int hlpy_tracer_find_block(uintptr_t addr, hl_stack_id *stack_out, uint64_t *size_out);
+
+/* The stack id of the MEM or OBJ block at addr: returns 1 and stores it when
+ * traced, else 0 (also when not tracing). Cheaper than find_block: no lock.
+ * Needs the GIL; never allocates. */
+int hlpy_tracer_find_py_block_stack(uintptr_t addr, hl_stack_id *stack_out);
 
 /* Recording paths, called by the hooks (hooks.c) with the reentrancy guard
  * set. The py_ ones need the GIL; the raw_ ones do not. They never fail:
