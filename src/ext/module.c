@@ -9,6 +9,7 @@
 #include "census.h"
 #include "finalizers.h"
 #include "frames.h"
+#include "gc_watch.h"
 #include "graph_type.h"
 #include "resolve.h"
 #include "snapshot_type.h"
@@ -119,6 +120,12 @@ static PyMethodDef hl_module_methods[] = {
     {"build_graph", (PyCFunction)(void (*)(void))hlpy_build_graph, METH_FASTCALL | METH_KEYWORDS,
      "build_graph(ignore=(), skip_frames_under=None, untracked=True) -> HeapGraph"},
     {"count_types", hlpy_count_types, METH_O, "count_types(objects: list) -> {type: count}"},
+    {"gc_watch_start", hlpy_gc_watch_start, METH_O,
+     "gc_watch_start(breakdown): begin recording collections"},
+    {"gc_watch_stop", hlpy_gc_watch_stop, METH_NOARGS,
+     "gc_watch_stop() -> (records, own_seconds, peak_watch_bytes, dropped)"},
+    {"gc_watch_callback", hlpy_gc_watch_callback, METH_VARARGS,
+     "gc_watch_callback(phase, info): the gc.callbacks entry of a gc monitor"},
     {"finalizer_kind", hlpy_finalizer_kind, METH_O,
      "finalizer_kind(obj) -> '__del__', 'tp_finalize', 'tp_del' or None"},
     {"census_of", hlpy_census_of, METH_O,

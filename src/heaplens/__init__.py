@@ -17,6 +17,8 @@ _LAZY_CLASSES = {
     "Mark": "heaplens._census",
     "Chain": "heaplens._why",
     "HeapGraph": "heaplens._why",
+    "GcMonitor": "heaplens._gc_monitor",
+    "GcReport": "heaplens._gc_monitor",
 }
 
 
@@ -34,10 +36,13 @@ __version__ = "0.1.0"
 __all__ = [
     "Census",
     "Chain",
+    "GcMonitor",
+    "GcReport",
     "HeapGraph",
     "Mark",
     "census",
     "cycles",
+    "gc_monitor",
     "get_traced_memory",
     "get_tracer_counters",
     "is_tracing",
@@ -134,6 +139,22 @@ def show_cycle(obj, filename="cycle.png"):
     from heaplens._cycles import show_cycle as _show_cycle
 
     return _show_cycle(obj, filename)
+
+
+def gc_monitor(breakdown=True):
+    """A GcMonitor that records each garbage collection between start() and
+    stop() (or within a `with` block): generation, duration, objects collected
+    and uncollectable and, with breakdown=True, what was freed by type and, with
+    the tracer on, by allocation site; collected objects with finalizers and
+    what was left in gc.garbage. It never changes what the program keeps alive.
+
+        with heaplens.gc_monitor() as monitor:
+            run()
+        print(monitor.report)
+    """
+    from heaplens._gc_monitor import gc_monitor as _gc_monitor
+
+    return _gc_monitor(breakdown)
 
 
 def growth_since(mark, limit=10, collect=False):

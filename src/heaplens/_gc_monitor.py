@@ -1,0 +1,320 @@
+"""What the cyclic garbage collector does while a program runs.
+
+heaplens.gc_monitor() records every collection: its generation, how long it
+took, how many objects it collected and found uncollectable, and (with the
+breakdown, on by default) what it freed by type and, when the tracer is on,
+by the line that allocated it. That tells a user which code keeps producing
+cyclic garbage and what it costs in collector time. Objects with finalizers
+(__del__, a C tp_finalize, legacy tp_del) that were collected are listed, and
+so is what the collector had to leave in gc.garbage.
+
+The monitor changes nothing about what the program keeps alive: it never
+sets gc.DEBUG_SAVEALL, never touches gc.garbage, and holds no reference to
+an object or a type it saw. It watches the memory blocks of the objects a
+collection examines and counts those freed during it (see docs/gc-monitor.md).
+"""
+
+import gc
+import os
+import threading
+from typing import NamedTuple, Optional
+
+from heaplens import _core
+from heaplens._describe import human_size
+
+_lock = threading.Lock()
+
+
+class Freed(NamedTuple):
+    """Objects of one type (and allocation site) that collections freed."""
+
+    type: str  # 'module.Class', or a builtin's name
+    finalizer: Optional[str]  # '__del__', 'tp_finalize', 'tp_del' or None
+    site: Optional[tuple]  # ((filename, lineno), ...) most recent first, tracer on
+    count: int
+    size: int  # bytes, sys.getsizeof of each object as the collection began
+
+
+class Uncollectable(NamedTuple):
+    """An object a collection put in gc.garbage."""
+
+    type: str
+    finalizer: Optional[str]
+    address: int  # id() of the object
+    site: Optional[tuple]
+
+
+class Collection(NamedTuple):
+    """One run of the cyclic garbage collector."""
+
+    generation: int
+    started: float  # time.perf_counter() when it began
+    duration: float  # seconds
+    collected: int  # as the collector counts it
+    uncollectable: int
+    freed: tuple  # Freed rows, most bytes first (empty without the breakdown)
+    garbage: tuple  # Uncollectable objects it added to gc.garbage
+    watched: int  # objects the monitor watched for this collection
+
+
+def format_site(site):
+    """'app.py:12' for a site's most recent frame, or '?' when unknown."""
+    if not site:
+        return "?"
+    filename, lineno = site[0]
+    return f"{os.path.basename(filename)}:{lineno}"
+
+
+class GenerationSummary(NamedTuple):
+    generation: int
+    collections: int
+    seconds: float
+    longest: float
+    collected: int
+    uncollectable: int
+
+
+def _merge(rows, key):
+    """Freed rows merged by key(row): new Freed rows, most objects first."""
+    merged = {}
+    for row in rows:
+        k = key(row)
+        count, size = merged.get(k, (0, 0))
+        merged[k] = (count + row.count, size + row.size)
+    out = []
+    for (type_name, finalizer, site), (count, size) in merged.items():
+        out.append(Freed(type_name, finalizer, site, count, size))
+    out.sort(key=lambda row: (-row.count, -row.size, row.type))
+    return out
+
+
+class GcReport:
+    """What the collector did while a monitor ran."""
+
+    def __init__(self, collections, own_seconds, peak_watch_bytes, dropped, breakdown, elapsed):
+        self.collections = collections
+        self.own_seconds = own_seconds  # the monitor's own time inside collections
+        self.peak_watch_bytes = peak_watch_bytes  # most memory the monitor's tables held
+        self.dropped = dropped  # objects not watched, or records lost, for lack of memory
+        self.breakdown = breakdown
+        self.elapsed = elapsed  # seconds the monitor ran
+
+    @property
+    def gc_seconds(self):
+        return sum(c.duration for c in self.collections)
+
+    @property
+    def collected(self):
+        return sum(c.collected for c in self.collections)
+
+    @property
+    def uncollectable(self):
+        return sum(c.uncollectable for c in self.collections)
+
+    def by_generation(self):
+        """A GenerationSummary per generation that ran."""
+        out = []
+        for generation in range(3):
+            runs = [c for c in self.collections if c.generation == generation]
+            if runs:
+                out.append(
+                    GenerationSummary(
+                        generation,
+                        len(runs),
+                        sum(c.duration for c in runs),
+                        max(c.duration for c in runs),
+                        sum(c.collected for c in runs),
+                        sum(c.uncollectable for c in runs),
+                    )
+                )
+        return out
+
+    def _freed_rows(self):
+        return [row for c in self.collections for row in c.freed]
+
+    def by_type(self):
+        """What the collections freed, by type: Freed rows (site None), most objects first."""
+        return _merge(self._freed_rows(), lambda row: (row.type, row.finalizer, None))
+
+    def by_site(self):
+        """What the collections freed, by type and allocation site (tracer on)."""
+        return _merge(self._freed_rows(), lambda row: (row.type, row.finalizer, row.site))
+
+    def by_line(self):
+        """Objects freed by the line that allocated them (the most recent frame),
+        all types together: [((filename, lineno), count, bytes, {type: count})],
+        most objects first. Empty when the tracer was off."""
+        lines = {}
+        for row in self._freed_rows():
+            if not row.site:
+                continue
+            key = tuple(row.site[0])
+            count, size, types = lines.get(key, (0, 0, {}))
+            types[row.type] = types.get(row.type, 0) + row.count
+            lines[key] = (count + row.count, size + row.size, types)
+        out = [(key,) + value for key, value in lines.items()]
+        out.sort(key=lambda line: (-line[1], -line[2]))
+        return out
+
+    def finalized(self):
+        """Collected objects that had finalizers, by type and site: Freed rows."""
+        return [row for row in self.by_site() if row.finalizer is not None]
+
+    def garbage(self):
+        """Objects the collections added to gc.garbage (Uncollectable entries)."""
+        return [entry for c in self.collections for entry in c.garbage]
+
+    def still_in_garbage(self):
+        """Those of garbage() that gc.garbage still holds now."""
+        present = {id(obj) for obj in list(gc.garbage)}
+        return [entry for entry in self.garbage() if entry.address in present]
+
+    def format(self, limit=10):
+        lines = []
+        runs = len(self.collections)
+        lines.append(
+            f"{runs:,} collections in {self.elapsed:.2f} s: {self.gc_seconds * 1e3:.1f} ms in the "
+            f"collector ({_share(self.gc_seconds, self.elapsed)}), {self.collected:,} objects "
+            f"collected, {self.uncollectable:,} uncollectable"
+        )
+        for g in self.by_generation():
+            lines.append(
+                f"  generation {g.generation}: {g.collections:,} runs, {g.seconds * 1e3:.1f} ms "
+                f"(longest {g.longest * 1e3:.2f} ms), {g.collected:,} collected"
+                + (f", {g.uncollectable:,} uncollectable" if g.uncollectable else "")
+            )
+        if self.breakdown and self._freed_rows():
+            lines.append("freed by collections, by type:")
+            for row in self.by_type()[:limit]:
+                lines.append(f"  {row.count:>10,}  {human_size(row.size):>10}  {_type_label(row)}")
+            if any(row.site for row in self._freed_rows()):
+                lines.append("by the line that allocated them:")
+                for line, count, size, types in self.by_line()[:limit]:
+                    kinds = ", ".join(
+                        f"{name} x{n:,}"
+                        for name, n in sorted(types.items(), key=lambda kv: -kv[1])[:4]
+                    )
+                    lines.append(
+                        f"  {count:>10,}  {human_size(size):>10}  {format_site((line,))}  ({kinds})"
+                    )
+        elif not self.breakdown:
+            lines.append("(no breakdown by type: gc_monitor(breakdown=False))")
+        finalized = self.finalized()
+        if finalized:
+            lines.append("collected objects with finalizers:")
+            for row in finalized[:limit]:
+                where = f" allocated at {format_site(row.site)}" if row.site else ""
+                lines.append(f"  {row.count:>10,}  {row.type} ({row.finalizer}){where}")
+        garbage = self.garbage()
+        if garbage:
+            still = self.still_in_garbage()
+            lines.append(
+                f"left in gc.garbage by the collector: {len(garbage):,} objects "
+                f"({len(still):,} still there)"
+            )
+            for entry in still[:limit]:
+                kind = f" ({entry.finalizer})" if entry.finalizer else ""
+                where = f" allocated at {format_site(entry.site)}" if entry.site else ""
+                lines.append(f"  {entry.type} at {entry.address:#x}{kind}{where}")
+        if self.dropped:
+            lines.append(f"(the monitor lost track of {self.dropped:,} objects for lack of memory)")
+        lines.append(
+            f"monitor overhead: {self.own_seconds * 1e3:.1f} ms, "
+            f"{human_size(self.peak_watch_bytes)} at most"
+        )
+        return "\n".join(lines)
+
+    def __str__(self):
+        return self.format()
+
+    def __repr__(self):
+        return (
+            f"<GcReport {len(self.collections)} collections, {self.collected} collected, "
+            f"{self.gc_seconds * 1e3:.1f} ms>"
+        )
+
+
+def _type_label(row):
+    return f"{row.type} ({row.finalizer})" if row.finalizer else row.type
+
+
+def _share(part, whole):
+    return f"{100 * part / whole:.1f}% of the time" if whole > 0 else "-"
+
+
+class GcMonitor:
+    """Records what each garbage collection does, from start() to stop().
+
+    Use it as a context manager (`with heaplens.gc_monitor() as monitor:`)
+    and read monitor.report afterwards, or call start() and stop(), which
+    returns the GcReport. One monitor runs at a time.
+    """
+
+    def __init__(self, breakdown=True):
+        self.breakdown = bool(breakdown)
+        self.report = None
+        self._started = None
+
+    def start(self):
+        import time
+
+        with _lock:
+            if self._started is not None:
+                raise RuntimeError("this gc monitor is already running")
+            _core.gc_watch_start(self.breakdown)
+            gc.callbacks.append(_core.gc_watch_callback)
+            self._started = time.perf_counter()
+        return self
+
+    def stop(self):
+        """Stop recording and return the GcReport (also kept as .report)."""
+        import time
+
+        with _lock:
+            if self._started is None:
+                raise RuntimeError("this gc monitor is not running")
+            while _core.gc_watch_callback in gc.callbacks:
+                gc.callbacks.remove(_core.gc_watch_callback)
+            records, own_seconds, peak, dropped = _core.gc_watch_stop()
+            elapsed = time.perf_counter() - self._started
+            self._started = None
+        collections = [
+            Collection(
+                generation,
+                started,
+                duration,
+                collected if isinstance(collected, int) else 0,
+                uncollectable if isinstance(uncollectable, int) else 0,
+                tuple(Freed(*row) for row in freed),
+                tuple(Uncollectable(*entry) for entry in garbage),
+                watched,
+            )
+            for (
+                generation,
+                started,
+                duration,
+                collected,
+                uncollectable,
+                freed,
+                garbage,
+                watched,
+            ) in records
+        ]
+        self.report = GcReport(collections, own_seconds, peak, dropped, self.breakdown, elapsed)
+        return self.report
+
+    @property
+    def running(self):
+        return self._started is not None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.stop()
+        return False
+
+
+def gc_monitor(breakdown=True):
+    """A GcMonitor, not yet started: use `with gc_monitor() as m:` or m.start()."""
+    return GcMonitor(breakdown)
