@@ -9,7 +9,7 @@ example drawn as labelled references and the members that have finalizers.
 from typing import NamedTuple
 
 from heaplens import _core
-from heaplens._describe import human_size, type_name
+from heaplens._describe import allocation_site, human_size, type_name
 
 
 class CycleGroup(NamedTuple):
@@ -21,6 +21,7 @@ class CycleGroup(NamedTuple):
     objects: int  # members of all cycles of this shape
     example: str  # one cycle as labelled references, back to its start
     finalizers: tuple  # (type name, kind) of members with finalizers, in the example's shape
+    sites: tuple = ()  # (site, cycles) where the cycles' first class instance was allocated
 
 
 class CycleReport(list):
@@ -50,6 +51,8 @@ class CycleReport(list):
             lines.append(f"      e.g. {group.example}")
             for name, kind in group.finalizers:
                 lines.append(f"      finalizer: {name} ({kind})")
+            for site, n in group.sites[:3]:
+                lines.append(f"      allocated at {site}: {n:,} cycles")
         if len(self) > limit:
             lines.append(f"  ... and {len(self) - limit} more shapes")
         return "\n".join(lines)
@@ -74,6 +77,7 @@ def cycles(heap=None):
 
     heap = heap or HeapGraph()
     graph = heap.graph
+    tracing = _core.is_tracing()
     groups = {}
     for members in graph.cycles():
         names = [type_name(graph.type(node), shortnames=False) for node in members]
@@ -81,20 +85,46 @@ def cycles(heap=None):
         size = sum(map(graph.size, members))
         entry = groups.get(key)
         if entry is None:
-            groups[key] = [1, size, len(members), members]
-        else:
-            entry[0] += 1
-            entry[1] += size
-            entry[2] += len(members)
+            entry = groups[key] = [0, 0, 0, members, {}]
+        entry[0] += 1
+        entry[1] += size
+        entry[2] += len(members)
+        if tracing:
+            site = _cycle_site(graph, members)
+            entry[4][site] = entry[4].get(site, 0) + 1
     report = CycleReport()
-    for shape, (count, size, objects, members) in groups.items():
+    for shape, (count, size, objects, members, sites) in groups.items():
+        ranked = tuple(
+            sorted(((s, n) for s, n in sites.items() if s), key=lambda item: (-item[1], item[0]))
+        )
         report.append(
             CycleGroup(
-                shape, count, size, objects, _draw(heap, members[0]), _finalizers(graph, members)
+                shape,
+                count,
+                size,
+                objects,
+                _draw(heap, members[0]),
+                _finalizers(graph, members),
+                ranked,
             )
         )
     report.sort(key=lambda g: (-g.size, -g.count, g.shape))
     return report
+
+
+def _cycle_site(graph, members):
+    """Where the tracer saw the cycle's first instance of a class allocated (the
+    object a user wrote code for), else its first member; None when unknown."""
+    chosen = members[0]
+    for node in members:
+        tp = graph.type(node)
+        if tp is not None and tp.__module__ != "builtins":
+            chosen = node
+            break
+    try:
+        return allocation_site(graph.object(chosen))
+    except LookupError:
+        return None
 
 
 def _draw(heap, start):

@@ -70,6 +70,47 @@ def test_cycles_are_grouped_by_shape_with_examples_and_finalizers():
     del keep, a, b, parent, lonely
 
 
+def _families(n, keep):
+    for _ in range(n):
+        parent = Parent()  # the site the families are reported at
+        parent.children.append(Child(parent))
+        keep.append(parent)
+
+
+FAMILIES_LINE = _families.__code__.co_firstlineno + 2
+
+
+def _held_del_cycles(n, keep):
+    for _ in range(n):
+        held = WithDel()  # the site of the __del__ cycles
+        held.me = held
+        keep.append(held)
+
+
+DEL_CYCLES_LINE = _held_del_cycles.__code__.co_firstlineno + 2
+
+
+def test_cycle_groups_name_where_their_cycles_were_allocated():
+    gc.collect()  # earlier tests' cyclic garbage
+    heaplens.start(3)
+    keep = []
+    _families(25, keep)
+    _held_del_cycles(7, keep)
+    report = cycles()
+    here = f"{__name__}."
+    families = _group(report, " + ".join(sorted([f"{here}Child", f"{here}Parent", "list"])))
+    assert families.count == 25
+    assert families.sites == ((f"{__file__}:{FAMILIES_LINE}", 25),)
+    held = _group(report, f"{here}WithDel")
+    assert held.count == 7 and held.finalizers == ((f"{here}WithDel", "__del__"),)
+    assert held.sites == ((f"{__file__}:{DEL_CYCLES_LINE}", 7),)
+    text = report.format(limit=50)
+    assert f"allocated at {__file__}:{DEL_CYCLES_LINE}: 7 cycles" in text
+    heaplens.stop()
+    assert all(group.sites == () for group in cycles())
+    del keep
+
+
 def test_classes_modules_and_globals_do_not_make_one_big_cycle():
     # Every instance refers to its class and every function to its globals;
     # were they followed, all of it would be one component.
