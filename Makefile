@@ -104,6 +104,7 @@ bench: install
 	  grep -v '^guppy3' bench/requirements.txt | \
 	    $(PY) -m pip install -q --disable-pip-version-check -r /dev/stdin; }
 	@$(PY) bench/run.py $(BENCH_ARGS)
+	@$(PY) bench/gc_monitor.py
 
 clean:
 	rm -rf build .venv .venv-3.12 .venv-3.13
