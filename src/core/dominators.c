@@ -463,6 +463,118 @@ const hl_node_id *hl_dominators_children(const hl_dominators *dominators, hl_nod
     return dominators->children + begin;
 }
 
+/* One level of the path in hl_dominators_retained_by_type: the position in
+ * children[] of the node on the path (a position names a node, and its next
+ * sibling is the next position), the end of its siblings, and its type when
+ * it is an instance (HL__NONE when not). */
+typedef struct hl__level {
+    uint32_t position, siblings_end, instance_type;
+} hl__level;
+
+/* How many siblings ahead the walk prefetches a node's children offsets and
+ * instance type, then its first child: in a tree numbered in no useful order
+ * each is a cache miss, and most nodes are leaves, entered one after the
+ * other. */
+#define HL__AHEAD_SIBLINGS 8
+#define HL__AHEAD_SIBLING_CHILDREN 4
+
+/* A depth-first walk of the dominator tree that keeps, per type, how many
+ * instances are on the path from the top to the current node: an instance
+ * entered while its type's count is 0 is a top instance, and what it retains
+ * is what its type retains below it. The path grows with the depth, not with
+ * the number of nodes. Node types and flags are read once, in id order, into
+ * instance_type[], which the walk can prefetch. */
+int hl_dominators_retained_by_type(hl_dominators *dominators, const hl_graph *graph,
+                                   uint8_t exclude_flags, size_t n_types, hl_type_retained *rows) {
+    size_t n_nodes = dominators->n_nodes;
+    size_t on_path_bytes = (n_types ? n_types : 1) * sizeof(uint32_t);
+    size_t types_bytes = (n_nodes ? n_nodes : 1) * sizeof(uint32_t);
+    size_t path_capacity = 1024, path_bytes = path_capacity * sizeof(hl__level);
+    uint32_t *on_path = NULL, *instance_type = NULL;
+    hl__level *path = NULL;
+    if (n_types > 0)
+        memset(rows, 0, n_types * sizeof(*rows));
+    if (hl_graph_n_nodes(graph) != n_nodes || hl_dominators_build_children(dominators) < 0)
+        return -1;
+    on_path = hl_big_calloc(on_path_bytes);
+    instance_type = hl_big_calloc(types_bytes);
+    path = hl_big_calloc(path_bytes);
+    if (on_path == NULL || instance_type == NULL || path == NULL)
+        goto fail;
+    const uint32_t *offsets = dominators->child_offsets;
+    const hl_node_id *children = dominators->children;
+    const uint64_t *retained = dominators->retained;
+    for (size_t i = 0; i < n_nodes; i++) {
+        uint32_t type = hl_graph_type(graph, (hl_node_id)i);
+        int instance = type < n_types && !(hl_graph_flags(graph, (hl_node_id)i) & exclude_flags);
+        instance_type[i] = instance ? type : HL__NONE; /* unreached nodes are never entered */
+    }
+
+    size_t depth = 0;
+    path[0].position = offsets[n_nodes]; /* the first child of the virtual root */
+    path[0].siblings_end = offsets[n_nodes + 1];
+    while (path[0].position < path[0].siblings_end) {
+        /* Enter the node at path[depth]. */
+        hl__level *level = &path[depth];
+        uint32_t position = level->position;
+        if (position + HL__AHEAD_SIBLINGS < level->siblings_end) {
+            hl_node_id ahead = children[position + HL__AHEAD_SIBLINGS];
+            __builtin_prefetch(&offsets[ahead]);
+            __builtin_prefetch(&instance_type[ahead]);
+        }
+        if (position + HL__AHEAD_SIBLING_CHILDREN < level->siblings_end)
+            __builtin_prefetch(&children[offsets[children[position + HL__AHEAD_SIBLING_CHILDREN]]]);
+        hl_node_id node = children[position];
+        uint32_t type = instance_type[node];
+        level->instance_type = type;
+        if (type != HL__NONE) {
+            rows[type].instances++;
+            if (on_path[type]++ == 0) {
+                rows[type].top_instances++;
+                rows[type].retained += retained[node];
+            }
+        }
+        if (offsets[node] < offsets[node + 1]) {
+            if (depth + 1 == path_capacity) {
+                hl__level *grown = hl_big_realloc(path, path_bytes, 2 * path_bytes);
+                if (grown == NULL)
+                    goto fail;
+                path = grown;
+                path_capacity *= 2;
+                path_bytes *= 2;
+            }
+            depth++;
+            path[depth].position = offsets[node]; /* its first child */
+            path[depth].siblings_end = offsets[node + 1];
+            continue;
+        }
+        /* Leave it, and every ancestor whose last child was left, up to the
+         * first one with a next sibling (or past the last child of the
+         * virtual root, which ends the loop). */
+        for (;;) {
+            level = &path[depth];
+            if (level->instance_type != HL__NONE)
+                on_path[level->instance_type]--;
+            if (++level->position < level->siblings_end || depth == 0)
+                break;
+            depth--;
+        }
+    }
+
+    hl_big_free(on_path, on_path_bytes);
+    hl_big_free(instance_type, types_bytes);
+    hl_big_free(path, path_bytes);
+    return 0;
+
+fail:
+    hl_big_free(on_path, on_path_bytes);
+    hl_big_free(instance_type, types_bytes);
+    hl_big_free(path, path_bytes);
+    if (n_types > 0)
+        memset(rows, 0, n_types * sizeof(*rows));
+    return -1;
+}
+
 /* Whether node a ranks after node b in hl_dominators_top's order. */
 HL_INLINE int hl__ranks_after(const uint64_t *retained, hl_node_id a, hl_node_id b) {
     return retained[a] < retained[b] || (retained[a] == retained[b] && a > b);

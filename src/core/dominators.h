@@ -9,7 +9,8 @@
  * included: the bytes that would be freed with it. Nodes no root reaches
  * (garbage, or only reachable through excluded nodes) have no idom and retain
  * nothing. Two roots never dominate each other, even when one refers to the
- * other: each is held from outside the graph.
+ * other: each is held from outside the graph. What the instances of a type
+ * retain together comes from one walk down the tree (retained_by_type).
  *
  * The computation is Lengauer and Tarjan's algorithm with simple path
  * compression, O(m log n), with no recursion anywhere (a heap has chains
@@ -84,6 +85,39 @@ const hl_node_id *hl_dominators_children(const hl_dominators *dominators, hl_nod
  * candidate. Returns how many were stored: min(k, reachable nodes). Needs no
  * memory but out[], which has room for k ids; O(n log k). */
 size_t hl_dominators_top(const hl_dominators *dominators, size_t k, hl_node_id *out);
+
+/* What the instances of one type retain together (hl_dominators_retained_by_type). */
+typedef struct hl_type_retained {
+    uint64_t instances;     /* reached nodes of the type that count as instances */
+    uint64_t top_instances; /* those that no other instance of the type dominates */
+    uint64_t retained;      /* bytes of the nodes some instance dominates, each counted once */
+} hl_type_retained;
+
+/* For each type id t < n_types, store in rows[t] what the instances of t
+ * retain: the total size of the nodes that have an instance of t among their
+ * dominator-tree ancestors, themselves included, each node counted once
+ * however many instances are above it. The subtrees of the top instances are
+ * disjoint and cover all of that, so it is also the sum of their retained
+ * sizes. An instance is a reached node of type t with none of `exclude_flags`
+ * (the caller's, e.g. HL_NODE_BACKBONE so that a module's dict is not a
+ * dict); nodes that are not instances are still walked through, and nodes of
+ * type id >= n_types are never instances.
+ *
+ * This is a lower bound on what would be freed if every instance of t went
+ * away at once, and equal to it when t has at most one instance: a node that
+ * two instances hold, and nothing else, is dominated by neither, so it is not
+ * counted, yet it would go with both.
+ *
+ * `graph` is the graph the result was computed on, unchanged since. Builds the
+ * children lists if they are not built (the result keeps them). Overwrites
+ * rows[0 .. n_types). Returns 0, or -1 when out of memory or when `graph` does
+ * not have the result's number of nodes (rows[] are then all zero).
+ * O(n_nodes + n_types) time, no recursion; while it runs it holds, beyond the
+ * children lists, 4 bytes per node, 4 per type and 12 per level of the
+ * dominator tree's depth. */
+HL_WARN_UNUSED int hl_dominators_retained_by_type(hl_dominators *dominators, const hl_graph *graph,
+                                                  uint8_t exclude_flags, size_t n_types,
+                                                  hl_type_retained *rows);
 
 /* Bytes of memory the result holds now (children lists included). */
 size_t hl_dominators_memory(const hl_dominators *dominators);

@@ -515,6 +515,66 @@ static PyObject *hl_graph_top_retainers_method(PyObject *op, PyObject *arg) {
     return result;
 }
 
+/* One row of retained_by_type before it becomes a tuple. */
+typedef struct hl__type_row {
+    hl_type_retained totals;
+    uint32_t type_id;
+} hl__type_row;
+
+/* qsort order of retained_by_type: largest retained first, then most
+ * instances, then type id (the order the walk met the types). */
+static int hl__compare_type_rows(const void *a_pointer, const void *b_pointer) {
+    const hl__type_row *a = a_pointer, *b = b_pointer;
+    if (a->totals.retained != b->totals.retained)
+        return a->totals.retained > b->totals.retained ? -1 : 1;
+    if (a->totals.instances != b->totals.instances)
+        return a->totals.instances > b->totals.instances ? -1 : 1;
+    return a->type_id < b->type_id ? -1 : a->type_id > b->type_id;
+}
+
+static PyObject *hl_graph_retained_by_type_method(PyObject *op, PyObject *unused) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    if (hl__check_alive(self) < 0)
+        return NULL;
+    hl_dominators *dominators = hl__dominators(self);
+    if (dominators == NULL)
+        return NULL;
+    size_t n_types = self->heap.types.n_types;
+    hl_type_retained *totals = calloc(n_types ? n_types : 1, sizeof(*totals));
+    hl__type_row *rows = calloc(n_types ? n_types : 1, sizeof(*rows));
+    /* Classes, modules and module globals (the backbone) are not counted as
+     * instances of `type`, `module` or `dict`: each would retain a whole
+     * module's worth of definitions. Frames are not objects. */
+    if (totals == NULL || rows == NULL ||
+        hl_dominators_retained_by_type(dominators, self->heap.graph,
+                                       HL_NODE_BACKBONE | HL_NODE_VIRTUAL | HL_NODE_IGNORED,
+                                       n_types, totals) < 0) {
+        free(totals);
+        free(rows);
+        return PyErr_NoMemory();
+    }
+    size_t n_rows = 0;
+    for (size_t t = 0; t < n_types; t++) {
+        if (totals[t].instances > 0)
+            rows[n_rows++] = (hl__type_row){totals[t], (uint32_t)t};
+    }
+    free(totals);
+    qsort(rows, n_rows, sizeof(*rows), hl__compare_type_rows);
+    PyObject *result = PyList_New((Py_ssize_t)n_rows);
+    for (size_t i = 0; result != NULL && i < n_rows; i++) {
+        PyObject *row = Py_BuildValue("(OKKK)", (PyObject *)self->heap.types.types[rows[i].type_id],
+                                      (unsigned long long)rows[i].totals.instances,
+                                      (unsigned long long)rows[i].totals.top_instances,
+                                      (unsigned long long)rows[i].totals.retained);
+        if (row == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, (Py_ssize_t)i, row);
+    }
+    free(rows);
+    return result;
+}
+
 static hlpy_frame_root *hl__frame_of(hl_graph_object *self, hl_node_id id) {
     hlpy_heap *heap = &self->heap;
     if (!(hl_graph_flags(heap->graph, id) & HL_NODE_VIRTUAL) || id < heap->first_frame_node ||
@@ -652,6 +712,11 @@ static PyMethodDef hl_graph_methods[] = {
      "idom(id) -> immediate dominator id, -1 for the virtual root, None when unreachable"},
     {"top_retainers", hl_graph_top_retainers_method, METH_O,
      "top_retainers(k) -> the k node ids of largest retained size"},
+    {"retained_by_type", hl_graph_retained_by_type_method, METH_NOARGS,
+     "retained_by_type() -> [(type, instances, top_instances, retained)], largest retained "
+     "first: bytes of the objects some instance dominates, each counted once (types, modules "
+     "and module globals are not instances; top instances are those no other instance of the "
+     "type dominates)"},
     {"cycles", hl_graph_cycles_method, METH_NOARGS,
      "cycles() -> [[id, ...]]: the members of each reference cycle (strongly connected "
      "component), types, modules and module globals left out"},

@@ -4,13 +4,19 @@ The retained size of an object is the sum of the sizes of the objects it
 dominates in the heap graph, itself included: those that every chain of
 references from a root (a module, an object held from outside the graph, an
 executing frame) passes through it to reach. They are freed with it.
+
+What the instances of a type retain together is the size of the objects that
+some instance dominates, each counted once: the sum of what the instances
+that no other instance of the type dominates retain. It is a lower bound on
+what would be freed if every instance went away at once: an object that two
+instances hold, and nothing else does, is dominated by neither.
 """
 
 import sys
 import types
 from typing import NamedTuple, Optional
 
-from heaplens._describe import allocation_site, human_size
+from heaplens._describe import allocation_site, human_size, type_name
 
 
 class Retainer(NamedTuple):
@@ -24,17 +30,39 @@ class Retainer(NamedTuple):
     site: Optional[str]  # where the tracer saw it allocated, when it was on
 
 
+class TypeRetainer(NamedTuple):
+    """One type whose instances, together, retain much."""
+
+    type: type
+    instances: int  # its instances reachable from a root
+    retained: int  # bytes of the objects some instance dominates, each counted once
+    top_instances: int  # the instances that no other instance of the type dominates
+
+
 class RetainerReport(list):
-    """Retainers, largest retained size first."""
+    """Retainers, largest retained size first; `types` lists the types whose
+    instances retain the most together (TypeRetainer rows, largest first)."""
+
+    def __init__(self, rows=(), types=()):
+        super().__init__(rows)
+        self.types = list(types)
 
     def format(self):
-        if not self:
-            return "nothing retains memory (no object is reachable from a root)"
-        lines = []
+        lines = [] if self else ["nothing retains memory (no object is reachable from a root)"]
         for rank, row in enumerate(self, 1):
             head = f"{rank:>3}. {human_size(row.retained):>10} retained by {row.description}"
             lines.append(head + (f"  (allocated at {row.site})" if row.site else ""))
             lines.append(f"     why: {row.chain}".replace("\n", "\n          "))
+        if self.types:
+            lines.append("")
+            lines.append("types that retain the most:")
+        for rank, row in enumerate(self.types, 1):
+            count = f"{row.instances} instance{'' if row.instances == 1 else 's'}"
+            inside = row.instances - row.top_instances
+            if inside:
+                count += f", {inside} of them inside another {type_name(row.type)}"
+            name = type_name(row.type, shortnames=False)
+            lines.append(f"{rank:>3}. {human_size(row.retained):>10} retained by {name} ({count})")
         return "\n".join(lines)
 
     def __str__(self):
@@ -72,8 +100,27 @@ def retained(obj, heap=None):
     return heap.graph.retained(node) if node >= 0 else 0
 
 
+def type_retainers(n=10, heap=None):
+    """The n types whose instances retain the most together, as TypeRetainer
+    rows, largest first. Classes and modules are not counted as instances of
+    `type` or of a module type, nor modules' globals as dicts (they are the
+    program's backbone, see top_retainers), so those types never appear."""
+    from heaplens._why import HeapGraph
+
+    heap = heap or HeapGraph()
+    rows = []
+    for tp, instances, top_instances, size in heap.graph.retained_by_type():
+        if len(rows) == n:
+            break
+        if issubclass(tp, (type, types.ModuleType)):
+            continue
+        rows.append(TypeRetainer(tp, instances, size, top_instances))
+    return rows
+
+
 def top_retainers(n=10, heap=None):
-    """The n objects that retain the most memory, each with its chain from a root.
+    """The n objects that retain the most memory, each with its chain from a root,
+    and (in `types`) the n types whose instances retain the most together.
 
     Modules, their globals and classes are left out: each retains everything
     defined in it, which says nothing a user can act on. An object dominated by
@@ -112,4 +159,5 @@ def top_retainers(n=10, heap=None):
                 allocation_site(obj),
             )
         )
+    report.types = type_retainers(n, heap)
     return report

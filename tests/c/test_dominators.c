@@ -11,14 +11,17 @@
 
 /* A graph of n nodes at addresses 16 * (i + 1) from edges from[e] -> to[e]
  * (any order; duplicates kept), with sizes[i] (or 10 * (i + 1) when sizes is
- * NULL) and flags[i] (or none when flags is NULL). */
-static hl_graph *build(size_t n, const uint32_t *from, const uint32_t *to, size_t n_edges,
-                       const uint64_t *sizes, const uint8_t *flags) {
+ * NULL), flags[i] (or none when flags is NULL) and type ids types[i] (or 0
+ * when types is NULL). */
+static hl_graph *build_typed(size_t n, const uint32_t *from, const uint32_t *to, size_t n_edges,
+                             const uint64_t *sizes, const uint8_t *flags, const uint32_t *types) {
     hl_graph *graph = hl_graph_new(n, n_edges);
     ASSERT_NOT_NULL(graph);
     for (size_t i = 0; i < n; i++) {
         hl_node_id id;
-        ASSERT_EQ(hl_graph_add_new_node(graph, 16 * (i + 1), 0, flags ? flags[i] : 0, &id), 0);
+        ASSERT_EQ(hl_graph_add_new_node(graph, 16 * (i + 1), types ? types[i] : 0,
+                                        flags ? flags[i] : 0, &id),
+                  0);
         ASSERT_EQ(id, i);
         hl_graph_set_size(graph, id, sizes ? sizes[i] : 10 * (i + 1));
     }
@@ -42,6 +45,11 @@ static hl_graph *build(size_t n, const uint32_t *from, const uint32_t *to, size_
     free(start);
     free(sorted);
     return graph;
+}
+
+static hl_graph *build(size_t n, const uint32_t *from, const uint32_t *to, size_t n_edges,
+                       const uint64_t *sizes, const uint8_t *flags) {
+    return build_typed(n, from, to, n_edges, sizes, flags, NULL);
 }
 
 /* Build from pairs {from, to, from, to, ...} with default sizes. */
@@ -626,6 +634,116 @@ static void check_naive(hl_graph *graph, const hl_node_id *roots, size_t n_roots
     hl_dominators_free(dominators);
 }
 
+/* Like naive_reach, with every node marked in removed[] taken out. */
+static uint64_t naive_reach_without(const hl_graph *graph, const hl_node_id *roots, size_t n_roots,
+                                    uint8_t exclude, const uint8_t *removed, uint8_t *reached,
+                                    hl_node_id *queue) {
+    size_t n = hl_graph_n_nodes(graph), head = 0, tail = 0;
+    uint64_t total = 0;
+    memset(reached, 0, n);
+    for (size_t r = 0; r < n_roots; r++) {
+        hl_node_id id = roots[r];
+        if (removed[id] || reached[id] || (hl_graph_flags(graph, id) & exclude))
+            continue;
+        reached[id] = 1;
+        queue[tail++] = id;
+    }
+    while (head < tail) {
+        hl_node_id id = queue[head++];
+        total += hl_graph_size(graph, id);
+        size_t count;
+        const hl_node_id *out = hl_graph_out_edges(graph, id, &count);
+        for (size_t e = 0; e < count; e++) {
+            hl_node_id next = out[e];
+            if (removed[next] || reached[next] || (hl_graph_flags(graph, next) & exclude))
+                continue;
+            reached[next] = 1;
+            queue[tail++] = next;
+        }
+    }
+    return total;
+}
+
+/* Check hl_dominators_retained_by_type against its definition, by removal:
+ * v dominates the nodes that become unreachable when v alone is removed; a
+ * type retains the nodes some instance dominates; a top instance is one that
+ * no other instance dominates. Also checks the bound against removing every
+ * instance at once: never more, and the same with at most one instance. */
+static void check_by_type_naive(hl_graph *graph, const hl_node_id *roots, size_t n_roots,
+                                uint8_t exclude, uint8_t instance_exclude, size_t n_types) {
+    size_t n = hl_graph_n_nodes(graph);
+    hl_dominators *dominators = compute(graph, roots, n_roots, exclude);
+    hl_type_retained *rows = malloc((n_types + 1) * sizeof(hl_type_retained));
+    ASSERT_EQ(hl_dominators_retained_by_type(dominators, graph, instance_exclude, n_types, rows),
+              0);
+    uint8_t *removed = calloc(n + 1, 1);
+    uint8_t *reached = malloc(n + 1);
+    uint8_t *reachable = malloc(n + 1);
+    uint8_t *covered = malloc(n + 1);
+    uint8_t *dominates = malloc(n * n + 1); /* dominates[v * n + w] */
+    hl_node_id *queue = malloc((n + 1) * sizeof(hl_node_id));
+    uint64_t total = naive_reach_without(graph, roots, n_roots, exclude, removed, reached, queue);
+    memcpy(reachable, reached, n);
+    for (size_t v = 0; v < n; v++) {
+        if (!reachable[v]) {
+            memset(dominates + v * n, 0, n);
+            continue;
+        }
+        removed[v] = 1;
+        naive_reach_without(graph, roots, n_roots, exclude, removed, reached, queue);
+        removed[v] = 0;
+        for (size_t w = 0; w < n; w++)
+            dominates[v * n + w] = reachable[w] && !reached[w];
+    }
+#define IS_INSTANCE(v, t)                                                                          \
+    (reachable[v] && hl_graph_type(graph, (hl_node_id)(v)) == (t) &&                               \
+     !(hl_graph_flags(graph, (hl_node_id)(v)) & instance_exclude))
+    for (uint32_t t = 0; t < n_types; t++) {
+        uint64_t instances = 0, top_instances = 0, retained = 0;
+        memset(covered, 0, n);
+        for (size_t x = 0; x < n; x++) {
+            if (!IS_INSTANCE(x, t))
+                continue;
+            instances++;
+            int top = 1;
+            for (size_t y = 0; y < n; y++) {
+                if (y != x && IS_INSTANCE(y, t) && dominates[y * n + x])
+                    top = 0;
+            }
+            top_instances += top;
+            for (size_t w = 0; w < n; w++)
+                covered[w] |= dominates[x * n + w];
+        }
+        for (size_t w = 0; w < n; w++)
+            retained += covered[w] ? hl_graph_size(graph, (hl_node_id)w) : 0;
+        ASSERT_U64_EQ(rows[t].instances, instances);
+        ASSERT_U64_EQ(rows[t].top_instances, top_instances);
+        ASSERT_U64_EQ(rows[t].retained, retained);
+        for (size_t v = 0; v < n; v++)
+            removed[v] = IS_INSTANCE(v, t);
+        uint64_t freed =
+            total - naive_reach_without(graph, roots, n_roots, exclude, removed, reached, queue);
+        ASSERT_TRUE(freed >= retained);
+        if (instances <= 1)
+            ASSERT_U64_EQ(freed, retained);
+    }
+#undef IS_INSTANCE
+    /* Once more, with the children lists already built: the same rows. */
+    hl_type_retained *again = malloc((n_types + 1) * sizeof(hl_type_retained));
+    ASSERT_EQ(hl_dominators_retained_by_type(dominators, graph, instance_exclude, n_types, again),
+              0);
+    ASSERT_EQ(memcmp(rows, again, n_types * sizeof(hl_type_retained)), 0);
+    free(again);
+    free(queue);
+    free(dominates);
+    free(covered);
+    free(reachable);
+    free(reached);
+    free(removed);
+    free(rows);
+    hl_dominators_free(dominators);
+}
+
 /* One random graph: uniform edges, or a heap-like tree with extra edges back
  * and across; random roots (maybe none, maybe repeated), random excluded
  * nodes, random sizes with a few of 4 GiB and more. */
@@ -643,20 +761,30 @@ static void random_trial(size_t n) {
         from[e] = random_below((uint32_t)n), to[e++] = random_below((uint32_t)n);
     uint64_t *sizes = malloc(n * sizeof(uint64_t));
     uint8_t *flags = malloc(n);
+    uint32_t *types = malloc(n * sizeof(uint32_t));
     int with_excluded = random_below(3) == 0;
+    uint32_t n_graph_types = 1 + random_below(5);
     for (size_t i = 0; i < n; i++) {
         sizes[i] = random_below(20) == 0 ? ((uint64_t)5 << 32) + i : random_below(100);
         flags[i] = with_excluded && random_below(6) == 0 ? HL_NODE_IGNORED : 0;
+        if (random_below(5) == 0)
+            flags[i] |= HL_NODE_BACKBONE;
+        types[i] = random_below(n_graph_types);
     }
-    hl_graph *graph = build(n, from, to, e, sizes, flags);
+    hl_graph *graph = build_typed(n, from, to, e, sizes, flags, types);
     size_t n_roots = random_below(4);
     hl_node_id roots[4];
     for (size_t r = 0; r < n_roots; r++)
         roots[r] = tree_like && r == 0 ? 0 : random_below((uint32_t)n);
     check_naive(graph, roots, n_roots, HL_NODE_IGNORED);
+    /* Sometimes a type id is past n_types, sometimes a type has no node. */
+    size_t n_types = n_graph_types + random_below(3) - 1;
+    check_by_type_naive(graph, roots, n_roots, HL_NODE_IGNORED,
+                        random_below(2) ? HL_NODE_BACKBONE : 0, n_types);
     hl_graph_free(graph);
     free(sizes);
     free(flags);
+    free(types);
     free(from);
     free(to);
 }
@@ -669,6 +797,142 @@ static void test_random_graphs(void) {
 static void test_random_larger_graphs(void) {
     for (int trial = 0; trial < 6; trial++)
         random_trial(500 + random_below(1000));
+}
+
+/* Retained size per type on a small heap worked out by hand: a module R
+ * holds a list L of items A1 A2 A3 (type 2), A3 holds A4 (and A4 refers back
+ * to A3), each item holds a payload P (type 3), A1 and A2 share S. L also
+ * holds X, an item flagged as backbone (not an instance), which holds a node
+ * Q of a type past n_types, which holds the item B. G, an item, is garbage. */
+static void test_retained_by_type(void) {
+    enum { R, L, A1, A2, A3, A4, P1, P2, P3, P4, S, G, X, Q, B, N };
+    static const uint32_t edges[] = {R,  L,  L,  A1, L,  A2, L,  A3, A3, A4, A4, A3, A1, P1, A2, P2,
+                                     A3, P3, A4, P4, A1, S,  A2, S,  G,  P1, L,  X,  X,  Q,  Q,  B};
+    static const uint32_t types[N] = {0, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3, 2, 2, 7, 2};
+    uint8_t flags[N] = {0};
+    flags[R] = HL_NODE_BACKBONE | HL_NODE_MODULE;
+    flags[X] = HL_NODE_BACKBONE;
+    size_t n_edges = sizeof(edges) / sizeof(edges[0]) / 2;
+    uint32_t from[sizeof(edges) / sizeof(edges[0]) / 2], to[sizeof(edges) / sizeof(edges[0]) / 2];
+    for (size_t e = 0; e < n_edges; e++) {
+        from[e] = edges[2 * e];
+        to[e] = edges[2 * e + 1];
+    }
+    hl_graph *graph = build_typed(N, from, to, n_edges, NULL, flags, types);
+    hl_node_id roots[] = {R};
+    hl_dominators *dominators = compute(graph, roots, 1, 0);
+    ASSERT_EQ(hl_dominators_idom(dominators, A4), A3);
+    ASSERT_EQ(hl_dominators_idom(dominators, S), L);
+    ASSERT_EQ(hl_dominators_idom(dominators, B), Q);
+
+    /* Sizes are 10 * (id + 1): A1 30, P1 70, S 110, ... */
+    hl_type_retained rows[4];
+    ASSERT_EQ(hl_dominators_retained_by_type(dominators, graph, HL_NODE_BACKBONE, 4, rows), 0);
+    ASSERT_U64_EQ(rows[0].instances, 0); /* R is backbone */
+    ASSERT_U64_EQ(rows[0].retained, 0);
+    ASSERT_U64_EQ(rows[1].instances, 1);
+    ASSERT_U64_EQ(rows[1].top_instances, 1);
+    ASSERT_U64_EQ(rows[1].retained, 10 * 120 - 10 - 120); /* all but R and G */
+    /* Items: A1 A2 A3 A4 B; A4 is inside A3. A1 (30 + 70), A2 (40 + 80), A3
+     * with A4 (50 + 60 + 90 + 100) and B (150); S is held by two items and
+     * dominated by neither. */
+    ASSERT_U64_EQ(rows[2].instances, 5);
+    ASSERT_U64_EQ(rows[2].top_instances, 4);
+    ASSERT_U64_EQ(rows[2].retained, 100 + 120 + 300 + 150);
+    ASSERT_U64_EQ(rows[2].retained, hl_dominators_retained(dominators, A1) +
+                                        hl_dominators_retained(dominators, A2) +
+                                        hl_dominators_retained(dominators, A3) +
+                                        hl_dominators_retained(dominators, B));
+    ASSERT_U64_EQ(rows[3].instances, 5);
+    ASSERT_U64_EQ(rows[3].top_instances, 5);
+    ASSERT_U64_EQ(rows[3].retained, 70 + 80 + 90 + 100 + 110);
+
+    /* Removing every item at once would free S too: the per-type figure is a
+     * lower bound of that. */
+    uint8_t removed[N] = {0}, reached[N];
+    hl_node_id queue[N];
+    removed[A1] = removed[A2] = removed[A3] = removed[A4] = removed[B] = 1;
+    uint64_t left = naive_reach_without(graph, roots, 1, 0, removed, reached, queue);
+    ASSERT_U64_EQ(hl_dominators_retained(dominators, ROOT) - left, 670 + 110);
+
+    /* Excluding nothing, R and X are instances too: X becomes a top item,
+     * and B is inside it. */
+    ASSERT_EQ(hl_dominators_retained_by_type(dominators, graph, 0, 4, rows), 0);
+    ASSERT_U64_EQ(rows[0].instances, 1);
+    ASSERT_U64_EQ(rows[0].retained, 10 * 120 - 120);
+    ASSERT_U64_EQ(rows[2].instances, 6);
+    ASSERT_U64_EQ(rows[2].top_instances, 4);
+    ASSERT_U64_EQ(rows[2].retained, 100 + 120 + 300 + 130 + 140 + 150);
+
+    /* Fewer types: type 3 and beyond are never instances. */
+    hl_type_retained few[3];
+    ASSERT_EQ(hl_dominators_retained_by_type(dominators, graph, HL_NODE_BACKBONE, 3, few), 0);
+    ASSERT_U64_EQ(few[2].retained, 670);
+    ASSERT_EQ(hl_dominators_retained_by_type(dominators, graph, 0, 0, NULL), 0);
+    hl_dominators_free(dominators);
+
+    /* No roots: nothing is reached, nothing is retained. */
+    dominators = compute(graph, NULL, 0, 0);
+    rows[2].instances = 99;
+    ASSERT_EQ(hl_dominators_retained_by_type(dominators, graph, 0, 4, rows), 0);
+    for (size_t t = 0; t < 4; t++) {
+        ASSERT_U64_EQ(rows[t].instances, 0);
+        ASSERT_U64_EQ(rows[t].retained, 0);
+    }
+    hl_dominators_free(dominators);
+
+    /* A graph that is not the result's: -1, and rows all zero. */
+    dominators = compute(graph, roots, 1, 0);
+    static const uint32_t other_edges[] = {0, 1};
+    hl_graph *other = build_pairs(2, other_edges, 1);
+    ASSERT_EQ(hl_dominators_retained_by_type(dominators, other, 0, 4, rows), -1);
+    for (size_t t = 0; t < 4; t++)
+        ASSERT_U64_EQ(rows[t].instances, 0);
+    hl_graph_free(other);
+    hl_dominators_free(dominators);
+    hl_graph_free(graph);
+}
+
+/* A dominator tree a million levels deep, types 0 1 2 in turn down the chain:
+ * no recursion, and each type's top instance is its first on the chain,
+ * retaining everything below it. */
+static void test_retained_by_type_deep(void) {
+    const size_t n = 1000000;
+    uint32_t *from = malloc(n * sizeof(uint32_t));
+    uint32_t *to = malloc(n * sizeof(uint32_t));
+    uint32_t *types = malloc(n * sizeof(uint32_t));
+    uint64_t *sizes = malloc(n * sizeof(uint64_t));
+    /* n-1 -> n-2 -> ... -> 0; node i has type i % 3. */
+    for (size_t i = 0; i < n; i++) {
+        types[i] = (uint32_t)(i % 3);
+        sizes[i] = i % 5 + 1;
+        if (i + 1 < n) {
+            from[i] = (uint32_t)(i + 1);
+            to[i] = (uint32_t)i;
+        }
+    }
+    hl_graph *graph = build_typed(n, from, to, n - 1, sizes, NULL, types);
+    hl_node_id roots[] = {(hl_node_id)(n - 1)};
+    hl_dominators *dominators = compute(graph, roots, 1, 0);
+    hl_type_retained rows[3];
+    ASSERT_EQ(hl_dominators_retained_by_type(dominators, graph, 0, 3, rows), 0);
+    for (uint32_t t = 0; t < 3; t++) {
+        size_t first = n - 1;
+        while (first % 3 != t)
+            first--;
+        uint64_t below = 0;
+        for (size_t i = 0; i <= first; i++)
+            below += sizes[i];
+        ASSERT_U64_EQ(rows[t].instances, (n + 2 - t) / 3);
+        ASSERT_U64_EQ(rows[t].top_instances, 1);
+        ASSERT_U64_EQ(rows[t].retained, below);
+    }
+    hl_dominators_free(dominators);
+    hl_graph_free(graph);
+    free(from);
+    free(to);
+    free(types);
+    free(sizes);
 }
 
 int main(void) {
@@ -684,6 +948,8 @@ int main(void) {
     RUN_TEST(test_deep_chain_with_shared_payloads);
     RUN_TEST(test_graph_csr);
     RUN_TEST(test_errors);
+    RUN_TEST(test_retained_by_type);
+    RUN_TEST(test_retained_by_type_deep);
     RUN_TEST(test_random_graphs);
     RUN_TEST(test_random_larger_graphs);
     TEST_SUMMARY("dominators");
