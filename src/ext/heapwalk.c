@@ -249,10 +249,45 @@ static int hl__traverse_one(hl_walk *walk, hl_node_id id) {
     return walk->failed ? -1 : 0;
 }
 
+/* The heaps that hold references (walked, not yet cleared). */
+static hlpy_heap *hl_live_heaps;
+
+/* Count one reference to the object at `address` in in_degrees, when it is a
+ * tracked node of `graph`. */
+static void hl__count_held(const hl_graph *graph, const void *address, uint32_t *in_degrees,
+                           size_t n_tracked) {
+    hl_node_id id = hl_graph_find(graph, (uint64_t)(uintptr_t)address);
+    if (id < n_tracked)
+        in_degrees[id]++;
+}
+
+/* Count the references `holder` holds (its tracked nodes, its frames' code
+ * and locals, its types) to tracked nodes of `graph`. */
+static void hl__count_heap_references(const hlpy_heap *holder, const hl_graph *graph,
+                                      uint32_t *in_degrees, size_t n_tracked) {
+    for (size_t i = 0; holder->owns_tracked && i < holder->n_tracked; i++) {
+        if (!(hl_graph_flags(holder->graph, (hl_node_id)i) & HL_NODE_IGNORED))
+            hl__count_held(graph, (void *)(uintptr_t)hl_graph_address(holder->graph, (hl_node_id)i),
+                           in_degrees, n_tracked);
+    }
+    for (size_t i = 0; i < holder->n_frames; i++) {
+        const hlpy_frame_root *frame = &holder->frames[i];
+        hl__count_held(graph, frame->code, in_degrees, n_tracked);
+        for (int k = 0; frame->holds_locals && k < frame->n_locals; k++) {
+            if (frame->local_objects[k] != NULL)
+                hl__count_held(graph, frame->local_objects[k], in_degrees, n_tracked);
+        }
+    }
+    for (size_t i = 0; i < holder->types.n_types; i++)
+        hl__count_held(graph, holder->types.types[i], in_degrees, n_tracked);
+}
+
 /* Flag HL_NODE_EXTERNAL on every tracked object whose reference count is
  * more than the references the graph found to it: something the walk cannot
  * see holds it (C code, an interpreter's value stack), as the cyclic GC
- * reasons. The walk holds one reference of each. Returns 0,
+ * reasons. The walk holds one reference of each; the references heaplens
+ * itself holds (this walk's type table and frames, and every other live heap
+ * graph) are counted as seen. Returns 0,
  * or -1 when out of memory. Runs before the graph takes any other reference. */
 static int hl__flag_external(hlpy_heap *heap, const hl_walk *walk) {
     size_t n = heap->n_tracked;
@@ -265,6 +300,9 @@ static int hl__flag_external(hlpy_heap *heap, const hl_walk *walk) {
         if (id < n)
             in_degrees[id]++;
     }
+    hl__count_heap_references(heap, heap->graph, in_degrees, n);
+    for (const hlpy_heap *other = hl_live_heaps; other != NULL; other = other->next_live)
+        hl__count_heap_references(other, heap->graph, in_degrees, n);
     for (size_t i = 0; i < n; i++) {
         PyObject *obj = (PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i);
         if ((Py_ssize_t)in_degrees[i] < Py_REFCNT(obj) - 1)
@@ -396,6 +434,12 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
     free(walk.pending);
     free(walk.unseen);
     Py_DECREF(ignore);
+    heap->next_live = hl_live_heaps;
+    heap->prev_live = NULL;
+    if (hl_live_heaps != NULL)
+        hl_live_heaps->prev_live = heap;
+    hl_live_heaps = heap;
+    heap->is_live = 1;
     if (gc_was_enabled == 1)
         PyGC_Enable();
     return 0;
@@ -416,6 +460,15 @@ out_of_memory:
 }
 
 void hlpy_heap_clear(hlpy_heap *heap) {
+    if (heap->is_live) {
+        if (heap->prev_live != NULL)
+            heap->prev_live->next_live = heap->next_live;
+        else
+            hl_live_heaps = heap->next_live;
+        if (heap->next_live != NULL)
+            heap->next_live->prev_live = heap->prev_live;
+        heap->is_live = 0;
+    }
     for (size_t i = 0; heap->owns_tracked && i < heap->n_tracked; i++) {
         if (!(hl_graph_flags(heap->graph, (hl_node_id)i) & HL_NODE_IGNORED))
             Py_DECREF((PyObject *)(uintptr_t)hl_graph_address(heap->graph, (hl_node_id)i));

@@ -42,6 +42,10 @@ typedef struct hlpy_heap {
     hlpy_frame_root *frames;   /* nodes [first_frame_node, + n_frames) */
     size_t n_frames;
     hl_node_id first_frame_node;
+    /* Every heap that holds references is on one list (the GIL protects it),
+     * so that a later walk counts them as the references they are. */
+    struct hlpy_heap *next_live, *prev_live;
+    int is_live;
 } hlpy_heap;
 
 typedef struct hlpy_walk_options {

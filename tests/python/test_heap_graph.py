@@ -329,6 +329,25 @@ def test_why_alive_module_level_list(leakapp):
     assert str(chain).startswith("module leakapp .__dict__['_cache'] -> list [0] -> Leaked object")
 
 
+def test_a_live_graph_does_not_make_everything_look_held_from_c(leakapp):
+    """A HeapGraph holds a reference to every object; a later walk counts it."""
+    obj = leakapp.Leaked()
+    leakapp._cache.append(obj)
+    payload = [bytearray(1000) for _ in range(100)]
+    leakapp._cache.append(payload)
+    first = heaplens.HeapGraph()
+    second = heaplens.HeapGraph()
+    node = second.graph.find(obj)
+    assert second.graph.root_kind(node) is None
+    chain = second.why_alive(obj)
+    assert chain.root_kind == "module", str(chain)
+    assert heaplens.retained(payload) >= 100 * 1000
+    # Frames' locals and types held by the first graph are counted too.
+    assert second.graph.root_kind(second.graph.find(leakapp.Leaked)) is None
+    del first, second, chain
+    assert heaplens.retained(payload) >= 100 * 1000
+
+
 def test_why_alive_dict_of_a_singleton(leakapp):
     obj = leakapp.Leaked()
     leakapp.manager.connections["db-1"] = obj
