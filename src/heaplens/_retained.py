@@ -81,6 +81,16 @@ def _backbone(heap):
     return ids
 
 
+def _part_of_backbone(graph, node):
+    """Whether node is a class's or a module's own part (its __dict__, its MRO
+    tuple): its immediate dominator is the class or the module."""
+    dominator = graph.idom(node)
+    if dominator is None or dominator < 0:
+        return False
+    tp = graph.type(dominator)
+    return tp is not None and issubclass(tp, (type, types.ModuleType))
+
+
 def _inside(graph, node, listed):
     """Whether a node of `listed` dominates `node`."""
     dominator = graph.idom(node)
@@ -142,7 +152,7 @@ def top_retainers(n=10, heap=None):
         if node in skip or graph.kind(node) != "object" or _inside(graph, node, listed):
             continue
         tp = graph.type(node)
-        if tp is None or issubclass(tp, (type, types.ModuleType)):
+        if tp is None or issubclass(tp, (type, types.ModuleType)) or _part_of_backbone(graph, node):
             continue
         try:
             obj = graph.object(node)
