@@ -33,17 +33,22 @@ def _brute_force_retained(holder, index):
     return _reachable_size(holder, None) - _reachable_size(holder, index)
 
 
+def _random_heap(rng, make):
+    """2 to 25 objects from make() with random references among them (their
+    .refs lists); returns the holder list, which keeps a random subset: the
+    rest live only through references."""
+    n = rng.randint(2, 25)
+    everything = [make() for _ in range(n)]
+    for _ in range(rng.randint(0, 3 * n)):
+        a, b = rng.randrange(n), rng.randrange(n)
+        everything[a].refs.append(everything[b])
+    return [everything[i] for i in range(n) if i == 0 or rng.random() < 0.3]
+
+
 def test_retained_matches_brute_force_on_random_heaps():
     rng = random.Random(7)
     for trial in range(25):
-        n = rng.randint(2, 25)
-        everything = [Obj() for _ in range(n)]
-        for _ in range(rng.randint(0, 3 * n)):
-            a, b = rng.randrange(n), rng.randrange(n)
-            everything[a].refs.append(everything[b])
-        # The holder keeps a random subset: the rest live only through references.
-        holder = [everything[i] for i in range(n) if i == 0 or rng.random() < 0.3]
-        del everything
+        holder = _random_heap(rng, lambda: Obj())
         heap = heaplens.HeapGraph()
         for index in range(len(holder)):
             node = heap.graph.find(holder[index])
@@ -209,13 +214,7 @@ def test_retained_by_type_matches_brute_force_on_random_heaps():
     rng = random.Random(11)
     for trial in range(20):
         gc.collect()  # the cycles of earlier trials
-        n = rng.randint(2, 25)
-        everything = [rng.choice((Node, Leaf))() for _ in range(n)]
-        for _ in range(rng.randint(0, 3 * n)):
-            a, b = rng.randrange(n), rng.randrange(n)
-            everything[a].refs.append(everything[b])
-        holder = [everything[i] for i in range(n) if i == 0 or rng.random() < 0.3]
-        del everything
+        holder = _random_heap(rng, lambda: rng.choice((Node, Leaf))())
         heap = heaplens.HeapGraph()
         rows = {row[0]: tuple(row[1:]) for row in heap.graph.retained_by_type()}
         del heap
