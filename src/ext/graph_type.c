@@ -204,6 +204,14 @@ static PyObject *hl_graph_is_tracked_method(PyObject *op, PyObject *arg) {
     return PyBool_FromLong(hl_graph_flags(self->heap.graph, id) & HL_NODE_TRACKED);
 }
 
+static PyObject *hl_graph_is_backbone_method(PyObject *op, PyObject *arg) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    hl_node_id id;
+    if (hl__node_arg(self, arg, &id) < 0)
+        return NULL;
+    return PyBool_FromLong(hl_graph_flags(self->heap.graph, id) & HL_NODE_BACKBONE);
+}
+
 static PyObject *hl_graph_root_kind_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
@@ -691,6 +699,8 @@ static PyMethodDef hl_graph_methods[] = {
     {"address", hl_graph_address_method, METH_O, "address(id) -> id() of the object (0: frame)"},
     {"kind", hl_graph_kind_method, METH_O, "kind(id) -> 'object', 'frame' or 'ignored'"},
     {"is_tracked", hl_graph_is_tracked_method, METH_O, "is_tracked(id) -> bool"},
+    {"is_backbone", hl_graph_is_backbone_method, METH_O,
+     "is_backbone(id) -> bool: a class, a module, or the namespace dict of one"},
     {"root_kind", hl_graph_root_kind_method, METH_O,
      "root_kind(id) -> 'module', 'frame', 'external' or None"},
     {"referents", hl_graph_referents_method, METH_O, "referents(id) -> [id], one per reference"},

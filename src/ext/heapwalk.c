@@ -246,6 +246,14 @@ static int hl__traverse_one(hl_walk *walk, hl_node_id id) {
     if ((flags & HL_NODE_IGNORED) || traverse == NULL || !PyObject_IS_GC(obj))
         return 0;
     (void)traverse(obj, hl__visit, walk);
+    if (PyType_Check(obj) && ((PyTypeObject *)obj)->tp_dict != NULL) {
+        /* A class's namespace is part of the class, as a module's globals
+         * are part of the module (hl__flag_modules). */
+        hl_node_id namespace_id =
+            hl_graph_find(graph, (uint64_t)(uintptr_t)((PyTypeObject *)obj)->tp_dict);
+        if (namespace_id != HL_NODE_NONE)
+            hl_graph_add_flags(graph, namespace_id, HL_NODE_BACKBONE);
+    }
     return walk->failed ? -1 : 0;
 }
 

@@ -12,7 +12,6 @@ what would be freed if every instance went away at once: an object that two
 instances hold, and nothing else does, is dominated by neither.
 """
 
-import sys
 import types
 from typing import NamedTuple, Optional
 
@@ -69,28 +68,6 @@ class RetainerReport(list):
         return self.format()
 
 
-def _backbone(heap):
-    """Node ids of modules and their globals, which retain whole programs."""
-    graph = heap.graph
-    ids = set()
-    for module in list(sys.modules.values()):
-        for obj in (module, getattr(module, "__dict__", None)):
-            node = graph.find(obj) if obj is not None else -1
-            if node >= 0:
-                ids.add(node)
-    return ids
-
-
-def _part_of_backbone(graph, node):
-    """Whether node is a class's or a module's own part (its __dict__, its MRO
-    tuple): its immediate dominator is the class or the module."""
-    dominator = graph.idom(node)
-    if dominator is None or dominator < 0:
-        return False
-    tp = graph.type(dominator)
-    return tp is not None and issubclass(tp, (type, types.ModuleType))
-
-
 def _inside(graph, node, listed):
     """Whether a node of `listed` dominates `node`."""
     dominator = graph.idom(node)
@@ -132,7 +109,7 @@ def top_retainers(n=10, heap=None):
     """The n objects that retain the most memory, each with its chain from a root,
     and (in `types`) the n types whose instances retain the most together.
 
-    Modules, their globals and classes are left out: each retains everything
+    Modules, classes and their dicts are left out: each retains everything
     defined in it, which says nothing a user can act on. An object dominated by
     one already listed is left out too: its memory is counted there.
     """
@@ -140,34 +117,41 @@ def top_retainers(n=10, heap=None):
 
     heap = heap or HeapGraph()
     graph = heap.graph
-    skip = _backbone(heap)
     report = RetainerReport()
     listed = set()
-    # Ask for more than n: the backbone is near the top and is skipped, and so
-    # is what an object already listed dominates (its retained size is part of
-    # that object's: a dict inside a listed list adds nothing to read).
-    for node in graph.top_retainers(20 * n + len(skip) + 64):
-        if len(report) == n:
-            break
-        if node in skip or graph.kind(node) != "object" or _inside(graph, node, listed):
-            continue
-        tp = graph.type(node)
-        if tp is None or issubclass(tp, (type, types.ModuleType)) or _part_of_backbone(graph, node):
-            continue
-        try:
-            obj = graph.object(node)
-        except LookupError:
-            continue
-        listed.add(node)
-        report.append(
-            Retainer(
-                heap.node_description(node),
-                tp,
-                graph.size(node),
-                graph.retained(node),
-                heap.chain(graph.path_back(node) or [node]),
-                allocation_site(obj),
+    # Ask for more than n: the backbone (modules, classes and their dicts, which
+    # the walk flags) is near the top and is skipped, and so is what an object
+    # already listed dominates (its retained size is part of that object's: a
+    # dict inside a listed list adds nothing to read). Ask again for more
+    # while the candidates run out first.
+    wanted = 20 * n + 256
+    seen = 0
+    while True:
+        candidates = graph.top_retainers(wanted)
+        for node in candidates[seen:]:
+            if len(report) == n:
+                break
+            if graph.is_backbone(node) or graph.kind(node) != "object":
+                continue
+            if _inside(graph, node, listed):
+                continue
+            try:
+                obj = graph.object(node)
+            except LookupError:
+                continue
+            listed.add(node)
+            report.append(
+                Retainer(
+                    heap.node_description(node),
+                    graph.type(node),
+                    graph.size(node),
+                    graph.retained(node),
+                    heap.chain(graph.path_back(node) or [node]),
+                    allocation_site(obj),
+                )
             )
-        )
+        if len(report) == n or len(candidates) < wanted:
+            break
+        seen, wanted = len(candidates), 4 * wanted
     report.types = type_retainers(n, heap)
     return report

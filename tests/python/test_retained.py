@@ -6,6 +6,7 @@ import sys
 import types
 
 import heaplens
+from heaplens import _retained
 from heaplens._retained import RetainerReport
 
 
@@ -88,6 +89,25 @@ def test_top_retainers_names_the_big_holder():
     # The list inside it retains nearly as much, but is counted in the dict's row.
     assert not any("['rows']" in str(row.chain) for row in report), report.format()
     del big
+
+
+class Registry:
+    entries = [bytearray(10_000) for _ in range(50)]  # a class attribute
+
+
+def test_a_class_namespace_is_backbone_and_what_it_holds_is_listed():
+    heap = heaplens.HeapGraph()
+    graph = heap.graph
+    assert graph.is_backbone(graph.find(Registry))
+    assert graph.is_backbone(graph.find(Registry.__dict__["entries"])) is False
+    dicts = [node for node in graph.referents(graph.find(Registry)) if graph.type(node) is dict]
+    assert dicts and all(graph.is_backbone(node) for node in dicts)  # the namespace
+    report = _retained.top_retainers(10, heap=heap)
+    rows = [row for row in report if "Registry" in str(row.chain)]
+    assert [row.type for row in rows] == [list], report.format()
+    assert rows[0].retained >= 50 * 10_000
+    assert not any(row.type is Registry.__class__ for row in report)
+    del heap, graph, report, rows
 
 
 def test_an_object_held_by_nothing_but_the_question_retains_nothing():
