@@ -158,15 +158,7 @@ int hlpy_frames_visit_gc_objects(hlpy_gc_object_visitor visit, void *arg) {
     return state.stopped ? -1 : 0;
 #else
     /* 3.11: walk the three generations' lists, as gc.get_objects() does. */
-    struct _gc_runtime_state *gcstate = &PyInterpreterState_Main()->gc;
-    for (int generation = 0; generation < NUM_GENERATIONS; generation++) {
-        PyGC_Head *head = &gcstate->generations[generation].head;
-        for (PyGC_Head *gc = _PyGCHead_NEXT(head); gc != head; gc = _PyGCHead_NEXT(gc)) {
-            if (visit((PyObject *)(gc + 1), arg) < 0)
-                return -1;
-        }
-    }
-    return 0;
+    return hlpy_frames_visit_young_generations(NUM_GENERATIONS - 1, visit, arg);
 #endif
 }
 

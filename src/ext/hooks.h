@@ -21,10 +21,11 @@ void hlpy_hooks_install(hlpy_hook_user user);
  * tracing. Needs the GIL. */
 void hlpy_hooks_uninstall(hlpy_hook_user user);
 
-/* Called for every free of an OBJ-domain block (moved = 0), and for the old
- * address of an OBJ block that a realloc moved (moved = 1), before the block
- * is given back, with the GIL held and the tracer's trace of it still there.
- * It must not allocate through Python's allocators or run Python code. */
+/* Called for every free of an OBJ-domain block (moved = 0), before the block
+ * is given back and while the tracer's trace of it is still there; and for
+ * the old address of an OBJ block that a realloc moved (moved = 1), after the
+ * move. The GIL is held. It must not allocate through Python's allocators or
+ * run Python code. */
 typedef void (*hlpy_free_observer)(void *ptr, int moved);
 
 /* Install `observer` (NULL: none). The wrappers must be installed for it to
