@@ -306,6 +306,7 @@ int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size, ui
         }
         table->total_bytes += size - old_size;
         slot->stack_word = stack_word;
+        slot->generation = table->generation;
         slot->size = size >= HL_LIVE_SIZE_BIG ? HL_LIVE_SIZE_BIG : (uint32_t)size;
         return 0;
     }
@@ -322,6 +323,7 @@ int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size, ui
         return -1;
     }
     slot->offset = offset;
+    slot->generation = table->generation;
     slot->stack_word = stack_word;
     slot->size = size >= HL_LIVE_SIZE_BIG ? HL_LIVE_SIZE_BIG : (uint32_t)size;
     region->count++;
@@ -346,6 +348,33 @@ int hl_live_table_find(const hl_live_table *table, uintptr_t addr, uint64_t *siz
     if (stack_word_out)
         *stack_word_out = slot->stack_word;
     return 1;
+}
+
+int hl_live_table_find_generation(const hl_live_table *table, uintptr_t addr,
+                                  uint16_t *generation_out) {
+    if (addr == 0)
+        return 0;
+    const hl_region *region = hl__find_region_const(table, addr >> HL_REGION_SHIFT);
+    if (region == NULL)
+        return 0;
+    uint16_t offset = (uint16_t)((addr & HL__REGION_MASK) + 1);
+    const hl_region_slot *slot = &region->slots[hl__slot_probe(region, offset)];
+    if (slot->offset != offset)
+        return 0;
+    *generation_out = slot->generation;
+    return 1;
+}
+
+void hl_live_table_set_generation(hl_live_table *table, uint16_t generation) {
+    table->generation = generation;
+}
+
+void hl_live_table_forget_generations(hl_live_table *table) {
+    for (size_t i = 0; table->dir != NULL && i <= table->dir_mask; i++) {
+        hl_region *region = table->dir[i].region;
+        for (uint32_t k = 0; region != NULL && k < region->n_slots; k++)
+            region->slots[k].generation = 0;
+    }
 }
 
 int hl_live_table_remove(hl_live_table *table, uintptr_t addr, uint64_t *size_out,

@@ -1,7 +1,10 @@
 /* live_table.h - the table of live memory blocks: address -> (size, stack).
  *
  * Each traced block has a 32-bit "stack word" (the interned stack id in the
- * low 30 bits, the allocator domain in the top two) and a size. Sizes of
+ * low 30 bits, the allocator domain in the top two), a size, and a 16-bit
+ * generation: the table's current generation when the block was recorded,
+ * so that a leak hunt can tell the blocks each call allocated (0 is the
+ * generation of blocks recorded outside any hunt). Sizes of
  * 4 GiB or more are rare; they keep the marker HL_LIVE_SIZE_BIG and their
  * real size in a small side list.
  *
@@ -41,8 +44,8 @@
 #define HL_RECENT_REGIONS 16 /* a power of two */
 
 typedef struct hl_region_slot {
-    uint16_t offset; /* (addr & region mask) + 1; 0: empty slot */
-    uint16_t reserved;
+    uint16_t offset;     /* (addr & region mask) + 1; 0: empty slot */
+    uint16_t generation; /* the table's generation when the block was recorded */
     uint32_t stack_word;
     uint32_t size; /* HL_LIVE_SIZE_BIG: see the big list */
 } hl_region_slot;
@@ -73,6 +76,7 @@ typedef struct hl_live_table {
     hl_big_block *big;
     size_t n_big, big_capacity;
 
+    uint16_t generation; /* stamped on every block inserted; 0 after init */
 } hl_live_table;
 
 /* Position of an iteration over the table; start from {0, 0}. */
@@ -110,6 +114,18 @@ int hl_live_table_remove(hl_live_table *table, uintptr_t addr, uint64_t *size_ou
  * NULL) when found, else 0. */
 int hl_live_table_find(const hl_live_table *table, uintptr_t addr, uint64_t *size_out,
                        uint32_t *stack_word_out);
+
+/* The generation of block `addr`: returns 1 and stores it when the block is
+ * in the table, else 0. */
+int hl_live_table_find_generation(const hl_live_table *table, uintptr_t addr,
+                                  uint16_t *generation_out);
+
+/* Stamp every block inserted from now on with `generation`. */
+void hl_live_table_set_generation(hl_live_table *table, uint16_t generation);
+
+/* Set the generation of every block in the table to 0, as if each had been
+ * recorded outside any hunt (for when the 16-bit generations wrap around). */
+void hl_live_table_forget_generations(hl_live_table *table);
 
 /* Step an iteration: returns 1 and fills the outputs with the next entry, or
  * 0 at the end. The table must not change during an iteration. */

@@ -114,3 +114,17 @@ int hl_u64_map_get_or_put(hl_u64_map *map, uint64_t key, uint32_t value_if_new, 
     *inserted = 1;
     return 0;
 }
+
+int hl_u64_map_put(hl_u64_map *map, uint64_t key, uint32_t value) {
+    uint32_t old_value;
+    int inserted;
+    if (hl_u64_map_get_or_put(map, key, value, &old_value, &inserted) < 0)
+        return -1;
+    if (!inserted) {
+        size_t i = hl__u64_slot(key, map->mask);
+        while (map->slots[i].key != key)
+            i = (i + 1) & map->mask;
+        map->slots[i].value = value;
+    }
+    return 0;
+}

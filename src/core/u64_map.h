@@ -43,6 +43,10 @@ int hl_u64_map_get(const hl_u64_map *map, uint64_t key, uint32_t *value_out);
 HL_WARN_UNUSED int hl_u64_map_get_or_put(hl_u64_map *map, uint64_t key, uint32_t value_if_new,
                                          uint32_t *value_out, int *inserted);
 
+/* Map `key` to `value`, replacing any value it had. Returns 0, or -1 when
+ * the map could not grow (nothing changed). */
+HL_WARN_UNUSED int hl_u64_map_put(hl_u64_map *map, uint64_t key, uint32_t value);
+
 /* Grow the map, if needed, so that `expected` keys in all fit without further
  * growth. Returns 0, or -1 when out of memory (the map is unchanged). */
 HL_WARN_UNUSED int hl_u64_map_reserve(hl_u64_map *map, size_t expected);

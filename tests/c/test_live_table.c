@@ -175,6 +175,36 @@ static void test_memory_is_counted(void) {
     hl_live_table_destroy(&t);
 }
 
+/* Blocks keep the generation they were recorded in, through replacement,
+ * region growth and the deletion of their neighbours, until forgotten. */
+static void test_generations(void) {
+    hl_live_table t;
+    ASSERT_EQ(hl_live_table_init(&t, 0), 0);
+    enum { N = 3000 }; /* enough to grow regions */
+    for (uintptr_t i = 0; i < N; i++) {
+        hl_live_table_set_generation(&t, (uint16_t)(i % 7));
+        ASSERT_EQ(hl_live_table_insert(&t, 0x100000 + 16 * i, 16, 1), 0);
+    }
+    for (uintptr_t i = 0; i < N; i += 3)
+        ASSERT_EQ(hl_live_table_remove(&t, 0x100000 + 16 * i, NULL, NULL), 1);
+    hl_live_table_set_generation(&t, 65535);
+    ASSERT_EQ(hl_live_table_insert(&t, 0x100000 + 16 * 1, 32, 2), 0); /* replaced: restamped */
+    uint16_t generation = 0;
+    for (uintptr_t i = 0; i < N; i++) {
+        int found = hl_live_table_find_generation(&t, 0x100000 + 16 * i, &generation);
+        ASSERT_EQ(found, i % 3 != 0);
+        if (found)
+            ASSERT_EQ(generation, i == 1 ? 65535 : (int)(i % 7));
+    }
+    ASSERT_EQ(hl_live_table_find_generation(&t, 0x10, &generation), 0);
+    hl_live_table_forget_generations(&t);
+    for (uintptr_t i = 1; i < N; i += 3) {
+        ASSERT_EQ(hl_live_table_find_generation(&t, 0x100000 + 16 * i, &generation), 1);
+        ASSERT_EQ(generation, 0);
+    }
+    hl_live_table_destroy(&t);
+}
+
 int main(void) {
     RUN_TEST(test_insert_find_remove);
     RUN_TEST(test_big_sizes);
@@ -182,5 +212,6 @@ int main(void) {
     RUN_TEST(test_model);
     RUN_TEST(test_unaligned_and_neighbouring_addresses);
     RUN_TEST(test_memory_is_counted);
+    RUN_TEST(test_generations);
     TEST_SUMMARY("test_live_table");
 }

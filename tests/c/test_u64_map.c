@@ -62,9 +62,27 @@ static void test_reserve_keeps_keys_and_stops_growth(void) {
     hl_u64_map_destroy(&map);
 }
 
+/* put inserts or replaces, across growth. */
+static void test_put_replaces(void) {
+    hl_u64_map map;
+    ASSERT_EQ(hl_u64_map_init(&map, 4), 0);
+    for (uint64_t key = 0; key < 5000; key++)
+        ASSERT_EQ(hl_u64_map_put(&map, key * 48, (uint32_t)key), 0);
+    for (uint64_t key = 0; key < 5000; key += 2)
+        ASSERT_EQ(hl_u64_map_put(&map, key * 48, 7), 0);
+    ASSERT_EQ(map.count, 5000);
+    uint32_t value = 0;
+    for (uint64_t key = 0; key < 5000; key++) {
+        ASSERT_EQ(hl_u64_map_get(&map, key * 48, &value), 1);
+        ASSERT_EQ(value, key % 2 == 0 ? 7 : (uint32_t)key);
+    }
+    hl_u64_map_destroy(&map);
+}
+
 int main(void) {
     RUN_TEST(test_get_or_put);
     RUN_TEST(test_growth);
     RUN_TEST(test_reserve_keeps_keys_and_stops_growth);
+    RUN_TEST(test_put_replaces);
     TEST_SUMMARY("test_u64_map");
 }
