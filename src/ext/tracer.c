@@ -281,6 +281,7 @@ int hlpy_tracer_start(int nframe) {
         return -1;
     }
     T->nframe = nframe;
+    T->last_generation = 0;
     T->main_interpreter = PyInterpreterState_Main();
     atomic_store(&T->peak_bytes, 0);
     atomic_store(&T->dropped, 0);
@@ -365,6 +366,36 @@ int hlpy_tracer_find_py_block_stack(uintptr_t addr, hl_stack_id *stack_out) {
         return 0;
     *stack_out = HL_STACK_WORD_ID(word);
     return 1;
+}
+
+int hlpy_tracer_find_py_block_generation(uintptr_t addr, uint16_t *generation_out) {
+    if (!atomic_load(&T->tracing))
+        return 0;
+    return hl_live_table_find_generation(&T->py_blocks, addr, generation_out);
+}
+
+int hlpy_tracer_reserve_generations(int count, uint16_t *first_out) {
+    if (!atomic_load(&T->tracing) || count < 1 || count > UINT16_MAX - 1)
+        return -1;
+    if ((int)T->last_generation + count > UINT16_MAX) {
+        hl_live_table_forget_generations(&T->py_blocks);
+        pthread_mutex_lock(&T->raw_lock);
+        hl_live_table_forget_generations(&T->raw_blocks);
+        pthread_mutex_unlock(&T->raw_lock);
+        T->last_generation = 0;
+    }
+    *first_out = (uint16_t)(T->last_generation + 1);
+    T->last_generation = (uint16_t)(T->last_generation + count);
+    return 0;
+}
+
+void hlpy_tracer_set_generation(uint16_t generation) {
+    if (!atomic_load(&T->tracing))
+        return;
+    hl_live_table_set_generation(&T->py_blocks, generation);
+    pthread_mutex_lock(&T->raw_lock);
+    hl_live_table_set_generation(&T->raw_blocks, generation);
+    pthread_mutex_unlock(&T->raw_lock);
 }
 
 int hlpy_tracer_find_block(uintptr_t addr, hl_stack_id *stack_out, uint64_t *size_out) {

@@ -51,6 +51,9 @@ typedef struct hlpy_tracer {
     /* Bumped whenever stacks are released (stop, clear): a stack id kept
      * from an older epoch means nothing. */
     uint64_t stack_epoch;
+    /* The highest block generation (live_table.h) handed out to a leak hunt
+     * since tracing started; 0: none. */
+    uint16_t last_generation;
     PyInterpreterState *main_interpreter; /* the only one traced */
 
     /* Protected by raw_lock. */
@@ -102,6 +105,21 @@ int hlpy_tracer_find_block(uintptr_t addr, hl_stack_id *stack_out, uint64_t *siz
  * traced, else 0 (also when not tracing). Cheaper than find_block: no lock.
  * Needs the GIL; never allocates. */
 int hlpy_tracer_find_py_block_stack(uintptr_t addr, hl_stack_id *stack_out);
+
+/* Hand out `count` (1..65534) consecutive unused block generations for a
+ * leak hunt: returns 0 and stores the first in *first_out, or -1 when not
+ * tracing. When the 16-bit generations run out, every traced block is first
+ * set back to generation 0, as if recorded outside any hunt, so a generation
+ * handed out earlier means nothing after another hunt began. Needs the GIL. */
+int hlpy_tracer_reserve_generations(int count, uint16_t *first_out);
+
+/* Stamp the blocks traced from now on with `generation` (0: outside any
+ * hunt). Does nothing when not tracing. Needs the GIL. */
+void hlpy_tracer_set_generation(uint16_t generation);
+
+/* The generation of the MEM or OBJ block at addr: returns 1 and stores it
+ * when traced, else 0. Needs the GIL; never allocates. */
+int hlpy_tracer_find_py_block_generation(uintptr_t addr, uint16_t *generation_out);
 
 /* Recording paths, called by the hooks (hooks.c) with the reentrancy guard
  * set. The py_ ones need the GIL; the raw_ ones do not. They never fail:
