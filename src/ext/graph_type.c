@@ -10,6 +10,7 @@
 #include "edge_label.h"
 #include "frames.h"
 #include "heapwalk.h"
+#include "leak_tags.h"
 #include "scc.h"
 
 typedef struct hl_graph_object {
@@ -691,6 +692,14 @@ static PyObject *hl_graph_get_nbytes(PyObject *op, void *closure) {
     return PyLong_FromSize_t(bytes);
 }
 
+static PyObject *hl_graph_leak_tags_method(PyObject *op, PyObject *unused) {
+    (void)unused;
+    hl_graph_object *self = (hl_graph_object *)op;
+    if (hl__check_alive(self) < 0)
+        return NULL;
+    return hlpy_leak_tags_of_heap(&self->heap);
+}
+
 static PyMethodDef hl_graph_methods[] = {
     {"find", hl_graph_find_method, METH_O, "find(obj) -> node id, or -1"},
     {"object", hl_graph_object_method, METH_O, "object(id) -> the object (LookupError if gone)"},
@@ -732,6 +741,8 @@ static PyMethodDef hl_graph_methods[] = {
      "component), types, modules and module globals left out"},
     {"cycle_through", hl_graph_cycle_through_method, METH_O,
      "cycle_through(id) -> [id, ..., id]: a shortest cycle from id back to id, or None"},
+    {"leak_tags", hl_graph_leak_tags_method, METH_NOARGS,
+     "leak_tags() -> [(id, call, stack_id)]: the objects the running leak hunt's calls created"},
     {"edge_label", (PyCFunction)(void (*)(void))hl_graph_edge_label_method, METH_FASTCALL,
      "edge_label(source_id, target_id) -> str or None"},
     {NULL, NULL, 0, NULL},

@@ -102,7 +102,7 @@ static int hl__tag_object(PyObject *obj, void *arg) {
  * number tagged. Allocates only the map's own memory (raw malloc). */
 static size_t hl__tag_young(int max_generation) {
     size_t count = 0;
-    if (H.active && H.call > 0)
+    if (H.active)
         (void)hlpy_frames_visit_young_generations(max_generation, hl__tag_object, &count);
     return count;
 }
@@ -127,7 +127,7 @@ PyObject *hlpy_leak_tags_gc_callback(PyObject *module, PyObject *args) {
     /* Generation 0 only: what is in generation 1 was in 0 at an earlier
      * collection of this call (the full collection before the call left both
      * empty), and a collection moves objects only after "start". */
-    if (H.active && PyUnicode_CompareWithASCIIString(phase, "start") == 0)
+    if (H.active && H.call > 0 && PyUnicode_CompareWithASCIIString(phase, "start") == 0)
         (void)hl__tag_young(0);
     Py_RETURN_NONE;
 }
@@ -145,26 +145,34 @@ PyObject *hlpy_leak_tags_end(PyObject *module, PyObject *unused) {
 }
 
 /* The call that created the object at `address` of type `type`, 0 when it is
- * older than the hunt, or -1 when the hunt itself made it. */
+ * older than the hunt, or -1 when the hunt itself made it.
+ *
+ * A young tag, when there is one, is the latest word for a collector type:
+ * every tracked object is tagged when it sits in generation 0 (with 0 when
+ * that was outside the calls), and a tag from a call can only be stale for
+ * an object made untracked at the same address later, which the stamp of a
+ * fresh block then corrects. Without a young tag, the block's stamp decides. */
 static int hl__call_of(uintptr_t address, PyTypeObject *type, hl_stack_id *stack_out) {
     uintptr_t block = address - hlpy_frames_preheader_size_of_type(type);
-    int call = 0;
+    int stamp_call = 0;
     uint16_t generation;
     if (hlpy_tracer_find_py_block_generation(block, &generation)) {
         if (generation == H.bookkeeping)
-            return -1;
-        if (generation >= H.first && generation < H.bookkeeping)
-            call = generation - H.first + 1;
+            stamp_call = -1;
+        else if (generation >= H.first && generation < H.bookkeeping)
+            stamp_call = generation - H.first + 1;
         if (!hlpy_tracer_find_py_block_stack(block, stack_out))
             *stack_out = (hl_stack_id)-1;
     }
     uint32_t young_call;
     /* Only collector types have young tags: an object of another type at a
      * tagged address took the memory of a tracked object freed since. */
-    if (PyType_IS_GC(type) && hl_u64_map_get(&H.tags, (uint64_t)address, &young_call) &&
-        (int)young_call > call)
-        call = (int)young_call;
-    return call;
+    if (PyType_IS_GC(type) && hl_u64_map_get(&H.tags, (uint64_t)address, &young_call)) {
+        if (young_call == 0)
+            return -1;
+        return stamp_call > (int)young_call ? stamp_call : (int)young_call;
+    }
+    return stamp_call;
 }
 
 PyObject *hlpy_leak_tags_of_heap(const hlpy_heap *heap) {

@@ -6,16 +6,17 @@
  *     the call under way (live_table.h), so a block allocated in call i says
  *     so, exactly, as long as its object came from the allocator;
  *   - CPython hands out some lists, tuples and dicts from free lists, reusing
- *     a block freed earlier, whose stamp is then older than the object. Such
- *     objects are tracked by the collector when they are made, so they sit in
- *     the young generation: the hunt runs a full collection before each call
- *     (everything older is then in the oldest generation) and tags the
- *     address of every object in generation 0 with the call's number, at the
- *     start of each collection during the call (leak_tags_gc_callback, in
- *     gc.callbacks) and when the call returns (leak_tags_young).
- * An object's call is the later of the two. Between calls, and while the hunt
- * analyses the heap, blocks get the hunt's own "bookkeeping" generation, and
- * an object whose block has it was made by neither the calls nor before them.
+ *     a block freed earlier, whose stamp then says nothing of the object.
+ *     Such objects are tracked by the collector when they are made, so they
+ *     sit in the young generation: the hunt runs a full collection before
+ *     each call (everything older is then in the oldest generation) and tags
+ *     the address of every object in generation 0 with the call's number, at
+ *     the start of each collection during the call (leak_tags_gc_callback,
+ *     in gc.callbacks) and when the call returns (leak_tags_young); outside
+ *     the calls it tags what is young with 0.
+ * Between calls, and while the hunt analyses the heap, blocks get the hunt's
+ * own "bookkeeping" generation: an object whose block has it, and no young
+ * tag from a call, was made by neither the calls nor before them.
  *
  * Objects that are neither tracked when made nor freshly allocated (an
  * untracked dict or tuple, a float, taken from a free list) are missed.
@@ -39,7 +40,8 @@ PyObject *hlpy_leak_tags_begin(PyObject *module, PyObject *n_calls);
 PyObject *hlpy_leak_tags_set_call(PyObject *module, PyObject *call);
 
 /* leak_tags_young() -> int. Tag every object in the young generations with
- * the call under way (none when between calls); returns how many were tagged.
+ * the call under way (0 between calls: made outside the calls); returns how
+ * many were tagged.
  * MemoryError when the tag map cannot grow. METH_NOARGS. */
 PyObject *hlpy_leak_tags_young(PyObject *module, PyObject *unused);
 

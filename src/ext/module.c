@@ -10,6 +10,7 @@
 #include "finalizers.h"
 #include "frames.h"
 #include "gc_watch.h"
+#include "leak_tags.h"
 #include "graph_type.h"
 #include "resolve.h"
 #include "snapshot_type.h"
@@ -86,6 +87,22 @@ static PyObject *hl_get_object_traceback(PyObject *module, PyObject *obj) {
     return Py_BuildValue("(Ni)", frames, total);
 }
 
+static PyObject *hl_get_stack_traceback(PyObject *module, PyObject *stack_arg) {
+    (void)module;
+    unsigned long stack = PyLong_AsUnsignedLong(stack_arg);
+    if (stack == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    if (!hlpy_tracer_state.tracing || stack >= hlpy_tracer_state.stacks.n_entries) {
+        PyErr_Format(PyExc_IndexError, "no stack %lu in the tracer", stack);
+        return NULL;
+    }
+    PyObject *frames;
+    int total;
+    if (hlpy_resolve_stack_frames((hl_stack_id)stack, &frames, &total) < 0)
+        return NULL;
+    return Py_BuildValue("(Ni)", frames, total);
+}
+
 static PyObject *hl_take_snapshot(PyObject *module, PyObject *unused) {
     hl_snapshot_data data;
     PyObject *filenames;
@@ -115,11 +132,22 @@ static PyMethodDef hl_module_methods[] = {
      "get_tracer_counters() -> dict: dropped, unknown_stacks, stacks, live_blocks"},
     {"get_object_traceback", hl_get_object_traceback, METH_O,
      "get_object_traceback(obj) -> (frames, total_nframe) or None"},
+    {"get_stack_traceback", hl_get_stack_traceback, METH_O,
+     "get_stack_traceback(stack_id) -> (frames, total_nframe), frames most recent first"},
     {"take_snapshot", hl_take_snapshot, METH_NOARGS, "take_snapshot() -> Snapshot"},
     {"load_snapshot", hl_load_snapshot, METH_O, "load_snapshot(path) -> Snapshot"},
     {"build_graph", (PyCFunction)(void (*)(void))hlpy_build_graph, METH_FASTCALL | METH_KEYWORDS,
      "build_graph(ignore=(), skip_frames_under=None, untracked=True) -> HeapGraph"},
     {"count_types", hlpy_count_types, METH_O, "count_types(objects: list) -> {type: count}"},
+    {"leak_tags_begin", hlpy_leak_tags_begin, METH_O,
+     "leak_tags_begin(n_calls): start tagging the objects each call of a leak hunt creates"},
+    {"leak_tags_set_call", hlpy_leak_tags_set_call, METH_O,
+     "leak_tags_set_call(i): call i (1..n_calls) is under way; 0: between calls"},
+    {"leak_tags_young", hlpy_leak_tags_young, METH_NOARGS,
+     "leak_tags_young() -> int: tag the young generations with the call under way"},
+    {"leak_tags_gc_callback", hlpy_leak_tags_gc_callback, METH_VARARGS,
+     "the gc.callbacks entry of a leak hunt"},
+    {"leak_tags_end", hlpy_leak_tags_end, METH_NOARGS, "leak_tags_end() -> dropped: end the hunt"},
     {"gc_watch_start", hlpy_gc_watch_start, METH_O,
      "gc_watch_start(breakdown): begin recording collections"},
     {"gc_watch_stop", hlpy_gc_watch_stop, METH_NOARGS,

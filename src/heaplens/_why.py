@@ -173,7 +173,10 @@ class HeapGraph:
         try:
             return describe(graph.object(node))
         except LookupError:
-            return f"{getattr(graph.type(node), '__name__', '?')} (freed since the walk)"
+            name = getattr(graph.type(node), "__name__", "?")
+            if not graph.is_tracked(node):
+                return name  # untracked, held by untracked objects: not found again
+            return f"{name} (freed since the walk)"
 
     def holder_description(self, node):
         """Like node_description, but a dict that is some object's __dict__ is

@@ -1,0 +1,803 @@
+"""The leak hunt: run code, find what it left alive, and name what holds it.
+
+find_leaks() calls a function warmup + repeat times; leak_check() wraps a
+block. The tracer stamps each block with the measured call that allocated it
+and the collector's young generation catches objects CPython reused from its
+free lists (src/ext/leak_tags.h), so after a full collection the heap graph
+can say which live objects each call created. A group of them (same type,
+same allocation site) that survives from several calls keeps accumulating:
+that is a leak. Its holder is the last object, on the shortest chain of
+references from a root, that is not itself part of a leak: `module global
+_cache (list)`, a dict inside a long-lived manager, an lru_cache, gc.garbage,
+or nothing at all (a reference leaked by C code).
+
+The report keeps names, numbers and text only: no reference to any object.
+"""
+
+import gc
+import linecache
+import os
+import sys
+import sysconfig
+import types
+from typing import List, NamedTuple, Optional
+
+from heaplens import _core
+from heaplens._describe import describe, human_size, type_name
+
+DEFAULT_NFRAME = 32
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_STDLIB_DIRS = tuple(
+    os.path.normcase(os.path.realpath(sysconfig.get_paths()[name])) + os.sep
+    for name in ("stdlib", "platstdlib")
+)
+
+
+class Holder(NamedTuple):
+    """What keeps leaked objects alive."""
+
+    holder: str  # 'module global _cache (list)'
+    where: Optional[str]  # the file of the module or frame it hangs from
+    kind: str  # 'object', 'external' (held from C), 'uncollectable' (gc.garbage), 'frame'
+    objects: int  # leaked objects it holds, directly or through other leaked objects
+    per_call: float
+    retained: int  # bytes that would be freed with the leaked objects it holds
+    types: list  # [(type name, count)], most first
+    sentence: str  # the report's first line when this holder leaks the most
+    note: Optional[str]  # e.g. 'a bounded cache: at most 128 entries'
+    library_cache: bool  # a bounded cache of the standard library: not the user's leak
+
+
+class LeakGroup(NamedTuple):
+    """Leaked objects of one type allocated at one site."""
+
+    type: str
+    module: Optional[str]
+    count: int
+    per_call: list  # survivors each measured call created, in call order
+    size: int  # their own sys.getsizeof bytes
+    retained: int  # bytes freed if they all went away
+    site: Optional[str]  # 'app.py:12', the innermost frame; None when not traced
+    traceback: list  # [(filename, lineno, source line or None)], oldest call first
+    chain: list  # [(description, label of the reference to the next step)], root first
+    holder: Optional[int]  # index into LeakReport.holders
+    holder_step: Optional[int]  # index into chain of the holder
+    example: str  # the object the chain leads to
+
+
+class LeakReport:
+    """What a leak hunt found: groups of leaked objects and what holds them.
+
+    report.clean is True when nothing leaked. report.headline is one line that
+    names the holder that leaks the most; show() prints the whole report,
+    to_dict() gives it as data and save_html(path) writes it as one page.
+    """
+
+    def __init__(self, title, calls, warmup):
+        self.title = title
+        self.calls = calls
+        self.warmup = warmup
+        self.groups: List[LeakGroup] = []
+        self.holders: List[Holder] = []
+        self.notes: List[str] = []
+        self.finished = False
+
+    @property
+    def leaks(self):
+        """The groups that are the program's leaks (not a standard library cache)."""
+        return [
+            group
+            for group in self.groups
+            if group.holder is None or not self.holders[group.holder].library_cache
+        ]
+
+    @property
+    def clean(self):
+        return self.finished and not self.leaks
+
+    @property
+    def headline(self):
+        if not self.finished:
+            return "the leak check has not finished yet (read the report after the block)"
+        if self.clean:
+            return f"no leaks: {self._what_ran()} left nothing alive that keeps accumulating"
+        for holder in self.holders:
+            if not holder.library_cache:
+                return holder.sentence
+        return self.holders[0].sentence
+
+    def _what_ran(self):
+        if self.calls == 1:
+            return self.title
+        return f"{self.title} ({self.calls} calls after {self.warmup} warm-up)"
+
+    def format(self, limit=10):
+        """The report as text for a terminal: the headline first, then holders
+        and groups (the first `limit` of each; None: all)."""
+        lines = [self.headline]
+        if not self.finished:
+            return lines[0]
+        lines.append(f"{self._what_ran()}; Python {sys.version.split()[0]}")
+        if self.groups:
+            total = sum(g.count for g in self.leaks)
+            size = sum(g.size for g in self.leaks)
+            lines.append(f"{total:,} leaked objects, {human_size(size)} of their own")
+        if self.holders:
+            lines.append("")
+            lines.append("What holds them, most memory first:")
+        for rank, holder in enumerate(self.holders[:limit], 1):
+            kinds = ", ".join(f"{count:,} {name}" for name, count in holder.types[:4])
+            lines.append(
+                f"{rank:>3}. {holder.holder}{f' in {holder.where}' if holder.where else ''}: "
+                f"{kinds}; {human_size(holder.retained)} retained"
+            )
+            if holder.note:
+                lines.append(f"     {holder.note}")
+        if self.groups:
+            lines.append("")
+            lines.append("Leaked objects by type and allocation site:")
+        for rank, group in enumerate(self.groups[:limit], 1):
+            counts = " ".join(str(n) for n in group.per_call)
+            lines.append(
+                f"{rank:>3}. {group.count:,} {group.type}"
+                f"{f' (per call: {counts})' if self.calls > 1 else ''}, "
+                f"{human_size(group.size)}, {human_size(group.retained)} retained"
+            )
+            if group.traceback:
+                lines.append("     allocated at (most recent call last):")
+                for filename, lineno, source in group.traceback[-6:]:
+                    lines.append(f"       {_short_path(filename)}:{lineno}")
+                    if source:
+                        lines.append(f"         {source}")
+            else:
+                lines.append("     allocated at: unknown (not traced)")
+            lines.append("     kept alive by: " + _chain_text(group.chain, group.holder_step))
+        for note in self.notes:
+            lines.append(f"note: {note}")
+        return "\n".join(lines)
+
+    def show(self, limit=10, file=None):
+        print(self.format(limit), file=file)
+
+    def __str__(self):
+        return self.format()
+
+    def __repr__(self):
+        return f"<heaplens.LeakReport {self.headline!r}>"
+
+    def to_dict(self):
+        """The report as plain data (JSON-ready): see docs/leak-hunt.md."""
+        from heaplens import __version__
+
+        leaks = self.leaks
+        return {
+            "format": "heaplens-leak-report",
+            "version": 1,
+            "heaplens": __version__,
+            "python": sys.version.split()[0],
+            "title": self.title,
+            "calls": self.calls,
+            "warmup": self.warmup,
+            "clean": self.clean,
+            "headline": self.headline,
+            "summary": {
+                "objects": sum(g.count for g in leaks),
+                "size": sum(g.size for g in leaks),
+                "retained": sum(h.retained for h in self.holders if not h.library_cache),
+            },
+            "holders": [
+                {
+                    "holder": h.holder,
+                    "where": h.where,
+                    "kind": h.kind,
+                    "objects": h.objects,
+                    "per_call": h.per_call,
+                    "retained": h.retained,
+                    "types": [list(row) for row in h.types],
+                    "sentence": h.sentence,
+                    "note": h.note,
+                }
+                for h in self.holders
+            ],
+            "groups": [
+                {
+                    "type": g.type,
+                    "module": g.module,
+                    "count": g.count,
+                    "per_call": list(g.per_call),
+                    "size": g.size,
+                    "retained": g.retained,
+                    "site": g.site,
+                    "traceback": [list(frame) for frame in g.traceback],
+                    "chain": [list(step) for step in g.chain],
+                    "holder": g.holder,
+                    "holder_step": g.holder_step,
+                    "example": g.example,
+                }
+                for g in self.groups
+            ],
+            "notes": list(self.notes),
+        }
+
+    def save_html(self, path):
+        """Write the report as one self-contained HTML page (no network)."""
+        from heaplens._leak_html import render_leak_report
+
+        page = render_leak_report(self.to_dict())
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(page)
+        return path
+
+
+# ---- running the code --------------------------------------------------------
+
+
+class _Hunt:
+    """One leak hunt of n_calls measured calls; see leak_tags.h."""
+
+    def __init__(self, n_calls, nframe):
+        self.n_calls = n_calls
+        self.started_tracer = not _core.is_tracing()
+        if self.started_tracer:
+            _core.start(nframe)
+        self.nframe = _core.get_traceback_limit()
+        self.call = 0
+        self.begun = False
+
+    def begin(self):
+        _collect()
+        _core.leak_tags_begin(self.n_calls)
+        self.begun = True
+        gc.callbacks.append(_core.leak_tags_gc_callback)
+
+    def enter_call(self):
+        """Start the next measured call: after a full collection everything
+        older is in the oldest generation and CPython's free lists are empty."""
+        gc.collect()
+        _core.leak_tags_young()  # what finalizers made during it: not the call's
+        self.call += 1
+        _core.leak_tags_set_call(self.call)
+
+    def leave_call(self):
+        _core.leak_tags_young()
+        _core.leak_tags_set_call(0)
+
+    def finish(self, report):
+        """Collect, walk the heap and fill `report`; always ends the hunt."""
+        try:
+            self._remove_callback()
+            _collect()
+            from heaplens._why import HeapGraph
+
+            # Whatever is young now was made after the calls (by the
+            # collection's finalizers, or here): tag it as not the calls'.
+            _core.leak_tags_young()
+            heap = HeapGraph(ignore=(report,))
+            rows = heap.graph.leak_tags()
+            _analyse(heap, rows, self.n_calls, report)
+            if self.started_tracer:
+                report.notes.append(
+                    f"The tracer was started for this hunt with {self.nframe} frames and "
+                    "stopped after it."
+                )
+        finally:
+            self.end()
+
+    def end(self):
+        self._remove_callback()
+        if self.begun:
+            self.begun = False
+            dropped = _core.leak_tags_end()
+            if dropped:
+                raise MemoryError(f"the leak hunt could not record {dropped} objects")
+        if self.started_tracer:
+            self.started_tracer = False
+            _core.stop()
+
+    @staticmethod
+    def _remove_callback():
+        while _core.leak_tags_gc_callback in gc.callbacks:
+            gc.callbacks.remove(_core.leak_tags_gc_callback)
+
+
+def _collect():
+    """Collect until nothing more goes (finalizers can free more next time)."""
+    for _ in range(4):
+        if gc.collect() == 0:
+            break
+
+
+def _name_of(func):
+    module = getattr(func, "__module__", None)
+    name = getattr(func, "__qualname__", None) or type_name(type(func))
+    return f"{module}.{name}" if module and module != "__main__" else name
+
+
+def find_leaks(func, *args, repeat=5, warmup=2, **kwargs):
+    """See heaplens.find_leaks."""
+    if not callable(func):
+        raise TypeError(f"find_leaks() needs a callable, not {type_name(type(func))}")
+    for name, value in (("repeat", repeat), ("warmup", warmup)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"{name} must be an int, not {type_name(type(value))}")
+    if not 1 <= repeat <= 1000:
+        raise ValueError(f"repeat must be between 1 and 1000, not {repeat}")
+    if warmup < 0:
+        raise ValueError(f"warmup must be 0 or more, not {warmup}")
+    report = LeakReport(f"find_leaks({_name_of(func)})", repeat, warmup)
+    hunt = _Hunt(repeat, DEFAULT_NFRAME)
+    try:
+        for _ in range(warmup):
+            func(*args, **kwargs)
+        hunt.begin()
+        for _ in range(repeat):
+            hunt.enter_call()
+            try:
+                func(*args, **kwargs)
+            finally:
+                hunt.leave_call()
+    except BaseException:
+        hunt.end()
+        raise
+    hunt.finish(report)
+    return report
+
+
+class leak_check:
+    """See heaplens.leak_check."""
+
+    def __init__(self, nframe=DEFAULT_NFRAME):
+        self.report = LeakReport("the leak_check block", 1, 0)
+        self.hunt = None
+        self.nframe = nframe
+
+    def __enter__(self):
+        self.hunt = _Hunt(1, self.nframe)
+        try:
+            self.hunt.begin()
+            self.hunt.enter_call()
+        except BaseException:
+            self.hunt.end()
+            raise
+        return self.report
+
+    def __exit__(self, exc_type, exc, tb):
+        hunt, self.hunt = self.hunt, None
+        try:
+            hunt.leave_call()
+        except BaseException:
+            hunt.end()
+            raise
+        del exc, tb  # the exception's frames would hold the block's objects
+        hunt.finish(self.report)
+        if exc_type is not None:
+            self.report.notes.append(
+                f"The block raised {exc_type.__name__}; its traceback was dropped before the "
+                "heap was walked, so what it held is not counted."
+            )
+        return False
+
+
+# ---- reading the heap ----------------------------------------------------------
+
+
+class _Node(NamedTuple):
+    node: int
+    call: int
+    stack: int
+
+
+def _analyse(heap, rows, n_calls, report):
+    """Group the new objects, keep those that accumulate, find their holders."""
+    graph = heap.graph
+    new = {}
+    by_key = {}
+    for node, call, stack in rows:
+        new[node] = call
+        tp = graph.type(node)
+        if tp is None:
+            continue
+        by_key.setdefault((tp, stack), []).append(_Node(node, call, stack))
+    # Groups by type and innermost allocation line (stacks that differ only
+    # further out are one site).
+    sites = {}
+    for (tp, stack), members in by_key.items():
+        site, traceback = _site_of(stack)
+        sites.setdefault((tp, site), ([], traceback))[0].extend(members)
+    leaking = []
+    for (tp, site), (members, traceback) in sites.items():
+        calls = {m.call for m in members}
+        if n_calls > 1 and len(calls) < 2:
+            continue  # made once and kept (a cache filled once, the last result): no growth
+        leaking.append((tp, site, members, traceback))
+    leaking_nodes = {m.node for _, _, members, _ in leaking for m in members}
+
+    holders = {}  # holder key -> data
+    groups = []
+    for tp, site, members, traceback in leaking:
+        members.sort(key=lambda m: (m.call, m.node))
+        per_call = [0] * n_calls
+        for member in members:
+            per_call[member.call - 1] += 1
+        member_set = {m.node for m in members}
+        size = sum(graph.size(m.node) for m in members)
+        retained = sum(
+            graph.retained(m.node)
+            for m in members
+            if not _dominated_by_any(graph, m.node, member_set, new)
+        )
+        example = members[0].node
+        path = graph.path_back(example) or [example]
+        holder_step = None
+        for index in range(len(path) - 1, -1, -1):
+            if path[index] not in leaking_nodes:
+                holder_step = index
+                break
+        key = path[holder_step] if holder_step is not None else ("external", tp)
+        entry = holders.setdefault(key, {"path": path[: (holder_step or 0) + 1], "groups": []})
+        entry["groups"].append(len(groups))
+        groups.append(
+            {
+                "tp": tp,
+                "site": site,
+                "traceback": traceback,
+                "members": members,
+                "per_call": per_call,
+                "size": size,
+                "retained": retained,
+                "path": path,
+                "holder_key": key,
+                "holder_step": holder_step,
+                "example": example,
+            }
+        )
+
+    holder_rows = []
+    for key, entry in holders.items():
+        holder_rows.append(_holder_row(heap, key, entry, groups, n_calls, leaking_nodes, new))
+    order = sorted(
+        range(len(holder_rows)),
+        key=lambda i: (holder_rows[i].library_cache, -holder_rows[i].retained),
+    )
+    position = {old: rank for rank, old in enumerate(order)}
+    report.holders = [holder_rows[i] for i in order]
+    keys = list(holders)
+    for group in groups:
+        group["holder"] = position[keys.index(group["holder_key"])]
+    groups.sort(key=lambda g: (g["holder"], -g["retained"], -len(g["members"])))
+    report.groups = [_group_row(heap, g) for g in groups]
+    report.finished = True
+
+
+def _dominated_by_any(graph, node, members, new):
+    """Whether another of `members` dominates node (walking up only through
+    new objects: an old dominator ends the search)."""
+    dominator = graph.idom(node)
+    while dominator is not None and dominator >= 0 and dominator in new:
+        if dominator in members:
+            return True
+        dominator = graph.idom(dominator)
+    return False
+
+
+def _site_of(stack):
+    """('app.py:12', [(filename, lineno, source)] oldest first) for a tracer
+    stack id (None, [] for -1). Frames of heaplens and of its callers (the
+    code that called find_leaks) are left out: the hunt's calls start there."""
+    if stack < 0:
+        return None, []
+    try:
+        frames, _ = _core.get_stack_traceback(stack)
+    except (IndexError, MemoryError):
+        return None, []
+    if not frames:
+        return None, []
+    filename, lineno = frames[0]
+    traceback = []
+    for name, line in frames:  # most recent first
+        if name.startswith(_PACKAGE_DIR):
+            break
+        traceback.append((name, line, linecache.getline(name, line).strip() or None))
+    traceback.reverse()
+    return f"{os.path.basename(filename)}:{lineno}", traceback
+
+
+def _group_row(heap, group):
+    graph = heap.graph
+    tp = group["tp"]
+    path = group["path"]
+    steps, holder_step = _merged_steps(heap.chain(path).steps, group["holder_step"])
+    return LeakGroup(
+        type=type_name(tp),
+        module=getattr(tp, "__module__", None),
+        count=len(group["members"]),
+        per_call=group["per_call"],
+        size=group["size"],
+        retained=group["retained"],
+        site=group["site"],
+        traceback=group["traceback"],
+        chain=steps,
+        holder=group["holder"],
+        holder_step=holder_step,
+        example=heap.node_description(group["example"]) if graph else "",
+    )
+
+
+def _merged_steps(steps, holder_step):
+    """Chain steps with an object and its __dict__ as one step, as
+    `module app .__dict__['_cache']`, and the holder's index among them."""
+    merged, index_of = [], {}
+    i = 0
+    while i < len(steps):
+        description, label = steps[i].description, steps[i].label
+        index_of[i] = len(merged)
+        if label == ".__dict__" and i + 1 < len(steps) and steps[i + 1].label is not None:
+            label = ".__dict__" + steps[i + 1].label
+            index_of[i + 1] = len(merged)
+            i += 1
+        merged.append((description, label))
+        i += 1
+    return merged, (index_of.get(holder_step) if holder_step is not None else None)
+
+
+def _holder_row(heap, key, entry, groups, n_calls, leaking_nodes, new):
+    mine = [groups[i] for i in entry["groups"]]
+    count = sum(len(g["members"]) for g in mine)
+    types_count = {}
+    for g in mine:
+        name = _leaked_type_name(heap, g)
+        types_count[name] = types_count.get(name, 0) + len(g["members"])
+    type_rows = sorted(types_count.items(), key=lambda item: (-item[1], item[0]))
+    path = entry["path"]
+    # What the holder holds directly: the objects one step after it on the chains.
+    direct = [
+        g
+        for g in mine
+        if g["holder_step"] is not None
+        and len(g["path"]) > g["holder_step"] + 1
+        and g["path"][g["holder_step"] + 1] in {m.node for m in g["members"]}
+    ]
+    if not direct:
+        direct = mine
+    held = max(direct, key=lambda g: (len(g["members"]), g["retained"]))
+    retained = sum(g["retained"] for g in direct)
+    held_name = _leaked_type_name(heap, held)
+    amount = _amount(held_name, len(held["members"]), held["per_call"], n_calls)
+    others = [(name, n) for name, n in type_rows if name != held_name][:3]
+    per = n_calls if n_calls > 1 and all(n % n_calls == 0 for _, n in others) else 1
+    retaining = ", ".join(f"{n // per:,} {name}" for name, n in others)
+    each = " per call" if per > 1 else ""
+    size_text = human_size(retained / per) + each
+    tail = f", with {retaining}{each} ({size_text})" if retaining else f" ({size_text})"
+
+    if isinstance(key, tuple):  # nothing in the graph explains the references
+        ref = _refcount_note(heap, held)
+        return Holder(
+            holder="nothing in the heap (held from C code)",
+            where=None,
+            kind="external",
+            objects=count,
+            per_call=count / n_calls,
+            retained=retained,
+            types=type_rows,
+            sentence=(
+                f"held from C: {amount}, with no referrer in the heap{ref} "
+                "(a reference leaked by C code, such as a missing Py_DECREF)"
+            ),
+            note=f"no object refers to them{ref}: something outside the heap graph holds them",
+            library_cache=False,
+        )
+    description, where, kind = _holder_name(heap, path)
+    note, library_cache = _cache_note(heap, key, path)
+    if kind == "uncollectable":
+        sentence = (
+            f"gc.garbage (list) holds {amount}{tail}: reference cycles the "
+            "collector found but could not free (a finalizer it cannot run), left in gc.garbage"
+        )
+    else:
+        sentence = f"{where + ': ' if where else ''}{description} holds {amount}{tail}"
+    if note:
+        sentence += f"; {note}"
+    return Holder(
+        holder=description,
+        where=where,
+        kind=kind,
+        objects=count,
+        per_call=count / n_calls,
+        retained=retained,
+        types=type_rows,
+        sentence=sentence,
+        note=note,
+        library_cache=library_cache,
+    )
+
+
+def _amount(held_name, count, per_call, n_calls):
+    """'5 new Request per call', '2.4 new Request per call on average', '3 new Request'."""
+    if n_calls == 1:
+        return f"{count:,} new {held_name}"
+    if len(set(per_call)) == 1:
+        return f"{per_call[0]:,} new {held_name} per call"
+    return f"{count / n_calls:.1f} new {held_name} per call on average"
+
+
+def _leaked_type_name(heap, group):
+    """'Request', or 'bound method Listener.on_event' and 'function
+    make.<locals>.on_done' for methods and functions."""
+    tp = group["tp"]
+    if tp in (types.MethodType, types.FunctionType):
+        try:
+            return describe(heap.graph.object(group["example"]))
+        except LookupError:
+            pass
+    return type_name(tp)
+
+
+def _refcount_note(heap, group):
+    try:
+        obj = heap.graph.object(group["example"])
+    except LookupError:
+        return ""
+    # Minus getrefcount's argument and the graph's own reference to tracked objects.
+    extra = sys.getrefcount(obj) - 1 - (1 if heap.graph.is_tracked(group["example"]) else 0)
+    del obj
+    return f" (refcount {extra - 1} above what the heap explains)" if extra > 1 else ""
+
+
+def _holder_name(heap, path):
+    """(description, file, kind) of the last node of `path`, named from its root:
+    ('module global _cache (list)', 'app.py', 'object')."""
+    graph = heap.graph
+    holder = path[-1]
+    holder_type = type_name(graph.type(holder)) if graph.kind(holder) == "object" else "frame"
+    try:
+        if graph.object(holder) is gc.garbage:
+            return "gc.garbage (list)", None, "uncollectable"
+    except LookupError:
+        pass
+    root = path[0]
+    if graph.root_kind(root) == "module":
+        try:
+            module = graph.object(root)
+        except LookupError:
+            module = None
+        name = getattr(module, "__name__", "?")
+        filename = getattr(module, "__file__", None)
+        where = os.path.basename(filename) if isinstance(filename, str) else f"module {name}"
+        expression = _expression(graph, path, start=0)
+        if not expression:
+            return f"module {name}", where, "object"
+        if expression[:1].isidentifier():
+            return f"module global {expression} ({holder_type})", where, "object"
+        return f"module {name}{expression} ({holder_type})", where, "object"
+    framed = _frame_local(heap, path, holder_type)
+    if framed is not None:
+        return framed
+    # Held from outside the heap (C code, an interpreter stack): say so.
+    expression = _expression(graph, path, start=0, first_is_root=False)
+    text = heap.node_description(root) + (expression or "")
+    return f"{text} ({holder_type}), held from outside the heap", None, "object"
+
+
+def _frame_local(heap, path, holder_type):
+    """('local pending of run() (list)', 'app.py', 'frame') when an executing
+    frame holds a node of `path` (the holder or an object on the way to it) in
+    a local variable, else None. The walk prefers other roots, but a local of
+    the code that called the hunt names the holder best."""
+    graph = heap.graph
+    for index in range(len(path) - 1, -1, -1):
+        node = path[index]
+        for source in graph.referrers(node):
+            if graph.kind(source) != "frame":
+                continue
+            try:
+                label = graph.edge_label(source, node) or ""
+            except LookupError:
+                continue
+            if not label.startswith(("local ", "cell ")):
+                continue
+            name = label.split(" ", 1)[1]
+            rest = _expression(graph, path[index:], start=0, first_is_root=False) or ""
+            if rest.startswith(".cell_contents"):
+                rest = rest[len(".cell_contents") :]
+            _, code, _ = graph.frame(source)
+            where = os.path.basename(code.co_filename)
+            return f"local {name}{rest} of {code.co_qualname}() ({holder_type})", where, "frame"
+    return None
+
+
+def _expression(graph, path, start, first_is_root=True):
+    """Python-like text for the references along path[start:]: `manager._connections[3]`.
+
+    A module's `.__dict__['x']` and an object's `.__dict__['x']` read as `x` and
+    `.x`; other labels are kept as they are. None when a label is unknown."""
+    parts = []
+    nodes = path[start:]
+    for index in range(len(nodes) - 1):
+        try:
+            label = graph.edge_label(nodes[index], nodes[index + 1])
+        except LookupError:
+            return None
+        if label is None:
+            return None
+        parts.append(label)
+    text = ""
+    i = 0
+    while i < len(parts):
+        label = parts[i]
+        if label == ".__dict__" and i + 1 < len(parts) and parts[i + 1].startswith("['"):
+            key = parts[i + 1][2:-2]
+            if key.isidentifier():
+                text += ("" if (i == 0 and first_is_root) else ".") + key
+            else:
+                text += ".__dict__" + parts[i + 1]
+            i += 2
+            continue
+        if i == 0 and first_is_root and label.startswith("."):
+            label = label[1:]
+        text += label
+        i += 1
+    return text
+
+
+def _cache_note(heap, key, path):
+    """(note, library_cache) when the holder is a cache with a size limit."""
+    graph = heap.graph
+    try:
+        holder = graph.object(key)
+    except LookupError:
+        return None, False
+    maxsize = None
+    owner_file = None
+    if hasattr(holder, "cache_parameters") and hasattr(holder, "__wrapped__"):
+        try:
+            maxsize = holder.cache_parameters().get("maxsize")
+        except Exception:
+            maxsize = None
+        code = getattr(holder.__wrapped__, "__code__", None)
+        owner_file = getattr(code, "co_filename", None)
+        note = (
+            f"an lru_cache with maxsize={maxsize}: it keeps up to {maxsize} entries"
+            if maxsize is not None
+            else "an lru_cache with no maxsize: it grows without limit"
+        )
+        return note, maxsize is not None and _in_stdlib(owner_file)
+    root = path[0]
+    if graph.root_kind(root) == "module":
+        try:
+            module = graph.object(root)
+        except LookupError:
+            return None, False
+        name = getattr(module, "__name__", "")
+        if name == "re" and len(path) == 3:
+            limit = getattr(module, "_MAXCACHE", None)
+            return f"re's cache of compiled patterns (at most {limit} entries)", True
+        if name == "typing" and _in_stdlib(getattr(module, "__file__", None)):
+            return "a cache of the typing module", True
+    del holder
+    return None, False
+
+
+def _in_stdlib(filename):
+    if not isinstance(filename, str):
+        return False
+    path = os.path.normcase(os.path.realpath(filename))
+    return path.startswith(_STDLIB_DIRS) and "site-packages" not in path
+
+
+def _short_path(filename):
+    cwd = os.getcwd() + os.sep
+    return filename[len(cwd) :] if filename.startswith(cwd) else filename
+
+
+def _chain_text(steps, holder_step):
+    parts = []
+    for index, (description, label) in enumerate(steps):
+        text = description if not label else f"{description} {label}"
+        if index == holder_step:
+            text = f"[{text}]"
+        parts.append(text)
+    return " -> ".join(parts)
+
+
+__all__ = ["find_leaks", "leak_check", "LeakReport", "LeakGroup", "Holder"]
