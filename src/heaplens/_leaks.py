@@ -45,7 +45,7 @@ class Holder(NamedTuple):
     types: list  # [(type name, count)], most first
     sentence: str  # the report's first line when this holder leaks the most
     note: Optional[str]  # e.g. 'a bounded cache: at most 128 entries'
-    library_cache: bool  # a bounded cache of the standard library: not the user's leak
+    excluded: Optional[str]  # why it is not counted as the program's leak, or None
 
 
 class LeakGroup(NamedTuple):
@@ -88,7 +88,7 @@ class LeakReport:
         return [
             group
             for group in self.groups
-            if group.holder is None or not self.holders[group.holder].library_cache
+            if group.holder is None or not self.holders[group.holder].excluded
         ]
 
     @property
@@ -102,7 +102,7 @@ class LeakReport:
         if self.clean:
             return f"no leaks: {self._what_ran()} left nothing alive that keeps accumulating"
         for holder in self.holders:
-            if not holder.library_cache:
+            if not holder.excluded:
                 return holder.sentence
         return self.holders[0].sentence
 
@@ -111,49 +111,58 @@ class LeakReport:
             return self.title
         return f"{self.title} ({self.calls} calls after {self.warmup} warm-up)"
 
-    def format(self, limit=10):
-        """The report as text for a terminal: the headline first, then holders
-        and groups (the first `limit` of each; None: all)."""
-        lines = [self.headline]
+    def format(self, limit=10, width=100):
+        """The report as text for a terminal, `width` columns wide: the
+        headline first, then holders and groups (the first `limit` of each;
+        None: all)."""
+
+        def add(text, indent=""):
+            lines.extend(_wrap(text, width, indent))
+
+        lines = []
+        add(self.headline, "    ")
         if not self.finished:
             return lines[0]
-        lines.append(f"{self._what_ran()}; Python {sys.version.split()[0]}")
+        add(f"{self._what_ran()}; Python {sys.version.split()[0]}")
         if self.groups:
             total = sum(g.count for g in self.leaks)
             size = sum(g.size for g in self.leaks)
-            lines.append(f"{total:,} leaked objects, {human_size(size)} of their own")
+            add(f"{total:,} leaked objects, {human_size(size)} of their own")
         if self.holders:
             lines.append("")
             lines.append("What holds them, most memory first:")
         for rank, holder in enumerate(self.holders[:limit], 1):
             kinds = ", ".join(f"{count:,} {name}" for name, count in holder.types[:4])
-            lines.append(
-                f"{rank:>3}. {holder.holder}{f' in {holder.where}' if holder.where else ''}: "
-                f"{kinds}; {human_size(holder.retained)} retained"
+            where = f" in {holder.where}" if holder.where else ""
+            add(
+                f"{rank:>3}. {holder.holder}{where}: {kinds}; "
+                f"{human_size(holder.retained)} retained",
+                "     ",
             )
             if holder.note:
-                lines.append(f"     {holder.note}")
+                add(f"     {holder.note}", "     ")
         if self.groups:
             lines.append("")
             lines.append("Leaked objects by type and allocation site:")
         for rank, group in enumerate(self.groups[:limit], 1):
             counts = " ".join(str(n) for n in group.per_call)
-            lines.append(
+            add(
                 f"{rank:>3}. {group.count:,} {group.type}"
                 f"{f' (per call: {counts})' if self.calls > 1 else ''}, "
-                f"{human_size(group.size)}, {human_size(group.retained)} retained"
+                f"{human_size(group.size)}, {human_size(group.retained)} retained",
+                "     ",
             )
             if group.traceback:
                 lines.append("     allocated at (most recent call last):")
                 for filename, lineno, source in group.traceback[-6:]:
-                    lines.append(f"       {_short_path(filename)}:{lineno}")
+                    add(f"       {_short_path(filename)}:{lineno}", "         ")
                     if source:
-                        lines.append(f"         {source}")
+                        lines.append(_cut(f"         {source}", width))
             else:
                 lines.append("     allocated at: unknown (not traced)")
-            lines.append("     kept alive by: " + _chain_text(group.chain, group.holder_step))
+            add("     kept alive by: " + _chain_text(group.chain, group.holder_step), "       ")
         for note in self.notes:
-            lines.append(f"note: {note}")
+            add(f"note: {note}", "      ")
         return "\n".join(lines)
 
     def show(self, limit=10, file=None):
@@ -183,7 +192,7 @@ class LeakReport:
             "summary": {
                 "objects": sum(g.count for g in leaks),
                 "size": sum(g.size for g in leaks),
-                "retained": sum(h.retained for h in self.holders if not h.library_cache),
+                "retained": sum(h.retained for h in self.holders if not h.excluded),
             },
             "holders": [
                 {
@@ -235,8 +244,9 @@ class LeakReport:
 class _Hunt:
     """One leak hunt of n_calls measured calls; see leak_tags.h."""
 
-    def __init__(self, n_calls, nframe):
+    def __init__(self, n_calls, nframe, ignore=()):
         self.n_calls = n_calls
+        self.ignore = tuple(ignore)
         self.started_tracer = not _core.is_tracing()
         if self.started_tracer:
             _core.start(nframe)
@@ -274,7 +284,7 @@ class _Hunt:
             _core.leak_tags_young()
             heap = HeapGraph(ignore=(report,))
             rows = heap.graph.leak_tags()
-            _analyse(heap, rows, self.n_calls, report)
+            _analyse(heap, rows, self.n_calls, report, self.ignore)
             if self.started_tracer:
                 report.notes.append(
                     f"The tracer was started for this hunt with {self.nframe} frames and "
@@ -317,6 +327,19 @@ def find_leaks(func, *args, repeat=5, warmup=2, **kwargs):
     """See heaplens.find_leaks."""
     if not callable(func):
         raise TypeError(f"find_leaks() needs a callable, not {type_name(type(func))}")
+    return run_hunt(
+        lambda: func(*args, **kwargs),
+        repeat=repeat,
+        warmup=warmup,
+        title=f"find_leaks({_name_of(func)})",
+    )
+
+
+def run_hunt(call, *, repeat, warmup, title, ignore=()):
+    """Call call() warmup + repeat times and return the LeakReport of the
+    measured calls. Holders reached from a module, a frame or an object type
+    of a package in `ignore` (module name prefixes such as '_pytest') are
+    listed but not counted as leaks."""
     for name, value in (("repeat", repeat), ("warmup", warmup)):
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError(f"{name} must be an int, not {type_name(type(value))}")
@@ -324,16 +347,16 @@ def find_leaks(func, *args, repeat=5, warmup=2, **kwargs):
         raise ValueError(f"repeat must be between 1 and 1000, not {repeat}")
     if warmup < 0:
         raise ValueError(f"warmup must be 0 or more, not {warmup}")
-    report = LeakReport(f"find_leaks({_name_of(func)})", repeat, warmup)
-    hunt = _Hunt(repeat, DEFAULT_NFRAME)
+    report = LeakReport(title, repeat, warmup)
+    hunt = _Hunt(repeat, DEFAULT_NFRAME, ignore)
     try:
         for _ in range(warmup):
-            func(*args, **kwargs)
+            call()
         hunt.begin()
         for _ in range(repeat):
             hunt.enter_call()
             try:
-                func(*args, **kwargs)
+                call()
             finally:
                 hunt.leave_call()
     except BaseException:
@@ -387,7 +410,7 @@ class _Node(NamedTuple):
     stack: int
 
 
-def _analyse(heap, rows, n_calls, report):
+def _analyse(heap, rows, n_calls, report, ignore=()):
     """Group the new objects, keep those that accumulate, find their holders."""
     graph = heap.graph
     new = {}
@@ -454,10 +477,12 @@ def _analyse(heap, rows, n_calls, report):
 
     holder_rows = []
     for key, entry in holders.items():
-        holder_rows.append(_holder_row(heap, key, entry, groups, n_calls, leaking_nodes, new))
+        holder_rows.append(
+            _holder_row(heap, key, entry, groups, n_calls, leaking_nodes, new, ignore)
+        )
     order = sorted(
         range(len(holder_rows)),
-        key=lambda i: (holder_rows[i].library_cache, -holder_rows[i].retained),
+        key=lambda i: (bool(holder_rows[i].excluded), -holder_rows[i].retained),
     )
     position = {old: rank for rank, old in enumerate(order)}
     report.holders = [holder_rows[i] for i in order]
@@ -540,7 +565,42 @@ def _merged_steps(steps, holder_step):
     return merged, (index_of.get(holder_step) if holder_step is not None else None)
 
 
-def _holder_row(heap, key, entry, groups, n_calls, leaking_nodes, new):
+def _ignored_owner(heap, path, ignore):
+    """The first of the `ignore` module prefixes that owns the chain to a
+    holder (its root module or frame, or the type of an object on it), or None."""
+    if not ignore:
+        return None
+    graph = heap.graph
+
+    def ignored(name):
+        return isinstance(name, str) and any(
+            name == prefix or name.startswith(prefix + ".") for prefix in ignore
+        )
+
+    for node in path:
+        if graph.kind(node) == "frame":
+            _, code, _ = graph.frame(node)
+            module = _module_of_file(code.co_filename)
+        elif graph.root_kind(node) == "module":
+            try:
+                module = getattr(graph.object(node), "__name__", None)
+            except LookupError:
+                module = None
+        else:
+            module = getattr(graph.type(node), "__module__", None)
+        if ignored(module):
+            return module
+    return None
+
+
+def _module_of_file(filename):
+    for name, module in list(sys.modules.items()):
+        if getattr(module, "__file__", None) == filename:
+            return name
+    return None
+
+
+def _holder_row(heap, key, entry, groups, n_calls, leaking_nodes, new, ignore):
     mine = [groups[i] for i in entry["groups"]]
     count = sum(len(g["members"]) for g in mine)
     types_count = {}
@@ -585,10 +645,15 @@ def _holder_row(heap, key, entry, groups, n_calls, leaking_nodes, new):
                 "(a reference leaked by C code, such as a missing Py_DECREF)"
             ),
             note=f"no object refers to them{ref}: something outside the heap graph holds them",
-            library_cache=False,
+            excluded=None,
         )
     description, where, kind = _holder_name(heap, path)
     note, library_cache = _cache_note(heap, key, path)
+    excluded = "a bounded cache of the standard library" if library_cache else None
+    owner = _ignored_owner(heap, path, ignore)
+    if owner:
+        excluded = f"held by {owner}, which the hunt was told to ignore"
+        note = f"{note}; {excluded}" if note else excluded
     if kind == "uncollectable":
         sentence = (
             f"gc.garbage (list) holds {amount}{tail}: reference cycles the "
@@ -608,7 +673,7 @@ def _holder_row(heap, key, entry, groups, n_calls, leaking_nodes, new):
         types=type_rows,
         sentence=sentence,
         note=note,
-        library_cache=library_cache,
+        excluded=excluded,
     )
 
 
@@ -793,11 +858,27 @@ def _short_path(filename):
 def _chain_text(steps, holder_step):
     parts = []
     for index, (description, label) in enumerate(steps):
-        text = description if not label else f"{description} {label}"
         if index == holder_step:
-            text = f"[{text}]"
-        parts.append(text)
+            description += " (the holder)"
+        parts.append(description if not label else f"{description} {label}")
     return " -> ".join(parts)
+
+
+def _wrap(text, width, indent):
+    """Lines of at most `width` columns (a word longer than that is cut)."""
+    import textwrap
+
+    return textwrap.wrap(
+        text,
+        width,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    ) or [""]
+
+
+def _cut(text, width):
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 __all__ = ["find_leaks", "leak_check", "LeakReport", "LeakGroup", "Holder"]
