@@ -319,6 +319,27 @@ def test_leaks_into_a_local_of_the_calling_frame(load):
     ), report.headline
 
 
+def test_objects_reusing_the_memory_of_older_objects_are_new(load):
+    # Each call frees an old list and a new one takes its memory from
+    # CPython's free list: the block is older than the hunt, the list is not.
+    app = load(
+        "reuse_app",
+        """
+        _old = [[i] for i in range(100)]
+        _cache = []
+
+        def churn():
+            _old.pop()
+            _cache.append([1, 2, 3])
+        """,
+    )
+    report = heaplens.find_leaks(app.churn)
+    assert report.headline.startswith(
+        "reuse_app.py: module global _cache (list) holds 1 new list"
+    ), report.headline
+    assert report.groups[0].per_call == [1, 1, 1, 1, 1]
+
+
 # ---- controls that must be clean ---------------------------------------------------
 
 
