@@ -332,16 +332,22 @@ int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size, ui
     return 0;
 }
 
-int hl_live_table_find(const hl_live_table *table, uintptr_t addr, uint64_t *size_out,
-                       uint32_t *stack_word_out) {
+/* The slot of block `addr`, or NULL when it is not in the table. */
+static const hl_region_slot *hl__find_slot(const hl_live_table *table, uintptr_t addr) {
     if (addr == 0)
-        return 0;
+        return NULL;
     const hl_region *region = hl__find_region_const(table, addr >> HL_REGION_SHIFT);
     if (region == NULL)
-        return 0;
+        return NULL;
     uint16_t offset = (uint16_t)((addr & HL__REGION_MASK) + 1);
     const hl_region_slot *slot = &region->slots[hl__slot_probe(region, offset)];
-    if (slot->offset != offset)
+    return slot->offset == offset ? slot : NULL;
+}
+
+int hl_live_table_find(const hl_live_table *table, uintptr_t addr, uint64_t *size_out,
+                       uint32_t *stack_word_out) {
+    const hl_region_slot *slot = hl__find_slot(table, addr);
+    if (slot == NULL)
         return 0;
     if (size_out)
         *size_out = hl__slot_size(table, slot, addr);
@@ -352,14 +358,8 @@ int hl_live_table_find(const hl_live_table *table, uintptr_t addr, uint64_t *siz
 
 int hl_live_table_find_generation(const hl_live_table *table, uintptr_t addr,
                                   uint16_t *generation_out) {
-    if (addr == 0)
-        return 0;
-    const hl_region *region = hl__find_region_const(table, addr >> HL_REGION_SHIFT);
-    if (region == NULL)
-        return 0;
-    uint16_t offset = (uint16_t)((addr & HL__REGION_MASK) + 1);
-    const hl_region_slot *slot = &region->slots[hl__slot_probe(region, offset)];
-    if (slot->offset != offset)
+    const hl_region_slot *slot = hl__find_slot(table, addr);
+    if (slot == NULL)
         return 0;
     *generation_out = slot->generation;
     return 1;

@@ -477,9 +477,7 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
 
     holder_rows = []
     for key, entry in holders.items():
-        holder_rows.append(
-            _holder_row(heap, key, entry, groups, n_calls, leaking_nodes, new, ignore)
-        )
+        holder_rows.append(_holder_row(heap, key, entry, groups, n_calls, ignore))
     order = sorted(
         range(len(holder_rows)),
         key=lambda i: (bool(holder_rows[i].excluded), -holder_rows[i].retained),
@@ -600,7 +598,7 @@ def _module_of_file(filename):
     return None
 
 
-def _holder_row(heap, key, entry, groups, n_calls, leaking_nodes, new, ignore):
+def _holder_row(heap, key, entry, groups, n_calls, ignore):
     mine = [groups[i] for i in entry["groups"]]
     count = sum(len(g["members"]) for g in mine)
     types_count = {}
