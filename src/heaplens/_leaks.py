@@ -456,7 +456,9 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
             if path[index] not in leaking_nodes:
                 holder_step = index
                 break
-        key = path[holder_step] if holder_step is not None else ("external", tp)
+        # With no old object on the chain, the leak starts at its root, an
+        # object held from outside the heap: what it holds goes with it.
+        key = path[holder_step] if holder_step is not None else ("external", graph.type(path[0]))
         entry = holders.setdefault(key, {"path": path[: (holder_step or 0) + 1], "groups": []})
         entry["groups"].append(len(groups))
         groups.append(
@@ -611,9 +613,12 @@ def _holder_row(heap, key, entry, groups, n_calls, ignore):
     direct = [
         g
         for g in mine
-        if g["holder_step"] is not None
-        and len(g["path"]) > g["holder_step"] + 1
-        and g["path"][g["holder_step"] + 1] in {m.node for m in g["members"]}
+        if (g["holder_step"] is None and g["tp"] is key[1])
+        or (
+            g["holder_step"] is not None
+            and len(g["path"]) > g["holder_step"] + 1
+            and g["path"][g["holder_step"] + 1] in {m.node for m in g["members"]}
+        )
     ]
     if not direct:
         direct = mine

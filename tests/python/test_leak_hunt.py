@@ -297,6 +297,9 @@ def test_a_reference_leaked_from_c(load):
     assert report.headline.startswith("held from C: 1 new Payload per call"), report.headline
     assert "no referrer in the heap" in report.headline
     assert report.holders[0].kind == "external"
+    # What a leaked object holds leaks with it: one holder, not one per type.
+    assert len(report.holders) == 1
+    assert dict(report.holders[0].types) == {"Payload": 5, "bytearray": 5}
     (group,) = [g for g in report.groups if g.type == "Payload"]
     assert group.count == 5 and group.site == "c_app.py:9"
 
