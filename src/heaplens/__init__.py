@@ -20,6 +20,7 @@ _LAZY_CLASSES = {
     "GcMonitor": "heaplens._gc_monitor",
     "GcReport": "heaplens._gc_monitor",
     "LeakReport": "heaplens._leaks",
+    "SlotsReport": "heaplens._slots",
 }
 
 
@@ -42,6 +43,7 @@ __all__ = [
     "HeapGraph",
     "LeakReport",
     "Mark",
+    "SlotsReport",
     "census",
     "cycles",
     "find_leaks",
@@ -56,6 +58,7 @@ __all__ = [
     "referrers",
     "retained",
     "show_cycle",
+    "slots_advice",
     "start",
     "stop",
     "take_snapshot",
@@ -255,3 +258,13 @@ def leak_check(nframe=32):
 
     return _leak_check(nframe=nframe)
 
+
+def slots_advice(min_instances=1000):
+    """Which classes would save memory with __slots__ (a SlotsReport): for each
+    class with at least min_instances live instances, the bytes its instances
+    spend on per-instance dicts or inline values, the attribute names seen, a
+    suggested `__slots__ = (...)`, the saving measured on this interpreter, and
+    warnings where __slots__ would break code."""
+    from heaplens._slots import slots_advice as _slots_advice
+
+    return _slots_advice(min_instances=min_instances)
