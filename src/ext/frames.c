@@ -218,6 +218,17 @@ PyObject *hlpy_layout_managed_dict(PyObject *obj) {
 #endif
 }
 
+PyObject *hlpy_layout_dict_beside_inline_values(PyObject *obj) {
+#if PY_VERSION_HEX >= 0x030D0000
+    if (hl__inline_values(obj) == NULL)
+        return NULL;
+    return hlpy_layout_managed_dict(obj);
+#else
+    (void)obj; /* 3.11 and 3.12 keep either the values or the dict */
+    return NULL;
+#endif
+}
+
 PyObject *hlpy_layout_inline_attribute_name(PyObject *obj, PyObject *target) {
     PyDictValues *values = hl__inline_values(obj);
     if (values == NULL)

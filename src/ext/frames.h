@@ -99,6 +99,12 @@ size_t hlpy_frames_gc_long_lived_total(void);
  * slot) and it has been created, else NULL. Borrowed. */
 PyObject *hlpy_layout_managed_dict(PyObject *obj);
 
+/* The instance dictionary of `obj` when it exists beside valid inline values,
+ * else NULL. Borrowed. 3.13 keeps both once `__dict__` is read and the values
+ * still fit, and its tp_traverse then visits only the values, so the dict's
+ * reference from the object is invisible to a walk without this. */
+PyObject *hlpy_layout_dict_beside_inline_values(PyObject *obj);
+
 /* When `obj` keeps its attribute values inline (no dict created yet) and one
  * of them is `target`, the attribute's name (borrowed), else NULL. */
 PyObject *hlpy_layout_inline_attribute_name(PyObject *obj, PyObject *target);

@@ -246,6 +246,9 @@ static int hl__traverse_one(hl_walk *walk, hl_node_id id) {
     if ((flags & HL_NODE_IGNORED) || traverse == NULL || !PyObject_IS_GC(obj))
         return 0;
     (void)traverse(obj, hl__visit, walk);
+    PyObject *dict_beside_values = hlpy_layout_dict_beside_inline_values(obj);
+    if (dict_beside_values != NULL)
+        (void)hl__visit(dict_beside_values, walk);
     if (PyType_Check(obj) && ((PyTypeObject *)obj)->tp_dict != NULL) {
         /* A class's namespace is part of the class, as a module's globals
          * are part of the module (hl__flag_modules). */

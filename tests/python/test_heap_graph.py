@@ -340,7 +340,7 @@ def test_a_live_graph_does_not_make_everything_look_held_from_c(leakapp):
     node = second.graph.find(obj)
     assert second.graph.root_kind(node) is None
     chain = second.why_alive(obj)
-    assert chain.root_kind == "module", str(chain)
+    assert chain.root_kind == "frame", str(chain)  # the local `holder`, not "external"
     assert heaplens.retained(payload) >= 100 * 1000
     # Frames' locals and types held by the first graph are counted too.
     assert second.graph.root_kind(second.graph.find(leakapp.Leaked)) is None
@@ -611,3 +611,19 @@ def test_frames_of_other_threads_are_roots():
     finally:
         release.set()
         thread.join()
+
+
+class _WithInlineValues:
+    def __init__(self):
+        self.a = 1
+        self.b = [1]
+
+
+def test_an_instance_dict_read_beside_inline_values_hangs_from_its_instance():
+    # On 3.13 reading __dict__ keeps the inline values and adds a dict that
+    # tp_traverse does not visit: it must not look held from outside.
+    holder = [_WithInlineValues()]
+    vars(holder[0])
+    chain = heaplens.why_alive(holder[0].__dict__)
+    assert chain.root_kind == "frame", str(chain)  # the local `holder`, not "external"
+    assert "_WithInlineValues object at" in str(chain) and ".__dict__" in str(chain)
