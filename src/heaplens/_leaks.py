@@ -283,6 +283,11 @@ class _Hunt:
             # collection's finalizers, or here): tag it as not the calls'.
             _core.leak_tags_young()
             heap = HeapGraph(ignore=(report,))
+            # And what building the graph made (its arguments, such as the
+            # ignore tuple and build_graph's keyword dict): a tracked object
+            # from a free list would otherwise keep the stale tag of the
+            # object that had its address during a call.
+            _core.leak_tags_young()
             rows = heap.graph.leak_tags()
             _analyse(heap, rows, self.n_calls, report, self.ignore)
             if self.started_tracer:
@@ -566,8 +571,15 @@ def _merged_steps(steps, holder_step):
 
 
 def _ignored_owner(heap, path, ignore):
-    """The first of the `ignore` module prefixes that owns the chain to a
-    holder (its root module or frame, or the type of an object on it), or None."""
+    """The first of the `ignore` module prefixes that owns the holder, or None.
+
+    The holder's owner is the node nearest to it on the chain, the holder
+    included, that is a frame (its code's module), a module, or an object of a
+    type defined outside builtins (that type's module). Lists, dicts, tuples,
+    sets, cells, functions, methods and classes own nothing: the search goes
+    on past them toward the root. So a list in a pytest LogCaptureHandler is
+    pytest's, but the dict of an app's Manager that a pytest fixture keeps
+    alive is the app's."""
     if not ignore:
         return None
     graph = heap.graph
@@ -577,7 +589,7 @@ def _ignored_owner(heap, path, ignore):
             name == prefix or name.startswith(prefix + ".") for prefix in ignore
         )
 
-    for node in path:
+    for node in reversed(path):
         if graph.kind(node) == "frame":
             _, code, _ = graph.frame(node)
             module = _module_of_file(code.co_filename)
@@ -588,8 +600,9 @@ def _ignored_owner(heap, path, ignore):
                 module = None
         else:
             module = getattr(graph.type(node), "__module__", None)
-        if ignored(module):
-            return module
+            if module == "builtins":
+                continue
+        return module if ignored(module) else None
     return None
 
 
