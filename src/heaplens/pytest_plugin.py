@@ -1,0 +1,454 @@
+"""The pytest plugin: fail the tests that leak.
+
+`pytest --heaplens-leaks` checks every test; `@pytest.mark.heaplens_no_leaks`
+checks the tests it marks (on a function, a class or a module's pytestmark;
+the closest marker wins). A checked test is called warmup + repeat times with
+the same fixture values, set up once before the first call, inside a leak hunt
+(heaplens._leaks.run_hunt). When the measured calls leave objects alive that
+keep accumulating, the test fails with the leak report as its message: the
+holder first. See docs/pytest-plugin.md.
+
+pytest imports this module (through the pytest11 entry point) in every run of
+everyone who installs heaplens, so it imports no more than the heaplens package
+itself (which loads the C extension, and nothing else) and its hooks return at
+once for a test that is not checked: the leak hunt is imported by the first
+test that is.
+
+Invariants:
+- A test is called by at most one of pytest_pyfunc_call's implementations.
+  This one returns True only after it has called the test itself; for a test
+  it does not check (not marked, async) it returns None and leaves the test to
+  pytest or to the plugin that runs it.
+- An exception raised by the test propagates as it is; only a note is added
+  when a call after the first raised it.
+- The objects pytest creates for its own bookkeeping during the calls
+  (captured log records, recorded warnings, monkeypatch's undo list,
+  user_properties) are not reported: warnings are recorded here (once each)
+  and handed on to pytest after the calls, and the rest is held by objects of
+  pytest's packages, which the hunt is told to ignore.
+"""
+
+import pytest
+
+MARKER = "heaplens_no_leaks"
+MARKER_REPEAT, MARKER_WARMUP = 5, 2  # a marked test: checked with care
+SUITE_REPEAT, SUITE_WARMUP = 3, 1  # every test of a suite (--heaplens-leaks): cheaper
+MARKER_KEYWORDS = ("repeat", "warmup", "check")
+
+# Packages whose objects are pytest's own: what they hold is not the test's leak.
+# The pytest plugins installed as packages are added to these (_ignored_packages).
+PYTEST_PACKAGES = ("_pytest", "pytest", "pluggy", "py", "iniconfig", "heaplens")
+
+_state_key = pytest.StashKey()  # config.stash: the run's _Tally
+_handled_key = pytest.StashKey()  # item.stash: True once pytest_pyfunc_call has seen the item
+_warnings_key = pytest.StashKey()  # item.stash: where warnings went before fixtures were set up
+
+
+class _Tally:
+    """What the plugin did in this run, for the terminal summary."""
+
+    def __init__(self, ignore):
+        self.ignore = ignore  # module prefixes passed to run_hunt
+        self.checked = 0
+        self.leaked = []  # node ids
+        self.unchecked = []  # (node id, why)
+
+
+class _MarkerError(Exception):
+    """A heaplens_no_leaks marker with arguments it does not take."""
+
+
+# ---- configuration -----------------------------------------------------------------
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("heaplens", "heaplens leak checks")
+    group.addoption(
+        "--heaplens-leaks",
+        action="store_true",
+        default=False,
+        help="fail every test that leaks: call each test warmup + repeat times and fail it when "
+        "its calls leave objects alive that keep accumulating (see --heaplens-repeat, "
+        f"--heaplens-warmup; @pytest.mark.{MARKER} checks one test)",
+    )
+    group.addoption(
+        "--heaplens-repeat",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"measured calls of each checked test (default {SUITE_REPEAT} with "
+        f"--heaplens-leaks, {MARKER_REPEAT} for a marked test; a marker's own repeat= wins)",
+    )
+    group.addoption(
+        "--heaplens-warmup",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"unmeasured calls before them (default {SUITE_WARMUP} with --heaplens-leaks, "
+        f"{MARKER_WARMUP} for a marked test; a marker's own warmup= wins)",
+    )
+    group.addoption(
+        "--heaplens-html",
+        default=None,
+        metavar="DIR",
+        help="also write the report of each test that leaks as an HTML page in DIR",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(repeat={MARKER_REPEAT}, warmup={MARKER_WARMUP}, check=True): fail the test "
+        "when its calls leave objects alive that keep accumulating (heaplens). The test is "
+        "called warmup + repeat times with the same fixture values; check=False turns the "
+        "check off for a test that --heaplens-leaks or a class or module marker would check.",
+    )
+    for option, low, high in (("heaplens_repeat", 1, 1000), ("heaplens_warmup", 0, 1000)):
+        value = config.getoption(option)
+        if value is not None and not low <= value <= high:
+            flag = "--" + option.replace("_", "-")
+            raise pytest.UsageError(f"{flag} must be between {low} and {high}, not {value}")
+
+
+def pytest_report_header(config):
+    if config.getoption("heaplens_leaks"):
+        repeat, warmup = _from_command_line(config, SUITE_REPEAT, SUITE_WARMUP)
+        return (
+            f"heaplens: checking every test for leaks ({repeat} measured calls after "
+            f"{warmup} warm-up)"
+        )
+    return None
+
+
+def _from_command_line(config, repeat, warmup):
+    given_repeat = config.getoption("heaplens_repeat")
+    given_warmup = config.getoption("heaplens_warmup")
+    return (
+        repeat if given_repeat is None else given_repeat,
+        warmup if given_warmup is None else given_warmup,
+    )
+
+
+def _settings(item):
+    """(repeat, warmup) when `item` is to be checked for leaks, else None.
+
+    The closest heaplens_no_leaks marker decides whether, then its own
+    arguments win over the command line's, which win over the defaults.
+    Raises _MarkerError for a marker with arguments it does not take."""
+    marker = item.get_closest_marker(MARKER)
+    config = item.config
+    if marker is None:
+        if not config.getoption("heaplens_leaks"):
+            return None
+        return _from_command_line(config, SUITE_REPEAT, SUITE_WARMUP)
+    unknown = sorted(set(marker.kwargs) - set(MARKER_KEYWORDS))
+    if marker.args or unknown:
+        given = ", ".join([repr(arg) for arg in marker.args] + [f"{k}=" for k in unknown])
+        raise _MarkerError(
+            f"@pytest.mark.{MARKER} takes only repeat=, warmup= and check= (keywords), "
+            f"not {given}"
+        )
+    if not marker.kwargs.get("check", True):
+        return None
+    repeat, warmup = _from_command_line(config, MARKER_REPEAT, MARKER_WARMUP)
+    repeat = marker.kwargs.get("repeat", repeat)
+    warmup = marker.kwargs.get("warmup", warmup)
+    for name, value, low in (("repeat", repeat, 1), ("warmup", warmup, 0)):
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 1000:
+            raise _MarkerError(
+                f"@pytest.mark.{MARKER}: {name} must be an int between {low} and 1000, "
+                f"not {value!r}"
+            )
+    return repeat, warmup
+
+
+def _tally(config):
+    tally = config.stash.get(_state_key, None)
+    if tally is None:
+        tally = _Tally(_ignored_packages(config))
+        config.stash[_state_key] = tally
+    return tally
+
+
+def _ignored_packages(config):
+    """PYTEST_PACKAGES and the modules of the pytest plugins installed as
+    packages (pytest-asyncio's pytest_asyncio.plugin, pytest-cov's
+    pytest_cov.plugin, ...): module-name prefixes for run_hunt's ignore."""
+    names = set(PYTEST_PACKAGES)
+    for plugin, _ in config.pluginmanager.list_plugin_distinfo():
+        name = getattr(plugin, "__name__", None) or type(plugin).__module__
+        if isinstance(name, str):
+            names.add(name)
+    return tuple(sorted(names))
+
+
+# ---- running a test --------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Notes where warnings go before the item's fixtures are set up: to the
+    list pytest records the item's warnings in (pytest_runtest_protocol has
+    entered its warnings.catch_warnings(record=True))."""
+    if item.config.getoption("heaplens_leaks") or item.get_closest_marker(MARKER):
+        item.stash[_warnings_key] = _warnings_target()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    try:
+        settings = _settings(pyfuncitem)
+    except _MarkerError as error:
+        settings, message = None, str(error)
+    else:
+        message = None
+    if settings is None and message is None:
+        return None
+    pyfuncitem.stash[_handled_key] = True
+    if message is not None:
+        pytest.fail(message, pytrace=False)
+    if _is_async(pyfuncitem.obj):
+        _not_checked(pyfuncitem, "an async test function")
+        return None
+    repeat, warmup = settings
+    return _run_checked(pyfuncitem, repeat, warmup)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Notes a test that was to be checked but never reached
+    pytest_pyfunc_call: a doctest, a unittest.TestCase, another plugin's item."""
+    yield
+    if item.stash.get(_handled_key, False):
+        return
+    try:
+        wanted = _settings(item) is not None
+    except _MarkerError:
+        wanted = True
+    if wanted:
+        _not_checked(item, f"not a test function heaplens can call ({type(item).__name__})")
+
+
+def _is_async(function):
+    import inspect
+
+    try:
+        function = inspect.unwrap(function)  # pytest-asyncio's synchronous wrapper
+    except ValueError:
+        pass
+    return inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
+
+
+def _not_checked(item, why):
+    _tally(item.config).unchecked.append((item.nodeid, why))
+    if item.get_closest_marker(MARKER) is not None:
+        item.warn(pytest.PytestWarning(f"heaplens did not check {item.nodeid} for leaks: {why}"))
+
+
+class _AsyncResult(Exception):
+    """The test returned an awaitable: it is async after all."""
+
+
+def _run_checked(pyfuncitem, repeat, warmup):
+    """Call the test warmup + repeat times inside a leak hunt; fail it with
+    the report when it leaks. Returns True, or None when the test turned out
+    to be async (it is then left to pytest, unchecked)."""
+    import warnings
+
+    from heaplens._leaks import run_hunt
+
+    tally = _tally(pyfuncitem.config)
+    test = pyfuncitem.obj
+    funcargs = pyfuncitem.funcargs
+    testargs = {arg: funcargs[arg] for arg in pyfuncitem._fixtureinfo.argnames}
+    calls = 0
+    returned = None  # the type of a value the first call returned
+
+    def call():
+        nonlocal calls, returned
+        calls += 1
+        try:
+            result = test(**testargs)
+        except BaseException as exc:
+            if calls > 1:
+                exc.add_note(
+                    f"heaplens: call {calls} of {warmup + repeat} raised this (the leak check "
+                    "calls the test several times with the same fixture values; the earlier "
+                    "calls passed)"
+                )
+            raise
+        if result is not None and calls == 1:
+            if hasattr(result, "__await__") or hasattr(result, "__aiter__"):
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+                raise _AsyncResult
+            returned = type(result)
+
+    _realize_log_streams()
+    recorder = _WarningRecorder(pyfuncitem)
+    try:
+        with recorder:
+            report = run_hunt(
+                call, repeat=repeat, warmup=warmup, title=pyfuncitem.nodeid, ignore=tally.ignore
+            )
+    except _AsyncResult:
+        _not_checked(pyfuncitem, "a test function that returns an awaitable")
+        return None
+    tally.checked += 1
+    if returned is not None:
+        warning = getattr(pytest, "PytestReturnNotNoneWarning", pytest.PytestWarning)
+        warnings.warn(
+            warning(
+                f"Test functions should return None, but {pyfuncitem.nodeid} returned "
+                f"{returned!r}."
+            )
+        )
+    if not report.clean:
+        tally.leaked.append(pyfuncitem.nodeid)
+        message = _counted_only(report).format()
+        html_dir = pyfuncitem.config.getoption("heaplens_html")
+        if html_dir:
+            message += "\n\nThe report as a page: " + _save_html(report, html_dir, pyfuncitem)
+        pytest.fail(message, pytrace=False)
+    return True
+
+
+def _counted_only(report):
+    """A shallow copy of `report` without the holders it does not count
+    (pytest's own objects, bounded caches of the standard library) and their
+    groups, with a note that says how much was left out; `report` itself when
+    it counts every holder. The failure message then lists the test's leaks
+    only, however much pytest kept during the calls."""
+    import copy
+
+    kept = [index for index, holder in enumerate(report.holders) if not holder.excluded]
+    if len(kept) == len(report.holders):
+        return report
+    new_index = {old: new for new, old in enumerate(kept)}
+    left_out = sum(holder.objects for holder in report.holders if holder.excluded)
+    trimmed = copy.copy(report)
+    trimmed.holders = [report.holders[index] for index in kept]
+    trimmed.groups = [
+        group if group.holder is None else group._replace(holder=new_index[group.holder])
+        for group in report.groups
+        if group.holder is None or group.holder in new_index
+    ]
+    trimmed.notes = [
+        *report.notes,
+        f"Not shown: {left_out:,} objects that pytest's own objects or a bounded cache of the "
+        "standard library kept; they are not counted (--heaplens-html writes the whole report).",
+    ]
+    return trimmed
+
+
+def _save_html(report, directory, item):
+    import os
+    import re
+
+    directory = os.path.abspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid).strip("_")[:150] or "test"
+    return report.save_html(os.path.join(directory, name + ".html"))
+
+
+def _warnings_target():
+    """What warnings.showwarning and the warnings module's private
+    _showwarnmsg_impl are now: catch_warnings(record=True) sets the latter to
+    the append method of its list."""
+    import warnings
+
+    return warnings.showwarning, getattr(warnings, "_showwarnmsg_impl", None)
+
+
+class _WarningRecorder:
+    """Keeps the first of each warning (same category, text and line) that a
+    checked test's calls warn, and warns them again after the calls.
+
+    pytest records every warning of a test in a list of its own; each call's
+    warnings would pile up in it (the hunt would count them as leaks) and its
+    summary would show each warning once per call. The recorder stands in for
+    that list only: when a fixture such as recwarn records warnings itself,
+    they go to the fixture as they would without the plugin."""
+
+    def __init__(self, item):
+        self.item = item
+        self.first = {}
+        self.saved = None
+
+    def __enter__(self):
+        import warnings
+
+        before = self.item.stash.get(_warnings_key, None)
+        if before is None or before[1] is None:
+            return self
+        if not all(a is b for a, b in zip(before, _warnings_target())):
+            return self  # a fixture records the warnings
+        self.saved = warnings.catch_warnings()
+        self.saved.__enter__()
+        warnings.showwarning = self
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.saved is None:
+            return
+        import warnings
+
+        saved, self.saved = self.saved, None
+        saved.__exit__(None, None, None)
+        first, self.first = self.first, {}
+        # They passed the filters when the test warned them: 'always' keeps
+        # the filters (once, module, default) from dropping them now.
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            for message, category, filename, lineno in first.values():
+                warnings.warn_explicit(message, category, filename, lineno)
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None):
+        """warnings.showwarning while the test's calls run."""
+        key = (category, str(message), filename, lineno)
+        if key not in self.first:
+            self.first[key] = (message, category, filename, lineno)
+
+
+def _realize_log_streams():
+    """On Python 3.11 an io.StringIO that is only written to keeps each write
+    as a str in a list that only C code refers to (CPython's _PyAccu; 3.12
+    writes into the StringIO's buffer). pytest's log capture handlers write
+    every record to one, and the hunt would report those strings as held from
+    C. Reading at the end of a StringIO makes it keep its text in its buffer,
+    and later writes go there; the text and the position do not change."""
+    import sys
+
+    if sys.version_info >= (3, 12):
+        return
+    import io
+    import logging
+
+    for handler in logging.getLogger().handlers:
+        stream = getattr(handler, "stream", None)
+        if type(stream) is io.StringIO and not stream.closed:
+            position = stream.tell()
+            stream.seek(0, io.SEEK_END)
+            stream.readline()
+            stream.seek(position)
+
+
+# ---- the summary --------------------------------------------------------------------
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    tally = config.stash.get(_state_key, None)
+    if tally is None or not (tally.checked or tally.unchecked):
+        return
+    write = terminalreporter.write_line
+    terminalreporter.write_sep("=", "heaplens leak checks")
+    leaked = len(tally.leaked)
+    tests = "test" if tally.checked == 1 else "tests"
+    write(f"{tally.checked} {tests} checked for leaks, {leaked} leaked")
+    if tally.unchecked:
+        write(f"{len(tally.unchecked)} not checked:")
+        for nodeid, why in tally.unchecked[:10]:
+            write(f"  {nodeid}: {why}")
+        if len(tally.unchecked) > 10:
+            write(f"  ... and {len(tally.unchecked) - 10} more")
