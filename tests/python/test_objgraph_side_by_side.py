@@ -26,6 +26,7 @@ import pytest
 
 objgraph = pytest.importorskip("objgraph")
 
+import heaplens  # noqa: E402
 import heaplens.objgraph as hog  # noqa: E402
 from heaplens import _dot  # noqa: E402
 
@@ -452,6 +453,22 @@ def test_get_leaking_objects_given_objects():
     assert b not in got and any(o is objects[3] for o in got)
 
 
+def _dicts_beside_inline_values(ids):
+    """The ids among `ids` of dicts that an instance refers to as its __dict__
+    where gc.get_referents(instance) does not list them (3.13 only)."""
+    if sys.version_info < (3, 13) or not ids:
+        return set()
+    dicts = [obj for obj in gc.get_objects() if id(obj) in ids and type(obj) is dict]
+    heap = heaplens.HeapGraph()
+    found = set()
+    for d in dicts:
+        for referrer in heap.referrers(d):
+            holder = referrer.holder
+            if referrer.label == ".__dict__" and all(r is not d for r in gc.get_referents(holder)):
+                found.add(id(d))
+    return found
+
+
 def test_get_leaking_objects_whole_heap():
     # Held only by this frame's locals, which the collector does not see: "leaking".
     local_only = [Holder(tag="leak-%d" % i) for i in range(3)]
@@ -475,8 +492,12 @@ def test_get_leaking_objects_whole_heap():
     # a comprehension (in 3.11). Nothing else may differ.
     assert ours - theirs <= {id(theirs)}, extra
     own_cell = 1 if sys.version_info < (3, 12) else 0
-    assert len(theirs - ours) <= own_cell
-    assert len(again - ours - {id(ours), id(extra)}) <= own_cell
+    # On 3.13 an instance whose __dict__ was read keeps its inline values too,
+    # and tp_traverse then skips the dict: objgraph lists such dicts, heaplens
+    # sees that their instance holds them. Nothing else may differ.
+    held_by_instance = _dicts_beside_inline_values(theirs - ours)
+    assert len(theirs - ours - held_by_instance) <= own_cell
+    assert len(again - ours - held_by_instance - {id(ours), id(extra)}) <= own_cell
     assert id(local_only) in ours and id(held) not in ours
     assert not any(id(h) in ours for h in local_only)  # the list refers to them
 
