@@ -720,6 +720,21 @@ def _is_instance_dict(obj, candidate, plan):
     return True
 
 
+def _claim_value(obj, name, left, found):
+    """When obj.name (read without running the class's code) is one of the
+    unclaimed values in `left` (id -> positions), claim its first position
+    for `name` in `found`."""
+    try:
+        value = object.__getattribute__(obj, name)
+    except Exception:
+        return
+    positions = left.get(id(value))
+    if positions:
+        found.append((positions.pop(0), name))
+        if not positions:
+            del left[id(value)]
+
+
 def _names_inline(obj, values, plan):
     """The names of obj's inline attribute values, in their order, and how
     many values no name was found for. Each name is looked up with
@@ -737,27 +752,11 @@ def _names_inline(obj, values, plan):
             continue
         if not plan.readable(name):
             continue
-        try:
-            value = object.__getattribute__(obj, name)
-        except Exception:
-            continue
-        positions = left.get(id(value))
-        if positions:
-            found.append((positions.pop(0), name))
-            if not positions:
-                del left[id(value)]
+        _claim_value(obj, name, left, found)
     for name in deferred:
         # A class default: the instance has its own value when the lookup
         # gives something else, or (ambiguous) the same object is among its values.
-        try:
-            value = object.__getattribute__(obj, name)
-        except Exception:
-            continue
-        positions = left.get(id(value))
-        if positions:
-            found.append((positions.pop(0), name))
-            if not positions:
-                del left[id(value)]
+        _claim_value(obj, name, left, found)
     found.sort()
     return [name for _, name in found], sum(len(p) for p in left.values())
 
