@@ -255,6 +255,7 @@ class _Hunt:
         self.begun = False
 
     def begin(self):
+        _realize_log_streams()
         _collect()
         _core.leak_tags_begin(self.n_calls)
         self.begun = True
@@ -313,6 +314,27 @@ class _Hunt:
     def _remove_callback():
         while _core.leak_tags_gc_callback in gc.callbacks:
             gc.callbacks.remove(_core.leak_tags_gc_callback)
+
+
+def _realize_log_streams():
+    """On Python 3.11 an io.StringIO that is only written to keeps each write
+    as a str in a list that only C code refers to (CPython's _PyAccu; 3.12
+    writes into the StringIO's buffer). Log handlers, pytest's capture among
+    them, write every record to one, and the hunt would report those strings
+    as held from C. Reading at the end of a StringIO makes it keep its text in
+    its buffer, and later writes go there; the text and position do not change."""
+    if sys.version_info >= (3, 12):
+        return
+    import io
+    import logging
+
+    for handler in logging.getLogger().handlers:
+        stream = getattr(handler, "stream", None)
+        if type(stream) is io.StringIO and not stream.closed:
+            position = stream.tell()
+            stream.seek(0, io.SEEK_END)
+            stream.readline()
+            stream.seek(position)
 
 
 def _collect():
@@ -491,9 +513,9 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
     )
     position = {old: rank for rank, old in enumerate(order)}
     report.holders = [holder_rows[i] for i in order]
-    keys = list(holders)
+    index_of_key = {key: index for index, key in enumerate(holders)}
     for group in groups:
-        group["holder"] = position[keys.index(group["holder_key"])]
+        group["holder"] = position[index_of_key[group["holder_key"]]]
     groups.sort(key=lambda g: (g["holder"], -g["retained"], -len(g["members"])))
     report.groups = [_group_row(heap, g) for g in groups]
     report.finished = True
@@ -533,10 +555,9 @@ def _site_of(stack):
 
 
 def _group_row(heap, group):
-    graph = heap.graph
     tp = group["tp"]
     path = group["path"]
-    steps, holder_step = _merged_steps(heap.chain(path).steps, group["holder_step"])
+    steps, holder_step = _merged_steps(heap.chain(path), group["holder_step"])
     return LeakGroup(
         type=type_name(tp),
         module=getattr(tp, "__module__", None),
@@ -549,25 +570,19 @@ def _group_row(heap, group):
         chain=steps,
         holder=group["holder"],
         holder_step=holder_step,
-        example=heap.node_description(group["example"]) if graph else "",
+        example=heap.node_description(group["example"]),
     )
 
 
-def _merged_steps(steps, holder_step):
-    """Chain steps with an object and its __dict__ as one step, as
-    `module app .__dict__['_cache']`, and the holder's index among them."""
-    merged, index_of = [], {}
-    i = 0
-    while i < len(steps):
-        description, label = steps[i].description, steps[i].label
-        index_of[i] = len(merged)
-        if label == ".__dict__" and i + 1 < len(steps) and steps[i + 1].label is not None:
-            label = ".__dict__" + steps[i + 1].label
-            index_of[i + 1] = len(merged)
-            i += 1
-        merged.append((description, label))
-        i += 1
-    return merged, (index_of.get(holder_step) if holder_step is not None else None)
+def _merged_steps(chain, holder_step):
+    """The chain's hops as (description, label) pairs, and the index of the
+    hop that holds step `holder_step` (None stays None)."""
+    hops = chain.hops()
+    holder_hop = None
+    for index, (_, _, _, first) in enumerate(hops):
+        if holder_step is not None and first <= holder_step:
+            holder_hop = index
+    return [(description, label) for description, label, _, _ in hops], holder_hop
 
 
 def _ignored_owner(heap, path, ignore):

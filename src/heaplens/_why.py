@@ -43,28 +43,31 @@ class Chain:
     def found(self):
         return self.root_kind is not None
 
-    def _parts(self):
-        """Text of each hop: a description and the label of its reference.
-
-        An object and its own __dict__ are one hop: `module app .__dict__['x']`.
-        """
-        parts, sites = [], []
+    def hops(self):
+        """The steps with an object and its own __dict__ as one hop, as
+        `module app .__dict__['x']`: a list of (description, label, site,
+        first step index) tuples."""
+        hops = []
         steps = self.steps
         i = 0
         while i < len(steps):
             step = steps[i]
-            text = step.description
-            site = step.site
             label = step.label
             if label == ".__dict__" and i + 1 < len(steps) and steps[i + 1].label is not None:
                 label = ".__dict__" + steps[i + 1].label
-                i += 1
-            if label:
-                text += " " + label
-            parts.append(text)
-            sites.append(site)
+                hops.append((step.description, label, step.site, i))
+                i += 2
+                continue
+            hops.append((step.description, label, step.site, i))
             i += 1
-        return parts, sites
+        return hops
+
+    def _parts(self):
+        """Text of each hop (a description and the label of its reference),
+        and its allocation site."""
+        hops = self.hops()
+        parts = [f"{text} {label}" if label else text for text, label, _, _ in hops]
+        return parts, [site for _, _, site, _ in hops]
 
     def __str__(self):
         parts, sites = self._parts()

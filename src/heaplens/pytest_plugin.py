@@ -285,7 +285,6 @@ def _run_checked(pyfuncitem, repeat, warmup):
                 raise _AsyncResult
             returned = type(result)
 
-    _realize_log_streams()
     recorder = _WarningRecorder(pyfuncitem)
     try:
         with recorder:
@@ -409,29 +408,6 @@ class _WarningRecorder:
         key = (category, str(message), filename, lineno)
         if key not in self.first:
             self.first[key] = (message, category, filename, lineno)
-
-
-def _realize_log_streams():
-    """On Python 3.11 an io.StringIO that is only written to keeps each write
-    as a str in a list that only C code refers to (CPython's _PyAccu; 3.12
-    writes into the StringIO's buffer). pytest's log capture handlers write
-    every record to one, and the hunt would report those strings as held from
-    C. Reading at the end of a StringIO makes it keep its text in its buffer,
-    and later writes go there; the text and the position do not change."""
-    import sys
-
-    if sys.version_info >= (3, 12):
-        return
-    import io
-    import logging
-
-    for handler in logging.getLogger().handlers:
-        stream = getattr(handler, "stream", None)
-        if type(stream) is io.StringIO and not stream.closed:
-            position = stream.tell()
-            stream.seek(0, io.SEEK_END)
-            stream.readline()
-            stream.seek(position)
 
 
 # ---- the summary --------------------------------------------------------------------
