@@ -65,6 +65,9 @@ int hl_capture_os_errno(void) {
 #define HL__TAG_STACKS HL__TAG('S', 'T', 'K', 'S')
 #define HL__TAG_TRACES HL__TAG('T', 'R', 'C', 'S')
 #define HL__TAG_INFO HL__TAG('I', 'N', 'F', 'O')
+#define HL__TAG_COUNTS HL__TAG('C', 'N', 'T', 'S')
+#define HL__TAG_FUNCTIONS HL__TAG('F', 'N', 'C', 'S')
+#define HL__TAG_TIMELINE HL__TAG('T', 'I', 'M', 'E')
 #define HL__TAG_END HL__TAG('E', 'N', 'D', ' ')
 
 /* Bits for the snapshot-scoped sections a snapshot has seen so far. */
@@ -73,6 +76,15 @@ int hl_capture_os_errno(void) {
 #define HL__HAS_FRAMES 0x04u
 #define HL__HAS_STACKS 0x08u
 #define HL__HAS_TRACES 0x10u
+#define HL__HAS_COUNTS 0x20u
+#define HL__HAS_FUNCTIONS 0x40u
+
+/* What the reader knows about the snapshot being read. */
+typedef struct hl__scope {
+    unsigned seen;       /* HL__HAS_* bits */
+    uint64_t n_counts;   /* entries of its COUNTS section */
+    uint32_t n_functions; /* entries of its FUNCTIONS section */
+} hl__scope;
 
 static const uint8_t hl__magic[8] = {0x89, 'H', 'L', 'C', '\r', '\n', 0x1A, '\n'};
 
@@ -186,6 +198,12 @@ static const char *hl__tag_name(uint32_t tag, char *buf, size_t buf_size) {
         return "TRACES";
     case HL__TAG_INFO:
         return "INFO";
+    case HL__TAG_COUNTS:
+        return "COUNTS";
+    case HL__TAG_FUNCTIONS:
+        return "FUNCTIONS";
+    case HL__TAG_TIMELINE:
+        return "TIMELINE";
     case HL__TAG_END:
         return "END";
     default:
@@ -547,6 +565,68 @@ static void hl__emit_traces(hl_capture_writer *writer, const void *arg) {
     }
 }
 
+static void hl__emit_counts(hl_capture_writer *writer, const void *arg) {
+    const hl_snapshot_data *snap = arg;
+    uint8_t batch[512 * 8];
+    uint64_t i = 0;
+
+    hl__put_u64(writer, snap->n_traces);
+    while (i < snap->n_traces && !writer->failed) {
+        size_t used = 0;
+
+        for (; i < snap->n_traces && used < sizeof(batch); i++, used += 8)
+            hl__store_u64(batch + used, snap->trace_counts[i]);
+        hl__put(writer, batch, used);
+    }
+}
+
+static void hl__emit_functions(hl_capture_writer *writer, const void *arg) {
+    const hl_snapshot_data *snap = arg;
+    uint32_t i;
+
+    hl__put_u32(writer, snap->n_frames);
+    for (i = 0; i < snap->n_frames; i++)
+        hl__put_u32(writer, snap->frame_functions[i]);
+}
+
+static void hl__emit_timeline(hl_capture_writer *writer, const void *arg) {
+    const hl_timeline *timeline = arg;
+    size_t i;
+
+    hl__put_u64(writer, hl__i64_bits(timeline->start_ns));
+    hl__put_u64(writer, timeline->interval_ns);
+    hl__put_u64(writer, (uint64_t)timeline->n_points);
+    for (i = 0; i < timeline->n_points; i++) {
+        const hl_timeline_point *point = &timeline->points[i];
+        uint8_t record[32];
+
+        hl__store_u64(record, point->t_ns);
+        hl__store_u64(record + 8, point->traced);
+        hl__store_u64(record + 16, point->traced_max);
+        hl__store_u64(record + 24, point->rss);
+        hl__put(writer, record, sizeof(record));
+    }
+}
+
+/* Append the TIMELINE section; see capture.h. */
+int hl_capture_writer_add_timeline(hl_capture_writer *writer, const hl_timeline *timeline,
+                                   char *errbuf, size_t errbuf_size) {
+    size_t i;
+
+    if (writer->failed)
+        return hl__writer_report(writer, errbuf, errbuf_size);
+    for (i = 0; i < timeline->n_points; i++) {
+        const hl_timeline_point *point = &timeline->points[i];
+        if (point->traced_max < point->traced ||
+            (i > 0 && point->t_ns < timeline->points[i - 1].t_ns))
+            return hl_error_format(errbuf, errbuf_size, "timeline point %zu is out of order", i);
+    }
+    if (hl__write_section(writer, HL__TAG_TIMELINE, 0, 24u + 32u * (uint64_t)timeline->n_points,
+                          hl__emit_timeline, timeline) < 0)
+        return hl__writer_report(writer, errbuf, errbuf_size);
+    return 0;
+}
+
 /* Append an INFO pair; see capture.h. */
 int hl_capture_writer_add_info(hl_capture_writer *writer, const char *key, const char *value,
                                char *errbuf, size_t errbuf_size) {
@@ -614,6 +694,16 @@ int hl_capture_writer_add_snapshot(hl_capture_writer *writer, const char *name,
                           snap) < 0 ||
         hl__write_section(writer, HL__TAG_TRACES, HL__SECTION_REQUIRED, 8u + 16u * snap->n_traces,
                           hl__emit_traces, snap) < 0)
+        return hl__writer_report(writer, errbuf, errbuf_size);
+    /* Counts change what the traces mean: a reader that does not know them
+     * must refuse the file. Function names are extra: it may skip them. */
+    if (snap->trace_counts != NULL && snap->n_traces > 0 &&
+        hl__write_section(writer, HL__TAG_COUNTS, HL__SECTION_REQUIRED, 8u + 8u * snap->n_traces,
+                          hl__emit_counts, snap) < 0)
+        return hl__writer_report(writer, errbuf, errbuf_size);
+    if (snap->frame_functions != NULL && snap->n_frames > 0 &&
+        hl__write_section(writer, HL__TAG_FUNCTIONS, 0, 4u + 4u * (uint64_t)snap->n_frames,
+                          hl__emit_functions, snap) < 0)
         return hl__writer_report(writer, errbuf, errbuf_size);
     return 0;
 }
@@ -721,6 +811,7 @@ void hl_capture_clear(hl_capture *capture) {
         free(capture->info[i].value);
     }
     free(capture->info);
+    hl_timeline_destroy(&capture->timeline);
     hl_capture_init(capture);
 }
 
@@ -1015,9 +1106,119 @@ static int hl__parse_traces(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
     return 0;
 }
 
+/* COUNTS payload: u64 count, then one u64 block count per trace. */
+static int hl__parse_counts(const uint8_t *p, uint64_t len, hl_snapshot_data *snap,
+                            hl__scope *scope, char *errbuf, size_t errbuf_size) {
+    uint64_t n, room, i;
+
+    if (len < 8)
+        return hl_error_format(errbuf, errbuf_size,
+                               "section COUNTS is too short (%" PRIu64 " bytes)", len);
+    n = hl__load_u64(p);
+    room = (len - 8) / 8;
+    if (n > room)
+        return hl_error_format(
+            errbuf, errbuf_size,
+            "section COUNTS declares %" PRIu64 " counts but has room for %" PRIu64, n, room);
+    if (len - 8 - 8 * n != 0)
+        return hl_error_format(errbuf, errbuf_size,
+                               "section COUNTS has %" PRIu64 " unexpected trailing bytes",
+                               len - 8 - 8 * n);
+    scope->n_counts = n;
+    if (n == 0)
+        return 0;
+    snap->trace_counts = hl__alloc_array(n, sizeof(uint64_t));
+    if (snap->trace_counts == NULL)
+        return hl_error_format(errbuf, errbuf_size, "out of memory reading section COUNTS");
+    for (i = 0; i < n; i++)
+        snap->trace_counts[i] = hl__load_u64(p + 8 + 8 * i);
+    return 0;
+}
+
+/* FUNCTIONS payload: u32 count, then one u32 string index per frame. */
+static int hl__parse_functions(const uint8_t *p, uint64_t len, hl_snapshot_data *snap,
+                               hl__scope *scope, char *errbuf, size_t errbuf_size) {
+    uint64_t room;
+    uint32_t n, i;
+
+    if (len < 4)
+        return hl_error_format(errbuf, errbuf_size,
+                               "section FUNCTIONS is too short (%" PRIu64 " bytes)", len);
+    n = hl__load_u32(p);
+    room = (len - 4) / 4;
+    if (n > room)
+        return hl_error_format(
+            errbuf, errbuf_size,
+            "section FUNCTIONS declares %" PRIu32 " names but has room for %" PRIu64, n, room);
+    if (len - 4 - 4 * (uint64_t)n != 0)
+        return hl_error_format(errbuf, errbuf_size,
+                               "section FUNCTIONS has %" PRIu64 " unexpected trailing bytes",
+                               len - 4 - 4 * (uint64_t)n);
+    scope->n_functions = n;
+    if (n == 0)
+        return 0;
+    snap->frame_functions = hl__alloc_array(n, sizeof(uint32_t));
+    if (snap->frame_functions == NULL)
+        return hl_error_format(errbuf, errbuf_size, "out of memory reading section FUNCTIONS");
+    for (i = 0; i < n; i++)
+        snap->frame_functions[i] = hl__load_u32(p + 4 + 4 * (uint64_t)i);
+    return 0;
+}
+
+/* TIMELINE payload: start, interval, u64 count, 32-byte points. */
+static int hl__parse_timeline(const uint8_t *p, uint64_t len, hl_capture *out, char *errbuf,
+                              size_t errbuf_size) {
+    uint64_t n, room, i;
+    hl_timeline *timeline = &out->timeline;
+
+    if (out->has_timeline)
+        return hl_error_format(errbuf, errbuf_size, "duplicate TIMELINE section");
+    if (len < 24)
+        return hl_error_format(errbuf, errbuf_size,
+                               "section TIMELINE is too short (%" PRIu64 " bytes)", len);
+    n = hl__load_u64(p + 16);
+    room = (len - 24) / 32;
+    if (n > room)
+        return hl_error_format(
+            errbuf, errbuf_size,
+            "section TIMELINE declares %" PRIu64 " points but has room for %" PRIu64, n, room);
+    if (len - 24 - 32 * n != 0)
+        return hl_error_format(errbuf, errbuf_size,
+                               "section TIMELINE has %" PRIu64 " unexpected trailing bytes",
+                               len - 24 - 32 * n);
+    memset(timeline, 0, sizeof(*timeline));
+    timeline->start_ns = hl__i64_from_bits(hl__load_u64(p));
+    timeline->interval_ns = hl__load_u64(p + 8);
+    timeline->stride = 1;
+    if (n > 0) {
+        timeline->points = hl__alloc_array(n, sizeof(hl_timeline_point));
+        if (timeline->points == NULL)
+            return hl_error_format(errbuf, errbuf_size, "out of memory reading section TIMELINE");
+    }
+    timeline->max_points = (size_t)n;
+    out->has_timeline = 1;
+    for (i = 0; i < n; i++) {
+        const uint8_t *record = p + 24 + 32 * i;
+        hl_timeline_point *point = &timeline->points[i];
+
+        point->t_ns = hl__load_u64(record);
+        point->traced = hl__load_u64(record + 8);
+        point->traced_max = hl__load_u64(record + 16);
+        point->rss = hl__load_u64(record + 24);
+        timeline->n_points = (size_t)i + 1;
+        if (point->traced_max < point->traced)
+            return hl_error_format(errbuf, errbuf_size,
+                                   "timeline point %" PRIu64 " has a maximum below its value", i);
+        if (i > 0 && point->t_ns < timeline->points[i - 1].t_ns)
+            return hl_error_format(errbuf, errbuf_size,
+                                   "timeline point %" PRIu64 " is earlier than the one before", i);
+    }
+    return 0;
+}
+
 /* Check that the snapshot just ended (if any) had every section it needs.
  * seen holds HL__HAS_* bits. Returns 0 or -1 with a message. */
-static int hl__check_complete(const hl_capture *out, unsigned seen, char *errbuf,
+static int hl__check_complete(const hl_capture *out, const hl__scope *scope, char *errbuf,
                               size_t errbuf_size) {
     static const struct {
         unsigned bit;
@@ -1027,22 +1228,33 @@ static int hl__check_complete(const hl_capture *out, unsigned seen, char *errbuf
                   {HL__HAS_FRAMES, "FRAMES"},
                   {HL__HAS_STACKS, "STACKS"},
                   {HL__HAS_TRACES, "TRACES"}};
+    const hl_snapshot_data *snap;
     size_t i;
 
     if (out->n_snapshots == 0)
         return 0;
     for (i = 0; i < sizeof(needed) / sizeof(needed[0]); i++) {
-        if (!(seen & needed[i].bit))
+        if (!(scope->seen & needed[i].bit))
             return hl_error_format(errbuf, errbuf_size, "snapshot %zu has no %s section",
                                    out->n_snapshots - 1, needed[i].name);
     }
+    snap = &out->snapshots[out->n_snapshots - 1].data;
+    if ((scope->seen & HL__HAS_COUNTS) && scope->n_counts != snap->n_traces)
+        return hl_error_format(errbuf, errbuf_size,
+                               "snapshot %zu has %" PRIu64 " traces but %" PRIu64 " counts",
+                               out->n_snapshots - 1, snap->n_traces, scope->n_counts);
+    if ((scope->seen & HL__HAS_FUNCTIONS) && scope->n_functions != snap->n_frames)
+        return hl_error_format(errbuf, errbuf_size,
+                               "snapshot %zu has %" PRIu32 " frames but %" PRIu32
+                               " function names",
+                               out->n_snapshots - 1, snap->n_frames, scope->n_functions);
     return 0;
 }
 
 /* Parse a snapshot-scoped section into the current (last) snapshot, after
  * checking there is one and that it does not have this section yet. */
 static int hl__parse_scoped(uint32_t tag, const uint8_t *p, uint64_t len, hl_capture *out,
-                            unsigned *seen, char *errbuf, size_t errbuf_size) {
+                            hl__scope *scope, char *errbuf, size_t errbuf_size) {
     hl_snapshot_data *snap;
     unsigned bit;
     char tag_buf[16];
@@ -1064,14 +1276,20 @@ static int hl__parse_scoped(uint32_t tag, const uint8_t *p, uint64_t len, hl_cap
     case HL__TAG_STACKS:
         bit = HL__HAS_STACKS;
         break;
+    case HL__TAG_COUNTS:
+        bit = HL__HAS_COUNTS;
+        break;
+    case HL__TAG_FUNCTIONS:
+        bit = HL__HAS_FUNCTIONS;
+        break;
     default:
         bit = HL__HAS_TRACES;
         break;
     }
-    if (*seen & bit)
+    if (scope->seen & bit)
         return hl_error_format(errbuf, errbuf_size, "duplicate %s section in snapshot %zu", name,
                                out->n_snapshots - 1);
-    *seen |= bit;
+    scope->seen |= bit;
     snap = &out->snapshots[out->n_snapshots - 1].data;
     switch (tag) {
     case HL__TAG_META:
@@ -1082,6 +1300,10 @@ static int hl__parse_scoped(uint32_t tag, const uint8_t *p, uint64_t len, hl_cap
         return hl__parse_frames(p, len, snap, errbuf, errbuf_size);
     case HL__TAG_STACKS:
         return hl__parse_stacks(p, len, snap, errbuf, errbuf_size);
+    case HL__TAG_COUNTS:
+        return hl__parse_counts(p, len, snap, scope, errbuf, errbuf_size);
+    case HL__TAG_FUNCTIONS:
+        return hl__parse_functions(p, len, snap, scope, errbuf, errbuf_size);
     default:
         return hl__parse_traces(p, len, snap, errbuf, errbuf_size);
     }
@@ -1136,7 +1358,7 @@ static int hl__validate_all(const hl_capture *out, char *errbuf, size_t errbuf_s
 static int hl__parse_sections(const uint8_t *buf, size_t len, hl_capture *out, char *errbuf,
                               size_t errbuf_size) {
     size_t pos = HL__HEADER_SIZE;
-    unsigned seen = 0;
+    hl__scope scope = {0};
     char tag_buf[16];
 
     for (;;) {
@@ -1177,13 +1399,13 @@ static int hl__parse_sections(const uint8_t *buf, size_t len, hl_capture *out, c
                 return hl_error_format(errbuf, errbuf_size,
                                        "%zu bytes of trailing data after the END section",
                                        len - pos);
-            if (hl__check_complete(out, seen, errbuf, errbuf_size) < 0)
+            if (hl__check_complete(out, &scope, errbuf, errbuf_size) < 0)
                 return -1;
             return hl__validate_all(out, errbuf, errbuf_size);
         case HL__TAG_SNAPSHOT:
-            if (hl__check_complete(out, seen, errbuf, errbuf_size) < 0)
+            if (hl__check_complete(out, &scope, errbuf, errbuf_size) < 0)
                 return -1;
-            seen = 0;
+            memset(&scope, 0, sizeof(scope));
             if (hl__parse_snapshot(payload, length, out, errbuf, errbuf_size) < 0)
                 return -1;
             break;
@@ -1191,12 +1413,18 @@ static int hl__parse_sections(const uint8_t *buf, size_t len, hl_capture *out, c
             if (hl__parse_info(payload, length, out, errbuf, errbuf_size) < 0)
                 return -1;
             break;
+        case HL__TAG_TIMELINE:
+            if (hl__parse_timeline(payload, length, out, errbuf, errbuf_size) < 0)
+                return -1;
+            break;
         case HL__TAG_META:
         case HL__TAG_STRINGS:
         case HL__TAG_FRAMES:
         case HL__TAG_STACKS:
         case HL__TAG_TRACES:
-            if (hl__parse_scoped(tag, payload, length, out, &seen, errbuf, errbuf_size) < 0)
+        case HL__TAG_COUNTS:
+        case HL__TAG_FUNCTIONS:
+            if (hl__parse_scoped(tag, payload, length, out, &scope, errbuf, errbuf_size) < 0)
                 return -1;
             break;
         default:

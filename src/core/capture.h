@@ -21,10 +21,11 @@
 
 #include "hl_common.h"
 #include "snapshot_data.h"
+#include "timeline.h"
 
 /* The format version this code writes; it reads every HL_CAPTURE_VERSION_MAJOR.x. */
 #define HL_CAPTURE_VERSION_MAJOR 1
-#define HL_CAPTURE_VERSION_MINOR 0
+#define HL_CAPTURE_VERSION_MINOR 1
 
 /* ---- single snapshot ------------------------------------------------------ */
 
@@ -78,6 +79,8 @@ typedef struct hl_capture {
     hl_capture_snapshot *snapshots; /* in file order */
     size_t n_info;
     hl_capture_info *info; /* in file order; keys may repeat */
+    int has_timeline;      /* 1: the file holds a TIMELINE section */
+    hl_timeline timeline;  /* its points (max_points == n_points); empty when none */
 } hl_capture;
 
 /* Reset *capture to empty (no snapshots, no info). */
@@ -117,6 +120,14 @@ HL_WARN_UNUSED hl_capture_writer *hl_capture_writer_open_memory(char *errbuf, si
 /* Append one INFO pair (key and value: UTF-8 text, may be ""). Returns 0 or -1. */
 HL_WARN_UNUSED int hl_capture_writer_add_info(hl_capture_writer *writer, const char *key,
                                               const char *value, char *errbuf, size_t errbuf_size);
+
+/* Append the heap-size timeline (file-scoped; at most one per capture),
+ * reading *timeline only: its complete points, not the one being built.
+ * Returns 0 or -1 (points out of order: nothing written; I/O or memory:
+ * the writer is failed). */
+HL_WARN_UNUSED int hl_capture_writer_add_timeline(hl_capture_writer *writer,
+                                                  const hl_timeline *timeline, char *errbuf,
+                                                  size_t errbuf_size);
 
 /* Append *snap as a snapshot called name (UTF-8, e.g. "peak"; may be ""),
  * reading *snap only. Returns 0 or -1. When -1 comes from a snapshot or name

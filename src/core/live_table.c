@@ -305,10 +305,12 @@ int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size, ui
             hl__big_remove(table, addr);
         }
         table->total_bytes += size - old_size;
+        table->replaced_size = old_size;
+        table->replaced_stack_word = slot->stack_word;
         slot->stack_word = stack_word;
         slot->generation = table->generation;
         slot->size = size >= HL_LIVE_SIZE_BIG ? HL_LIVE_SIZE_BIG : (uint32_t)size;
-        return 0;
+        return 1;
     }
     if (HL_UNLIKELY((region->count + 1) * 8 > region->n_slots * 7)) {
         region = hl__region_grow(table, hl__dir_probe(table, key));

@@ -77,6 +77,10 @@ typedef struct hl_live_table {
     size_t n_big, big_capacity;
 
     uint16_t generation; /* stamped on every block inserted; 0 after init */
+
+    /* The entry the last insert that returned 1 replaced. */
+    uint64_t replaced_size;
+    uint32_t replaced_stack_word;
 } hl_live_table;
 
 /* Position of an iteration over the table; start from {0, 0}. */
@@ -97,10 +101,12 @@ void hl_live_table_destroy(hl_live_table *table);
  * check; it cannot fail). */
 int hl_live_table_clear(hl_live_table *table);
 
-/* Record block `addr` (non-zero) of `size` bytes with `stack_word`, replacing
- * an entry for the same address. Returns
- * 0, or -1 when memory for the region could not be had: the table is then
- * unchanged and the caller counts a dropped trace. */
+/* Record block `addr` (non-zero) of `size` bytes with `stack_word`. Returns
+ * 0 for a new entry; 1 when it replaced an entry for the same address (a
+ * free the table never saw), whose size and stack word are then in
+ * table->replaced_size and replaced_stack_word; or -1 when memory for the
+ * region could not be had: the table is then unchanged and the caller
+ * counts a dropped trace. */
 HL_WARN_UNUSED int hl_live_table_insert(hl_live_table *table, uintptr_t addr, uint64_t size,
                                         uint32_t stack_word);
 

@@ -33,6 +33,8 @@ void hl_snapshot_data_clear(hl_snapshot_data *data) {
     free(data->stacks);
     free(data->stack_frames);
     free(data->traces);
+    free(data->trace_counts);
+    free(data->frame_functions);
     hl_snapshot_data_init(data);
 }
 
@@ -300,7 +302,25 @@ static int hl__validate_stacks(const hl_snapshot_data *data, char *errbuf, size_
     return 0;
 }
 
-/* Check that every trace names an existing stack. */
+/* Check that every frame's function name, when known, is an existing string. */
+static int hl__validate_functions(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size) {
+    uint32_t i;
+
+    if (data->frame_functions == NULL)
+        return 0;
+    for (i = 0; i < data->n_frames; i++) {
+        uint32_t name = data->frame_functions[i];
+        if (name != HL_NO_FUNCTION && name >= data->n_strings)
+            return hl_error_format(errbuf, errbuf_size,
+                                   "frame %" PRIu32 " names function string %" PRIu32
+                                   " but there are %" PRIu32 " strings",
+                                   i, name, data->n_strings);
+    }
+    return 0;
+}
+
+/* Check that every trace names an existing stack (and stands for at least
+ * one block when the snapshot is aggregated). */
 static int hl__validate_traces(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size) {
     uint64_t i;
 
@@ -314,6 +334,9 @@ static int hl__validate_traces(const hl_snapshot_data *data, char *errbuf, size_
                                    "trace %" PRIu64 " refers to stack %" PRIu32
                                    " but there are %" PRIu32 " stacks",
                                    i, data->traces[i].stack, data->n_stacks);
+        if (data->trace_counts != NULL && data->trace_counts[i] == 0)
+            return hl_error_format(errbuf, errbuf_size, "trace %" PRIu64 " stands for 0 blocks",
+                                   i);
     }
     return 0;
 }
@@ -325,6 +348,8 @@ int hl_snapshot_data_validate(const hl_snapshot_data *data, char *errbuf, size_t
     if (hl__validate_strings(data, errbuf, errbuf_size) < 0)
         return -1;
     if (hl__validate_frames(data, errbuf, errbuf_size) < 0)
+        return -1;
+    if (hl__validate_functions(data, errbuf, errbuf_size) < 0)
         return -1;
     if (hl__validate_stacks(data, errbuf, errbuf_size) < 0)
         return -1;

@@ -14,6 +14,12 @@
  *    unique by their frame sequence and total_nframe; frame 0 of a stack is the
  *    most recent call. A stack has at least one frame.
  *  - every trace's stack < n_stacks.
+ *  - trace_counts, when present, has n_traces entries, each >= 1: trace i then
+ *    stands for trace_counts[i] blocks whose sizes add up to traces[i].size
+ *    (an aggregated snapshot: one trace per stack and domain). When NULL,
+ *    every trace is one block.
+ *  - frame_functions, when present, has n_frames entries, each a string
+ *    index or HL_NO_FUNCTION: the name of the function a frame's line is in.
  * All arrays are owned by the struct and released by hl_snapshot_data_clear().
  */
 #ifndef HL_SNAPSHOT_DATA_H
@@ -44,6 +50,9 @@ typedef struct hl_trace_record {
     uint32_t domain;
 } hl_trace_record;
 
+/* frame_functions entry of a frame whose function is not known. */
+#define HL_NO_FUNCTION UINT32_MAX
+
 typedef struct hl_snapshot_data {
     uint32_t n_strings;
     uint64_t *string_offsets; /* n_strings + 1 entries */
@@ -59,6 +68,9 @@ typedef struct hl_snapshot_data {
 
     uint64_t n_traces;
     hl_trace_record *traces;
+    uint64_t *trace_counts; /* NULL, or n_traces block counts (aggregated) */
+
+    uint32_t *frame_functions; /* NULL, or n_frames function names (string indices) */
 
     uint32_t traceback_limit; /* the nframe the tracer ran with */
     int64_t timestamp_ns;     /* wall clock when taken, ns since the epoch */
@@ -69,6 +81,11 @@ void hl_snapshot_data_init(hl_snapshot_data *data);
 
 /* Free every array owned by *data and reset it to empty. Safe on an empty one. */
 void hl_snapshot_data_clear(hl_snapshot_data *data);
+
+/* The number of blocks trace i stands for: 1 unless the snapshot is aggregated. */
+static inline uint64_t hl_snapshot_trace_count(const hl_snapshot_data *data, uint64_t i) {
+    return data->trace_counts != NULL ? data->trace_counts[i] : 1;
+}
 
 /* Check the invariants above. Returns 0 when they hold, or -1 and writes a
  * sentence naming the first broken one into errbuf (always NUL-terminated). */

@@ -22,9 +22,16 @@ static int hl__fold_by_stack(const hl_snapshot_data *snap, uint64_t **sizes_out,
         return -1;
     }
     const hl_trace_record *trace = snap->traces;
-    for (uint64_t i = 0; i < snap->n_traces; i++, trace++) {
-        sizes[trace->stack] += trace->size;
-        counts[trace->stack]++;
+    if (snap->trace_counts == NULL) {
+        for (uint64_t i = 0; i < snap->n_traces; i++, trace++) {
+            sizes[trace->stack] += trace->size;
+            counts[trace->stack]++;
+        }
+    } else {
+        for (uint64_t i = 0; i < snap->n_traces; i++, trace++) {
+            sizes[trace->stack] += trace->size;
+            counts[trace->stack] += snap->trace_counts[i];
+        }
     }
     *sizes_out = sizes;
     *counts_out = counts;
@@ -168,7 +175,9 @@ int hl_stats_filter(const hl_snapshot_data *src, const uint32_t *domains, size_t
         hl__dup((void **)&dst->frames, src->frames, src->n_frames * sizeof(hl_frame)) < 0 ||
         hl__dup((void **)&dst->stacks, src->stacks, src->n_stacks * sizeof(hl_stack)) < 0 ||
         hl__dup((void **)&dst->stack_frames, src->stack_frames,
-                src->n_stack_frames * sizeof(uint32_t)) < 0)
+                src->n_stack_frames * sizeof(uint32_t)) < 0 ||
+        hl__dup((void **)&dst->frame_functions, src->frame_functions,
+                src->frame_functions ? src->n_frames * sizeof(uint32_t) : 0) < 0)
         goto fail;
 
     uint64_t kept = 0;
@@ -176,6 +185,11 @@ int hl_stats_filter(const hl_snapshot_data *src, const uint32_t *domains, size_t
         dst->traces = malloc(src->n_traces * sizeof(hl_trace_record));
         if (dst->traces == NULL)
             goto fail;
+        if (src->trace_counts != NULL) {
+            dst->trace_counts = malloc(src->n_traces * sizeof(uint64_t));
+            if (dst->trace_counts == NULL)
+                goto fail;
+        }
     }
     uint32_t last_domain = 0;
     const uint8_t *mask = NULL;
@@ -190,8 +204,11 @@ int hl_stats_filter(const hl_snapshot_data *src, const uint32_t *domains, size_t
             last_domain = trace->domain;
             have_last = 1;
         }
-        if (mask != NULL && mask[trace->stack])
+        if (mask != NULL && mask[trace->stack]) {
+            if (dst->trace_counts != NULL)
+                dst->trace_counts[kept] = src->trace_counts[i];
             dst->traces[kept++] = *trace;
+        }
     }
     dst->n_traces = kept;
     return 0;

@@ -471,6 +471,12 @@ class Snapshot:
         data = _core.load_snapshot(filename)
         return Snapshot(data, data.traceback_limit)
 
+    def functions(self):
+        """{(filename, lineno): function name} for the frames whose function
+        heaplens knows (a heaplens extension; the stdlib records no names).
+        Empty for snapshots built from raw tuples."""
+        return self._data.functions()
+
     def filter_traces(self, filters):
         """A new Snapshot keeping the traces the filters select.
 
@@ -564,6 +570,9 @@ class _TupleData:
 
     def total_size(self):
         return sum(size for _, size, _ in self._traces)
+
+    def functions(self):
+        return {}
 
     def frame(self, index):
         return self._frames[index]

@@ -297,7 +297,13 @@ static void assert_same_snapshot(const hl_snapshot_data *a, const hl_snapshot_da
         ASSERT_U64_EQ(a->traces[i].size, b->traces[i].size);
         ASSERT_EQ(a->traces[i].stack, b->traces[i].stack);
         ASSERT_EQ(a->traces[i].domain, b->traces[i].domain);
+        ASSERT_U64_EQ(hl_snapshot_trace_count(a, i), hl_snapshot_trace_count(b, i));
     }
+    ASSERT_EQ(a->frame_functions == NULL || a->n_frames == 0,
+              b->frame_functions == NULL || b->n_frames == 0);
+    if (a->frame_functions != NULL && b->frame_functions != NULL)
+        for (i = 0; i < a->n_frames; i++)
+            ASSERT_EQ(a->frame_functions[i], b->frame_functions[i]);
     ASSERT_EQ(a->traceback_limit, b->traceback_limit);
     ASSERT_EQ(a->timestamp_ns, b->timestamp_ns);
 }
@@ -522,7 +528,7 @@ static void test_golden_bytes(void) {
     size_t len;
 
     make_small(&d);
-    put_file_header(&want, 1, 0, 0);
+    put_file_header(&want, 1, 1, 0);
     put_u32(&payload, 0); /* name "" */
     put_section(&want, "SNAP", 1, payload.p, payload.len);
     payload.len = 0;
@@ -711,7 +717,7 @@ static void test_several_snapshots(void) {
     if (hl_capture_decode_all(buf, len, &capture, errbuf, sizeof(errbuf)) != 0)
         HL__FAIL("decode_all failed: %s", errbuf);
     ASSERT_EQ(capture.version_major, 1);
-    ASSERT_EQ(capture.version_minor, 0);
+    ASSERT_EQ(capture.version_minor, 1);
     ASSERT_EQ(capture.n_snapshots, 2);
     ASSERT_STR_EQ(capture.snapshots[0].name, "peak");
     ASSERT_STR_EQ(capture.snapshots[1].name, "exit");
@@ -1268,6 +1274,169 @@ static void test_large_snapshot(void) {
     hl_snapshot_data_clear(&d);
 }
 
+/* ---- version 1.1: counts, function names, timeline ------------------------ */
+
+/* make_small's snapshot, aggregated: its trace stands for 7 blocks, and
+ * frame 1 is in function "main" (string 2). */
+static void make_aggregated(hl_snapshot_data *d) {
+    static const char *const strings[] = {"app.py", "lib.py", "main"};
+    static const uint64_t counts[] = {7};
+    static const uint32_t functions[] = {HL_NO_FUNCTION, 2};
+
+    make_small(d);
+    free(d->string_offsets);
+    free(d->string_bytes);
+    set_strings(d, strings, NULL, 3);
+    d->trace_counts = dup_bytes(counts, sizeof(counts));
+    d->frame_functions = dup_bytes(functions, sizeof(functions));
+}
+
+static void test_counts_and_functions_round_trip(void) {
+    hl_snapshot_data d, back;
+    uint8_t *buf;
+    size_t len, at;
+
+    make_aggregated(&d);
+    ASSERT_EQ(hl_capture_encode(&d, &buf, &len, errbuf, sizeof(errbuf)), 0);
+    /* COUNTS is required (old readers must refuse), FUNCTIONS optional. */
+    at = find_section(buf, len, "CNTS", 0);
+    ASSERT_TRUE(at != SIZE_MAX);
+    ASSERT_EQ(get_u32(buf + at + 4), 1);
+    ASSERT_U64_EQ(get_u64(buf + at + 8), 16);
+    ASSERT_U64_EQ(get_u64(buf + at + 20), 1);
+    ASSERT_U64_EQ(get_u64(buf + at + 28), 7);
+    at = find_section(buf, len, "FNCS", 0);
+    ASSERT_TRUE(at != SIZE_MAX);
+    ASSERT_EQ(get_u32(buf + at + 4), 0);
+    ASSERT_EQ(get_u32(buf + at + 20), 2);
+    ASSERT_EQ(get_u32(buf + at + 24), HL_NO_FUNCTION);
+    ASSERT_EQ(get_u32(buf + at + 28), 2);
+    if (hl_capture_decode(buf, len, &back, errbuf, sizeof(errbuf)) != 0)
+        HL__FAIL("decode failed: %s", errbuf);
+    assert_same_snapshot(&d, &back);
+    ASSERT_NOT_NULL(back.trace_counts);
+    hl_snapshot_data_clear(&back);
+    free(buf);
+    hl_snapshot_data_clear(&d);
+}
+
+static void test_reject_bad_counts_and_functions(void) {
+    hl_snapshot_data d;
+    uint8_t *buf;
+    size_t len;
+    bytes p = {0};
+
+    make_aggregated(&d);
+    ASSERT_EQ(hl_capture_encode(&d, &buf, &len, errbuf, sizeof(errbuf)), 0);
+    put_u64(&p, 2);
+    put_u64(&p, 1);
+    put_u64(&p, 1);
+    expect_reject_patched(buf, len, "CNTS", p.p, p.len, "snapshot 0 has 1 traces but 2 counts");
+    expect_reject_patched(buf, len, "CNTS", p.p, 16,
+                          "section COUNTS declares 2 counts but has room for 1");
+    set_u32(p.p, 1);
+    expect_reject_patched(buf, len, "CNTS", p.p, 20,
+                          "section COUNTS has 4 unexpected trailing bytes");
+    p.len = 0;
+    put_u64(&p, 1);
+    put_u64(&p, 0);
+    expect_reject_patched(buf, len, "CNTS", p.p, p.len, "trace 0 stands for 0 blocks");
+    p.len = 0;
+    put_u32(&p, 2);
+    put_u32(&p, 0);
+    put_u32(&p, 3);
+    expect_reject_patched(buf, len, "FNCS", p.p, p.len,
+                          "frame 1 names function string 3 but there are 3 strings");
+    p.len = 0;
+    put_u32(&p, 1);
+    put_u32(&p, 0);
+    expect_reject_patched(buf, len, "FNCS", p.p, p.len,
+                          "snapshot 0 has 2 frames but 1 function names");
+    free(p.p);
+    free(buf);
+    hl_snapshot_data_clear(&d);
+}
+
+static void test_timeline_round_trip_and_rejects(void) {
+    hl_capture_writer *writer;
+    hl_timeline timeline;
+    hl_capture capture;
+    hl_snapshot_data d;
+    uint8_t *buf;
+    size_t len, at;
+    bytes p = {0}, b;
+
+    ASSERT_EQ(hl_timeline_init(&timeline, 8, -5, 10000000), 0);
+    for (uint64_t i = 0; i < 3; i++) {
+        hl_timeline_point point = {i * 10, 100 * i, 100 * i + 50, 4096};
+        hl_timeline_add(&timeline, point);
+    }
+    make_small(&d);
+    writer = hl_capture_writer_open_memory(errbuf, sizeof(errbuf));
+    ASSERT_NOT_NULL(writer);
+    ASSERT_EQ(hl_capture_writer_add_snapshot(writer, "exit", &d, errbuf, sizeof(errbuf)), 0);
+    ASSERT_EQ(hl_capture_writer_add_timeline(writer, &timeline, errbuf, sizeof(errbuf)), 0);
+    ASSERT_EQ(hl_capture_writer_finish(writer, &buf, &len, errbuf, sizeof(errbuf)), 0);
+    at = find_section(buf, len, "TIME", 0);
+    ASSERT_TRUE(at != SIZE_MAX);
+    ASSERT_EQ(get_u32(buf + at + 4), 0);        /* optional */
+    ASSERT_U64_EQ(get_u64(buf + at + 8), 24 + 3 * 32);
+    ASSERT_U64_EQ(get_u64(buf + at + 20), (uint64_t)-5); /* start_ns, two's complement */
+    ASSERT_U64_EQ(get_u64(buf + at + 28), 10000000);
+    ASSERT_U64_EQ(get_u64(buf + at + 36), 3);
+    ASSERT_U64_EQ(get_u64(buf + at + 44 + 32 * 2 + 16), 250); /* point 2's traced_max */
+    if (hl_capture_decode_all(buf, len, &capture, errbuf, sizeof(errbuf)) != 0)
+        HL__FAIL("decode_all failed: %s", errbuf);
+    ASSERT_EQ(capture.has_timeline, 1);
+    ASSERT_EQ(capture.timeline.start_ns, -5);
+    ASSERT_EQ(capture.timeline.n_points, 3);
+    ASSERT_U64_EQ(capture.timeline.points[1].traced, 100);
+    ASSERT_U64_EQ(capture.timeline.points[1].rss, 4096);
+    hl_capture_clear(&capture);
+
+    /* Hostile timelines. */
+    put_u64(&p, 0);
+    put_u64(&p, 1);
+    put_u64(&p, 2);
+    for (int i = 0; i < 2; i++) {
+        put_u64(&p, 10 - (uint64_t)i); /* time going backwards at point 1 */
+        put_u64(&p, 5);
+        put_u64(&p, 5);
+        put_u64(&p, 0);
+    }
+    b = replace_payload(buf, len, "TIME", 0, p.p, p.len);
+    ASSERT_EQ(hl_capture_decode_all(b.p, b.len, &capture, errbuf, sizeof(errbuf)), -1);
+    ASSERT_STR_EQ(errbuf, "timeline point 1 is earlier than the one before");
+    free(b.p);
+    set_u32(p.p + 24 + 32 + 16, 4); /* point 1: max 4 below its value 5 */
+    set_u32(p.p + 24 + 32, 11);
+    b = replace_payload(buf, len, "TIME", 0, p.p, p.len);
+    ASSERT_EQ(hl_capture_decode_all(b.p, b.len, &capture, errbuf, sizeof(errbuf)), -1);
+    ASSERT_STR_EQ(errbuf, "timeline point 1 has a maximum below its value");
+    free(b.p);
+    b = replace_payload(buf, len, "TIME", 0, p.p, p.len - 8);
+    ASSERT_EQ(hl_capture_decode_all(b.p, b.len, &capture, errbuf, sizeof(errbuf)), -1);
+    ASSERT_STR_EQ(errbuf, "section TIMELINE declares 2 points but has room for 1");
+    free(b.p);
+    at = find_section(buf, len, "TIME", 0);
+    b = insert_section(buf, len, at, "TIME", 0, buf + at + 20, 24 + 3 * 32);
+    ASSERT_EQ(hl_capture_decode_all(b.p, b.len, &capture, errbuf, sizeof(errbuf)), -1);
+    ASSERT_STR_EQ(errbuf, "duplicate TIMELINE section");
+    free(b.p);
+
+    /* The writer refuses points out of order. */
+    timeline.points[2].t_ns = 1;
+    writer = hl_capture_writer_open_memory(errbuf, sizeof(errbuf));
+    ASSERT_EQ(hl_capture_writer_add_timeline(writer, &timeline, errbuf, sizeof(errbuf)), -1);
+    ASSERT_STR_EQ(errbuf, "timeline point 2 is out of order");
+    hl_capture_writer_abort(writer);
+
+    free(p.p);
+    free(buf);
+    hl_timeline_destroy(&timeline);
+    hl_snapshot_data_clear(&d);
+}
+
 int main(void) {
     RUN_TEST(test_crc32c_known_answer);
     RUN_TEST(test_round_trip_empty);
@@ -1292,5 +1461,8 @@ int main(void) {
     RUN_TEST(test_reject_bad_payloads);
     RUN_TEST(test_reject_bad_info);
     RUN_TEST(test_large_snapshot);
+    RUN_TEST(test_counts_and_functions_round_trip);
+    RUN_TEST(test_reject_bad_counts_and_functions);
+    RUN_TEST(test_timeline_round_trip_and_rejects);
     TEST_SUMMARY("test_capture");
 }

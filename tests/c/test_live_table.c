@@ -15,7 +15,9 @@ static void test_insert_find_remove(void) {
     ASSERT_EQ(HL_STACK_WORD_ID(word), 7);
     ASSERT_EQ(HL_STACK_WORD_DOMAIN(word), 2);
     ASSERT_EQ(hl_live_table_find(&t, 0x2000, NULL, NULL), 0);
-    ASSERT_EQ(hl_live_table_insert(&t, 0x1000, 64, HL_STACK_WORD(8, 1)), 0); /* replace */
+    ASSERT_EQ(hl_live_table_insert(&t, 0x1000, 64, HL_STACK_WORD(8, 1)), 1); /* replace */
+    ASSERT_U64_EQ(t.replaced_size, 48);
+    ASSERT_EQ(t.replaced_stack_word, HL_STACK_WORD(7, 2));
     ASSERT_EQ(t.count, 1);
     ASSERT_U64_EQ(t.total_bytes, 64);
     ASSERT_EQ(hl_live_table_remove(&t, 0x1000, &size, &word), 1);
@@ -38,7 +40,8 @@ static void test_big_sizes(void) {
     ASSERT_EQ(hl_live_table_find(&t, 0x20, &size, NULL), 1);
     ASSERT_U64_EQ(size, UINT32_MAX);
     ASSERT_U64_EQ(t.total_bytes, huge + UINT32_MAX);
-    ASSERT_EQ(hl_live_table_insert(&t, 0x10, 8, 1), 0); /* big replaced by small */
+    ASSERT_EQ(hl_live_table_insert(&t, 0x10, 8, 1), 1); /* big replaced by small */
+    ASSERT_U64_EQ(t.replaced_size, huge);
     ASSERT_EQ(t.n_big, 1);
     ASSERT_EQ(hl_live_table_remove(&t, 0x20, &size, NULL), 1);
     ASSERT_U64_EQ(size, UINT32_MAX);
@@ -116,7 +119,11 @@ static void test_model(void) {
             /* allocate (or, when live, the block was freed untraced and reused) */
             uint64_t size = 1 + rng() % 1000;
             uint32_t word = (uint32_t)(rng() & HL_STACK_ID_MASK);
-            ASSERT_EQ(hl_live_table_insert(&t, addr, size, word), 0);
+            ASSERT_EQ(hl_live_table_insert(&t, addr, size, word), model_size[a] != 0);
+            if (model_size[a] != 0) {
+                ASSERT_U64_EQ(t.replaced_size, model_size[a]);
+                ASSERT_EQ(t.replaced_stack_word, model_word[a]);
+            }
             model_size[a] = size;
             model_word[a] = word;
         } else {
@@ -188,7 +195,7 @@ static void test_generations(void) {
     for (uintptr_t i = 0; i < N; i += 3)
         ASSERT_EQ(hl_live_table_remove(&t, 0x100000 + 16 * i, NULL, NULL), 1);
     hl_live_table_set_generation(&t, 65535);
-    ASSERT_EQ(hl_live_table_insert(&t, 0x100000 + 16 * 1, 32, 2), 0); /* replaced: restamped */
+    ASSERT_EQ(hl_live_table_insert(&t, 0x100000 + 16 * 1, 32, 2), 1); /* replaced: restamped */
     uint16_t generation = 0;
     for (uintptr_t i = 0; i < N; i++) {
         int found = hl_live_table_find_generation(&t, 0x100000 + 16 * i, &generation);

@@ -1,0 +1,77 @@
+"""Capture files as Python objects: the snapshots, the timeline and the facts
+about the run that `heaplens run` records (docs/capture-format.md).
+
+A Capture is plain data: it can be built from Python (tests, reports of
+snapshots taken with the API) or read from a file with load_capture(), which
+checks the file in C and never unpickles anything.
+"""
+
+from collections import namedtuple
+
+# One sample of the timeline. t_ns: nanoseconds since Timeline.start_ns;
+# traced: traced bytes at that moment; traced_max: the highest traced size
+# since the previous sample (>= traced); rss: resident set size in bytes, or
+# 0 when the platform does not tell.
+TimelinePoint = namedtuple("TimelinePoint", "t_ns traced traced_max rss")
+
+
+class Timeline:
+    """Heap size over time: points in time order, at most a few thousand
+    (long runs are thinned by merging neighbours, keeping the maxima)."""
+
+    def __init__(self, start_ns, points, interval_ns=0):
+        self.start_ns = int(start_ns)  # wall clock of t_ns == 0, ns since the epoch
+        self.points = [TimelinePoint(*p) for p in points]
+        self.interval_ns = int(interval_ns)  # the sampling interval asked for
+
+    def __len__(self):
+        return len(self.points)
+
+    def __repr__(self):
+        return f"<Timeline {len(self.points)} points>"
+
+
+class Capture:
+    """What one capture file holds.
+
+    snapshots: {name: Snapshot} in file order; `heaplens run` writes "peak"
+    and "exit", Snapshot.dump() writes one named "". timeline: a Timeline or
+    None. info: {key: str} facts about the run (command, pid, python_version,
+    exit, sample_rate...; see docs/capture-format.md). path: the file it was
+    read from, or None.
+    """
+
+    def __init__(self, snapshots, timeline=None, info=None, path=None):
+        self.snapshots = dict(snapshots)
+        self.timeline = timeline
+        self.info = dict(info or {})
+        self.path = path
+
+    @property
+    def peak(self):
+        """The live heap at the highest traced size, or None."""
+        return self.snapshots.get("peak")
+
+    @property
+    def exit(self):
+        """The live heap when the program ended, or None."""
+        return self.snapshots.get("exit")
+
+    def snapshot(self, name=None):
+        """The snapshot called name; without a name, "exit" when there is
+        one, else the only snapshot. KeyError/ValueError otherwise."""
+        if name is not None:
+            if name not in self.snapshots:
+                have = ", ".join(repr(n) for n in self.snapshots) or "none"
+                raise KeyError(f"capture has no snapshot {name!r} (it has {have})")
+            return self.snapshots[name]
+        if "exit" in self.snapshots:
+            return self.snapshots["exit"]
+        if len(self.snapshots) == 1:
+            return next(iter(self.snapshots.values()))
+        raise ValueError(f"capture holds {len(self.snapshots)} snapshots: name one")
+
+    def __repr__(self):
+        names = ", ".join(repr(n) for n in self.snapshots)
+        where = f" {self.path!r}" if self.path else ""
+        return f"<Capture{where} snapshots=[{names}] timeline={self.timeline!r}>"
