@@ -81,8 +81,8 @@ int hl_capture_os_errno(void) {
 
 /* What the reader knows about the snapshot being read. */
 typedef struct hl__scope {
-    unsigned seen;       /* HL__HAS_* bits */
-    uint64_t n_counts;   /* entries of its COUNTS section */
+    unsigned seen;        /* HL__HAS_* bits */
+    uint64_t n_counts;    /* entries of its COUNTS section */
     uint32_t n_functions; /* entries of its FUNCTIONS section */
 } hl__scope;
 
@@ -1245,8 +1245,7 @@ static int hl__check_complete(const hl_capture *out, const hl__scope *scope, cha
                                out->n_snapshots - 1, snap->n_traces, scope->n_counts);
     if ((scope->seen & HL__HAS_FUNCTIONS) && scope->n_functions != snap->n_frames)
         return hl_error_format(errbuf, errbuf_size,
-                               "snapshot %zu has %" PRIu32 " frames but %" PRIu32
-                               " function names",
+                               "snapshot %zu has %" PRIu32 " frames but %" PRIu32 " function names",
                                out->n_snapshots - 1, snap->n_frames, scope->n_functions);
     return 0;
 }

@@ -13,12 +13,14 @@
 #define HL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define HL_INLINE static inline __attribute__((always_inline))
+#define HL_NOINLINE __attribute__((noinline))
 #define HL_PRINTF_LIKE(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
 #else
 #define HL_WARN_UNUSED
 #define HL_LIKELY(x) (x)
 #define HL_UNLIKELY(x) (x)
 #define HL_INLINE static inline
+#define HL_NOINLINE
 #define HL_PRINTF_LIKE(fmt_index, first_arg)
 #endif
 

@@ -108,10 +108,14 @@ static uint64_t hl__frame_hash(const hl_snapshot_data *data, uint32_t item) {
     return hl__mix64(((uint64_t)f->filename << 32) | (uint32_t)f->lineno);
 }
 
+/* Frames are equal when their place and (when names are known) their
+ * function are: two functions on one line, such as a function and the
+ * comprehension it holds, are two frames. */
 static int hl__frame_equal(const hl_snapshot_data *data, uint32_t a, uint32_t b) {
     const hl_frame *fa = &data->frames[a];
     const hl_frame *fb = &data->frames[b];
-    return fa->filename == fb->filename && fa->lineno == fb->lineno;
+    return fa->filename == fb->filename && fa->lineno == fb->lineno &&
+           (data->frame_functions == NULL || data->frame_functions[a] == data->frame_functions[b]);
 }
 
 /* Stacks are compared by (total_nframe, frame sequence); their position in
@@ -335,8 +339,7 @@ static int hl__validate_traces(const hl_snapshot_data *data, char *errbuf, size_
                                    " but there are %" PRIu32 " stacks",
                                    i, data->traces[i].stack, data->n_stacks);
         if (data->trace_counts != NULL && data->trace_counts[i] == 0)
-            return hl_error_format(errbuf, errbuf_size, "trace %" PRIu64 " stands for 0 blocks",
-                                   i);
+            return hl_error_format(errbuf, errbuf_size, "trace %" PRIu64 " stands for 0 blocks", i);
     }
     return 0;
 }

@@ -9,7 +9,8 @@
  *  - strings are UTF-8 (filenames may carry lone surrogates encoded with
  *    "surrogatepass"), stored back to back in string_bytes; string i spans
  *    [string_offsets[i], string_offsets[i + 1]).
- *  - every frame's filename < n_strings; frames are unique by (filename, lineno).
+ *  - every frame's filename < n_strings; frames are unique by (filename, lineno)
+ *    and, when frame_functions is present, function.
  *  - every stack's frames lie inside stack_frames and index frames; stacks are
  *    unique by their frame sequence and total_nframe; frame 0 of a stack is the
  *    most recent call. A stack has at least one frame.

@@ -40,14 +40,22 @@ static _Thread_local int hl_in_hook __attribute__((tls_model("initial-exec")));
 
 /* ---- MEM and OBJ: the GIL is held ---------------------------------------- */
 
+/* While sampling, most blocks are not recorded: the wrappers decide that
+ * inline (a per-thread countdown of bytes) and call into the tracer only for
+ * the few that are, so sampling costs little more than the call itself. */
+
 static void *hl_py_malloc(void *ctx, size_t size) {
     hl_domain_hook *hook = ctx;
     if (hl_in_hook)
         return hook->saved.malloc(hook->saved.ctx, size);
     hl_in_hook = 1;
     void *ptr = hook->saved.malloc(hook->saved.ctx, size);
-    if (ptr != NULL)
-        hlpy_tracer_py_alloc(ptr, size, hook->tracer_domain);
+    if (ptr != NULL) {
+        if (!hlpy_tracer_sampling())
+            hlpy_tracer_py_alloc(ptr, size, hook->tracer_domain);
+        else if (HL_UNLIKELY(hlpy_sample_due(size)))
+            hlpy_tracer_py_alloc_sampled(ptr, size, hook->tracer_domain);
+    }
     hl_in_hook = 0;
     return ptr;
 }
@@ -58,8 +66,12 @@ static void *hl_py_calloc(void *ctx, size_t nelem, size_t elsize) {
         return hook->saved.calloc(hook->saved.ctx, nelem, elsize);
     hl_in_hook = 1;
     void *ptr = hook->saved.calloc(hook->saved.ctx, nelem, elsize);
-    if (ptr != NULL)
-        hlpy_tracer_py_alloc(ptr, nelem * elsize, hook->tracer_domain);
+    if (ptr != NULL) {
+        if (!hlpy_tracer_sampling())
+            hlpy_tracer_py_alloc(ptr, nelem * elsize, hook->tracer_domain);
+        else if (HL_UNLIKELY(hlpy_sample_due(nelem * elsize)))
+            hlpy_tracer_py_alloc_sampled(ptr, nelem * elsize, hook->tracer_domain);
+    }
     hl_in_hook = 0;
     return ptr;
 }
@@ -76,7 +88,7 @@ static void *hl_py_realloc(void *ctx, void *ptr, size_t new_size) {
         if (ptr != ptr2 && ptr != NULL && hl_free_observer != NULL &&
             hook->domain == PYMEM_DOMAIN_OBJ)
             hl_free_observer(ptr, 1);
-        if (ptr != NULL)
+        if (ptr != NULL && hlpy_tracer_maybe_sampled(ptr))
             hlpy_tracer_py_free(ptr);
         if (!nested)
             hlpy_tracer_py_alloc(ptr2, new_size, hook->tracer_domain);
@@ -90,7 +102,8 @@ static void hl_py_free(void *ctx, void *ptr) {
     if (ptr != NULL) {
         if (hl_free_observer != NULL && hook->domain == PYMEM_DOMAIN_OBJ)
             hl_free_observer(ptr, 0);
-        hlpy_tracer_py_free(ptr);
+        if (hlpy_tracer_maybe_sampled(ptr))
+            hlpy_tracer_py_free(ptr);
     }
     hook->saved.free(hook->saved.ctx, ptr);
 }

@@ -2,9 +2,11 @@
  *
  * Copies every live block (size, stack id) out of both live tables, then
  * resolves only the stacks those blocks use: each distinct (code, offset)
- * becomes a (file name, line) frame, computed once; frames are deduplicated
- * by (file, line) and stacks by their resolved frames, because two offsets on
- * one line are one place for the user. Stacks with no Python frame resolve to
+ * becomes a (file name, line, function) frame, computed once; frames are
+ * deduplicated by (file, line, function) and stacks by their resolved frames,
+ * because two offsets on one line of one function are one place for the
+ * user (the tracemalloc API, which has no functions, merges frames of one
+ * line in Python). Stacks with no Python frame resolve to
  * tracemalloc's "<unknown>" line 0 with total_nframe 1.
  *
  * Everything here runs with the GIL held; raw_lock is held only while the RAW
@@ -30,6 +32,7 @@ typedef struct hl_resolver {
     PyObject *filenames;         /* list: string index -> str */
     PyObject *filename_index;    /* dict: str -> int */
     hl_u64_map code_to_filename; /* code pointer -> string index */
+    hl_u64_map code_to_function; /* code pointer -> string index of its qualified name */
     hl_u64_map site_to_frame;    /* (code index, lasti) -> frame index */
     hl_u64_map code_index;       /* code pointer -> small code number */
     hl_u64_map place_to_frame;   /* (string index, line) -> frame index */
@@ -56,17 +59,31 @@ static int64_t hl__filename_index(hl_resolver *r, PyObject *filename) {
     return index;
 }
 
-/* Frame index for (file, line), adding the frame. Returns -1 with an exception. */
-static int64_t hl__place_frame(hl_resolver *r, uint32_t filename, int lineno) {
+/* Frame index for (file, line, function string or HL_NO_FUNCTION), adding
+ * the frame. Returns -1 with an exception. */
+static int64_t hl__place_frame(hl_resolver *r, uint32_t filename, int lineno, uint32_t function) {
+    /* The map is keyed by a hash of (file, line, function); a hit on another
+     * frame (a collision) moves on to the next key of a fixed sequence. */
     uint64_t key = ((uint64_t)filename << 32) | (uint32_t)lineno;
+    key ^= (uint64_t)function * UINT64_C(0x9E3779B97F4A7C15);
     uint32_t frame;
     int inserted;
-    if (hl_u64_map_get_or_put(&r->place_to_frame, key, r->out->n_frames, &frame, &inserted) < 0) {
-        PyErr_NoMemory();
-        return -1;
+    for (;;) {
+        if (key == UINT64_MAX) /* the map's empty marker */
+            key = 0;
+        if (hl_u64_map_get_or_put(&r->place_to_frame, key, r->out->n_frames, &frame, &inserted) <
+            0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (inserted)
+            break;
+        const hl_frame *known = &r->out->frames[frame];
+        if (known->filename == filename && known->lineno == lineno &&
+            r->out->frame_functions[frame] == function)
+            return frame;
+        key = key * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
     }
-    if (!inserted)
-        return frame;
     if (r->out->n_frames == r->frames_capacity) {
         uint32_t capacity = r->frames_capacity ? r->frames_capacity * 2 : 256;
         hl_frame *frames = realloc(r->out->frames, capacity * sizeof(hl_frame));
@@ -75,10 +92,17 @@ static int64_t hl__place_frame(hl_resolver *r, uint32_t filename, int lineno) {
             return -1;
         }
         r->out->frames = frames;
+        uint32_t *functions = realloc(r->out->frame_functions, capacity * sizeof(uint32_t));
+        if (functions == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        r->out->frame_functions = functions;
         r->frames_capacity = capacity;
     }
     r->out->frames[frame].filename = filename;
     r->out->frames[frame].lineno = lineno;
+    r->out->frame_functions[frame] = function;
     r->out->n_frames++;
     return frame;
 }
@@ -113,7 +137,18 @@ static int64_t hl__site_frame(hl_resolver *r, const hl_frame_ref *site) {
                                   &filename, &inserted) < 0)
             goto nomem;
     }
-    int64_t place = hl__place_frame(r, filename, hlpy_frames_lineno(code, site->lasti));
+    uint32_t function;
+    if (!hl_u64_map_get(&r->code_to_function, (uint64_t)(uintptr_t)code, &function)) {
+        PyObject *name = code->co_qualname;
+        int64_t index = HL_NO_FUNCTION;
+        if (name != NULL && PyUnicode_Check(name) && (index = hl__filename_index(r, name)) < 0)
+            return -1;
+        function = (uint32_t)index;
+        if (hl_u64_map_get_or_put(&r->code_to_function, (uint64_t)(uintptr_t)code, function,
+                                  &function, &inserted) < 0)
+            goto nomem;
+    }
+    int64_t place = hl__place_frame(r, filename, hlpy_frames_lineno(code, site->lasti), function);
     if (place < 0)
         return -1;
     frame = (uint32_t)place;
@@ -136,7 +171,8 @@ static int64_t hl__resolve_stack(hl_resolver *r, hl_stack_id id, hl_frame_ref *s
         PyObject *unknown = PyUnicode_FromString("<unknown>");
         int64_t filename = unknown ? hl__filename_index(r, unknown) : -1;
         Py_XDECREF(unknown);
-        int64_t frame = filename < 0 ? -1 : hl__place_frame(r, (uint32_t)filename, 0);
+        int64_t frame =
+            filename < 0 ? -1 : hl__place_frame(r, (uint32_t)filename, 0, HL_NO_FUNCTION);
         if (frame < 0)
             return -1;
         scratch[0].code = (const void *)(uintptr_t)frame;
@@ -167,8 +203,11 @@ static int64_t hl__resolve_stack(hl_resolver *r, hl_stack_id id, hl_frame_ref *s
 }
 
 /* Append every block of `table` to traces[n...] (which has room) and return
- * the new count. Domain 0 is tracemalloc's domain for Python's allocators. */
-static uint64_t hl__copy_table(const hl_live_table *table, hl_trace_record *traces, uint64_t n) {
+ * the new count. Domain 0 is tracemalloc's domain for Python's allocators.
+ * When the tracer samples, counts (with the same room) receives the blocks
+ * each recorded block stands for, and the size is weighted likewise. */
+static uint64_t hl__copy_table(const hl_live_table *table, hl_trace_record *traces,
+                               uint64_t *counts, uint64_t n) {
     hl_live_iter iter = {0, 0};
     uintptr_t addr;
     uint64_t size;
@@ -177,6 +216,8 @@ static uint64_t hl__copy_table(const hl_live_table *table, hl_trace_record *trac
         traces[n].size = size;
         traces[n].stack = HL_STACK_WORD_ID(word);
         traces[n].domain = 0;
+        if (counts != NULL)
+            hlpy_tracer_weigh(size, &traces[n].size, &counts[n]);
         n++;
     }
     return n;
@@ -186,24 +227,32 @@ static uint64_t hl__copy_table(const hl_live_table *table, hl_trace_record *trac
  * Returns 0, or -1 with an exception. */
 static int hl__copy_traces(hl_snapshot_data *out) {
     size_t capacity = T->py_blocks.count + 64;
+    int weighted = T->sample_rate != 0;
     out->traces = malloc(capacity * sizeof(hl_trace_record));
-    if (out->traces == NULL)
+    if (out->traces == NULL ||
+        (weighted && (out->trace_counts = malloc(capacity * sizeof(uint64_t))) == NULL))
         goto nomem;
     uint64_t n = 0;
-    n = hl__copy_table(&T->py_blocks, out->traces, n);
+    n = hl__copy_table(&T->py_blocks, out->traces, out->trace_counts, n);
 
     pthread_mutex_lock(&T->raw_lock);
     const hl_live_table *table = &T->raw_blocks;
     if (n + table->count > capacity) {
         capacity = n + table->count;
         hl_trace_record *bigger = realloc(out->traces, capacity * sizeof(hl_trace_record));
-        if (bigger == NULL) {
+        if (bigger != NULL)
+            out->traces = bigger;
+        uint64_t *more = !weighted || bigger == NULL
+                             ? NULL
+                             : realloc(out->trace_counts, capacity * sizeof(uint64_t));
+        if (more != NULL)
+            out->trace_counts = more;
+        if (bigger == NULL || (weighted && more == NULL)) {
             pthread_mutex_unlock(&T->raw_lock);
             goto nomem;
         }
-        out->traces = bigger;
     }
-    n = hl__copy_table(table, out->traces, n);
+    n = hl__copy_table(table, out->traces, out->trace_counts, n);
     pthread_mutex_unlock(&T->raw_lock);
     out->n_traces = n;
     return 0;
@@ -211,6 +260,75 @@ static int hl__copy_traces(hl_snapshot_data *out) {
 nomem:
     PyErr_NoMemory();
     return -1;
+}
+
+/* Fill out->traces and out->trace_counts with one trace per stack of the
+ * tracer's per-stack sums (now, or at the peak), for the stacks that hold
+ * something. Returns 0, or -1 with an exception. */
+static int hl__copy_sums(hl_snapshot_data *out, int at_peak) {
+    hl_stack_sum *sums;
+    uint32_t n_sums;
+    if (hlpy_tracer_copy_sums(at_peak, &sums, &n_sums) < 0) {
+        if (!T->sums_on) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "the tracer keeps no per-stack sums: start it with sums=True");
+            return -1;
+        }
+        PyErr_NoMemory();
+        return -1;
+    }
+    uint64_t used = 0;
+    for (uint32_t i = 0; i < n_sums; i++)
+        used += sums[i].bytes != 0 || sums[i].blocks != 0;
+    out->traces = malloc((used ? used : 1) * sizeof(hl_trace_record));
+    out->trace_counts = malloc((used ? used : 1) * sizeof(uint64_t));
+    if (out->traces == NULL || out->trace_counts == NULL) {
+        free(sums);
+        PyErr_NoMemory();
+        return -1;
+    }
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < n_sums; i++) {
+        if (sums[i].bytes == 0 && sums[i].blocks == 0)
+            continue;
+        out->traces[n].size = sums[i].bytes;
+        out->traces[n].stack = i;
+        out->traces[n].domain = 0;
+        out->trace_counts[n] = sums[i].blocks ? sums[i].blocks : 1;
+        n++;
+    }
+    out->n_traces = n;
+    free(sums);
+    return 0;
+}
+
+/* Merge the traces of an aggregated snapshot that resolved to the same
+ * stack (two offsets on one line are one place), keeping first-seen order.
+ * n_stacks: the resolved stacks. Returns 0, or -1 with an exception. */
+static int hl__fold_aggregated(hl_snapshot_data *out, uint32_t n_stacks) {
+    uint64_t *slot_of = malloc((n_stacks ? n_stacks : 1) * sizeof(uint64_t));
+    if (slot_of == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (uint32_t i = 0; i < n_stacks; i++)
+        slot_of[i] = UINT64_MAX;
+    uint64_t kept = 0;
+    for (uint64_t i = 0; i < out->n_traces; i++) {
+        uint32_t stack = out->traces[i].stack;
+        if (slot_of[stack] == UINT64_MAX) {
+            slot_of[stack] = kept;
+            out->traces[kept] = out->traces[i];
+            out->trace_counts[kept] = out->trace_counts[i];
+            kept++;
+        } else {
+            out->traces[slot_of[stack]].size += out->traces[i].size;
+            out->trace_counts[slot_of[stack]] += out->trace_counts[i];
+        }
+    }
+    out->n_traces = kept;
+    free(slot_of);
+    return 0;
 }
 
 /* Move the resolved stacks and the file names into *out. Returns 0 or -1. */
@@ -269,7 +387,15 @@ nomem:
     return -1;
 }
 
-static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out) {
+/* What a snapshot is made of: every traced block, or the per-stack sums. */
+typedef enum hl__source {
+    HL__FROM_BLOCKS = 0,
+    HL__FROM_SUMS_NOW = 1,
+    HL__FROM_SUMS_AT_PEAK = 2,
+} hl__source;
+
+static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out,
+                                hl__source source) {
     hl_resolver r;
     uint32_t *id_map = NULL;
     hl_frame_ref *scratch = NULL;
@@ -284,6 +410,7 @@ static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out)
     if (r.filenames == NULL || r.filename_index == NULL)
         goto done;
     if (hl_u64_map_init(&r.code_to_filename, 64) < 0 ||
+        hl_u64_map_init(&r.code_to_function, 64) < 0 ||
         hl_u64_map_init(&r.site_to_frame, 256) < 0 || hl_u64_map_init(&r.code_index, 64) < 0 ||
         hl_u64_map_init(&r.place_to_frame, 256) < 0 || hl_stack_table_init(&r.resolved) < 0) {
         PyErr_NoMemory();
@@ -298,7 +425,8 @@ static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out)
         rc = 0;
         goto done;
     }
-    if (hl__copy_traces(out) < 0)
+    if (source == HL__FROM_BLOCKS ? hl__copy_traces(out) < 0
+                                  : hl__copy_sums(out, source == HL__FROM_SUMS_AT_PEAK) < 0)
         goto done;
 
     /* Resolve each used stack once, in the order first seen. */
@@ -321,6 +449,8 @@ static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out)
         }
         trace->stack = id_map[trace->stack];
     }
+    if (source != HL__FROM_BLOCKS && hl__fold_aggregated(out, r.resolved.n_entries) < 0)
+        goto done;
     if (hl__finish(&r) < 0)
         goto done;
     rc = 0;
@@ -337,6 +467,7 @@ done:
     Py_XDECREF(r.filenames);
     Py_XDECREF(r.filename_index);
     hl_u64_map_destroy(&r.code_to_filename);
+    hl_u64_map_destroy(&r.code_to_function);
     hl_u64_map_destroy(&r.site_to_frame);
     hl_u64_map_destroy(&r.code_index);
     hl_u64_map_destroy(&r.place_to_frame);
@@ -379,7 +510,15 @@ static int hl__resolve_stack_frames(hl_stack_id id, PyObject **frames_out, int *
 
 int hlpy_resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out) {
     int previous = hlpy_hooks_suspend();
-    int rc = hl__resolve_snapshot(out, filenames_out);
+    int rc = hl__resolve_snapshot(out, filenames_out, HL__FROM_BLOCKS);
+    hlpy_hooks_resume(previous);
+    return rc;
+}
+
+int hlpy_resolve_sums_snapshot(int at_peak, hl_snapshot_data *out, PyObject **filenames_out) {
+    int previous = hlpy_hooks_suspend();
+    int rc = hl__resolve_snapshot(out, filenames_out,
+                                  at_peak ? HL__FROM_SUMS_AT_PEAK : HL__FROM_SUMS_NOW);
     hlpy_hooks_resume(previous);
     return rc;
 }

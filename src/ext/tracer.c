@@ -8,8 +8,10 @@
 #include "tracer.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "frames.h"
 #include "hooks.h"
@@ -55,7 +57,151 @@ static void hl__raise_peak(uint64_t total) {
 }
 
 static uint64_t hl__traced_total(void) {
+    if (T->sums_on)
+        return T->py_sums.total_bytes +
+               atomic_load_explicit(&T->raw_sums_bytes, memory_order_relaxed);
     return T->py_blocks.total_bytes + atomic_load_explicit(&T->raw_bytes, memory_order_relaxed);
+}
+
+/* ---- sampling ----------------------------------------------------------- */
+
+/* Per thread: bytes left before the next recorded block, the generator, and
+ * the start it belongs to. Initial-exec TLS: safe inside malloc. */
+_Thread_local int64_t hlpy_bytes_to_sample __attribute__((tls_model("initial-exec")));
+static _Thread_local uint64_t hl_sample_rng __attribute__((tls_model("initial-exec")));
+static _Thread_local uint64_t hl_sample_epoch_seen __attribute__((tls_model("initial-exec")));
+
+/* An exponentially distributed gap with mean sample_rate, at least 1. */
+static int64_t hl__draw_gap(void) {
+    /* xorshift64*: fast, and good enough for spacing samples. */
+    uint64_t x = hl_sample_rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    hl_sample_rng = x;
+    double u = (double)((x * UINT64_C(2685821657736338717)) >> 11) * 0x1.0p-53; /* [0, 1) */
+    double gap = -log1p(-u) * T->sample_rate_f;
+    if (gap < 1.0)
+        return 1;
+    if (gap > 4.0e18)
+        return INT64_C(4000000000000000000);
+    return (int64_t)gap;
+}
+
+/* The slow side of hl__sampled: a gap ran out, or this thread has not drawn
+ * one since tracing started. */
+int hlpy_tracer_sample_slow(size_t size) {
+    uint64_t epoch = atomic_load_explicit(&T->sample_epoch, memory_order_relaxed);
+    if (hl_sample_epoch_seen != epoch) {
+        hl_sample_epoch_seen = epoch;
+        if (hl_sample_rng == 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            hl_sample_rng = ((uint64_t)(uintptr_t)&hl_sample_rng * UINT64_C(0x9E3779B97F4A7C15)) ^
+                            (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 32) ^ epoch;
+            if (hl_sample_rng == 0)
+                hl_sample_rng = 1;
+        }
+        int64_t left = hl__draw_gap() - (int64_t)size;
+        if (left > 0) {
+            hlpy_bytes_to_sample = left;
+            return 0;
+        }
+    }
+    /* A point of the process fell inside this block. The process is
+     * memoryless, so the next gap starts afresh after it. */
+    hlpy_bytes_to_sample = hl__draw_gap();
+    return 1;
+}
+
+uint64_t *hlpy_sampled_filter;
+static size_t hl_filter_sets; /* bits set since the filter was last rebuilt; GIL */
+
+#define HL__FILTER_WORDS ((size_t)1 << (HLPY_SAMPLED_FILTER_LOG2 - 6))
+
+/* Set the filter bit of a recorded MEM or OBJ block; rebuild the filter from
+ * the live table when bits set over time make it useless. Needs the GIL. */
+static void hl__filter_add(const void *ptr) {
+    uint64_t *filter = hlpy_sampled_filter;
+    if (filter == NULL)
+        return;
+    if (++hl_filter_sets > ((size_t)1 << HLPY_SAMPLED_FILTER_LOG2) / 16) {
+        /* Freed blocks leave their bits set: start again from the blocks
+         * that are live (few, when sampling). */
+        memset(filter, 0, HL__FILTER_WORDS * sizeof(uint64_t));
+        hl_filter_sets = 0;
+        hl_live_iter iter = {0, 0};
+        uintptr_t addr;
+        uint64_t size;
+        uint32_t word;
+        while (hl_live_table_next(&T->py_blocks, &iter, &addr, &size, &word)) {
+            size_t bit = hlpy__filter_bit((const void *)addr);
+            filter[bit >> 6] |= UINT64_C(1) << (bit & 63);
+            hl_filter_sets++;
+        }
+    }
+    size_t bit = hlpy__filter_bit(ptr);
+    filter[bit >> 6] |= UINT64_C(1) << (bit & 63);
+}
+
+void hlpy_tracer_weigh(uint64_t size, uint64_t *bytes_out, uint64_t *blocks_out) {
+    if (T->sample_rate == 0) {
+        *bytes_out = size;
+        *blocks_out = 1;
+        return;
+    }
+    double p = -expm1(-(double)size / T->sample_rate_f);
+    if (!(p > 1e-12)) { /* size 0: never chosen by the process; count it as itself */
+        *bytes_out = size;
+        *blocks_out = 1;
+        return;
+    }
+    double bytes = (double)size / p, blocks = 1.0 / p;
+    *bytes_out = bytes >= 1.8e19 ? UINT64_MAX : (uint64_t)(bytes + 0.5);
+    *blocks_out = blocks < 1.5 ? 1 : blocks >= 1.8e19 ? UINT64_MAX : (uint64_t)(blocks + 0.5);
+}
+
+/* ---- per-stack sums ------------------------------------------------------ */
+
+/* Add (sign > 0) or take away the block of `size` with `stack_word` in sums. */
+static void hl__sums_change(hl_stack_sums *sums, uint64_t size, uint32_t stack_word, int sign) {
+    uint64_t bytes, blocks;
+    uint32_t id = HL_STACK_WORD_ID(stack_word);
+    if (id >= sums->capacity)
+        return; /* cannot happen: reserved before the block was recorded */
+    hlpy_tracer_weigh(size, &bytes, &blocks);
+    hl_stack_sums_change(sums, id, bytes, blocks, sign);
+}
+
+/* Copy both sums at a new high `total`. Needs the GIL; takes raw_lock when
+ * the raw sums changed. */
+static void hl__copy_peak(uint64_t total) {
+    hl_stack_sums_save_peak(&T->py_sums);
+    if (atomic_load_explicit(&T->raw_sums_changed, memory_order_relaxed)) {
+        pthread_mutex_lock(&T->raw_lock);
+        hl_stack_sums_save_peak(&T->raw_sums);
+        atomic_store_explicit(&T->raw_sums_changed, 0, memory_order_relaxed);
+        pthread_mutex_unlock(&T->raw_lock);
+    }
+    atomic_store_explicit(&T->saved_peak_total, total, memory_order_relaxed);
+    hl__raise_peak(total);
+}
+
+/* After the sums changed: publish the total for the timeline and, at a new
+ * high, copy the sums (when this thread holds the GIL; else count it). */
+static void hl__sums_changed(int gil_held) {
+    uint64_t total = hl__traced_total();
+    atomic_store_explicit(&T->traced_now, total, memory_order_relaxed);
+    if (total > atomic_load_explicit(&T->traced_high, memory_order_relaxed))
+        atomic_store_explicit(&T->traced_high, total, memory_order_relaxed);
+    if (total > atomic_load_explicit(&T->saved_peak_total, memory_order_relaxed)) {
+        if (gil_held) {
+            hl__copy_peak(total);
+        } else {
+            atomic_fetch_add_explicit(&T->peaks_not_copied, 1, memory_order_relaxed);
+            hl__raise_peak(total);
+        }
+    }
 }
 
 /* ---- stacks ------------------------------------------------------------- */
@@ -115,21 +261,49 @@ HL_INLINE int hl__traced_interpreter(PyThreadState *tstate) {
 void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
-    PyThreadState *tstate = hlpy_frames_gil_tstate();
-    if (tstate != NULL && !hl__traced_interpreter(tstate))
+    if (T->sample_rate != 0) {
+        int saved_errno = errno; /* the slow side may call clock_gettime */
+        int due = hlpy_sample_due(size);
+        errno = saved_errno;
+        if (!due)
+            return;
+    }
+    hlpy_tracer_py_alloc_sampled(ptr, size, domain);
+}
+
+void hlpy_tracer_py_alloc_sampled(void *ptr, size_t size, hlpy_alloc_domain domain) {
+    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
     int saved_errno = errno;
+    PyThreadState *tstate = hlpy_frames_gil_tstate();
+    if (tstate != NULL && !hl__traced_interpreter(tstate)) {
+        errno = saved_errno;
+        return;
+    }
     hl_stack_id stack = T->empty_stack; /* no thread state: late in shutdown */
-    if (HL_UNLIKELY(tstate != NULL && hl__intern_current_stack(tstate, &stack) < 0) ||
-        HL_UNLIKELY(hl_live_table_insert(&T->py_blocks, (uintptr_t)ptr, size,
-                                         HL_STACK_WORD(stack, domain)) < 0)) {
+    int inserted = -1;
+    if (HL_LIKELY(tstate == NULL || hl__intern_current_stack(tstate, &stack) == 0) &&
+        HL_LIKELY(!T->sums_on || hl_stack_sums_reserve(&T->py_sums, stack + 1) == 0))
+        inserted =
+            hl_live_table_insert(&T->py_blocks, (uintptr_t)ptr, size, HL_STACK_WORD(stack, domain));
+    if (HL_UNLIKELY(inserted < 0)) {
         atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
         errno = saved_errno;
         return;
     }
-    uint64_t total = hl__traced_total();
-    if (total > atomic_load_explicit(&T->peak_bytes, memory_order_relaxed))
-        hl__raise_peak(total);
+    if (T->sums_on) {
+        if (T->sample_rate != 0)
+            hl__filter_add(ptr);
+        if (inserted == 1)
+            hl__sums_change(&T->py_sums, T->py_blocks.replaced_size,
+                            T->py_blocks.replaced_stack_word, -1);
+        hl__sums_change(&T->py_sums, size, HL_STACK_WORD(stack, domain), +1);
+        hl__sums_changed(1);
+    } else {
+        uint64_t total = hl__traced_total();
+        if (total > atomic_load_explicit(&T->peak_bytes, memory_order_relaxed))
+            hl__raise_peak(total);
+    }
     errno = saved_errno;
 }
 
@@ -139,7 +313,12 @@ void hlpy_tracer_py_free(void *ptr) {
     PyThreadState *tstate = hlpy_frames_gil_tstate();
     if (tstate != NULL && !hl__traced_interpreter(tstate))
         return;
-    (void)hl_live_table_remove(&T->py_blocks, (uintptr_t)ptr, NULL, NULL);
+    uint64_t size;
+    uint32_t word;
+    if (hl_live_table_remove(&T->py_blocks, (uintptr_t)ptr, &size, &word) && T->sums_on) {
+        hl__sums_change(&T->py_sums, size, word, -1);
+        atomic_store_explicit(&T->traced_now, hl__traced_total(), memory_order_relaxed);
+    }
 }
 
 /* The stack for a RAW allocation: captured under the GIL when this thread
@@ -167,21 +346,43 @@ static int hl__raw_stack(hl_stack_id *id_out) {
     return rc;
 }
 
+/* Record a RAW block under raw_lock (held by the caller), in the table and,
+ * in sums mode, in raw_sums. Counts a drop when it cannot. */
+static void hl__raw_record_locked(void *ptr, uint64_t size, uint32_t stack_word) {
+    int inserted = -1;
+    if (!T->sums_on || hl_stack_sums_reserve(&T->raw_sums, HL_STACK_WORD_ID(stack_word) + 1) == 0)
+        inserted = hl_live_table_insert(&T->raw_blocks, (uintptr_t)ptr, size, stack_word);
+    if (inserted < 0) {
+        atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
+    } else if (T->sums_on) {
+        if (inserted == 1)
+            hl__sums_change(&T->raw_sums, T->raw_blocks.replaced_size,
+                            T->raw_blocks.replaced_stack_word, -1);
+        hl__sums_change(&T->raw_sums, size, stack_word, +1);
+        atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes, memory_order_relaxed);
+        atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
+    }
+    atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
+}
+
 void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
     int saved_errno = errno;
+    if (T->sample_rate != 0 && !hlpy_sample_due(size)) {
+        errno = saved_errno;
+        return;
+    }
     hl_stack_id stack;
     if (hl__raw_stack(&stack) == 0) {
         pthread_mutex_lock(&T->raw_lock);
-        if (atomic_load_explicit(&T->tracing, memory_order_relaxed)) {
-            if (hl_live_table_insert(&T->raw_blocks, (uintptr_t)ptr, size,
-                                     HL_STACK_WORD(stack, HLPY_DOMAIN_RAW)) < 0)
-                atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
-            atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
-        }
+        if (atomic_load_explicit(&T->tracing, memory_order_relaxed))
+            hl__raw_record_locked(ptr, size, HL_STACK_WORD(stack, HLPY_DOMAIN_RAW));
         pthread_mutex_unlock(&T->raw_lock);
-        hl__raise_peak(hl__traced_total());
+        if (T->sums_on)
+            hl__sums_changed(hlpy_frames_tstate_if_gil_held() != NULL);
+        else
+            hl__raise_peak(hl__traced_total());
     } else if (atomic_load(&T->tracing)) {
         atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
     }
@@ -192,10 +393,22 @@ int hlpy_tracer_raw_take(void *ptr, uint64_t *size_out, uint32_t *stack_word_out
     int found = 0;
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return 0;
+    uint64_t size;
+    uint32_t word;
     pthread_mutex_lock(&T->raw_lock);
     if (atomic_load_explicit(&T->tracing, memory_order_relaxed) &&
-        hl_live_table_remove(&T->raw_blocks, (uintptr_t)ptr, size_out, stack_word_out)) {
+        hl_live_table_remove(&T->raw_blocks, (uintptr_t)ptr, &size, &word)) {
         atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
+        if (T->sums_on) {
+            hl__sums_change(&T->raw_sums, size, word, -1);
+            atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
+        }
+        if (size_out != NULL)
+            *size_out = size;
+        if (stack_word_out != NULL)
+            *stack_word_out = word;
         found = 1;
     }
     pthread_mutex_unlock(&T->raw_lock);
@@ -208,11 +421,8 @@ void hlpy_tracer_raw_free(void *ptr) {
 
 void hlpy_tracer_raw_put_back(void *ptr, uint64_t size, uint32_t stack_word) {
     pthread_mutex_lock(&T->raw_lock);
-    if (atomic_load_explicit(&T->tracing, memory_order_relaxed)) {
-        if (hl_live_table_insert(&T->raw_blocks, (uintptr_t)ptr, size, stack_word) < 0)
-            atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
-        atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
-    }
+    if (atomic_load_explicit(&T->tracing, memory_order_relaxed))
+        hl__raw_record_locked(ptr, size, stack_word);
     pthread_mutex_unlock(&T->raw_lock);
 }
 
@@ -250,20 +460,38 @@ static void hl__release_stacks(void) {
 }
 
 static void hl__free_tables(void) {
+    /* Wrappers test the filter without a lock, but only with the GIL, which
+     * the caller holds; tracing is off, so they no longer look at it. */
+    uint64_t *filter = hlpy_sampled_filter;
+    hlpy_sampled_filter = NULL;
+    free(filter);
     hl_live_table_destroy(&T->py_blocks);
+    hl_stack_sums_destroy(&T->py_sums);
     hl_stack_table_destroy(&T->stacks);
     free(T->frame_buffer);
     T->frame_buffer = NULL;
     memset(T->recent_stacks, 0, sizeof(T->recent_stacks));
 }
 
-int hlpy_tracer_start(int nframe) {
+int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
     if (atomic_load(&T->tracing))
         return 0;
     hl_frame_ref none = {0};
     int is_new;
+    T->sample_rate = sample_rate;
+    T->sample_rate_f = (double)sample_rate;
+    T->sums_on = sums || sample_rate != 0;
+    if (sample_rate != 0) {
+        hlpy_sampled_filter = calloc(HL__FILTER_WORDS, sizeof(uint64_t));
+        hl_filter_sets = 0;
+        if (hlpy_sampled_filter == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
     T->frame_buffer = calloc((size_t)nframe, sizeof(hl_frame_ref));
     if (T->frame_buffer == NULL || hl_live_table_init(&T->py_blocks, 1 << 12) < 0 ||
+        (T->sums_on && hl_stack_sums_init(&T->py_sums) < 0) ||
         hl_stack_table_init(&T->stacks) < 0 ||
         hl_stack_table_intern(&T->stacks, &none, 0, 0, hl_stack_hash(&none, 0, 0), &T->empty_stack,
                               &is_new) < 0) {
@@ -272,8 +500,15 @@ int hlpy_tracer_start(int nframe) {
         return -1;
     }
     pthread_mutex_lock(&T->raw_lock);
-    int raw_ok = hl_live_table_init(&T->raw_blocks, 1 << 6) == 0;
+    int raw_ok = hl_live_table_init(&T->raw_blocks, 1 << 6) == 0 &&
+                 (!T->sums_on || hl_stack_sums_init(&T->raw_sums) == 0);
     atomic_store(&T->raw_bytes, 0);
+    atomic_store(&T->raw_sums_bytes, 0);
+    atomic_store(&T->raw_sums_changed, 0);
+    if (!raw_ok) {
+        hl_live_table_destroy(&T->raw_blocks);
+        hl_stack_sums_destroy(&T->raw_sums);
+    }
     pthread_mutex_unlock(&T->raw_lock);
     if (!raw_ok) {
         hl__free_tables();
@@ -286,6 +521,11 @@ int hlpy_tracer_start(int nframe) {
     atomic_store(&T->peak_bytes, 0);
     atomic_store(&T->dropped, 0);
     atomic_store(&T->unknown_stacks, 0);
+    atomic_store(&T->saved_peak_total, 0);
+    atomic_store(&T->traced_now, 0);
+    atomic_store(&T->traced_high, 0);
+    atomic_store(&T->peaks_not_copied, 0);
+    atomic_fetch_add(&T->sample_epoch, 1);
     hlpy_hooks_install(HLPY_HOOK_USER_TRACER);
     atomic_store(&T->tracing, 1);
     return 0;
@@ -297,7 +537,9 @@ void hlpy_tracer_stop(void) {
     pthread_mutex_lock(&T->raw_lock);
     atomic_store(&T->tracing, 0);
     hl_live_table_destroy(&T->raw_blocks);
+    hl_stack_sums_destroy(&T->raw_sums);
     atomic_store(&T->raw_bytes, 0);
+    atomic_store(&T->raw_sums_bytes, 0);
     pthread_mutex_unlock(&T->raw_lock);
     hlpy_hooks_uninstall(HLPY_HOOK_USER_TRACER);
     hl_live_table_destroy(&T->py_blocks);
@@ -313,9 +555,17 @@ void hlpy_tracer_clear(void) {
     pthread_mutex_lock(&T->raw_lock);
     (void)hl_live_table_clear(&T->raw_blocks);
     atomic_store(&T->raw_bytes, 0);
+    if (T->sums_on)
+        hl_stack_sums_clear(&T->raw_sums);
+    atomic_store(&T->raw_sums_bytes, 0);
+    atomic_store(&T->raw_sums_changed, 0);
     pthread_mutex_unlock(&T->raw_lock);
     (void)hl_live_table_clear(&T->py_blocks);
+    if (T->sums_on)
+        hl_stack_sums_clear(&T->py_sums);
     atomic_store(&T->peak_bytes, 0);
+    atomic_store(&T->saved_peak_total, 0);
+    atomic_store(&T->traced_now, 0);
     hl__release_stacks();
     T->stack_epoch++;
 }
@@ -335,8 +585,39 @@ void hlpy_tracer_traced_memory(uint64_t *current, uint64_t *peak) {
 
 void hlpy_tracer_reset_peak(void) {
     if (atomic_load(&T->tracing)) {
-        atomic_store(&T->peak_bytes, hl__traced_total());
+        uint64_t total = hl__traced_total();
+        atomic_store(&T->peak_bytes, total);
+        if (T->sums_on) {
+            atomic_store(&T->raw_sums_changed, 1);
+            hl__copy_peak(total);
+        }
     }
+}
+
+int hlpy_tracer_copy_sums(int at_peak, hl_stack_sum **out, uint32_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    if (!atomic_load(&T->tracing) || !T->sums_on)
+        return -1;
+    uint32_t n = T->stacks.n_entries;
+    hl_stack_sum *sums = calloc(n ? n : 1, sizeof(hl_stack_sum));
+    if (sums == NULL)
+        return -1;
+    const hl_stack_sums *py = &T->py_sums;
+    const hl_stack_sum *py_side = at_peak ? py->at_peak : py->now;
+    for (uint32_t i = 0; i < n && i < py->capacity; i++)
+        sums[i] = py_side[i];
+    pthread_mutex_lock(&T->raw_lock);
+    const hl_stack_sums *raw = &T->raw_sums;
+    const hl_stack_sum *raw_side = at_peak ? raw->at_peak : raw->now;
+    for (uint32_t i = 0; i < n && i < raw->capacity; i++) {
+        sums[i].bytes += raw_side[i].bytes;
+        sums[i].blocks += raw_side[i].blocks;
+    }
+    pthread_mutex_unlock(&T->raw_lock);
+    *out = sums;
+    *n_out = n;
+    return 0;
 }
 
 size_t hlpy_tracer_live_blocks(void) {
@@ -352,9 +633,9 @@ size_t hlpy_tracer_memory(void) {
     if (!atomic_load(&T->tracing))
         return 0;
     size_t bytes = hl_live_table_memory(&T->py_blocks) + hl_stack_table_memory(&T->stacks) +
-                   (size_t)T->nframe * sizeof(hl_frame_ref);
+                   (size_t)T->nframe * sizeof(hl_frame_ref) + hl_stack_sums_memory(&T->py_sums);
     pthread_mutex_lock(&T->raw_lock);
-    bytes += hl_live_table_memory(&T->raw_blocks);
+    bytes += hl_live_table_memory(&T->raw_blocks) + hl_stack_sums_memory(&T->raw_sums);
     pthread_mutex_unlock(&T->raw_lock);
     return bytes;
 }

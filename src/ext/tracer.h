@@ -11,6 +11,16 @@
  *
  * raw_lock is never held while waiting for the GIL, and no Python code runs
  * while it is held, so the two locks cannot deadlock.
+ *
+ * Started with sums (what `heaplens run` does), the tracer also keeps live
+ * bytes and blocks per stack (stack_sums.h): py_sums under the GIL,
+ * raw_sums under raw_lock, and copies both at every new high, so the heap at
+ * the peak is known by stack. Started with a sample rate, it records a block
+ * only when a Poisson process with one point per `sample_rate` bytes on
+ * average falls inside it (probability 1 - exp(-size / rate)), and the sums
+ * count each recorded block as size / probability bytes and 1 / probability
+ * blocks: unbiased estimates at a small fraction of the cost. Sampling
+ * implies sums, and the traced totals are then those estimates.
  */
 #ifndef HLPY_TRACER_H
 #define HLPY_TRACER_H
@@ -22,6 +32,7 @@
 
 #include "live_table.h"
 #include "snapshot_data.h"
+#include "stack_sums.h"
 #include "stack_table.h"
 
 typedef enum hlpy_alloc_domain {
@@ -60,23 +71,98 @@ typedef struct hlpy_tracer {
     pthread_mutex_t raw_lock;
     hl_live_table raw_blocks;
 
+    /* Sums and sampling; fixed between start and stop. */
+    int sums_on;
+    uint64_t sample_rate; /* mean bytes between recorded blocks; 0: record every block */
+    double sample_rate_f;
+    hl_stack_sums py_sums;  /* MEM and OBJ blocks; GIL */
+    hl_stack_sums raw_sums; /* RAW blocks; raw_lock */
+
     /* Atomics, updated from both sides. */
-    _Atomic uint64_t raw_bytes;      /* mirrors raw_blocks.total_bytes */
-    _Atomic uint64_t peak_bytes;     /* highest traced total seen */
-    _Atomic uint64_t dropped;        /* blocks not recorded: a table could not grow */
-    _Atomic uint64_t unknown_stacks; /* RAW blocks recorded without frames */
+    _Atomic uint64_t raw_sums_bytes;   /* mirrors raw_sums.total_bytes */
+    atomic_int raw_sums_changed;       /* raw_sums changed since the last peak copy */
+    _Atomic uint64_t saved_peak_total; /* the total when the sums were last copied */
+    _Atomic uint64_t traced_now;       /* the traced total (sums mode), for the timeline */
+    _Atomic uint64_t traced_high;      /* highest total since the timeline last looked */
+    _Atomic uint64_t peaks_not_copied; /* new highs reached without the GIL: not copied */
+    _Atomic uint64_t sample_epoch;     /* bumped at each start: threads redraw */
+    _Atomic uint64_t raw_bytes;        /* mirrors raw_blocks.total_bytes */
+    _Atomic uint64_t peak_bytes;       /* highest traced total seen */
+    _Atomic uint64_t dropped;          /* blocks not recorded: a table could not grow */
+    _Atomic uint64_t unknown_stacks;   /* RAW blocks recorded without frames */
 } hlpy_tracer;
 
 extern hlpy_tracer hlpy_tracer_state;
+
+/* ---- the sampling fast path, inlined into the allocator wrappers --------- */
+
+/* Per thread: bytes left before the next recorded block. Initial-exec TLS:
+ * reading it never allocates. */
+extern _Thread_local int64_t hlpy_bytes_to_sample __attribute__((tls_model("initial-exec")));
+
+/* A filter of the MEM and OBJ blocks recorded while sampling: bit
+ * hash(address) is set for each. A free whose bit is clear was never
+ * recorded and skips the live table. Written under the GIL; rebuilt from the
+ * live table when too many bits are set. */
+#define HLPY_SAMPLED_FILTER_LOG2 19
+extern uint64_t *hlpy_sampled_filter; /* NULL unless sampling */
+
+/* 1 while tracing with a sample rate. Any thread. */
+HL_INLINE int hlpy_tracer_sampling(void) {
+    return hlpy_tracer_state.sample_rate != 0 &&
+           atomic_load_explicit(&hlpy_tracer_state.tracing, memory_order_relaxed);
+}
+
+/* The slow side of hlpy_sample_due (tracer.c). */
+int hlpy_tracer_sample_slow(size_t size);
+
+/* Whether a new block of `size` bytes is to be recorded when sampling: 1
+ * with probability 1 - exp(-size / sample_rate). Any thread; never allocates. */
+HL_INLINE int hlpy_sample_due(size_t size) {
+    int64_t left = hlpy_bytes_to_sample - (int64_t)size;
+    if (HL_LIKELY(left > 0 && size < (size_t)INT64_MAX)) {
+        hlpy_bytes_to_sample = left;
+        return 0;
+    }
+    return hlpy_tracer_sample_slow(size);
+}
+
+HL_INLINE size_t hlpy__filter_bit(const void *ptr) {
+    return (size_t)(((uint64_t)(uintptr_t)ptr >> 4) * UINT64_C(0x9E3779B97F4A7C15) >>
+                    (64 - HLPY_SAMPLED_FILTER_LOG2));
+}
+
+/* 0 when the MEM or OBJ block at ptr was surely not recorded while
+ * sampling; 1 when it may have been. Needs the GIL. */
+HL_INLINE int hlpy_tracer_maybe_sampled(const void *ptr) {
+    const uint64_t *filter = hlpy_sampled_filter;
+    if (filter == NULL)
+        return 1;
+    size_t bit = hlpy__filter_bit(ptr);
+    return (int)((filter[bit >> 6] >> (bit & 63)) & 1);
+}
 
 /* Set up the parts of the state that outlive start/stop (the lock, the fork
  * handlers). Called once at module import. Returns 0, or -1 with an exception. */
 int hlpy_tracer_init_once(void);
 
-/* Start tracing with traceback limit nframe (1..65535, checked by the caller).
+/* Start tracing with traceback limit nframe (1..65535, checked by the caller),
+ * keeping per-stack sums when `sums` is non-zero, and recording one block per
+ * `sample_rate` bytes on average when sample_rate > 0 (which implies sums).
  * Does nothing when already tracing. Returns 0, or -1 with an exception set.
  * Needs the GIL. */
-int hlpy_tracer_start(int nframe);
+int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums);
+
+/* What a recorded block of `size` bytes stands for: itself when not
+ * sampling, else size / p bytes and 1 / p blocks (p = 1 - exp(-size / rate)),
+ * rounded. The same size always gives the same answer. */
+void hlpy_tracer_weigh(uint64_t size, uint64_t *bytes_out, uint64_t *blocks_out);
+
+/* Copy the per-stack sums, py and raw added up, now (at_peak == 0) or at the
+ * peak, into a new malloc'd array indexed by stack id (caller frees); its
+ * length in *n_out. Returns 0, or -1 when sums are off, tracing is off, or
+ * memory ran out (no exception). Needs the GIL; takes raw_lock. */
+int hlpy_tracer_copy_sums(int at_peak, hl_stack_sum **out, uint32_t *n_out);
 
 /* Stop tracing, unhook the allocators where possible, and free every trace,
  * stack and code reference the tracer held. Needs the GIL. */
@@ -125,6 +211,8 @@ int hlpy_tracer_find_py_block_generation(uintptr_t addr, uint16_t *generation_ou
  * set. The py_ ones need the GIL; the raw_ ones do not. They never fail:
  * what cannot be recorded is counted in `dropped`. errno is preserved. */
 void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain);
+/* Like hlpy_tracer_py_alloc for a block hlpy_sample_due() chose. */
+void hlpy_tracer_py_alloc_sampled(void *ptr, size_t size, hlpy_alloc_domain domain);
 void hlpy_tracer_py_free(void *ptr);
 void hlpy_tracer_raw_alloc(void *ptr, size_t size);
 void hlpy_tracer_raw_free(void *ptr);

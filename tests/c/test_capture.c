@@ -1379,7 +1379,7 @@ static void test_timeline_round_trip_and_rejects(void) {
     ASSERT_EQ(hl_capture_writer_finish(writer, &buf, &len, errbuf, sizeof(errbuf)), 0);
     at = find_section(buf, len, "TIME", 0);
     ASSERT_TRUE(at != SIZE_MAX);
-    ASSERT_EQ(get_u32(buf + at + 4), 0);        /* optional */
+    ASSERT_EQ(get_u32(buf + at + 4), 0); /* optional */
     ASSERT_U64_EQ(get_u64(buf + at + 8), 24 + 3 * 32);
     ASSERT_U64_EQ(get_u64(buf + at + 20), (uint64_t)-5); /* start_ns, two's complement */
     ASSERT_U64_EQ(get_u64(buf + at + 28), 10000000);

@@ -58,7 +58,7 @@ static void test_bounded_and_keeps_the_peak(void) {
 static void test_repairs_bad_samples(void) {
     hl_timeline timeline;
     ASSERT_EQ(hl_timeline_init(&timeline, 4, 0, 1), 0);
-    hl_timeline_add(&timeline, point(50, 10, 3, 0)); /* max below value */
+    hl_timeline_add(&timeline, point(50, 10, 3, 0));  /* max below value */
     hl_timeline_add(&timeline, point(40, 10, 10, 0)); /* clock went back */
     ASSERT_U64_EQ(timeline.points[0].traced_max, 10);
     ASSERT_U64_EQ(timeline.points[1].t_ns, 50);
