@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 NONE = "none"
 TRACEMALLOC_API = "tracemalloc-api"
+HEAPLENS_RUN = "heaplens-run"
 MEMRAY = "memray"
 
 
@@ -20,9 +21,10 @@ MEMRAY = "memray"
 class Tracer:
     name: str  # as given to --tracers
     label: str  # column header
-    kind: str  # NONE, TRACEMALLOC_API or MEMRAY
+    kind: str  # NONE, TRACEMALLOC_API, HEAPLENS_RUN or MEMRAY
     module: str | None  # what to import; None for NONE
     nframe: int  # frames kept per trace; 0 when the tracer has no such limit
+    sample_rate: int = 0  # HEAPLENS_RUN: mean bytes between recorded blocks; 0: all
 
 
 TRACERS = {
@@ -33,6 +35,10 @@ TRACERS = {
         Tracer("tm25", "tm(25)", TRACEMALLOC_API, "tracemalloc", 25),
         Tracer("hl1", "hl(1)", TRACEMALLOC_API, "heaplens.tracemalloc", 1),
         Tracer("hl25", "hl(25)", TRACEMALLOC_API, "heaplens.tracemalloc", 25),
+        # What `heaplens run` does: per-stack sums, the peak copy and the
+        # timeline thread, 64 frames; every block, or one per 512 KiB.
+        Tracer("hlrun", "hl run", HEAPLENS_RUN, "heaplens._run", 64),
+        Tracer("hls", "hl run -s512K", HEAPLENS_RUN, "heaplens._run", 64, 512 * 1024),
         Tracer("memray", "memray", MEMRAY, "memray", 0),
     )
 }
@@ -65,6 +71,15 @@ def tracing(tracer, scratch_dir):
         capture = os.path.join(scratch_dir, "memray.bin")
         with memray.Tracker(capture, native_traces=False, trace_python_allocators=True):
             yield None
+    elif tracer.kind == HEAPLENS_RUN:
+        from heaplens import _run
+
+        recorder = _run.Recorder(nframe=tracer.nframe, sample_rate=tracer.sample_rate)
+        recorder.start()
+        try:
+            yield None
+        finally:
+            recorder.stop()
     else:
         module = importlib.import_module(tracer.module)
         module.start(tracer.nframe)

@@ -6,6 +6,7 @@
  */
 #include <Python.h>
 
+#include "capture_io.h"
 #include "census.h"
 #include "finalizers.h"
 #include "frames.h"
@@ -15,20 +16,55 @@
 #include "resolve.h"
 #include "snapshot_type.h"
 #include "stack_table.h"
+#include "timeline_thread.h"
 #include "tracer.h"
 
-static PyObject *hl_start(PyObject *module, PyObject *args) {
-    int nframe = 1;
-    if (!PyArg_ParseTuple(args, "|i:start", &nframe))
+static PyObject *hl_start(PyObject *module, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"nframe", "sample_rate", "sums", NULL};
+    int nframe = 1, sums = 0;
+    long long sample_rate = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i$Lp:start", keywords, &nframe, &sample_rate,
+                                     &sums))
         return NULL;
     if (nframe < 1 || nframe > HL_MAX_NFRAME) {
         PyErr_Format(PyExc_ValueError, "the number of frames must be in range [1; %d]",
                      HL_MAX_NFRAME);
         return NULL;
     }
-    if (hlpy_tracer_start(nframe) < 0)
+    if (sample_rate < 0 || sample_rate > (1LL << 40)) {
+        PyErr_SetString(
+            PyExc_ValueError,
+            "sample_rate must be 0 (record every block) or a number of bytes up to 1 TiB");
+        return NULL;
+    }
+    if (atomic_load(&hlpy_tracer_state.tracing) &&
+        (hlpy_tracer_state.sample_rate != (uint64_t)sample_rate ||
+         (sums && !hlpy_tracer_state.sums_on))) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "heaplens is already tracing with other settings: stop() it first");
+        return NULL;
+    }
+    if (hlpy_tracer_start(nframe, (uint64_t)sample_rate, sums) < 0)
         return NULL;
     Py_RETURN_NONE;
+}
+
+/* take_sums_snapshot(at_peak) -> Snapshot aggregated by stack, from the sums. */
+static PyObject *hl_take_sums_snapshot(PyObject *module, PyObject *arg) {
+    int at_peak = PyObject_IsTrue(arg);
+    if (at_peak < 0)
+        return NULL;
+    if (!atomic_load(&hlpy_tracer_state.tracing)) {
+        PyErr_SetString(PyExc_RuntimeError, "heaplens is not tracing");
+        return NULL;
+    }
+    hl_snapshot_data data;
+    PyObject *filenames;
+    if (hlpy_resolve_sums_snapshot(at_peak, &data, &filenames) < 0)
+        return NULL;
+    PyObject *snapshot = hlpy_snapshot_wrap(&data, filenames);
+    Py_DECREF(filenames);
+    return snapshot;
 }
 
 static PyObject *hl_stop(PyObject *module, PyObject *unused) {
@@ -67,10 +103,14 @@ static PyObject *hl_get_tracer_memory(PyObject *module, PyObject *unused) {
 static PyObject *hl_get_tracer_counters(PyObject *module, PyObject *unused) {
     hlpy_tracer *t = &hlpy_tracer_state;
     int tracing = atomic_load(&t->tracing);
-    return Py_BuildValue("{sKsKsnsn}", "dropped", (unsigned long long)atomic_load(&t->dropped),
-                         "unknown_stacks", (unsigned long long)atomic_load(&t->unknown_stacks),
-                         "stacks", (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
-                         (Py_ssize_t)hlpy_tracer_live_blocks());
+    return Py_BuildValue("{sKsKsnsnsKsKsO}", "dropped",
+                         (unsigned long long)atomic_load(&t->dropped), "unknown_stacks",
+                         (unsigned long long)atomic_load(&t->unknown_stacks), "stacks",
+                         (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
+                         (Py_ssize_t)hlpy_tracer_live_blocks(), "peaks_not_copied",
+                         (unsigned long long)atomic_load(&t->peaks_not_copied), "sample_rate",
+                         (unsigned long long)(tracing ? t->sample_rate : 0), "sums",
+                         tracing && t->sums_on ? Py_True : Py_False);
 }
 
 /* (frames, total_nframe) of the block holding obj, or None. */
@@ -118,7 +158,20 @@ static PyObject *hl_load_snapshot(PyObject *module, PyObject *path) {
 }
 
 static PyMethodDef hl_module_methods[] = {
-    {"start", hl_start, METH_VARARGS, "start(nframe=1): start tracing Python allocations"},
+    {"start", (PyCFunction)(void (*)(void))hl_start, METH_VARARGS | METH_KEYWORDS,
+     "start(nframe=1, *, sample_rate=0, sums=False): start tracing Python allocations"},
+    {"take_sums_snapshot", hl_take_sums_snapshot, METH_O,
+     "take_sums_snapshot(at_peak) -> Snapshot by stack, now or at the peak (needs sums)"},
+    {"write_capture", hlpy_write_capture, METH_VARARGS,
+     "write_capture(path, snapshots, info, timeline): write a capture file"},
+    {"load_capture", hlpy_load_capture, METH_O,
+     "load_capture(path) -> (snapshots, info, timeline, version)"},
+    {"timeline_start", hlpy_timeline_start, METH_VARARGS,
+     "timeline_start(interval_ns, max_points=4096): sample heap size over time"},
+    {"timeline_stop", hlpy_timeline_stop, METH_NOARGS,
+     "timeline_stop() -> (start_ns, interval_ns, points, peak_t_ns) or None"},
+    {"timeline_after_fork", hlpy_timeline_after_fork, METH_NOARGS,
+     "timeline_after_fork(): restart sampling in a forked child"},
     {"stop", hl_stop, METH_NOARGS, "stop(): stop tracing and free every trace"},
     {"is_tracing", hl_is_tracing, METH_NOARGS, "is_tracing() -> bool"},
     {"clear_traces", hl_clear_traces, METH_NOARGS, "clear_traces(): forget every trace"},
@@ -174,6 +227,8 @@ static int hl__stop_at_exit(PyObject *module) {
 }
 
 static int hl_module_exec(PyObject *module) {
+    if (hlpy_timeline_init_once() < 0)
+        return -1;
     if (hlpy_tracer_init_once() < 0)
         return -1;
     if (hlpy_snapshot_type_add(module) < 0 || hlpy_graph_type_add(module) < 0)

@@ -266,6 +266,82 @@ PyObject *hlpy_snapshot_load(PyObject *path) {
     return hlpy_snapshot_wrap(&data, NULL);
 }
 
+const hl_snapshot_data *hlpy_snapshot_data(PyObject *obj) {
+    if (!PyObject_TypeCheck(obj, hl_snapshot_type)) {
+        PyErr_Format(PyExc_TypeError, "expected a heaplens._core.Snapshot, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    return &((hl_snapshot_object *)obj)->data;
+}
+
+/* {(filename, lineno): function name} for the frames whose function is known. */
+static PyObject *hl_snapshot_functions(PyObject *op, PyObject *unused) {
+    hl_snapshot_object *self = (hl_snapshot_object *)op;
+    PyObject *names = hl__filenames(self);
+    PyObject *result = names ? PyDict_New() : NULL;
+    if (result == NULL || self->data.frame_functions == NULL)
+        return result;
+    for (uint32_t i = 0; i < self->data.n_frames; i++) {
+        uint32_t function = self->data.frame_functions[i];
+        if (function == HL_NO_FUNCTION)
+            continue;
+        PyObject *key = hl__frame_tuple(self, i);
+        if (key == NULL || PyDict_SetItem(result, key, PyList_GET_ITEM(names, function)) < 0) {
+            Py_XDECREF(key);
+            Py_DECREF(result);
+            return NULL;
+        }
+        Py_DECREF(key);
+    }
+    return result;
+}
+
+/* [tuple of function names per frame of stack s ("" when unknown)] by stack. */
+static PyObject *hl_snapshot_stack_functions(PyObject *op, PyObject *unused) {
+    hl_snapshot_object *self = (hl_snapshot_object *)op;
+    PyObject *names = hl__filenames(self);
+    PyObject *empty = names ? PyUnicode_FromString("") : NULL;
+    PyObject *list = empty ? PyList_New(self->data.n_stacks) : NULL;
+    if (list == NULL) {
+        Py_XDECREF(empty);
+        return NULL;
+    }
+    for (uint32_t s = 0; s < self->data.n_stacks; s++) {
+        const hl_stack *stack = &self->data.stacks[s];
+        PyObject *tuple = PyTuple_New(stack->nframe);
+        if (tuple == NULL) {
+            Py_DECREF(list);
+            Py_DECREF(empty);
+            return NULL;
+        }
+        for (uint32_t i = 0; i < stack->nframe; i++) {
+            uint32_t frame = self->data.stack_frames[stack->first + i];
+            uint32_t function = self->data.frame_functions != NULL
+                                    ? self->data.frame_functions[frame]
+                                    : HL_NO_FUNCTION;
+            PyObject *name = function == HL_NO_FUNCTION ? empty : PyList_GET_ITEM(names, function);
+            PyTuple_SET_ITEM(tuple, i, Py_NewRef(name));
+        }
+        PyList_SET_ITEM(list, s, tuple);
+    }
+    Py_DECREF(empty);
+    return list;
+}
+
+/* The number of blocks trace i stands for (1 unless aggregated). */
+static PyObject *hl_snapshot_trace_count_method(PyObject *op, PyObject *arg) {
+    hl_snapshot_object *self = (hl_snapshot_object *)op;
+    Py_ssize_t index = PyLong_AsSsize_t(arg);
+    if (index == -1 && PyErr_Occurred())
+        return NULL;
+    if (index < 0 || (uint64_t)index >= self->data.n_traces) {
+        PyErr_SetString(PyExc_IndexError, "trace index out of range");
+        return NULL;
+    }
+    return PyLong_FromUnsignedLongLong(hl_snapshot_trace_count(&self->data, (uint64_t)index));
+}
+
 static PyObject *hl_snapshot_get_int(PyObject *op, void *which) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     switch ((intptr_t)which) {
@@ -275,6 +351,8 @@ static PyObject *hl_snapshot_get_int(PyObject *op, void *which) {
         return PyLong_FromUnsignedLong(self->data.n_stacks);
     case 2:
         return PyLong_FromUnsignedLong(self->data.traceback_limit);
+    case 4:
+        return PyBool_FromLong(self->data.trace_counts != NULL);
     default:
         return PyLong_FromLongLong(self->data.timestamp_ns);
     }
@@ -330,6 +408,12 @@ static PyMethodDef hl_snapshot_methods[] = {
     {"total_size", hl_snapshot_total_size, METH_NOARGS, "total_size() -> sum of trace sizes"},
     {"frame", hl_snapshot_frame, METH_O, "frame(i) -> (filename, lineno)"},
     {"filename", hl_snapshot_filename, METH_O, "filename(i) -> str"},
+    {"functions", hl_snapshot_functions, METH_NOARGS,
+     "functions() -> {(filename, lineno): function name} where known"},
+    {"stack_functions", hl_snapshot_stack_functions, METH_NOARGS,
+     "stack_functions() -> [tuple of function names of each stack's frames]"},
+    {"trace_count", hl_snapshot_trace_count_method, METH_O,
+     "trace_count(i) -> blocks trace i stands for (1 unless aggregated)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -338,6 +422,8 @@ static PyGetSetDef hl_snapshot_getset[] = {
     {"n_stacks", hl_snapshot_get_int, NULL, "number of distinct tracebacks", (void *)1},
     {"traceback_limit", hl_snapshot_get_int, NULL, "nframe at capture time", (void *)2},
     {"timestamp_ns", hl_snapshot_get_int, NULL, "wall clock when taken", (void *)3},
+    {"aggregated", hl_snapshot_get_int, NULL, "True when a trace may stand for many blocks",
+     (void *)4},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -14,6 +14,10 @@ int hlpy_snapshot_type_add(PyObject *module);
  * Returns a new reference, or NULL with an exception. */
 PyObject *hlpy_snapshot_wrap(hl_snapshot_data *data, PyObject *filenames);
 
+/* The data of a heaplens._core.Snapshot (borrowed, lives as long as obj),
+ * or NULL with TypeError when obj is something else. */
+const hl_snapshot_data *hlpy_snapshot_data(PyObject *obj);
+
 /* New Snapshot read from the capture file at `path` (str or path-like).
  * Raises ValueError naming the file and the problem for a bad file, OSError
  * for one that cannot be opened. */

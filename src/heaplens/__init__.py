@@ -13,6 +13,8 @@ from heaplens import _core
 
 # Classes that live in submodules, loaded on first access.
 _LAZY_CLASSES = {
+    "Capture": "heaplens._capture",
+    "Timeline": "heaplens._capture",
     "Census": "heaplens._census",
     "Mark": "heaplens._census",
     "Chain": "heaplens._why",
@@ -36,6 +38,8 @@ def __getattr__(name):
 __version__ = "0.1.0"
 
 __all__ = [
+    "Capture",
+    "Timeline",
     "Census",
     "Chain",
     "GcMonitor",
@@ -67,9 +71,14 @@ __all__ = [
 ]
 
 
-def start(nframe=1):
-    """Start tracing, keeping up to nframe (1..65535) frames per allocation."""
-    _core.start(nframe)
+def start(nframe=1, *, sample_rate=0):
+    """Start tracing, keeping up to nframe (1..65535) frames per allocation.
+
+    sample_rate=BYTES records about one allocation per BYTES allocated
+    (Poisson sampling by bytes) and scales what it records up: sizes and
+    counts become estimates, at a fraction of the cost.
+    """
+    _core.start(nframe, sample_rate=sample_rate, sums=sample_rate != 0)
 
 
 def stop():
@@ -88,10 +97,13 @@ def get_traced_memory():
 
 
 def get_tracer_counters():
-    """The tracer's health: {'dropped', 'unknown_stacks', 'stacks', 'live_blocks'}.
+    """The tracer's health: {'dropped', 'unknown_stacks', 'stacks', 'live_blocks',
+    'peaks_not_copied', 'sample_rate', 'sums'}.
 
     'dropped' counts blocks the tracer could not record (out of memory);
-    'unknown_stacks' counts blocks recorded without Python frames.
+    'unknown_stacks' counts blocks recorded without Python frames;
+    'peaks_not_copied' counts new highs reached by a thread without the GIL,
+    when the per-stack copy at the peak could not be taken.
     """
     return _core.get_tracer_counters()
 
@@ -104,13 +116,18 @@ def take_snapshot():
 
 
 def load(path):
-    """The Snapshot stored in a capture file written by Snapshot.dump().
+    """The Capture stored in a capture file: from `heaplens run` (snapshots
+    "peak" and "exit", the timeline, facts about the run) or from
+    Snapshot.dump() (one snapshot). capture.snapshot() is the Snapshot to look
+    at first ("exit", or the only one); capture.snapshots has them all.
 
-    Raises ValueError, naming the file, when it is not a valid capture.
+    Raises ValueError, naming the file, when it is not a valid capture, and
+    OSError when it cannot be read. Files are checked in C; nothing is
+    unpickled.
     """
-    from heaplens._snapshot import Snapshot
+    from heaplens._run import load_capture
 
-    return Snapshot.load(path)
+    return load_capture(path)
 
 
 def census(*, untracked=True):

@@ -474,8 +474,28 @@ class Snapshot:
     def functions(self):
         """{(filename, lineno): function name} for the frames whose function
         heaplens knows (a heaplens extension; the stdlib records no names).
-        Empty for snapshots built from raw tuples."""
+        Empty for snapshots built from raw tuples. Where two functions share
+        a line (a function and its comprehension), one of them is given:
+        stack_statistics() tells them apart."""
         return self._data.functions()
+
+    def stack_statistics(self):
+        """[(frames, size, count)] by stack, biggest size first, where frames
+        is a tuple of (filename, lineno, function) most recent call first
+        (function "" when unknown); a heaplens extension used by the reports.
+        Unlike statistics("traceback"), two functions on one line stay apart."""
+        stacks = self._stacks()
+        functions = self._data.stack_functions()
+        merged = {}
+        for index, size, count in self._data.group(0, False):
+            frames, _total = stacks[index]
+            names = functions[index]
+            key = tuple((f[0], f[1], names[i]) for i, f in enumerate(frames))
+            old_size, old_count = merged.get(key, (0, 0))
+            merged[key] = (old_size + size, old_count + count)
+        rows = [(frames, size, count) for frames, (size, count) in merged.items()]
+        rows.sort(key=lambda row: (-row[1], -row[2], row[0]))
+        return rows
 
     def filter_traces(self, filters):
         """A new Snapshot keeping the traces the filters select.
@@ -573,6 +593,9 @@ class _TupleData:
 
     def functions(self):
         return {}
+
+    def stack_functions(self):
+        return [("",) * len(frames) for frames, _total in self._stacks]
 
     def frame(self, index):
         return self._frames[index]

@@ -54,7 +54,7 @@ def test_round_trip(snapshot, tmp_path):
     assert isinstance(loaded, hl.Snapshot)
     _assert_same(loaded, snapshot)
     assert loaded.compare_to(snapshot, "lineno")[0].size_diff == 0
-    _assert_same(heaplens.load(path), snapshot)  # path-like works too
+    _assert_same(heaplens.load(path).snapshot(), snapshot)  # path-like works too
 
 
 def test_round_trip_filtered_and_empty(snapshot, tmp_path):

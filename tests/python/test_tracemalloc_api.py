@@ -151,7 +151,16 @@ def test_get_tracer_counters():
     heaplens.start()
     thing = _make_thing()
     counters = heaplens.get_tracer_counters()
-    assert set(counters) == {"dropped", "unknown_stacks", "stacks", "live_blocks"}
+    assert set(counters) == {
+        "dropped",
+        "unknown_stacks",
+        "stacks",
+        "live_blocks",
+        "peaks_not_copied",
+        "sample_rate",
+        "sums",
+    }
+    assert counters["sample_rate"] == 0 and counters["sums"] is False
     assert counters["live_blocks"] > 0 and counters["stacks"] > 0
     assert counters["dropped"] == 0
     del thing

@@ -1,0 +1,219 @@
+"""The heaplens command: run, report, diff.
+
+    heaplens run [options] script.py [args...]    run a program, write a capture
+    heaplens run [options] -m module [args...]
+    heaplens report [--html OUT] FILE              summarise a capture
+    heaplens diff [--html OUT] OLD NEW             compare two captures by stack
+
+Every error about the user's input (a missing or corrupt file, a bad option)
+is one line on stderr and exit status 2; nothing is ever unpickled.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+_SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text):
+    """Bytes from '524288', '512K', '512KiB', '1M', '2 MiB' (powers of 1024)."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a size in bytes: {text!r} (try 524288 or 512K)")
+    scale = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[match.group(2).lower()]
+    return int(match.group(1)) * scale
+
+
+def _nframe(text):
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("--nframe must be between 1 and 65535")
+    return value
+
+
+def _interval(text):
+    value = float(text)
+    if not 0.1 <= value <= 3_600_000:
+        raise argparse.ArgumentTypeError("--interval is in milliseconds, from 0.1 to 3600000")
+    return value
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="heaplens",
+        description="Where did the memory of a Python program go, and why does it stay?",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    run = commands.add_parser(
+        "run",
+        help="run a Python program with tracing on and write a capture file",
+        description="Run a Python program with tracing on from its first line. Records the "
+        "live heap by stack at the peak and at exit, and heap size and RSS over time.",
+    )
+    run.add_argument("-o", "--output", help="capture file (default: heaplens-NAME-PID.hlc)")
+    run.add_argument("--nframe", type=_nframe, default=64, help="frames kept per stack (64)")
+    run.add_argument(
+        "--sample-rate",
+        type=parse_size,
+        default=0,
+        metavar="BYTES",
+        help="record about one allocation per BYTES allocated (e.g. 512K) and scale the "
+        "figures up; much faster, sizes become estimates (default: record every allocation)",
+    )
+    run.add_argument(
+        "--interval",
+        type=_interval,
+        default=10.0,
+        metavar="MS",
+        help="sample heap size every MS milliseconds (10)",
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="print no summary at exit")
+    run.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script")
+    run.add_argument("program", nargs=argparse.REMAINDER, help="script.py [args...]")
+
+    report = commands.add_parser(
+        "report", help="print the summary of a capture, or write it as an HTML page"
+    )
+    report.add_argument("file", help="a capture file (.hlc)")
+    report.add_argument("--html", metavar="OUT", help="write a self-contained HTML report to OUT")
+    report.add_argument("--top", type=int, default=10, help="rows per table in the text (10)")
+
+    diff = commands.add_parser(
+        "diff", help="compare two captures (or snapshots) by stack: what grew, what shrank"
+    )
+    diff.add_argument("old", help="the earlier capture (.hlc)")
+    diff.add_argument("new", help="the later capture (.hlc)")
+    diff.add_argument(
+        "--at",
+        choices=("peak", "exit"),
+        help="which snapshot of each capture to compare (default: exit, else the only one)",
+    )
+    diff.add_argument("--html", metavar="OUT", help="write the comparison as an HTML page to OUT")
+    diff.add_argument("--top", type=int, default=15, help="rows in the text table (15)")
+    return parser
+
+
+class UsageError(Exception):
+    """A problem with the user's input, reported in one line."""
+
+
+def main(argv=None):
+    """Entry point of the heaplens command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(parser, args)
+        if args.command == "report":
+            return _report_command(args)
+        return _diff_command(args)
+    except UsageError as exc:
+        print(f"heaplens {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(parser, args):
+    from heaplens import _run
+
+    program = list(args.program)
+    if program and program[0] == "--":
+        program = program[1:]
+    if args.module:
+        target, rest, is_module = args.module, program, True
+    elif program:
+        target, rest, is_module = program[0], program[1:], False
+        if not os.path.exists(target):
+            raise UsageError(f"no such script: {target}")
+    else:
+        parser.error("run needs a script or -m module")
+    try:
+        return _run.run_program(
+            target,
+            rest,
+            is_module=is_module,
+            output=args.output,
+            nframe=args.nframe,
+            sample_rate=args.sample_rate,
+            interval=args.interval / 1000.0,
+            quiet=args.quiet,
+        )
+    except _run.UsageError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _load(path):
+    """The Capture in path, or UsageError saying what is wrong with it."""
+    from heaplens import _run
+    from heaplens._progress import Progress
+
+    with Progress(f"Loading {os.path.basename(path)}") as progress:
+        progress.update(0, 1)
+        try:
+            capture = _run.load_capture(path)
+        except (OSError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        progress.update(1, 1)
+    return capture
+
+
+def _write_html(path, html):
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(html)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _report_command(args):
+    from heaplens import _report
+    from heaplens._progress import Progress
+
+    capture = _load(args.file)
+    with Progress("Building the report") as progress:
+        report = _report.build_run_report(capture, progress=progress)
+    if args.html:
+        from heaplens import _report_html
+
+        _write_html(args.html, _report_html.render_run_report(report))
+        print(f"heaplens: wrote {args.html}", file=sys.stderr)
+        return 0
+    print(_report.format_report(report, limit=args.top))
+    return 0
+
+
+def _pick(capture, at, path):
+    try:
+        return capture.snapshot(at)
+    except (KeyError, ValueError) as exc:
+        raise UsageError(f"{path}: {exc.args[0]}") from None
+
+
+def _diff_command(args):
+    from heaplens import _report
+
+    old_capture, new_capture = _load(args.old), _load(args.new)
+    old, new = _pick(old_capture, args.at, args.old), _pick(new_capture, args.at, args.new)
+    old_name = args.at or ("exit" if old_capture.exit is not None else "")
+    new_name = args.at or ("exit" if new_capture.exit is not None else "")
+    old_label = f"{os.path.basename(args.old)}" + (f" ({old_name})" if old_name else "")
+    new_label = f"{os.path.basename(args.new)}" + (f" ({new_name})" if new_name else "")
+    diff = _report.build_diff_report(old, new, old_label, new_label)
+    for capture in (old_capture, new_capture):
+        if capture.info.get("sample_rate", "0") not in ("", "0"):
+            diff["notes"].append(
+                "At least one capture was sampled: its sizes are estimates, so small changes "
+                "may be noise."
+            )
+            break
+    if args.html:
+        from heaplens import _report_html
+
+        _write_html(args.html, _report_html.render_diff_report(diff))
+        print(f"heaplens: wrote {args.html}", file=sys.stderr)
+        return 0
+    print(_report.format_diff(diff, limit=args.top))
+    return 0
