@@ -57,13 +57,12 @@ void hl_timeline_add(hl_timeline *timeline, hl_timeline_point sample) {
         return;
     if (sample.traced_max < sample.traced)
         sample.traced_max = sample.traced;
-    uint64_t last_t = timeline->pending_samples   ? timeline->pending.t_ns
-                      : timeline->n_points > 0 ? timeline->points[timeline->n_points - 1].t_ns
-                                               : 0;
+    uint64_t last_t = timeline->pending_samples ? timeline->pending.t_ns
+                      : timeline->n_points > 0  ? timeline->points[timeline->n_points - 1].t_ns
+                                                : 0;
     if (sample.t_ns < last_t)
         sample.t_ns = last_t;
-    timeline->pending =
-        timeline->pending_samples ? hl__merge(timeline->pending, sample) : sample;
+    timeline->pending = timeline->pending_samples ? hl__merge(timeline->pending, sample) : sample;
     timeline->pending_samples++;
     if (timeline->pending_samples < timeline->stride)
         return;
