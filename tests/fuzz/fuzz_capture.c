@@ -92,6 +92,8 @@ static void encode_capture(const hl_capture *capture, uint8_t **out, size_t *out
     for (i = 0; i < capture->n_snapshots; i++)
         CHECK(hl_capture_writer_add_snapshot(writer, capture->snapshots[i].name,
                                              &capture->snapshots[i].data, err, sizeof(err)) == 0);
+    if (capture->has_timeline)
+        CHECK(hl_capture_writer_add_timeline(writer, &capture->timeline, err, sizeof(err)) == 0);
     CHECK(hl_capture_writer_finish(writer, out, out_len, err, sizeof(err)) == 0);
 }
 
@@ -129,6 +131,8 @@ static int check_input(const uint8_t *data, size_t size) {
     CHECK(hl_capture_decode_all(first, first_len, &again, err, sizeof(err)) == 0);
     CHECK(again.n_snapshots == capture.n_snapshots);
     CHECK(again.n_info == capture.n_info);
+    CHECK(again.has_timeline == capture.has_timeline);
+    CHECK(again.timeline.n_points == capture.timeline.n_points);
     for (i = 0; i < capture.n_snapshots; i++) {
         const hl_snapshot_data *a = &capture.snapshots[i].data;
         const hl_snapshot_data *b = &again.snapshots[i].data;
@@ -137,6 +141,9 @@ static int check_input(const uint8_t *data, size_t size) {
         CHECK(a->n_strings == b->n_strings && a->n_frames == b->n_frames);
         CHECK(a->n_stacks == b->n_stacks && a->n_stack_frames == b->n_stack_frames);
         CHECK(a->n_traces == b->n_traces);
+        CHECK((a->trace_counts == NULL) == (b->trace_counts == NULL) || a->n_traces == 0);
+        for (uint64_t t = 0; t < a->n_traces; t++)
+            CHECK(hl_snapshot_trace_count(a, t) == hl_snapshot_trace_count(b, t));
         CHECK(a->traceback_limit == b->traceback_limit && a->timestamp_ns == b->timestamp_ns);
         CHECK(hl_snapshot_data_validate(b, err, sizeof(err)) == 0);
     }
