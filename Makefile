@@ -1,5 +1,5 @@
 # heaplens - the README's commands.
-#   make demo   build into .venv and run heaplens on examples/
+#   make demo   build into .venv and run heaplens on examples/ (API, then the CLI)
 #   make test   C unit tests (plain and ASan+UBSan), the fuzz target, then
 #               pytest on python3 and on pyenv's 3.12 and 3.13 where present,
 #               and pytest again with the extension under ASan+UBSan
@@ -32,6 +32,11 @@ install:
 
 demo: install
 	@$(PY) examples/demo.py
+	@echo
+	@echo "== heaplens run examples/memory_hog.py, then heaplens report --html"
+	@mkdir -p build
+	@$(VENV)/bin/heaplens run -o build/demo-run.hlc examples/memory_hog.py
+	@$(VENV)/bin/heaplens report --html build/demo-run.html build/demo-run.hlc
 
 test: lint ctest fuzz pytest pytest-extra pytest-asan
 

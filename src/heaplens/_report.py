@@ -170,13 +170,14 @@ def frame_text(frame, width=100, full_path=True):
 
 
 def stack_line(frames, width=100):
-    """A stack on one line: the allocating frame (its path shortened to
-    leave room) and its callers after '<-' with file names only, as many as
-    fit in `width` columns, then '<- ...' when some are left out."""
+    """A stack on one line: the allocating frame (file name, line and the
+    whole function name when they fit) and its callers after '<-', file names
+    only, as many as fit in `width` columns, then '<- ...' when some are left
+    out."""
     if not frames:
         return _cut("(no traceback)", width)
-    first_width = width if len(frames) == 1 else max(width * 3 // 5, min(width, 30))
-    text = frame_text(frames[0], first_width)
+    first_width = width if len(frames) == 1 else max(width - 7, min(width, 30))
+    text = frame_text(frames[0], first_width, full_path=False)
     for index, caller in enumerate(frames[1:], 1):
         more = " <- ..." if index < len(frames) - 1 else ""
         part = " <- " + frame_text(caller, 40, full_path=False)

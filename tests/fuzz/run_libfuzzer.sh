@@ -14,7 +14,7 @@ out=$root/build/fuzz
 mkdir -p "$out/corpus"
 cp -n "$here"/corpus/* "$out/corpus/" 2>/dev/null || true
 clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I"$root/src/core" \
-  "$root"/src/core/{crc32,capture,snapshot_data,hl_error}.c "$here/fuzz_capture.c" -o "$out/fuzz_capture"
+  "$root"/src/core/{crc32,capture,snapshot_data,hl_error,timeline}.c "$here/fuzz_capture.c" -o "$out/fuzz_capture"
 echo "fuzz: libFuzzer on the capture reader for ${seconds}s"
 "$out/fuzz_capture" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$out/" \
   "$out/corpus" 2>"$out/fuzz.log" || { tail -40 "$out/fuzz.log"; exit 1; }
