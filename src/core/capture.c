@@ -979,25 +979,42 @@ out_of_memory:
     return hl_error_format(errbuf, errbuf_size, "out of memory reading section STRINGS");
 }
 
+/* Check a payload made of a `head`-byte header, whose record count is a u32
+ * (count_bytes 4) or u64 (8) at offset count_at, followed by exactly that
+ * many `record`-byte records. Stores the count in *n_out. Returns 0, or -1
+ * with "section S is too short", "section S declares N ITEMS but has room
+ * for R" or "section S has K unexpected trailing bytes". */
+static int hl__fixed_records(const uint8_t *p, uint64_t len, const char *section, const char *items,
+                             uint64_t head, uint64_t count_at, int count_bytes, uint64_t record,
+                             uint64_t *n_out, char *errbuf, size_t errbuf_size) {
+    uint64_t n, room;
+
+    if (len < head)
+        return hl_error_format(errbuf, errbuf_size, "section %s is too short (%" PRIu64 " bytes)",
+                               section, len);
+    n = count_bytes == 4 ? hl__load_u32(p + count_at) : hl__load_u64(p + count_at);
+    room = (len - head) / record;
+    if (n > room)
+        return hl_error_format(errbuf, errbuf_size,
+                               "section %s declares %" PRIu64 " %s but has room for %" PRIu64,
+                               section, n, items, room);
+    if (len - head - record * n != 0)
+        return hl_error_format(errbuf, errbuf_size,
+                               "section %s has %" PRIu64 " unexpected trailing bytes", section,
+                               len - head - record * n);
+    *n_out = n;
+    return 0;
+}
+
 /* FRAMES payload: count, then (filename, lineno) records. */
 static int hl__parse_frames(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
                             size_t errbuf_size) {
-    uint64_t room;
+    uint64_t n64;
     uint32_t n, i;
 
-    if (len < 4)
-        return hl_error_format(errbuf, errbuf_size,
-                               "section FRAMES is too short (%" PRIu64 " bytes)", len);
-    n = hl__load_u32(p);
-    room = (len - 4) / 8;
-    if (n > room)
-        return hl_error_format(
-            errbuf, errbuf_size,
-            "section FRAMES declares %" PRIu32 " frames but has room for %" PRIu64, n, room);
-    if (len - 4 - 8 * (uint64_t)n != 0)
-        return hl_error_format(errbuf, errbuf_size,
-                               "section FRAMES has %" PRIu64 " unexpected trailing bytes",
-                               len - 4 - 8 * (uint64_t)n);
+    if (hl__fixed_records(p, len, "FRAMES", "frames", 4, 0, 4, 8, &n64, errbuf, errbuf_size) < 0)
+        return -1;
+    n = (uint32_t)n64;
     if (n == 0)
         return 0;
     snap->frames = hl__alloc_array(n, sizeof(hl_frame));
@@ -1076,21 +1093,10 @@ out_of_memory:
 /* TRACES payload: u64 count, then 16-byte (size, stack, domain) records. */
 static int hl__parse_traces(const uint8_t *p, uint64_t len, hl_snapshot_data *snap, char *errbuf,
                             size_t errbuf_size) {
-    uint64_t n, room, i;
+    uint64_t n, i;
 
-    if (len < 8)
-        return hl_error_format(errbuf, errbuf_size,
-                               "section TRACES is too short (%" PRIu64 " bytes)", len);
-    n = hl__load_u64(p);
-    room = (len - 8) / 16;
-    if (n > room)
-        return hl_error_format(
-            errbuf, errbuf_size,
-            "section TRACES declares %" PRIu64 " traces but has room for %" PRIu64, n, room);
-    if (len - 8 - 16 * n != 0)
-        return hl_error_format(errbuf, errbuf_size,
-                               "section TRACES has %" PRIu64 " unexpected trailing bytes",
-                               len - 8 - 16 * n);
+    if (hl__fixed_records(p, len, "TRACES", "traces", 8, 0, 8, 16, &n, errbuf, errbuf_size) < 0)
+        return -1;
     if (n == 0)
         return 0;
     snap->traces = hl__alloc_array(n, sizeof(hl_trace_record));
@@ -1109,21 +1115,10 @@ static int hl__parse_traces(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
 /* COUNTS payload: u64 count, then one u64 block count per trace. */
 static int hl__parse_counts(const uint8_t *p, uint64_t len, hl_snapshot_data *snap,
                             hl__scope *scope, char *errbuf, size_t errbuf_size) {
-    uint64_t n, room, i;
+    uint64_t n, i;
 
-    if (len < 8)
-        return hl_error_format(errbuf, errbuf_size,
-                               "section COUNTS is too short (%" PRIu64 " bytes)", len);
-    n = hl__load_u64(p);
-    room = (len - 8) / 8;
-    if (n > room)
-        return hl_error_format(
-            errbuf, errbuf_size,
-            "section COUNTS declares %" PRIu64 " counts but has room for %" PRIu64, n, room);
-    if (len - 8 - 8 * n != 0)
-        return hl_error_format(errbuf, errbuf_size,
-                               "section COUNTS has %" PRIu64 " unexpected trailing bytes",
-                               len - 8 - 8 * n);
+    if (hl__fixed_records(p, len, "COUNTS", "counts", 8, 0, 8, 8, &n, errbuf, errbuf_size) < 0)
+        return -1;
     scope->n_counts = n;
     if (n == 0)
         return 0;
@@ -1138,22 +1133,12 @@ static int hl__parse_counts(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
 /* FUNCTIONS payload: u32 count, then one u32 string index per frame. */
 static int hl__parse_functions(const uint8_t *p, uint64_t len, hl_snapshot_data *snap,
                                hl__scope *scope, char *errbuf, size_t errbuf_size) {
-    uint64_t room;
+    uint64_t n64;
     uint32_t n, i;
 
-    if (len < 4)
-        return hl_error_format(errbuf, errbuf_size,
-                               "section FUNCTIONS is too short (%" PRIu64 " bytes)", len);
-    n = hl__load_u32(p);
-    room = (len - 4) / 4;
-    if (n > room)
-        return hl_error_format(
-            errbuf, errbuf_size,
-            "section FUNCTIONS declares %" PRIu32 " names but has room for %" PRIu64, n, room);
-    if (len - 4 - 4 * (uint64_t)n != 0)
-        return hl_error_format(errbuf, errbuf_size,
-                               "section FUNCTIONS has %" PRIu64 " unexpected trailing bytes",
-                               len - 4 - 4 * (uint64_t)n);
+    if (hl__fixed_records(p, len, "FUNCTIONS", "names", 4, 0, 4, 4, &n64, errbuf, errbuf_size) < 0)
+        return -1;
+    n = (uint32_t)n64;
     scope->n_functions = n;
     if (n == 0)
         return 0;
@@ -1168,24 +1153,13 @@ static int hl__parse_functions(const uint8_t *p, uint64_t len, hl_snapshot_data 
 /* TIMELINE payload: start, interval, u64 count, 32-byte points. */
 static int hl__parse_timeline(const uint8_t *p, uint64_t len, hl_capture *out, char *errbuf,
                               size_t errbuf_size) {
-    uint64_t n, room, i;
+    uint64_t n, i;
     hl_timeline *timeline = &out->timeline;
 
     if (out->has_timeline)
         return hl_error_format(errbuf, errbuf_size, "duplicate TIMELINE section");
-    if (len < 24)
-        return hl_error_format(errbuf, errbuf_size,
-                               "section TIMELINE is too short (%" PRIu64 " bytes)", len);
-    n = hl__load_u64(p + 16);
-    room = (len - 24) / 32;
-    if (n > room)
-        return hl_error_format(
-            errbuf, errbuf_size,
-            "section TIMELINE declares %" PRIu64 " points but has room for %" PRIu64, n, room);
-    if (len - 24 - 32 * n != 0)
-        return hl_error_format(errbuf, errbuf_size,
-                               "section TIMELINE has %" PRIu64 " unexpected trailing bytes",
-                               len - 24 - 32 * n);
+    if (hl__fixed_records(p, len, "TIMELINE", "points", 24, 16, 8, 32, &n, errbuf, errbuf_size) < 0)
+        return -1;
     memset(timeline, 0, sizeof(*timeline));
     timeline->start_ns = hl__i64_from_bits(hl__load_u64(p));
     timeline->interval_ns = hl__load_u64(p + 8);

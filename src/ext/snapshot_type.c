@@ -275,28 +275,6 @@ const hl_snapshot_data *hlpy_snapshot_data(PyObject *obj) {
     return &((hl_snapshot_object *)obj)->data;
 }
 
-/* {(filename, lineno): function name} for the frames whose function is known. */
-static PyObject *hl_snapshot_functions(PyObject *op, PyObject *unused) {
-    hl_snapshot_object *self = (hl_snapshot_object *)op;
-    PyObject *names = hl__filenames(self);
-    PyObject *result = names ? PyDict_New() : NULL;
-    if (result == NULL || self->data.frame_functions == NULL)
-        return result;
-    for (uint32_t i = 0; i < self->data.n_frames; i++) {
-        uint32_t function = self->data.frame_functions[i];
-        if (function == HL_NO_FUNCTION)
-            continue;
-        PyObject *key = hl__frame_tuple(self, i);
-        if (key == NULL || PyDict_SetItem(result, key, PyList_GET_ITEM(names, function)) < 0) {
-            Py_XDECREF(key);
-            Py_DECREF(result);
-            return NULL;
-        }
-        Py_DECREF(key);
-    }
-    return result;
-}
-
 /* [tuple of function names per frame of stack s ("" when unknown)] by stack. */
 static PyObject *hl_snapshot_stack_functions(PyObject *op, PyObject *unused) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
@@ -408,8 +386,6 @@ static PyMethodDef hl_snapshot_methods[] = {
     {"total_size", hl_snapshot_total_size, METH_NOARGS, "total_size() -> sum of trace sizes"},
     {"frame", hl_snapshot_frame, METH_O, "frame(i) -> (filename, lineno)"},
     {"filename", hl_snapshot_filename, METH_O, "filename(i) -> str"},
-    {"functions", hl_snapshot_functions, METH_NOARGS,
-     "functions() -> {(filename, lineno): function name} where known"},
     {"stack_functions", hl_snapshot_stack_functions, METH_NOARGS,
      "stack_functions() -> [tuple of function names of each stack's frames]"},
     {"trace_count", hl_snapshot_trace_count_method, METH_O,

@@ -165,11 +165,12 @@ void hlpy_tracer_weigh(uint64_t size, uint64_t *bytes_out, uint64_t *blocks_out)
 
 /* Add (sign > 0) or take away the block of `size` with `stack_word` in sums. */
 static void hl__sums_change(hl_stack_sums *sums, uint64_t size, uint32_t stack_word, int sign) {
-    uint64_t bytes, blocks;
+    uint64_t bytes = size, blocks = 1;
     uint32_t id = HL_STACK_WORD_ID(stack_word);
     if (id >= sums->capacity)
         return; /* cannot happen: reserved before the block was recorded */
-    hlpy_tracer_weigh(size, &bytes, &blocks);
+    if (T->sample_rate != 0)
+        hlpy_tracer_weigh(size, &bytes, &blocks);
     hl_stack_sums_change(sums, id, bytes, blocks, sign);
 }
 

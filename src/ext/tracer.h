@@ -107,10 +107,10 @@ extern _Thread_local int64_t hlpy_bytes_to_sample __attribute__((tls_model("init
 #define HLPY_SAMPLED_FILTER_LOG2 19
 extern uint64_t *hlpy_sampled_filter; /* NULL unless sampling */
 
-/* 1 while tracing with a sample rate. Any thread. */
+/* 1 when the tracer was last started with a sample rate (the recording
+ * functions still check that it is tracing). Any thread. */
 HL_INLINE int hlpy_tracer_sampling(void) {
-    return hlpy_tracer_state.sample_rate != 0 &&
-           atomic_load_explicit(&hlpy_tracer_state.tracing, memory_order_relaxed);
+    return hlpy_tracer_state.sample_rate != 0;
 }
 
 /* The slow side of hlpy_sample_due (tracer.c). */

@@ -78,7 +78,7 @@ def start(nframe=1, *, sample_rate=0):
     (Poisson sampling by bytes) and scales what it records up: sizes and
     counts become estimates, at a fraction of the cost.
     """
-    _core.start(nframe, sample_rate=sample_rate, sums=sample_rate != 0)
+    _core.start(nframe, sample_rate=sample_rate)
 
 
 def stop():

@@ -160,12 +160,21 @@ def _load(path):
     return capture
 
 
-def _write_html(path, html):
+def _show(data, html_path, render_html, format_text):
+    """Write data as an HTML page to html_path (render_html's name in
+    heaplens._report_html), or print it as text with format_text. Returns 0."""
+    if html_path is None:
+        print(format_text(data))
+        return 0
+    from heaplens import _report_html
+
     try:
-        with open(path, "w", encoding="utf-8") as out:
-            out.write(html)
+        with open(html_path, "w", encoding="utf-8") as out:
+            out.write(getattr(_report_html, render_html)(data))
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write {html_path}: {exc.strerror or exc}") from None
+    print(f"heaplens: wrote {html_path}", file=sys.stderr)
+    return 0
 
 
 def _report_command(args):
@@ -175,14 +184,12 @@ def _report_command(args):
     capture = _load(args.file)
     with Progress("Building the report") as progress:
         report = _report.build_run_report(capture, progress=progress)
-    if args.html:
-        from heaplens import _report_html
-
-        _write_html(args.html, _report_html.render_run_report(report))
-        print(f"heaplens: wrote {args.html}", file=sys.stderr)
-        return 0
-    print(_report.format_report(report, limit=args.top))
-    return 0
+    return _show(
+        report,
+        args.html,
+        "render_run_report",
+        lambda data: _report.format_report(data, limit=args.top),
+    )
 
 
 def _pick(capture, at, path):
@@ -209,11 +216,9 @@ def _diff_command(args):
                 "may be noise."
             )
             break
-    if args.html:
-        from heaplens import _report_html
-
-        _write_html(args.html, _report_html.render_diff_report(diff))
-        print(f"heaplens: wrote {args.html}", file=sys.stderr)
-        return 0
-    print(_report.format_diff(diff, limit=args.top))
-    return 0
+    return _show(
+        diff,
+        args.html,
+        "render_diff_report",
+        lambda data: _report.format_diff(data, limit=args.top),
+    )

@@ -198,47 +198,34 @@ def _int(info, key):
         return None
 
 
-# Outermost frames that belong to `heaplens run` itself (and runpy, which it
-# calls), not to the program: left out of every stack.
-_HARNESS_FILES = ("<frozen runpy>", "runpy.py", "_run.py", "_cli.py", "__main__.py")
+# Files of `heaplens run` itself (and runpy): outermost frames from them are
+# the harness, not the program, and are left out of every stack.
+_HARNESS_FILES = ("_run.py", "_cli.py", "__main__.py")
 
 
-def _is_harness(filename):
-    """Whether a frame's file is part of the heaplens run harness."""
+def is_harness_file(filename):
+    """Whether a frame's file belongs to the heaplens run harness: runpy, the
+    heaplens package's run, CLI and __main__ modules, or the console script.
+    Decided by name only, so it holds for captures made on other machines."""
     if filename == "<frozen runpy>" or filename.endswith(os.sep + "runpy.py"):
         return True
     directory, name = os.path.split(filename)
     if os.path.basename(directory) == "heaplens" and name in _HARNESS_FILES:
         return True
-    return name == "heaplens" and os.path.basename(directory) == "bin"  # the console script
-
-
-def _stack_frames(frames):
-    """The frame dicts of a stack_statistics() stack ((filename, lineno,
-    function) most recent first), without the outermost frames of the
-    heaplens run harness (a stack made only of them is kept whole)."""
-    frames = [{"file": f, "line": n, "function": name} for f, n, name in frames]
-    end = len(frames)
-    while end > 1 and _is_harness(frames[end - 1]["file"]):
-        end -= 1
-    return frames[:end]
+    return name == "heaplens" and os.path.basename(directory) == "bin"
 
 
 def _snapshot_data(snapshot, label, time_s, top):
     """The report's SNAP dict: totals, the `top` biggest stacks, and what the
     cut-off left out."""
-    merged = {}  # stacks that differ only in harness frames become one
-    for raw_frames, size, count in snapshot.stack_statistics():
-        frames = _stack_frames(raw_frames)
-        key = tuple((f["file"], f["line"], f["function"]) for f in frames)
-        entry = merged.setdefault(key, {"frames": frames, "bytes": 0, "blocks": 0})
-        entry["bytes"] += size
-        entry["blocks"] += count
-    stats = sorted(merged.values(), key=lambda e: (-e["bytes"], -e["blocks"]))
+    stats = [
+        {"frames": _frame_dicts(frames), "bytes": size, "blocks": count}
+        for frames, (size, count) in _by_stack(snapshot).items()
+    ]
+    stats.sort(key=lambda e: (-e["bytes"], -e["blocks"]))
     total_bytes = sum(e["bytes"] for e in stats)
     total_blocks = sum(e["blocks"] for e in stats)
     stacks = stats[:top]
-    shown = stacks
     return {
         "label": label,
         "time_s": time_s,
@@ -247,7 +234,7 @@ def _snapshot_data(snapshot, label, time_s, top):
         "stacks": stacks,
         "other_bytes": total_bytes - sum(s["bytes"] for s in stacks),
         "other_blocks": total_blocks - sum(s["blocks"] for s in stacks),
-        "other_stacks": len(stats) - len(shown),
+        "other_stacks": len(stats) - len(stacks),
     }
 
 
@@ -507,13 +494,23 @@ def build_diff_report(old, new, old_label, new_label, top=2000, progress=None):
 
 def _by_stack(snapshot):
     """{frames: (bytes, blocks)} of a Snapshot, keyed by its stacks'
-    (filename, lineno, function) frames without the run harness."""
+    (filename, lineno, function) frames, most recent first, without the
+    outermost frames of the run harness (stacks that differed only there
+    become one; a stack made only of them is kept whole)."""
     stacks = {}
-    for raw_frames, size, count in snapshot.stack_statistics():
-        frames = tuple((f["file"], f["line"], f["function"]) for f in _stack_frames(raw_frames))
+    for frames, size, count in snapshot.stack_statistics():
+        end = len(frames)
+        while end > 1 and is_harness_file(frames[end - 1][0]):
+            end -= 1
+        frames = tuple(frames[:end])
         old_size, old_count = stacks.get(frames, (0, 0))
         stacks[frames] = (old_size + size, old_count + count)
     return stacks
+
+
+def _frame_dicts(frames):
+    """The report's frame dicts of (filename, lineno, function) frames."""
+    return [{"file": f, "line": n, "function": name} for f, n, name in frames]
 
 
 def _stack_changes(old_by, new_by):
@@ -533,7 +530,7 @@ def _change_data(change):
     """The diff report's dict of one changed stack."""
     frames, old_bytes, new_bytes, old_blocks, new_blocks = change
     return {
-        "frames": [{"file": f, "line": n, "function": name} for f, n, name in frames],
+        "frames": _frame_dicts(frames),
         "old_bytes": old_bytes,
         "new_bytes": new_bytes,
         "diff_bytes": new_bytes - old_bytes,

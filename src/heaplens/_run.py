@@ -301,16 +301,12 @@ def _print_program_traceback(exc):
     runpy that ran the program."""
     import traceback
 
+    from heaplens._report import is_harness_file
+
     tb = exc.__traceback__
-    while tb is not None and _is_harness_file(tb.tb_frame.f_code.co_filename):
+    while tb is not None and is_harness_file(tb.tb_frame.f_code.co_filename):
         tb = tb.tb_next
     traceback.print_exception(type(exc), exc, tb or exc.__traceback__)
-
-
-def _is_harness_file(filename):
-    if filename == "<frozen runpy>" or filename.endswith(os.sep + "runpy.py"):
-        return True
-    return os.path.dirname(os.path.abspath(filename)) == os.path.dirname(os.path.abspath(__file__))
 
 
 def _system_exit(exc):

@@ -471,14 +471,6 @@ class Snapshot:
         data = _core.load_snapshot(filename)
         return Snapshot(data, data.traceback_limit)
 
-    def functions(self):
-        """{(filename, lineno): function name} for the frames whose function
-        heaplens knows (a heaplens extension; the stdlib records no names).
-        Empty for snapshots built from raw tuples. Where two functions share
-        a line (a function and its comprehension), one of them is given:
-        stack_statistics() tells them apart."""
-        return self._data.functions()
-
     def stack_statistics(self):
         """[(frames, size, count)] by stack, biggest size first, where frames
         is a tuple of (filename, lineno, function) most recent call first
@@ -590,9 +582,6 @@ class _TupleData:
 
     def total_size(self):
         return sum(size for _, size, _ in self._traces)
-
-    def functions(self):
-        return {}
 
     def stack_functions(self):
         return [("",) * len(frames) for frames, _total in self._stacks]

@@ -63,9 +63,6 @@ class AggregatedSnapshot:
             )
         return sorted(groups.values(), key=Statistic._sort_key, reverse=True)
 
-    def functions(self):
-        return dict(self._functions)
-
     def stack_statistics(self):
         rows = [
             (tuple((f, n, self._functions.get((f, n), "")) for f, n in frames), size, count)
