@@ -38,14 +38,35 @@ static hl_domain_hook hl_hooks[3] = {
  * never allocates, so it is safe inside malloc. */
 static _Thread_local int hl_in_hook __attribute__((tls_model("initial-exec")));
 
+/* ---- the sampling fast paths -------------------------------------------- */
+
+/* While sampling, most blocks are not recorded. Each wrapper first decides
+ * that inline, from the thread's countdown of bytes and the filters of
+ * recorded blocks, and then hands the call straight to the real allocator
+ * (a tail call: no frame, no guard); only the few blocks that are recorded,
+ * or may have been, take the traced path below it. */
+
+/* pymalloc serves requests up to this size itself; larger ones it passes to
+ * the RAW domain, through our RAW wrapper, which must then find the guard
+ * set or it would sample the same bytes a second time. */
+#define HL_PYMALLOC_MAX 512
+
+/* While sampling: 1 when a new block of `size` bytes is not to be recorded,
+ * and the countdown had room for it (it is charged); 0 otherwise, and the
+ * countdown is left for the traced path to decide. */
+HL_INLINE int hl__sampling_skips(size_t size) {
+    if (!hlpy_tracer_sampling())
+        return 0;
+    int64_t left = hlpy_bytes_to_sample - (int64_t)size;
+    if (left <= 0 || size >= (size_t)INT64_MAX)
+        return 0;
+    hlpy_bytes_to_sample = left;
+    return 1;
+}
+
 /* ---- MEM and OBJ: the GIL is held ---------------------------------------- */
 
-/* While sampling, most blocks are not recorded: the wrappers decide that
- * inline (a per-thread countdown of bytes) and call into the tracer only for
- * the few that are, so sampling costs little more than the call itself. */
-
-static void *hl_py_malloc(void *ctx, size_t size) {
-    hl_domain_hook *hook = ctx;
+static HL_NOINLINE void *hl__py_malloc_traced(hl_domain_hook *hook, size_t size) {
     if (hl_in_hook)
         return hook->saved.malloc(hook->saved.ctx, size);
     hl_in_hook = 1;
@@ -60,8 +81,14 @@ static void *hl_py_malloc(void *ctx, size_t size) {
     return ptr;
 }
 
-static void *hl_py_calloc(void *ctx, size_t nelem, size_t elsize) {
+static void *hl_py_malloc(void *ctx, size_t size) {
     hl_domain_hook *hook = ctx;
+    if (size <= HL_PYMALLOC_MAX && hl__sampling_skips(size))
+        return hook->saved.malloc(hook->saved.ctx, size);
+    return hl__py_malloc_traced(hook, size);
+}
+
+static HL_NOINLINE void *hl__py_calloc_traced(hl_domain_hook *hook, size_t nelem, size_t elsize) {
     if (hl_in_hook)
         return hook->saved.calloc(hook->saved.ctx, nelem, elsize);
     hl_in_hook = 1;
@@ -76,8 +103,16 @@ static void *hl_py_calloc(void *ctx, size_t nelem, size_t elsize) {
     return ptr;
 }
 
-static void *hl_py_realloc(void *ctx, void *ptr, size_t new_size) {
+static void *hl_py_calloc(void *ctx, size_t nelem, size_t elsize) {
     hl_domain_hook *hook = ctx;
+    size_t size;
+    if (!__builtin_mul_overflow(nelem, elsize, &size) && size <= HL_PYMALLOC_MAX &&
+        hl__sampling_skips(size))
+        return hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+    return hl__py_calloc_traced(hook, nelem, elsize);
+}
+
+static HL_NOINLINE void *hl__py_realloc_traced(hl_domain_hook *hook, void *ptr, size_t new_size) {
     /* Under the GIL nobody else can take the old address between our remove
      * and the real realloc, so remove after. Nested calls still remove: the
      * old block is gone either way. */
@@ -97,8 +132,24 @@ static void *hl_py_realloc(void *ctx, void *ptr, size_t new_size) {
     return ptr2;
 }
 
-static void hl_py_free(void *ctx, void *ptr) {
+static void *hl_py_realloc(void *ctx, void *ptr, size_t new_size) {
     hl_domain_hook *hook = ctx;
+    /* Straight through only when there is nothing to tell: no observer that
+     * wants to see the old block go, no old trace to remove. pymalloc passes
+     * a block it does not own to the RAW domain whatever the new size, so the
+     * guard stays set for the call. */
+    if (new_size <= HL_PYMALLOC_MAX && hl_free_observer == NULL &&
+        (ptr == NULL || !hlpy_tracer_maybe_sampled(ptr)) && hl__sampling_skips(new_size)) {
+        int nested = hl_in_hook;
+        hl_in_hook = 1;
+        void *ptr2 = hook->saved.realloc(hook->saved.ctx, ptr, new_size);
+        hl_in_hook = nested;
+        return ptr2;
+    }
+    return hl__py_realloc_traced(hook, ptr, new_size);
+}
+
+static HL_NOINLINE void hl__py_free_traced(hl_domain_hook *hook, void *ptr) {
     if (ptr != NULL) {
         if (hl_free_observer != NULL && hook->domain == PYMEM_DOMAIN_OBJ)
             hl_free_observer(ptr, 0);
@@ -108,12 +159,18 @@ static void hl_py_free(void *ctx, void *ptr) {
     hook->saved.free(hook->saved.ctx, ptr);
 }
 
+static void hl_py_free(void *ctx, void *ptr) {
+    hl_domain_hook *hook = ctx;
+    if (hl_free_observer == NULL && !hlpy_tracer_maybe_sampled(ptr)) {
+        hook->saved.free(hook->saved.ctx, ptr);
+        return;
+    }
+    hl__py_free_traced(hook, ptr);
+}
+
 /* ---- RAW: maybe without the GIL ----------------------------------------- */
 
-static void *hl_raw_malloc(void *ctx, size_t size) {
-    hl_domain_hook *hook = ctx;
-    if (hl_in_hook)
-        return hook->saved.malloc(hook->saved.ctx, size);
+static HL_NOINLINE void *hl__raw_malloc_traced(hl_domain_hook *hook, size_t size) {
     hl_in_hook = 1;
     void *ptr = hook->saved.malloc(hook->saved.ctx, size);
     if (ptr != NULL)
@@ -122,10 +179,14 @@ static void *hl_raw_malloc(void *ctx, size_t size) {
     return ptr;
 }
 
-static void *hl_raw_calloc(void *ctx, size_t nelem, size_t elsize) {
+static void *hl_raw_malloc(void *ctx, size_t size) {
     hl_domain_hook *hook = ctx;
-    if (hl_in_hook)
-        return hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+    if (hl_in_hook || hl__sampling_skips(size))
+        return hook->saved.malloc(hook->saved.ctx, size);
+    return hl__raw_malloc_traced(hook, size);
+}
+
+static HL_NOINLINE void *hl__raw_calloc_traced(hl_domain_hook *hook, size_t nelem, size_t elsize) {
     hl_in_hook = 1;
     void *ptr = hook->saved.calloc(hook->saved.ctx, nelem, elsize);
     if (ptr != NULL)
@@ -134,14 +195,22 @@ static void *hl_raw_calloc(void *ctx, size_t nelem, size_t elsize) {
     return ptr;
 }
 
-static void *hl_raw_realloc(void *ctx, void *ptr, size_t new_size) {
+static void *hl_raw_calloc(void *ctx, size_t nelem, size_t elsize) {
     hl_domain_hook *hook = ctx;
+    size_t size;
+    if (hl_in_hook || (!__builtin_mul_overflow(nelem, elsize, &size) && hl__sampling_skips(size)))
+        return hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+    return hl__raw_calloc_traced(hook, nelem, elsize);
+}
+
+static HL_NOINLINE void *hl__raw_realloc_traced(hl_domain_hook *hook, void *ptr, size_t new_size) {
     /* Other threads may allocate without the GIL: once the real realloc frees
      * the old block they may get its address, so the old trace goes first,
      * and comes back if the realloc fails (the old block then lives on). */
     uint64_t old_size = 0;
     uint32_t old_word = 0;
-    int took = ptr != NULL && hlpy_tracer_raw_take(ptr, &old_size, &old_word);
+    int took = ptr != NULL && hlpy_tracer_maybe_raw_sampled(ptr) &&
+               hlpy_tracer_raw_take(ptr, &old_size, &old_word);
     int nested = hl_in_hook;
     hl_in_hook = 1;
     void *ptr2 = hook->saved.realloc(hook->saved.ctx, ptr, new_size);
@@ -155,9 +224,17 @@ static void *hl_raw_realloc(void *ctx, void *ptr, size_t new_size) {
     return ptr2;
 }
 
+static void *hl_raw_realloc(void *ctx, void *ptr, size_t new_size) {
+    hl_domain_hook *hook = ctx;
+    if ((ptr == NULL || !hlpy_tracer_maybe_raw_sampled(ptr)) && hlpy_tracer_sampling() &&
+        (hl_in_hook || hl__sampling_skips(new_size)))
+        return hook->saved.realloc(hook->saved.ctx, ptr, new_size);
+    return hl__raw_realloc_traced(hook, ptr, new_size);
+}
+
 static void hl_raw_free(void *ctx, void *ptr) {
     hl_domain_hook *hook = ctx;
-    if (ptr != NULL)
+    if (ptr != NULL && hlpy_tracer_maybe_raw_sampled(ptr))
         hlpy_tracer_raw_free(ptr);
     hook->saved.free(hook->saved.ctx, ptr);
 }

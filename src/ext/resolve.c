@@ -217,7 +217,7 @@ static uint64_t hl__copy_table(const hl_live_table *table, hl_trace_record *trac
         traces[n].stack = HL_STACK_WORD_ID(word);
         traces[n].domain = 0;
         if (counts != NULL)
-            hlpy_tracer_weigh(size, &traces[n].size, &counts[n]);
+            hlpy_tracer_weigh(size, addr, &traces[n].size, &counts[n]);
         n++;
     }
     return n;

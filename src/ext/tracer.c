@@ -114,37 +114,81 @@ int hlpy_tracer_sample_slow(size_t size) {
     return 1;
 }
 
-uint64_t *hlpy_sampled_filter;
-static size_t hl_filter_sets; /* bits set since the filter was last rebuilt; GIL */
+uint8_t hlpy_sampled_py_filter[1 << HLPY_PY_FILTER_MAX_LOG2];
+unsigned hlpy_py_filter_shift = 64 - HLPY_PY_FILTER_MIN_LOG2;
+_Atomic uint8_t hlpy_sampled_raw_filter[1 << HLPY_RAW_FILTER_LOG2];
+/* Frees that found their MEM or OBJ slot stuck at HLPY_SAMPLED_FILTER_STUCK
+ * since that filter was last rebuilt; GIL. */
+static size_t hl_py_filter_stuck_frees;
 
-#define HL__FILTER_WORDS ((size_t)1 << (HLPY_SAMPLED_FILTER_LOG2 - 6))
+#define HL__PY_FILTER_SLOTS ((size_t)1 << (64 - hlpy_py_filter_shift))
+#define HL__RAW_FILTER_SLOTS ((size_t)1 << HLPY_RAW_FILTER_LOG2)
 
-/* Set the filter bit of a recorded MEM or OBJ block; rebuild the filter from
- * the live table when bits set over time make it useless. Needs the GIL. */
-static void hl__filter_add(const void *ptr) {
-    uint64_t *filter = hlpy_sampled_filter;
-    if (filter == NULL)
-        return;
-    if (++hl_filter_sets > ((size_t)1 << HLPY_SAMPLED_FILTER_LOG2) / 16) {
-        /* Freed blocks leave their bits set: start again from the blocks
-         * that are live (few, when sampling). */
-        memset(filter, 0, HL__FILTER_WORDS * sizeof(uint64_t));
-        hl_filter_sets = 0;
-        hl_live_iter iter = {0, 0};
-        uintptr_t addr;
-        uint64_t size;
-        uint32_t word;
-        while (hl_live_table_next(&T->py_blocks, &iter, &addr, &size, &word)) {
-            size_t bit = hlpy__filter_bit((const void *)addr);
-            filter[bit >> 6] |= UINT64_C(1) << (bit & 63);
-            hl_filter_sets++;
-        }
-    }
-    size_t bit = hlpy__filter_bit(ptr);
-    filter[bit >> 6] |= UINT64_C(1) << (bit & 63);
+/* Count the MEM or OBJ block at ptr. Needs the GIL. */
+static void hl__py_filter_count(const void *ptr) {
+    uint8_t *slot = &hlpy_sampled_py_filter[hlpy__py_filter_slot(ptr)];
+    if (*slot != HLPY_SAMPLED_FILTER_STUCK)
+        (*slot)++;
 }
 
-void hlpy_tracer_weigh(uint64_t size, uint64_t *bytes_out, uint64_t *blocks_out) {
+/* Size the MEM and OBJ filter to 2^log2 slots and count every recorded
+ * block again, so slots stuck at the top by blocks that are gone come down.
+ * Needs the GIL. */
+static void hl__py_filter_rebuild(unsigned log2) {
+    hlpy_py_filter_shift = 64 - log2;
+    memset(hlpy_sampled_py_filter, 0, HL__PY_FILTER_SLOTS);
+    hl_py_filter_stuck_frees = 0;
+    hl_live_iter iter = {0, 0};
+    uintptr_t addr;
+    uint64_t size;
+    uint32_t word;
+    while (hl_live_table_next(&T->py_blocks, &iter, &addr, &size, &word))
+        hl__py_filter_count((const void *)addr);
+}
+
+/* Count the MEM or OBJ block just recorded at ptr (a new entry of the live
+ * table, not one that replaced another); grow the filter when the recorded
+ * blocks outgrow it. Needs the GIL. */
+static void hl__py_filter_add(const void *ptr) {
+    unsigned log2 = 64 - hlpy_py_filter_shift;
+    if (T->py_blocks.count > HL__PY_FILTER_SLOTS / 8 && log2 < HLPY_PY_FILTER_MAX_LOG2) {
+        log2 = log2 + 2 > HLPY_PY_FILTER_MAX_LOG2 ? HLPY_PY_FILTER_MAX_LOG2 : log2 + 2;
+        hl__py_filter_rebuild(log2); /* counts ptr too: it is in the table */
+        return;
+    }
+    hl__py_filter_count(ptr);
+}
+
+/* Uncount the recorded MEM or OBJ block at ptr, just taken out of the live
+ * table. Needs the GIL. */
+static void hl__py_filter_remove(const void *ptr) {
+    uint8_t *slot = &hlpy_sampled_py_filter[hlpy__py_filter_slot(ptr)];
+    if (*slot != HLPY_SAMPLED_FILTER_STUCK) {
+        if (*slot != 0) /* always, unless the block was recorded unfiltered */
+            (*slot)--;
+    } else if (++hl_py_filter_stuck_frees > HL__PY_FILTER_SLOTS) {
+        hl__py_filter_rebuild(64 - hlpy_py_filter_shift);
+    }
+}
+
+/* Count (sign > 0) or uncount the recorded RAW block at ptr. Needs raw_lock.
+ * A stuck slot stays stuck until tracing restarts: the filter cannot be
+ * rebuilt under readers that hold no lock. */
+static void hl__raw_filter_change(const void *ptr, int sign) {
+    _Atomic uint8_t *slot = &hlpy_sampled_raw_filter[hlpy__raw_filter_slot(ptr)];
+    uint8_t count = atomic_load_explicit(slot, memory_order_relaxed);
+    if (count == HLPY_SAMPLED_FILTER_STUCK || (sign < 0 && count == 0))
+        return;
+    atomic_store_explicit(slot, (uint8_t)(sign > 0 ? count + 1 : count - 1), memory_order_relaxed);
+}
+
+/* Empty the RAW filter. Needs raw_lock, and an empty raw_blocks. */
+static void hl__raw_filter_clear(void) {
+    for (size_t i = 0; i < HL__RAW_FILTER_SLOTS; i++)
+        atomic_store_explicit(&hlpy_sampled_raw_filter[i], 0, memory_order_relaxed);
+}
+
+void hlpy_tracer_weigh(uint64_t size, uintptr_t addr, uint64_t *bytes_out, uint64_t *blocks_out) {
     if (T->sample_rate == 0) {
         *bytes_out = size;
         *blocks_out = 1;
@@ -158,19 +202,31 @@ void hlpy_tracer_weigh(uint64_t size, uint64_t *bytes_out, uint64_t *blocks_out)
     }
     double bytes = (double)size / p, blocks = 1.0 / p;
     *bytes_out = bytes >= 1.8e19 ? UINT64_MAX : (uint64_t)(bytes + 0.5);
-    *blocks_out = blocks < 1.5 ? 1 : blocks >= 1.8e19 ? UINT64_MAX : (uint64_t)(blocks + 0.5);
+    if (blocks >= 1.8e19) {
+        *blocks_out = UINT64_MAX;
+        return;
+    }
+    /* Counts are whole: 1/p = 4.55 becomes 4 or 5, 5 for 55% of addresses,
+     * so that the sum over many blocks stays unbiased (rounding every block
+     * to 5 would overstate the count by 10%). The address decides, so a block
+     * weighs the same when it is added and when it is taken away. */
+    uint64_t whole = (uint64_t)blocks;
+    double u = (double)(hlpy__filter_hash((const void *)addr) >> 11) * 0x1.0p-53; /* [0, 1) */
+    *blocks_out = whole + (u < blocks - (double)whole);
 }
 
 /* ---- per-stack sums ------------------------------------------------------ */
 
-/* Add (sign > 0) or take away the block of `size` with `stack_word` in sums. */
-static void hl__sums_change(hl_stack_sums *sums, uint64_t size, uint32_t stack_word, int sign) {
+/* Add (sign > 0) or take away the block at addr of `size` with `stack_word`
+ * in sums. */
+static void hl__sums_change(hl_stack_sums *sums, uintptr_t addr, uint64_t size, uint32_t stack_word,
+                            int sign) {
     uint64_t bytes = size, blocks = 1;
     uint32_t id = HL_STACK_WORD_ID(stack_word);
     if (id >= sums->capacity)
         return; /* cannot happen: reserved before the block was recorded */
     if (T->sample_rate != 0)
-        hlpy_tracer_weigh(size, &bytes, &blocks);
+        hlpy_tracer_weigh(size, addr, &bytes, &blocks);
     hl_stack_sums_change(sums, id, bytes, blocks, sign);
 }
 
@@ -293,12 +349,12 @@ void hlpy_tracer_py_alloc_sampled(void *ptr, size_t size, hlpy_alloc_domain doma
         return;
     }
     if (T->sums_on) {
-        if (T->sample_rate != 0)
-            hl__filter_add(ptr);
+        if (T->sample_rate != 0 && inserted == 0)
+            hl__py_filter_add(ptr); /* a replaced block was counted already */
         if (inserted == 1)
-            hl__sums_change(&T->py_sums, T->py_blocks.replaced_size,
+            hl__sums_change(&T->py_sums, (uintptr_t)ptr, T->py_blocks.replaced_size,
                             T->py_blocks.replaced_stack_word, -1);
-        hl__sums_change(&T->py_sums, size, HL_STACK_WORD(stack, domain), +1);
+        hl__sums_change(&T->py_sums, (uintptr_t)ptr, size, HL_STACK_WORD(stack, domain), +1);
         hl__sums_changed(1);
     } else {
         uint64_t total = hl__traced_total();
@@ -317,7 +373,9 @@ void hlpy_tracer_py_free(void *ptr) {
     uint64_t size;
     uint32_t word;
     if (hl_live_table_remove(&T->py_blocks, (uintptr_t)ptr, &size, &word) && T->sums_on) {
-        hl__sums_change(&T->py_sums, size, word, -1);
+        if (T->sample_rate != 0)
+            hl__py_filter_remove(ptr);
+        hl__sums_change(&T->py_sums, (uintptr_t)ptr, size, word, -1);
         atomic_store_explicit(&T->traced_now, hl__traced_total(), memory_order_relaxed);
     }
 }
@@ -356,10 +414,12 @@ static void hl__raw_record_locked(void *ptr, uint64_t size, uint32_t stack_word)
     if (inserted < 0) {
         atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
     } else if (T->sums_on) {
+        if (T->sample_rate != 0 && inserted == 0)
+            hl__raw_filter_change(ptr, +1); /* a replaced block was counted already */
         if (inserted == 1)
-            hl__sums_change(&T->raw_sums, T->raw_blocks.replaced_size,
+            hl__sums_change(&T->raw_sums, (uintptr_t)ptr, T->raw_blocks.replaced_size,
                             T->raw_blocks.replaced_stack_word, -1);
-        hl__sums_change(&T->raw_sums, size, stack_word, +1);
+        hl__sums_change(&T->raw_sums, (uintptr_t)ptr, size, stack_word, +1);
         atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes, memory_order_relaxed);
         atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
     }
@@ -400,8 +460,10 @@ int hlpy_tracer_raw_take(void *ptr, uint64_t *size_out, uint32_t *stack_word_out
     if (atomic_load_explicit(&T->tracing, memory_order_relaxed) &&
         hl_live_table_remove(&T->raw_blocks, (uintptr_t)ptr, &size, &word)) {
         atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
+        if (T->sample_rate != 0)
+            hl__raw_filter_change(ptr, -1);
         if (T->sums_on) {
-            hl__sums_change(&T->raw_sums, size, word, -1);
+            hl__sums_change(&T->raw_sums, (uintptr_t)ptr, size, word, -1);
             atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes,
                                   memory_order_relaxed);
             atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
@@ -461,11 +523,6 @@ static void hl__release_stacks(void) {
 }
 
 static void hl__free_tables(void) {
-    /* Wrappers test the filter without a lock, but only with the GIL, which
-     * the caller holds; tracing is off, so they no longer look at it. */
-    uint64_t *filter = hlpy_sampled_filter;
-    hlpy_sampled_filter = NULL;
-    free(filter);
     hl_live_table_destroy(&T->py_blocks);
     hl_stack_sums_destroy(&T->py_sums);
     hl_stack_table_destroy(&T->stacks);
@@ -482,14 +539,6 @@ int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
     T->sample_rate = sample_rate;
     T->sample_rate_f = (double)sample_rate;
     T->sums_on = sums || sample_rate != 0;
-    if (sample_rate != 0) {
-        hlpy_sampled_filter = calloc(HL__FILTER_WORDS, sizeof(uint64_t));
-        hl_filter_sets = 0;
-        if (hlpy_sampled_filter == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-    }
     T->frame_buffer = calloc((size_t)nframe, sizeof(hl_frame_ref));
     if (T->frame_buffer == NULL || hl_live_table_init(&T->py_blocks, 1 << 12) < 0 ||
         (T->sums_on && hl_stack_sums_init(&T->py_sums) < 0) ||
@@ -500,12 +549,16 @@ int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
         PyErr_NoMemory();
         return -1;
     }
+    if (sample_rate != 0)
+        hl__py_filter_rebuild(HLPY_PY_FILTER_MIN_LOG2); /* the table is empty: a reset */
     pthread_mutex_lock(&T->raw_lock);
     int raw_ok = hl_live_table_init(&T->raw_blocks, 1 << 6) == 0 &&
                  (!T->sums_on || hl_stack_sums_init(&T->raw_sums) == 0);
     atomic_store(&T->raw_bytes, 0);
     atomic_store(&T->raw_sums_bytes, 0);
     atomic_store(&T->raw_sums_changed, 0);
+    if (sample_rate != 0)
+        hl__raw_filter_clear();
     if (!raw_ok) {
         hl_live_table_destroy(&T->raw_blocks);
         hl_stack_sums_destroy(&T->raw_sums);
@@ -555,6 +608,8 @@ void hlpy_tracer_clear(void) {
         return;
     pthread_mutex_lock(&T->raw_lock);
     (void)hl_live_table_clear(&T->raw_blocks);
+    if (T->sample_rate != 0)
+        hl__raw_filter_clear();
     atomic_store(&T->raw_bytes, 0);
     if (T->sums_on)
         hl_stack_sums_clear(&T->raw_sums);
@@ -562,6 +617,8 @@ void hlpy_tracer_clear(void) {
     atomic_store(&T->raw_sums_changed, 0);
     pthread_mutex_unlock(&T->raw_lock);
     (void)hl_live_table_clear(&T->py_blocks);
+    if (T->sample_rate != 0)
+        hl__py_filter_rebuild(HLPY_PY_FILTER_MIN_LOG2);
     if (T->sums_on)
         hl_stack_sums_clear(&T->py_sums);
     atomic_store(&T->peak_bytes, 0);

@@ -100,12 +100,35 @@ extern hlpy_tracer hlpy_tracer_state;
  * reading it never allocates. */
 extern _Thread_local int64_t hlpy_bytes_to_sample __attribute__((tls_model("initial-exec")));
 
-/* A filter of the MEM and OBJ blocks recorded while sampling: bit
- * hash(address) is set for each. A free whose bit is clear was never
- * recorded and skips the live table. Written under the GIL; rebuilt from the
- * live table when too many bits are set. */
-#define HLPY_SAMPLED_FILTER_LOG2 19
-extern uint64_t *hlpy_sampled_filter; /* NULL unless sampling */
+/* Two counting filters of the blocks recorded while sampling, one for MEM
+ * and OBJ blocks, one for RAW blocks: slot hash(address) counts the recorded
+ * blocks alive at addresses with that hash. A free whose slot is 0 was never
+ * recorded and skips the live table (and, for RAW, raw_lock). Counting, not
+ * a bit per slot, because allocators hand the same addresses out again and
+ * again: a bit left set by a block freed long ago would send every later
+ * free at that address to the table. A slot that reaches 255 stays there (it
+ * may stand for more blocks than it can count) until the filter is rebuilt
+ * from its live table (MEM and OBJ) or tracing restarts (RAW).
+ *
+ * The MEM and OBJ filter is read on nearly every free, so it starts small
+ * enough to stay in the first-level cache (4 KiB) and grows, rebuilt from
+ * the live table, when the recorded blocks outgrow it (more than one per
+ * eight slots). The RAW filter, read on the rarer frees of large blocks, has
+ * a fixed size: it cannot be rebuilt under readers that hold no lock.
+ *
+ * Static arrays, so a wrapper that reads one during stop() or from another
+ * interpreter reads memory that stays valid; untouched pages cost nothing
+ * until sampling is used. The MEM and OBJ filter and its shift are written
+ * and read under the GIL. The RAW filter is written under raw_lock and read
+ * without it: a thread frees a block only after the thread that allocated it
+ * returned it, so it sees that block's count. */
+#define HLPY_PY_FILTER_MIN_LOG2 12
+#define HLPY_PY_FILTER_MAX_LOG2 20
+#define HLPY_RAW_FILTER_LOG2 16
+#define HLPY_SAMPLED_FILTER_STUCK 255
+extern uint8_t hlpy_sampled_py_filter[1 << HLPY_PY_FILTER_MAX_LOG2];
+extern unsigned hlpy_py_filter_shift; /* 64 - log2(slots in use) */
+extern _Atomic uint8_t hlpy_sampled_raw_filter[1 << HLPY_RAW_FILTER_LOG2];
 
 /* 1 when the tracer was last started with a sample rate (the recording
  * functions still check that it is tracing). Any thread. */
@@ -127,19 +150,29 @@ HL_INLINE int hlpy_sample_due(size_t size) {
     return hlpy_tracer_sample_slow(size);
 }
 
-HL_INLINE size_t hlpy__filter_bit(const void *ptr) {
-    return (size_t)(((uint64_t)(uintptr_t)ptr >> 4) * UINT64_C(0x9E3779B97F4A7C15) >>
-                    (64 - HLPY_SAMPLED_FILTER_LOG2));
+HL_INLINE uint64_t hlpy__filter_hash(const void *ptr) {
+    return ((uint64_t)(uintptr_t)ptr >> 4) * UINT64_C(0x9E3779B97F4A7C15);
+}
+
+HL_INLINE size_t hlpy__py_filter_slot(const void *ptr) {
+    return (size_t)(hlpy__filter_hash(ptr) >> hlpy_py_filter_shift);
+}
+
+HL_INLINE size_t hlpy__raw_filter_slot(const void *ptr) {
+    return (size_t)(hlpy__filter_hash(ptr) >> (64 - HLPY_RAW_FILTER_LOG2));
 }
 
 /* 0 when the MEM or OBJ block at ptr was surely not recorded while
- * sampling; 1 when it may have been. Needs the GIL. */
+ * sampling; 1 when it may have been, or when not sampling. Needs the GIL. */
 HL_INLINE int hlpy_tracer_maybe_sampled(const void *ptr) {
-    const uint64_t *filter = hlpy_sampled_filter;
-    if (filter == NULL)
-        return 1;
-    size_t bit = hlpy__filter_bit(ptr);
-    return (int)((filter[bit >> 6] >> (bit & 63)) & 1);
+    return !hlpy_tracer_sampling() || hlpy_sampled_py_filter[hlpy__py_filter_slot(ptr)] != 0;
+}
+
+/* Like hlpy_tracer_maybe_sampled for a RAW block. Any thread. */
+HL_INLINE int hlpy_tracer_maybe_raw_sampled(const void *ptr) {
+    return !hlpy_tracer_sampling() ||
+           atomic_load_explicit(&hlpy_sampled_raw_filter[hlpy__raw_filter_slot(ptr)],
+                                memory_order_relaxed) != 0;
 }
 
 /* Set up the parts of the state that outlive start/stop (the lock, the fork
@@ -153,10 +186,12 @@ int hlpy_tracer_init_once(void);
  * Needs the GIL. */
 int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums);
 
-/* What a recorded block of `size` bytes stands for: itself when not
- * sampling, else size / p bytes and 1 / p blocks (p = 1 - exp(-size / rate)),
- * rounded. The same size always gives the same answer. */
-void hlpy_tracer_weigh(uint64_t size, uint64_t *bytes_out, uint64_t *blocks_out);
+/* What the recorded block at addr of `size` bytes stands for: itself when
+ * not sampling, else size / p bytes, rounded, and 1 / p blocks
+ * (p = 1 - exp(-size / rate)), rounded up or down by the address so that
+ * sums of many blocks are unbiased. The same size and address always give
+ * the same answer. */
+void hlpy_tracer_weigh(uint64_t size, uintptr_t addr, uint64_t *bytes_out, uint64_t *blocks_out);
 
 /* Copy the per-stack sums, py and raw added up, now (at_peak == 0) or at the
  * peak, into a new malloc'd array indexed by stack id (caller frees); its
