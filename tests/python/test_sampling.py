@@ -90,7 +90,9 @@ def test_estimates_of_small_and_large_blocks_are_unbiased(tmp_path):
         """,
     )
     estimates, left = out.splitlines()
-    assert left == "0 0", out
+    # The interpreter may keep a block or two it allocated on those lines
+    # (3.12 sometimes keeps one of about 3 KB); thousands were recorded.
+    assert sum(map(int, left.split())) <= 2, out
     small_bytes, small_count, large_bytes, large_count = map(int, estimates.split())
     # About 6,400 samples of the small blocks (sigma 1.3%) and 4,700 of the
     # large ones (sigma 1.5%, less since each is picked with p = 0.22):
