@@ -10,6 +10,8 @@
  *    the call fails, for the same reason;
  *  - the user's allocation never fails because of heaplens, and errno is kept
  *    (tracer.c restores it).
+ * While sampling, the calls that record nothing skip all of this (see the
+ * fast paths below); the rules hold for the rest.
  */
 #include "hooks.h"
 
