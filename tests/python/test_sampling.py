@@ -161,7 +161,9 @@ def test_raw_blocks_from_threads_without_the_gil_are_all_removed(tmp_path):
     )
     raw_traces, realloc_traces, dropped, growth = map(int, out.split())
     # 40,000 blocks of about 1 KB, then 3 KB: about 11,000 and 21,000
-    # recorded, and every one freed.
-    assert raw_traces == 0 and realloc_traces == 0, out
+    # recorded, and every one freed. The interpreter keeps one 56-byte block
+    # from the REALLOC line (traced exactly, it is always there), recorded
+    # in about one run in seventy.
+    assert raw_traces == 0 and realloc_traces <= 1, out
     assert dropped == 0
     assert growth < 2_000_000, out  # what the threads' own bookkeeping keeps
