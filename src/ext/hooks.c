@@ -57,13 +57,7 @@ static _Thread_local int hl_in_hook __attribute__((tls_model("initial-exec")));
  * and the countdown had room for it (it is charged); 0 otherwise, and the
  * countdown is left for the traced path to decide. */
 HL_INLINE int hl__sampling_skips(size_t size) {
-    if (!hlpy_tracer_sampling())
-        return 0;
-    int64_t left = hlpy_bytes_to_sample - (int64_t)size;
-    if (left <= 0 || size >= (size_t)INT64_MAX)
-        return 0;
-    hlpy_bytes_to_sample = left;
-    return 1;
+    return hlpy_tracer_sampling() && hlpy_sample_charge(size);
 }
 
 /* ---- MEM and OBJ: the GIL is held ---------------------------------------- */
@@ -73,12 +67,8 @@ static HL_NOINLINE void *hl__py_malloc_traced(hl_domain_hook *hook, size_t size)
         return hook->saved.malloc(hook->saved.ctx, size);
     hl_in_hook = 1;
     void *ptr = hook->saved.malloc(hook->saved.ctx, size);
-    if (ptr != NULL) {
-        if (!hlpy_tracer_sampling())
-            hlpy_tracer_py_alloc(ptr, size, hook->tracer_domain);
-        else if (HL_UNLIKELY(hlpy_sample_due(size)))
-            hlpy_tracer_py_alloc_sampled(ptr, size, hook->tracer_domain);
-    }
+    if (ptr != NULL)
+        hlpy_tracer_py_alloc(ptr, size, hook->tracer_domain);
     hl_in_hook = 0;
     return ptr;
 }
@@ -95,12 +85,8 @@ static HL_NOINLINE void *hl__py_calloc_traced(hl_domain_hook *hook, size_t nelem
         return hook->saved.calloc(hook->saved.ctx, nelem, elsize);
     hl_in_hook = 1;
     void *ptr = hook->saved.calloc(hook->saved.ctx, nelem, elsize);
-    if (ptr != NULL) {
-        if (!hlpy_tracer_sampling())
-            hlpy_tracer_py_alloc(ptr, nelem * elsize, hook->tracer_domain);
-        else if (HL_UNLIKELY(hlpy_sample_due(nelem * elsize)))
-            hlpy_tracer_py_alloc_sampled(ptr, nelem * elsize, hook->tracer_domain);
-    }
+    if (ptr != NULL)
+        hlpy_tracer_py_alloc(ptr, nelem * elsize, hook->tracer_domain);
     hl_in_hook = 0;
     return ptr;
 }
@@ -228,7 +214,7 @@ static HL_NOINLINE void *hl__raw_realloc_traced(hl_domain_hook *hook, void *ptr,
 
 static void *hl_raw_realloc(void *ctx, void *ptr, size_t new_size) {
     hl_domain_hook *hook = ctx;
-    if ((ptr == NULL || !hlpy_tracer_maybe_raw_sampled(ptr)) && hlpy_tracer_sampling() &&
+    if (hlpy_tracer_sampling() && (ptr == NULL || !hlpy_tracer_maybe_raw_sampled(ptr)) &&
         (hl_in_hook || hl__sampling_skips(new_size)))
         return hook->saved.realloc(hook->saved.ctx, ptr, new_size);
     return hl__raw_realloc_traced(hook, ptr, new_size);

@@ -88,9 +88,9 @@ static int64_t hl__draw_gap(void) {
     return (int64_t)gap;
 }
 
-/* The slow side of hl__sampled: a gap ran out, or this thread has not drawn
- * one since tracing started. */
-int hlpy_tracer_sample_slow(size_t size) {
+/* The slow side of hl__sample_due: a gap ran out, or this thread has not
+ * drawn one since tracing started. */
+static HL_NOINLINE int hl__sample_slow(size_t size) {
     uint64_t epoch = atomic_load_explicit(&T->sample_epoch, memory_order_relaxed);
     if (hl_sample_epoch_seen != epoch) {
         hl_sample_epoch_seen = epoch;
@@ -112,6 +112,13 @@ int hlpy_tracer_sample_slow(size_t size) {
      * memoryless, so the next gap starts afresh after it. */
     hlpy_bytes_to_sample = hl__draw_gap();
     return 1;
+}
+
+/* Whether a new block of `size` bytes is to be recorded when sampling: 1
+ * with probability 1 - exp(-size / sample_rate). Any thread; never
+ * allocates; may change errno (the first draw reads the clock). */
+static int hl__sample_due(size_t size) {
+    return hlpy_sample_charge(size) ? 0 : hl__sample_slow(size);
 }
 
 uint8_t hlpy_sampled_py_filter[1 << HLPY_PY_FILTER_MAX_LOG2];
@@ -164,7 +171,7 @@ static void hl__py_filter_add(const void *ptr) {
 static void hl__py_filter_remove(const void *ptr) {
     uint8_t *slot = &hlpy_sampled_py_filter[hlpy__py_filter_slot(ptr)];
     if (*slot != HLPY_SAMPLED_FILTER_STUCK) {
-        if (*slot != 0) /* always, unless the block was recorded unfiltered */
+        if (*slot != 0) /* always: the block was counted when recorded */
             (*slot)--;
     } else if (++hl_py_filter_stuck_frees > HL__PY_FILTER_SLOTS) {
         hl__py_filter_rebuild(64 - hlpy_py_filter_shift);
@@ -211,7 +218,7 @@ void hlpy_tracer_weigh(uint64_t size, uintptr_t addr, uint64_t *bytes_out, uint6
      * to 5 would overstate the count by 10%). The address decides, so a block
      * weighs the same when it is added and when it is taken away. */
     uint64_t whole = (uint64_t)blocks;
-    double u = (double)(hlpy__filter_hash((const void *)addr) >> 11) * 0x1.0p-53; /* [0, 1) */
+    double u = (double)(hlpy__address_hash((const void *)addr) >> 11) * 0x1.0p-53; /* [0, 1) */
     *blocks_out = whole + (u < blocks - (double)whole);
 }
 
@@ -315,20 +322,8 @@ HL_INLINE int hl__traced_interpreter(PyThreadState *tstate) {
     return tstate->interp == T->main_interpreter;
 }
 
-void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain) {
-    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
-        return;
-    if (T->sample_rate != 0) {
-        int saved_errno = errno; /* the slow side may call clock_gettime */
-        int due = hlpy_sample_due(size);
-        errno = saved_errno;
-        if (!due)
-            return;
-    }
-    hlpy_tracer_py_alloc_sampled(ptr, size, domain);
-}
-
-void hlpy_tracer_py_alloc_sampled(void *ptr, size_t size, hlpy_alloc_domain domain) {
+/* Record the MEM or OBJ block at ptr, every one or one that sampling chose. */
+static void hl__py_record(void *ptr, size_t size, hlpy_alloc_domain domain) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
     int saved_errno = errno;
@@ -362,6 +357,19 @@ void hlpy_tracer_py_alloc_sampled(void *ptr, size_t size, hlpy_alloc_domain doma
             hl__raise_peak(total);
     }
     errno = saved_errno;
+}
+
+void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain) {
+    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
+        return;
+    if (T->sample_rate != 0) {
+        int saved_errno = errno; /* the slow side may call clock_gettime */
+        int due = hl__sample_due(size);
+        errno = saved_errno;
+        if (!due)
+            return;
+    }
+    hl__py_record(ptr, size, domain);
 }
 
 void hlpy_tracer_py_free(void *ptr) {
@@ -430,7 +438,7 @@ void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
     int saved_errno = errno;
-    if (T->sample_rate != 0 && !hlpy_sample_due(size)) {
+    if (T->sample_rate != 0 && !hl__sample_due(size)) {
         errno = saved_errno;
         return;
     }

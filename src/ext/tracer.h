@@ -136,30 +136,29 @@ HL_INLINE int hlpy_tracer_sampling(void) {
     return hlpy_tracer_state.sample_rate != 0;
 }
 
-/* The slow side of hlpy_sample_due (tracer.c). */
-int hlpy_tracer_sample_slow(size_t size);
-
-/* Whether a new block of `size` bytes is to be recorded when sampling: 1
- * with probability 1 - exp(-size / sample_rate). Any thread; never allocates. */
-HL_INLINE int hlpy_sample_due(size_t size) {
+/* While sampling: charge a new block of `size` bytes to this thread's
+ * countdown when it has room for them, and return 1 (the block is not to be
+ * recorded); else return 0, charging nothing: the countdown runs out on this
+ * block, or this thread has not drawn one since tracing started, and the
+ * recording functions decide. Any thread; never allocates. */
+HL_INLINE int hlpy_sample_charge(size_t size) {
     int64_t left = hlpy_bytes_to_sample - (int64_t)size;
-    if (HL_LIKELY(left > 0 && size < (size_t)INT64_MAX)) {
-        hlpy_bytes_to_sample = left;
+    if (left <= 0 || size >= (size_t)INT64_MAX)
         return 0;
-    }
-    return hlpy_tracer_sample_slow(size);
+    hlpy_bytes_to_sample = left;
+    return 1;
 }
 
-HL_INLINE uint64_t hlpy__filter_hash(const void *ptr) {
+HL_INLINE uint64_t hlpy__address_hash(const void *ptr) {
     return ((uint64_t)(uintptr_t)ptr >> 4) * UINT64_C(0x9E3779B97F4A7C15);
 }
 
 HL_INLINE size_t hlpy__py_filter_slot(const void *ptr) {
-    return (size_t)(hlpy__filter_hash(ptr) >> hlpy_py_filter_shift);
+    return (size_t)(hlpy__address_hash(ptr) >> hlpy_py_filter_shift);
 }
 
 HL_INLINE size_t hlpy__raw_filter_slot(const void *ptr) {
-    return (size_t)(hlpy__filter_hash(ptr) >> (64 - HLPY_RAW_FILTER_LOG2));
+    return (size_t)(hlpy__address_hash(ptr) >> (64 - HLPY_RAW_FILTER_LOG2));
 }
 
 /* 0 when the MEM or OBJ block at ptr was surely not recorded while
@@ -246,8 +245,6 @@ int hlpy_tracer_find_py_block_generation(uintptr_t addr, uint16_t *generation_ou
  * set. The py_ ones need the GIL; the raw_ ones do not. They never fail:
  * what cannot be recorded is counted in `dropped`. errno is preserved. */
 void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain);
-/* Like hlpy_tracer_py_alloc for a block hlpy_sample_due() chose. */
-void hlpy_tracer_py_alloc_sampled(void *ptr, size_t size, hlpy_alloc_domain domain);
 void hlpy_tracer_py_free(void *ptr);
 void hlpy_tracer_raw_alloc(void *ptr, size_t size);
 void hlpy_tracer_raw_free(void *ptr);
