@@ -7,7 +7,7 @@
  */
 #include "census.h"
 
-#include "frames.h"
+#include "cpython/internals.h"
 #include "objsize.h"
 #include "type_table.h"
 
@@ -90,7 +90,7 @@ static int hl__count(hl_type_counts *table, PyObject *objects, int with_sizes) {
     hl_count_walk walk = {table, with_sizes, NULL, 0};
     int failed = 0;
     if (objects == Py_None) {
-        failed = hlpy_frames_visit_gc_objects(hl__count_one, &walk) < 0;
+        failed = hlpy_cpython_visit_gc_objects(hl__count_one, &walk) < 0;
     } else {
         for (Py_ssize_t i = 0; !failed && i < PyList_GET_SIZE(objects); i++)
             failed = hl__count_one(PyList_GET_ITEM(objects, i), &walk) < 0;

@@ -4,13 +4,13 @@
  * dicts, lists and tuples; fields of functions, cells, modules and types;
  * then any instance: its dict, its inline attribute values, and every object
  * member (slots included) declared along its MRO. The layout of inline
- * values differs per version and is read through frames.h.
+ * values differs per version and is read through cpython/internals.h.
  */
 #include "edge_label.h"
 
 #include <structmember.h>
 
-#include "frames.h"
+#include "cpython/internals.h"
 
 #define HL_KEY_REPR_MAX 40
 
@@ -142,15 +142,11 @@ static PyObject *hl__find_label(PyObject *source, PyObject *target) {
         return PyUnicode_FromString(".__dict__");
     if (PyType_Check(source) && (label = hl__type_label((PyTypeObject *)source, target)) != NULL)
         return label;
-    /* _PyObject_GetDictPtr would create the dict of a type that manages it:
-     * that one is read through the seam instead. */
-    PyTypeObject *type = Py_TYPE(source);
-    PyObject **dict_slot = !PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT) && type->tp_dictoffset
-                               ? _PyObject_GetDictPtr(source)
-                               : NULL;
-    if ((dict_slot != NULL && *dict_slot == target) || hlpy_layout_managed_dict(source) == target)
+    /* The dict slot, or the managed dict, read without creating either. */
+    PyObject **dict_slot = hlpy_cpython_dict_slot(source);
+    if ((dict_slot != NULL && *dict_slot == target) || hlpy_cpython_managed_dict(source) == target)
         return PyUnicode_FromString(".__dict__");
-    PyObject *name = hlpy_layout_inline_attribute_name(source, target);
+    PyObject *name = hlpy_cpython_inline_attribute_name(source, target);
     if (name != NULL)
         return PyUnicode_FromFormat(".%U", name);
     return hl__member_label(source, target);

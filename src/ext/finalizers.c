@@ -1,6 +1,8 @@
 /* finalizers.c - see finalizers.h. */
 #include "finalizers.h"
 
+#include "cpython/internals.h"
+
 static PyObject *hl__del_name; /* "__del__", interned; owned */
 
 const char *hlpy_type_finalizer_kind(PyTypeObject *type) {
@@ -15,7 +17,7 @@ const char *hlpy_type_finalizer_kind(PyTypeObject *type) {
     /* A class that defines __del__ gets a tp_finalize that calls it; a C
      * type's tp_finalize shows in its dict as a slot wrapper named __del__.
      * The lookup in the MRO's dicts calls nothing. */
-    PyObject *del = _PyType_Lookup(type, hl__del_name);
+    PyObject *del = hlpy_cpython_type_lookup(type, hl__del_name);
     if (del != NULL && !Py_IS_TYPE(del, &PyWrapperDescr_Type))
         return "__del__";
     return "tp_finalize";

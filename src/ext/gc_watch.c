@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "finalizers.h"
-#include "frames.h"
+#include "cpython/internals.h"
 #include "free_watch.h"
 #include "hooks.h"
 #include "objsize.h"
@@ -77,7 +77,7 @@ static void hl__observe_free(void *ptr, int moved) {
     /* Another thread (running while a finalizer let go of the GIL) frees by
      * reference counting, not because of the collection: forget the block,
      * so the sweep never reads it. */
-    if (moved || hlpy_frames_gil_tstate() != W.window_tstate) {
+    if (moved || hlpy_cpython_gil_tstate() != W.window_tstate) {
         hl_free_watch_moved(&W.blocks, (uint64_t)(uintptr_t)ptr);
         return;
     }
@@ -114,7 +114,7 @@ static int hl__window_slot(PyTypeObject *type, uint32_t *slot_out) {
         hl_window_type *entry = &W.window_types[W.n_window_types++];
         entry->type = type;
         entry->entry = UINT32_MAX;
-        entry->preheader = hlpy_frames_preheader_size_of_type(type);
+        entry->preheader = hlpy_cpython_preheader_size(type);
         entry->frees_by_gc_del = type->tp_free == PyObject_GC_Del;
         if (hlpy_size_method_for(type, &entry->size_method) < 0)
             PyErr_Clear(); /* it fell back to the basic formula */
@@ -249,8 +249,8 @@ static void hl__open_window(int generation, PyObject *call_args) {
             /* Sizing the tables for the whole heap up front spares rehashing;
              * when that fails, adds still grow the tables as needed. */
             if (generation == 2)
-                (void)hl_free_watch_reserve(&W.blocks, hlpy_frames_gc_long_lived_total() + 4096);
-            (void)hlpy_frames_visit_young_generations(generation, hl__watch_object, &walk);
+                (void)hl_free_watch_reserve(&W.blocks, hlpy_cpython_gc_long_lived_total() + 4096);
+            (void)hlpy_cpython_visit_young_generations(generation, hl__watch_object, &walk);
             hl__flush(&walk);
         }
         if (W.walk_failed) {
@@ -272,7 +272,7 @@ static void hl__open_window(int generation, PyObject *call_args) {
     }
     PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &W.obj_allocator);
     W.stack_epoch = hlpy_tracer_state.stack_epoch;
-    W.window_tstate = hlpy_frames_gil_tstate();
+    W.window_tstate = hlpy_cpython_gil_tstate();
     W.window_open = 1;
     W.started = hl__now();
     W.own_seconds += W.started - began;
@@ -382,7 +382,7 @@ static PyObject *hl__new_garbage(void) {
         PyObject *obj = PyList_GET_ITEM(W.garbage, i);
         PyObject *name = hl__type_name(Py_TYPE(obj));
         hl_stack_id stack;
-        uintptr_t block = (uintptr_t)obj - hlpy_frames_preheader_size(obj);
+        uintptr_t block = (uintptr_t)obj - hlpy_cpython_preheader_size(Py_TYPE(obj));
         if (!hlpy_tracer_find_py_block_stack(block, &stack))
             stack = HL_FREE_WATCH_NO_STACK;
         PyObject *site = name ? hl__site(stack) : NULL;

@@ -8,7 +8,7 @@
 #include "graph_type.h"
 
 #include "edge_label.h"
-#include "frames.h"
+#include "cpython/internals.h"
 #include "heapwalk.h"
 #include "leak_tags.h"
 #include "scc.h"
@@ -603,7 +603,7 @@ static PyObject *hl_graph_frame_method(PyObject *op, PyObject *arg) {
     if (frame == NULL)
         return NULL;
     return Py_BuildValue("(kOi)", frame->thread_id, (PyObject *)frame->code,
-                         hlpy_frames_lineno(frame->code, frame->lasti));
+                         hlpy_cpython_lineno(frame->code, frame->lasti));
 }
 
 /* "local name" (or "cell name", "free variable name") for an edge out of a
@@ -626,17 +626,14 @@ static PyObject *hl__frame_edge_label(hl_graph_object *self, hl_node_id source, 
             };
             return PyUnicode_FromString(held_names[HLPY_FRAME_HELD_OF_SLOT(slot)]);
         }
-        PyObject *names = frame->code->co_localsplusnames;
-        PyObject *kinds = frame->code->co_localspluskinds;
-        const char *what = "local";
-        if (PyBytes_Check(kinds) && slot < PyBytes_GET_SIZE(kinds)) {
-            unsigned char kind = (unsigned char)PyBytes_AS_STRING(kinds)[slot];
-            what = kind & 0x40   ? "cell"          /* CO_FAST_CELL */
-                   : kind & 0x80 ? "free variable" /* CO_FAST_FREE */
-                                 : "local";
+        hlpy_local_kind kind;
+        PyObject *name = hlpy_cpython_local_name(frame->code, slot, &kind);
+        if (name != NULL) {
+            const char *what = kind == HLPY_LOCAL_CELL   ? "cell"
+                               : kind == HLPY_LOCAL_FREE ? "free variable"
+                                                         : "local";
+            return PyUnicode_FromFormat("%s %U", what, name);
         }
-        if (PyTuple_Check(names) && slot < PyTuple_GET_SIZE(names))
-            return PyUnicode_FromFormat("%s %U", what, PyTuple_GET_ITEM(names, slot));
     }
     Py_RETURN_NONE;
 }

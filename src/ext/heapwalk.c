@@ -5,12 +5,12 @@
  * virtual node per executing frame, then untracked objects in the order the
  * walk first meets them. Nodes are traversed in id order, so the CSR edges
  * come out in order with no sorting. Nothing here runs Python code once the
- * collector's objects are listed, to the end of the walk: tp_traverse, _PyType_Lookup, dict
+ * collector's objects are listed, to the end of the walk: tp_traverse, type lookups, dict
  * iteration over sys.modules and C __sizeof__ functions only.
  */
 #include "heapwalk.h"
 
-#include "frames.h"
+#include "cpython/internals.h"
 
 /* Nodes and edges queued before their lookups are resolved together. */
 #define HL_FLUSH_NODES 512
@@ -97,40 +97,53 @@ static int hl__flush(hl_walk *walk) {
     return 0;
 }
 
-/* Remember the locals of a frame left out of the graph: its references are
- * real but not edges, and must not make their targets look held from C.
- * Returns 0, or -1 when out of memory. */
-static int hl__note_unseen_locals(hl_walk *walk, PyObject *const *locals, int n_locals) {
-    for (int slot = 0; slot < n_locals; slot++) {
-        if (locals[slot] == NULL)
-            continue;
-        if (walk->n_unseen == walk->unseen_capacity) {
-            size_t capacity = walk->unseen_capacity ? 2 * walk->unseen_capacity : 64;
-            PyObject **grown = realloc(walk->unseen, capacity * sizeof(*grown));
-            if (grown == NULL)
-                return -1;
-            walk->unseen = grown;
-            walk->unseen_capacity = capacity;
-        }
-        walk->unseen[walk->n_unseen++] = locals[slot];
+/* Remember one reference of a frame left out of the graph: it is real but no
+ * edge, and must not make its target look held from C. Returns 0, or -1 when
+ * out of memory. */
+static int hl__note_unseen(hl_walk *walk, PyObject *obj) {
+    if (walk->n_unseen == walk->unseen_capacity) {
+        size_t capacity = walk->unseen_capacity ? 2 * walk->unseen_capacity : 64;
+        PyObject **grown = realloc(walk->unseen, capacity * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        walk->unseen = grown;
+        walk->unseen_capacity = capacity;
     }
+    walk->unseen[walk->n_unseen++] = obj;
     return 0;
 }
 
-/* hlpy_frames_visit_executing callback: one virtual node per frame. */
-static int hl__add_frame(unsigned long thread_id, PyCodeObject *code, int lasti,
-                         PyObject *const *locals, int n_locals, PyObject *const *held, void *arg) {
-    hl_walk *walk = arg;
+/* 1 when the frame's code comes from a file under walk->skip_frames_under
+ * (heaplens's own frames), else 0. */
+static int hl__frame_is_skipped(hl_walk *walk, PyCodeObject *code) {
+    if (walk->skip_frames_under == NULL || !PyUnicode_Check(code->co_filename))
+        return 0;
+    Py_ssize_t match =
+        PyUnicode_Tailmatch(code->co_filename, walk->skip_frames_under, 0, PY_SSIZE_T_MAX, -1);
+    if (match < 0)
+        PyErr_Clear();
+    return match != 0;
+}
+
+/* One virtual node for the frame under `cursor`, with its locals and the
+ * other references it holds; or, for a skipped frame, its references noted as
+ * unseen. Returns 0, or -1 when out of memory. */
+static int hl__add_frame(hl_walk *walk, unsigned long thread_id, const hlpy_frame_cursor *cursor) {
     hlpy_heap *heap = walk->heap;
-    if (walk->skip_frames_under != NULL && PyUnicode_Check(code->co_filename)) {
-        Py_ssize_t match =
-            PyUnicode_Tailmatch(code->co_filename, walk->skip_frames_under, 0, PY_SSIZE_T_MAX, -1);
-        if (match != 0) {
-            PyErr_Clear();
-            if (hl__note_unseen_locals(walk, held, HLPY_FRAME_N_HELD) < 0)
+    PyCodeObject *code = hlpy_cpython_frame_code(cursor);
+    int n_locals = hlpy_cpython_frame_n_locals(cursor);
+    if (hl__frame_is_skipped(walk, code)) {
+        for (int slot = 0; slot < n_locals; slot++) {
+            PyObject *local = hlpy_cpython_frame_local(cursor, slot);
+            if (local != NULL && hl__note_unseen(walk, local) < 0)
                 return -1;
-            return hl__note_unseen_locals(walk, locals, n_locals);
         }
+        for (int which = 0; which < HLPY_FRAME_N_HELD; which++) {
+            PyObject *held = hlpy_cpython_frame_held(cursor, which);
+            if (held != NULL && hl__note_unseen(walk, held) < 0)
+                return -1;
+        }
+        return 0;
     }
     hlpy_frame_root *frames = realloc(heap->frames, (heap->n_frames + 1) * sizeof(*frames));
     if (frames == NULL)
@@ -157,26 +170,47 @@ static int hl__add_frame(unsigned long thread_id, PyCodeObject *code, int lasti,
         heap->first_frame_node = id;
     frame->thread_id = thread_id;
     frame->code = (PyCodeObject *)Py_NewRef(code);
-    frame->lasti = lasti;
+    frame->lasti = hlpy_cpython_frame_lasti(cursor);
     for (int slot = 0; slot < n_locals; slot++) {
-        if (locals[slot] == NULL)
+        PyObject *local = hlpy_cpython_frame_local(cursor, slot);
+        if (local == NULL)
             continue;
         frame->local_slots[frame->n_locals] = slot;
-        frame->local_objects[frame->n_locals] = locals[slot];
+        frame->local_objects[frame->n_locals] = local;
         frame->n_locals++;
     }
     for (int which = 0; which < HLPY_FRAME_N_HELD; which++) {
-        if (held[which] == NULL)
+        PyObject *held = hlpy_cpython_frame_held(cursor, which);
+        if (held == NULL)
             continue;
         frame->local_slots[frame->n_locals] = HLPY_FRAME_SLOT_OF_HELD(which);
-        frame->local_objects[frame->n_locals] = held[which];
+        frame->local_objects[frame->n_locals] = held;
         frame->n_locals++;
     }
     heap->n_frames++;
     return 0;
 }
 
-/* hlpy_frames_visit_gc_objects callback: list one tracked object, with a
+/* One virtual node per complete frame executing in every thread of the main
+ * interpreter, innermost first within a thread. These frames' locals are not
+ * visited by any tp_traverse while their thread owns them. Returns 0, or -1
+ * when out of memory. */
+static int hl__add_executing_frames(hl_walk *walk) {
+    PyInterpreterState *interp = PyInterpreterState_Main();
+    for (PyThreadState *tstate = PyInterpreterState_ThreadHead(interp); tstate != NULL;
+         tstate = PyThreadState_Next(tstate)) {
+        unsigned long thread_id = hlpy_cpython_thread_ident(tstate);
+        hlpy_frame_cursor cursor;
+        for (int more = hlpy_cpython_frame_first(tstate, &cursor); more;
+             more = hlpy_cpython_frame_next(&cursor)) {
+            if (hl__add_frame(walk, thread_id, &cursor) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* hlpy_cpython_visit_gc_objects callback: list one tracked object, with a
  * reference. Returns 0, or -1 when out of memory. */
 static int hl__list_tracked(PyObject *obj, void *arg) {
     hl_walk *walk = arg;
@@ -246,7 +280,7 @@ static int hl__traverse_one(hl_walk *walk, hl_node_id id) {
     if ((flags & HL_NODE_IGNORED) || traverse == NULL || !PyObject_IS_GC(obj))
         return 0;
     (void)traverse(obj, hl__visit, walk);
-    PyObject *dict_beside_values = hlpy_layout_dict_beside_inline_values(obj);
+    PyObject *dict_beside_values = hlpy_cpython_dict_beside_inline_values(obj);
     if (dict_beside_values != NULL)
         (void)hl__visit(dict_beside_values, walk);
     if (PyType_Check(obj) && ((PyTypeObject *)obj)->tp_dict != NULL) {
@@ -373,7 +407,7 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
     /* From here on no Python code runs and nothing is collected. The
      * collector's objects are listed in place (gc.get_objects() would build a
      * Python list of them), each with a reference taken. */
-    if (hlpy_frames_visit_gc_objects(hl__list_tracked, &walk) < 0)
+    if (hlpy_cpython_visit_gc_objects(hl__list_tracked, &walk) < 0)
         goto out_of_memory;
     size_t n_objects = walk.n_tracked_list;
     PyObject **tracked = walk.tracked_list;
@@ -393,7 +427,7 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
             goto out_of_memory;
     }
     heap->n_tracked = n_objects;
-    if (hlpy_frames_visit_executing(hl__add_frame, &walk) < 0)
+    if (hl__add_executing_frames(&walk) < 0)
         goto out_of_memory;
     /* The ignored objects, the tuple of them and the caller's container. */
     for (Py_ssize_t i = 0; i <= PyTuple_GET_SIZE(ignore) + 1; i++) {

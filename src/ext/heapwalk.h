@@ -16,7 +16,7 @@
 
 /* A virtual node for an executing frame: which function, where, and for each
  * object it refers to which local slot holds it, or, for the other references
- * a frame holds (frames.h: HLPY_FRAME_FUNCTION...), a negative slot. */
+ * a frame holds (cpython/internals.h: HLPY_FRAME_FUNCTION...), a negative slot. */
 #define HLPY_FRAME_SLOT_OF_HELD(which) (-1 - (which))
 #define HLPY_FRAME_HELD_OF_SLOT(slot) (-1 - (slot))
 

@@ -7,7 +7,7 @@
  */
 #include "leak_tags.h"
 
-#include "frames.h"
+#include "cpython/internals.h"
 #include "tracer.h"
 #include "u64_map.h"
 
@@ -103,7 +103,7 @@ static int hl__tag_object(PyObject *obj, void *arg) {
 static size_t hl__tag_young(int max_generation) {
     size_t count = 0;
     if (H.active)
-        (void)hlpy_frames_visit_young_generations(max_generation, hl__tag_object, &count);
+        (void)hlpy_cpython_visit_young_generations(max_generation, hl__tag_object, &count);
     return count;
 }
 
@@ -153,7 +153,7 @@ PyObject *hlpy_leak_tags_end(PyObject *module, PyObject *unused) {
  * an object made untracked at the same address later, which the stamp of a
  * fresh block then corrects. Without a young tag, the block's stamp decides. */
 static int hl__call_of(uintptr_t address, PyTypeObject *type, hl_stack_id *stack_out) {
-    uintptr_t block = address - hlpy_frames_preheader_size_of_type(type);
+    uintptr_t block = address - hlpy_cpython_preheader_size(type);
     int stamp_call = 0;
     uint16_t generation;
     if (hlpy_tracer_find_py_block_generation(block, &generation)) {

@@ -9,7 +9,7 @@
 #include "capture_io.h"
 #include "census.h"
 #include "finalizers.h"
-#include "frames.h"
+#include "cpython/internals.h"
 #include "gc_watch.h"
 #include "leak_tags.h"
 #include "graph_type.h"
@@ -115,7 +115,7 @@ static PyObject *hl_get_tracer_counters(PyObject *module, PyObject *unused) {
 
 /* (frames, total_nframe) of the block holding obj, or None. */
 static PyObject *hl_get_object_traceback(PyObject *module, PyObject *obj) {
-    uintptr_t addr = (uintptr_t)obj - hlpy_frames_preheader_size(obj);
+    uintptr_t addr = (uintptr_t)obj - hlpy_cpython_preheader_size(Py_TYPE(obj));
     hl_stack_id stack;
     uint64_t size;
     if (!hlpy_tracer_find_block(addr, &stack, &size))
@@ -155,6 +155,27 @@ static PyObject *hl_take_snapshot(PyObject *module, PyObject *unused) {
 
 static PyObject *hl_load_snapshot(PyObject *module, PyObject *path) {
     return hlpy_snapshot_load(path);
+}
+
+static PyObject *hl_is_immortal(PyObject *module, PyObject *obj) {
+    return PyBool_FromLong(hlpy_cpython_is_immortal(obj));
+}
+
+static PyObject *hl_type_layout(PyObject *module, PyObject *type) {
+    if (!PyType_Check(type)) {
+        PyErr_Format(PyExc_TypeError, "type_layout() takes a type, not %.100s",
+                     Py_TYPE(type)->tp_name);
+        return NULL;
+    }
+    hlpy_type_layout layout;
+    hlpy_cpython_type_layout((PyTypeObject *)type, &layout);
+    return Py_BuildValue("{sNsNsNsNsNsNsn}", "heap_type", PyBool_FromLong(layout.is_heap_type),
+                         "immutable", PyBool_FromLong(layout.is_immutable), "managed_dict",
+                         PyBool_FromLong(layout.has_managed_dict), "inline_values",
+                         PyBool_FromLong(layout.has_inline_values), "values_array",
+                         PyBool_FromLong(layout.has_values_array), "managed_weakref",
+                         PyBool_FromLong(layout.has_managed_weakref), "preheader",
+                         (Py_ssize_t)layout.preheader);
 }
 
 static PyMethodDef hl_module_methods[] = {
@@ -211,6 +232,11 @@ static PyMethodDef hl_module_methods[] = {
      "finalizer_kind(obj) -> '__del__', 'tp_finalize', 'tp_del' or None"},
     {"census_of", hlpy_census_of, METH_O,
      "census_of(objects: list) -> [(type, count, total_size)] by sys.getsizeof"},
+    {"is_immortal", hl_is_immortal, METH_O,
+     "is_immortal(obj) -> bool: the reference count of obj never changes"},
+    {"type_layout", hl_type_layout, METH_O,
+     "type_layout(type) -> dict: heap_type, immutable, managed_dict, inline_values, "
+     "values_array, managed_weakref, preheader (bytes before each instance)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -227,6 +253,8 @@ static int hl__stop_at_exit(PyObject *module) {
 }
 
 static int hl_module_exec(PyObject *module) {
+    if (hlpy_cpython_check_layout() < 0)
+        return -1;
     if (hlpy_timeline_init_once() < 0)
         return -1;
     if (hlpy_tracer_init_once() < 0)
@@ -234,6 +262,8 @@ static int hl_module_exec(PyObject *module) {
     if (hlpy_snapshot_type_add(module) < 0 || hlpy_graph_type_add(module) < 0)
         return -1;
     if (hl__stop_at_exit(module) < 0)
+        return -1;
+    if (PyModule_AddStringConstant(module, "BUILT_FOR_PYTHON", hlpy_cpython_built_version()) < 0)
         return -1;
     return PyModule_AddIntConstant(module, "MAX_NFRAME", HL_MAX_NFRAME);
 }

@@ -9,7 +9,7 @@
  */
 #include "objsize.h"
 
-#include "frames.h"
+#include "cpython/internals.h"
 
 static PyObject *hl__sizeof_name;   /* "__sizeof__", interned; owned */
 static PyObject *hl__object_sizeof; /* object.__sizeof__ descriptor; borrowed from the type */
@@ -22,8 +22,8 @@ static int hl__init_names(void) {
     hl__sizeof_name = PyUnicode_InternFromString("__sizeof__");
     if (hl__sizeof_name == NULL)
         return -1;
-    hl__object_sizeof = _PyType_Lookup(&PyBaseObject_Type, hl__sizeof_name);
-    hl__list_sizeof = _PyType_Lookup(&PyList_Type, hl__sizeof_name);
+    hl__object_sizeof = hlpy_cpython_type_lookup(&PyBaseObject_Type, hl__sizeof_name);
+    hl__list_sizeof = hlpy_cpython_type_lookup(&PyList_Type, hl__sizeof_name);
     return 0;
 }
 
@@ -48,7 +48,7 @@ int hlpy_size_method_for(PyTypeObject *type, hlpy_size_method *out) {
     if (hl__init_names() < 0)
         return -1;
     /* A lookup in the MRO's dicts: no descriptor is called. */
-    PyObject *method = _PyType_Lookup(type, hl__sizeof_name);
+    PyObject *method = hlpy_cpython_type_lookup(type, hl__sizeof_name);
     if (method == NULL || method == hl__object_sizeof)
         return 0;
     if (method == hl__list_sizeof) {
@@ -110,5 +110,5 @@ uint64_t hlpy_size_of(PyObject *obj, const hlpy_size_method *method) {
     if (!hl__static_types_have_preheader && PyType_Check(obj) &&
         !PyType_HasFeature((PyTypeObject *)obj, Py_TPFLAGS_HEAPTYPE))
         return size;
-    return size + hlpy_frames_preheader_size(obj);
+    return size + hlpy_cpython_preheader_size(Py_TYPE(obj));
 }

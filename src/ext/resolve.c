@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "frames.h"
+#include "cpython/internals.h"
 #include "hooks.h"
 #include "stack_table.h"
 #include "tracer.h"
@@ -148,7 +148,7 @@ static int64_t hl__site_frame(hl_resolver *r, const hl_frame_ref *site) {
                                   &function, &inserted) < 0)
             goto nomem;
     }
-    int64_t place = hl__place_frame(r, filename, hlpy_frames_lineno(code, site->lasti), function);
+    int64_t place = hl__place_frame(r, filename, hlpy_cpython_lineno(code, site->lasti), function);
     if (place < 0)
         return -1;
     frame = (uint32_t)place;
@@ -491,7 +491,7 @@ static int hl__resolve_stack_frames(hl_stack_id id, PyObject **frames_out, int *
         } else {
             PyCodeObject *code = (PyCodeObject *)sites[i].code;
             PyObject *name = code->co_filename;
-            int lineno = hlpy_frames_lineno(code, sites[i].lasti);
+            int lineno = hlpy_cpython_lineno(code, sites[i].lasti);
             if (name != NULL && PyUnicode_Check(name))
                 frame = Py_BuildValue("(Oi)", name, lineno);
             else

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "frames.h"
+#include "cpython/internals.h"
 #include "hooks.h"
 
 hlpy_tracer hlpy_tracer_state = {
@@ -275,7 +275,7 @@ static void hl__sums_changed(int gil_held) {
 static int hl__intern_current_stack(PyThreadState *tstate, hl_stack_id *id_out) {
     hl_frame_ref *frames = T->frame_buffer;
     uint16_t total = 0;
-    int n = hlpy_frames_capture(tstate, frames, T->nframe, &total);
+    int n = hlpy_cpython_capture_stack(tstate, frames, T->nframe, &total);
     if (n == 0) {
         *id_out = T->empty_stack;
         return 0;
@@ -319,7 +319,7 @@ static int hl__intern_current_stack(PyThreadState *tstate, hl_stack_id *id_out) 
  * under which it must not touch the tables the main GIL protects; its blocks
  * come from its own pools and are freed by its own threads. */
 HL_INLINE int hl__traced_interpreter(PyThreadState *tstate) {
-    return tstate->interp == T->main_interpreter;
+    return PyThreadState_GetInterpreter(tstate) == T->main_interpreter;
 }
 
 /* Record the MEM or OBJ block at ptr, every one or one that sampling chose. */
@@ -327,7 +327,7 @@ static void hl__py_record(void *ptr, size_t size, hlpy_alloc_domain domain) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
     int saved_errno = errno;
-    PyThreadState *tstate = hlpy_frames_gil_tstate();
+    PyThreadState *tstate = hlpy_cpython_gil_tstate();
     if (tstate != NULL && !hl__traced_interpreter(tstate)) {
         errno = saved_errno;
         return;
@@ -375,7 +375,7 @@ void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain) {
 void hlpy_tracer_py_free(void *ptr) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
-    PyThreadState *tstate = hlpy_frames_gil_tstate();
+    PyThreadState *tstate = hlpy_cpython_gil_tstate();
     if (tstate != NULL && !hl__traced_interpreter(tstate))
         return;
     uint64_t size;
@@ -392,13 +392,13 @@ void hlpy_tracer_py_free(void *ptr) {
  * has it or can safely take it, else the empty stack. Returns 0, or -1 when
  * the stack table could not grow, or when tracing stopped meanwhile. */
 static int hl__raw_stack(hl_stack_id *id_out) {
-    PyThreadState *tstate = hlpy_frames_tstate_if_gil_held();
+    PyThreadState *tstate = hlpy_cpython_tstate_if_gil_held();
     if (tstate != NULL && hl__traced_interpreter(tstate))
         return hl__intern_current_stack(tstate, id_out);
 
     PyThreadState *own = PyGILState_GetThisThreadState();
     if (tstate != NULL || own == NULL || !hl__traced_interpreter(own) ||
-        hlpy_frames_is_finalizing()) {
+        hlpy_cpython_is_finalizing()) {
         /* Another interpreter, a thread Python does not know, or shutdown:
          * no frames to record. */
         atomic_fetch_add_explicit(&T->unknown_stacks, 1, memory_order_relaxed);
@@ -449,7 +449,7 @@ void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
             hl__raw_record_locked(ptr, size, HL_STACK_WORD(stack, HLPY_DOMAIN_RAW));
         pthread_mutex_unlock(&T->raw_lock);
         if (T->sums_on)
-            hl__sums_changed(hlpy_frames_tstate_if_gil_held() != NULL);
+            hl__sums_changed(hlpy_cpython_tstate_if_gil_held() != NULL);
         else
             hl__raise_peak(hl__traced_total());
     } else if (atomic_load(&T->tracing)) {

@@ -1,0 +1,67 @@
+/* cpython/objects.h - object and type layout logic every version shares.
+ *
+ * Included once, by the version file (py3_NN.c), after it has defined:
+ *
+ *   hl__inline_values(obj)       the PyDictValues holding `obj`'s attribute
+ *                                values outside any dict, or NULL
+ *   hl__n_inline_values(values, keys)
+ *                                how many of those values may be read
+ *   HL__HAS_INLINE_VALUES        1 when values live inside the object itself
+ *                                (3.13 and later), 0 when in a separate array
+ *   hl__is_immortal(obj)         1 for an immortal object
+ *
+ * and, from compat.h, HLPY_TPFLAGS_* (0 for a flag the version lacks).
+ */
+#ifndef HLPY_CPYTHON_OBJECTS_H
+#define HLPY_CPYTHON_OBJECTS_H
+
+size_t hlpy_cpython_preheader_size(PyTypeObject *type) {
+    return _PyType_PreHeaderSize(type);
+}
+
+int hlpy_cpython_is_immortal(PyObject *obj) {
+    return hl__is_immortal(obj);
+}
+
+void hlpy_cpython_type_layout(PyTypeObject *type, hlpy_type_layout *out) {
+    out->is_heap_type = PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE);
+    out->is_immutable = PyType_HasFeature(type, Py_TPFLAGS_IMMUTABLETYPE);
+    out->has_managed_dict = PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT);
+    out->has_inline_values =
+        HL__HAS_INLINE_VALUES ? PyType_HasFeature(type, HLPY_TPFLAGS_INLINE_VALUES) : 0;
+    out->has_values_array = !HL__HAS_INLINE_VALUES && out->has_managed_dict;
+    out->has_managed_weakref =
+        HLPY_TPFLAGS_MANAGED_WEAKREF != 0 && PyType_HasFeature(type, HLPY_TPFLAGS_MANAGED_WEAKREF);
+    out->preheader = _PyType_PreHeaderSize(type);
+}
+
+PyObject *hlpy_cpython_type_lookup(PyTypeObject *type, PyObject *name) {
+    /* Borrowed from the MRO's dicts on every supported version; it neither
+     * calls descriptors nor sets an exception. */
+    return _PyType_Lookup(type, name);
+}
+
+PyObject **hlpy_cpython_dict_slot(PyObject *obj) {
+    PyTypeObject *type = Py_TYPE(obj);
+    if (PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT) || type->tp_dictoffset == 0)
+        return NULL;
+    return _PyObject_GetDictPtr(obj);
+}
+
+PyObject *hlpy_cpython_inline_attribute_name(PyObject *obj, PyObject *target) {
+    PyDictValues *values = hl__inline_values(obj);
+    if (values == NULL)
+        return NULL;
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)Py_TYPE(obj))->ht_cached_keys;
+    if (keys == NULL)
+        return NULL;
+    PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+    Py_ssize_t n_values = hl__n_inline_values(values, keys);
+    for (Py_ssize_t i = 0; i < n_values; i++) {
+        if (values->values[i] == target && entries[i].me_key != NULL)
+            return entries[i].me_key;
+    }
+    return NULL;
+}
+
+#endif /* HLPY_CPYTHON_OBJECTS_H */

@@ -1,0 +1,108 @@
+/* cpython/py3_11.c - the seam for CPython 3.11 (see internals.h).
+ *
+ * 3.11 keeps the current frame in tstate->cframe, the last executed
+ * instruction in frame->prev_instr and the code object in frame->f_code. It
+ * has no shim frames, no immortal objects, and no public way to visit the
+ * collector's objects, so the lists are walked as gc.get_objects() walks them.
+ * Attribute values of a managed-dict instance live in a separate array that
+ * the object points to.
+ */
+#define Py_BUILD_CORE 1
+#include "internals.h"
+
+#include "compat.h"
+#include "internal/pycore_code.h"
+#include "internal/pycore_dict.h"
+#include "internal/pycore_frame.h"
+#include "internal/pycore_gc.h"
+#include "internal/pycore_interp.h"
+#include "internal/pycore_object.h"
+#include "internal/pycore_pystate.h"
+
+#if PY_VERSION_HEX < 0x030B0000 || PY_VERSION_HEX >= 0x030C0000
+#error "cpython/py3_11.c is for CPython 3.11 (meson picks the file for the interpreter)"
+#endif
+
+/* ---- frames ------------------------------------------------------------ */
+
+static inline _PyInterpreterFrame *hl__top_frame(PyThreadState *tstate) {
+    return tstate->cframe->current_frame;
+}
+static inline int hl__may_be_shim(_PyInterpreterFrame *frame) {
+    (void)frame;
+    return 0; /* 3.11 has no shim frames */
+}
+static inline int hl__is_incomplete(_PyInterpreterFrame *frame) {
+    return _PyFrame_IsIncomplete(frame);
+}
+static inline PyCodeObject *hl__code(_PyInterpreterFrame *frame) {
+    return frame->f_code;
+}
+static inline int hl__lasti(_PyInterpreterFrame *frame) {
+    return _PyInterpreterFrame_LASTI(frame);
+}
+static inline PyObject *hl__function(_PyInterpreterFrame *frame) {
+    return (PyObject *)frame->f_func;
+}
+static inline PyObject *hl__local(_PyInterpreterFrame *frame, int slot) {
+    return frame->localsplus[slot];
+}
+
+#include "frame_walk.h"
+
+PyThreadState *hlpy_cpython_gil_tstate(void) {
+    return _PyThreadState_UncheckedGet();
+}
+
+PyThreadState *hlpy_cpython_tstate_if_gil_held(void) {
+    /* 3.11 answers with the GIL holder of any thread: compare with this
+     * thread's own state. */
+    PyThreadState *holder = _PyThreadState_UncheckedGet();
+    if (holder == NULL || holder != PyGILState_GetThisThreadState())
+        return NULL;
+    return holder;
+}
+
+int hlpy_cpython_is_finalizing(void) {
+    return _Py_IsFinalizing() != 0;
+}
+
+/* ---- the collector -------------------------------------------------------- */
+
+static inline int hl__lists_examined(int max_generation) {
+    return max_generation + 1;
+}
+#define HL__VISIT_WITH_PUBLIC_API 0
+#include "gc_lists.h"
+
+/* ---- objects ------------------------------------------------------------- */
+
+static inline PyDictValues *hl__inline_values(PyObject *obj) {
+    if (!PyType_HasFeature(Py_TYPE(obj), Py_TPFLAGS_MANAGED_DICT))
+        return NULL;
+    return *_PyObject_ValuesPointer(obj);
+}
+static inline Py_ssize_t hl__n_inline_values(PyDictValues *values, PyDictKeysObject *keys) {
+    (void)values;
+    return keys->dk_nentries;
+}
+static inline int hl__is_immortal(PyObject *obj) {
+    (void)obj;
+    return 0;
+}
+#define HL__HAS_INLINE_VALUES 0
+#include "objects.h"
+
+PyObject *hlpy_cpython_managed_dict(PyObject *obj) {
+    if (!PyType_HasFeature(Py_TYPE(obj), Py_TPFLAGS_MANAGED_DICT))
+        return NULL;
+    return *_PyObject_ManagedDictPointer(obj);
+}
+
+PyObject *hlpy_cpython_dict_beside_inline_values(PyObject *obj) {
+    (void)obj; /* 3.11 keeps either the values or the dict */
+    return NULL;
+}
+
+#define HL__HAVE_DEBUG_OFFSETS 0
+#include "layout_check.h"
