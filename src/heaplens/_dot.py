@@ -15,8 +15,9 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import types
+
+from heaplens import _core
 
 HEADER = "digraph ObjectGraph {\n  node[shape=box, style=filled, fillcolor=white];\n"
 FOOTER = "}\n"
@@ -26,10 +27,6 @@ NODE_GRADIENT = ((0, 0, 1), (0, 0, 0.3))
 TOO_MANY_GRADIENT = ((0, 1, 1), (0, 1, 0.3))
 
 _IDENTIFIER = re.compile(r"[a-zA-Z_][a-zA-Z_0-9]*$")
-
-# Python 3.12+ gives some objects (None, small ints, interned strings) a fixed
-# reference count that no reference changes; sys.getrefcount() returns it as is.
-_IMMORTAL_REFCOUNT = 2**32 - 1 if sys.version_info >= (3, 12) else None
 
 
 def type_name(tp, shortnames=True):
@@ -97,11 +94,13 @@ def safe_repr(obj):
         return "(unrepresentable)"
 
 
-def refcount_label(refcount, held_here):
+def refcount_label(obj, refcount, held_here):
     """The number shown by refcounts=True: sys.getrefcount() less the
-    `held_here` references the caller's own code holds. An immortal object's
-    count does not move with references; objgraph's fixed 4 is taken off it."""
-    if _IMMORTAL_REFCOUNT is not None and refcount >= _IMMORTAL_REFCOUNT:
+    `held_here` references the caller's own code holds. An immortal object
+    (3.12+: None, small ints, interned strings, ...) has a fixed count that no
+    reference moves, whose value differs between versions; objgraph's fixed 4
+    is taken off it."""
+    if _core.is_immortal(obj):
         return refcount - 4
     return refcount - held_here
 

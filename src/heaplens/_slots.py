@@ -37,10 +37,6 @@ from heaplens._describe import human_size
 _SAMPLE = 10_000  # instances per class whose attributes are read
 _MAX_DICT_READS = 5  # instances per class whose __dict__ may be created to learn names
 _CHUNK = 1024  # instances whose referents are fetched at once
-_HEAPTYPE = 1 << 9  # Py_TPFLAGS_HEAPTYPE
-_IMMUTABLE = 1 << 8  # Py_TPFLAGS_IMMUTABLETYPE
-_MANAGED_DICT = 1 << 4  # Py_TPFLAGS_MANAGED_DICT (3.11 and later)
-_INLINE_VALUES = 1 << 2  # Py_TPFLAGS_INLINE_VALUES (3.13)
 _MEMBER = type(type.__dict__["__weakrefoffset__"])  # the descriptor of a slot
 _PICKLE_HOOKS = ("__getstate__", "__setstate__", "__reduce__", "__reduce_ex__")
 _PICKLE_MODULES = frozenset({"pickle", "copyreg", "cloudpickle", "dill", "shelve"})
@@ -218,8 +214,8 @@ def _is_python_class(cls):
     """A class written in Python (a mutable heap type with its own __slots__ or
     a dict), as opposed to a builtin or extension type (static, or immutable
     like _io.StringIO on 3.12), which fixes the object's layout."""
-    flags = _type_attribute(cls, "__flags__", 0)
-    if flags & _HEAPTYPE == 0 or flags & _IMMUTABLE:
+    layout = _core.type_layout(cls)
+    if not layout["heap_type"] or layout["immutable"]:
         return False
     return "__slots__" in _namespace(cls) or _type_attribute(cls, "__dictoffset__", 0) != 0
 
@@ -561,12 +557,13 @@ _UNDISARMED = []
 
 def _has_inline_values(cls, plan):
     """Whether a new instance gets its attribute values before any attribute is
-    set: 3.13 says so in a flag (the values live in the object); 3.11 and 3.12
-    allocate them for managed-dict objects made by object.__new__."""
-    flags = _type_attribute(cls, "__flags__", 0)
-    if sys.version_info >= (3, 13):
-        return bool(flags & _INLINE_VALUES)
-    return bool(flags & _MANAGED_DICT) and plan.solid is object
+    set: where the values live in the object (3.13 and later) the type says so;
+    where they live in an array of their own (3.11, 3.12), object.__new__
+    allocates one for a managed-dict object."""
+    layout = _core.type_layout(cls)
+    if layout["inline_values"]:
+        return True
+    return layout["values_array"] and plan.solid is object
 
 
 class _Probe:
@@ -581,6 +578,7 @@ class _Probe:
 
     def __init__(self, cls, plan, instance):
         self.inline = _has_inline_values(cls, plan)
+        self.values_inside = _core.type_layout(cls)["inline_values"]
         self.extra = 0
         self.dict_size = self.dict_cost = None
         dispose = _disarmer(cls, instance)
@@ -602,7 +600,7 @@ class _Probe:
                 self.extra = max(0, allocated - self.size)
             if not _is_getset(_lookup(cls, "__dict__")):
                 return
-            if self.inline and sys.version_info >= (3, 13):
+            if self.inline and self.values_inside:
                 return  # a dict real instances show has left the object: sized as it is
             cost = self._dict_bytes(tracing, make, dispose)
         # 3.11 and 3.12 hand the values array to the dict; otherwise the dict
@@ -866,7 +864,7 @@ def _read_instances(cls, objs, plan, probe, tally):
     import weakref
 
     extra = probe.extra if probe is not None else 0
-    in_block = sys.version_info >= (3, 13)  # 3.13's inline values are inside the object
+    in_block = _core.type_layout(cls)["inline_values"]  # the values are inside the object
     tally.sizes = _size(objs)
     if in_block:
         tally.storage = extra * len(objs)

@@ -296,7 +296,7 @@ def refcount_report(obj):
     # per frame local, below); this function's own local is a frame
     # reference the graph saw.
     refcount = sys.getrefcount(obj) - 1 - (1 if node >= 0 and graph.is_tracked(node) else 0)
-    immortal = refcount > (1 << 29)
+    immortal = _core.is_immortal(obj)
     referrers, ours = [], 0
     if node >= 0:
         for source in graph.referrers(node):
