@@ -783,7 +783,8 @@ def _node_lines(visit, known, max_depth, options):
     if refcounts:
         # Held here: the (object, node) pair in `known`, `obj` and the argument.
         held = 3 if visit.address != single else 5
-        refcount = _dot.refcount_label(obj, sys.getrefcount(obj), held)
+        count = sys.getrefcount(obj)  # before `obj` is passed on, which holds it once more
+        refcount = _dot.refcount_label(obj, count, held)
     label = _dot.node_label(obj, extra_info, refcount, shortnames)
     lines = [f'  {name}[label="{label}"{_dot.node_attrs(obj, extra_node_attrs)}];\n']
     h, s, v = _dot.node_colour(obj, visit.depth, max_depth, highlight)
