@@ -358,6 +358,21 @@ int hl_live_table_find(const hl_live_table *table, uintptr_t addr, uint64_t *siz
     return 1;
 }
 
+int hl_live_table_restack(hl_live_table *table, uintptr_t addr, uint32_t stack_id,
+                          uint64_t *size_out, uint32_t *old_stack_word_out) {
+    hl_region_slot *slot = (hl_region_slot *)hl__find_slot(table, addr);
+    if (slot == NULL)
+        return 0;
+    if (size_out)
+        *size_out = hl__slot_size(table, slot, addr);
+    if (old_stack_word_out)
+        *old_stack_word_out = slot->stack_word;
+    slot->stack_word =
+        HL_STACK_WORD(stack_id & HL_STACK_ID_MASK, HL_STACK_WORD_DOMAIN(slot->stack_word));
+    slot->generation = table->generation;
+    return 1;
+}
+
 int hl_live_table_find_generation(const hl_live_table *table, uintptr_t addr,
                                   uint16_t *generation_out) {
     const hl_region_slot *slot = hl__find_slot(table, addr);

@@ -121,6 +121,13 @@ int hl_live_table_remove(hl_live_table *table, uintptr_t addr, uint64_t *size_ou
 int hl_live_table_find(const hl_live_table *table, uintptr_t addr, uint64_t *size_out,
                        uint32_t *stack_word_out);
 
+/* Give block `addr` the stack id `stack_id` (its domain is kept) and the
+ * table's current generation, as if it had just been recorded. Returns 1 and
+ * fills the outputs (each may be NULL) with its size and its former stack
+ * word when it is in the table, else 0 and changes nothing. */
+int hl_live_table_restack(hl_live_table *table, uintptr_t addr, uint32_t stack_id,
+                          uint64_t *size_out, uint32_t *old_stack_word_out);
+
 /* The generation of block `addr`: returns 1 and stores it when the block is
  * in the table, else 0. */
 int hl_live_table_find_generation(const hl_live_table *table, uintptr_t addr,

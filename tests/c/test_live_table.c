@@ -212,6 +212,30 @@ static void test_generations(void) {
     hl_live_table_destroy(&t);
 }
 
+static void test_restack(void) {
+    hl_live_table t;
+    ASSERT_EQ(hl_live_table_init(&t, 4), 0);
+    ASSERT_EQ(hl_live_table_insert(&t, 0x2000, 48, HL_STACK_WORD(5, 2)), 0);
+    ASSERT_EQ(hl_live_table_insert(&t, 0x2040, (uint64_t)1 << 33, HL_STACK_WORD(6, 1)), 0);
+    hl_live_table_set_generation(&t, 9);
+    uint64_t size = 0;
+    uint32_t old_word = 0, word = 0;
+    ASSERT_EQ(hl_live_table_restack(&t, 0x2000, 11, &size, &old_word), 1);
+    ASSERT_EQ(size, 48);
+    ASSERT_EQ(old_word, HL_STACK_WORD(5, 2));
+    ASSERT_EQ(hl_live_table_find(&t, 0x2000, &size, &word), 1);
+    ASSERT_EQ(word, HL_STACK_WORD(11, 2)); /* the domain stays */
+    uint16_t generation = 0;
+    ASSERT_EQ(hl_live_table_find_generation(&t, 0x2000, &generation), 1);
+    ASSERT_EQ(generation, 9);
+    ASSERT_EQ(hl_live_table_restack(&t, 0x2040, 12, &size, NULL), 1); /* a big block */
+    ASSERT_EQ(size, (uint64_t)1 << 33);
+    ASSERT_EQ(hl_live_table_restack(&t, 0x2010, 13, NULL, NULL), 0);
+    ASSERT_EQ(t.count, 2);
+    ASSERT_EQ(t.total_bytes, 48 + ((uint64_t)1 << 33));
+    hl_live_table_destroy(&t);
+}
+
 int main(void) {
     RUN_TEST(test_insert_find_remove);
     RUN_TEST(test_big_sizes);
@@ -220,5 +244,6 @@ int main(void) {
     RUN_TEST(test_unaligned_and_neighbouring_addresses);
     RUN_TEST(test_memory_is_counted);
     RUN_TEST(test_generations);
+    RUN_TEST(test_restack);
     TEST_SUMMARY("test_live_table");
 }
