@@ -17,6 +17,7 @@
 
 #include <Python.h>
 
+#include "cpython/compat.h"
 #include "tracer.h"
 
 typedef struct hl_domain_hook {
@@ -235,6 +236,50 @@ int hlpy_hooks_suspend(void) {
 
 void hlpy_hooks_resume(int previous) {
     hl_in_hook = previous;
+}
+
+/* ---- object creation ---------------------------------------------------- */
+
+#if HLPY_HAVE_REF_TRACER
+/* The reference tracer installed before ours, called after ours. Written
+ * under the GIL; the interpreter calls tracers with the GIL held. */
+static PyRefTracer hl_previous_ref_tracer;
+static void *hl_previous_ref_tracer_data;
+
+/* Objects made inside a wrapper or while this thread's hooks are suspended
+ * (heaplens's own work) are left alone, as tracemalloc leaves those made
+ * while its reentrancy flag is set. */
+static int hl__on_ref_event(PyObject *obj, PyRefTracerEvent event, void *data) {
+    (void)data;
+    if (event == PyRefTracer_CREATE && !hl_in_hook)
+        hlpy_tracer_py_new_object(obj);
+    if (hl_previous_ref_tracer != NULL)
+        return hl_previous_ref_tracer(obj, event, hl_previous_ref_tracer_data);
+    return 0;
+}
+#endif
+
+void hlpy_hooks_watch_new_objects(void) {
+#if HLPY_HAVE_REF_TRACER
+    void *data = NULL;
+    PyRefTracer current = PyRefTracer_GetTracer(&data);
+    if (current == hl__on_ref_event)
+        return;
+    hl_previous_ref_tracer = current;
+    hl_previous_ref_tracer_data = data;
+    (void)PyRefTracer_SetTracer(hl__on_ref_event, NULL);
+#endif
+}
+
+void hlpy_hooks_unwatch_new_objects(void) {
+#if HLPY_HAVE_REF_TRACER
+    void *data = NULL;
+    if (PyRefTracer_GetTracer(&data) != hl__on_ref_event)
+        return;
+    (void)PyRefTracer_SetTracer(hl_previous_ref_tracer, hl_previous_ref_tracer_data);
+    hl_previous_ref_tracer = NULL;
+    hl_previous_ref_tracer_data = NULL;
+#endif
 }
 
 /* ---- installation ------------------------------------------------------- */

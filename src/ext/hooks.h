@@ -32,6 +32,16 @@ typedef void (*hlpy_free_observer)(void *ptr, int moved);
  * see anything. Needs the GIL. */
 void hlpy_hooks_set_free_observer(hlpy_free_observer observer);
 
+/* Have the tracer told of every object the interpreter creates, one taken
+ * from a free list included (hlpy_tracer_py_new_object), where the running
+ * version can say so (PyRefTracer, 3.13 and later; elsewhere these do
+ * nothing). A tracer installed before is called after ours. Stopping puts
+ * that one back when ours is still the one installed; when another tool has
+ * installed its own since, ours stays under it and passes events through
+ * while not tracing. Need the GIL. */
+void hlpy_hooks_watch_new_objects(void);
+void hlpy_hooks_unwatch_new_objects(void);
+
 /* Make this thread's allocations bypass the tracer until hlpy_hooks_resume()
  * is called with the returned value. heaplens's own work (building snapshots)
  * runs like this, so it never records itself and never grows the tables it is

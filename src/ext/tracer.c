@@ -343,6 +343,7 @@ static void hl__py_record(void *ptr, size_t size, hlpy_alloc_domain domain) {
         errno = saved_errno;
         return;
     }
+    T->last_py_block = (uintptr_t)ptr;
     if (T->sums_on) {
         if (T->sample_rate != 0 && inserted == 0)
             hl__py_filter_add(ptr); /* a replaced block was counted already */
@@ -378,6 +379,8 @@ void hlpy_tracer_py_free(void *ptr) {
     PyThreadState *tstate = hlpy_cpython_gil_tstate();
     if (tstate != NULL && !hl__traced_interpreter(tstate))
         return;
+    if (T->last_py_block == (uintptr_t)ptr)
+        T->last_py_block = 0;
     uint64_t size;
     uint32_t word;
     if (hl_live_table_remove(&T->py_blocks, (uintptr_t)ptr, &size, &word) && T->sums_on) {
@@ -386,6 +389,41 @@ void hlpy_tracer_py_free(void *ptr) {
         hl__sums_change(&T->py_sums, (uintptr_t)ptr, size, word, -1);
         atomic_store_explicit(&T->traced_now, hl__traced_total(), memory_order_relaxed);
     }
+}
+
+void hlpy_tracer_py_new_object(PyObject *obj) {
+    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
+        return;
+    PyThreadState *tstate = hlpy_cpython_gil_tstate();
+    if (tstate == NULL || !hl__traced_interpreter(tstate))
+        return;
+    uintptr_t block = (uintptr_t)obj - hlpy_cpython_preheader_size(Py_TYPE(obj));
+    if (block == T->last_py_block) {
+        /* Made in the block just recorded, at this very stack. */
+        T->last_py_block = 0;
+        return;
+    }
+    if (!hlpy_tracer_maybe_sampled((const void *)block))
+        return;
+    uint32_t word;
+    if (!hl_live_table_find(&T->py_blocks, block, NULL, &word))
+        return;
+    int saved_errno = errno;
+    hl_stack_id stack;
+    if (hl__intern_current_stack(tstate, &stack) < 0 || stack == HL_STACK_WORD_ID(word) ||
+        (T->sums_on && hl_stack_sums_reserve(&T->py_sums, stack + 1) < 0)) {
+        errno = saved_errno;
+        return;
+    }
+    uint64_t size;
+    (void)hl_live_table_restack(&T->py_blocks, block, stack, &size, &word);
+    if (T->sums_on) {
+        /* The total is unchanged: no new high to copy. */
+        hl__sums_change(&T->py_sums, block, size, word, -1);
+        hl__sums_change(&T->py_sums, block, size, HL_STACK_WORD(stack, HL_STACK_WORD_DOMAIN(word)),
+                        +1);
+    }
+    errno = saved_errno;
 }
 
 /* The stack for a RAW allocation: captured under the GIL when this thread
@@ -588,7 +626,9 @@ int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
     atomic_store(&T->traced_high, 0);
     atomic_store(&T->peaks_not_copied, 0);
     atomic_fetch_add(&T->sample_epoch, 1);
+    T->last_py_block = 0;
     hlpy_hooks_install(HLPY_HOOK_USER_TRACER);
+    hlpy_hooks_watch_new_objects();
     atomic_store(&T->tracing, 1);
     return 0;
 }
@@ -604,6 +644,7 @@ void hlpy_tracer_stop(void) {
     atomic_store(&T->raw_sums_bytes, 0);
     pthread_mutex_unlock(&T->raw_lock);
     hlpy_hooks_uninstall(HLPY_HOOK_USER_TRACER);
+    hlpy_hooks_unwatch_new_objects();
     hl_live_table_destroy(&T->py_blocks);
     hl__release_stacks();
     T->stack_epoch++;
@@ -625,6 +666,7 @@ void hlpy_tracer_clear(void) {
     atomic_store(&T->raw_sums_changed, 0);
     pthread_mutex_unlock(&T->raw_lock);
     (void)hl_live_table_clear(&T->py_blocks);
+    T->last_py_block = 0;
     if (T->sample_rate != 0)
         hl__py_filter_rebuild(HLPY_PY_FILTER_MIN_LOG2);
     if (T->sums_on)

@@ -66,6 +66,10 @@ typedef struct hlpy_tracer {
      * since tracing started; 0: none. */
     uint16_t last_generation;
     PyInterpreterState *main_interpreter; /* the only one traced */
+    /* The MEM or OBJ block recorded last, until an object is created in it
+     * or it is freed: that object's creation needs no second look at the
+     * stack, which has not changed since. 0: none. */
+    uintptr_t last_py_block;
 
     /* Protected by raw_lock. */
     pthread_mutex_t raw_lock;
@@ -248,6 +252,15 @@ void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain);
 void hlpy_tracer_py_free(void *ptr);
 void hlpy_tracer_raw_alloc(void *ptr, size_t size);
 void hlpy_tracer_raw_free(void *ptr);
+
+/* The interpreter created `obj` (hooks.c, where the version can say so):
+ * when its memory block is traced and was not recorded just before, move the
+ * block's trace to the current stack, as CPython's tracemalloc does, so that
+ * an object taken from a free list is charged to the line that reused it,
+ * not to the one that first allocated its block. Needs the GIL; never
+ * allocates through Python's allocators; never fails (a stack that cannot
+ * be interned leaves the trace as it was). */
+void hlpy_tracer_py_new_object(PyObject *obj);
 
 /* For a RAW realloc: remove ptr's trace and return 1 with its size and stack
  * word when it was traced; put it back with hlpy_tracer_raw_put_back() if the

@@ -29,6 +29,16 @@
 #define HLPY_TPFLAGS_MANAGED_WEAKREF 0
 #endif
 
+/* PyRefTracer (3.13): a callback the interpreter calls for every object it
+ * creates, one taken from a free list included, as CPython's own tracemalloc
+ * uses it to move a reused block's trace to the line that reused it. 1 where
+ * the running version has it, else 0. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define HLPY_HAVE_REF_TRACER 1
+#else
+#define HLPY_HAVE_REF_TRACER 0
+#endif
+
 /* Module slots for subinterpreters (3.12) and free threading (3.13). The
  * module keeps process-wide state (the allocator hooks, static types), so it
  * may be imported by the main interpreter and by legacy subinterpreters that
