@@ -320,14 +320,16 @@ static PyObject *hl__slot_entry(uint32_t slot) {
 
 /* A watched block no free was seen for, at the end of a window: its object
  * was deallocated into a free list (lists, tuples, dicts keep a few for
- * reuse) when its reference count is 0. The memory is still the object's:
- * every free of a block whose type frees with PyObject_GC_Del passes the free
- * observer, and a block freed by another thread was forgotten. */
-static int hl__in_free_list(uint64_t address, uint32_t slot, void *unused, uint32_t *stack_out) {
+ * reuse) when the seam says so (`free_lists`: its index of them). The memory
+ * is still the object's: every free of a block whose type frees with
+ * PyObject_GC_Del passes the free observer, and a block freed by another
+ * thread was forgotten. */
+static int hl__in_free_list(uint64_t address, uint32_t slot, void *free_lists,
+                            uint32_t *stack_out) {
     if (slot >= W.n_window_types || !W.window_types[slot].frees_by_gc_del)
         return 0;
     PyObject *obj = (PyObject *)(uintptr_t)(address + W.window_types[slot].preheader);
-    if (Py_REFCNT(obj) != 0)
+    if (!hlpy_cpython_in_free_list(obj, free_lists))
         return 0;
     hl_stack_id stack;
     if (!hlpy_tracer_find_py_block_stack((uintptr_t)address, &stack) ||
@@ -346,8 +348,15 @@ static PyObject *hl__freed_rows(Py_ssize_t collected) {
     PyMemAllocatorEx now;
     PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &now);
     int chain_unchanged = now.ctx == W.obj_allocator.ctx && now.free == W.obj_allocator.free;
-    if (chain_unchanged && (Py_ssize_t)W.blocks.n_freed < collected)
-        (void)hl_free_watch_sweep_live(&W.blocks, hl__in_free_list, NULL);
+    if (chain_unchanged && (Py_ssize_t)W.blocks.n_freed < collected) {
+        hl_u64_map free_lists;
+        if (hl_u64_map_init(&free_lists, 256) == 0 &&
+            hlpy_cpython_free_lists_index(&free_lists) == 0)
+            (void)hl_free_watch_sweep_live(&W.blocks, hl__in_free_list, &free_lists);
+        else
+            W.dropped++;
+        hl_u64_map_destroy(&free_lists);
+    }
     const hl_free_tally_row *rows;
     long n = hl_free_watch_tally(&W.blocks, &rows);
     if (n < 0)

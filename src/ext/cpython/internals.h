@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "stack_table.h"
+#include "u64_map.h"
 
 /* ---- the interpreter and its threads ------------------------------------ */
 
@@ -151,6 +152,24 @@ int hlpy_cpython_visit_young_generations(int max_generation, hlpy_gc_object_visi
 size_t hlpy_cpython_gc_long_lived_total(void);
 
 /* ---- objects and types -------------------------------------------------- */
+
+/* Objects deallocated into one of the main interpreter's free lists (lists,
+ * tuples, dicts... kept for reuse, their memory not given back, so no free of
+ * their block is ever seen). Up to 3.13 such an object keeps a reference
+ * count of 0; from 3.14 on the free list links its entries through the
+ * object's first word, over the reference count, so the lists are read.
+ *
+ * hlpy_cpython_free_lists_index fills `index` (initialised and empty) with
+ * what hlpy_cpython_in_free_list needs: every entry of every free list from
+ * 3.14 on, nothing before. Returns 0, or -1 when out of memory (the index is
+ * then incomplete and must not be used, but is safe to destroy). Needs the
+ * GIL; the answer holds until the interpreter runs again. */
+HL_WARN_UNUSED int hlpy_cpython_free_lists_index(hl_u64_map *index);
+
+/* 1 when `obj`, a block whose memory no free was seen for and which still
+ * belongs to the object that was there, sits in a free list, else 0. `index`
+ * is what hlpy_cpython_free_lists_index filled since the interpreter last ran. */
+int hlpy_cpython_in_free_list(PyObject *obj, const hl_u64_map *index);
 
 /* Bytes in front of an instance of `type` that belong to its memory block
  * (the GC header and the managed-dict and weakref pre-header), so

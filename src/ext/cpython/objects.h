@@ -9,6 +9,11 @@
  *   HL__HAS_INLINE_VALUES        1 when values live inside the object itself
  *                                (3.13 and later), 0 when in a separate array
  *   hl__is_immortal(obj)         1 for an immortal object
+ *   HL__LINKED_FREE_LISTS        (optional) 1 when the free lists link their
+ *                                entries through the object's first word, in
+ *                                PyInterpreterState.object_state.freelists
+ *                                (3.14 and later); left undefined (0) where a
+ *                                deallocated object keeps a reference count of 0
  *
  * and, from compat.h, HLPY_TPFLAGS_* (0 for a flag the version lacks).
  */
@@ -63,5 +68,45 @@ PyObject *hlpy_cpython_inline_attribute_name(PyObject *obj, PyObject *target) {
     }
     return NULL;
 }
+
+#ifndef HL__LINKED_FREE_LISTS
+#define HL__LINKED_FREE_LISTS 0
+#endif
+
+#if HL__LINKED_FREE_LISTS
+int hlpy_cpython_free_lists_index(hl_u64_map *index) {
+    /* Every member of struct _Py_freelists is a struct _Py_freelist; lists of
+     * memory that is no object (dict keys, stack chunks) are read too, and
+     * cannot match an object's address. */
+    struct _Py_freelists *all = &PyInterpreterState_Main()->object_state.freelists;
+    struct _Py_freelist *lists = (struct _Py_freelist *)all;
+    size_t n_lists = sizeof(*all) / sizeof(struct _Py_freelist);
+    for (size_t i = 0; i < n_lists; i++) {
+        void *entry = lists[i].freelist;
+        /* size counts the entries (-1: disabled); it also bounds the walk. */
+        for (Py_ssize_t n = lists[i].size; entry != NULL && n > 0; n--) {
+            if (hl_u64_map_put(index, (uint64_t)(uintptr_t)entry, 1) < 0)
+                return -1;
+            entry = *(void **)entry;
+        }
+    }
+    return 0;
+}
+
+int hlpy_cpython_in_free_list(PyObject *obj, const hl_u64_map *index) {
+    uint32_t unused;
+    return hl_u64_map_get(index, (uint64_t)(uintptr_t)obj, &unused);
+}
+#else
+int hlpy_cpython_free_lists_index(hl_u64_map *index) {
+    (void)index;
+    return 0;
+}
+
+int hlpy_cpython_in_free_list(PyObject *obj, const hl_u64_map *index) {
+    (void)index;
+    return Py_REFCNT(obj) == 0;
+}
+#endif
 
 #endif /* HLPY_CPYTHON_OBJECTS_H */

@@ -16,6 +16,7 @@
 #include "internal/pycore_debug_offsets.h"
 #include "internal/pycore_dict.h"
 #include "internal/pycore_frame.h"
+#include "internal/pycore_freelist_state.h"
 #include "internal/pycore_gc.h"
 #include "internal/pycore_interp.h"
 #include "internal/pycore_interpframe.h"
@@ -107,6 +108,7 @@ static inline int hl__is_immortal(PyObject *obj) {
     return PyUnstable_IsImmortal(obj);
 }
 #define HL__HAS_INLINE_VALUES 1
+#define HL__LINKED_FREE_LISTS 1
 #include "objects.h"
 
 PyObject *hlpy_cpython_managed_dict(PyObject *obj) {
