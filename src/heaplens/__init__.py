@@ -218,8 +218,10 @@ def refcount_report(obj):
     What is left over is held from C or an interpreter stack: a reference
     leaked by an extension shows up as `unexplained`.
     """
+    from heaplens._describe import counted
     from heaplens._why import refcount_report as _refcount_report
 
+    obj = counted(obj)  # a parameter lent by the caller (3.14+) is in no count
     return _refcount_report(obj)
 
 

@@ -6,9 +6,35 @@ here raises.
 """
 
 import os
+import sys
 import types
 
 _REPR_MAX = 60
+
+
+# ---- reference counts -------------------------------------------------------
+# From 3.14 the interpreter may lend a local variable to a call without
+# counting the reference (LOAD_FAST_BORROW), and a parameter may then hold a
+# reference borrowed from its caller's frame, which no count includes. Which
+# references sys.getrefcount sees is measured here once, not inferred from a
+# version number.
+
+
+def _argument_references():
+    probe = object()
+    return sys.getrefcount(probe) - 1  # minus `probe`, which counts everywhere
+
+
+# What sys.getrefcount(local) adds for its own argument: 1, or 0 where the
+# local is lent to the call uncounted.
+GETREFCOUNT_ARGUMENT = _argument_references()
+
+
+def counted(obj):
+    """`obj` as a new, counted reference: bound over a parameter, which may be
+    a reference lent by the caller that sys.getrefcount does not see, it makes
+    the frame's reference one that every version counts."""
+    return [obj][0]
 
 
 def type_name(tp, shortnames=True):

@@ -12,7 +12,13 @@ from typing import NamedTuple, Optional
 
 from heaplens import _core
 from heaplens._census import Census, CensusRow
-from heaplens._describe import allocation_site, describe, describe_frame
+from heaplens._describe import (
+    GETREFCOUNT_ARGUMENT,
+    allocation_site,
+    counted,
+    describe,
+    describe_frame,
+)
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -288,14 +294,16 @@ def refcount_report(obj):
     The difference is held from outside the graph: C code (a reference leaked
     by an extension shows up here) or a value on an interpreter stack.
     """
+    obj = counted(obj)  # the parameter may be lent by the caller, uncounted
     heap = HeapGraph(include_heaplens_frames=True)
     graph = heap.graph
     node = graph.find(obj)
-    # Taken before anything else refers to obj. Minus one for getrefcount's own
+    # Taken before anything else refers to obj. Minus getrefcount's own
     # argument and one for the graph's reference to a tracked object (and one
     # per frame local, below); this function's own local is a frame
     # reference the graph saw.
-    refcount = sys.getrefcount(obj) - 1 - (1 if node >= 0 and graph.is_tracked(node) else 0)
+    refcount = sys.getrefcount(obj) - GETREFCOUNT_ARGUMENT
+    refcount -= 1 if node >= 0 and graph.is_tracked(node) else 0
     immortal = _core.is_immortal(obj)
     referrers, ours = [], 0
     if node >= 0:

@@ -24,8 +24,9 @@ Differences from objgraph:
 - find_ref_chain / find_backref_chain may return a different chain of the same
   length when several shortest chains exist.
 - refcounts=True shows the references an object has from outside heaplens
-  (what sys.getrefcount(obj) - 1 says in the caller). objgraph's numbers also
-  count some of its own temporaries, and vary with the Python version.
+  (what sys.getrefcount(obj) says in the caller, less its own argument where
+  that is counted: not from 3.14 on). objgraph's numbers also count some of its
+  own temporaries, and vary with the Python version.
 """
 
 import collections
@@ -40,6 +41,7 @@ import tempfile
 
 from heaplens import _core
 from heaplens import _dot
+from heaplens._describe import GETREFCOUNT_ARGUMENT, counted
 
 __all__ = [
     "at",
@@ -505,6 +507,7 @@ def show_backrefs(
     """Draw the objects that refer to `objs` (one object or a list), directly
     and up to `max_depth` references away, as a Graphviz graph; the walk stops
     at modules of sys.modules. See show_refs for the arguments."""
+    objs = counted(objs)  # a parameter lent by the caller would not be counted
     return _show_graph(
         objs,
         backward=True,
@@ -547,6 +550,7 @@ def show_refs(
     blue; extra_info(obj) adds a line to its label and extra_node_attrs(obj)
     Graphviz attributes; refcounts=True shows reference counts and
     shortnames=False qualified type names."""
+    objs = counted(objs)  # a parameter lent by the caller would not be counted
     return _show_graph(
         objs,
         backward=False,
@@ -781,8 +785,10 @@ def _node_lines(visit, known, max_depth, options):
     obj = known[visit.address][0]
     refcount = None
     if refcounts:
-        # Held here: the (object, node) pair in `known`, `obj` and the argument.
-        held = 3 if visit.address != single else 5
+        # Held here: the (object, node) pair in `known`, `obj` and the
+        # argument, if counted; a single object also by the list made for it
+        # and the public function's (counted) parameter.
+        held = 2 + GETREFCOUNT_ARGUMENT + (2 if visit.address == single else 0)
         count = sys.getrefcount(obj)  # before `obj` is passed on, which holds it once more
         refcount = _dot.refcount_label(obj, count, held)
     label = _dot.node_label(obj, extra_info, refcount, shortnames)

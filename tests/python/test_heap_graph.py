@@ -10,6 +10,7 @@ import threading
 import weakref
 
 import pytest
+from conftest import GETREFCOUNT_ARGUMENT
 
 import heaplens
 from heaplens import _core
@@ -244,9 +245,10 @@ def test_graph_releases_everything_and_takes_part_in_gc():
     thing = Thing()
     thing_ref = weakref.ref(thing)
     graph = _core.build_graph()
-    assert sys.getrefcount(thing) == 4  # the local, the argument, the graph (object and local)
+    # The local, the graph (object and local) and getrefcount's argument if counted.
+    assert sys.getrefcount(thing) == 3 + GETREFCOUNT_ARGUMENT
     del graph
-    assert sys.getrefcount(thing) == 2
+    assert sys.getrefcount(thing) == 1 + GETREFCOUNT_ARGUMENT
     # A graph stored in a container it holds is a cycle the collector frees.
     keeper = [thing]
     keeper.append(_core.build_graph())
@@ -497,7 +499,7 @@ def test_refcount_report_explains_every_reference():
     thing = Thing()
     holders = [thing, thing]
     report = heaplens.refcount_report(thing)
-    assert report.refcount == sys.getrefcount(thing) - 1
+    assert report.refcount == sys.getrefcount(thing) - GETREFCOUNT_ARGUMENT == 3
     assert report.explained == 3 and report.unexplained == 0, str(report)
     ctypes.pythonapi.Py_IncRef(ctypes.py_object(thing))
     try:
