@@ -772,7 +772,11 @@ static PyType_Spec hl_graph_spec = {
 };
 
 int hlpy_graph_type_add(PyObject *module) {
-    hl_graph_pytype = (PyTypeObject *)PyType_FromSpec(&hl_graph_spec);
+    /* Made once, by the main interpreter's first import: a second import (after
+     * its module was removed from sys.modules) must not orphan the objects
+     * made with the first type. */
+    if (hl_graph_pytype == NULL)
+        hl_graph_pytype = (PyTypeObject *)PyType_FromSpec(&hl_graph_spec);
     if (hl_graph_pytype == NULL)
         return -1;
     return PyModule_AddObjectRef(module, "HeapGraph", (PyObject *)hl_graph_pytype);

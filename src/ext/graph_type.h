@@ -4,8 +4,8 @@
 
 #include <Python.h>
 
-/* Create the HeapGraph type and add it to `module`. Returns 0, or -1 with an
- * exception. */
+/* Add the HeapGraph type to `module`, creating it on the first call only (the
+ * main interpreter's first import). Returns 0, or -1 with an exception. */
 int hlpy_graph_type_add(PyObject *module);
 
 /* build_graph(ignore=(), skip_frames_under=None, untracked=True) -> HeapGraph.

@@ -5,10 +5,12 @@
  * exceptions here and nowhere deeper than src/ext/.
  */
 #include <Python.h>
+#include <string.h>
 
 #include "capture_io.h"
 #include "census.h"
 #include "finalizers.h"
+#include "cpython/compat.h"
 #include "cpython/internals.h"
 #include "gc_watch.h"
 #include "leak_tags.h"
@@ -240,6 +242,54 @@ static PyMethodDef hl_module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* ---- subinterpreters ---------------------------------------------------- *
+ *
+ * heaplens traces the main interpreter only: the allocator hooks, the tracer's
+ * tables and the Snapshot and HeapGraph types are process-wide and belong to
+ * it. A legacy subinterpreter (one that shares the main GIL) may import the
+ * module, for code that imports heaplens wherever it runs, but there every
+ * function that would read or change that state raises RuntimeError, no type
+ * is created or replaced, and nothing is registered to run at its exit (an
+ * exit hook there once stopped the main interpreter's tracing). Interpreters
+ * with a GIL of their own cannot import it (Py_mod_multiple_interpreters). */
+
+/* The functions a subinterpreter may call: they only read the object given. */
+static const char *const hl__subinterpreter_functions[] = {"is_immortal", "type_layout",
+                                                           "finalizer_kind", NULL};
+
+static PyObject *hl_refused_outside_main(PyObject *name, PyObject *args, PyObject *kwargs) {
+    PyErr_Format(PyExc_RuntimeError,
+                 "heaplens._core.%U() runs in the main interpreter only: heaplens traces the main "
+                 "interpreter, not subinterpreters",
+                 name);
+    return NULL;
+}
+
+static PyMethodDef hl_refused_def = {
+    "refused", (PyCFunction)(void (*)(void))hl_refused_outside_main, METH_VARARGS | METH_KEYWORDS,
+    "heaplens runs in the main interpreter only"};
+
+/* Replace the module's functions by ones that refuse, but for the few that
+ * only read their argument. Returns 0, or -1 with an exception set. */
+static int hl__refuse_outside_main(PyObject *module) {
+    for (PyMethodDef *method = hl_module_methods; method->ml_name != NULL; method++) {
+        int allowed = 0;
+        for (const char *const *name = hl__subinterpreter_functions; *name != NULL; name++)
+            allowed |= strcmp(*name, method->ml_name) == 0;
+        if (allowed)
+            continue;
+        PyObject *name = PyUnicode_FromString(method->ml_name);
+        PyObject *refused = name != NULL ? PyCFunction_NewEx(&hl_refused_def, name, NULL) : NULL;
+        Py_XDECREF(name);
+        if (refused == NULL || PyObject_SetAttrString(module, method->ml_name, refused) < 0) {
+            Py_XDECREF(refused);
+            return -1;
+        }
+        Py_DECREF(refused);
+    }
+    return 0;
+}
+
 /* Stop tracing when the interpreter exits, while the objects the tracer
  * holds can still be released (as tracemalloc is stopped at finalization). */
 static int hl__stop_at_exit(PyObject *module) {
@@ -255,22 +305,23 @@ static int hl__stop_at_exit(PyObject *module) {
 static int hl_module_exec(PyObject *module) {
     if (hlpy_cpython_check_layout() < 0)
         return -1;
+    if (PyModule_AddStringConstant(module, "BUILT_FOR_PYTHON", hlpy_cpython_built_version()) < 0 ||
+        PyModule_AddIntConstant(module, "MAX_NFRAME", HL_MAX_NFRAME) < 0)
+        return -1;
+    if (PyInterpreterState_Get() != PyInterpreterState_Main())
+        return hl__refuse_outside_main(module);
     if (hlpy_timeline_init_once() < 0)
         return -1;
     if (hlpy_tracer_init_once() < 0)
         return -1;
     if (hlpy_snapshot_type_add(module) < 0 || hlpy_graph_type_add(module) < 0)
         return -1;
-    if (hl__stop_at_exit(module) < 0)
-        return -1;
-    if (PyModule_AddStringConstant(module, "BUILT_FOR_PYTHON", hlpy_cpython_built_version()) < 0)
-        return -1;
-    return PyModule_AddIntConstant(module, "MAX_NFRAME", HL_MAX_NFRAME);
+    return hl__stop_at_exit(module);
 }
 
 static PyModuleDef_Slot hl_module_slots[] = {
     {Py_mod_exec, hl_module_exec},
-    {0, NULL},
+    HLPY_MODULE_INTERPRETER_SLOTS HLPY_MODULE_GIL_SLOTS{0, NULL},
 };
 
 static struct PyModuleDef hl_module_def = {

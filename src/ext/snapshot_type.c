@@ -419,7 +419,11 @@ static PyType_Spec hl_snapshot_spec = {
 };
 
 int hlpy_snapshot_type_add(PyObject *module) {
-    hl_snapshot_type = (PyTypeObject *)PyType_FromSpec(&hl_snapshot_spec);
+    /* Made once, by the main interpreter's first import: a second import (after
+     * its module was removed from sys.modules) must not orphan the objects
+     * made with the first type. */
+    if (hl_snapshot_type == NULL)
+        hl_snapshot_type = (PyTypeObject *)PyType_FromSpec(&hl_snapshot_spec);
     if (hl_snapshot_type == NULL)
         return -1;
     return PyModule_AddObjectRef(module, "Snapshot", (PyObject *)hl_snapshot_type);

@@ -6,7 +6,8 @@
 
 #include "snapshot_data.h"
 
-/* Create the type and add it to `module`. Returns 0, or -1 with an exception. */
+/* Add the Snapshot type to `module`, creating it on the first call only (the
+ * main interpreter's first import). Returns 0, or -1 with an exception. */
 int hlpy_snapshot_type_add(PyObject *module);
 
 /* New Snapshot that takes over *data (left empty, also on failure) and

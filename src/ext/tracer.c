@@ -436,9 +436,9 @@ static int hl__raw_stack(hl_stack_id *id_out) {
 
     PyThreadState *own = PyGILState_GetThisThreadState();
     if (tstate != NULL || own == NULL || !hl__traced_interpreter(own) ||
-        hlpy_cpython_is_finalizing()) {
-        /* Another interpreter, a thread Python does not know, or shutdown:
-         * no frames to record. */
+        hlpy_cpython_is_finalizing() || hlpy_cpython_gil_held_without_state(own)) {
+        /* Another interpreter, a thread Python does not know, shutdown, or
+         * a thread that holds the GIL with no state: no frames to record. */
         atomic_fetch_add_explicit(&T->unknown_stacks, 1, memory_order_relaxed);
         *id_out = T->empty_stack;
         return atomic_load(&T->tracing) ? 0 : -1;

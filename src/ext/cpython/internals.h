@@ -48,6 +48,13 @@ PyThreadState *hlpy_cpython_gil_tstate(void);
  * For the RAW domain, which may run without the GIL. Never allocates. */
 PyThreadState *hlpy_cpython_tstate_if_gil_held(void);
 
+/* 1 when the calling thread may hold the GIL while no thread state is
+ * current, so that waiting for the GIL could wait for itself: 3.11's
+ * Py_NewInterpreter swaps its caller's state out (keeping the GIL) and
+ * allocates meanwhile. `own` is the calling thread's PyGILState state. Never
+ * allocates, never blocks. */
+int hlpy_cpython_gil_held_without_state(PyThreadState *own);
+
 /* 1 while the interpreter is shutting down (so no thread may wait for the GIL). */
 int hlpy_cpython_is_finalizing(void);
 

@@ -55,12 +55,34 @@ PyThreadState *hlpy_cpython_gil_tstate(void) {
 }
 
 PyThreadState *hlpy_cpython_tstate_if_gil_held(void) {
-    /* 3.11 answers with the GIL holder of any thread: compare with this
-     * thread's own state. */
+    /* 3.11 answers with the GIL holder of any thread. It is this thread's when
+     * it runs on this thread, which may be another state than this thread's
+     * PyGILState one (Py_NewInterpreter runs the new interpreter's state on
+     * the calling thread); a caller that took that for "no GIL" would wait for
+     * the GIL it holds. The holder is re-read after its thread id: a thread
+     * clears the holder before its state is freed, so a holder still in place
+     * was not freed before the id was read. */
     PyThreadState *holder = _PyThreadState_UncheckedGet();
-    if (holder == NULL || holder != PyGILState_GetThisThreadState())
+    if (holder == NULL)
+        return NULL;
+    if (holder == PyGILState_GetThisThreadState())
+        return holder;
+    unsigned long holder_thread = holder->thread_id;
+    if (_PyThreadState_UncheckedGet() != holder || holder_thread != PyThread_get_thread_ident())
         return NULL;
     return holder;
+}
+
+int hlpy_cpython_gil_held_without_state(PyThreadState *own) {
+    /* 3.11 keeps one current state for the process: whoever holds the GIL
+     * runs it. A GIL that is held while no state is current is held by a
+     * thread that swapped its state out, which may be this one (the GIL does
+     * not say which thread holds it). Waiting is then unsafe; the only other
+     * case is the instant between a swap and the GIL's release or take, when
+     * the caller loses one block's stack rather than risk a hang. */
+    (void)own;
+    struct _gil_runtime_state *gil = &_PyRuntime.ceval.gil;
+    return _PyThreadState_UncheckedGet() == NULL && _Py_atomic_load_relaxed(&gil->locked) == 1;
 }
 
 int hlpy_cpython_is_finalizing(void) {

@@ -64,6 +64,11 @@ PyThreadState *hlpy_cpython_tstate_if_gil_held(void) {
     return holder;
 }
 
+int hlpy_cpython_gil_held_without_state(PyThreadState *own) {
+    (void)own; /* a new interpreter's state is made before the caller's is swapped out */
+    return 0;
+}
+
 int hlpy_cpython_is_finalizing(void) {
     return Py_IsFinalizing() != 0;
 }
