@@ -8,9 +8,9 @@ stdlib:
 - Filters are evaluated once per distinct (domain, traceback), so a custom
   BaseFilter's _match sees None as the trace size; an item that is not a
   filter raises TypeError (the stdlib fails with AttributeError).
-- An object CPython reuses from a free list (tuple, list, dict, float) stays
-  traced at the line that first allocated its block; the stdlib moves the
-  trace to the reusing line.
+- On 3.11 and 3.12, an object CPython reuses from a free list (tuple, list,
+  dict, float) stays traced at the line that first allocated its block; the
+  stdlib moves the trace to the reusing line, as heaplens does from 3.13 on.
 """
 
 from heaplens import _core
