@@ -15,6 +15,7 @@
 #include "gc_watch.h"
 #include "leak_tags.h"
 #include "graph_type.h"
+#include "hooks.h"
 #include "resolve.h"
 #include "snapshot_type.h"
 #include "stack_table.h"
@@ -51,7 +52,11 @@ static PyObject *hl_start(PyObject *module, PyObject *args, PyObject *kwargs) {
     Py_RETURN_NONE;
 }
 
-/* take_sums_snapshot(at_peak) -> Snapshot aggregated by stack, from the sums. */
+/* take_sums_snapshot(at_peak) -> Snapshot aggregated by stack, from the sums.
+ * The Snapshot object is made with this thread's hooks suspended, as its data
+ * is: `heaplens run` takes the exit snapshot and then the one at the peak, and
+ * a traced exit Snapshot could raise the traced heap to a new high that the
+ * peak snapshot, read from the sums copied at the old high, does not hold. */
 static PyObject *hl_take_sums_snapshot(PyObject *module, PyObject *arg) {
     int at_peak = PyObject_IsTrue(arg);
     if (at_peak < 0)
@@ -64,7 +69,9 @@ static PyObject *hl_take_sums_snapshot(PyObject *module, PyObject *arg) {
     PyObject *filenames;
     if (hlpy_resolve_sums_snapshot(at_peak, &data, &filenames) < 0)
         return NULL;
+    int previous = hlpy_hooks_suspend();
     PyObject *snapshot = hlpy_snapshot_wrap(&data, filenames);
+    hlpy_hooks_resume(previous);
     Py_DECREF(filenames);
     return snapshot;
 }

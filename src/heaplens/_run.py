@@ -8,10 +8,10 @@ every way of ending (returning, sys.exit, an uncaught exception, Ctrl-C,
 os._exit, and forked children, which get a file each) writes a valid capture.
 """
 
+import _signal  # signal's C module (see _ignore_sigint)
 import os
 import platform
 import shlex
-import signal
 import sys
 import time
 
@@ -38,13 +38,15 @@ class Recorder:
         is already tracing (one recording per process)."""
         if _core.is_tracing():
             raise RuntimeError("heaplens is already tracing in this process")
+        # The clock is read before tracing starts: the objects it returns are
+        # the recorder's, and would otherwise stay in the capture to the end.
+        self._mark_start()
         _core.start(self.nframe, sample_rate=self.sample_rate, sums=True)
         try:
             _core.timeline_start(int(self.interval * 1e9))
         except BaseException:
             _core.stop()
             raise
-        self._mark_start()
 
     def _mark_start(self):
         self._started_ns = time.time_ns()
@@ -66,11 +68,12 @@ class Recorder:
         """Stop recording and return the Capture (None when never started)."""
         if self.capture is not None or not _core.is_tracing():
             return self.capture
-        duration_ns = int((time.monotonic() - self._started_mono) * 1e9)
-        # The snapshots first: what finishing allocates is not the program's.
+        # The snapshots first, before this method makes an object of its own
+        # (even the duration's): what finishing allocates is not the program's.
         exit_ = _core.take_sums_snapshot(False)
         peak = _core.take_sums_snapshot(True)
         current, peak_traced = _core.get_traced_memory()
+        duration_ns = int((time.monotonic() - self._started_mono) * 1e9)
         timeline_data = _core.timeline_stop()
         counters = _core.get_tracer_counters()
         _core.stop()
@@ -321,9 +324,14 @@ def _system_exit(exc):
 
 
 def _ignore_sigint():
-    """Ignore Ctrl-C while the capture is written (main thread only)."""
+    """Ignore Ctrl-C while the capture is written (main thread only).
+
+    This runs while the program is still traced, so it goes through _signal,
+    the C module under signal: signal.signal converts the old handler to an
+    enum member, and on 3.11 that conversion allocated enough to be the peak
+    of a small program."""
     try:
-        return signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     except ValueError:  # not the main thread
         return None
 
@@ -331,7 +339,7 @@ def _ignore_sigint():
 def _restore_sigint(previous):
     if previous is not None:
         try:
-            signal.signal(signal.SIGINT, previous)
+            _signal.signal(_signal.SIGINT, previous)
         except ValueError:
             pass
 
