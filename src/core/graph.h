@@ -43,7 +43,8 @@ enum {
     HL_NODE_MODULE = 1u << 3,    /* a root: a module of sys.modules */
     HL_NODE_UNREACHED = 1u << 4, /* set by hl_graph_mark_unreferenced */
     HL_NODE_EXTERNAL = 1u << 5,  /* a root: held by references outside the graph */
-    HL_NODE_BACKBONE = 1u << 6,  /* for the caller: a type, a module, or their dict */
+    HL_NODE_BACKBONE = 1u << 6,  /* for the caller: a type, a module, their dict, or
+                                    an interpreter table */
 };
 
 typedef struct hl_graph hl_graph;

@@ -252,6 +252,31 @@ static void hl__flag_modules(hlpy_heap *heap) {
     }
 }
 
+/* Flag the interpreter's table of interned strings as part of the backbone: it
+ * is tracked from 3.14 on (every dict is), and holds thousands of strings it
+ * keeps no reference count on, so it must not rank as what retains them. The
+ * seam's candidate address is used only once the walk listed an exact dict
+ * there that maps an interned probe string to itself. */
+static PyObject *hl__interned_probe; /* interned; owned for the life of the process */
+
+static void hl__flag_interned_table(hlpy_heap *heap) {
+    PyObject *probe = hl__interned_probe;
+    const void *candidate = hlpy_cpython_interned_table_candidate();
+    if (candidate == NULL)
+        return;
+    hl_node_id id = hl_graph_find(heap->graph, (uint64_t)(uintptr_t)candidate);
+    if (id == HL_NODE_NONE || (hl_graph_flags(heap->graph, id) & HL_NODE_VIRTUAL))
+        return;
+    PyObject *table = (PyObject *)candidate;
+    if (probe == NULL || !PyDict_CheckExact(table))
+        return;
+    /* A str key in a dict of str keys: the lookup runs no Python code. */
+    PyObject *found = PyDict_GetItemWithError(table, probe);
+    if (found == probe)
+        hl_graph_add_flags(heap->graph, id, HL_NODE_BACKBONE);
+    PyErr_Clear();
+}
+
 /* Queue the out-edges of node `id`: a frame's locals, or what the object's
  * tp_traverse visits; and set the object's size. Returns 0, or -1 when out of
  * memory. */
@@ -399,6 +424,9 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
     /* Everything that may run Python code happens first. */
     if (hlpy_size_calibrate() < 0)
         return -1;
+    if (hl__interned_probe == NULL &&
+        (hl__interned_probe = PyUnicode_InternFromString("heaplens.interned-probe")) == NULL)
+        return -1;
     ignore = options->ignore != NULL ? PySequence_Tuple(options->ignore) : PyTuple_New(0);
     if (ignore == NULL)
         return -1;
@@ -446,6 +474,7 @@ int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options) {
     if (hl__traverse_all(&walk) < 0 || hl_graph_finish(heap->graph) < 0)
         goto out_of_memory;
     hl__flag_modules(heap);
+    hl__flag_interned_table(heap);
     if (hl__flag_external(heap, &walk) < 0)
         goto out_of_memory;
     /* Hold the frames' locals, so that an untracked object a frame refers to

@@ -110,6 +110,28 @@ def test_a_class_namespace_is_backbone_and_what_it_holds_is_listed():
     del heap, graph, report, rows
 
 
+def test_the_table_of_interned_strings_is_backbone_not_a_retainer():
+    # From 3.14 every dict is tracked, the interpreter's table of interned
+    # strings among them: thousands of strings hang from a dict held from
+    # outside the graph, which keeps no reference count on them.
+    word = sys.intern("heaplens-test-" + str(random.random()))
+    heap = heaplens.HeapGraph()
+    graph = heap.graph
+    tables = [
+        node
+        for node in graph.referrers(graph.find(word))
+        if graph.type(node) is dict and graph.object(node).get(word) is word
+    ]
+    if gc.is_tracked({"a": "b"}):  # a dict of strings is tracked: so is the table
+        assert tables, "the interned table is missing from the graph"
+    assert all(graph.is_backbone(node) for node in tables)
+    report = _retained.top_retainers(20, heap=heap)
+    for node in tables:
+        size = graph.size(node)
+        assert not any(row.type is dict and row.size == size for row in report), report.format()
+    del heap, graph, report, tables
+
+
 def test_an_object_held_by_nothing_but_the_question_retains_nothing():
     value = heaplens.retained(Obj())  # (outside `assert`: pytest would keep it in a local)
     assert value == 0

@@ -106,5 +106,9 @@ PyObject *hlpy_cpython_dict_beside_inline_values(PyObject *obj) {
     return NULL;
 }
 
+const void *hlpy_cpython_interned_table_candidate(void) {
+    return _Py_INTERP_CACHED_OBJECT(PyInterpreterState_Main(), interned_strings);
+}
+
 #define HL__HAVE_DEBUG_OFFSETS 0
 #include "layout_check.h"
