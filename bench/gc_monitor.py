@@ -22,6 +22,9 @@ variant's median as a ratio to it; for "full", also the collector's own
 median time as the monitor measured it and the monitor's own share.
 
     python bench/gc_monitor.py [--repeat N] [--quick]
+
+Where heaplens does not import (a new CPython before its port), it prints
+one line saying so and exits with status 0.
 """
 
 import argparse
@@ -30,6 +33,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+import availability
 
 LOOP_OBJECTS = 300_000
 FULL_OBJECTS = 2_000_000
@@ -116,6 +121,12 @@ def main():
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(*args.one, args.quick)))
+        return
+    try:
+        import heaplens  # noqa: F401 - every variant but two measures it
+    except Exception as exc:  # noqa: BLE001 - a broken build can raise more than ImportError
+        reason = availability.import_failure("heaplens", "heaplens", exc)
+        print(f"gc monitor overhead: skipped, {reason}")
         return
     runs = {(w, v): [] for w in WORKLOADS for v in VARIANTS}
     for round_index in range(args.repeat):

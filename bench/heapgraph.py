@@ -30,6 +30,7 @@ import io
 import time
 from dataclasses import dataclass
 
+import availability
 import heapshape
 
 ROWS = ("census", "growth", "common_types", "build", "backref", "cycles", "retained")
@@ -61,6 +62,12 @@ HEAPLENS = "heaplens"
 OBJGRAPH = "objgraph"
 GUPPY = "guppy3"
 REFERENCE = "reference"
+# Each side's package, as pip names it, and its top-level module.
+PACKAGES = {
+    HEAPLENS: ("heaplens", "heaplens"),
+    OBJGRAPH: ("objgraph", "objgraph"),
+    GUPPY: ("guppy3", "guppy"),
+}
 
 # The measurements a run may report, in the order the report lists them, and
 # what the report appends to the tool's label for each. CALL is the job itself.
@@ -587,6 +594,6 @@ def unavailable_reason(tool):
     except Missing as exc:
         return f"missing: {exc}"
     except Exception as exc:  # noqa: BLE001 - a broken build can raise more than ImportError
-        package = {HEAPLENS: "heaplens", OBJGRAPH: "objgraph", GUPPY: "guppy3"}.get(tool.side)
-        return f"{package or tool.name} not importable: {exc}"
+        package, module = PACKAGES.get(tool.side, (tool.name, tool.name))
+        return availability.import_failure(package, module, exc)
     return None

@@ -4,6 +4,8 @@ Results are the dict run.py saves as JSON: run metadata, the raw "runs" of the
 overhead benchmark, and the "snapshot" runs. Everything shown is computed from
 the raw runs here, so a saved file can be rendered again (run.py --load).
 A run that failed carries an "error" and no numbers; its cell shows "error".
+Times are wall times ("seconds") unless the report is asked for CPU times
+("cpu_seconds", which run_one.py records since the deep_stack workload came).
 """
 
 import statistics
@@ -12,6 +14,8 @@ import heapgraph_report
 import tracers
 
 ALLOC_HEAVY = "alloc_heavy"
+WALL = "seconds"
+CPU = "cpu_seconds"
 
 
 def _median_of(runs, key):
@@ -23,8 +27,8 @@ def _ratio(traced, untraced):
     return traced / untraced if traced is not None and untraced else None
 
 
-def summarise(results):
-    """Return medians and ratios from results["runs"].
+def summarise(results, clock=WALL):
+    """Return medians and ratios from results["runs"], of the times under key clock.
 
     The summary maps "workloads" to {workload: {"seconds", "peak_rss_kib",
     "ratio"} each keyed by tracer name, and "spread", the untraced runs'
@@ -38,11 +42,9 @@ def summarise(results):
         seconds, peak_rss = {}, {}
         for tracer in results["tracers"]:
             mine = [run for run in runs if run["tracer"] == tracer]
-            seconds[tracer] = _median_of(mine, "seconds")
+            seconds[tracer] = _median_of(mine, clock)
             peak_rss[tracer] = _median_of(mine, "peak_rss_kib")
-        untraced = [
-            run["seconds"] for run in runs if run["tracer"] == "none" and "error" not in run
-        ]
+        untraced = [run[clock] for run in runs if run["tracer"] == "none" and "error" not in run]
         spread = (max(untraced) - min(untraced)) / seconds["none"] if len(untraced) > 1 else None
         per_workload[workload] = {
             "seconds": seconds,
@@ -165,7 +167,7 @@ def _snapshot_verdict(snapshot):
     return line + f", heaplens {ours_seconds:.2f} s ({verdict})"
 
 
-def _header_lines(results, summary):
+def _header_lines(results, summary, clock):
     spreads = [row["spread"] for row in summary["workloads"].values() if row["spread"] is not None]
     python = results["python"].split()[0]
     lines = [
@@ -178,6 +180,11 @@ def _header_lines(results, summary):
         f"runs per (workload, tracer): {results['repeat']}, in fresh processes, tracers interleaved",
         "medians; a ratio is traced / untraced time of the same workload in this benchmark run",
     ]
+    if clock == CPU:
+        lines.append(
+            "times are CPU times of the process (all threads) over the workload's run call, "
+            "not wall times; for a pyperformance case, its imports and setup too"
+        )
     if spreads:
         lines.append(
             f"noise: untraced runs of a workload spread by {_percent(min(spreads))} to "
@@ -220,12 +227,18 @@ def _markdown_table(rows, left_columns=1):
     return lines
 
 
-def render(results, markdown=False):
-    """Return the report as one string, aligned text or Markdown."""
-    summary = summarise(results)
+def render(results, markdown=False, clock=WALL):
+    """Return the report as one string, aligned text or Markdown.
+
+    clock is WALL or CPU: which of each run's times the overhead table uses.
+    Raises ValueError for CPU when a run lacks its CPU time (older results).
+    """
+    if clock == CPU and any(CPU not in run for run in results["runs"] if "error" not in run):
+        raise ValueError("these results have no CPU times (recorded since the deep_stack workload)")
+    summary = summarise(results, clock)
     table = _markdown_table if markdown else _text_table
     bullet = "- " if markdown else ""
-    lines = [bullet + line for line in _header_lines(results, summary)]
+    lines = [bullet + line for line in _header_lines(results, summary, clock)]
     if results["workloads"]:
         lines += ["", *table(_overhead_rows(results, summary))]
     snapshot = results["snapshot"]

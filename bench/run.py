@@ -93,6 +93,12 @@ def parse_args():
         help="print the report as Markdown, for docs/performance.md",
     )
     parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="report CPU times instead of wall times (steadier on a busy machine; "
+        "a pyperformance case's CPU time includes its setup)",
+    )
+    parser.add_argument(
         "--load",
         type=Path,
         metavar="JSON",
@@ -299,7 +305,12 @@ def main():
         results = run_benchmarks(args)
         results["summary"] = report.summarise(results)
         progress(f"results saved to {save(results)}")
-    sys.stdout.write(report.render(results, markdown=args.markdown))
+    clock = report.CPU if args.cpu_time else report.WALL
+    try:
+        text = report.render(results, markdown=args.markdown, clock=clock)
+    except ValueError as exc:
+        sys.exit(f"run.py: {exc}")
+    sys.stdout.write(text)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,12 @@ Usage: python bench/run_one.py WORKLOAD TRACER
 run.py starts a fresh interpreter for every run, so that no run inherits the
 heap, caches or tracer state of another. On success this prints one JSON
 object on stdout: the workload and tracer names, "seconds" (wall time of the
-part the workload measures, with the tracer running) and "peak_rss_kib" (the
+part the workload measures, with the tracer running), "cpu_seconds" (the
+process's CPU time, all threads, over the whole run call: for a pyperformance
+case that includes the script's imports and setup) and "peak_rss_kib" (the
 process's peak resident set size, from getrusage; KiB on Linux). Whatever the
-workload prints goes to stderr.
+workload prints goes to stderr. On a busy machine the CPU time is the steadier
+of the two: a run that waits for a core loses wall time, not CPU time.
 """
 
 import argparse
@@ -16,6 +19,7 @@ import json
 import resource
 import sys
 import tempfile
+import time
 
 import tracers
 import workloads
@@ -31,7 +35,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="heaplens-bench-") as scratch:
         run = workloads.prepare(args.workload, scratch)
         with contextlib.redirect_stdout(sys.stderr), tracers.tracing(tracer, scratch):
+            cpu_start = time.process_time()
             seconds = run()
+            cpu_seconds = time.process_time() - cpu_start
 
     peak_rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
@@ -40,6 +46,7 @@ def main():
                 "workload": args.workload,
                 "tracer": args.tracer,
                 "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
                 "peak_rss_kib": peak_rss_kib,
             }
         )

@@ -3,13 +3,16 @@
 Three kinds: no tracer at all, a module with the stdlib tracemalloc API
 (tracemalloc itself, or heaplens.tracemalloc, its drop-in), and memray tracing
 Python's allocators without native stacks. A tracer whose module does not
-import is skipped, with the import error as the reason.
+import is skipped, with the reason (availability.py): not installed for this
+Python, or the import error.
 """
 
 import contextlib
 import importlib
 import os
 from dataclasses import dataclass
+
+import availability
 
 NONE = "none"
 TRACEMALLOC_API = "tracemalloc-api"
@@ -52,7 +55,7 @@ def unavailable_reason(tracer):
         importlib.import_module(tracer.module)
     except Exception as exc:  # noqa: BLE001 - a broken build can raise more than ImportError
         package = tracer.module.partition(".")[0]
-        return f"{package} not importable: {exc}"
+        return availability.import_failure(package, package, exc)
     return None
 
 

@@ -5,14 +5,16 @@ starts; preparing returns a function that runs the workload once and returns
 the wall time, in seconds, of the part it measures.
 """
 
-from . import alloc_heavy, pyperformance_cases
+from . import alloc_heavy, deep_stack, pyperformance_cases
 
-NAMES = ("alloc_heavy", *pyperformance_cases.LOOPS)
+# The pure-Python workloads, which need nothing but the standard library.
+BUILTIN = {"alloc_heavy": alloc_heavy.run, "deep_stack": deep_stack.run}
+NAMES = (*BUILTIN, *pyperformance_cases.LOOPS)
 
 
 def unavailable_reason(name):
     """Return why workload `name` cannot run in this interpreter, or None if it can."""
-    if name == "alloc_heavy":
+    if name in BUILTIN:
         return None
     try:
         script = pyperformance_cases.script_path(name)
@@ -29,8 +31,8 @@ def prepare(name, scratch_dir):
     scratch_dir is a directory the workload may write to. Raises KeyError for an
     unknown name and ImportError when a case's packages are not installed.
     """
-    if name == "alloc_heavy":
-        return alloc_heavy.run
+    if name in BUILTIN:
+        return BUILTIN[name]
     if name not in pyperformance_cases.LOOPS:
         raise KeyError(name)
     return pyperformance_cases.prepare(name, scratch_dir)
