@@ -20,11 +20,13 @@
  *
  * A frame is incomplete while it is being set up, before it can call
  * anything, so below the innermost frame only shims can be incomplete: the
- * capture counts the frames under the recorded ones by asking
- * hl__is_incomplete only of those hl__may_be_shim cannot clear, without
- * loading every code object. (The exception: a finalizer run while a
- * frame is being set up pushes frames above an incomplete one, which is then
- * counted; the recorded frames are still exact.)
+ * capture asks hl__is_incomplete, below the first complete frame, only of
+ * those hl__may_be_shim cannot clear, without loading every code object. (The
+ * exception: a finalizer run while a frame is being set up pushes frames
+ * above an incomplete one, which is then recorded and counted as complete.)
+ * The count walks the rest of the stack, as tracemalloc does: the
+ * interpreter's recursion counter (3.12+) would spare the walk but leaves out
+ * the trampolines of __init__ calls, which tracemalloc counts.
  */
 #ifndef HLPY_CPYTHON_FRAME_WALK_H
 #define HLPY_CPYTHON_FRAME_WALK_H
@@ -32,10 +34,13 @@
 int hlpy_cpython_capture_stack(PyThreadState *tstate, hl_frame_ref *out, int max_frames,
                                uint16_t *total_out) {
     int n = 0;
-    uint32_t total = 0;
     _PyInterpreterFrame *frame = hl__top_frame(tstate);
+    /* The innermost frames may be shims or still being set up. */
+    while (frame != NULL && hl__is_incomplete(frame))
+        frame = frame->previous;
+    /* Below the first complete frame only shims can be incomplete. */
     for (; frame != NULL && n < max_frames; frame = frame->previous) {
-        if (hl__is_incomplete(frame))
+        if (hl__may_be_shim(frame) && hl__is_incomplete(frame))
             continue;
         out[n].code = hl__code(frame);
         out[n].lasti = hl__lasti(frame);
@@ -43,7 +48,7 @@ int hlpy_cpython_capture_stack(PyThreadState *tstate, hl_frame_ref *out, int max
         n++;
     }
     /* The rest is only counted (tracemalloc's total_nframe). */
-    total = (uint32_t)n;
+    uint32_t total = (uint32_t)n;
     for (; frame != NULL && total < HL_TOTAL_NFRAME_MAX; frame = frame->previous)
         total += !(hl__may_be_shim(frame) && hl__is_incomplete(frame));
     *total_out = (uint16_t)total;

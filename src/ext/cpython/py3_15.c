@@ -45,7 +45,7 @@ static inline _PyInterpreterFrame *hl__top_frame(PyThreadState *tstate) {
 static inline int hl__may_be_shim(_PyInterpreterFrame *frame) {
     /* A trampoline (the shim that finishes a class's __init__ call) is owned
      * by the thread like any frame; its function is None. */
-    return frame->owner >= FRAME_OWNED_BY_INTERPRETER || hl__untag(frame->f_funcobj) == Py_None;
+    return frame->owner >= FRAME_OWNED_BY_INTERPRETER || PyStackRef_IsNone(frame->f_funcobj);
 }
 static inline int hl__is_incomplete(_PyInterpreterFrame *frame) {
     if (frame->owner >= FRAME_OWNED_BY_INTERPRETER)
