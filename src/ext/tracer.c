@@ -405,18 +405,21 @@ void hlpy_tracer_py_new_object(PyObject *obj) {
     }
     if (!hlpy_tracer_maybe_sampled((const void *)block))
         return;
-    uint32_t word;
-    if (!hl_live_table_find(&T->py_blocks, block, NULL, &word))
-        return;
+    /* Nearly every block an object is made in again was recorded (all of them
+     * when not sampling): the stack is captured first, and the table is
+     * searched once, by the restack. The object is new, so the block takes the
+     * current generation even where its stack is unchanged. */
     int saved_errno = errno;
     hl_stack_id stack;
-    if (hl__intern_current_stack(tstate, &stack) < 0 || stack == HL_STACK_WORD_ID(word) ||
-        (T->sums_on && hl_stack_sums_reserve(&T->py_sums, stack + 1) < 0)) {
+    uint32_t word;
+    uint64_t size;
+    if (hl__intern_current_stack(tstate, &stack) < 0 ||
+        (T->sums_on && hl_stack_sums_reserve(&T->py_sums, stack + 1) < 0) ||
+        !hl_live_table_restack(&T->py_blocks, block, stack, &size, &word) ||
+        HL_STACK_WORD_ID(word) == stack) {
         errno = saved_errno;
         return;
     }
-    uint64_t size;
-    (void)hl_live_table_restack(&T->py_blocks, block, stack, &size, &word);
     if (T->sums_on) {
         /* The total is unchanged: no new high to copy. */
         hl__sums_change(&T->py_sums, block, size, word, -1);
