@@ -159,7 +159,7 @@ int hlpy_cpython_visit_young_generations(int max_generation, hlpy_gc_object_visi
 size_t hlpy_cpython_gc_long_lived_total(void);
 
 /* Where the main interpreter's table of interned strings (a dict) should be,
- * read from a field _Py_DebugOffsets does not cover: unverified, so the caller
+ * read from a field _Py_DebugOffsets does not publish: unverified, so the caller
  * reads nothing through it before finding it among the objects it listed;
  * NULL where the table is no object heaplens can reach (3.11). The table's
  * references are not counted in its strings' reference counts: it keeps none

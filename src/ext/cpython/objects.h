@@ -74,6 +74,20 @@ PyObject *hlpy_cpython_inline_attribute_name(PyObject *obj, PyObject *target) {
 #endif
 
 #if HL__LINKED_FREE_LISTS
+/* 1 when the interpreter's free lists are where this build reads them: a
+ * float made and let go goes to the head of the float free list (it has room,
+ * since making it took one out or the list was not full). Needs the GIL. */
+static inline int hl__free_lists_found(void) {
+    PyObject *probe = PyFloat_FromDouble(0.25);
+    if (probe == NULL) {
+        PyErr_Clear();
+        return 1; /* no memory: nothing learnt, nothing read yet */
+    }
+    void *address = probe;
+    Py_DECREF(probe);
+    return PyInterpreterState_Main()->object_state.freelists.floats.freelist == address;
+}
+
 int hlpy_cpython_free_lists_index(hl_u64_map *index) {
     /* Every member of struct _Py_freelists is a struct _Py_freelist; lists of
      * memory that is no object (dict keys, stack chunks) are read too, and
@@ -98,6 +112,10 @@ int hlpy_cpython_in_free_list(PyObject *obj, const hl_u64_map *index) {
     return hl_u64_map_get(index, (uint64_t)(uintptr_t)obj, &unused);
 }
 #else
+static inline int hl__free_lists_found(void) {
+    return 1; /* not read on this version */
+}
+
 int hlpy_cpython_free_lists_index(hl_u64_map *index) {
     (void)index;
     return 0;
