@@ -85,7 +85,8 @@ static inline int hl__free_lists_found(void) {
     }
     void *address = probe;
     Py_DECREF(probe);
-    return PyInterpreterState_Main()->object_state.freelists.floats.freelist == address;
+    /* The importing interpreter's own lists: a subinterpreter's float goes there. */
+    return PyInterpreterState_Get()->object_state.freelists.floats.freelist == address;
 }
 
 int hlpy_cpython_free_lists_index(hl_u64_map *index) {
