@@ -5,31 +5,55 @@
  * inline function of an _PyInterpreterFrame *:
  *
  *   hl__top_frame(tstate)      the innermost frame of a thread, or NULL
- *   hl__may_be_shim(f)         0 when `f` is certainly not a shim (a frame
- *                              that runs no Python code of its own: an entry
- *                              frame owned by the C stack, a trampoline, the
- *                              thread's base frame), read from the frame's
- *                              own fields without loading its code
- *   hl__is_incomplete(f)       1 for a shim or a frame still being set up
- *                              (what tracemalloc skips); checks the owner
- *                              before it loads the code, which a shim may
- *                              not have
+ *   hl__runs_no_code(f)        1 for a frame that runs no Python code of
+ *                              its own and is never counted: an entry frame
+ *                              owned by the C stack, the thread's base frame
+ *                              (read from the frame's owner alone)
+ *   hl__may_be_trampoline(f)   0 when `f` is certainly not the trampoline
+ *                              that finishes a class's __init__ call (3.12+:
+ *                              owned by the thread, its function None), read
+ *                              without loading its code
+ *   hl__is_incomplete(f)       1 for a frame that runs no code, or one still
+ *                              being set up, or a trampoline not yet
+ *                              traceable (what tracemalloc skips); checks
+ *                              the owner before it loads the code
  *   hl__code(f), hl__lasti(f)  code object and instruction offset (code units)
  *   hl__function(f)            the function object, untagged, or NULL
  *   hl__local(f, slot)         local slot `slot`, untagged, or NULL
  *
  * A frame is incomplete while it is being set up, before it can call
- * anything, so below the innermost frame only shims can be incomplete: the
- * capture asks hl__is_incomplete, below the first complete frame, only of
- * those hl__may_be_shim cannot clear, without loading every code object. (The
- * exception: a finalizer run while a frame is being set up pushes frames
- * above an incomplete one, which is then recorded and counted as complete.)
+ * anything, so below the innermost complete frame only frames that run no
+ * code and trampolines can be (whether a trampoline is traceable differs by
+ * version: 3.14's first traceable instruction lies past the ones it runs). The
+ * capture and the count decide every frame below it from its owner and its
+ * function, without loading its code object; only a trampoline is asked
+ * whether it is incomplete. (The exception: a finalizer run while a frame is
+ * being set up pushes frames above an incomplete one, which is then recorded
+ * and counted as complete.)
  * The count walks the rest of the stack, as tracemalloc does: the
  * interpreter's recursion counter (3.12+) would spare the walk but leaves out
- * the trampolines of __init__ calls, which tracemalloc counts.
+ * the trampolines of __init__ calls, which tracemalloc counts on some
+ * versions. The cap on the total is applied once, after the walk (a thread's
+ * frames form a finite chain), so the loop does no more than it must.
  */
 #ifndef HLPY_CPYTHON_FRAME_WALK_H
 #define HLPY_CPYTHON_FRAME_WALK_H
+
+/* Whether tracemalloc skips `frame`, which lies below the innermost complete
+ * frame (see above). */
+static inline int hl__skipped_below_top(_PyInterpreterFrame *frame) {
+    return hl__runs_no_code(frame) ||
+           (HL_UNLIKELY(hl__may_be_trampoline(frame)) && hl__is_incomplete(frame));
+}
+
+/* How many frames from `frame` down tracemalloc counts (`frame` lies below
+ * the innermost complete frame), before the cap. */
+static size_t hl__count_below_top(_PyInterpreterFrame *frame) {
+    size_t total = 0;
+    for (; frame != NULL; frame = frame->previous)
+        total += !hl__skipped_below_top(frame);
+    return total;
+}
 
 int hlpy_cpython_capture_stack(PyThreadState *tstate, hl_frame_ref *out, int max_frames,
                                uint16_t *total_out) {
@@ -38,9 +62,9 @@ int hlpy_cpython_capture_stack(PyThreadState *tstate, hl_frame_ref *out, int max
     /* The innermost frames may be shims or still being set up. */
     while (frame != NULL && hl__is_incomplete(frame))
         frame = frame->previous;
-    /* Below the first complete frame only shims can be incomplete. */
+    /* Below the first complete frame, see hl__skipped_below_top. */
     for (; frame != NULL && n < max_frames; frame = frame->previous) {
-        if (hl__may_be_shim(frame) && hl__is_incomplete(frame))
+        if (hl__skipped_below_top(frame))
             continue;
         out[n].code = hl__code(frame);
         out[n].lasti = hl__lasti(frame);
@@ -48,11 +72,44 @@ int hlpy_cpython_capture_stack(PyThreadState *tstate, hl_frame_ref *out, int max
         n++;
     }
     /* The rest is only counted (tracemalloc's total_nframe). */
-    uint32_t total = (uint32_t)n;
-    for (; frame != NULL && total < HL_TOTAL_NFRAME_MAX; frame = frame->previous)
-        total += !(hl__may_be_shim(frame) && hl__is_incomplete(frame));
+    size_t total = (size_t)n + hl__count_below_top(frame);
+    if (total > HL_TOTAL_NFRAME_MAX)
+        total = HL_TOTAL_NFRAME_MAX;
     *total_out = (uint16_t)total;
     return n;
+}
+
+int hlpy_cpython_stack_top(PyThreadState *tstate, hl_frame_ref *top_out) {
+    _PyInterpreterFrame *frame = hl__top_frame(tstate);
+    while (frame != NULL && hl__is_incomplete(frame))
+        frame = frame->previous;
+    if (frame == NULL)
+        return 0;
+    top_out->code = hl__code(frame);
+    top_out->lasti = hl__lasti(frame);
+    top_out->reserved = 0;
+    return 1;
+}
+
+int hlpy_cpython_stack_equals(PyThreadState *tstate, const hl_frame_ref *known, int n_known,
+                              uint16_t total_known, int max_frames) {
+    int n = 0;
+    _PyInterpreterFrame *frame = hl__top_frame(tstate);
+    while (frame != NULL && hl__is_incomplete(frame))
+        frame = frame->previous;
+    for (; frame != NULL && n < max_frames; frame = frame->previous) {
+        if (hl__skipped_below_top(frame))
+            continue;
+        if (n == n_known || hl__code(frame) != known[n].code || hl__lasti(frame) != known[n].lasti)
+            return 0;
+        n++;
+    }
+    if (n != n_known)
+        return 0;
+    size_t total = (size_t)n + hl__count_below_top(frame);
+    if (total > HL_TOTAL_NFRAME_MAX)
+        total = HL_TOTAL_NFRAME_MAX;
+    return total == total_known;
 }
 
 /* The first frame from `frame` on (itself included) that runs Python code and

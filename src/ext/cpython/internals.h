@@ -75,6 +75,18 @@ unsigned long hlpy_cpython_thread_ident(PyThreadState *tstate);
 int hlpy_cpython_capture_stack(PyThreadState *tstate, hl_frame_ref *out, int max_frames,
                                uint16_t *total_out);
 
+/* The innermost frame hlpy_cpython_capture_stack would store, in *top_out.
+ * Returns 1, or 0 when it would store none. Same conditions. */
+int hlpy_cpython_stack_top(PyThreadState *tstate, hl_frame_ref *top_out);
+
+/* Whether hlpy_cpython_capture_stack(tstate, out, max_frames, &total) would
+ * store exactly the `n_known` frames `known` and give `total_known`: 1 or 0.
+ * It compares while it walks and stores nothing, so the allocation hook asks
+ * it first about the stack it recorded last at the same innermost frame, which
+ * most allocations repeat. Same conditions as hlpy_cpython_capture_stack. */
+int hlpy_cpython_stack_equals(PyThreadState *tstate, const hl_frame_ref *known, int n_known,
+                              uint16_t total_known, int max_frames);
+
 /* A position in one thread's chain of executing frames, innermost first. Only
  * complete frames that run Python code are visited (no shims, no frame being
  * set up). Valid while the caller holds the GIL and runs no Python code. */

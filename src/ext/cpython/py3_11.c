@@ -28,9 +28,13 @@
 static inline _PyInterpreterFrame *hl__top_frame(PyThreadState *tstate) {
     return tstate->cframe->current_frame;
 }
-static inline int hl__may_be_shim(_PyInterpreterFrame *frame) {
+static inline int hl__runs_no_code(_PyInterpreterFrame *frame) {
     (void)frame;
-    return 0; /* 3.11 has no shim frames */
+    return 0; /* 3.11 has no shim frames: an entry frame is flagged, not added */
+}
+static inline int hl__may_be_trampoline(_PyInterpreterFrame *frame) {
+    (void)frame;
+    return 0;
 }
 static inline int hl__is_incomplete(_PyInterpreterFrame *frame) {
     return _PyFrame_IsIncomplete(frame);

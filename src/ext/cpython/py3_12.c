@@ -27,8 +27,11 @@
 static inline _PyInterpreterFrame *hl__top_frame(PyThreadState *tstate) {
     return tstate->cframe->current_frame;
 }
-static inline int hl__may_be_shim(_PyInterpreterFrame *frame) {
-    return frame->owner == FRAME_OWNED_BY_CSTACK || frame->f_funcobj == Py_None;
+static inline int hl__runs_no_code(_PyInterpreterFrame *frame) {
+    return frame->owner == FRAME_OWNED_BY_CSTACK;
+}
+static inline int hl__may_be_trampoline(_PyInterpreterFrame *frame) {
+    return frame->f_funcobj == Py_None;
 }
 static inline int hl__is_incomplete(_PyInterpreterFrame *frame) {
     return frame->owner == FRAME_OWNED_BY_CSTACK || _PyFrame_IsIncomplete(frame);

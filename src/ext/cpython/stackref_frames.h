@@ -23,10 +23,15 @@ static inline PyObject *hl__untag(_PyStackRef ref) {
 static inline _PyInterpreterFrame *hl__top_frame(PyThreadState *tstate) {
     return tstate->current_frame;
 }
-static inline int hl__may_be_shim(_PyInterpreterFrame *frame) {
-    /* A trampoline (the shim that finishes a class's __init__ call) is owned
-     * by the thread like any frame; its function is None. */
-    return frame->owner >= FRAME_OWNED_BY_INTERPRETER || PyStackRef_IsNone(frame->f_funcobj);
+static inline int hl__runs_no_code(_PyInterpreterFrame *frame) {
+    /* Entry frames (3.14's FRAME_OWNED_BY_CSTACK) and the thread's base frame
+     * (3.15) are owned by the interpreter or beyond. */
+    return frame->owner >= FRAME_OWNED_BY_INTERPRETER;
+}
+static inline int hl__may_be_trampoline(_PyInterpreterFrame *frame) {
+    /* The shim that finishes a class's __init__ call is owned by the thread
+     * like any frame; its function is None. */
+    return PyStackRef_IsNone(frame->f_funcobj);
 }
 static inline int hl__is_incomplete(_PyInterpreterFrame *frame) {
     if (frame->owner >= FRAME_OWNED_BY_INTERPRETER)
