@@ -17,6 +17,10 @@ import sys
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
 
 
+# The most --sample-rate takes (the tracer's own limit: 1 TiB).
+MAX_SAMPLE_RATE = 1 << 40
+
+
 def parse_size(text):
     """Bytes from '524288', '512K', '512KiB', '1M', '2 MiB' (powers of 1024)."""
     match = _SIZE.match(text)
@@ -26,17 +30,43 @@ def parse_size(text):
     return int(match.group(1)) * scale
 
 
+def _sample_rate(text):
+    value = parse_size(text)
+    if value > MAX_SAMPLE_RATE:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is more than the largest sample rate, 1 TiB (1024G)"
+        )
+    return value
+
+
+def _whole_number(text):
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+
+
 def _nframe(text):
-    value = int(text)
+    value = _whole_number(text)
     if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError("--nframe must be between 1 and 65535")
+        raise argparse.ArgumentTypeError(f"must be between 1 and 65535, not {value}")
+    return value
+
+
+def _top(text):
+    value = _whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
 
 
 def _interval(text):
-    value = float(text)
-    if not 0.1 <= value <= 3_600_000:
-        raise argparse.ArgumentTypeError("--interval is in milliseconds, from 0.1 to 3600000")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of milliseconds: {text!r}") from None
+    if not 0.1 <= value <= 3_600_000:  # also refuses nan
+        raise argparse.ArgumentTypeError("must be from 0.1 to 3600000 (milliseconds)")
     return value
 
 
@@ -45,20 +75,30 @@ def _parser():
         prog="heaplens",
         description="Where did the memory of a Python program go, and why does it stay?",
     )
+    parser.add_argument("--version", action="version", version=f"heaplens {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
 
     run = commands.add_parser(
         "run",
+        usage="heaplens run [options] script.py|dir|app.pyz [args...]\n"
+        "       heaplens run [options] -m module [args...]",
         help="run a Python program with tracing on and write a capture file",
         description="Run a Python program with tracing on from its first line. Records the "
-        "live heap by stack at the peak and at exit, and heap size and RSS over time.",
+        "live heap by stack at the peak and at exit, and heap size and RSS over time. "
+        "heaplens's options come first: everything after the script (or -m module) is the "
+        "program's.",
     )
-    run.add_argument("-o", "--output", help="capture file (default: heaplens-NAME-PID.hlc)")
+    run.add_argument(
+        "-o",
+        "--output",
+        help="capture file (default: heaplens-NAME-PID.hlc); forked children write theirs "
+        "beside it",
+    )
     run.add_argument("--nframe", type=_nframe, default=64, help="frames kept per stack (64)")
     run.add_argument(
         "--sample-rate",
-        type=parse_size,
+        type=_sample_rate,
         default=0,
         metavar="BYTES",
         help="record about one allocation per BYTES allocated (e.g. 512K) and scale the "
@@ -73,14 +113,13 @@ def _parser():
     )
     run.add_argument("-q", "--quiet", action="store_true", help="print no summary at exit")
     run.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script")
-    run.add_argument("program", nargs=argparse.REMAINDER, help="script.py [args...]")
 
     report = commands.add_parser(
         "report", help="print the summary of a capture, or write it as an HTML page"
     )
     report.add_argument("file", help="a capture file (.hlc)")
     report.add_argument("--html", metavar="OUT", help="write a self-contained HTML report to OUT")
-    report.add_argument("--top", type=int, default=10, help="rows per table in the text (10)")
+    report.add_argument("--top", type=_top, default=10, help="rows per table in the text (10)")
 
     diff = commands.add_parser(
         "diff", help="compare two captures (or snapshots) by stack: what grew, what shrank"
@@ -93,8 +132,64 @@ def _parser():
         help="which snapshot of each capture to compare (default: exit, else the only one)",
     )
     diff.add_argument("--html", metavar="OUT", help="write the comparison as an HTML page to OUT")
-    diff.add_argument("--top", type=int, default=15, help="rows in the text table (15)")
-    return parser
+    diff.add_argument("--top", type=_top, default=15, help="rows in the text table (15)")
+    return parser, run
+
+
+def _version():
+    from heaplens import __version__
+
+    return __version__
+
+
+def split_run_arguments(run_parser, args):
+    """(heaplens's options, the program's command line) of the arguments
+    after `run`. heaplens's options end at the first argument that is not
+    one of them (the script), after `-m MODULE`, or at `--`; everything from
+    there on belongs to the program, even what looks like heaplens's options
+    (`-o`, `--help`). The program's part is [script, args...], or the
+    module's args when -m was given (it is then in heaplens's part)."""
+    takes_value = {
+        option: action.nargs != 0
+        for action in run_parser._actions
+        for option in action.option_strings
+    }
+    own = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            return own, args[index + 1 :]
+        if arg == "-" or not arg.startswith("-"):
+            return own, args[index:]
+        own.append(arg)
+        index += 1
+        if arg.startswith("--"):
+            # argparse accepts unique prefixes: --out FILE is --output FILE.
+            name, equals, _value = arg.partition("=")
+            matches = (
+                [name]
+                if name in takes_value
+                else [o for o in takes_value if o.startswith(name) and o.startswith("--")]
+            )
+            if len(matches) == 1 and takes_value[matches[0]] and not equals and index < len(args):
+                own.append(args[index])
+                index += 1
+            continue
+        # Short options, maybe clustered: -q, -o FILE, -oFILE, -qo FILE, -mmodule.
+        for position, letter in enumerate(arg[1:], 2):
+            option = "-" + letter
+            if option not in takes_value:
+                break  # argparse says what is wrong with it
+            if not takes_value[option]:
+                continue
+            if position == len(arg) and index < len(args):
+                own.append(args[index])  # the value is the next argument
+                index += 1
+            if option == "-m":
+                return own, args[index:]
+            break
+    return own, []
 
 
 class UsageError(Exception):
@@ -103,25 +198,44 @@ class UsageError(Exception):
 
 def main(argv=None):
     """Entry point of the heaplens command; returns the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    parser, run_parser = _parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    program = []
+    if argv and argv[0] == "run":
+        own, program = split_run_arguments(run_parser, argv[1:])
+        argv = ["run", *own]
     try:
-        if args.command == "run":
-            return _run(parser, args)
-        if args.command == "report":
-            return _report_command(args)
-        return _diff_command(args)
-    except UsageError as exc:
-        print(f"heaplens {args.command}: {exc}", file=sys.stderr)
-        return 2
+        args = parser.parse_args(argv)
+        args.program = program
+        try:
+            if args.command == "run":
+                return _run(parser, args)
+            if args.command == "report":
+                return _report_command(args)
+            return _diff_command(args)
+        except UsageError as exc:
+            print(f"heaplens {args.command}: {exc}", file=sys.stderr)
+            return 2
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _reader_gone():
+    """stdout's reader has gone (`heaplens report x.hlc | head`): end
+    quietly, as Unix tools do, killed by SIGPIPE (status 141 in a shell)."""
+    import signal
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # nothing left to fail at exit
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGPIPE)
+    return 128 + signal.SIGPIPE  # not reached
 
 
 def _run(parser, args):
     from heaplens import _run
 
     program = list(args.program)
-    if program and program[0] == "--":
-        program = program[1:]
     if args.module:
         target, rest, is_module = args.module, program, True
     elif program:
@@ -165,6 +279,7 @@ def _show(data, html_path, render_html, format_text):
     heaplens._report_html), or print it as text with format_text. Returns 0."""
     if html_path is None:
         print(format_text(data))
+        sys.stdout.flush()  # a reader that has gone is noticed here, not at exit
         return 0
     from heaplens import _report_html
 

@@ -86,14 +86,26 @@ def format_seconds(seconds):
 # ---- text from the capture -------------------------------------------------
 
 # C0 and C1 controls, DEL, and the bidi overrides: a file name or a command
-# must not move the cursor, clear the screen or reorder what follows.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# must not move the cursor, clear the screen or reorder what follows. And
+# surrogates, which no output encoding takes: a file name that is not valid
+# UTF-8 (a module imported from such a directory) holds its odd bytes as
+# U+DC80..U+DCFF, as os.fsdecode() makes them.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def _visible(char):
+    """The escape that shows char: '\\xe9' for the byte a surrogate of
+    os.fsdecode() stands for, else as repr() writes it ('\\n', '\\x1b')."""
+    if "\udc80" <= char <= "\udcff":
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return repr(char)[1:-1]
 
 
 def _clean(text):
-    """text (any object) as a str with control characters made visible
-    ('\\n', '\\x1b')."""
-    return _UNSAFE.sub(lambda m: repr(m.group())[1:-1], str(text))
+    """text (any object) as a str with control characters and surrogates
+    made visible ('\\n', '\\x1b', '\\xe9' for a byte of a non-UTF-8 file
+    name): safe on a terminal and in any output encoding."""
+    return _UNSAFE.sub(lambda m: _visible(m.group()), str(text))
 
 
 def _cut(text, width):

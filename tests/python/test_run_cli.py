@@ -350,3 +350,341 @@ def test_recorder_refuses_a_second_recording():
             _run.Recorder().start()
     finally:
         heaplens.stop()
+
+
+# ---- the command line as a new user meets it (issue 15, defect 7) -----------
+
+ARGV_PRINTER = "import json, sys\nprint(json.dumps(sys.argv[1:]))\n"
+
+
+def test_everything_after_the_script_or_module_is_the_programs(tmp_path):
+    """`heaplens run -m module ARGS`: the module's own options (--timeout,
+    -o, -v, --help) are its own, not heaplens's; so are the script's. Before,
+    argparse took them: `unrecognized arguments: --timeout`, or heaplens's
+    help, or the capture written to the program's -o."""
+    import json
+
+    (tmp_path / "argmod.py").write_text(ARGV_PRINTER)
+    program_args = ["--timeout", "5", "-o", "x.txt", "-v", "--help", "-m", "y", "--", "-q"]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    result = run_cli(
+        "run", "-q", "--out=mod.hlc", "-m", "argmod", *program_args, cwd=tmp_path, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == program_args
+    assert (tmp_path / "mod.hlc").exists() and not (tmp_path / "x.txt").exists()
+    prog = script(tmp_path, ARGV_PRINTER)
+    result = run_cli("run", "-qo", "prog.hlc", "--nframe", "8", prog, *program_args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == program_args
+    assert heaplens.load(tmp_path / "prog.hlc").info["nframe"] == "8"
+    # `--` ends heaplens's options: a script whose name starts with a dash.
+    script(tmp_path, ARGV_PRINTER, name="-dash.py")
+    result = run_cli("run", "-q", "--", "-dash.py", "-o", "z", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == ["-o", "z"]
+
+
+def test_capture_path_is_fixed_when_the_run_starts(tmp_path):
+    """The capture goes where `heaplens run` was started, even when the
+    program ends inside a directory it has deleted; forked children write
+    beside the parent's file, wherever they are. Before, the path was
+    resolved at exit: the capture was lost (exit status 0) or scattered."""
+    prog = script(
+        tmp_path,
+        """\
+        import os, sys, tempfile
+        gone = tempfile.mkdtemp()
+        elsewhere = tempfile.mkdtemp()
+        os.chdir(elsewhere)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        os.chdir(gone)
+        os.rmdir(gone)
+        kept = [bytes(100) for _ in range(1000)]
+        print(pid)
+        """,
+    )
+    result = run_cli("run", "-q", "-o", "rel.hlc", prog, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    child_pid = result.stdout.split()[0]
+    parent = heaplens.load(tmp_path / "rel.hlc")
+    assert stack_bytes(parent.exit, prog, 11) >= 100_000
+    assert heaplens.load(tmp_path / f"rel-{child_pid}.hlc").info["pid"] == child_pid
+    # Without -o, the default name lands in the starting directory too.
+    result = run_cli("run", "-q", prog, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(list(tmp_path.glob("heaplens-prog-*.hlc"))) == 2  # the parent's and the child's
+
+
+def test_a_lost_capture_never_exits_0(tmp_path):
+    """A program that removes the directory of its own capture ends with
+    status 0, but the capture cannot be written: heaplens says so and exits
+    non-zero. Before, it said it could not write, and exited 0."""
+    (tmp_path / "sub").mkdir()
+    prog = script(tmp_path, "import shutil\nshutil.rmtree('sub')\n")
+    result = run_cli("run", "-o", "sub/out.hlc", prog, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "capture is lost" in result.stderr
+    result = run_cli(
+        "run", "-o", "sub/out.hlc", script(tmp_path, "import os\nos._exit(0)\n"), cwd=tmp_path
+    )
+    assert result.returncode == 2 and "no such directory" in result.stderr  # checked first
+    (tmp_path / "sub").mkdir()
+    prog = script(tmp_path, "import os, shutil\nshutil.rmtree('sub')\nos._exit(0)\n")
+    result = run_cli("run", "-o", "sub/out.hlc", prog, cwd=tmp_path)
+    assert result.returncode == 1 and "capture is lost" in result.stderr
+
+
+SLEEPER = """\
+    import time
+    kept = [bytes(100) for _ in range(1000)]
+    print("ready", flush=True)
+    while True:
+        time.sleep(0.01)
+"""
+
+
+def test_sigterm_writes_the_capture_then_dies_by_it(tmp_path):
+    """SIGTERM (what `kill`, systemd and multiprocessing send): the capture
+    is written, then the process ends by SIGTERM as it would have without
+    heaplens. Before, it died with no capture."""
+    prog = script(tmp_path, SLEEPER)
+    out = tmp_path / "cap.hlc"
+    proc = subprocess.Popen(
+        [*CLI, "run", "-o", str(out), str(prog)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGTERM, stderr
+    capture = heaplens.load(out)
+    assert capture.info["exit"] == "killed by SIGTERM"
+    assert capture.info["exit_code"] == str(-signal.SIGTERM)
+    assert stack_bytes(capture.exit, prog, 2) >= 100_000
+
+
+def test_terminated_pool_workers_leave_their_captures(tmp_path):
+    """multiprocessing.Pool ends its workers with SIGTERM (terminate(), and
+    leaving `with Pool()`): each writes its capture beside the parent's."""
+    prog = script(
+        tmp_path,
+        """\
+        import multiprocessing, os
+        def work(n):
+            global kept
+            kept = [bytes(300) for _ in range(n)]
+            return os.getpid()
+        if __name__ == "__main__":
+            with multiprocessing.get_context("fork").Pool(2) as pool:
+                pids = set(pool.map(work, [1000] * 8, chunksize=1))
+                workers = [p.pid for p in pool._pool]
+            print(*sorted(workers))
+        """,
+    )
+    out = tmp_path / "run.hlc"
+    result = run_cli("run", "-q", "-o", out, prog, timeout=180)
+    assert result.returncode == 0, result.stderr
+    workers = result.stdout.split()
+    assert len(workers) == 2
+    for pid in workers:
+        capture = heaplens.load(tmp_path / f"run-{pid}.hlc")
+        assert capture.info["exit"] == "killed by SIGTERM"
+        assert capture.info["pid"] == pid
+
+
+def test_report_of_file_names_that_are_not_utf8_under_a_strict_locale(tmp_path):
+    """A module imported from a directory whose name is not valid UTF-8 has
+    surrogates in its file name (os.fsdecode). With a strict UTF-8 stdout,
+    `report` and `diff` print its bytes as \\xNN; `run` writes the capture even
+    when the program's exception message holds such bytes (and a NUL).
+    Before, report and diff died with UnicodeEncodeError, and run lost the
+    capture."""
+    odd = tmp_path / os.fsdecode(b"caf\xe9")
+    odd.mkdir()
+    (odd / "oddmod.py").write_text("def make():\n    return [bytes(100) for _ in range(1000)]\n")
+    prog = script(
+        tmp_path,
+        """\
+        import os, sys
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), os.fsdecode(b"caf\\xe9")))
+        import oddmod
+        kept = oddmod.make()
+        raise ValueError(os.fsdecode(b"bad \\xff") + "\\0")
+        """,
+    )
+    env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
+    out = tmp_path / "odd.hlc"
+    result = run_cli("run", "-q", "-o", out, prog, env=env)
+    assert result.returncode == 1, result.stderr
+    assert heaplens.load(out).info["exit"] == "uncaught ValueError: bad \\xff\\x00"
+    for args in (("report", "--top", "50", out), ("diff", out, out)):
+        result = run_cli(*args, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+    assert "caf\\xe9/oddmod.py:2 in make" in run_cli("report", "--top", "50", out, env=env).stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("run", "--sample-rate", "2000G", "x.py"), "largest sample rate"),
+        (("run", "--nframe", "abc", "x.py"), "--nframe: not a whole number: 'abc'"),
+        (("run", "--interval", "abc", "x.py"), "--interval: not a number"),
+        (("report", "--top", "-1", "x.hlc"), "--top: must be 1 or more"),
+        (("diff", "--top", "0", "x.hlc", "y.hlc"), "--top: must be 1 or more"),
+        (("run", "-o", "/nonexistent/dir/out.hlc", "marker.py"), "no such directory"),
+        (("run", "nomain"), "can't find '__main__' module"),
+    ],
+)
+def test_bad_input_gets_one_line_and_status_2(tmp_path, args, message):
+    """Each was a Python traceback, a confusing "invalid _nframe value", or
+    accepted (--top -1 dropped a stack; -o to a missing directory ran the
+    whole program, then exited 0 without its capture)."""
+    script(tmp_path, "open('ran', 'w').close()\n", name="marker.py")
+    script(tmp_path, "", name="x.py")
+    (tmp_path / "nomain").mkdir()
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "_nframe" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if not line.startswith(("usage:", " "))]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "ran").exists()  # the program never started
+
+
+def test_directory_and_zipapp_run_as_python_runs_them(tmp_path):
+    """`python pkgdir` and `python app.pyz` run their __main__.py; so does
+    heaplens run, with the same __file__, argv, sys.path[0] and __spec__, and
+    records them. Before, both were a traceback (IsADirectoryError, a null
+    byte SyntaxError)."""
+    import zipapp
+
+    (tmp_path / "pkgdir").mkdir()
+    (tmp_path / "pkgdir" / "__main__.py").write_text(
+        "import sys\n"
+        "kept = [bytes(100) for _ in range(1000)]\n"
+        "print(__file__, sys.argv, sys.path[0], __spec__.name, repr(__package__))\n"
+    )
+    zipapp.create_archive(tmp_path / "pkgdir", tmp_path / "app.pyz")
+    for target, origin in (("pkgdir", "pkgdir"), ("app.pyz", "app.pyz")):
+        plain = subprocess.run(
+            [sys.executable, target, "a1"], capture_output=True, text=True, cwd=tmp_path
+        )
+        assert plain.returncode == 0, plain.stderr
+        result = run_cli("run", "-q", "-o", "t.hlc", target, "a1", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == plain.stdout
+        main_file = os.path.join(str(tmp_path / origin), "__main__.py")
+        assert stack_bytes(heaplens.load(tmp_path / "t.hlc").exit, main_file, 2) >= 100_000
+
+
+def test_syntax_error_shows_as_python_shows_it(tmp_path):
+    """Before, seven heaplens frames came above the user's SyntaxError."""
+    prog = script(tmp_path, "x = 1\ndef (\n")
+    plain = subprocess.run([sys.executable, str(prog)], capture_output=True, text=True)
+    result = run_cli("run", prog)
+    assert result.returncode == plain.returncode == 1
+    assert result.stderr == plain.stderr
+    (tmp_path / "synmod.py").write_text("def (\n")
+    result = run_cli("run", "-m", "synmod", cwd=tmp_path)
+    assert result.returncode == 1 and "heaplens" not in result.stderr
+    assert result.stderr.rstrip().endswith("SyntaxError: invalid syntax"), result.stderr
+
+
+def test_report_into_a_closed_pipe_ends_quietly(tmp_path):
+    """`heaplens report x.hlc | head`: when the reader has gone, end as Unix
+    tools do (killed by SIGPIPE, nothing on stderr). Before: a
+    BrokenPipeError traceback."""
+    prog = script(tmp_path, PEAK_AND_EXIT)
+    out = tmp_path / "cap.hlc"
+    assert run_cli("run", "-q", "-o", out, prog).returncode == 0
+    for args in (("report", out), ("diff", out, out)):
+        proc = subprocess.Popen(
+            [*CLI, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        proc.stdout.close()  # the reader is gone before the report is written
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == -signal.SIGPIPE, stderr
+        assert stderr == b""
+
+
+def test_version():
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"heaplens {heaplens.__version__}\n"
+
+
+OWN_WORK = """\
+    kept = [bytes(1000) for _ in range(2000)]
+    {ending}
+"""
+
+
+@pytest.mark.parametrize(
+    "ending", ["raise ValueError('bad row')", "import sys; sys.exit('bad row')", "pass"]
+)
+def test_heaplens_own_work_at_exit_is_not_the_programs(tmp_path, ending):
+    """Printing the program's traceback (importing traceback and linecache,
+    reading the source) is heaplens's work, not the program's: the peak of a
+    program that raises is the peak of the same program that returns, and no
+    stack of the capture runs through traceback.py or heaplens's own files.
+    Measured before the fix on 3.11: the traceback added 897 KiB to a 1.9 MiB
+    peak."""
+    baseline = tmp_path / "base.hlc"
+    plain = script(tmp_path, OWN_WORK.format(ending="pass"), name="plain.py")
+    assert run_cli("run", "-q", "-o", baseline, plain).returncode == 0
+    prog = script(tmp_path, OWN_WORK.format(ending=ending))
+    out = tmp_path / "cap.hlc"
+    result = run_cli("run", "-o", out, prog)
+    assert "bad row" in result.stderr or ending == "pass"
+    capture = heaplens.load(out)
+    peak = int(capture.info["peak_traced"])
+    base_peak = int(heaplens.load(baseline).info["peak_traced"])
+    assert peak - base_peak < 32 * 1024, (peak, base_peak)
+    own = ("traceback.py", "linecache.py", "tokenize.py", "_report.py", "_snapshot.py")
+    for name in ("peak", "exit"):
+        for frames, size, _count in capture.snapshots[name].stack_statistics():
+            files = [os.path.basename(f) for f, _line, _function in frames]
+            assert not set(files) & set(own), (name, size, frames)
+
+
+def test_readme_find_leaks_example_says_what_its_arguments_are():
+    """The README's find_leaks example: every count its comment states is
+    passed by the keyword that means it (before, `find_leaks(handle, 7)  #
+    2 warm-up calls, then 5 measured`: 7 was handle's argument), and the
+    call binds to the real signature."""
+    import ast
+    import inspect
+    import re
+
+    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+    with open(readme, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    # Each call of the example, with its comment: on its line or just above.
+    calls = [
+        (line.partition("#")[0], line.partition("#")[2] + lines[i - 1].partition("#")[2])
+        for i, line in enumerate(lines)
+        if "= heaplens.find_leaks(" in line
+    ]
+    assert calls
+    signature = inspect.signature(heaplens.find_leaks)
+    for code, comment in calls:
+        call = ast.parse(code.partition("=")[2].strip()).body[0].value
+        args = [ast.literal_eval(a) if isinstance(a, ast.Constant) else None for a in call.args]
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+        bound = signature.bind(*args, **kwargs)
+        warmup = re.search(r"(\d+) warm-up", comment)
+        measured = re.search(r"(\d+) measured", comment)
+        assert warmup or measured, (code, comment)
+        if warmup:
+            assert bound.arguments.get("warmup") == int(warmup.group(1)), code
+        if measured:
+            assert bound.arguments.get("repeat") == int(measured.group(1)), code
