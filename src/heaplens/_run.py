@@ -101,6 +101,10 @@ class Recorder:
         self._final = None
         from heaplens._snapshot import Snapshot
 
+        exit_, _ = _without_harness_stacks(exit_)
+        peak, harness_at_peak = _without_harness_stacks(peak)
+        peak_traced -= harness_at_peak
+
         timeline = None
         peak_ns = -1
         if timeline_data is not None:
@@ -140,6 +144,29 @@ class Recorder:
         if _core.is_tracing():
             _core.timeline_stop()
             _core.stop()
+
+
+def _without_harness_stacks(data):
+    """(data without the stacks made only of frames of heaplens run's own
+    harness, the bytes they held). Those blocks were allocated while no frame
+    of the program was running: the function exec() makes for the program's
+    module, the frame and traceback objects Python makes as the program's
+    exception reaches heaplens's frame. They are heaplens's, not the
+    program's. Called once tracing has stopped."""
+    from heaplens._report import is_harness_file
+
+    stacks = data.stacks()
+    harness = {
+        index
+        for index, (frames, _total) in enumerate(stacks)
+        if frames and all(is_harness_file(frame[0]) for frame in frames)
+    }
+    if not harness:
+        return data, 0
+    dropped = sum(size for index, size, _count in data.group(0, False) if index in harness)
+    domains = data.domains()
+    keep = bytes(index not in harness for _domain in domains for index in range(len(stacks)))
+    return data.filter(domains, keep), dropped
 
 
 def text_for_capture(text):
