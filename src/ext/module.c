@@ -76,6 +76,26 @@ static PyObject *hl_take_sums_snapshot(PyObject *module, PyObject *arg) {
     return snapshot;
 }
 
+/* suspend_recording() -> token: this thread's new blocks are not recorded
+ * until resume_recording(token); frees are still recorded, so no stale trace
+ * is left. For heaplens's own bookkeeping in Python while the program is
+ * traced (`heaplens run` after a fork). Tokens nest. Never fails. */
+static PyObject *hl_suspend_recording(PyObject *module, PyObject *unused) {
+    (void)module;
+    (void)unused;
+    return PyBool_FromLong(hlpy_hooks_suspend());
+}
+
+/* resume_recording(token): undo the suspend_recording() that returned token. */
+static PyObject *hl_resume_recording(PyObject *module, PyObject *token) {
+    (void)module;
+    int previous = PyObject_IsTrue(token);
+    if (previous < 0)
+        return NULL;
+    hlpy_hooks_resume(previous);
+    Py_RETURN_NONE;
+}
+
 static PyObject *hl_stop(PyObject *module, PyObject *unused) {
     hlpy_tracer_stop();
     Py_RETURN_NONE;
@@ -203,6 +223,10 @@ static PyMethodDef hl_module_methods[] = {
     {"timeline_after_fork", hlpy_timeline_after_fork, METH_NOARGS,
      "timeline_after_fork(): restart sampling in a forked child"},
     {"stop", hl_stop, METH_NOARGS, "stop(): stop tracing and free every trace"},
+    {"suspend_recording", hl_suspend_recording, METH_NOARGS,
+     "suspend_recording() -> token: record no new block on this thread (frees still)"},
+    {"resume_recording", hl_resume_recording, METH_O,
+     "resume_recording(token): undo the suspend_recording() that returned token"},
     {"is_tracing", hl_is_tracing, METH_NOARGS, "is_tracing() -> bool"},
     {"clear_traces", hl_clear_traces, METH_NOARGS, "clear_traces(): forget every trace"},
     {"get_traceback_limit", hl_get_traceback_limit, METH_NOARGS, "get_traceback_limit() -> int"},

@@ -279,11 +279,16 @@ class Run:
         self._pending_signal = 0
 
     def _on_fork_child(self):
-        self.recorder.after_fork_in_child()
-        self.output = child_output(self.output, os.getpid())
-        self.written = None
-        self._finishing = False
-        self._pending_signal = 0
+        # heaplens's bookkeeping, not the child's: recorded on no stack.
+        token = _core.suspend_recording()
+        try:
+            self.recorder.after_fork_in_child()
+            self.output = child_output(self.output, os.getpid())
+            self.written = None
+            self._finishing = False
+            self._pending_signal = 0
+        finally:
+            _core.resume_recording(token)
 
     def _os_exit(self, code):
         self.recorder.take_final()

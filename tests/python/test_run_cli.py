@@ -659,6 +659,34 @@ def test_heaplens_own_work_at_exit_is_not_the_programs(tmp_path, ending):
     assert sum(size for _frames, size, _count in capture.peak.stack_statistics()) == peak
 
 
+def test_fork_child_capture_holds_no_heaplens_bookkeeping(tmp_path):
+    """What heaplens does in a forked child to record on its own (its new
+    file name, clocks, the timeline thread) is not the child's: no stack of
+    the child's capture has a frame in heaplens's run harness. Before, the
+    child's capture held 4 such stacks (_run.py child_output,
+    Recorder._mark_start...)."""
+    prog = script(
+        tmp_path,
+        """\
+        import os
+        pid = os.fork()
+        if pid == 0:
+            kept = [bytes(100) for _ in range(100)]
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print(pid)
+        """,
+    )
+    result = run_cli("run", "-q", "-o", "f.hlc", prog, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    child = heaplens.load(tmp_path / f"f-{result.stdout.split()[0]}.hlc")
+    assert stack_bytes(child.exit, prog, 4) >= 10_000
+    for name in ("peak", "exit"):
+        for frames, size, _count in child.snapshots[name].stack_statistics():
+            inner = [os.path.basename(f) for f, _line, _function in frames]
+            assert inner[0] not in ("_run.py", "_cli.py"), (name, size, frames)
+
+
 def test_readme_find_leaks_example_says_what_its_arguments_are():
     """The README's find_leaks example: every count its comment states is
     passed by the keyword that means it (before, `find_leaks(handle, 7)  #
