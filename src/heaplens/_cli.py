@@ -209,7 +209,7 @@ def main(argv=None):
         args.program = program
         try:
             if args.command == "run":
-                return _run(parser, args)
+                return _run(run_parser, args)
             if args.command == "report":
                 return _report_command(args)
             return _diff_command(args)
@@ -232,7 +232,7 @@ def _reader_gone():
     return 128 + signal.SIGPIPE  # not reached
 
 
-def _run(parser, args):
+def _run(run_parser, args):
     from heaplens import _run
 
     program = list(args.program)
@@ -243,7 +243,7 @@ def _run(parser, args):
         if not os.path.exists(target):
             raise UsageError(f"no such script: {target}")
     else:
-        parser.error("run needs a script or -m module")
+        run_parser.error("run needs a script or -m module")
     try:
         return _run.run_program(
             target,

@@ -156,10 +156,14 @@ def _without_harness_stacks(data):
     from heaplens._report import is_harness_file
 
     stacks = data.stacks()
+    # Whole stacks only: a stack cut at --nframe may have the program's
+    # frames beyond the cut.
     harness = {
         index
-        for index, (frames, _total) in enumerate(stacks)
-        if frames and all(is_harness_file(frame[0]) for frame in frames)
+        for index, (frames, total_nframe) in enumerate(stacks)
+        if frames
+        and total_nframe <= len(frames)
+        and all(is_harness_file(frame[0]) for frame in frames)
     }
     if not harness:
         return data, 0
