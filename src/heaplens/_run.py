@@ -274,6 +274,7 @@ class Run:
         self.args = args
         self.is_module = is_module
         self.output = output
+        self.start_dir = os.getcwd()  # where the user is: paths are shown from here
         self.recorder = recorder
         self.quiet = quiet
         self.stderr = stderr
@@ -477,17 +478,23 @@ class Run:
                 self._die_by(self._pending_signal)
         if brief is not None:
             if not self.quiet:
-                print(f"heaplens: {brief}; wrote {self.output}", file=self.stderr)
+                print(f"heaplens: {brief}; wrote {self._shown(self.output)}", file=self.stderr)
         else:
             self._print_summary(capture)
         return True
+
+    def _shown(self, path):
+        """path as the user may type it where `heaplens run` was started:
+        relative to that directory when it lies under it."""
+        prefix = os.path.join(self.start_dir, "")
+        return path[len(prefix) :] if path.startswith(prefix) else path
 
     def _print_summary(self, capture):
         if self.quiet:
             return
         if self.recorder.is_child:
             print(
-                f"heaplens: child process {os.getpid()} wrote {self.output}",
+                f"heaplens: child process {os.getpid()} wrote {self._shown(self.output)}",
                 file=self.stderr,
             )
             return
@@ -495,9 +502,10 @@ class Run:
             from heaplens import _report
 
             report = _report.build_run_report(capture)
-            html = os.path.splitext(self.output)[0] + ".html"
-            command = f"heaplens report --html {shlex.quote(html)} {shlex.quote(self.output)}"
-            text = _report.format_run_summary(report, self.output, command)
+            output = self._shown(self.output)
+            html = os.path.splitext(output)[0] + ".html"
+            command = f"heaplens report --html {shlex.quote(html)} {shlex.quote(output)}"
+            text = _report.format_run_summary(report, output, command)
             print(text, file=self.stderr)
         except Exception as exc:  # noqa: BLE001 - the capture is written; say what failed
             print(f"heaplens: wrote {self.output}, but the summary failed: {exc}", file=self.stderr)
