@@ -391,9 +391,12 @@ def test_capture_path_is_fixed_when_the_run_starts(tmp_path):
     prog = script(
         tmp_path,
         """\
-        import os, sys, tempfile
-        gone = tempfile.mkdtemp()
-        elsewhere = tempfile.mkdtemp()
+        import os, sys
+        here = os.path.dirname(__file__)
+        gone = os.path.join(here, "gone")
+        elsewhere = os.path.join(here, "elsewhere")
+        os.mkdir(gone)
+        os.mkdir(elsewhere)
         os.chdir(elsewhere)
         pid = os.fork()
         if pid == 0:
@@ -409,9 +412,11 @@ def test_capture_path_is_fixed_when_the_run_starts(tmp_path):
     assert result.returncode == 0, result.stderr
     child_pid = result.stdout.split()[0]
     parent = heaplens.load(tmp_path / "rel.hlc")
-    assert stack_bytes(parent.exit, prog, 11) >= 100_000
+    assert stack_bytes(parent.exit, prog, 14) >= 100_000
     assert heaplens.load(tmp_path / f"rel-{child_pid}.hlc").info["pid"] == child_pid
+    assert list((tmp_path / "elsewhere").iterdir()) == []  # the child wrote nothing there
     # Without -o, the default name lands in the starting directory too.
+    (tmp_path / "elsewhere").rmdir()
     result = run_cli("run", "-q", prog, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert len(list(tmp_path.glob("heaplens-prog-*.hlc"))) == 2  # the parent's and the child's
