@@ -22,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd -P)
 clone=$(cd "$here/.." && pwd -P)
 root=${HEAPLENS_SID_ROOT:-/var/cache/heaplens/sid-root}
 mirror=${HEAPLENS_SID_MIRROR:-http://deb.debian.org/debian}
-packages="python3.14-dev python3.15-dev python3.14-venv python3.15-venv gcc make git ca-certificates"
+packages="python3.14-dev python3.15-dev python3.14-venv python3.15-venv libpython3.14-testsuite libpython3.15-testsuite gcc make git ca-certificates"
 
 fail() {
   echo "$*"
