@@ -2,12 +2,18 @@
  *
  * Each wrapper calls the allocator that was installed before heaplens and,
  * while tracing, records the result. Rules kept by every wrapper:
- *  - a thread-local guard makes nested calls (pymalloc falling back to the RAW
- *    domain, the GIL being taken inside a RAW hook) go straight through;
- *  - a free is recorded before the real free, so another thread cannot get the
- *    same address and record it in between;
- *  - a realloc removes the old trace before the real call and puts it back if
- *    the call fails, for the same reason;
+ *  - a thread-local guard (hl_in_hook) makes nested allocations (pymalloc
+ *    falling back to the RAW domain, the GIL being taken inside a RAW hook,
+ *    an allocator under ours that allocates again) go straight through, and
+ *    so do this thread's allocations while heaplens's own work suspends it.
+ *    Frees, and the old block of a realloc, are not guarded: they are taken
+ *    out of the tables even when nested or suspended, since the block is
+ *    gone either way and a trace left behind would be stale
+ *    (_core.suspend_recording() promises exactly this);
+ *  - a RAW free is recorded before the real free, so another thread cannot
+ *    get the same address and record it in between; a RAW realloc removes the
+ *    old trace before the real call and puts it back if the call fails, for
+ *    the same reason (MEM and OBJ: see hl__py_realloc_traced);
  *  - the user's allocation never fails because of heaplens, and errno is kept
  *    (tracer.c restores it).
  * While sampling, the calls that record nothing skip all of this (see the
@@ -20,11 +26,22 @@
 #include "cpython/compat.h"
 #include "tracer.h"
 
+/* How many allocators one domain's wrapper can have wrapped in turn before a
+ * record is reused: the wrappers read the one in use through a pointer, so a
+ * thread still in a call made through an older record (the RAW domain runs
+ * without the GIL) keeps reading values that do not change under it. */
+#define HL_SAVED_RING 8
+
 typedef struct hl_domain_hook {
     PyMemAllocatorDomain domain;
     hlpy_alloc_domain tracer_domain;
-    PyMemAllocatorEx saved; /* the allocator we wrap; written under the GIL */
-    int installed;          /* our wrapper is (or was left) in place */
+    /* The allocator we wrap: one of `ring`, published with a release store
+     * once written. Written under the GIL, read by the wrappers (for RAW,
+     * without it). */
+    _Atomic(const PyMemAllocatorEx *) saved;
+    PyMemAllocatorEx ring[HL_SAVED_RING]; /* GIL */
+    unsigned ring_next;                   /* GIL */
+    int installed;                        /* GIL: our wrapper is (or was left) in place */
 } hl_domain_hook;
 
 /* Written under the GIL. */
@@ -32,14 +49,42 @@ static int hl_hook_users;                   /* hlpy_hook_user bits */
 static hlpy_free_observer hl_free_observer; /* read by the MEM/OBJ wrappers (GIL held) */
 
 static hl_domain_hook hl_hooks[3] = {
-    {PYMEM_DOMAIN_RAW, HLPY_DOMAIN_RAW, {0}, 0},
-    {PYMEM_DOMAIN_MEM, HLPY_DOMAIN_MEM, {0}, 0},
-    {PYMEM_DOMAIN_OBJ, HLPY_DOMAIN_OBJ, {0}, 0},
+    {.domain = PYMEM_DOMAIN_RAW, .tracer_domain = HLPY_DOMAIN_RAW},
+    {.domain = PYMEM_DOMAIN_MEM, .tracer_domain = HLPY_DOMAIN_MEM},
+    {.domain = PYMEM_DOMAIN_OBJ, .tracer_domain = HLPY_DOMAIN_OBJ},
 };
 
-/* Set while this thread is inside a wrapper. Initial-exec TLS: reading it
- * never allocates, so it is safe inside malloc. */
+/* Times a domain's wrapper was found out of the allocator chain (another
+ * tool set its own allocator over ours without calling ours) and put back. */
+static _Atomic uint64_t hl_hooks_lost;
+
+/* The allocator under `hook`'s wrapper. Any thread. */
+HL_INLINE const PyMemAllocatorEx *hl__saved(hl_domain_hook *hook) {
+    return atomic_load_explicit(&hook->saved, memory_order_acquire);
+}
+
+/* Call the allocator under `hook` (read once, so function and ctx match). */
+#define HL_SAVED_CALL(hook, fn, ...)                                                               \
+    __extension__({                                                                                \
+        const PyMemAllocatorEx *saved_ = hl__saved(hook);                                          \
+        saved_->fn(saved_->ctx, __VA_ARGS__);                                                      \
+    })
+
+/* Set while this thread is inside a wrapper (1), while heaplens's own work
+ * runs on it (1, hlpy_hooks_suspend), or while it probes the chain
+ * (HL_PROBING, hl__probe). Initial-exec TLS: reading it never allocates, so
+ * it is safe inside malloc. */
+#define HL_PROBING 2
 static _Thread_local int hl_in_hook __attribute__((tls_model("initial-exec")));
+/* The domains (bit 1 << domain index) whose wrapper this thread's probe
+ * reached. */
+static _Thread_local int hl_probe_reached __attribute__((tls_model("initial-exec")));
+
+/* In a wrapper's nested branch (hl_in_hook set): note a probe that got here. */
+HL_INLINE void hl__note_probe(const hl_domain_hook *hook) {
+    if (HL_UNLIKELY(hl_in_hook == HL_PROBING))
+        hl_probe_reached |= 1 << (int)(hook - hl_hooks);
+}
 
 /* ---- the sampling fast paths -------------------------------------------- */
 
@@ -64,10 +109,12 @@ HL_INLINE int hl__sampling_skips(size_t size) {
 /* ---- MEM and OBJ: the GIL is held ---------------------------------------- */
 
 static HL_NOINLINE void *hl__py_malloc_traced(hl_domain_hook *hook, size_t size) {
-    if (hl_in_hook)
-        return hook->saved.malloc(hook->saved.ctx, size);
+    if (hl_in_hook) {
+        hl__note_probe(hook);
+        return HL_SAVED_CALL(hook, malloc, size);
+    }
     hl_in_hook = 1;
-    void *ptr = hook->saved.malloc(hook->saved.ctx, size);
+    void *ptr = HL_SAVED_CALL(hook, malloc, size);
     if (ptr != NULL)
         hlpy_tracer_py_alloc(ptr, size, hook->tracer_domain);
     hl_in_hook = 0;
@@ -77,15 +124,15 @@ static HL_NOINLINE void *hl__py_malloc_traced(hl_domain_hook *hook, size_t size)
 static void *hl_py_malloc(void *ctx, size_t size) {
     hl_domain_hook *hook = ctx;
     if (size <= HL_PYMALLOC_MAX && hl__sampling_skips(size))
-        return hook->saved.malloc(hook->saved.ctx, size);
+        return HL_SAVED_CALL(hook, malloc, size);
     return hl__py_malloc_traced(hook, size);
 }
 
 static HL_NOINLINE void *hl__py_calloc_traced(hl_domain_hook *hook, size_t nelem, size_t elsize) {
     if (hl_in_hook)
-        return hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+        return HL_SAVED_CALL(hook, calloc, nelem, elsize);
     hl_in_hook = 1;
-    void *ptr = hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+    void *ptr = HL_SAVED_CALL(hook, calloc, nelem, elsize);
     if (ptr != NULL)
         hlpy_tracer_py_alloc(ptr, nelem * elsize, hook->tracer_domain);
     hl_in_hook = 0;
@@ -97,17 +144,22 @@ static void *hl_py_calloc(void *ctx, size_t nelem, size_t elsize) {
     size_t size;
     if (!__builtin_mul_overflow(nelem, elsize, &size) && size <= HL_PYMALLOC_MAX &&
         hl__sampling_skips(size))
-        return hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+        return HL_SAVED_CALL(hook, calloc, nelem, elsize);
     return hl__py_calloc_traced(hook, nelem, elsize);
 }
 
 static HL_NOINLINE void *hl__py_realloc_traced(hl_domain_hook *hook, void *ptr, size_t new_size) {
-    /* Under the GIL nobody else can take the old address between our remove
-     * and the real realloc, so remove after. Nested calls still remove: the
-     * old block is gone either way. */
+    /* The old trace is removed after the real realloc. Another thread can
+     * get the old address in between when the block is over 512 bytes
+     * (pymalloc hands those to the C allocator, which threads without the
+     * GIL use through the RAW domain); it then records the address in
+     * raw_blocks, not in py_blocks, which this thread removes it from, and no
+     * one reads the tables in between (that needs the GIL we hold), so
+     * removing after is still exact. Nested calls still remove: the old
+     * block is gone either way. */
     int nested = hl_in_hook;
     hl_in_hook = 1;
-    void *ptr2 = hook->saved.realloc(hook->saved.ctx, ptr, new_size);
+    void *ptr2 = HL_SAVED_CALL(hook, realloc, ptr, new_size);
     if (ptr2 != NULL) {
         if (ptr != ptr2 && ptr != NULL && hl_free_observer != NULL &&
             hook->domain == PYMEM_DOMAIN_OBJ)
@@ -131,7 +183,7 @@ static void *hl_py_realloc(void *ctx, void *ptr, size_t new_size) {
         (ptr == NULL || !hlpy_tracer_maybe_sampled(ptr)) && hl__sampling_skips(new_size)) {
         int nested = hl_in_hook;
         hl_in_hook = 1;
-        void *ptr2 = hook->saved.realloc(hook->saved.ctx, ptr, new_size);
+        void *ptr2 = HL_SAVED_CALL(hook, realloc, ptr, new_size);
         hl_in_hook = nested;
         return ptr2;
     }
@@ -145,13 +197,13 @@ static HL_NOINLINE void hl__py_free_traced(hl_domain_hook *hook, void *ptr) {
         if (hlpy_tracer_maybe_sampled(ptr))
             hlpy_tracer_py_free(ptr);
     }
-    hook->saved.free(hook->saved.ctx, ptr);
+    HL_SAVED_CALL(hook, free, ptr);
 }
 
 static void hl_py_free(void *ctx, void *ptr) {
     hl_domain_hook *hook = ctx;
     if (hl_free_observer == NULL && !hlpy_tracer_maybe_sampled(ptr)) {
-        hook->saved.free(hook->saved.ctx, ptr);
+        HL_SAVED_CALL(hook, free, ptr);
         return;
     }
     hl__py_free_traced(hook, ptr);
@@ -159,9 +211,17 @@ static void hl_py_free(void *ctx, void *ptr) {
 
 /* ---- RAW: maybe without the GIL ----------------------------------------- */
 
+/* The RAW wrappers never read their ctx argument. CPython swaps the RAW
+ * allocator out and back while other threads allocate (3.12 sets the
+ * default one around its cache of extension modules, even for an import in
+ * a subinterpreter with a GIL of its own), and a thread that reads the
+ * domain's allocator meanwhile may get it half-written: our function with
+ * another ctx. A ctx of NULL was seen to crash hl_raw_free (issue 15). */
+#define HL_RAW_HOOK (&hl_hooks[0])
+
 static HL_NOINLINE void *hl__raw_malloc_traced(hl_domain_hook *hook, size_t size) {
     hl_in_hook = 1;
-    void *ptr = hook->saved.malloc(hook->saved.ctx, size);
+    void *ptr = HL_SAVED_CALL(hook, malloc, size);
     if (ptr != NULL)
         hlpy_tracer_raw_alloc(ptr, size);
     hl_in_hook = 0;
@@ -169,15 +229,20 @@ static HL_NOINLINE void *hl__raw_malloc_traced(hl_domain_hook *hook, size_t size
 }
 
 static void *hl_raw_malloc(void *ctx, size_t size) {
-    hl_domain_hook *hook = ctx;
-    if (hl_in_hook || hl__sampling_skips(size))
-        return hook->saved.malloc(hook->saved.ctx, size);
+    hl_domain_hook *hook = HL_RAW_HOOK;
+    (void)ctx;
+    if (hl_in_hook) {
+        hl__note_probe(hook);
+        return HL_SAVED_CALL(hook, malloc, size);
+    }
+    if (hl__sampling_skips(size))
+        return HL_SAVED_CALL(hook, malloc, size);
     return hl__raw_malloc_traced(hook, size);
 }
 
 static HL_NOINLINE void *hl__raw_calloc_traced(hl_domain_hook *hook, size_t nelem, size_t elsize) {
     hl_in_hook = 1;
-    void *ptr = hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+    void *ptr = HL_SAVED_CALL(hook, calloc, nelem, elsize);
     if (ptr != NULL)
         hlpy_tracer_raw_alloc(ptr, nelem * elsize);
     hl_in_hook = 0;
@@ -185,10 +250,11 @@ static HL_NOINLINE void *hl__raw_calloc_traced(hl_domain_hook *hook, size_t nele
 }
 
 static void *hl_raw_calloc(void *ctx, size_t nelem, size_t elsize) {
-    hl_domain_hook *hook = ctx;
+    hl_domain_hook *hook = HL_RAW_HOOK;
+    (void)ctx;
     size_t size;
     if (hl_in_hook || (!__builtin_mul_overflow(nelem, elsize, &size) && hl__sampling_skips(size)))
-        return hook->saved.calloc(hook->saved.ctx, nelem, elsize);
+        return HL_SAVED_CALL(hook, calloc, nelem, elsize);
     return hl__raw_calloc_traced(hook, nelem, elsize);
 }
 
@@ -196,16 +262,15 @@ static HL_NOINLINE void *hl__raw_realloc_traced(hl_domain_hook *hook, void *ptr,
     /* Other threads may allocate without the GIL: once the real realloc frees
      * the old block they may get its address, so the old trace goes first,
      * and comes back if the realloc fails (the old block then lives on). */
-    uint64_t old_size = 0;
-    uint32_t old_word = 0;
+    hlpy_raw_taken taken;
     int took = ptr != NULL && hlpy_tracer_maybe_raw_sampled(ptr) &&
-               hlpy_tracer_raw_take(ptr, &old_size, &old_word);
+               hlpy_tracer_raw_take(ptr, &taken);
     int nested = hl_in_hook;
     hl_in_hook = 1;
-    void *ptr2 = hook->saved.realloc(hook->saved.ctx, ptr, new_size);
+    void *ptr2 = HL_SAVED_CALL(hook, realloc, ptr, new_size);
     if (ptr2 == NULL) {
         if (took)
-            hlpy_tracer_raw_put_back(ptr, old_size, old_word);
+            hlpy_tracer_raw_put_back(ptr, &taken);
     } else if (!nested) {
         hlpy_tracer_raw_alloc(ptr2, new_size);
     }
@@ -214,18 +279,20 @@ static HL_NOINLINE void *hl__raw_realloc_traced(hl_domain_hook *hook, void *ptr,
 }
 
 static void *hl_raw_realloc(void *ctx, void *ptr, size_t new_size) {
-    hl_domain_hook *hook = ctx;
+    hl_domain_hook *hook = HL_RAW_HOOK;
+    (void)ctx;
     if (hlpy_tracer_sampling() && (ptr == NULL || !hlpy_tracer_maybe_raw_sampled(ptr)) &&
         (hl_in_hook || hl__sampling_skips(new_size)))
-        return hook->saved.realloc(hook->saved.ctx, ptr, new_size);
+        return HL_SAVED_CALL(hook, realloc, ptr, new_size);
     return hl__raw_realloc_traced(hook, ptr, new_size);
 }
 
 static void hl_raw_free(void *ctx, void *ptr) {
-    hl_domain_hook *hook = ctx;
+    hl_domain_hook *hook = HL_RAW_HOOK;
+    (void)ctx;
     if (ptr != NULL && hlpy_tracer_maybe_raw_sampled(ptr))
         hlpy_tracer_raw_free(ptr);
-    hook->saved.free(hook->saved.ctx, ptr);
+    HL_SAVED_CALL(hook, free, ptr);
 }
 
 int hlpy_hooks_suspend(void) {
@@ -300,24 +367,55 @@ static void hl__wrapper_for(hl_domain_hook *hook, PyMemAllocatorEx *out) {
 }
 
 static int hl__is_ours(const PyMemAllocatorEx *alloc, hl_domain_hook *hook) {
-    return alloc->ctx == hook && (alloc->malloc == hl_raw_malloc || alloc->malloc == hl_py_malloc);
+    return alloc->malloc == (hook->domain == PYMEM_DOMAIN_RAW ? hl_raw_malloc : hl_py_malloc) &&
+           (hook->domain == PYMEM_DOMAIN_RAW || alloc->ctx == hook);
 }
 
 void hlpy_hooks_set_free_observer(hlpy_free_observer observer) {
     hl_free_observer = observer;
 }
 
+/* Put our wrapper in front of whatever allocator `hook`'s domain has now.
+ * Needs the GIL. */
+static void hl__install_one(hl_domain_hook *hook) {
+    PyMemAllocatorEx *record = &hook->ring[hook->ring_next];
+    hook->ring_next = (hook->ring_next + 1) % HL_SAVED_RING;
+    PyMem_GetAllocator(hook->domain, record);
+    atomic_store_explicit(&hook->saved, record, memory_order_release);
+    PyMemAllocatorEx wrapper;
+    hl__wrapper_for(hook, &wrapper);
+    PyMem_SetAllocator(hook->domain, &wrapper);
+    hook->installed = 1;
+}
+
+/* The domains (bit 1 << index in hl_hooks) whose wrapper a call into the
+ * domain's allocator reaches now: one small block is allocated and freed in
+ * each, with this thread marked as probing, so that our wrapper notes it and
+ * records nothing, wherever it sits in a chain of wrappers. Needs the GIL. */
+static int hl__probe(void) {
+    int previous = hl_in_hook;
+    int64_t countdown = hlpy_bytes_to_sample;
+    hlpy_bytes_to_sample = 0; /* no sampling fast path: take the guarded one */
+    hl_in_hook = HL_PROBING;
+    hl_probe_reached = 0;
+    PyMem_RawFree(PyMem_RawMalloc(1));
+    PyMem_Free(PyMem_Malloc(1));
+    PyObject_Free(PyObject_Malloc(1));
+    hl_in_hook = previous;
+    hlpy_bytes_to_sample = countdown;
+    return hl_probe_reached;
+}
+
 void hlpy_hooks_install(hlpy_hook_user user) {
     hl_hook_users |= (int)user;
+    int reached = hl__probe();
     for (int i = 0; i < 3; i++) {
         hl_domain_hook *hook = &hl_hooks[i];
-        if (hook->installed)
+        if (hook->installed && (reached & (1 << i)))
             continue; /* left in place by an earlier stop(), still wrapping */
-        PyMemAllocatorEx wrapper;
-        PyMem_GetAllocator(hook->domain, &hook->saved);
-        hl__wrapper_for(hook, &wrapper);
-        PyMem_SetAllocator(hook->domain, &wrapper);
-        hook->installed = 1;
+        if (hook->installed)
+            atomic_fetch_add(&hl_hooks_lost, 1); /* left in place, then taken out */
+        hl__install_one(hook);
     }
 }
 
@@ -332,8 +430,55 @@ void hlpy_hooks_uninstall(hlpy_hook_user user) {
             continue;
         PyMem_GetAllocator(hook->domain, &current);
         if (hl__is_ours(&current, hook)) {
-            PyMem_SetAllocator(hook->domain, &hook->saved);
+            PyMem_SetAllocator(hook->domain, hl__saved(hook));
             hook->installed = 0;
         }
     }
+}
+
+int hlpy_hooks_check(void) {
+    if (hl_hook_users == 0)
+        return 0;
+    int reached = hl__probe(), lost = 0;
+    for (int i = 0; i < 3; i++) {
+        hl_domain_hook *hook = &hl_hooks[i];
+        if (!hook->installed || (reached & (1 << i)))
+            continue;
+        hl__install_one(hook);
+        lost++;
+    }
+    if (lost == 0)
+        return 0;
+    atomic_fetch_add(&hl_hooks_lost, (uint64_t)lost);
+    if (PyErr_WarnEx(PyExc_RuntimeWarning,
+                     "heaplens: another tool replaced Python's memory allocators without "
+                     "calling heaplens's (tracemalloc.stop() after heaplens started does this); "
+                     "heaplens put its hooks back, but blocks allocated in between were not traced",
+                     1) < 0)
+        return -1;
+    return 1;
+}
+
+uint64_t hlpy_hooks_lost(void) {
+    return atomic_load(&hl_hooks_lost);
+}
+
+/* The pending call behind hlpy_hooks_request_check: runs in the main
+ * interpreter with the GIL. A warning turned into an error is reported as
+ * unraisable: an exception from a pending call would surface in whatever
+ * code the main thread happened to run. */
+static atomic_int hl_check_pending;
+static int hl__pending_check(void *arg) {
+    (void)arg;
+    atomic_store(&hl_check_pending, 0);
+    if (hlpy_hooks_check() < 0)
+        PyErr_WriteUnraisable(NULL);
+    return 0;
+}
+
+void hlpy_hooks_request_check(void) {
+    if (hl_hook_users == 0 || atomic_exchange(&hl_check_pending, 1))
+        return;
+    if (Py_AddPendingCall(hl__pending_check, NULL) != 0)
+        atomic_store(&hl_check_pending, 0); /* the queue is full: the next request retries */
 }

@@ -2,6 +2,8 @@
 #ifndef HLPY_HOOKS_H
 #define HLPY_HOOKS_H
 
+#include <stdint.h>
+
 /* Who needs the wrappers in place: they stay installed while any user does. */
 typedef enum hlpy_hook_user {
     HLPY_HOOK_USER_TRACER = 1,   /* the allocation tracer */
@@ -20,6 +22,25 @@ void hlpy_hooks_install(hlpy_hook_user user);
  * of ours keeps our wrapper, which passes calls straight through while not
  * tracing. Needs the GIL. */
 void hlpy_hooks_uninstall(hlpy_hook_user user);
+
+/* Whether each domain whose wrapper is installed still reaches it: a small
+ * block is allocated and freed in each. When another tool has set its own
+ * allocator over ours without calling ours (the stdlib tracemalloc, started
+ * before heaplens and stopped after, puts back what it found), our wrapper is
+ * put back in front of what is there now, `hooks_lost` counts it, and a
+ * RuntimeWarning says so. Returns 0 when nothing was lost, 1 when something
+ * was put back, -1 when the warning raised (the hooks are back all the same).
+ * Needs the GIL; for the public functions that read or change the tracer. */
+int hlpy_hooks_check(void);
+
+/* Ask for hlpy_hooks_check() to run soon in the main thread (a pending
+ * call), for callers that run periodically without the GIL (the timeline
+ * thread). Any thread; never blocks; does nothing when no one uses the
+ * hooks or a check is already pending. */
+void hlpy_hooks_request_check(void);
+
+/* How many times a wrapper was found out of the chain and put back. */
+uint64_t hlpy_hooks_lost(void);
 
 /* Called for every free of an OBJ-domain block (moved = 0), before the block
  * is given back and while the tracer's trace of it is still there; and for

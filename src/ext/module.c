@@ -40,9 +40,10 @@ static PyObject *hl_start(PyObject *module, PyObject *args, PyObject *kwargs) {
             "sample_rate must be 0 (record every block) or a number of bytes up to 1 TiB");
         return NULL;
     }
+    if (hlpy_hooks_check() < 0)
+        return NULL;
     if (atomic_load(&hlpy_tracer_state.tracing) &&
-        (hlpy_tracer_state.sample_rate != (uint64_t)sample_rate ||
-         (sums && !hlpy_tracer_state.sums_on))) {
+        (hlpy_tracer_sample_rate() != (uint64_t)sample_rate || (sums && !hlpy_tracer_sums_on()))) {
         PyErr_SetString(PyExc_RuntimeError,
                         "heaplens is already tracing with other settings: stop() it first");
         return NULL;
@@ -60,6 +61,8 @@ static PyObject *hl_start(PyObject *module, PyObject *args, PyObject *kwargs) {
 static PyObject *hl_take_sums_snapshot(PyObject *module, PyObject *arg) {
     int at_peak = PyObject_IsTrue(arg);
     if (at_peak < 0)
+        return NULL;
+    if (hlpy_hooks_check() < 0)
         return NULL;
     if (!atomic_load(&hlpy_tracer_state.tracing)) {
         PyErr_SetString(PyExc_RuntimeError, "heaplens is not tracing");
@@ -96,12 +99,21 @@ static PyObject *hl_resume_recording(PyObject *module, PyObject *token) {
     Py_RETURN_NONE;
 }
 
+/* stop() first checks the hooks, so that traces missed since another tool
+ * took them away are said (a warning) even when stopping. */
 static PyObject *hl_stop(PyObject *module, PyObject *unused) {
+    int checked = hlpy_hooks_check();
     hlpy_tracer_stop();
+    if (checked < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
+/* is_tracing() is True only when heaplens records: a tracer whose hooks
+ * another tool took away has them put back first (hlpy_hooks_check). */
 static PyObject *hl_is_tracing(PyObject *module, PyObject *unused) {
+    if (hlpy_hooks_check() < 0)
+        return NULL;
     return PyBool_FromLong(atomic_load(&hlpy_tracer_state.tracing));
 }
 
@@ -115,6 +127,8 @@ static PyObject *hl_get_traceback_limit(PyObject *module, PyObject *unused) {
 }
 
 static PyObject *hl_get_traced_memory(PyObject *module, PyObject *unused) {
+    if (hlpy_hooks_check() < 0)
+        return NULL;
     uint64_t current, peak;
     hlpy_tracer_traced_memory(&current, &peak);
     return Py_BuildValue("(KK)", (unsigned long long)current, (unsigned long long)peak);
@@ -132,14 +146,18 @@ static PyObject *hl_get_tracer_memory(PyObject *module, PyObject *unused) {
 static PyObject *hl_get_tracer_counters(PyObject *module, PyObject *unused) {
     hlpy_tracer *t = &hlpy_tracer_state;
     int tracing = atomic_load(&t->tracing);
-    return Py_BuildValue("{sKsKsnsnsKsKsO}", "dropped",
-                         (unsigned long long)atomic_load(&t->dropped), "unknown_stacks",
-                         (unsigned long long)atomic_load(&t->unknown_stacks), "stacks",
-                         (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
-                         (Py_ssize_t)hlpy_tracer_live_blocks(), "peaks_not_copied",
-                         (unsigned long long)atomic_load(&t->peaks_not_copied), "sample_rate",
-                         (unsigned long long)(tracing ? t->sample_rate : 0), "sums",
-                         tracing && t->sums_on ? Py_True : Py_False);
+    return Py_BuildValue(
+        "{sKsKsKsKsKsKsnsnsKsKsO}", "dropped", (unsigned long long)atomic_load(&t->dropped),
+        "unknown_stacks", (unsigned long long)atomic_load(&t->unknown_stacks), "stale_stacks",
+        (unsigned long long)atomic_load(&t->stale_stacks), "gil_unsafe",
+        (unsigned long long)atomic_load(&t->gil_unsafe), "bad_stack_ids",
+        (unsigned long long)atomic_load(&t->bad_stack_ids), "hooks_lost",
+        (unsigned long long)hlpy_hooks_lost(), "stacks",
+        (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
+        (Py_ssize_t)hlpy_tracer_live_blocks(), "peaks_not_copied",
+        (unsigned long long)atomic_load(&t->peaks_not_copied), "sample_rate",
+        (unsigned long long)(tracing ? hlpy_tracer_sample_rate() : 0), "sums",
+        tracing && hlpy_tracer_sums_on() ? Py_True : Py_False);
 }
 
 /* (frames, total_nframe) of the block holding obj, or None. */
@@ -173,6 +191,8 @@ static PyObject *hl_get_stack_traceback(PyObject *module, PyObject *stack_arg) {
 }
 
 static PyObject *hl_take_snapshot(PyObject *module, PyObject *unused) {
+    if (hlpy_hooks_check() < 0)
+        return NULL;
     hl_snapshot_data data;
     PyObject *filenames;
     if (hlpy_resolve_snapshot(&data, &filenames) < 0)
@@ -236,7 +256,8 @@ static PyMethodDef hl_module_methods[] = {
     {"get_tracer_memory", hl_get_tracer_memory, METH_NOARGS,
      "get_tracer_memory() -> bytes used by the tracer's own tables"},
     {"get_tracer_counters", hl_get_tracer_counters, METH_NOARGS,
-     "get_tracer_counters() -> dict: dropped, unknown_stacks, stacks, live_blocks"},
+     "get_tracer_counters() -> dict: dropped, unknown_stacks, stale_stacks, gil_unsafe, "
+     "bad_stack_ids, hooks_lost, stacks, live_blocks, peaks_not_copied, sample_rate, sums"},
     {"get_object_traceback", hl_get_object_traceback, METH_O,
      "get_object_traceback(obj) -> (frames, total_nframe) or None"},
     {"get_stack_traceback", hl_get_stack_traceback, METH_O,

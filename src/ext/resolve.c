@@ -227,7 +227,7 @@ static uint64_t hl__copy_table(const hl_live_table *table, hl_trace_record *trac
  * Returns 0, or -1 with an exception. */
 static int hl__copy_traces(hl_snapshot_data *out) {
     size_t capacity = T->py_blocks.count + 64;
-    int weighted = T->sample_rate != 0;
+    int weighted = hlpy_tracer_sampling();
     out->traces = malloc(capacity * sizeof(hl_trace_record));
     if (out->traces == NULL ||
         (weighted && (out->trace_counts = malloc(capacity * sizeof(uint64_t))) == NULL))
@@ -269,7 +269,7 @@ static int hl__copy_sums(hl_snapshot_data *out, int at_peak) {
     hl_stack_sum *sums;
     uint32_t n_sums;
     if (hlpy_tracer_copy_sums(at_peak, &sums, &n_sums) < 0) {
-        if (!T->sums_on) {
+        if (!hlpy_tracer_sums_on()) {
             PyErr_SetString(PyExc_RuntimeError,
                             "the tracer keeps no per-stack sums: start it with sums=True");
             return -1;
@@ -439,8 +439,16 @@ static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out,
     }
     for (uint32_t i = 0; i < n_ids; i++)
         id_map[i] = HL__UNUSED_STACK;
+    /* A stack id past the table would be a tracer bug (a RAW block recorded
+     * with an id from before clear_traces()): such a trace is left out and
+     * counted, never used to index. */
+    uint64_t kept = 0, bad = 0;
     for (uint64_t i = 0; i < out->n_traces; i++) {
         hl_trace_record *trace = &out->traces[i];
+        if (trace->stack >= n_ids) {
+            bad++;
+            continue;
+        }
         if (id_map[trace->stack] == HL__UNUSED_STACK) {
             int64_t resolved = hl__resolve_stack(&r, trace->stack, scratch);
             if (resolved < 0)
@@ -448,7 +456,13 @@ static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out,
             id_map[trace->stack] = (uint32_t)resolved;
         }
         trace->stack = id_map[trace->stack];
+        if (out->trace_counts != NULL)
+            out->trace_counts[kept] = out->trace_counts[i];
+        out->traces[kept++] = *trace;
     }
+    out->n_traces = kept;
+    if (bad != 0)
+        atomic_fetch_add(&T->bad_stack_ids, bad);
     if (source != HL__FROM_BLOCKS && hl__fold_aggregated(out, r.resolved.n_entries) < 0)
         goto done;
     if (hl__finish(&r) < 0)
@@ -478,6 +492,15 @@ done:
 }
 
 static int hl__resolve_stack_frames(hl_stack_id id, PyObject **frames_out, int *total_out) {
+    if (id >= T->stacks.n_entries) { /* a tracer bug: count it, never index with it */
+        atomic_fetch_add(&T->bad_stack_ids, 1);
+        id = HLPY_EMPTY_STACK;
+        if (id >= T->stacks.n_entries) {
+            *frames_out = Py_BuildValue("((si))", "<unknown>", 0);
+            *total_out = 1;
+            return *frames_out != NULL ? 0 : -1;
+        }
+    }
     const hl_stack_entry *entry = &T->stacks.entries[id];
     const hl_frame_ref *sites = hl_stack_table_frames(&T->stacks, id);
     Py_ssize_t n = entry->nframe ? entry->nframe : 1;

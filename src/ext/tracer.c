@@ -1,9 +1,16 @@
 /* tracer.c - recording live blocks and their stacks (see tracer.h).
  *
  * Invariants: while tracing, every stack id stored in either live table is
- * < stacks.n_entries; every code pointer in the stack table's frame pool is a
- * strong reference owned by the tracer; py_blocks.total_bytes + raw_bytes is
- * the traced total; peak_bytes >= that total.
+ * < stacks.n_entries (a RAW hook that captured its stack under the GIL and
+ * records it later under raw_lock checks stack_epoch to keep it so); every
+ * code pointer in the stack table's frame pool is a strong reference owned
+ * by the tracer; py_blocks.total_bytes + raw_bytes is the traced total;
+ * peak_bytes >= that total.
+ *
+ * stop() and clear_traces() give the code references back last, once the
+ * tables are freed or emptied and the state is consistent: giving one back
+ * can run any Python code (a weakref callback on a code object), which may
+ * start tracing again or allocate.
  */
 #include "tracer.h"
 
@@ -56,11 +63,30 @@ static void hl__raise_peak(uint64_t total) {
     }
 }
 
+/* The traced total, from the GIL holder's own tables. Needs the GIL. */
 static uint64_t hl__traced_total(void) {
-    if (T->sums_on)
+    if (hlpy_tracer_sums_on())
         return T->py_sums.total_bytes +
                atomic_load_explicit(&T->raw_sums_bytes, memory_order_relaxed);
     return T->py_blocks.total_bytes + atomic_load_explicit(&T->raw_bytes, memory_order_relaxed);
+}
+
+/* The traced total for a thread that may not hold the GIL: the MEM and OBJ
+ * part as last published (hl__publish_py_bytes). Any thread. */
+static uint64_t hl__traced_total_any_thread(void) {
+    uint64_t raw = hlpy_tracer_sums_on()
+                       ? atomic_load_explicit(&T->raw_sums_bytes, memory_order_relaxed)
+                       : atomic_load_explicit(&T->raw_bytes, memory_order_relaxed);
+    return atomic_load_explicit(&T->py_bytes, memory_order_relaxed) + raw;
+}
+
+/* Publish the MEM and OBJ part of the traced total for threads without the
+ * GIL. Needs the GIL. */
+HL_INLINE void hl__publish_py_bytes(void) {
+    atomic_store_explicit(&T->py_bytes,
+                          hlpy_tracer_sums_on() ? T->py_sums.total_bytes
+                                                : T->py_blocks.total_bytes,
+                          memory_order_relaxed);
 }
 
 /* ---- sampling ----------------------------------------------------------- */
@@ -80,7 +106,7 @@ static int64_t hl__draw_gap(void) {
     x ^= x >> 27;
     hl_sample_rng = x;
     double u = (double)((x * UINT64_C(2685821657736338717)) >> 11) * 0x1.0p-53; /* [0, 1) */
-    double gap = -log1p(-u) * T->sample_rate_f;
+    double gap = -log1p(-u) * (double)hlpy_tracer_sample_rate();
     if (gap < 1.0)
         return 1;
     if (gap > 4.0e18)
@@ -196,12 +222,13 @@ static void hl__raw_filter_clear(void) {
 }
 
 void hlpy_tracer_weigh(uint64_t size, uintptr_t addr, uint64_t *bytes_out, uint64_t *blocks_out) {
-    if (T->sample_rate == 0) {
+    uint64_t rate = hlpy_tracer_sample_rate();
+    if (rate == 0) {
         *bytes_out = size;
         *blocks_out = 1;
         return;
     }
-    double p = -expm1(-(double)size / T->sample_rate_f);
+    double p = -expm1(-(double)size / (double)rate);
     if (!(p > 1e-12)) { /* size 0: never chosen by the process; count it as itself */
         *bytes_out = size;
         *blocks_out = 1;
@@ -232,7 +259,7 @@ static void hl__sums_change(hl_stack_sums *sums, uintptr_t addr, uint64_t size, 
     uint32_t id = HL_STACK_WORD_ID(stack_word);
     if (id >= sums->capacity)
         return; /* cannot happen: reserved before the block was recorded */
-    if (T->sample_rate != 0)
+    if (hlpy_tracer_sampling())
         hlpy_tracer_weigh(size, addr, &bytes, &blocks);
     hl_stack_sums_change(sums, id, bytes, blocks, sign);
 }
@@ -254,7 +281,7 @@ static void hl__copy_peak(uint64_t total) {
 /* After the sums changed: publish the total for the timeline and, at a new
  * high, copy the sums (when this thread holds the GIL; else count it). */
 static void hl__sums_changed(int gil_held) {
-    uint64_t total = hl__traced_total();
+    uint64_t total = gil_held ? hl__traced_total() : hl__traced_total_any_thread();
     atomic_store_explicit(&T->traced_now, total, memory_order_relaxed);
     if (total > atomic_load_explicit(&T->traced_high, memory_order_relaxed))
         atomic_store_explicit(&T->traced_high, total, memory_order_relaxed);
@@ -296,7 +323,7 @@ static int hl__intern_current_stack(PyThreadState *tstate, hl_stack_id *id_out) 
     if (T->nframe == 1) {
         n = hlpy_cpython_capture_stack(tstate, frames, 1, &total);
         if (n == 0) {
-            *id_out = T->empty_stack;
+            *id_out = HLPY_EMPTY_STACK;
             return 0;
         }
         slot = hl__recent_slot(&frames[0]);
@@ -312,7 +339,7 @@ static int hl__intern_current_stack(PyThreadState *tstate, hl_stack_id *id_out) 
     } else {
         hl_frame_ref top;
         if (!hlpy_cpython_stack_top(tstate, &top)) {
-            *id_out = T->empty_stack;
+            *id_out = HLPY_EMPTY_STACK;
             return 0;
         }
         slot = hl__recent_slot(&top);
@@ -360,10 +387,10 @@ static void hl__py_record(void *ptr, size_t size, hlpy_alloc_domain domain) {
         errno = saved_errno;
         return;
     }
-    hl_stack_id stack = T->empty_stack; /* no thread state: late in shutdown */
+    hl_stack_id stack = HLPY_EMPTY_STACK; /* no thread state: late in shutdown */
     int inserted = -1;
     if (HL_LIKELY(tstate == NULL || hl__intern_current_stack(tstate, &stack) == 0) &&
-        HL_LIKELY(!T->sums_on || hl_stack_sums_reserve(&T->py_sums, stack + 1) == 0))
+        HL_LIKELY(!hlpy_tracer_sums_on() || hl_stack_sums_reserve(&T->py_sums, stack + 1) == 0))
         inserted =
             hl_live_table_insert(&T->py_blocks, (uintptr_t)ptr, size, HL_STACK_WORD(stack, domain));
     if (HL_UNLIKELY(inserted < 0)) {
@@ -372,15 +399,17 @@ static void hl__py_record(void *ptr, size_t size, hlpy_alloc_domain domain) {
         return;
     }
     T->last_py_block = (uintptr_t)ptr;
-    if (T->sums_on) {
-        if (T->sample_rate != 0 && inserted == 0)
+    if (hlpy_tracer_sums_on()) {
+        if (hlpy_tracer_sampling() && inserted == 0)
             hl__py_filter_add(ptr); /* a replaced block was counted already */
         if (inserted == 1)
             hl__sums_change(&T->py_sums, (uintptr_t)ptr, T->py_blocks.replaced_size,
                             T->py_blocks.replaced_stack_word, -1);
         hl__sums_change(&T->py_sums, (uintptr_t)ptr, size, HL_STACK_WORD(stack, domain), +1);
+        hl__publish_py_bytes();
         hl__sums_changed(1);
     } else {
+        hl__publish_py_bytes();
         uint64_t total = hl__traced_total();
         if (total > atomic_load_explicit(&T->peak_bytes, memory_order_relaxed))
             hl__raise_peak(total);
@@ -391,7 +420,7 @@ static void hl__py_record(void *ptr, size_t size, hlpy_alloc_domain domain) {
 void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
-    if (T->sample_rate != 0) {
+    if (hlpy_tracer_sampling()) {
         int saved_errno = errno; /* the slow side may call clock_gettime */
         int due = hl__sample_due(size);
         errno = saved_errno;
@@ -411,12 +440,15 @@ void hlpy_tracer_py_free(void *ptr) {
         T->last_py_block = 0;
     uint64_t size;
     uint32_t word;
-    if (hl_live_table_remove(&T->py_blocks, (uintptr_t)ptr, &size, &word) && T->sums_on) {
-        if (T->sample_rate != 0)
+    if (!hl_live_table_remove(&T->py_blocks, (uintptr_t)ptr, &size, &word))
+        return;
+    if (hlpy_tracer_sums_on()) {
+        if (hlpy_tracer_sampling())
             hl__py_filter_remove(ptr);
         hl__sums_change(&T->py_sums, (uintptr_t)ptr, size, word, -1);
         atomic_store_explicit(&T->traced_now, hl__traced_total(), memory_order_relaxed);
     }
+    hl__publish_py_bytes();
 }
 
 void hlpy_tracer_py_new_object(PyObject *obj) {
@@ -442,13 +474,13 @@ void hlpy_tracer_py_new_object(PyObject *obj) {
     uint32_t word;
     uint64_t size;
     if (hl__intern_current_stack(tstate, &stack) < 0 ||
-        (T->sums_on && hl_stack_sums_reserve(&T->py_sums, stack + 1) < 0) ||
+        (hlpy_tracer_sums_on() && hl_stack_sums_reserve(&T->py_sums, stack + 1) < 0) ||
         !hl_live_table_restack(&T->py_blocks, block, stack, &size, &word) ||
         HL_STACK_WORD_ID(word) == stack) {
         errno = saved_errno;
         return;
     }
-    if (T->sums_on) {
+    if (hlpy_tracer_sums_on()) {
         /* The total is unchanged: no new high to copy. */
         hl__sums_change(&T->py_sums, block, size, word, -1);
         hl__sums_change(&T->py_sums, block, size, HL_STACK_WORD(stack, HL_STACK_WORD_DOMAIN(word)),
@@ -457,41 +489,67 @@ void hlpy_tracer_py_new_object(PyObject *obj) {
     errno = saved_errno;
 }
 
-/* The stack for a RAW allocation: captured under the GIL when this thread
- * has it or can safely take it, else the empty stack. Returns 0, or -1 when
- * the stack table could not grow, or when tracing stopped meanwhile. */
-static int hl__raw_stack(hl_stack_id *id_out) {
-    PyThreadState *tstate = hlpy_cpython_tstate_if_gil_held();
-    if (tstate != NULL && hl__traced_interpreter(tstate))
-        return hl__intern_current_stack(tstate, id_out);
-
+/* The stack for a RAW allocation, and the stack epoch it belongs to.
+ *
+ * Captured under the GIL when this thread holds it with its own state, or
+ * can safely wait for it; else the empty stack (no frames), counted in
+ * unknown_stacks. Waiting is unsafe whenever this thread has any thread
+ * state attached (it holds a GIL already: the main one with another
+ * interpreter's state while Py_NewInterpreter runs, or a subinterpreter's
+ * own), when it may hold the GIL with no state (3.11's Py_NewInterpreter,
+ * counted in gil_unsafe too), and during shutdown. A thread with no Python
+ * state at all has no frames to record, as tracemalloc records it.
+ *
+ * Returns 0, or -1 when the stack table could not grow, or when tracing
+ * stopped meanwhile. */
+static int hl__raw_stack(hl_stack_id *id_out, uint64_t *epoch_out) {
+    PyThreadState *current = hlpy_cpython_this_thread_tstate();
     PyThreadState *own = PyGILState_GetThisThreadState();
-    if (tstate != NULL || own == NULL || !hl__traced_interpreter(own) ||
-        hlpy_cpython_is_finalizing() || hlpy_cpython_gil_held_without_state(own)) {
-        /* Another interpreter, a thread Python does not know, shutdown, or
-         * a thread that holds the GIL with no state: no frames to record. */
+    if (current != NULL && current == own && hl__traced_interpreter(current)) {
+        /* This thread holds the main GIL with its own state. */
+        *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
+        return hl__intern_current_stack(current, id_out);
+    }
+    int unsafe = current == NULL && own != NULL && hlpy_cpython_gil_held_without_state(own);
+    if (current != NULL || own == NULL || unsafe || !hl__traced_interpreter(own) ||
+        hlpy_cpython_is_finalizing()) {
         atomic_fetch_add_explicit(&T->unknown_stacks, 1, memory_order_relaxed);
-        *id_out = T->empty_stack;
+        if (unsafe)
+            atomic_fetch_add_explicit(&T->gil_unsafe, 1, memory_order_relaxed);
+        *id_out = HLPY_EMPTY_STACK; /* valid in every epoch */
+        *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
         return atomic_load(&T->tracing) ? 0 : -1;
     }
+    /* No state attached here: the GIL is some other thread's to give. */
     PyGILState_STATE gil = PyGILState_Ensure();
     int rc = -1;
-    if (atomic_load(&T->tracing)) /* stop() may have run while we waited */
-        rc = hl__intern_current_stack(PyGILState_GetThisThreadState(), id_out);
+    if (atomic_load(&T->tracing)) { /* stop() may have run while we waited */
+        *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
+        rc = hl__intern_current_stack(own, id_out);
+    }
     PyGILState_Release(gil);
     return rc;
 }
 
+/* Whether a stack id noted in `epoch` still names the same stack: tracing,
+ * and the stack table not emptied since. Needs raw_lock (or the GIL). */
+HL_INLINE int hl__raw_epoch_current(uint64_t epoch) {
+    return atomic_load_explicit(&T->tracing, memory_order_relaxed) &&
+           atomic_load_explicit(&T->stack_epoch, memory_order_relaxed) == epoch;
+}
+
 /* Record a RAW block under raw_lock (held by the caller), in the table and,
- * in sums mode, in raw_sums. Counts a drop when it cannot. */
+ * in sums mode, in raw_sums. Counts a drop when it cannot. The caller checked
+ * hl__raw_epoch_current for stack_word's id. */
 static void hl__raw_record_locked(void *ptr, uint64_t size, uint32_t stack_word) {
     int inserted = -1;
-    if (!T->sums_on || hl_stack_sums_reserve(&T->raw_sums, HL_STACK_WORD_ID(stack_word) + 1) == 0)
+    int sums_on = hlpy_tracer_sums_on();
+    if (!sums_on || hl_stack_sums_reserve(&T->raw_sums, HL_STACK_WORD_ID(stack_word) + 1) == 0)
         inserted = hl_live_table_insert(&T->raw_blocks, (uintptr_t)ptr, size, stack_word);
     if (inserted < 0) {
         atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
-    } else if (T->sums_on) {
-        if (T->sample_rate != 0 && inserted == 0)
+    } else if (sums_on) {
+        if (hlpy_tracer_sampling() && inserted == 0)
             hl__raw_filter_change(ptr, +1); /* a replaced block was counted already */
         if (inserted == 1)
             hl__sums_change(&T->raw_sums, (uintptr_t)ptr, T->raw_blocks.replaced_size,
@@ -507,27 +565,40 @@ void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
     int saved_errno = errno;
-    if (T->sample_rate != 0 && !hl__sample_due(size)) {
+    if (hlpy_tracer_sampling() && !hl__sample_due(size)) {
         errno = saved_errno;
         return;
     }
     hl_stack_id stack;
-    if (hl__raw_stack(&stack) == 0) {
+    uint64_t epoch;
+    if (hl__raw_stack(&stack, &epoch) == 0) {
+        int recorded = 0;
         pthread_mutex_lock(&T->raw_lock);
-        if (atomic_load_explicit(&T->tracing, memory_order_relaxed))
+        if (hl__raw_epoch_current(epoch)) {
             hl__raw_record_locked(ptr, size, HL_STACK_WORD(stack, HLPY_DOMAIN_RAW));
+            recorded = 1;
+        } else if (atomic_load_explicit(&T->tracing, memory_order_relaxed)) {
+            /* clear_traces() emptied the stack table after the capture: the
+             * id names another stack now, or none. */
+            atomic_fetch_add_explicit(&T->stale_stacks, 1, memory_order_relaxed);
+        }
         pthread_mutex_unlock(&T->raw_lock);
-        if (T->sums_on)
-            hl__sums_changed(hlpy_cpython_tstate_if_gil_held() != NULL);
-        else
-            hl__raise_peak(hl__traced_total());
+        if (recorded) {
+            PyThreadState *current = hlpy_cpython_this_thread_tstate();
+            int gil_held = current != NULL && current == PyGILState_GetThisThreadState() &&
+                           hl__traced_interpreter(current);
+            if (hlpy_tracer_sums_on())
+                hl__sums_changed(gil_held);
+            else
+                hl__raise_peak(gil_held ? hl__traced_total() : hl__traced_total_any_thread());
+        }
     } else if (atomic_load(&T->tracing)) {
         atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
     }
     errno = saved_errno;
 }
 
-int hlpy_tracer_raw_take(void *ptr, uint64_t *size_out, uint32_t *stack_word_out) {
+int hlpy_tracer_raw_take(void *ptr, hlpy_raw_taken *taken) {
     int found = 0;
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return 0;
@@ -537,18 +608,19 @@ int hlpy_tracer_raw_take(void *ptr, uint64_t *size_out, uint32_t *stack_word_out
     if (atomic_load_explicit(&T->tracing, memory_order_relaxed) &&
         hl_live_table_remove(&T->raw_blocks, (uintptr_t)ptr, &size, &word)) {
         atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
-        if (T->sample_rate != 0)
+        if (hlpy_tracer_sampling())
             hl__raw_filter_change(ptr, -1);
-        if (T->sums_on) {
+        if (hlpy_tracer_sums_on()) {
             hl__sums_change(&T->raw_sums, (uintptr_t)ptr, size, word, -1);
             atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes,
                                   memory_order_relaxed);
             atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
         }
-        if (size_out != NULL)
-            *size_out = size;
-        if (stack_word_out != NULL)
-            *stack_word_out = word;
+        if (taken != NULL) {
+            taken->size = size;
+            taken->stack_word = word;
+            taken->stack_epoch = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
+        }
         found = 1;
     }
     pthread_mutex_unlock(&T->raw_lock);
@@ -556,47 +628,56 @@ int hlpy_tracer_raw_take(void *ptr, uint64_t *size_out, uint32_t *stack_word_out
 }
 
 void hlpy_tracer_raw_free(void *ptr) {
-    (void)hlpy_tracer_raw_take(ptr, NULL, NULL);
+    (void)hlpy_tracer_raw_take(ptr, NULL);
 }
 
-void hlpy_tracer_raw_put_back(void *ptr, uint64_t size, uint32_t stack_word) {
+void hlpy_tracer_raw_put_back(void *ptr, const hlpy_raw_taken *taken) {
     pthread_mutex_lock(&T->raw_lock);
-    if (atomic_load_explicit(&T->tracing, memory_order_relaxed))
-        hl__raw_record_locked(ptr, size, stack_word);
+    if (hl__raw_epoch_current(taken->stack_epoch))
+        hl__raw_record_locked(ptr, taken->size, taken->stack_word);
+    else if (atomic_load_explicit(&T->tracing, memory_order_relaxed))
+        atomic_fetch_add_explicit(&T->stale_stacks, 1, memory_order_relaxed);
     pthread_mutex_unlock(&T->raw_lock);
 }
 
 /* ---- start, stop, clear ------------------------------------------------- */
 
-/* Take every code reference out of the stack table and empty it, then drop
- * the references. Dropping them can run arbitrary code (weakref callbacks of
- * code objects) that allocates and records new stacks, so the table is left
- * consistent before the first Py_DECREF. Needs the GIL. */
-static void hl__release_stacks(void) {
+/* The code references the stack table holds (one per frame in its pool),
+ * handed over to the caller, who must give them back with
+ * hl__give_back_codes() once the table is emptied or freed. Returns a
+ * malloc'd array (its length in *n_out), or NULL with *n_out = 0 when there
+ * are none or memory ran out (the references then leak: the safe choice).
+ * Needs the GIL. */
+static PyObject **hl__take_codes(size_t *n_out) {
     size_t n_codes = T->stacks.pool_used;
-    PyObject **codes = NULL;
-    if (n_codes) {
-        codes = malloc(n_codes * sizeof(PyObject *));
-        if (codes != NULL)
-            for (size_t i = 0; i < n_codes; i++)
-                codes[i] = (PyObject *)T->stacks.pool[i].code;
-    }
-    hl_stack_table_clear(&T->stacks);
-    memset(T->recent_stacks, 0, sizeof(T->recent_stacks));
-    /* The empty stack must stay id 0 and always exist while tracing. */
-    hl_frame_ref none = {0};
-    int is_new;
-    if (T->stacks.index != NULL &&
-        hl_stack_table_intern(&T->stacks, &none, 0, 0, hl_stack_hash(&none, 0, 0), &T->empty_stack,
-                              &is_new) < 0)
-        T->empty_stack = 0;
-    if (codes == NULL) {
-        /* Out of memory copying: leaking the references is the safe choice. */
-        return;
-    }
+    PyObject **codes = n_codes ? malloc(n_codes * sizeof(PyObject *)) : NULL;
+    *n_out = codes != NULL ? n_codes : 0;
+    for (size_t i = 0; i < *n_out; i++)
+        codes[i] = (PyObject *)T->stacks.pool[i].code;
+    return codes;
+}
+
+/* Drop the references hl__take_codes() handed over. This can run any Python
+ * code (weakref callbacks of code objects, which may allocate, or stop and
+ * start tracing), so callers do it last, with the tracer's state consistent.
+ * Needs the GIL. */
+static void hl__give_back_codes(PyObject **codes, size_t n_codes) {
     for (size_t i = 0; i < n_codes; i++)
         Py_DECREF(codes[i]);
     free(codes);
+}
+
+/* Intern the empty stack, which must be the first: HLPY_EMPTY_STACK. After
+ * hl_stack_table_clear() of a table that held it this cannot fail (the
+ * arrays are kept). Returns 0, or -1 when out of memory. Needs the GIL. */
+static int hl__intern_empty_stack(void) {
+    hl_frame_ref none = {0};
+    hl_stack_id id;
+    int is_new;
+    if (hl_stack_table_intern(&T->stacks, &none, 0, 0, hl_stack_hash(&none, 0, 0), &id,
+                              &is_new) < 0)
+        return -1;
+    return id == HLPY_EMPTY_STACK ? 0 : -1;
 }
 
 static void hl__free_tables(void) {
@@ -606,22 +687,19 @@ static void hl__free_tables(void) {
     free(T->frame_buffer);
     T->frame_buffer = NULL;
     memset(T->recent_stacks, 0, sizeof(T->recent_stacks));
+    atomic_store_explicit(&T->py_bytes, 0, memory_order_relaxed);
 }
 
 int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
     if (atomic_load(&T->tracing))
         return 0;
-    hl_frame_ref none = {0};
-    int is_new;
-    T->sample_rate = sample_rate;
-    T->sample_rate_f = (double)sample_rate;
-    T->sums_on = sums || sample_rate != 0;
+    int sums_on = sums || sample_rate != 0;
+    atomic_store(&T->sample_rate, sample_rate);
+    atomic_store(&T->sums_on, sums_on);
     T->frame_buffer = calloc((size_t)nframe, sizeof(hl_frame_ref));
     if (T->frame_buffer == NULL || hl_live_table_init(&T->py_blocks, 1 << 12) < 0 ||
-        (T->sums_on && hl_stack_sums_init(&T->py_sums) < 0) ||
-        hl_stack_table_init(&T->stacks) < 0 ||
-        hl_stack_table_intern(&T->stacks, &none, 0, 0, hl_stack_hash(&none, 0, 0), &T->empty_stack,
-                              &is_new) < 0) {
+        (sums_on && hl_stack_sums_init(&T->py_sums) < 0) || hl_stack_table_init(&T->stacks) < 0 ||
+        hl__intern_empty_stack() < 0) {
         hl__free_tables();
         PyErr_NoMemory();
         return -1;
@@ -630,7 +708,7 @@ int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
         hl__py_filter_rebuild(HLPY_PY_FILTER_MIN_LOG2); /* the table is empty: a reset */
     pthread_mutex_lock(&T->raw_lock);
     int raw_ok = hl_live_table_init(&T->raw_blocks, 1 << 6) == 0 &&
-                 (!T->sums_on || hl_stack_sums_init(&T->raw_sums) == 0);
+                 (!sums_on || hl_stack_sums_init(&T->raw_sums) == 0);
     atomic_store(&T->raw_bytes, 0);
     atomic_store(&T->raw_sums_bytes, 0);
     atomic_store(&T->raw_sums_changed, 0);
@@ -650,8 +728,12 @@ int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
     T->last_generation = 0;
     T->main_interpreter = PyInterpreterState_Main();
     atomic_store(&T->peak_bytes, 0);
+    atomic_store(&T->py_bytes, 0);
     atomic_store(&T->dropped, 0);
     atomic_store(&T->unknown_stacks, 0);
+    atomic_store(&T->stale_stacks, 0);
+    atomic_store(&T->gil_unsafe, 0);
+    atomic_store(&T->bad_stack_ids, 0);
     atomic_store(&T->saved_peak_total, 0);
     atomic_store(&T->traced_now, 0);
     atomic_store(&T->traced_high, 0);
@@ -666,7 +748,9 @@ int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
      * 3.11 and 3.12. */
     if (sample_rate == 0)
         hlpy_hooks_watch_new_objects();
+    pthread_mutex_lock(&T->raw_lock);
     atomic_store(&T->tracing, 1);
+    pthread_mutex_unlock(&T->raw_lock);
     return 0;
 }
 
@@ -675,6 +759,7 @@ void hlpy_tracer_stop(void) {
         return;
     pthread_mutex_lock(&T->raw_lock);
     atomic_store(&T->tracing, 0);
+    atomic_fetch_add(&T->stack_epoch, 1);
     hl_live_table_destroy(&T->raw_blocks);
     hl_stack_sums_destroy(&T->raw_sums);
     atomic_store(&T->raw_bytes, 0);
@@ -682,37 +767,52 @@ void hlpy_tracer_stop(void) {
     pthread_mutex_unlock(&T->raw_lock);
     hlpy_hooks_uninstall(HLPY_HOOK_USER_TRACER);
     hlpy_hooks_unwatch_new_objects();
-    hl_live_table_destroy(&T->py_blocks);
-    hl__release_stacks();
-    T->stack_epoch++;
+    size_t n_codes;
+    PyObject **codes = hl__take_codes(&n_codes);
     hl__free_tables();
     atomic_store(&T->peak_bytes, 0);
+    /* Last: a weakref callback run by this may start tracing again, with
+     * tables of its own that nothing here touches any more. */
+    hl__give_back_codes(codes, n_codes);
 }
 
 void hlpy_tracer_clear(void) {
     if (!atomic_load(&T->tracing))
         return;
     pthread_mutex_lock(&T->raw_lock);
+    atomic_fetch_add(&T->stack_epoch, 1); /* RAW hooks mid-capture drop theirs */
     (void)hl_live_table_clear(&T->raw_blocks);
-    if (T->sample_rate != 0)
+    if (hlpy_tracer_sampling())
         hl__raw_filter_clear();
     atomic_store(&T->raw_bytes, 0);
-    if (T->sums_on)
+    if (hlpy_tracer_sums_on())
         hl_stack_sums_clear(&T->raw_sums);
     atomic_store(&T->raw_sums_bytes, 0);
     atomic_store(&T->raw_sums_changed, 0);
     pthread_mutex_unlock(&T->raw_lock);
     (void)hl_live_table_clear(&T->py_blocks);
     T->last_py_block = 0;
-    if (T->sample_rate != 0)
+    if (hlpy_tracer_sampling())
         hl__py_filter_rebuild(HLPY_PY_FILTER_MIN_LOG2);
-    if (T->sums_on)
+    if (hlpy_tracer_sums_on())
         hl_stack_sums_clear(&T->py_sums);
+    atomic_store(&T->py_bytes, 0);
     atomic_store(&T->peak_bytes, 0);
     atomic_store(&T->saved_peak_total, 0);
     atomic_store(&T->traced_now, 0);
-    hl__release_stacks();
-    T->stack_epoch++;
+    size_t n_codes;
+    PyObject **codes = hl__take_codes(&n_codes);
+    hl_stack_table_clear(&T->stacks);
+    memset(T->recent_stacks, 0, sizeof(T->recent_stacks));
+    if (hl__intern_empty_stack() < 0) {
+        /* Cannot happen (the arrays are kept); without the empty stack no
+         * block can be recorded safely, so stop. */
+        hl__give_back_codes(codes, n_codes);
+        hlpy_tracer_stop();
+        return;
+    }
+    /* Last: this may run Python code (see hl__give_back_codes). */
+    hl__give_back_codes(codes, n_codes);
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -732,7 +832,7 @@ void hlpy_tracer_reset_peak(void) {
     if (atomic_load(&T->tracing)) {
         uint64_t total = hl__traced_total();
         atomic_store(&T->peak_bytes, total);
-        if (T->sums_on) {
+        if (hlpy_tracer_sums_on()) {
             atomic_store(&T->raw_sums_changed, 1);
             hl__copy_peak(total);
         }
@@ -742,7 +842,7 @@ void hlpy_tracer_reset_peak(void) {
 int hlpy_tracer_copy_sums(int at_peak, hl_stack_sum **out, uint32_t *n_out) {
     *out = NULL;
     *n_out = 0;
-    if (!atomic_load(&T->tracing) || !T->sums_on)
+    if (!atomic_load(&T->tracing) || !hlpy_tracer_sums_on())
         return -1;
     uint32_t n = T->stacks.n_entries;
     hl_stack_sum *sums = calloc(n ? n : 1, sizeof(hl_stack_sum));

@@ -45,9 +45,16 @@ typedef enum hlpy_alloc_domain {
 #define HLPY_RECENT_STACKS (1 << HLPY_RECENT_STACKS_LOG2)
 
 typedef struct hlpy_tracer {
-    /* 1 while tracing. Written with the GIL held (and raw_lock, so RAW hooks
-     * can re-check it under the lock); read by every hook. */
+    /* 1 while tracing. Written with the GIL and raw_lock both held, so a RAW
+     * hook can re-check it under raw_lock; read by every hook. */
     atomic_int tracing;
+    /* Bumped whenever the stack table's ids stop meaning what they meant
+     * (stop, clear). Written with the GIL and raw_lock both held, so that
+     * either one is enough to read it steadily: a RAW hook notes it with its
+     * stack id under the GIL and compares it again under raw_lock before it
+     * records, and drops the block (counting it in stale_stacks) when the
+     * table was emptied in between. */
+    _Atomic uint64_t stack_epoch;
 
     /* Protected by the GIL. */
     int nframe;                 /* traceback limit; kept after stop() */
@@ -58,10 +65,6 @@ typedef struct hlpy_tracer {
      * Allocation sites alternate (a loop body has several), so a one-entry
      * "same as last time" cache misses; this one rarely does. */
     uint32_t recent_stacks[HLPY_RECENT_STACKS];
-    hl_stack_id empty_stack; /* the stack with no Python frame */
-    /* Bumped whenever stacks are released (stop, clear): a stack id kept
-     * from an older epoch means nothing. */
-    uint64_t stack_epoch;
     /* The highest block generation (live_table.h) handed out to a leak hunt
      * since tracing started; 0: none. */
     uint16_t last_generation;
@@ -70,19 +73,23 @@ typedef struct hlpy_tracer {
      * or it is freed: that object's creation needs no second look at the
      * stack, which has not changed since. 0: none. */
     uintptr_t last_py_block;
+    hl_stack_sums py_sums; /* MEM and OBJ blocks, in sums mode */
 
     /* Protected by raw_lock. */
     pthread_mutex_t raw_lock;
     hl_live_table raw_blocks;
+    hl_stack_sums raw_sums; /* RAW blocks, in sums mode */
 
-    /* Sums and sampling; fixed between start and stop. */
-    int sums_on;
-    uint64_t sample_rate; /* mean bytes between recorded blocks; 0: record every block */
-    double sample_rate_f;
-    hl_stack_sums py_sums;  /* MEM and OBJ blocks; GIL */
-    hl_stack_sums raw_sums; /* RAW blocks; raw_lock */
+    /* The settings of the current start: written by start() (GIL held)
+     * before `tracing` is set, read by any thread, hence atomics (relaxed:
+     * a hook that sees `tracing` set under raw_lock, or holds the GIL, sees
+     * the values start() wrote before). */
+    _Atomic int sums_on;
+    _Atomic uint64_t sample_rate; /* mean bytes between recorded blocks; 0: record every block */
 
     /* Atomics, updated from both sides. */
+    _Atomic uint64_t py_bytes;         /* the MEM and OBJ part of the traced total, as last
+                                          published under the GIL: what threads without it read */
     _Atomic uint64_t raw_sums_bytes;   /* mirrors raw_sums.total_bytes */
     atomic_int raw_sums_changed;       /* raw_sums changed since the last peak copy */
     _Atomic uint64_t saved_peak_total; /* the total when the sums were last copied */
@@ -94,6 +101,12 @@ typedef struct hlpy_tracer {
     _Atomic uint64_t peak_bytes;       /* highest traced total seen */
     _Atomic uint64_t dropped;          /* blocks not recorded: a table could not grow */
     _Atomic uint64_t unknown_stacks;   /* RAW blocks recorded without frames */
+    _Atomic uint64_t stale_stacks;     /* RAW blocks not recorded: the stack table was
+                                          emptied while their stack was being captured */
+    _Atomic uint64_t gil_unsafe;       /* RAW blocks recorded without frames because
+                                          waiting for the GIL could have hung (issue 15) */
+    _Atomic uint64_t bad_stack_ids;    /* traces a snapshot found pointing past the stack
+                                          table and left out: 0 unless heaplens has a bug */
 } hlpy_tracer;
 
 extern hlpy_tracer hlpy_tracer_state;
@@ -134,10 +147,24 @@ extern uint8_t hlpy_sampled_py_filter[1 << HLPY_PY_FILTER_MAX_LOG2];
 extern unsigned hlpy_py_filter_shift; /* 64 - log2(slots in use) */
 extern _Atomic uint8_t hlpy_sampled_raw_filter[1 << HLPY_RAW_FILTER_LOG2];
 
+/* The stack with no Python frame: always id 0 of the stack table, interned
+ * first whenever the table is made or emptied, so that threads without the
+ * GIL can name it without reading the table. */
+#define HLPY_EMPTY_STACK ((hl_stack_id)0)
+
+/* The current start's sample rate (0: every block) and sums setting.
+ * Any thread; relaxed loads. */
+HL_INLINE uint64_t hlpy_tracer_sample_rate(void) {
+    return atomic_load_explicit(&hlpy_tracer_state.sample_rate, memory_order_relaxed);
+}
+HL_INLINE int hlpy_tracer_sums_on(void) {
+    return atomic_load_explicit(&hlpy_tracer_state.sums_on, memory_order_relaxed);
+}
+
 /* 1 when the tracer was last started with a sample rate (the recording
  * functions still check that it is tracing). Any thread. */
 HL_INLINE int hlpy_tracer_sampling(void) {
-    return hlpy_tracer_state.sample_rate != 0;
+    return hlpy_tracer_sample_rate() != 0;
 }
 
 /* While sampling: charge a new block of `size` bytes to this thread's
@@ -262,10 +289,19 @@ void hlpy_tracer_raw_free(void *ptr);
  * be interned leaves the trace as it was). */
 void hlpy_tracer_py_new_object(PyObject *obj);
 
-/* For a RAW realloc: remove ptr's trace and return 1 with its size and stack
- * word when it was traced; put it back with hlpy_tracer_raw_put_back() if the
- * realloc fails, since the old block then lives on. No GIL needed. */
-int hlpy_tracer_raw_take(void *ptr, uint64_t *size_out, uint32_t *stack_word_out);
-void hlpy_tracer_raw_put_back(void *ptr, uint64_t size, uint32_t stack_word);
+/* A RAW trace taken out of the table for a realloc: what to put back. */
+typedef struct hlpy_raw_taken {
+    uint64_t size;
+    uint32_t stack_word;
+    uint64_t stack_epoch; /* of the table its stack id belongs to */
+} hlpy_raw_taken;
+
+/* For a RAW realloc: remove ptr's trace and return 1, filling *taken (when
+ * not NULL), when it was traced, else 0. Put it back with
+ * hlpy_tracer_raw_put_back() if the realloc fails, since the old block then
+ * lives on; it is put back only when tracing has not stopped and the stack
+ * table not been emptied meanwhile (counted in stale_stacks). No GIL needed. */
+int hlpy_tracer_raw_take(void *ptr, hlpy_raw_taken *taken);
+void hlpy_tracer_raw_put_back(void *ptr, const hlpy_raw_taken *taken);
 
 #endif /* HLPY_TRACER_H */

@@ -88,3 +88,104 @@ def test_a_subinterpreter_with_its_own_gil_cannot_import_heaplens():
     assert kind == "ImportError", out
     assert "interpreter" in message, out
     del interpreters  # imported only to skip where it is missing
+
+
+# Make subinterpreters in a loop while heaplens traces, with every API this
+# interpreter has (the legacy one of _testcapi, which shares the main GIL, and
+# _interpreters / _xxsubinterpreters), alone or while other threads allocate:
+# Python threads through ctypes.CDLL (the GIL released, so the RAW hook takes
+# it to capture their stack) and pthreads with no thread state. Defect 2 of
+# issue 15: a RAW hook that waited for the GIL on a thread that held it
+# (its thread state swapped for the new interpreter's) hung for good.
+_SUBINTERPRETER_LOOP = """
+import ctypes, sys, threading, time
+import heaplens
+from heaplens import _core
+
+makers = []
+try:
+    import _testcapi
+    makers.append(("legacy", lambda: _testcapi.run_in_subinterp("x = [1] * 100; y = bytearray(5000)")))
+except ImportError:
+    pass
+for name in ("_interpreters", "_xxsubinterpreters"):
+    try:
+        mod = __import__(name)
+    except ImportError:
+        continue
+    def make(mod=mod):
+        try:
+            interp = mod.create(isolated=False)
+        except TypeError:
+            interp = mod.create()
+        run = getattr(mod, "exec", None) or mod.run_string
+        run(interp, "x = [1] * 100; y = bytearray(5000)")
+        mod.destroy(interp)
+    makers.append((name, make))
+    def make_own_gil(mod=mod):
+        interp = mod.create()          # isolated where it can be: a GIL of its own
+        run = getattr(mod, "exec", None) or mod.run_string
+        run(interp, "x = [1] * 100")
+        mod.destroy(interp)
+    makers.append((name + "-own", make_own_gil))
+    break
+
+stop = threading.Event()
+libc = ctypes.CDLL(None)
+libc.PyMem_RawMalloc.restype = ctypes.c_void_p
+libc.PyMem_RawMalloc.argtypes = [ctypes.c_size_t]
+libc.PyMem_RawFree.argtypes = [ctypes.c_void_p]
+
+def gil_less():
+    while not stop.is_set():
+        p = libc.PyMem_RawMalloc(100)
+        libc.PyMem_RawFree(p)
+
+def with_gil():
+    keep = []
+    while not stop.is_set():
+        keep.append(bytearray(3000))
+        keep.append([0] * 30)
+        if len(keep) > 200:
+            del keep[:100]
+
+threads = []
+if BUSY:
+    lib = ctypes.CDLL(LIB)
+    lib.raw_threads_churn_start.argtypes = [ctypes.c_int, ctypes.c_size_t]
+    assert lib.raw_threads_churn_start(2, 700) == 0
+    threads = [threading.Thread(target=f) for f in (gil_less, gil_less, with_gil)]
+    for t in threads:
+        t.start()
+heaplens.start(3, sample_rate=RATE)
+try:
+    deadline = time.monotonic() + SECONDS
+    made = {}
+    while time.monotonic() < deadline:
+        for name, make in makers:
+            make()
+            made[name] = made.get(name, 0) + 1
+            assert _core.is_tracing(), name
+finally:
+    stop.set()
+    for t in threads:
+        t.join()
+    if BUSY:
+        lib.raw_threads_churn_stop()
+kept = [bytearray(1000) for _ in range(100)]
+assert _core.get_traced_memory()[0] >= 100_000
+print(sorted(made.items()), _core.get_tracer_counters().get("gil_unsafe"))
+"""
+
+
+@pytest.mark.parametrize("busy", [False, True], ids=["alone", "threads-allocating"])
+@pytest.mark.parametrize("rate", [0, 512], ids=["exact", "sampled"])
+def test_subinterpreters_made_in_a_loop_while_tracing_never_hang(busy, rate):
+    from native import build
+
+    code = (
+        f"LIB = {build('raw_threads')!r}\nBUSY = {busy}\nRATE = {rate}\nSECONDS = 3\n"
+        + _SUBINTERPRETER_LOOP
+    )
+    out = run_isolated(code, timeout=60)
+    assert "legacy" in out, out

@@ -44,15 +44,20 @@ const char *hlpy_cpython_running_version(void);
  * MEM and OBJ allocator domains always do). Never fails, never allocates. */
 PyThreadState *hlpy_cpython_gil_tstate(void);
 
-/* The calling thread's state when the calling thread holds the GIL, else NULL.
- * For the RAW domain, which may run without the GIL. Never allocates. */
-PyThreadState *hlpy_cpython_tstate_if_gil_held(void);
+/* The thread state attached on the calling thread (the one it runs Python
+ * code with, and whose interpreter's GIL it holds), or NULL when none is.
+ * It need not be the thread's PyGILState state: Py_NewInterpreter runs the
+ * new interpreter's state on its caller's thread, and a thread that has any
+ * state attached must never wait for the GIL (PyGILState_Ensure would wait
+ * for itself, or attach a second state over the first). For the RAW domain,
+ * which may run without the GIL. Never allocates, never blocks. */
+PyThreadState *hlpy_cpython_this_thread_tstate(void);
 
 /* 1 when the calling thread may hold the GIL while no thread state is
  * current, so that waiting for the GIL could wait for itself: 3.11's
  * Py_NewInterpreter swaps its caller's state out (keeping the GIL) and
- * allocates meanwhile. `own` is the calling thread's PyGILState state. Never
- * allocates, never blocks. */
+ * allocates meanwhile. 0 where the version cannot do that. `own` is the
+ * calling thread's PyGILState state. Never allocates, never blocks. */
 int hlpy_cpython_gil_held_without_state(PyThreadState *own);
 
 /* 1 while the interpreter is shutting down (so no thread may wait for the GIL). */

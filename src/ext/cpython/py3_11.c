@@ -58,7 +58,7 @@ PyThreadState *hlpy_cpython_gil_tstate(void) {
     return _PyThreadState_UncheckedGet();
 }
 
-PyThreadState *hlpy_cpython_tstate_if_gil_held(void) {
+PyThreadState *hlpy_cpython_this_thread_tstate(void) {
     /* 3.11 answers with the GIL holder of any thread. It is this thread's when
      * it runs on this thread, which may be another state than this thread's
      * PyGILState one (Py_NewInterpreter runs the new interpreter's state on

@@ -55,11 +55,8 @@ PyThreadState *hlpy_cpython_gil_tstate(void) {
     return _PyThreadState_UncheckedGet();
 }
 
-PyThreadState *hlpy_cpython_tstate_if_gil_held(void) {
-    PyThreadState *holder = _PyThreadState_UncheckedGet();
-    if (holder == NULL || holder != PyGILState_GetThisThreadState())
-        return NULL;
-    return holder;
+PyThreadState *hlpy_cpython_this_thread_tstate(void) {
+    return _PyThreadState_UncheckedGet(); /* a thread-local since 3.12 */
 }
 
 int hlpy_cpython_gil_held_without_state(PyThreadState *own) {

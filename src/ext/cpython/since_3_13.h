@@ -14,13 +14,8 @@ PyThreadState *hlpy_cpython_gil_tstate(void) {
     return PyThreadState_GetUnchecked();
 }
 
-PyThreadState *hlpy_cpython_tstate_if_gil_held(void) {
-    /* The calling thread's attached state, if it is the one that holds the
-     * GIL (a state created by PyGILState may be attached without it). */
-    PyThreadState *holder = PyThreadState_GetUnchecked();
-    if (holder == NULL || holder != PyGILState_GetThisThreadState())
-        return NULL;
-    return holder;
+PyThreadState *hlpy_cpython_this_thread_tstate(void) {
+    return PyThreadState_GetUnchecked(); /* a thread-local */
 }
 
 int hlpy_cpython_gil_held_without_state(PyThreadState *own) {
