@@ -75,29 +75,105 @@ def test_threads_allocating_while_snapshots_and_restarts_happen():
     assert int(out.split()[-1]) > 10
 
 
-def test_threads_without_python_frames_record_unknown_stack():
-    """A thread Python does not know (no thread state) allocating with
-    PyMem_RawMalloc must neither deadlock nor crash; its blocks are recorded
-    with no frames ("<unknown>", line 0), as tracemalloc reports them."""
-    _run_isolated("""
+def test_raw_allocations_without_the_gil_are_recorded_with_their_stack():
+    """ctypes.CDLL releases the GIL around a call (ctypes.pythonapi keeps it):
+    PyMem_RawMalloc then runs the RAW hook on a thread that has a thread state
+    but not the GIL, which takes the GIL to capture the thread's stack."""
+    out = _run_isolated("""
         import ctypes, threading
         from heaplens import _core
-        raw_malloc = ctypes.pythonapi.PyMem_RawMalloc
-        raw_malloc.restype = ctypes.c_void_p
-        raw_malloc.argtypes = [ctypes.c_size_t]
-        raw_free = ctypes.pythonapi.PyMem_RawFree
-        raw_free.argtypes = [ctypes.c_void_p]
+        libc = ctypes.CDLL(None)
+        libc.PyMem_RawMalloc.restype = ctypes.c_void_p
+        libc.PyMem_RawMalloc.argtypes = [ctypes.c_size_t]
+        libc.PyMem_RawFree.argtypes = [ctypes.c_void_p]
+        libc.PyGILState_Check.restype = ctypes.c_int
         _core.start(3)
-        # ctypes releases the GIL around foreign calls: this runs without it.
-        ptrs = [raw_malloc(4096) for _ in range(100)]
+        # The foreign call really runs without the GIL.
+        assert libc.PyGILState_Check() == 0
+
+        def allocate_here(out):
+            out.extend(libc.PyMem_RawMalloc(4099) for _ in range(100))
+
+        ptrs = []
+        threads = [threading.Thread(target=allocate_here, args=(ptrs,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        allocate_here(ptrs)
         snap = _core.take_snapshot()
-        sizes = [snap.trace(i)[1] for i in range(snap.n_traces)]
-        assert sizes.count(4096) >= 100, sizes.count(4096)
+        found = 0
+        for i in range(snap.n_traces):
+            _, size, stack = snap.trace(i)
+            if size == 4099:
+                found += 1
+                assert "allocate_here" in snap.stack_functions()[stack], snap.stacks()[stack]
+        assert found == 500, found
         for p in ptrs:
-            raw_free(p)
-        assert _core.get_tracer_counters()["dropped"] == 0
+            libc.PyMem_RawFree(p)
+        counters = _core.get_tracer_counters()
+        assert counters["dropped"] == 0 and counters["unknown_stacks"] == 0, counters
         _core.stop()
+        print("ok")
     """)
+    assert out.strip() == "ok"
+
+
+def test_threads_python_does_not_know_are_recorded_with_no_frames():
+    """pthreads with no Python thread state (native/raw_threads.c) allocating
+    with PyMem_RawMalloc, reallocating and freeing: recorded with no frames
+    ("<unknown>", line 0, as tracemalloc records them), never a hang or a
+    crash; a realloc of a block another thread allocated with a stack moves
+    its trace."""
+    from native import build
+
+    out = _run_isolated(f"LIB = {build('raw_threads')!r}\n" + textwrap.dedent("""
+        import ctypes
+        from heaplens import _core
+        lib = ctypes.CDLL(LIB)
+        lib.raw_threads_alloc_kept.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t,
+                                               ctypes.c_void_p]
+        lib.raw_threads_realloc_all.argtypes = [ctypes.c_size_t, ctypes.c_void_p,
+                                                ctypes.c_size_t, ctypes.c_int]
+        lib.raw_threads_free_all.argtypes = [ctypes.c_size_t, ctypes.c_void_p]
+        libc = ctypes.CDLL(None)
+        libc.PyMem_RawMalloc.restype = ctypes.c_void_p
+        libc.PyMem_RawMalloc.argtypes = [ctypes.c_size_t]
+
+        def sizes(snap):
+            return [snap.trace(i)[1] for i in range(snap.n_traces)]
+
+        for nframe, rate in ((1, 0), (8, 0), (4, 64)):
+            _core.start(nframe, sample_rate=rate)
+            n = 4 * 250
+            kept = (ctypes.c_void_p * n)()
+            assert lib.raw_threads_alloc_kept(4, 250, 3001, kept) == 0
+            snap = _core.take_snapshot()
+            if rate == 0:
+                assert sizes(snap).count(3001) == n, sizes(snap).count(3001)
+                counters = _core.get_tracer_counters()
+                assert counters["unknown_stacks"] >= n, counters
+                stacks = {snap.trace(i)[2] for i in range(snap.n_traces) if snap.trace(i)[1] == 3001}
+                assert [snap.stacks()[s] for s in stacks] == [((("<unknown>", 0),), 1)], [
+                    snap.stacks()[s] for s in stacks]
+            # Blocks allocated here, with a stack, reallocated over there.
+            mine = (ctypes.c_void_p * 200)(*[libc.PyMem_RawMalloc(700) for _ in range(200)])
+            assert lib.raw_threads_realloc_all(200, mine, 9001, 4) == 0
+            assert lib.raw_threads_realloc_all(n, kept, 5003, 3) == 0
+            snap = _core.take_snapshot()
+            if rate == 0:
+                assert sizes(snap).count(700) == 0
+                assert sizes(snap).count(9001) == 200, sizes(snap).count(9001)
+                assert sizes(snap).count(5003) == n
+            lib.raw_threads_free_all(200, mine)
+            lib.raw_threads_free_all(n, kept)
+            snap = _core.take_snapshot()
+            assert not {9001, 5003, 3001} & set(sizes(snap))
+            assert _core.get_tracer_counters()["dropped"] == 0
+            _core.stop()
+        print("ok")
+    """))
+    assert out.strip() == "ok"
 
 
 def test_fork_while_tracing_child_keeps_working():

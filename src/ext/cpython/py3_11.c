@@ -10,6 +10,8 @@
 #define Py_BUILD_CORE 1
 #include "internals.h"
 
+#include <sched.h>
+
 #include "compat.h"
 #include "internal/pycore_code.h"
 #include "internal/pycore_dict.h"
@@ -79,14 +81,26 @@ PyThreadState *hlpy_cpython_this_thread_tstate(void) {
 
 int hlpy_cpython_gil_held_without_state(PyThreadState *own) {
     /* 3.11 keeps one current state for the process: whoever holds the GIL
-     * runs it. A GIL that is held while no state is current is held by a
-     * thread that swapped its state out, which may be this one (the GIL does
-     * not say which thread holds it). Waiting is then unsafe; the only other
-     * case is the instant between a swap and the GIL's release or take, when
-     * the caller loses one block's stack rather than risk a hang. */
+     * runs it, and Py_NewInterpreter swaps its caller's state out (current:
+     * NULL) while keeping the GIL. The GIL does not say which thread holds
+     * it (last_holder may be a state freed since), but only its holder can
+     * change `current` or release it: when either changes while this thread
+     * watches, the holder was another thread, between taking the GIL and
+     * swapping its state in (or out and releasing it), and waiting is safe.
+     * A state that stays put for a while is taken to be this thread's own
+     * window; the rare other thread descheduled in that window costs one
+     * block's stack, never a hang. (Answering "held" at the first sight lost
+     * a tenth of the stacks of threads allocating while others took and
+     * dropped the GIL.) */
     (void)own;
     struct _gil_runtime_state *gil = &_PyRuntime.ceval.gil;
-    return _PyThreadState_UncheckedGet() == NULL && _Py_atomic_load_relaxed(&gil->locked) == 1;
+    for (int look = 0; look < 64; look++) {
+        if (_PyThreadState_UncheckedGet() != NULL || _Py_atomic_load_relaxed(&gil->locked) == 0)
+            return 0;
+        if (look >= 8)
+            sched_yield();
+    }
+    return 1;
 }
 
 int hlpy_cpython_is_finalizing(void) {
