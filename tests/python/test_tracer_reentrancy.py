@@ -82,3 +82,76 @@ def test_a_weakref_callback_that_starts_tracing_during_clear_traces():
         timeout=60,
     )
     assert out.strip() == "ok"
+
+
+# An allocator wrapper (native/reentrant_alloc.c) that allocates again through
+# the top of the chain from inside every allocator call, installed in front of
+# heaplens's hooks or behind them; with threads that allocate without the GIL
+# and with no thread state at the same time.
+_REENTRANT = """
+import ctypes, threading
+import heaplens
+from heaplens import _core
+
+wrapper = ctypes.PyDLL(WRAPPER)        # keeps the GIL: installing needs it
+wrapper.reentrant_inner_calls.restype = ctypes.c_uint64
+raw = ctypes.CDLL(RAW_THREADS)
+raw.raw_threads_churn_start.argtypes = [ctypes.c_int, ctypes.c_size_t]
+raw.raw_threads_churn_stop.restype = ctypes.c_uint64
+INNER = 4321
+
+def sizes(snap):
+    return [snap.trace(i)[1] for i in range(snap.n_traces)]
+
+def allocate():
+    big = [bytearray(77_777) for _ in range(20)]      # RAW, through pymalloc
+    lists = [[None] * 3000 for _ in range(20)]        # MEM or OBJ, 24 KB each
+    small = [str(i) * 3 for i in range(2000)]         # OBJ, pymalloc
+    return big, lists, small
+
+for where in ("behind", "in front"):
+    for rate in (0, 1024):
+        before = wrapper.reentrant_inner_calls()
+        if where == "behind":
+            assert wrapper.reentrant_install() == 0
+            heaplens.start(4, sample_rate=rate)
+        else:
+            heaplens.start(4, sample_rate=rate)
+            assert wrapper.reentrant_install() == 0
+        assert raw.raw_threads_churn_start(2, 600) == 0
+        kept = allocate()
+        raw.raw_threads_churn_stop()
+        snap = _core.take_snapshot()
+        assert wrapper.reentrant_inner_calls() > before + 1000, "nothing re-entered"
+        if rate == 0:
+            found = sizes(snap)
+            bytearrays = [s for s in found if 77_777 <= s <= 77_800]
+            assert len(bytearrays) == 20, (where, len(bytearrays))
+            # The inner blocks are freed at once: none may be left traced.
+            assert INNER not in found and INNER + 1 not in found, where
+            big_lists = [s for s in found if 3000 * 8 <= s <= 3000 * 8 + 200]
+            assert len(big_lists) >= 20, (where, len(big_lists))
+        else:
+            assert _core.get_traced_memory()[0] > 0
+        counters = _core.get_tracer_counters()
+        assert counters["dropped"] == 0 and counters["bad_stack_ids"] == 0, counters
+        if where == "behind":
+            heaplens.stop()
+            assert wrapper.reentrant_uninstall() == 0
+        else:
+            assert wrapper.reentrant_uninstall() == 0
+            heaplens.stop()
+        del kept
+print("ok")
+"""
+
+
+def test_an_allocator_that_allocates_from_inside_the_allocation_path():
+    """Issue 15: a re-entrancy test for the hooks. Neither endless recursion,
+    nor a deadlock, nor a lost outer allocation."""
+    code = (
+        f"WRAPPER = {build('reentrant_alloc')!r}\nRAW_THREADS = {build('raw_threads')!r}\n"
+        + _REENTRANT
+    )
+    out = run_isolated(code, timeout=120)
+    assert out.strip() == "ok"
