@@ -125,7 +125,7 @@ for where in ("behind", "in front"):
         assert wrapper.reentrant_inner_calls() > before + 1000, "nothing re-entered"
         if rate == 0:
             found = sizes(snap)
-            bytearrays = [s for s in found if 77_777 <= s <= 77_800]
+            bytearrays = [s for s in found if 77_777 <= s <= 77_900]  # 3.15: a bytes inside
             assert len(bytearrays) == 20, (where, len(bytearrays))
             # The inner blocks are freed at once: none may be left traced.
             assert INNER not in found and INNER + 1 not in found, where
