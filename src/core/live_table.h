@@ -14,8 +14,9 @@
  * and frees blocks of one pool together, so consecutive operations touch the
  * same few warm cache lines instead of a random line of one huge array; the
  * directory is small enough to stay in cache; and growth is per region, so
- * there is never a big rehash. Region tables grow at 3/4 load; a region that
- * becomes empty is freed. Linear probing with backward-shift deletion leaves
+ * there is never a big rehash. A region table grows by half when an insert
+ * would make it more than 7/8 full (so it is about 3/4 full on average); a
+ * region that becomes empty is freed. Linear probing with backward-shift deletion leaves
  * no tombstones under churn.
  *
  * (Deferring operations through small prefetching rings was built and

@@ -97,11 +97,18 @@ def get_traced_memory():
 
 
 def get_tracer_counters():
-    """The tracer's health: {'dropped', 'unknown_stacks', 'stacks', 'live_blocks',
+    """The tracer's health: {'dropped', 'unknown_stacks', 'stale_stacks',
+    'gil_unsafe', 'bad_stack_ids', 'hooks_lost', 'stacks', 'live_blocks',
     'peaks_not_copied', 'sample_rate', 'sums'}.
 
     'dropped' counts blocks the tracer could not record (out of memory);
-    'unknown_stacks' counts blocks recorded without Python frames;
+    'unknown_stacks' counts blocks recorded without Python frames ('gil_unsafe'
+    those of them whose thread could not safely wait for the GIL);
+    'stale_stacks' counts blocks not recorded because clear_traces() emptied
+    the stack table while their stack was being captured; 'bad_stack_ids'
+    counts traces left out of a snapshot for a stack id out of range (0 unless
+    heaplens has a bug); 'hooks_lost' counts the times another tool took the
+    allocator hooks away and heaplens put them back;
     'peaks_not_copied' counts new highs reached by a thread without the GIL,
     when the per-stack copy at the peak could not be taken.
     """

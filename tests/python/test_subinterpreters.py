@@ -115,9 +115,9 @@ for name in ("_interpreters", "_xxsubinterpreters"):
         continue
     def make(mod=mod):
         try:
-            interp = mod.create(isolated=False)
+            interp = mod.create(isolated=False)    # 3.12: shares the main GIL
         except TypeError:
-            interp = mod.create()
+            interp = mod.create("legacy")          # 3.13 and later
         run = getattr(mod, "exec", None) or mod.run_string
         run(interp, "x = [1] * 100; y = bytearray(5000)")
         mod.destroy(interp)
@@ -189,3 +189,52 @@ def test_subinterpreters_made_in_a_loop_while_tracing_never_hang(busy, rate):
     )
     out = run_isolated(code, timeout=60)
     assert "legacy" in out, out
+
+
+def test_a_shared_gil_interpreter_that_imported_heaplens_and_ended_leaves_tracing_on():
+    """Defect 3 of issue 15, first part, through the _interpreters module
+    (3.12: _xxsubinterpreters): the subinterpreter shares the main GIL,
+    imports heaplens and heaplens._core, and is destroyed; tracing in the main
+    interpreter must go on, with its traces and its types."""
+    out = run_isolated(
+        """
+        import sys
+        try:
+            import _interpreters as mod
+        except ImportError:
+            try:
+                import _xxsubinterpreters as mod
+            except ImportError:
+                print("skip"); sys.exit(0)
+        import heaplens
+        from heaplens import _core
+
+        def shared():
+            try:
+                return mod.create(isolated=False)
+            except TypeError:
+                return mod.create("legacy")
+
+        heaplens.start(5)
+        kept = [bytearray(1000) for _ in range(300)]
+        before = _core.get_traced_memory()[0]
+        snapshot_type, graph_type = _core.Snapshot, _core.HeapGraph
+        run = getattr(mod, "exec", None) or mod.run_string
+        for _ in range(3):
+            interp = shared()
+            error = run(interp, "import heaplens, heaplens._core as c; c.is_immortal(None)")
+            assert error is None, error
+            mod.destroy(interp)
+            assert _core.is_tracing(), "tracing stopped when the subinterpreter ended"
+        assert _core.get_traced_memory()[0] >= before * 0.9, "traces were dropped"
+        more = [bytearray(1000) for _ in range(300)]
+        assert _core.get_traced_memory()[0] >= before + 250_000, "nothing recorded after it"
+        assert type(_core.take_snapshot()) is snapshot_type is _core.Snapshot
+        assert _core.HeapGraph is graph_type
+        print("ok")
+        """,
+        timeout=60,
+    )
+    assert out.strip() in ("ok", "skip")
+    if out.strip() == "skip":
+        pytest.skip("no _interpreters or _xxsubinterpreters")
