@@ -263,8 +263,8 @@ static HL_NOINLINE void *hl__raw_realloc_traced(hl_domain_hook *hook, void *ptr,
      * the old block they may get its address, so the old trace goes first,
      * and comes back if the realloc fails (the old block then lives on). */
     hlpy_raw_taken taken;
-    int took = ptr != NULL && hlpy_tracer_maybe_raw_sampled(ptr) &&
-               hlpy_tracer_raw_take(ptr, &taken);
+    int took =
+        ptr != NULL && hlpy_tracer_maybe_raw_sampled(ptr) && hlpy_tracer_raw_take(ptr, &taken);
     int nested = hl_in_hook;
     hl_in_hook = 1;
     void *ptr2 = HL_SAVED_CALL(hook, realloc, ptr, new_size);

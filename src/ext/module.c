@@ -146,18 +146,18 @@ static PyObject *hl_get_tracer_memory(PyObject *module, PyObject *unused) {
 static PyObject *hl_get_tracer_counters(PyObject *module, PyObject *unused) {
     hlpy_tracer *t = &hlpy_tracer_state;
     int tracing = atomic_load(&t->tracing);
-    return Py_BuildValue(
-        "{sKsKsKsKsKsKsnsnsKsKsO}", "dropped", (unsigned long long)atomic_load(&t->dropped),
-        "unknown_stacks", (unsigned long long)atomic_load(&t->unknown_stacks), "stale_stacks",
-        (unsigned long long)atomic_load(&t->stale_stacks), "gil_unsafe",
-        (unsigned long long)atomic_load(&t->gil_unsafe), "bad_stack_ids",
-        (unsigned long long)atomic_load(&t->bad_stack_ids), "hooks_lost",
-        (unsigned long long)hlpy_hooks_lost(), "stacks",
-        (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
-        (Py_ssize_t)hlpy_tracer_live_blocks(), "peaks_not_copied",
-        (unsigned long long)atomic_load(&t->peaks_not_copied), "sample_rate",
-        (unsigned long long)(tracing ? hlpy_tracer_sample_rate() : 0), "sums",
-        tracing && hlpy_tracer_sums_on() ? Py_True : Py_False);
+    return Py_BuildValue("{sKsKsKsKsKsKsnsnsKsKsO}", "dropped",
+                         (unsigned long long)atomic_load(&t->dropped), "unknown_stacks",
+                         (unsigned long long)atomic_load(&t->unknown_stacks), "stale_stacks",
+                         (unsigned long long)atomic_load(&t->stale_stacks), "gil_unsafe",
+                         (unsigned long long)atomic_load(&t->gil_unsafe), "bad_stack_ids",
+                         (unsigned long long)atomic_load(&t->bad_stack_ids), "hooks_lost",
+                         (unsigned long long)hlpy_hooks_lost(), "stacks",
+                         (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
+                         (Py_ssize_t)hlpy_tracer_live_blocks(), "peaks_not_copied",
+                         (unsigned long long)atomic_load(&t->peaks_not_copied), "sample_rate",
+                         (unsigned long long)(tracing ? hlpy_tracer_sample_rate() : 0), "sums",
+                         tracing && hlpy_tracer_sums_on() ? Py_True : Py_False);
 }
 
 /* (frames, total_nframe) of the block holding obj, or None. */

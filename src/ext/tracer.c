@@ -84,8 +84,7 @@ static uint64_t hl__traced_total_any_thread(void) {
  * GIL. Needs the GIL. */
 HL_INLINE void hl__publish_py_bytes(void) {
     atomic_store_explicit(&T->py_bytes,
-                          hlpy_tracer_sums_on() ? T->py_sums.total_bytes
-                                                : T->py_blocks.total_bytes,
+                          hlpy_tracer_sums_on() ? T->py_sums.total_bytes : T->py_blocks.total_bytes,
                           memory_order_relaxed);
 }
 
@@ -674,8 +673,8 @@ static int hl__intern_empty_stack(void) {
     hl_frame_ref none = {0};
     hl_stack_id id;
     int is_new;
-    if (hl_stack_table_intern(&T->stacks, &none, 0, 0, hl_stack_hash(&none, 0, 0), &id,
-                              &is_new) < 0)
+    if (hl_stack_table_intern(&T->stacks, &none, 0, 0, hl_stack_hash(&none, 0, 0), &id, &is_new) <
+        0)
         return -1;
     return id == HLPY_EMPTY_STACK ? 0 : -1;
 }

@@ -127,7 +127,9 @@ def test_threads_python_does_not_know_are_recorded_with_no_frames():
     its trace."""
     from native import build
 
-    out = _run_isolated(f"LIB = {build('raw_threads')!r}\n" + textwrap.dedent("""
+    out = _run_isolated(
+        f"LIB = {build('raw_threads')!r}\n"
+        + textwrap.dedent("""
         import ctypes
         from heaplens import _core
         lib = ctypes.CDLL(LIB)
@@ -172,7 +174,8 @@ def test_threads_python_does_not_know_are_recorded_with_no_frames():
             assert _core.get_tracer_counters()["dropped"] == 0
             _core.stop()
         print("ok")
-    """))
+    """)
+    )
     assert out.strip() == "ok"
 
 

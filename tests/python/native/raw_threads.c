@@ -110,8 +110,9 @@ static int run_jobs(int n, void **ptrs, size_t n_ptrs, size_t size, void *(*body
     int started = 0, failed = 0;
     for (int i = 0; i < n; i++) {
         size_t first = share * (size_t)i;
-        jobs[i] = (job){ptrs, first, first >= n_ptrs ? 0 : (n_ptrs - first < share ? n_ptrs - first : share),
-                        size, 0};
+        jobs[i] =
+            (job){ptrs, first,
+                  first >= n_ptrs ? 0 : (n_ptrs - first < share ? n_ptrs - first : share), size, 0};
         if (pthread_create(&threads[i], NULL, body, &jobs[i]) != 0) {
             failed = 1;
             break;

@@ -28,7 +28,8 @@ typedef struct wrapped {
     PyMemAllocatorEx saved;
 } wrapped;
 
-static wrapped domains[3] = {{PYMEM_DOMAIN_RAW, {0}}, {PYMEM_DOMAIN_MEM, {0}}, {PYMEM_DOMAIN_OBJ, {0}}};
+static wrapped domains[3] = {
+    {PYMEM_DOMAIN_RAW, {0}}, {PYMEM_DOMAIN_MEM, {0}}, {PYMEM_DOMAIN_OBJ, {0}}};
 static _Thread_local int depth;
 static _Atomic uint64_t inner_calls;
 static int installed;
