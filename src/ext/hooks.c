@@ -430,7 +430,8 @@ void hlpy_hooks_uninstall(hlpy_hook_user user) {
             continue;
         PyMem_GetAllocator(hook->domain, &current);
         if (hl__is_ours(&current, hook)) {
-            PyMem_SetAllocator(hook->domain, hl__saved(hook));
+            PyMemAllocatorEx saved = *hl__saved(hook);
+            PyMem_SetAllocator(hook->domain, &saved);
             hook->installed = 0;
         }
     }

@@ -2,7 +2,7 @@
 #ifndef HLPY_HOOKS_H
 #define HLPY_HOOKS_H
 
-#include <stdint.h>
+#include <Python.h> /* first, as Python.h wants; it brings <stdint.h> */
 
 /* Who needs the wrappers in place: they stay installed while any user does. */
 typedef enum hlpy_hook_user {
