@@ -478,7 +478,8 @@ static int hl__pending_check(void *arg) {
 }
 
 void hlpy_hooks_request_check(void) {
-    if (hl_hook_users == 0 || atomic_exchange(&hl_check_pending, 1))
+    /* hl_hook_users is the GIL's: the pending call reads it, not this. */
+    if (atomic_exchange(&hl_check_pending, 1))
         return;
     if (Py_AddPendingCall(hl__pending_check, NULL) != 0)
         atomic_store(&hl_check_pending, 0); /* the queue is full: the next request retries */

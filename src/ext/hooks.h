@@ -35,8 +35,8 @@ int hlpy_hooks_check(void);
 
 /* Ask for hlpy_hooks_check() to run soon in the main thread (a pending
  * call), for callers that run periodically without the GIL (the timeline
- * thread). Any thread; never blocks; does nothing when no one uses the
- * hooks or a check is already pending. */
+ * thread). Any thread; never blocks; does nothing when a check is already
+ * pending. */
 void hlpy_hooks_request_check(void);
 
 /* How many times a wrapper was found out of the chain and put back. */

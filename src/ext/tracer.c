@@ -725,7 +725,8 @@ int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
     }
     T->nframe = nframe;
     T->last_generation = 0;
-    T->main_interpreter = PyInterpreterState_Main();
+    if (T->main_interpreter == NULL) /* once, before any hook is installed */
+        T->main_interpreter = PyInterpreterState_Main();
     atomic_store(&T->peak_bytes, 0);
     atomic_store(&T->py_bytes, 0);
     atomic_store(&T->dropped, 0);

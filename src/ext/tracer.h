@@ -68,12 +68,16 @@ typedef struct hlpy_tracer {
     /* The highest block generation (live_table.h) handed out to a leak hunt
      * since tracing started; 0: none. */
     uint16_t last_generation;
-    PyInterpreterState *main_interpreter; /* the only one traced */
     /* The MEM or OBJ block recorded last, until an object is created in it
      * or it is freed: that object's creation needs no second look at the
      * stack, which has not changed since. 0: none. */
     uintptr_t last_py_block;
     hl_stack_sums py_sums; /* MEM and OBJ blocks, in sums mode */
+
+    /* The only interpreter traced. Written once, by the first start() (GIL
+     * held) before it first sets `tracing`, and never again; hooks read it,
+     * without the GIL, only while tracing. */
+    PyInterpreterState *main_interpreter;
 
     /* Protected by raw_lock. */
     pthread_mutex_t raw_lock;
