@@ -5,9 +5,11 @@
  * may run without the GIL (frees always may), live in raw_blocks under
  * raw_lock. The stack table is protected by the GIL: a RAW allocation from a
  * thread without the GIL takes the GIL to capture its stack, as CPython's
- * tracemalloc does, but only when the thread has a thread state and the
- * interpreter is not finalizing; otherwise it is recorded with no frames.
- * Only the main interpreter is traced (see hl__traced_interpreter).
+ * tracemalloc does, but only when waiting for it cannot hang (the thread has
+ * a thread state and none attached, and the interpreter is not finalizing:
+ * see hl__raw_stack); otherwise it is recorded with no frames. It records the
+ * stack later, under raw_lock, and only when stack_epoch has not moved since
+ * the capture. Only the main interpreter is traced (hl__traced_interpreter).
  *
  * raw_lock is never held while waiting for the GIL, and no Python code runs
  * while it is held, so the two locks cannot deadlock.
