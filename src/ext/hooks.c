@@ -24,6 +24,7 @@
 #include <Python.h>
 
 #include "cpython/compat.h"
+#include "cpython/internals.h"
 #include "tracer.h"
 
 /* How many allocators one domain's wrapper can have wrapped in turn before a
@@ -57,6 +58,16 @@ static hl_domain_hook hl_hooks[3] = {
 /* Times a domain's wrapper was found out of the allocator chain (another
  * tool set its own allocator over ours without calling ours) and put back. */
 static _Atomic uint64_t hl_hooks_lost;
+
+/* The RAW allocator last found on top of ours and calling ours (another
+ * tool that wrapped heaplens): while it stays on top, no check is needed.
+ * Written under the GIL by hlpy_hooks_check, read without it. */
+static _Atomic uintptr_t hl_verified_raw_top_malloc;
+static _Atomic uintptr_t hl_verified_raw_top_ctx;
+
+/* 1 while our RAW wrapper is installed (a copy of hl_hooks[0].installed
+ * that threads without the GIL may read). */
+static atomic_int hl_raw_installed;
 
 /* The allocator under `hook`'s wrapper. Any thread. */
 HL_INLINE const PyMemAllocatorEx *hl__saved(hl_domain_hook *hook) {
@@ -108,6 +119,17 @@ HL_INLINE int hl__sampling_skips(size_t size) {
 
 /* ---- MEM and OBJ: the GIL is held ---------------------------------------- */
 
+/* The GIL held is a GIL, not always the main one: a subinterpreter with a
+ * GIL of its own (3.12 and later) allocates through these wrappers too, as
+ * the allocators are the process's. The tracer leaves such blocks alone
+ * (tracer.c checks the interpreter); the free observer, which keeps state
+ * under the main GIL, must not see them either. 1 when the calling thread
+ * runs the main interpreter (or, late in shutdown, no state at all). */
+HL_INLINE int hl__holds_main_gil(void) {
+    PyThreadState *tstate = hlpy_cpython_gil_tstate();
+    return tstate == NULL || PyThreadState_GetInterpreter(tstate) == PyInterpreterState_Main();
+}
+
 static HL_NOINLINE void *hl__py_malloc_traced(hl_domain_hook *hook, size_t size) {
     if (hl_in_hook) {
         hl__note_probe(hook);
@@ -121,8 +143,7 @@ static HL_NOINLINE void *hl__py_malloc_traced(hl_domain_hook *hook, size_t size)
     return ptr;
 }
 
-static void *hl_py_malloc(void *ctx, size_t size) {
-    hl_domain_hook *hook = ctx;
+HL_INLINE void *hl__py_malloc(hl_domain_hook *hook, size_t size) {
     if (size <= HL_PYMALLOC_MAX && hl__sampling_skips(size))
         return HL_SAVED_CALL(hook, malloc, size);
     return hl__py_malloc_traced(hook, size);
@@ -139,8 +160,7 @@ static HL_NOINLINE void *hl__py_calloc_traced(hl_domain_hook *hook, size_t nelem
     return ptr;
 }
 
-static void *hl_py_calloc(void *ctx, size_t nelem, size_t elsize) {
-    hl_domain_hook *hook = ctx;
+HL_INLINE void *hl__py_calloc(hl_domain_hook *hook, size_t nelem, size_t elsize) {
     size_t size;
     if (!__builtin_mul_overflow(nelem, elsize, &size) && size <= HL_PYMALLOC_MAX &&
         hl__sampling_skips(size))
@@ -162,7 +182,7 @@ static HL_NOINLINE void *hl__py_realloc_traced(hl_domain_hook *hook, void *ptr, 
     void *ptr2 = HL_SAVED_CALL(hook, realloc, ptr, new_size);
     if (ptr2 != NULL) {
         if (ptr != ptr2 && ptr != NULL && hl_free_observer != NULL &&
-            hook->domain == PYMEM_DOMAIN_OBJ)
+            hook->domain == PYMEM_DOMAIN_OBJ && hl__holds_main_gil())
             hl_free_observer(ptr, 1);
         if (ptr != NULL && hlpy_tracer_maybe_sampled(ptr))
             hlpy_tracer_py_free(ptr);
@@ -173,8 +193,7 @@ static HL_NOINLINE void *hl__py_realloc_traced(hl_domain_hook *hook, void *ptr, 
     return ptr2;
 }
 
-static void *hl_py_realloc(void *ctx, void *ptr, size_t new_size) {
-    hl_domain_hook *hook = ctx;
+HL_INLINE void *hl__py_realloc(hl_domain_hook *hook, void *ptr, size_t new_size) {
     /* Straight through only when there is nothing to tell: no observer that
      * wants to see the old block go, no old trace to remove. pymalloc passes
      * a block it does not own to the RAW domain whatever the new size, so the
@@ -192,7 +211,7 @@ static void *hl_py_realloc(void *ctx, void *ptr, size_t new_size) {
 
 static HL_NOINLINE void hl__py_free_traced(hl_domain_hook *hook, void *ptr) {
     if (ptr != NULL) {
-        if (hl_free_observer != NULL && hook->domain == PYMEM_DOMAIN_OBJ)
+        if (hl_free_observer != NULL && hook->domain == PYMEM_DOMAIN_OBJ && hl__holds_main_gil())
             hl_free_observer(ptr, 0);
         if (hlpy_tracer_maybe_sampled(ptr))
             hlpy_tracer_py_free(ptr);
@@ -200,13 +219,52 @@ static HL_NOINLINE void hl__py_free_traced(hl_domain_hook *hook, void *ptr) {
     HL_SAVED_CALL(hook, free, ptr);
 }
 
-static void hl_py_free(void *ctx, void *ptr) {
-    hl_domain_hook *hook = ctx;
+HL_INLINE void hl__py_free(hl_domain_hook *hook, void *ptr) {
     if (hl_free_observer == NULL && !hlpy_tracer_maybe_sampled(ptr)) {
         HL_SAVED_CALL(hook, free, ptr);
         return;
     }
     hl__py_free_traced(hook, ptr);
+}
+
+/* The MEM and OBJ entry points. Like the RAW ones they do not read ctx:
+ * PyMem_SetAllocator writes a domain's allocator field by field while a
+ * subinterpreter with a GIL of its own may be calling it (heaplens's own
+ * start and stop do that), and such a thread may read our function with
+ * another ctx (a NULL ctx crashed hl__py_free_traced on 3.12 and 3.13). */
+#define HL_MEM_HOOK (&hl_hooks[1])
+#define HL_OBJ_HOOK (&hl_hooks[2])
+static void *hl_mem_malloc(void *ctx, size_t size) {
+    (void)ctx;
+    return hl__py_malloc(HL_MEM_HOOK, size);
+}
+static void *hl_mem_calloc(void *ctx, size_t nelem, size_t elsize) {
+    (void)ctx;
+    return hl__py_calloc(HL_MEM_HOOK, nelem, elsize);
+}
+static void *hl_mem_realloc(void *ctx, void *ptr, size_t new_size) {
+    (void)ctx;
+    return hl__py_realloc(HL_MEM_HOOK, ptr, new_size);
+}
+static void hl_mem_free(void *ctx, void *ptr) {
+    (void)ctx;
+    hl__py_free(HL_MEM_HOOK, ptr);
+}
+static void *hl_obj_malloc(void *ctx, size_t size) {
+    (void)ctx;
+    return hl__py_malloc(HL_OBJ_HOOK, size);
+}
+static void *hl_obj_calloc(void *ctx, size_t nelem, size_t elsize) {
+    (void)ctx;
+    return hl__py_calloc(HL_OBJ_HOOK, nelem, elsize);
+}
+static void *hl_obj_realloc(void *ctx, void *ptr, size_t new_size) {
+    (void)ctx;
+    return hl__py_realloc(HL_OBJ_HOOK, ptr, new_size);
+}
+static void hl_obj_free(void *ctx, void *ptr) {
+    (void)ctx;
+    hl__py_free(HL_OBJ_HOOK, ptr);
 }
 
 /* ---- RAW: maybe without the GIL ----------------------------------------- */
@@ -358,17 +416,24 @@ static void hl__wrapper_for(hl_domain_hook *hook, PyMemAllocatorEx *out) {
         out->calloc = hl_raw_calloc;
         out->realloc = hl_raw_realloc;
         out->free = hl_raw_free;
+    } else if (hook->domain == PYMEM_DOMAIN_MEM) {
+        out->malloc = hl_mem_malloc;
+        out->calloc = hl_mem_calloc;
+        out->realloc = hl_mem_realloc;
+        out->free = hl_mem_free;
     } else {
-        out->malloc = hl_py_malloc;
-        out->calloc = hl_py_calloc;
-        out->realloc = hl_py_realloc;
-        out->free = hl_py_free;
+        out->malloc = hl_obj_malloc;
+        out->calloc = hl_obj_calloc;
+        out->realloc = hl_obj_realloc;
+        out->free = hl_obj_free;
     }
 }
 
+/* Whether `alloc` is our wrapper for `hook`'s domain (its ctx is not read). */
 static int hl__is_ours(const PyMemAllocatorEx *alloc, hl_domain_hook *hook) {
-    return alloc->malloc == (hook->domain == PYMEM_DOMAIN_RAW ? hl_raw_malloc : hl_py_malloc) &&
-           (hook->domain == PYMEM_DOMAIN_RAW || alloc->ctx == hook);
+    PyMemAllocatorEx ours;
+    hl__wrapper_for(hook, &ours);
+    return alloc->malloc == ours.malloc;
 }
 
 void hlpy_hooks_set_free_observer(hlpy_free_observer observer) {
@@ -386,6 +451,8 @@ static void hl__install_one(hl_domain_hook *hook) {
     hl__wrapper_for(hook, &wrapper);
     PyMem_SetAllocator(hook->domain, &wrapper);
     hook->installed = 1;
+    if (hook->domain == PYMEM_DOMAIN_RAW)
+        atomic_store(&hl_raw_installed, 1);
 }
 
 /* The domains (bit 1 << index in hl_hooks) whose wrapper a call into the
@@ -433,6 +500,8 @@ void hlpy_hooks_uninstall(hlpy_hook_user user) {
             PyMemAllocatorEx saved = *hl__saved(hook);
             PyMem_SetAllocator(hook->domain, &saved);
             hook->installed = 0;
+            if (hook->domain == PYMEM_DOMAIN_RAW)
+                atomic_store(&hl_raw_installed, 0);
         }
     }
 }
@@ -441,6 +510,12 @@ int hlpy_hooks_check(void) {
     if (hl_hook_users == 0)
         return 0;
     int reached = hl__probe(), lost = 0;
+    if (reached & 1) { /* whatever is on top of our RAW wrapper calls it */
+        PyMemAllocatorEx top;
+        PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &top);
+        atomic_store(&hl_verified_raw_top_malloc, (uintptr_t)top.malloc);
+        atomic_store(&hl_verified_raw_top_ctx, (uintptr_t)top.ctx);
+    }
     for (int i = 0; i < 3; i++) {
         hl_domain_hook *hook = &hl_hooks[i];
         if (!hook->installed || (reached & (1 << i)))
@@ -464,23 +539,26 @@ uint64_t hlpy_hooks_lost(void) {
     return atomic_load(&hl_hooks_lost);
 }
 
-/* The pending call behind hlpy_hooks_request_check: runs in the main
- * interpreter with the GIL. A warning turned into an error is reported as
- * unraisable: an exception from a pending call would surface in whatever
- * code the main thread happened to run. */
-static atomic_int hl_check_pending;
-static int hl__pending_check(void *arg) {
-    (void)arg;
-    atomic_store(&hl_check_pending, 0);
+void hlpy_hooks_check_without_gil(void) {
+    /* No allocation here: a tool under ours may take the GIL in its RAW hook
+     * (the stdlib tracemalloc does), and one that is being stopped meanwhile
+     * crashes there (3.11). Reading the domain's allocator is enough to see
+     * that nothing changed: ours on top, or the tool last seen calling ours. */
+    if (!atomic_load(&hl_raw_installed))
+        return;
+    PyMemAllocatorEx top;
+    PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &top);
+    if (top.malloc == hl_raw_malloc ||
+        ((uintptr_t)top.malloc == atomic_load(&hl_verified_raw_top_malloc) &&
+         (uintptr_t)top.ctx == atomic_load(&hl_verified_raw_top_ctx)))
+        return;
+    /* Something else is on top: see, with the GIL, whether it calls ours.
+     * Waiting for the GIL is safe on a thread with no state attached, unless
+     * the interpreter is going away. */
+    if (hlpy_cpython_this_thread_tstate() != NULL || hlpy_cpython_is_finalizing())
+        return;
+    PyGILState_STATE gil = PyGILState_Ensure();
     if (hlpy_hooks_check() < 0)
         PyErr_WriteUnraisable(NULL);
-    return 0;
-}
-
-void hlpy_hooks_request_check(void) {
-    /* hl_hook_users is the GIL's: the pending call reads it, not this. */
-    if (atomic_exchange(&hl_check_pending, 1))
-        return;
-    if (Py_AddPendingCall(hl__pending_check, NULL) != 0)
-        atomic_store(&hl_check_pending, 0); /* the queue is full: the next request retries */
+    PyGILState_Release(gil);
 }

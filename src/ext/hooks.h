@@ -33,11 +33,15 @@ void hlpy_hooks_uninstall(hlpy_hook_user user);
  * Needs the GIL; for the public functions that read or change the tracer. */
 int hlpy_hooks_check(void);
 
-/* Ask for hlpy_hooks_check() to run soon in the main thread (a pending
- * call), for callers that run periodically without the GIL (the timeline
- * thread). Any thread; never blocks; does nothing when a check is already
- * pending. */
-void hlpy_hooks_request_check(void);
+/* For a thread that runs periodically with no thread state (the timeline
+ * thread of `heaplens run`): look, without the GIL and without allocating,
+ * at the RAW domain's allocator (another tool that takes the chain away
+ * takes all three domains); only when something other than our wrapper, or
+ * the tool last seen calling it, is on top, take the GIL and run
+ * hlpy_hooks_check(), its warning reported as unraisable if it raises.
+ * Nothing runs in the main thread's place. Never waits for the GIL on a
+ * thread that has a state attached or while the interpreter finalizes. */
+void hlpy_hooks_check_without_gil(void);
 
 /* How many times a wrapper was found out of the chain and put back. */
 uint64_t hlpy_hooks_lost(void);

@@ -71,7 +71,7 @@ static void hl__sample(void) {
     hl_timeline_point point = {(uint64_t)(t < 0 ? 0 : t), now, high > now ? high : now,
                                hl__rss_bytes()};
     hl_timeline_add(&S.timeline, point);
-    hlpy_hooks_request_check(); /* another tool may have taken the hooks away */
+    hlpy_hooks_check_without_gil(); /* another tool may have taken the hooks away */
 }
 
 static void *hl__thread_main(void *arg) {

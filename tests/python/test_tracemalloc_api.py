@@ -154,6 +154,10 @@ def test_get_tracer_counters():
     assert set(counters) == {
         "dropped",
         "unknown_stacks",
+        "stale_stacks",
+        "gil_unsafe",
+        "bad_stack_ids",
+        "hooks_lost",
         "stacks",
         "live_blocks",
         "peaks_not_copied",
