@@ -238,3 +238,55 @@ def test_a_shared_gil_interpreter_that_imported_heaplens_and_ended_leaves_tracin
     assert out.strip() in ("ok", "skip")
     if out.strip() == "skip":
         pytest.skip("no _interpreters or _xxsubinterpreters")
+
+
+def test_start_and_stop_while_own_gil_interpreters_allocate():
+    """The allocators are the process's: a subinterpreter with a GIL of its
+    own allocates through heaplens's wrappers, in its own thread, while the
+    main interpreter starts and stops tracing, which rewrites them field by
+    field. A wrapper that trusted its ctx argument read a half-written one
+    and crashed (3.12, 3.13)."""
+    out = run_isolated(
+        """
+        import threading, time
+        try:
+            import _interpreters as mod
+        except ImportError:
+            try:
+                import _xxsubinterpreters as mod
+            except ImportError:
+                print("skip"); raise SystemExit
+        import heaplens
+        from heaplens import _core
+        run = getattr(mod, "exec", None) or mod.run_string
+        interps = [mod.create() for _ in range(2)]     # isolated: a GIL each
+        code = (
+            "import time\\n"
+            "end = time.monotonic() + 2\\n"
+            "keep = []\\n"
+            "while time.monotonic() < end:\\n"
+            "    keep.append([bytearray(700), {'a': 1}, 'x' * 100])\\n"
+            "    if len(keep) > 500: del keep[:250]\\n"
+        )
+        threads = [threading.Thread(target=run, args=(i, code)) for i in interps]
+        for t in threads:
+            t.start()
+        rounds = 0
+        end = time.monotonic() + 2
+        while time.monotonic() < end:
+            heaplens.start(2, sample_rate=0 if rounds % 2 else 512)
+            x = [bytearray(100) for _ in range(100)]
+            _core.take_snapshot()
+            heaplens.stop()
+            rounds += 1
+        for t in threads:
+            t.join()
+        for i in interps:
+            mod.destroy(i)
+        print("rounds", rounds)
+        """,
+        timeout=60,
+    )
+    if out.strip() == "skip":
+        pytest.skip("no _interpreters or _xxsubinterpreters")
+    assert out.startswith("rounds"), out
