@@ -495,8 +495,10 @@ void hlpy_tracer_py_new_object(PyObject *obj) {
  * unknown_stacks. Waiting is unsafe whenever this thread has any thread
  * state attached (it holds a GIL already: the main one with another
  * interpreter's state while Py_NewInterpreter runs, or a subinterpreter's
- * own), when it may hold the GIL with no state (3.11's Py_NewInterpreter,
- * counted in gil_unsafe too), and during shutdown. A thread with no Python
+ * own), when it may hold the GIL with no state (3.11's Py_NewInterpreter),
+ * when CPython's lock on its interpreters is held (this thread may hold it,
+ * in PyInterpreterState_New, while the GIL's holder waits for it: 3.12),
+ * counted in gil_unsafe too, and during shutdown. A thread with no Python
  * state at all has no frames to record, as tracemalloc records it.
  *
  * Returns 0, or -1 when the stack table could not grow, or when tracing
@@ -509,7 +511,9 @@ static int hl__raw_stack(hl_stack_id *id_out, uint64_t *epoch_out) {
         *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
         return hl__intern_current_stack(current, id_out);
     }
-    int unsafe = current == NULL && own != NULL && hlpy_cpython_gil_held_without_state(own);
+    int unsafe =
+        current == NULL && own != NULL &&
+        (hlpy_cpython_gil_held_without_state(own) || hlpy_cpython_interpreters_lock_busy());
     if (current != NULL || own == NULL || unsafe || !hl__traced_interpreter(own) ||
         hlpy_cpython_is_finalizing()) {
         atomic_fetch_add_explicit(&T->unknown_stacks, 1, memory_order_relaxed);

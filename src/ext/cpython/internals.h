@@ -60,6 +60,13 @@ PyThreadState *hlpy_cpython_this_thread_tstate(void);
  * calling thread's PyGILState state. Never allocates, never blocks. */
 int hlpy_cpython_gil_held_without_state(PyThreadState *own);
 
+/* 1 when the runtime's lock on its list of interpreters (CPython's
+ * HEAD_LOCK) is held, by any thread. CPython allocates under it with no
+ * thread state attached (PyInterpreterState_New), and a thread holding the
+ * GIL may be waiting for it, so a RAW hook must not wait for the GIL then:
+ * Py_NewInterpreter hung that way (3.12). Never blocks, never allocates. */
+int hlpy_cpython_interpreters_lock_busy(void);
+
 /* 1 while the interpreter is shutting down (so no thread may wait for the GIL). */
 int hlpy_cpython_is_finalizing(void);
 

@@ -23,6 +23,11 @@ int hlpy_cpython_gil_held_without_state(PyThreadState *own) {
     return 0;
 }
 
+int hlpy_cpython_interpreters_lock_busy(void) {
+    /* A PyMutex: its low bit says whether it is held. */
+    return (_Py_atomic_load_uint8_relaxed(&_PyRuntime.interpreters.mutex._bits) & 1) != 0;
+}
+
 int hlpy_cpython_is_finalizing(void) {
     return Py_IsFinalizing() != 0;
 }
