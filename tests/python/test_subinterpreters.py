@@ -149,12 +149,20 @@ def with_gil():
         if len(keep) > 200:
             del keep[:100]
 
+def spawner():
+    # Thread states made and deleted with the GIL held take CPython's
+    # interpreters lock, which Py_NewInterpreter allocates under.
+    while not stop.is_set():
+        t = threading.Thread(target=bytearray, args=(100,))
+        t.start()
+        t.join()
+
 threads = []
 if BUSY:
     lib = ctypes.CDLL(LIB)
     lib.raw_threads_churn_start.argtypes = [ctypes.c_int, ctypes.c_size_t]
     assert lib.raw_threads_churn_start(2, 700) == 0
-    threads = [threading.Thread(target=f) for f in (gil_less, gil_less, with_gil)]
+    threads = [threading.Thread(target=f) for f in (gil_less, gil_less, with_gil, spawner)]
     for t in threads:
         t.start()
 heaplens.start(3, sample_rate=RATE)
