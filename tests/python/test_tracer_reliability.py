@@ -94,8 +94,19 @@ def test_raw_allocations_without_the_gil_are_recorded_with_their_stack():
         def allocate_here(out):
             out.extend(libc.PyMem_RawMalloc(4099) for _ in range(100))
 
+        # Every thread starts before any allocates and ends after all have:
+        # making or ending a thread state takes a lock of CPython's under
+        # which the RAW hook may not wait for the GIL (it then records no
+        # frames, and says so in 'gil_unsafe').
+        started, finished = threading.Barrier(4), threading.Barrier(4)
+
+        def in_thread(out):
+            started.wait()
+            allocate_here(out)
+            finished.wait()
+
         ptrs = []
-        threads = [threading.Thread(target=allocate_here, args=(ptrs,)) for _ in range(4)]
+        threads = [threading.Thread(target=in_thread, args=(ptrs,)) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:
