@@ -27,10 +27,13 @@
 #include "cpython/internals.h"
 #include "tracer.h"
 
-/* How many allocators one domain's wrapper can have wrapped in turn before a
- * record is reused: the wrappers read the one in use through a pointer, so a
- * thread still in a call made through an older record (the RAW domain runs
- * without the GIL) keeps reading values that do not change under it. */
+/* How many different allocators one domain's wrapper can have wrapped in
+ * turn before a record is reused: the wrappers read the one in use through
+ * a pointer, so a thread still in a call made through an older record (the
+ * RAW domain runs without the GIL) keeps reading values that do not change
+ * under it. Wrapping the same allocator again reuses its record as it is
+ * (hl__install_one): rewriting one under a reader, when start and stop ran
+ * in a loop, crashed 3.15. */
 #define HL_SAVED_RING 8
 
 typedef struct hl_domain_hook {
@@ -443,9 +446,25 @@ void hlpy_hooks_set_free_observer(hlpy_free_observer observer) {
 /* Put our wrapper in front of whatever allocator `hook`'s domain has now.
  * Needs the GIL. */
 static void hl__install_one(hl_domain_hook *hook) {
-    PyMemAllocatorEx *record = &hook->ring[hook->ring_next];
-    hook->ring_next = (hook->ring_next + 1) % HL_SAVED_RING;
-    PyMem_GetAllocator(hook->domain, record);
+    /* A record another thread may still be reading is never rewritten: the
+     * allocator under ours is nearly always one it wrapped before (start and
+     * stop in a loop wrap the default again and again), and that record is
+     * used as it is; a new one takes the oldest slot. */
+    PyMemAllocatorEx under;
+    PyMem_GetAllocator(hook->domain, &under);
+    PyMemAllocatorEx *record = NULL;
+    for (int i = 0; i < HL_SAVED_RING && record == NULL; i++) {
+        PyMemAllocatorEx *known = &hook->ring[i];
+        if (known->malloc == under.malloc && known->ctx == under.ctx &&
+            known->calloc == under.calloc && known->realloc == under.realloc &&
+            known->free == under.free)
+            record = known;
+    }
+    if (record == NULL) {
+        record = &hook->ring[hook->ring_next];
+        hook->ring_next = (hook->ring_next + 1) % HL_SAVED_RING;
+        *record = under;
+    }
     atomic_store_explicit(&hook->saved, record, memory_order_release);
     PyMemAllocatorEx wrapper;
     hl__wrapper_for(hook, &wrapper);
@@ -486,6 +505,15 @@ void hlpy_hooks_install(hlpy_hook_user user) {
     }
 }
 
+/* 1 when an interpreter other than the main one exists: one with a GIL of
+ * its own may be calling the MEM and OBJ allocators right now, without the
+ * main GIL, and would read them half-written (3.15 crashed so). The
+ * wrappers then stay, passing calls through. Needs the GIL. */
+static int hl__other_interpreters(void) {
+    PyInterpreterState *interp = PyInterpreterState_Head();
+    return interp != NULL && PyInterpreterState_Next(interp) != NULL;
+}
+
 void hlpy_hooks_uninstall(hlpy_hook_user user) {
     hl_hook_users &= ~(int)user;
     if (hl_hook_users != 0)
@@ -493,7 +521,12 @@ void hlpy_hooks_uninstall(hlpy_hook_user user) {
     for (int i = 0; i < 3; i++) {
         hl_domain_hook *hook = &hl_hooks[i];
         PyMemAllocatorEx current;
-        if (!hook->installed)
+        /* The RAW wrapper stays, passing calls through while not tracing:
+         * PyMem_SetAllocator is not atomic for threads that call the RAW
+         * allocator meanwhile without the GIL, and one on 3.15 called a
+         * half-written function pointer when start and stop ran in a loop.
+         * Left in place, it costs a few instructions per RAW call. */
+        if (!hook->installed || hook->domain == PYMEM_DOMAIN_RAW || hl__other_interpreters())
             continue;
         PyMem_GetAllocator(hook->domain, &current);
         if (hl__is_ours(&current, hook)) {

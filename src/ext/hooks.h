@@ -17,8 +17,9 @@ typedef enum hlpy_hook_user {
 void hlpy_hooks_install(hlpy_hook_user user);
 
 /* `user` no longer needs the wrappers. When no user does, restore the
- * allocators that were in place before install, for each domain whose current
- * allocator is still heaplens's own. A domain that another tool hooked on top
+ * allocators that were in place before install, for the MEM and OBJ domains
+ * where the current allocator is still heaplens's own (the RAW wrapper
+ * stays, passing calls through: see hooks.c). A domain that another tool hooked on top
  * of ours keeps our wrapper, which passes calls straight through while not
  * tracing. Needs the GIL. */
 void hlpy_hooks_uninstall(hlpy_hook_user user);
