@@ -113,17 +113,24 @@ def test_raw_allocations_without_the_gil_are_recorded_with_their_stack():
             t.join()
         allocate_here(ptrs)
         snap = _core.take_snapshot()
-        found = 0
+        found = without_frames = 0
         for i in range(snap.n_traces):
             _, size, stack = snap.trace(i)
             if size == 4099:
                 found += 1
-                assert "allocate_here" in snap.stack_functions()[stack], snap.stacks()[stack]
+                if "allocate_here" not in snap.stack_functions()[stack]:
+                    assert snap.stacks()[stack] == ((("<unknown>", 0),), 1), snap.stacks()[stack]
+                    without_frames += 1
         assert found == 500, found
         for p in ptrs:
             libc.PyMem_RawFree(p)
         counters = _core.get_tracer_counters()
-        assert counters["dropped"] == 0 and counters["unknown_stacks"] == 0, counters
+        # A block is recorded without frames only when waiting for the GIL
+        # could have hung ('gil_unsafe': a thread that join() already let go
+        # may still be ending its thread state under CPython's lock).
+        assert without_frames <= counters["gil_unsafe"] <= 25, (without_frames, counters)
+        assert counters["dropped"] == 0, counters
+        assert counters["unknown_stacks"] == counters["gil_unsafe"], counters
         _core.stop()
         print("ok")
     """)
