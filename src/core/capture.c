@@ -19,15 +19,21 @@
  * hl_snapshot_data_validate(), which runs on every snapshot at the end.
  * On any failure everything decoded so far is freed.
  */
+#define _POSIX_C_SOURCE 200809L /* pread, O_CLOEXEC, fstat */
 #include "capture.h"
 #include "hl_error.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "crc32.h"
 
@@ -1445,56 +1451,262 @@ int hl_capture_decode(const uint8_t *buf, size_t len, hl_snapshot_data *out, cha
     return 0;
 }
 
-/* Read a whole file into a new buffer. Returns 0 with *out_buf (malloc'd, or
- * NULL for an empty file) and *out_len, or -1 with a message. */
-static int hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_len, char *errbuf,
-                               size_t errbuf_size) {
-    FILE *file;
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
+/* ---- reading a file: the table first, then the body ----------------------
+ *
+ * A file is trusted no more than a buffer, and its size is the one thing a
+ * length field cannot lie about. So before the body is read into memory:
+ * the file must be a regular file (a device such as /dev/zero or a FIFO has
+ * no size to check against: it is refused before a byte is read, and a FIFO
+ * is opened without waiting for a writer); the header must be a heaplens
+ * header; and the section table is walked with small reads: every section's
+ * length must fit in what is left of the file, the table must end with END
+ * exactly at the end of the file, an empty section's CRC is checked on the
+ * spot (a run of zeros, as in a sparse file, fails there), and a section of
+ * more than HL__STREAM_CRC_MIN bytes has its CRC checked by streaming it
+ * through a fixed buffer. Only then is the file read, into one buffer of its
+ * real size, and decoded by hl_capture_decode_all(), which checks everything
+ * again on the bytes actually read (the file may change in between). */
+
+#define HL__STREAM_CRC_MIN ((uint64_t)1 << 20)
+
+/* A read-ahead window over the file for the table walk: section headers that
+ * fall in the current window cost no system call. */
+typedef struct hl__window {
+    int fd;
+    uint64_t file_size;
+    uint64_t start; /* file offset of data[0] */
+    size_t len;     /* valid bytes in data */
+    uint8_t *data;  /* HL__CHUNK_SIZE bytes */
+} hl__window;
+
+/* Read up to n bytes at offset, retrying on EINTR and short reads. Returns
+ * the count read (less than n only at end of file), or -1 with errno set. */
+static ssize_t hl__pread_full(int fd, void *buf, size_t n, uint64_t offset) {
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t got = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(offset + done));
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (got == 0)
+            break;
+        done += (size_t)got;
+    }
+    return (ssize_t)done;
+}
+
+/* Point *out at the n (<= HL__CHUNK_SIZE) bytes at offset, which the caller
+ * has checked lie inside the file. Returns 0, or -1 with a message. */
+static int hl__window_get(hl__window *window, uint64_t offset, size_t n, const uint8_t **out,
+                          char *errbuf, size_t errbuf_size) {
+    if (offset < window->start || offset + n > window->start + window->len) {
+        uint64_t want = window->file_size - offset;
+        ssize_t got = hl__pread_full(window->fd, window->data,
+                                     want < HL__CHUNK_SIZE ? (size_t)want : HL__CHUNK_SIZE, offset);
+        if (got < 0)
+            return hl_error_format(errbuf, errbuf_size, "read failed: %s", hl__os_error(errno));
+        window->start = offset;
+        window->len = (size_t)got;
+        if (window->len < n)
+            return hl_error_format(errbuf, errbuf_size,
+                                   "the file shrank while being read (%" PRIu64 " bytes expected)",
+                                   window->file_size);
+    }
+    *out = window->data + (offset - window->start);
+    return 0;
+}
+
+/* Check the CRC of the section whose 20-byte header is at offset by streaming
+ * its payload through the window's buffer. Returns 0 or -1 with a message. */
+static int hl__stream_crc(hl__window *window, uint64_t offset, const uint8_t *header,
+                          const char *name, char *errbuf, size_t errbuf_size) {
+    uint32_t expected = hl__load_u32(header + 16);
+    uint64_t length = hl__load_u64(header + 8);
+    uint32_t crc = hl_crc32c_compute(header, 16);
+    uint64_t pos = offset + HL__SECTION_HEADER_SIZE;
+    uint64_t end = pos + length;
+
+    window->len = 0; /* the buffer is about to be reused */
+    while (pos < end) {
+        size_t n = end - pos < HL__CHUNK_SIZE ? (size_t)(end - pos) : HL__CHUNK_SIZE;
+        ssize_t got = hl__pread_full(window->fd, window->data, n, pos);
+        if (got < 0)
+            return hl_error_format(errbuf, errbuf_size, "read failed: %s", hl__os_error(errno));
+        if ((size_t)got < n)
+            return hl_error_format(errbuf, errbuf_size,
+                                   "the file shrank while being read (%" PRIu64 " bytes expected)",
+                                   window->file_size);
+        crc = hl_crc32c_update(crc, window->data, n);
+        pos += n;
+    }
+    if (crc != expected)
+        return hl_error_format(errbuf, errbuf_size,
+                               "checksum mismatch in section %s at offset %" PRIu64, name, offset);
+    return 0;
+}
+
+/* Check the header and the section table of the file open as fd, of
+ * file_size bytes, without reading any payload of HL__STREAM_CRC_MIN bytes
+ * or less. Returns 0 when the table is consistent with the file's size, -1
+ * with a message otherwise. */
+static int hl__check_table(int fd, uint64_t file_size, char *errbuf, size_t errbuf_size) {
+    hl__window window = {fd, file_size, 0, 0, NULL};
+    uint64_t pos = HL__HEADER_SIZE;
+    const uint8_t *bytes;
+    hl_capture header_only;
+    char tag_buf[16];
     int rc = -1;
 
-    *out_buf = NULL;
-    *out_len = 0;
-    file = fopen(path, "rb");
-    if (file == NULL)
-        return hl_error_format(errbuf, errbuf_size, "cannot open: %s", hl__os_error(errno));
+    window.data = malloc(HL__CHUNK_SIZE);
+    if (window.data == NULL)
+        return hl_error_format(errbuf, errbuf_size, "out of memory reading the file");
+    hl_capture_init(&header_only);
+    {
+        size_t head = file_size < HL__HEADER_SIZE ? (size_t)file_size : HL__HEADER_SIZE;
+        if (hl__window_get(&window, 0, head, &bytes, errbuf, errbuf_size) < 0 ||
+            hl__check_header(bytes, head, &header_only, errbuf, errbuf_size) < 0)
+            goto done;
+    }
     for (;;) {
-        size_t got;
+        uint64_t remain = file_size - pos;
+        uint64_t length;
+        uint32_t tag, flags;
+        const char *name;
 
-        if (len == cap) {
-            uint8_t *grown;
-
-            if (cap > SIZE_MAX / 2) {
-                hl_error_format(errbuf, errbuf_size, "file is too large to read into memory");
-                goto done;
-            }
-            cap = cap ? cap * 2 : HL__CHUNK_SIZE;
-            grown = realloc(buf, cap);
-            if (grown == NULL) {
-                hl_error_format(errbuf, errbuf_size, "out of memory reading the file");
-                goto done;
-            }
-            buf = grown;
+        if (remain == 0) {
+            hl_error_format(errbuf, errbuf_size, "truncated: file ends without an END section");
+            goto done;
         }
-        got = fread(buf + len, 1, cap - len, file);
-        len += got;
-        if (got == 0) {
-            if (ferror(file)) {
-                hl_error_format(errbuf, errbuf_size, "read failed: %s", hl__os_error(errno));
+        if (remain < HL__SECTION_HEADER_SIZE) {
+            hl_error_format(errbuf, errbuf_size,
+                            "truncated: section header needs %u bytes, %" PRIu64 " remain",
+                            HL__SECTION_HEADER_SIZE, remain);
+            goto done;
+        }
+        if (hl__window_get(&window, pos, HL__SECTION_HEADER_SIZE, &bytes, errbuf, errbuf_size) < 0)
+            goto done;
+        tag = hl__load_u32(bytes);
+        flags = hl__load_u32(bytes + 4);
+        length = hl__load_u64(bytes + 8);
+        name = hl__tag_name(tag, tag_buf, sizeof(tag_buf));
+        remain -= HL__SECTION_HEADER_SIZE;
+        if (length > remain) {
+            hl_error_format(errbuf, errbuf_size,
+                            "truncated: section %s needs %" PRIu64 " bytes, %" PRIu64 " remain",
+                            name, length, remain);
+            goto done;
+        }
+        if (length == 0 && hl_crc32c_compute(bytes, 16) != hl__load_u32(bytes + 16)) {
+            hl_error_format(errbuf, errbuf_size,
+                            "checksum mismatch in section %s at offset %" PRIu64, name, pos);
+            goto done;
+        }
+        if (length > HL__STREAM_CRC_MIN) {
+            uint8_t copy[HL__SECTION_HEADER_SIZE];
+            memcpy(copy, bytes, sizeof(copy)); /* the window is reused */
+            if (hl__stream_crc(&window, pos, copy, name, errbuf, errbuf_size) < 0)
+                goto done;
+        }
+        if (tag == HL__TAG_END) {
+            if (length != 0 || remain != 0) {
+                hl_error_format(errbuf, errbuf_size,
+                                length != 0 ? "section END is not empty"
+                                            : "%" PRIu64
+                                              " bytes of trailing data after the END section",
+                                remain);
                 goto done;
             }
             break;
         }
+        if ((flags & HL__SECTION_REQUIRED) &&
+            name == tag_buf) { /* a tag this version does not know */
+            hl_error_format(errbuf, errbuf_size,
+                            "unknown required section %s (written by a newer heaplens?)", name);
+            goto done;
+        }
+        pos += HL__SECTION_HEADER_SIZE + length;
+    }
+    rc = 0;
+
+done:
+    free(window.data);
+    hl_capture_clear(&header_only);
+    return rc;
+}
+
+/* What a file that is not a regular file is, for messages. */
+static const char *hl__file_kind(mode_t mode) {
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a regular file";
+}
+
+/* Read the capture file at path into a new buffer after checking its table
+ * (see above). Returns 0 with *out_buf (malloc'd; caller frees) and *out_len,
+ * or -1 with a message and *out_buf NULL. */
+static int hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_len, char *errbuf,
+                               size_t errbuf_size) {
+    struct stat st;
+    uint8_t *buf = NULL;
+    uint64_t size;
+    ssize_t got;
+    int fd, rc = -1;
+
+    *out_buf = NULL;
+    *out_len = 0;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return hl_error_format(errbuf, errbuf_size, "cannot open: %s", hl__os_error(errno));
+    if (fstat(fd, &st) < 0) {
+        hl_error_format(errbuf, errbuf_size, "cannot stat: %s", hl__os_error(errno));
+        goto done;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        hl_error_format(errbuf, errbuf_size, "cannot read: %s", hl__os_error(EISDIR));
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        hl_error_format(errbuf, errbuf_size,
+                        "not a regular file (%s): a capture is read from a file of known size",
+                        hl__file_kind(st.st_mode));
+        goto done;
+    }
+    size = (uint64_t)st.st_size;
+    if (size > SIZE_MAX - 1 || size > (uint64_t)SSIZE_MAX) {
+        hl_error_format(errbuf, errbuf_size, "file is too large to read into memory");
+        goto done;
+    }
+    if (hl__check_table(fd, size, errbuf, errbuf_size) < 0)
+        goto done;
+    buf = malloc(size ? (size_t)size : 1);
+    if (buf == NULL) {
+        hl_error_format(errbuf, errbuf_size, "out of memory reading the file (%" PRIu64 " bytes)",
+                        size);
+        goto done;
+    }
+    got = hl__pread_full(fd, buf, (size_t)size, 0);
+    if (got < 0) {
+        hl_error_format(errbuf, errbuf_size, "read failed: %s", hl__os_error(errno));
+        goto done;
     }
     *out_buf = buf;
-    *out_len = len;
+    *out_len = (size_t)got; /* shorter when the file shrank: the decoder says what is missing */
     buf = NULL;
     rc = 0;
 
 done:
     free(buf);
-    fclose(file);
+    close(fd);
     return rc;
 }
 

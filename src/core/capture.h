@@ -52,7 +52,8 @@ HL_WARN_UNUSED int hl_capture_write_file(const char *path, const hl_snapshot_dat
 HL_WARN_UNUSED int hl_capture_decode(const uint8_t *buf, size_t len, hl_snapshot_data *out,
                                      char *errbuf, size_t errbuf_size);
 
-/* Read the file at path and decode it as hl_capture_decode() does. */
+/* Read the file at path (checked as hl_capture_read_file_all() checks it)
+ * and decode it as hl_capture_decode() does. */
 HL_WARN_UNUSED int hl_capture_read_file(const char *path, hl_snapshot_data *out, char *errbuf,
                                         size_t errbuf_size);
 
@@ -96,7 +97,11 @@ void hl_capture_clear(hl_capture *capture);
 HL_WARN_UNUSED int hl_capture_decode_all(const uint8_t *buf, size_t len, hl_capture *out,
                                          char *errbuf, size_t errbuf_size);
 
-/* Read the file at path and decode it as hl_capture_decode_all() does. */
+/* Read the file at path and decode it as hl_capture_decode_all() does. The
+ * path must name a regular file (a device or FIFO is refused unread); its
+ * header and section table are checked against the file's real size before
+ * the body is read, so no length field can make this read or allocate more
+ * than the file holds ("Reading a file" in docs/capture-format.md). */
 HL_WARN_UNUSED int hl_capture_read_file_all(const char *path, hl_capture *out, char *errbuf,
                                             size_t errbuf_size);
 
