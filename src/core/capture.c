@@ -21,6 +21,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* pread, O_CLOEXEC, fstat */
 #include "capture.h"
+#include "hl_alloc.h"
 #include "hl_error.h"
 
 #include <errno.h>
@@ -49,6 +50,23 @@ static const char *hl__os_error(int error) {
 
 int hl_capture_os_errno(void) {
     return hl__last_os_errno;
+}
+
+/* Format an "out of memory ..." message into errbuf and remember ENOMEM for
+ * hl_capture_os_errno(), so that the binding raises MemoryError without
+ * reading the message. Always returns -1. */
+static int hl__no_memory(char *errbuf, size_t errbuf_size, const char *fmt, ...)
+    HL_PRINTF_LIKE(3, 4);
+static int hl__no_memory(char *errbuf, size_t errbuf_size, const char *fmt, ...) {
+    va_list args;
+
+    hl__last_os_errno = ENOMEM;
+    if (errbuf != NULL && errbuf_size > 0) {
+        va_start(args, fmt);
+        vsnprintf(errbuf, errbuf_size, fmt, args);
+        va_end(args);
+    }
+    return -1;
 }
 
 #define HL__HEADER_SIZE 20u
@@ -143,12 +161,12 @@ static int32_t hl__i32_from_bits(uint32_t v) {
     return v > (uint32_t)INT32_MAX ? -(int32_t)(~v) - 1 : (int32_t)v;
 }
 
-/* malloc(count * item_size), or NULL when the product overflows size_t or
+/* hl_malloc(count * item_size), or NULL when the product overflows size_t or
  * memory runs out. count must be > 0. */
 static void *hl__alloc_array(uint64_t count, size_t item_size) {
     if (count > SIZE_MAX / item_size)
         return NULL;
-    return malloc((size_t)count * item_size);
+    return hl_malloc((size_t)count * item_size);
 }
 
 /* Make room for element n of array, which holds n elements of item_size
@@ -161,7 +179,7 @@ static void *hl__reserve_one(void *array, size_t n, size_t item_size) {
         return array; /* not full */
     if (n > SIZE_MAX / 2 / item_size)
         return NULL;
-    return realloc(array, (n == 0 ? 1 : 2 * n) * item_size);
+    return hl_realloc(array, (n == 0 ? 1 : 2 * n) * item_size);
 }
 
 /* Check that len bytes are UTF-8 text without NUL bytes (the rule for
@@ -302,8 +320,9 @@ static void hl__flush(hl_capture_writer *writer) {
             }
             cap *= 2;
         }
-        grown = realloc(writer->mem, cap);
+        grown = hl_realloc(writer->mem, cap);
         if (grown == NULL) {
+            hl__last_os_errno = ENOMEM;
             hl__writer_set_error(writer, "out of memory writing the capture");
             return;
         }
@@ -396,7 +415,7 @@ static void hl__put_file_header(hl_capture_writer *writer) {
 
 /* Allocate a writer with no destination yet. Returns it, or NULL. */
 static hl_capture_writer *hl__writer_new(void) {
-    hl_capture_writer *writer = malloc(sizeof(*writer));
+    hl_capture_writer *writer = hl_malloc(sizeof(*writer));
 
     if (writer == NULL)
         return NULL;
@@ -418,13 +437,14 @@ static hl_capture_writer *hl__writer_new(void) {
 /* Start a capture file; see capture.h. */
 hl_capture_writer *hl_capture_writer_open_file(const char *path, char *errbuf, size_t errbuf_size) {
     static const char suffix[] = ".part";
+    hl__last_os_errno = 0;
     hl_capture_writer *writer = hl__writer_new();
     size_t path_len = strlen(path);
 
     if (writer == NULL)
         goto out_of_memory;
-    writer->path = malloc(path_len + 1);
-    writer->temp_path = malloc(path_len + sizeof(suffix));
+    writer->path = hl_malloc(path_len + 1);
+    writer->temp_path = hl_malloc(path_len + sizeof(suffix));
     if (writer->path == NULL || writer->temp_path == NULL)
         goto out_of_memory;
     memcpy(writer->path, path, path_len + 1);
@@ -446,17 +466,18 @@ hl_capture_writer *hl_capture_writer_open_file(const char *path, char *errbuf, s
     return writer;
 
 out_of_memory:
-    hl_error_format(errbuf, errbuf_size, "out of memory starting a capture");
+    hl__no_memory(errbuf, errbuf_size, "out of memory starting a capture");
     hl_capture_writer_abort(writer);
     return NULL;
 }
 
 /* Start a capture in memory; see capture.h. */
 hl_capture_writer *hl_capture_writer_open_memory(char *errbuf, size_t errbuf_size) {
+    hl__last_os_errno = 0;
     hl_capture_writer *writer = hl__writer_new();
 
     if (writer == NULL) {
-        hl_error_format(errbuf, errbuf_size, "out of memory starting a capture");
+        hl__no_memory(errbuf, errbuf_size, "out of memory starting a capture");
         return NULL;
     }
     hl__put_file_header(writer);
@@ -476,10 +497,10 @@ void hl_capture_writer_abort(hl_capture_writer *writer) {
         fclose(writer->file);
         remove(writer->temp_path);
     }
-    free(writer->path);
-    free(writer->temp_path);
-    free(writer->mem);
-    free(writer);
+    hl_free(writer->path);
+    hl_free(writer->temp_path);
+    hl_free(writer->mem);
+    hl_free(writer);
 }
 
 /* -- payload generators; each emits exactly the length its caller computed -- */
@@ -672,8 +693,12 @@ int hl_capture_writer_add_snapshot(hl_capture_writer *writer, const char *name,
     texts.second_len = 0;
     if (texts.first_len > UINT32_MAX || hl__check_text(name, texts.first_len) < 0)
         return hl_error_format(errbuf, errbuf_size, "snapshot name is not valid UTF-8 text");
-    if (hl_snapshot_data_validate(snap, errbuf, errbuf_size) < 0)
+    errno = 0;
+    if (hl_snapshot_data_validate(snap, errbuf, errbuf_size) < 0) {
+        if (errno == ENOMEM) /* not an invalid snapshot: memory ran out checking it */
+            hl__last_os_errno = ENOMEM;
         return -1;
+    }
 
     /* Lengths of the variable payloads; validation bounded every term. */
     strings_len = 4u + 4u * (uint64_t)snap->n_strings;
@@ -808,15 +833,15 @@ void hl_capture_clear(hl_capture *capture) {
     size_t i;
 
     for (i = 0; i < capture->n_snapshots; i++) {
-        free(capture->snapshots[i].name);
+        hl_free(capture->snapshots[i].name);
         hl_snapshot_data_clear(&capture->snapshots[i].data);
     }
-    free(capture->snapshots);
+    hl_free(capture->snapshots);
     for (i = 0; i < capture->n_info; i++) {
-        free(capture->info[i].key);
-        free(capture->info[i].value);
+        hl_free(capture->info[i].key);
+        hl_free(capture->info[i].value);
     }
-    free(capture->info);
+    hl_free(capture->info);
     hl_timeline_destroy(&capture->timeline);
     hl_capture_init(capture);
 }
@@ -832,7 +857,7 @@ static char *hl__copy_text(const uint8_t *bytes, uint32_t len, int *bad_text) {
         *bad_text = 1;
         return NULL;
     }
-    copy = malloc((size_t)len + 1);
+    copy = hl_malloc((size_t)len + 1);
     if (copy == NULL)
         return NULL;
     if (len > 0)
@@ -860,16 +885,19 @@ static int hl__parse_snapshot(const uint8_t *p, uint64_t len, hl_capture *out, c
                                " bytes but holds %" PRIu64,
                                name_len, len - 4);
     name = hl__copy_text(p + 4, name_len, &bad_text);
-    if (name == NULL)
+    if (name == NULL) {
+        if (!bad_text)
+            hl__last_os_errno = ENOMEM;
         return hl_error_format(errbuf, errbuf_size,
                                bad_text ? "snapshot name is not valid UTF-8 text"
                                         : "out of memory reading section SNAPSHOT");
+    }
     /* Each SNAPSHOT section takes at least 24 bytes of input, so the array
      * stays within a small multiple of the input size. */
     grown = hl__reserve_one(out->snapshots, out->n_snapshots, sizeof(*grown));
     if (grown == NULL) {
-        free(name);
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section SNAPSHOT");
+        hl_free(name);
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section SNAPSHOT");
     }
     out->snapshots = grown;
     grown[out->n_snapshots].name = name;
@@ -902,22 +930,27 @@ static int hl__parse_info(const uint8_t *p, uint64_t len, hl_capture *out, char 
                                " bytes but holds %" PRIu64,
                                value_len, len - 8 - key_len);
     key = hl__copy_text(p + 4, key_len, &bad_text);
-    if (key == NULL)
+    if (key == NULL) {
+        if (!bad_text)
+            hl__last_os_errno = ENOMEM;
         return hl_error_format(errbuf, errbuf_size,
                                bad_text ? "info key is not valid UTF-8 text"
                                         : "out of memory reading section INFO");
+    }
     value = hl__copy_text(p + 8 + key_len, value_len, &bad_text);
     if (value == NULL) {
-        free(key);
+        hl_free(key);
+        if (!bad_text)
+            hl__last_os_errno = ENOMEM;
         return hl_error_format(errbuf, errbuf_size,
                                bad_text ? "info value is not valid UTF-8 text"
                                         : "out of memory reading section INFO");
     }
     grown = hl__reserve_one(out->info, out->n_info, sizeof(*grown));
     if (grown == NULL) {
-        free(key);
-        free(value);
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section INFO");
+        hl_free(key);
+        hl_free(value);
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section INFO");
     }
     out->info = grown;
     grown[out->n_info].key = key;
@@ -969,7 +1002,7 @@ static int hl__parse_strings(const uint8_t *p, uint64_t len, hl_snapshot_data *s
     if (snap->string_offsets == NULL)
         goto out_of_memory;
     if (total > 0) {
-        snap->string_bytes = malloc((size_t)total); /* total <= len <= buffer size */
+        snap->string_bytes = hl_malloc((size_t)total); /* total <= len <= buffer size */
         if (snap->string_bytes == NULL)
             goto out_of_memory;
         memcpy(snap->string_bytes, p + 4 + 4 * (uint64_t)n, (size_t)total);
@@ -982,7 +1015,7 @@ static int hl__parse_strings(const uint8_t *p, uint64_t len, hl_snapshot_data *s
     return 0;
 
 out_of_memory:
-    return hl_error_format(errbuf, errbuf_size, "out of memory reading section STRINGS");
+    return hl__no_memory(errbuf, errbuf_size, "out of memory reading section STRINGS");
 }
 
 /* Check a payload made of a `head`-byte header, whose record count is a u32
@@ -1025,7 +1058,7 @@ static int hl__parse_frames(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
         return 0;
     snap->frames = hl__alloc_array(n, sizeof(hl_frame));
     if (snap->frames == NULL)
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section FRAMES");
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section FRAMES");
     p += 4;
     for (i = 0; i < n; i++, p += 8) {
         snap->frames[i].filename = hl__load_u32(p);
@@ -1093,7 +1126,7 @@ static int hl__parse_stacks(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
     return 0;
 
 out_of_memory:
-    return hl_error_format(errbuf, errbuf_size, "out of memory reading section STACKS");
+    return hl__no_memory(errbuf, errbuf_size, "out of memory reading section STACKS");
 }
 
 /* TRACES payload: u64 count, then 16-byte (size, stack, domain) records. */
@@ -1107,7 +1140,7 @@ static int hl__parse_traces(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
         return 0;
     snap->traces = hl__alloc_array(n, sizeof(hl_trace_record));
     if (snap->traces == NULL)
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section TRACES");
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section TRACES");
     p += 8;
     for (i = 0; i < n; i++, p += 16) {
         snap->traces[i].size = hl__load_u64(p);
@@ -1130,7 +1163,7 @@ static int hl__parse_counts(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
         return 0;
     snap->trace_counts = hl__alloc_array(n, sizeof(uint64_t));
     if (snap->trace_counts == NULL)
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section COUNTS");
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section COUNTS");
     for (i = 0; i < n; i++)
         snap->trace_counts[i] = hl__load_u64(p + 8 + 8 * i);
     return 0;
@@ -1150,7 +1183,7 @@ static int hl__parse_functions(const uint8_t *p, uint64_t len, hl_snapshot_data 
         return 0;
     snap->frame_functions = hl__alloc_array(n, sizeof(uint32_t));
     if (snap->frame_functions == NULL)
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section FUNCTIONS");
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section FUNCTIONS");
     for (i = 0; i < n; i++)
         snap->frame_functions[i] = hl__load_u32(p + 4 + 4 * (uint64_t)i);
     return 0;
@@ -1173,7 +1206,7 @@ static int hl__parse_timeline(const uint8_t *p, uint64_t len, hl_capture *out, c
     if (n > 0) {
         timeline->points = hl__alloc_array(n, sizeof(hl_timeline_point));
         if (timeline->points == NULL)
-            return hl_error_format(errbuf, errbuf_size, "out of memory reading section TIMELINE");
+            return hl__no_memory(errbuf, errbuf_size, "out of memory reading section TIMELINE");
     }
     timeline->max_points = (size_t)n;
     out->has_timeline = 1;
@@ -1324,7 +1357,10 @@ static int hl__validate_all(const hl_capture *out, char *errbuf, size_t errbuf_s
     size_t i;
 
     for (i = 0; i < out->n_snapshots; i++) {
+        errno = 0;
         if (hl_snapshot_data_validate(&out->snapshots[i].data, detail, sizeof(detail)) < 0) {
+            if (errno == ENOMEM)
+                hl__last_os_errno = ENOMEM;
             if (out->n_snapshots == 1)
                 return hl_error_format(errbuf, errbuf_size, "%s", detail);
             return hl_error_format(errbuf, errbuf_size, "snapshot %zu: %s", i, detail);
@@ -1419,6 +1455,7 @@ static int hl__parse_sections(const uint8_t *buf, size_t len, hl_capture *out, c
 /* Decode a whole capture; see capture.h. */
 int hl_capture_decode_all(const uint8_t *buf, size_t len, hl_capture *out, char *errbuf,
                           size_t errbuf_size) {
+    hl__last_os_errno = 0;
     hl_capture_init(out);
     if (hl__check_header(buf, len, out, errbuf, errbuf_size) < 0 ||
         hl__parse_sections(buf, len, out, errbuf, errbuf_size) < 0) {
@@ -1560,9 +1597,9 @@ static int hl__check_table(int fd, uint64_t file_size, char *errbuf, size_t errb
     char tag_buf[16];
     int rc = -1;
 
-    window.data = malloc(HL__CHUNK_SIZE);
+    window.data = hl_malloc(HL__CHUNK_SIZE);
     if (window.data == NULL)
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading the file");
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading the file");
     hl_capture_init(&header_only);
     {
         size_t head = file_size < HL__HEADER_SIZE ? (size_t)file_size : HL__HEADER_SIZE;
@@ -1632,7 +1669,7 @@ static int hl__check_table(int fd, uint64_t file_size, char *errbuf, size_t errb
     rc = 0;
 
 done:
-    free(window.data);
+    hl_free(window.data);
     hl_capture_clear(&header_only);
     return rc;
 }
@@ -1688,10 +1725,10 @@ static int hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_
     }
     if (hl__check_table(fd, size, errbuf, errbuf_size) < 0)
         goto done;
-    buf = malloc(size ? (size_t)size : 1);
+    buf = hl_malloc(size ? (size_t)size : 1);
     if (buf == NULL) {
-        hl_error_format(errbuf, errbuf_size, "out of memory reading the file (%" PRIu64 " bytes)",
-                        size);
+        hl__no_memory(errbuf, errbuf_size, "out of memory reading the file (%" PRIu64 " bytes)",
+                      size);
         goto done;
     }
     got = hl__pread_full(fd, buf, (size_t)size, 0);
@@ -1705,7 +1742,7 @@ static int hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_
     rc = 0;
 
 done:
-    free(buf);
+    hl_free(buf);
     close(fd);
     return rc;
 }
@@ -1721,7 +1758,7 @@ int hl_capture_read_file_all(const char *path, hl_capture *out, char *errbuf, si
     if (hl__read_whole_file(path, &buf, &len, errbuf, errbuf_size) < 0)
         return -1;
     rc = hl_capture_decode_all(buf, len, out, errbuf, errbuf_size);
-    free(buf);
+    hl_free(buf);
     return rc;
 }
 
@@ -1737,6 +1774,6 @@ int hl_capture_read_file(const char *path, hl_snapshot_data *out, char *errbuf,
     if (hl__read_whole_file(path, &buf, &len, errbuf, errbuf_size) < 0)
         return -1;
     rc = hl_capture_decode(buf, len, out, errbuf, errbuf_size);
-    free(buf);
+    hl_free(buf);
     return rc;
 }

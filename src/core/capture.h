@@ -155,9 +155,10 @@ HL_WARN_UNUSED int hl_capture_writer_finish(hl_capture_writer *writer, uint8_t *
 void hl_capture_writer_abort(hl_capture_writer *writer);
 
 /* After a failed call in this thread: the errno of the operating-system
- * error that caused it (open, read, write, rename), or 0 when the failure was
- * about the contents (a corrupt or foreign file) or memory. The file-level
- * calls reset it to 0 on entry. */
+ * error that caused it (open, read, write, rename), ENOMEM when memory ran
+ * out, or 0 when the failure was about the contents (a corrupt or foreign
+ * file, an invalid snapshot). The file-level calls, the decoders and the
+ * writer's open calls reset it to 0 on entry. */
 int hl_capture_os_errno(void);
 
 #endif /* HL_CAPTURE_H */
