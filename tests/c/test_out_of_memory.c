@@ -75,9 +75,14 @@ static void test_knob_counts_and_fails_the_nth(void) {
 enum { LIVE_N = 6000 };
 
 static uintptr_t live_addr(size_t i) {
-    /* 48 blocks per 64 KiB region, so regions and the directory both grow;
-     * every 7th block is big (its size goes to the big list). */
-    return ((uintptr_t)(i / 48 + 1) << HL_REGION_SHIFT) + 16 * (i % 48) + 16;
+    /* The first 2000 blocks each in a region of its own, so the directory
+     * grows (it starts at 1024 slots, at most half full); the rest 100 to a
+     * region, so regions' tables grow. Every 7th block is big (its size goes
+     * to the big list). */
+    if (i < 2000)
+        return ((uintptr_t)(i + 1) << HL_REGION_SHIFT) + 16;
+    size_t j = i - 2000;
+    return ((uintptr_t)(j / 100 + 5000) << HL_REGION_SHIFT) + 16 * (j % 100) + 16;
 }
 
 static uint64_t live_size(size_t i) {
@@ -127,6 +132,45 @@ static void test_live_table(void) {
         if (injected == 0)
             break;
         ASSERT_LT(failed_at, LIVE_N); /* a failure must show as -1 */
+    }
+}
+
+/* Replacing a small block by a big one at the same address (a free the
+ * table never saw) needs a big-list entry: when that fails, the old entry
+ * stays as it was. */
+static void test_live_table_replace_by_big(void) {
+    for (uint64_t n = 1;; n++, points++) {
+        hl_live_table t;
+        ASSERT_EQ(hl_live_table_init(&t, 0), 0);
+        for (size_t i = 0; i < 200; i++)
+            ASSERT_EQ(hl_live_table_insert(&t, live_addr(i), 32, 1), 0);
+        uint64_t bytes = t.total_bytes;
+        size_t replaced = 0;
+        arm(n);
+        for (size_t i = 0; i < 200; i++) {
+            int rc = hl_live_table_insert(&t, live_addr(i), (UINT64_C(1) << 33) + i, 2);
+            uint64_t size;
+            uint32_t word;
+            ASSERT_EQ(hl_live_table_find(&t, live_addr(i), &size, &word), 1);
+            if (rc < 0) {
+                ASSERT_U64_EQ(size, 32); /* unchanged */
+                ASSERT_EQ(word, 1);
+            } else {
+                ASSERT_EQ(rc, 1);
+                ASSERT_U64_EQ(size, (UINT64_C(1) << 33) + i);
+                bytes += size - 32;
+                replaced++;
+            }
+        }
+        uint64_t injected = disarm();
+        ASSERT_U64_EQ(t.total_bytes, bytes);
+        ASSERT_EQ(t.n_big, replaced);
+        hl_live_table_destroy(&t);
+        if (injected == 0) {
+            ASSERT_EQ(replaced, 200);
+            break;
+        }
+        ASSERT_LT(replaced, 200);
     }
 }
 
@@ -310,8 +354,12 @@ static void make_snapshot(hl_snapshot_data *d) {
     d->n_traces = 40;
     d->traces = malloc(40 * sizeof(hl_trace_record));
     ASSERT_NOT_NULL(d->traces);
-    for (uint32_t i = 0; i < 40; i++)
+    d->trace_counts = malloc(40 * sizeof(uint64_t)); /* aggregated: filters copy counts too */
+    ASSERT_NOT_NULL(d->trace_counts);
+    for (uint32_t i = 0; i < 40; i++) {
         d->traces[i] = (hl_trace_record){100 + i, i % 5, i % 2};
+        d->trace_counts[i] = 1 + i % 3;
+    }
     d->traceback_limit = 2;
     char detail[256];
     if (hl_snapshot_data_validate(d, detail, sizeof(detail)) < 0)
@@ -389,7 +437,8 @@ static hl_graph *build_graph(void) {
                               &is_new) < 0)
             goto fail;
         ASSERT_EQ(id, (hl_node_id)i);
-        hl_graph_set_size(graph, id, 8 + i);
+        /* node 5's size does not fit in 32 bits: it goes to a side table */
+        hl_graph_set_size(graph, id, i == 5 ? UINT64_C(5) << 32 : 8 + i);
     }
     for (size_t i = 0; i < GRAPH_N; i++) {
         if (i + 1 < GRAPH_N && hl_graph_add_edge(graph, (hl_node_id)(i + 1)) < 0)
@@ -419,6 +468,11 @@ static void test_graph_build(void) {
         }
         ASSERT_EQ(hl_graph_n_nodes(graph), GRAPH_N);
         ASSERT_EQ(hl_graph_find(graph, 64 * 77), 76);
+        /* exact, or (no room in the side table) the largest size it can say */
+        if (hl_graph_size(graph, 5) != UINT64_C(5) << 32)
+            ASSERT_U64_EQ(hl_graph_size(graph, 5), UINT32_MAX - 1);
+        if (injected == 0)
+            ASSERT_U64_EQ(hl_graph_size(graph, 5), UINT64_C(5) << 32);
         hl_graph_free(graph);
         if (injected == 0)
             break;
@@ -470,20 +524,39 @@ static void test_graph_queries(void) {
             ASSERT_EQ(count, 1001); /* from the nodes i % 3 == 0, and from node 9 */
         }
         ASSERT_EQ(hl_graph_csr(graph, 0, &offsets, &edges), 0);
+        int back = 1;
+        if (reversed == 0) { /* who refers to 55, back to 50: 50 -> 51 ... -> 55 */
+            hl_graph_path_query from_55 = {
+                .start = 55, .backward = 1, .target_marks = marks, .max_depth = -1};
+            arm(n);
+            back = hl_graph_shortest_path(graph, &from_55, &path, &length);
+            injected += disarm();
+            if (back < 0) {
+                ASSERT_NULL(path);
+            } else {
+                ASSERT_EQ(back, 1);
+                ASSERT_EQ(length, 6);
+                ASSERT_EQ(path[0], 50);
+                free(path);
+            }
+        }
         if (injected == 0) {
+            ASSERT_EQ(back, 1);
             ASSERT_EQ(marked + reversed, 0);
             ASSERT_EQ(found, 1);
             break;
         }
-        ASSERT_TRUE(marked < 0 || found < 0 || reversed < 0);
+        ASSERT_TRUE(marked < 0 || found < 0 || reversed < 0 || back < 0);
     }
     hl_graph_free(graph);
 }
 
 static void test_scc_and_dominators(void) {
-    hl_graph *graph = build_graph();
-    ASSERT_NOT_NULL(graph);
     for (uint64_t n = 1;; n++, points++) {
+        /* a fresh graph each time: the reverse index that the dominators
+         * build must be built (and fail) here too */
+        hl_graph *graph = build_graph();
+        ASSERT_NOT_NULL(graph);
         hl_scc scc;
         hl_dominators *dominators = (hl_dominators *)&dominators;
         hl_node_id root = 0, top[5];
@@ -492,9 +565,9 @@ static void test_scc_and_dominators(void) {
         arm(n);
         int sccs = hl_scc_compute(graph, 0, &scc);
         int doms = hl_dominators_compute(graph, &root, 1, 0, &dominators);
-        int children = doms == 0 ? hl_dominators_build_children(dominators) : -1;
         int by_type =
             doms == 0 ? hl_dominators_retained_by_type(dominators, graph, 0, 4, rows) : -1;
+        int children = doms == 0 ? hl_dominators_build_children(dominators) : -1;
         uint64_t injected = disarm();
 
         if (sccs < 0) {
@@ -519,13 +592,14 @@ static void test_scc_and_dominators(void) {
         }
         if (injected == 0) {
             ASSERT_EQ(sccs + doms + children + by_type, 0);
+            hl_graph_free(graph);
             break;
         }
         /* All four may succeed with a failure injected: the SCC result gives
          * its spare pages back with a shrinking realloc, and keeps them when
          * that fails. The results were checked above either way. */
+        hl_graph_free(graph);
     }
-    hl_graph_free(graph);
 }
 
 /* ---- capture: writer (memory and file) and reader --------------------------- */
@@ -650,6 +724,12 @@ static void test_timeline_and_free_watch(void) {
         int timeline_rc = hl_timeline_init(&timeline, 64, 0, 1000);
         int watch_rc = hl_free_watch_init(&watch);
         int added = 0;
+        int reserved = watch_rc == 0 ? hl_free_watch_reserve(&watch, 64) : -1;
+        uint64_t many[10] = {1 << 20, 2 << 20, 3 << 20, 4 << 20, 5 << 20,
+                             6 << 20, 7 << 20, 8 << 20, 9 << 20, 10 << 20};
+        uint32_t many_types[10] = {0};
+        int many_rc =
+            watch_rc == 0 ? hl_free_watch_add_many(&watch, many, many_types, many, 10) : -1;
         for (uint64_t i = 0; watch_rc == 0 && i < 2000; i++) {
             uint64_t dropped = watch.dropped;
             if (hl_free_watch_add(&watch, 4096 + 64 * i, (uint32_t)(i % 5), 64) < 0) {
@@ -669,7 +749,7 @@ static void test_timeline_and_free_watch(void) {
             ASSERT_NULL(rows);
         hl_free_watch_destroy(&watch); /* safe after a failed init too */
         if (injected == 0) {
-            ASSERT_EQ(timeline_rc + watch_rc, 0);
+            ASSERT_EQ(timeline_rc + watch_rc + reserved + many_rc, 0);
             ASSERT_EQ(added, 2000);
             ASSERT_GT(n_rows, 0);
             break;
@@ -687,6 +767,7 @@ static void test_timeline_and_free_watch(void) {
 int main(void) {
     RUN_TEST(test_knob_counts_and_fails_the_nth);
     RUN_OOM_TEST(test_live_table);
+    RUN_OOM_TEST(test_live_table_replace_by_big);
     RUN_OOM_TEST(test_stack_table);
     RUN_OOM_TEST(test_u64_map);
     RUN_OOM_TEST(test_stack_sums);
