@@ -3,7 +3,8 @@
 #   make test   C unit tests (plain and ASan+UBSan), the fuzz target, then
 #               pytest on python3 (3.11), on 3.12 and 3.13 (pyenv) and on 3.14
 #               and 3.15 (a Debian sid root, tools/sid_run.sh), and pytest
-#               again with the extension under ASan+UBSan
+#               again with the extension under ASan+UBSan, and the
+#               allocation-failure tests against a fault-injection build
 #   make demo PYTHON=python3.14   the demo on another interpreter, in its
 #               own .venv-3.14 (in the sid root when this machine lacks it)
 #   make bench  tracing overhead, snapshot speed and heap-graph queries
@@ -34,7 +35,7 @@ VENV = .venv-$(call python_where,1)
 RUN  = $(if $(filter sid,$(call python_where,2)),tools/sid_run.sh)
 endif
 
-.PHONY: demo test lint ctest fuzz pytest pytest-extra pytest-asan bench install clean
+.PHONY: demo test lint ctest fuzz pytest pytest-extra pytest-asan pytest-fault bench install clean
 
 # A virtual environment for one interpreter: $(call make_venv,DIR,PYTHON,RUN).
 # The build finds meson and ninja on PATH: the venv's own, first.
@@ -56,7 +57,7 @@ demo: install
 	@$(RUN) $(VENV)/bin/heaplens run -o build/demo-run.hlc examples/memory_hog.py
 	@$(RUN) $(VENV)/bin/heaplens report --html build/demo-run.html build/demo-run.hlc
 
-test: lint ctest fuzz pytest pytest-extra pytest-asan
+test: lint ctest fuzz pytest pytest-extra pytest-asan pytest-fault
 	@if [ -s build/pytest-extra-skipped ]; then cat build/pytest-extra-skipped; fi
 
 # Style: clang-format (config in .clang-format) and ruff, both checked, never
@@ -118,7 +119,9 @@ pytest-extra:
 	if [ -n "$$failed" ]; then echo "pytest-extra: failed on Python$$failed"; exit 1; fi
 
 # The whole Python suite against an extension built with ASan+UBSan (the
-# binding's code: hooks, heap walk, graph queries), in its own venv. The
+# binding's code: hooks, heap walk, graph queries), in its own venv, with
+# fault injection built in (so test_fault_injection.py runs under ASan too;
+# disarmed, it costs one load per allocation of the core). The
 # runtime is preloaded since the interpreter itself is not instrumented;
 # leaks are not checked (CPython keeps memory until exit), and a test that
 # provokes MemoryError needs the allocator to return NULL, not abort.
@@ -129,11 +132,25 @@ pytest-asan:
 	@$(ASAN_VENV)/bin/python -m pip install -q --disable-pip-version-check $(BUILD_DEPS) $(TEST_DEPS)
 	@$(ASAN_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation \
 	  --no-deps --force-reinstall . --config-settings=setup-args=-Db_sanitize=address,undefined \
-	  --config-settings=setup-args=-Db_lundef=false --config-settings=setup-args=-Dbuildtype=debug
+	  --config-settings=setup-args=-Db_lundef=false --config-settings=setup-args=-Dbuildtype=debug \
+	  --config-settings=setup-args=-Dfault_injection=true
 	cd tests && LD_PRELOAD=$(ASAN_LIBS) \
 	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 HEAPLENS_SKIP_BROWSER=1 \
 	  ../$(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider python
+
+# The allocation-failure tests (tests/python/test_fault_injection.py, skipped
+# elsewhere) against an extension built with -Dfault_injection=true, whose
+# core can be told to fail its Nth allocation (src/core/hl_alloc.h), in its
+# own venv.
+FAULT_VENV := .venv-fault
+pytest-fault:
+	@test -x $(FAULT_VENV)/bin/python || $(PYTHON) -m venv $(FAULT_VENV)
+	@$(FAULT_VENV)/bin/python -m pip install -q --disable-pip-version-check $(BUILD_DEPS) $(TEST_DEPS)
+	@PATH="$(abspath $(FAULT_VENV))/bin:$$PATH" $(FAULT_VENV)/bin/python -m pip install -q \
+	  --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall . \
+	  --config-settings=setup-args=-Dfault_injection=true
+	$(FAULT_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/python/test_fault_injection.py
 
 # Side by side with the stdlib tracer, memray, objgraph and guppy3; see
 # bench/README.md. BENCH_ARGS="--quick" for a shorter run, "--only heapgraph"
@@ -148,4 +165,4 @@ bench: install
 	@$(PY) bench/gc_monitor.py
 
 clean:
-	rm -rf build .venv .venv-3.* $(ASAN_VENV)
+	rm -rf build .venv .venv-3.* $(ASAN_VENV) $(FAULT_VENV)

@@ -1,6 +1,7 @@
 /* big_alloc.c - see big_alloc.h. */
 #define _GNU_SOURCE 1 /* mremap */
 #include "big_alloc.h"
+#include "hl_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,10 @@
 void *hl_big_calloc(size_t size) {
 #if defined(__linux__)
     if (size >= HL__HUGE_THRESHOLD) {
+#ifdef HL_FAULT_INJECTION
+        if (hl_fault_should_fail())
+            return NULL;
+#endif
         void *ptr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (ptr == MAP_FAILED)
             return NULL;
@@ -22,7 +27,7 @@ void *hl_big_calloc(size_t size) {
         return ptr;
     }
 #endif
-    return calloc(1, size ? size : 1);
+    return hl_calloc(1, size ? size : 1);
 }
 
 void hl_big_free(void *ptr, size_t size) {
@@ -34,7 +39,7 @@ void hl_big_free(void *ptr, size_t size) {
         return;
     }
 #endif
-    free(ptr);
+    hl_free(ptr);
 }
 
 void *hl_big_realloc(void *ptr, size_t old_size, size_t new_size) {
@@ -42,6 +47,10 @@ void *hl_big_realloc(void *ptr, size_t old_size, size_t new_size) {
         return hl_big_calloc(new_size);
 #if defined(__linux__)
     if (old_size >= HL__HUGE_THRESHOLD && new_size >= HL__HUGE_THRESHOLD) {
+#ifdef HL_FAULT_INJECTION
+        if (hl_fault_should_fail())
+            return NULL;
+#endif
         void *moved = mremap(ptr, old_size, new_size, MREMAP_MAYMOVE);
         if (moved == MAP_FAILED)
             return NULL;
@@ -60,7 +69,7 @@ void *hl_big_realloc(void *ptr, size_t old_size, size_t new_size) {
         return fresh;
     }
 #endif
-    void *grown = realloc(ptr, new_size ? new_size : 1);
+    void *grown = hl_realloc(ptr, new_size ? new_size : 1);
     if (grown != NULL && new_size > old_size)
         memset((char *)grown + old_size, 0, new_size - old_size);
     return grown;

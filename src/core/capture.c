@@ -19,15 +19,22 @@
  * hl_snapshot_data_validate(), which runs on every snapshot at the end.
  * On any failure everything decoded so far is freed.
  */
+#define _POSIX_C_SOURCE 200809L /* pread, O_CLOEXEC, fstat */
 #include "capture.h"
+#include "hl_alloc.h"
 #include "hl_error.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "crc32.h"
 
@@ -43,6 +50,23 @@ static const char *hl__os_error(int error) {
 
 int hl_capture_os_errno(void) {
     return hl__last_os_errno;
+}
+
+/* Format an "out of memory ..." message into errbuf and remember ENOMEM for
+ * hl_capture_os_errno(), so that the binding raises MemoryError without
+ * reading the message. Always returns -1. */
+static int hl__no_memory(char *errbuf, size_t errbuf_size, const char *fmt, ...)
+    HL_PRINTF_LIKE(3, 4);
+static int hl__no_memory(char *errbuf, size_t errbuf_size, const char *fmt, ...) {
+    va_list args;
+
+    hl__last_os_errno = ENOMEM;
+    if (errbuf != NULL && errbuf_size > 0) {
+        va_start(args, fmt);
+        vsnprintf(errbuf, errbuf_size, fmt, args);
+        va_end(args);
+    }
+    return -1;
 }
 
 #define HL__HEADER_SIZE 20u
@@ -137,12 +161,12 @@ static int32_t hl__i32_from_bits(uint32_t v) {
     return v > (uint32_t)INT32_MAX ? -(int32_t)(~v) - 1 : (int32_t)v;
 }
 
-/* malloc(count * item_size), or NULL when the product overflows size_t or
+/* hl_malloc(count * item_size), or NULL when the product overflows size_t or
  * memory runs out. count must be > 0. */
 static void *hl__alloc_array(uint64_t count, size_t item_size) {
     if (count > SIZE_MAX / item_size)
         return NULL;
-    return malloc((size_t)count * item_size);
+    return hl_malloc((size_t)count * item_size);
 }
 
 /* Make room for element n of array, which holds n elements of item_size
@@ -155,7 +179,7 @@ static void *hl__reserve_one(void *array, size_t n, size_t item_size) {
         return array; /* not full */
     if (n > SIZE_MAX / 2 / item_size)
         return NULL;
-    return realloc(array, (n == 0 ? 1 : 2 * n) * item_size);
+    return hl_realloc(array, (n == 0 ? 1 : 2 * n) * item_size);
 }
 
 /* Check that len bytes are UTF-8 text without NUL bytes (the rule for
@@ -296,8 +320,9 @@ static void hl__flush(hl_capture_writer *writer) {
             }
             cap *= 2;
         }
-        grown = realloc(writer->mem, cap);
+        grown = hl_realloc(writer->mem, cap);
         if (grown == NULL) {
+            hl__last_os_errno = ENOMEM;
             hl__writer_set_error(writer, "out of memory writing the capture");
             return;
         }
@@ -390,7 +415,7 @@ static void hl__put_file_header(hl_capture_writer *writer) {
 
 /* Allocate a writer with no destination yet. Returns it, or NULL. */
 static hl_capture_writer *hl__writer_new(void) {
-    hl_capture_writer *writer = malloc(sizeof(*writer));
+    hl_capture_writer *writer = hl_malloc(sizeof(*writer));
 
     if (writer == NULL)
         return NULL;
@@ -412,13 +437,14 @@ static hl_capture_writer *hl__writer_new(void) {
 /* Start a capture file; see capture.h. */
 hl_capture_writer *hl_capture_writer_open_file(const char *path, char *errbuf, size_t errbuf_size) {
     static const char suffix[] = ".part";
+    hl__last_os_errno = 0;
     hl_capture_writer *writer = hl__writer_new();
     size_t path_len = strlen(path);
 
     if (writer == NULL)
         goto out_of_memory;
-    writer->path = malloc(path_len + 1);
-    writer->temp_path = malloc(path_len + sizeof(suffix));
+    writer->path = hl_malloc(path_len + 1);
+    writer->temp_path = hl_malloc(path_len + sizeof(suffix));
     if (writer->path == NULL || writer->temp_path == NULL)
         goto out_of_memory;
     memcpy(writer->path, path, path_len + 1);
@@ -440,17 +466,18 @@ hl_capture_writer *hl_capture_writer_open_file(const char *path, char *errbuf, s
     return writer;
 
 out_of_memory:
-    hl_error_format(errbuf, errbuf_size, "out of memory starting a capture");
+    hl__no_memory(errbuf, errbuf_size, "out of memory starting a capture");
     hl_capture_writer_abort(writer);
     return NULL;
 }
 
 /* Start a capture in memory; see capture.h. */
 hl_capture_writer *hl_capture_writer_open_memory(char *errbuf, size_t errbuf_size) {
+    hl__last_os_errno = 0;
     hl_capture_writer *writer = hl__writer_new();
 
     if (writer == NULL) {
-        hl_error_format(errbuf, errbuf_size, "out of memory starting a capture");
+        hl__no_memory(errbuf, errbuf_size, "out of memory starting a capture");
         return NULL;
     }
     hl__put_file_header(writer);
@@ -470,10 +497,10 @@ void hl_capture_writer_abort(hl_capture_writer *writer) {
         fclose(writer->file);
         remove(writer->temp_path);
     }
-    free(writer->path);
-    free(writer->temp_path);
-    free(writer->mem);
-    free(writer);
+    hl_free(writer->path);
+    hl_free(writer->temp_path);
+    hl_free(writer->mem);
+    hl_free(writer);
 }
 
 /* -- payload generators; each emits exactly the length its caller computed -- */
@@ -666,8 +693,12 @@ int hl_capture_writer_add_snapshot(hl_capture_writer *writer, const char *name,
     texts.second_len = 0;
     if (texts.first_len > UINT32_MAX || hl__check_text(name, texts.first_len) < 0)
         return hl_error_format(errbuf, errbuf_size, "snapshot name is not valid UTF-8 text");
-    if (hl_snapshot_data_validate(snap, errbuf, errbuf_size) < 0)
+    errno = 0;
+    if (hl_snapshot_data_validate(snap, errbuf, errbuf_size) < 0) {
+        if (errno == ENOMEM) /* not an invalid snapshot: memory ran out checking it */
+            hl__last_os_errno = ENOMEM;
         return -1;
+    }
 
     /* Lengths of the variable payloads; validation bounded every term. */
     strings_len = 4u + 4u * (uint64_t)snap->n_strings;
@@ -802,15 +833,15 @@ void hl_capture_clear(hl_capture *capture) {
     size_t i;
 
     for (i = 0; i < capture->n_snapshots; i++) {
-        free(capture->snapshots[i].name);
+        hl_free(capture->snapshots[i].name);
         hl_snapshot_data_clear(&capture->snapshots[i].data);
     }
-    free(capture->snapshots);
+    hl_free(capture->snapshots);
     for (i = 0; i < capture->n_info; i++) {
-        free(capture->info[i].key);
-        free(capture->info[i].value);
+        hl_free(capture->info[i].key);
+        hl_free(capture->info[i].value);
     }
-    free(capture->info);
+    hl_free(capture->info);
     hl_timeline_destroy(&capture->timeline);
     hl_capture_init(capture);
 }
@@ -826,7 +857,7 @@ static char *hl__copy_text(const uint8_t *bytes, uint32_t len, int *bad_text) {
         *bad_text = 1;
         return NULL;
     }
-    copy = malloc((size_t)len + 1);
+    copy = hl_malloc((size_t)len + 1);
     if (copy == NULL)
         return NULL;
     if (len > 0)
@@ -854,16 +885,19 @@ static int hl__parse_snapshot(const uint8_t *p, uint64_t len, hl_capture *out, c
                                " bytes but holds %" PRIu64,
                                name_len, len - 4);
     name = hl__copy_text(p + 4, name_len, &bad_text);
-    if (name == NULL)
+    if (name == NULL) {
+        if (!bad_text)
+            hl__last_os_errno = ENOMEM;
         return hl_error_format(errbuf, errbuf_size,
                                bad_text ? "snapshot name is not valid UTF-8 text"
                                         : "out of memory reading section SNAPSHOT");
+    }
     /* Each SNAPSHOT section takes at least 24 bytes of input, so the array
      * stays within a small multiple of the input size. */
     grown = hl__reserve_one(out->snapshots, out->n_snapshots, sizeof(*grown));
     if (grown == NULL) {
-        free(name);
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section SNAPSHOT");
+        hl_free(name);
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section SNAPSHOT");
     }
     out->snapshots = grown;
     grown[out->n_snapshots].name = name;
@@ -896,22 +930,27 @@ static int hl__parse_info(const uint8_t *p, uint64_t len, hl_capture *out, char 
                                " bytes but holds %" PRIu64,
                                value_len, len - 8 - key_len);
     key = hl__copy_text(p + 4, key_len, &bad_text);
-    if (key == NULL)
+    if (key == NULL) {
+        if (!bad_text)
+            hl__last_os_errno = ENOMEM;
         return hl_error_format(errbuf, errbuf_size,
                                bad_text ? "info key is not valid UTF-8 text"
                                         : "out of memory reading section INFO");
+    }
     value = hl__copy_text(p + 8 + key_len, value_len, &bad_text);
     if (value == NULL) {
-        free(key);
+        hl_free(key);
+        if (!bad_text)
+            hl__last_os_errno = ENOMEM;
         return hl_error_format(errbuf, errbuf_size,
                                bad_text ? "info value is not valid UTF-8 text"
                                         : "out of memory reading section INFO");
     }
     grown = hl__reserve_one(out->info, out->n_info, sizeof(*grown));
     if (grown == NULL) {
-        free(key);
-        free(value);
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section INFO");
+        hl_free(key);
+        hl_free(value);
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section INFO");
     }
     out->info = grown;
     grown[out->n_info].key = key;
@@ -963,7 +1002,7 @@ static int hl__parse_strings(const uint8_t *p, uint64_t len, hl_snapshot_data *s
     if (snap->string_offsets == NULL)
         goto out_of_memory;
     if (total > 0) {
-        snap->string_bytes = malloc((size_t)total); /* total <= len <= buffer size */
+        snap->string_bytes = hl_malloc((size_t)total); /* total <= len <= buffer size */
         if (snap->string_bytes == NULL)
             goto out_of_memory;
         memcpy(snap->string_bytes, p + 4 + 4 * (uint64_t)n, (size_t)total);
@@ -976,7 +1015,7 @@ static int hl__parse_strings(const uint8_t *p, uint64_t len, hl_snapshot_data *s
     return 0;
 
 out_of_memory:
-    return hl_error_format(errbuf, errbuf_size, "out of memory reading section STRINGS");
+    return hl__no_memory(errbuf, errbuf_size, "out of memory reading section STRINGS");
 }
 
 /* Check a payload made of a `head`-byte header, whose record count is a u32
@@ -1019,7 +1058,7 @@ static int hl__parse_frames(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
         return 0;
     snap->frames = hl__alloc_array(n, sizeof(hl_frame));
     if (snap->frames == NULL)
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section FRAMES");
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section FRAMES");
     p += 4;
     for (i = 0; i < n; i++, p += 8) {
         snap->frames[i].filename = hl__load_u32(p);
@@ -1087,7 +1126,7 @@ static int hl__parse_stacks(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
     return 0;
 
 out_of_memory:
-    return hl_error_format(errbuf, errbuf_size, "out of memory reading section STACKS");
+    return hl__no_memory(errbuf, errbuf_size, "out of memory reading section STACKS");
 }
 
 /* TRACES payload: u64 count, then 16-byte (size, stack, domain) records. */
@@ -1101,7 +1140,7 @@ static int hl__parse_traces(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
         return 0;
     snap->traces = hl__alloc_array(n, sizeof(hl_trace_record));
     if (snap->traces == NULL)
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section TRACES");
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section TRACES");
     p += 8;
     for (i = 0; i < n; i++, p += 16) {
         snap->traces[i].size = hl__load_u64(p);
@@ -1124,7 +1163,7 @@ static int hl__parse_counts(const uint8_t *p, uint64_t len, hl_snapshot_data *sn
         return 0;
     snap->trace_counts = hl__alloc_array(n, sizeof(uint64_t));
     if (snap->trace_counts == NULL)
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section COUNTS");
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section COUNTS");
     for (i = 0; i < n; i++)
         snap->trace_counts[i] = hl__load_u64(p + 8 + 8 * i);
     return 0;
@@ -1144,7 +1183,7 @@ static int hl__parse_functions(const uint8_t *p, uint64_t len, hl_snapshot_data 
         return 0;
     snap->frame_functions = hl__alloc_array(n, sizeof(uint32_t));
     if (snap->frame_functions == NULL)
-        return hl_error_format(errbuf, errbuf_size, "out of memory reading section FUNCTIONS");
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading section FUNCTIONS");
     for (i = 0; i < n; i++)
         snap->frame_functions[i] = hl__load_u32(p + 4 + 4 * (uint64_t)i);
     return 0;
@@ -1167,7 +1206,7 @@ static int hl__parse_timeline(const uint8_t *p, uint64_t len, hl_capture *out, c
     if (n > 0) {
         timeline->points = hl__alloc_array(n, sizeof(hl_timeline_point));
         if (timeline->points == NULL)
-            return hl_error_format(errbuf, errbuf_size, "out of memory reading section TIMELINE");
+            return hl__no_memory(errbuf, errbuf_size, "out of memory reading section TIMELINE");
     }
     timeline->max_points = (size_t)n;
     out->has_timeline = 1;
@@ -1318,7 +1357,10 @@ static int hl__validate_all(const hl_capture *out, char *errbuf, size_t errbuf_s
     size_t i;
 
     for (i = 0; i < out->n_snapshots; i++) {
+        errno = 0;
         if (hl_snapshot_data_validate(&out->snapshots[i].data, detail, sizeof(detail)) < 0) {
+            if (errno == ENOMEM)
+                hl__last_os_errno = ENOMEM;
             if (out->n_snapshots == 1)
                 return hl_error_format(errbuf, errbuf_size, "%s", detail);
             return hl_error_format(errbuf, errbuf_size, "snapshot %zu: %s", i, detail);
@@ -1413,6 +1455,7 @@ static int hl__parse_sections(const uint8_t *buf, size_t len, hl_capture *out, c
 /* Decode a whole capture; see capture.h. */
 int hl_capture_decode_all(const uint8_t *buf, size_t len, hl_capture *out, char *errbuf,
                           size_t errbuf_size) {
+    hl__last_os_errno = 0;
     hl_capture_init(out);
     if (hl__check_header(buf, len, out, errbuf, errbuf_size) < 0 ||
         hl__parse_sections(buf, len, out, errbuf, errbuf_size) < 0) {
@@ -1445,56 +1488,262 @@ int hl_capture_decode(const uint8_t *buf, size_t len, hl_snapshot_data *out, cha
     return 0;
 }
 
-/* Read a whole file into a new buffer. Returns 0 with *out_buf (malloc'd, or
- * NULL for an empty file) and *out_len, or -1 with a message. */
-static int hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_len, char *errbuf,
-                               size_t errbuf_size) {
-    FILE *file;
-    uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
+/* ---- reading a file: the table first, then the body ----------------------
+ *
+ * A file is trusted no more than a buffer, and its size is the one thing a
+ * length field cannot lie about. So before the body is read into memory:
+ * the file must be a regular file (a device such as /dev/zero or a FIFO has
+ * no size to check against: it is refused before a byte is read, and a FIFO
+ * is opened without waiting for a writer); the header must be a heaplens
+ * header; and the section table is walked with small reads: every section's
+ * length must fit in what is left of the file, the table must end with END
+ * exactly at the end of the file, an empty section's CRC is checked on the
+ * spot (a run of zeros, as in a sparse file, fails there), and a section of
+ * more than HL__STREAM_CRC_MIN bytes has its CRC checked by streaming it
+ * through a fixed buffer. Only then is the file read, into one buffer of its
+ * real size, and decoded by hl_capture_decode_all(), which checks everything
+ * again on the bytes actually read (the file may change in between). */
+
+#define HL__STREAM_CRC_MIN ((uint64_t)1 << 20)
+
+/* A read-ahead window over the file for the table walk: section headers that
+ * fall in the current window cost no system call. */
+typedef struct hl__window {
+    int fd;
+    uint64_t file_size;
+    uint64_t start; /* file offset of data[0] */
+    size_t len;     /* valid bytes in data */
+    uint8_t *data;  /* HL__CHUNK_SIZE bytes */
+} hl__window;
+
+/* Read up to n bytes at offset, retrying on EINTR and short reads. Returns
+ * the count read (less than n only at end of file), or -1 with errno set. */
+static ssize_t hl__pread_full(int fd, void *buf, size_t n, uint64_t offset) {
+    size_t done = 0;
+
+    while (done < n) {
+        ssize_t got = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(offset + done));
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (got == 0)
+            break;
+        done += (size_t)got;
+    }
+    return (ssize_t)done;
+}
+
+/* Point *out at the n (<= HL__CHUNK_SIZE) bytes at offset, which the caller
+ * has checked lie inside the file. Returns 0, or -1 with a message. */
+static int hl__window_get(hl__window *window, uint64_t offset, size_t n, const uint8_t **out,
+                          char *errbuf, size_t errbuf_size) {
+    if (offset < window->start || offset + n > window->start + window->len) {
+        uint64_t want = window->file_size - offset;
+        ssize_t got = hl__pread_full(window->fd, window->data,
+                                     want < HL__CHUNK_SIZE ? (size_t)want : HL__CHUNK_SIZE, offset);
+        if (got < 0)
+            return hl_error_format(errbuf, errbuf_size, "read failed: %s", hl__os_error(errno));
+        window->start = offset;
+        window->len = (size_t)got;
+        if (window->len < n)
+            return hl_error_format(errbuf, errbuf_size,
+                                   "the file shrank while being read (%" PRIu64 " bytes expected)",
+                                   window->file_size);
+    }
+    *out = window->data + (offset - window->start);
+    return 0;
+}
+
+/* Check the CRC of the section whose 20-byte header is at offset by streaming
+ * its payload through the window's buffer. Returns 0 or -1 with a message. */
+static int hl__stream_crc(hl__window *window, uint64_t offset, const uint8_t *header,
+                          const char *name, char *errbuf, size_t errbuf_size) {
+    uint32_t expected = hl__load_u32(header + 16);
+    uint64_t length = hl__load_u64(header + 8);
+    uint32_t crc = hl_crc32c_compute(header, 16);
+    uint64_t pos = offset + HL__SECTION_HEADER_SIZE;
+    uint64_t end = pos + length;
+
+    window->len = 0; /* the buffer is about to be reused */
+    while (pos < end) {
+        size_t n = end - pos < HL__CHUNK_SIZE ? (size_t)(end - pos) : HL__CHUNK_SIZE;
+        ssize_t got = hl__pread_full(window->fd, window->data, n, pos);
+        if (got < 0)
+            return hl_error_format(errbuf, errbuf_size, "read failed: %s", hl__os_error(errno));
+        if ((size_t)got < n)
+            return hl_error_format(errbuf, errbuf_size,
+                                   "the file shrank while being read (%" PRIu64 " bytes expected)",
+                                   window->file_size);
+        crc = hl_crc32c_update(crc, window->data, n);
+        pos += n;
+    }
+    if (crc != expected)
+        return hl_error_format(errbuf, errbuf_size,
+                               "checksum mismatch in section %s at offset %" PRIu64, name, offset);
+    return 0;
+}
+
+/* Check the header and the section table of the file open as fd, of
+ * file_size bytes, without reading any payload of HL__STREAM_CRC_MIN bytes
+ * or less. Returns 0 when the table is consistent with the file's size, -1
+ * with a message otherwise. */
+static int hl__check_table(int fd, uint64_t file_size, char *errbuf, size_t errbuf_size) {
+    hl__window window = {fd, file_size, 0, 0, NULL};
+    uint64_t pos = HL__HEADER_SIZE;
+    const uint8_t *bytes;
+    hl_capture header_only;
+    char tag_buf[16];
     int rc = -1;
 
-    *out_buf = NULL;
-    *out_len = 0;
-    file = fopen(path, "rb");
-    if (file == NULL)
-        return hl_error_format(errbuf, errbuf_size, "cannot open: %s", hl__os_error(errno));
+    window.data = hl_malloc(HL__CHUNK_SIZE);
+    if (window.data == NULL)
+        return hl__no_memory(errbuf, errbuf_size, "out of memory reading the file");
+    hl_capture_init(&header_only);
+    {
+        size_t head = file_size < HL__HEADER_SIZE ? (size_t)file_size : HL__HEADER_SIZE;
+        if (hl__window_get(&window, 0, head, &bytes, errbuf, errbuf_size) < 0 ||
+            hl__check_header(bytes, head, &header_only, errbuf, errbuf_size) < 0)
+            goto done;
+    }
     for (;;) {
-        size_t got;
+        uint64_t remain = file_size - pos;
+        uint64_t length;
+        uint32_t tag, flags;
+        const char *name;
 
-        if (len == cap) {
-            uint8_t *grown;
-
-            if (cap > SIZE_MAX / 2) {
-                hl_error_format(errbuf, errbuf_size, "file is too large to read into memory");
-                goto done;
-            }
-            cap = cap ? cap * 2 : HL__CHUNK_SIZE;
-            grown = realloc(buf, cap);
-            if (grown == NULL) {
-                hl_error_format(errbuf, errbuf_size, "out of memory reading the file");
-                goto done;
-            }
-            buf = grown;
+        if (remain == 0) {
+            hl_error_format(errbuf, errbuf_size, "truncated: file ends without an END section");
+            goto done;
         }
-        got = fread(buf + len, 1, cap - len, file);
-        len += got;
-        if (got == 0) {
-            if (ferror(file)) {
-                hl_error_format(errbuf, errbuf_size, "read failed: %s", hl__os_error(errno));
+        if (remain < HL__SECTION_HEADER_SIZE) {
+            hl_error_format(errbuf, errbuf_size,
+                            "truncated: section header needs %u bytes, %" PRIu64 " remain",
+                            HL__SECTION_HEADER_SIZE, remain);
+            goto done;
+        }
+        if (hl__window_get(&window, pos, HL__SECTION_HEADER_SIZE, &bytes, errbuf, errbuf_size) < 0)
+            goto done;
+        tag = hl__load_u32(bytes);
+        flags = hl__load_u32(bytes + 4);
+        length = hl__load_u64(bytes + 8);
+        name = hl__tag_name(tag, tag_buf, sizeof(tag_buf));
+        remain -= HL__SECTION_HEADER_SIZE;
+        if (length > remain) {
+            hl_error_format(errbuf, errbuf_size,
+                            "truncated: section %s needs %" PRIu64 " bytes, %" PRIu64 " remain",
+                            name, length, remain);
+            goto done;
+        }
+        if (length == 0 && hl_crc32c_compute(bytes, 16) != hl__load_u32(bytes + 16)) {
+            hl_error_format(errbuf, errbuf_size,
+                            "checksum mismatch in section %s at offset %" PRIu64, name, pos);
+            goto done;
+        }
+        if (length > HL__STREAM_CRC_MIN) {
+            uint8_t copy[HL__SECTION_HEADER_SIZE];
+            memcpy(copy, bytes, sizeof(copy)); /* the window is reused */
+            if (hl__stream_crc(&window, pos, copy, name, errbuf, errbuf_size) < 0)
+                goto done;
+        }
+        if (tag == HL__TAG_END) {
+            if (length != 0 || remain != 0) {
+                hl_error_format(errbuf, errbuf_size,
+                                length != 0 ? "section END is not empty"
+                                            : "%" PRIu64
+                                              " bytes of trailing data after the END section",
+                                remain);
                 goto done;
             }
             break;
         }
+        if ((flags & HL__SECTION_REQUIRED) &&
+            name == tag_buf) { /* a tag this version does not know */
+            hl_error_format(errbuf, errbuf_size,
+                            "unknown required section %s (written by a newer heaplens?)", name);
+            goto done;
+        }
+        pos += HL__SECTION_HEADER_SIZE + length;
+    }
+    rc = 0;
+
+done:
+    hl_free(window.data);
+    hl_capture_clear(&header_only);
+    return rc;
+}
+
+/* What a file that is not a regular file is, for messages. */
+static const char *hl__file_kind(mode_t mode) {
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "not a regular file";
+}
+
+/* Read the capture file at path into a new buffer after checking its table
+ * (see above). Returns 0 with *out_buf (malloc'd; caller frees) and *out_len,
+ * or -1 with a message and *out_buf NULL. */
+static int hl__read_whole_file(const char *path, uint8_t **out_buf, size_t *out_len, char *errbuf,
+                               size_t errbuf_size) {
+    struct stat st;
+    uint8_t *buf = NULL;
+    uint64_t size;
+    ssize_t got;
+    int fd, rc = -1;
+
+    *out_buf = NULL;
+    *out_len = 0;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return hl_error_format(errbuf, errbuf_size, "cannot open: %s", hl__os_error(errno));
+    if (fstat(fd, &st) < 0) {
+        hl_error_format(errbuf, errbuf_size, "cannot stat: %s", hl__os_error(errno));
+        goto done;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        hl_error_format(errbuf, errbuf_size, "cannot read: %s", hl__os_error(EISDIR));
+        goto done;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        hl_error_format(errbuf, errbuf_size,
+                        "not a regular file (%s): a capture is read from a file of known size",
+                        hl__file_kind(st.st_mode));
+        goto done;
+    }
+    size = (uint64_t)st.st_size;
+    if (size > SIZE_MAX - 1 || size > (uint64_t)SSIZE_MAX) {
+        hl_error_format(errbuf, errbuf_size, "file is too large to read into memory");
+        goto done;
+    }
+    if (hl__check_table(fd, size, errbuf, errbuf_size) < 0)
+        goto done;
+    buf = hl_malloc(size ? (size_t)size : 1);
+    if (buf == NULL) {
+        hl__no_memory(errbuf, errbuf_size, "out of memory reading the file (%" PRIu64 " bytes)",
+                      size);
+        goto done;
+    }
+    got = hl__pread_full(fd, buf, (size_t)size, 0);
+    if (got < 0) {
+        hl_error_format(errbuf, errbuf_size, "read failed: %s", hl__os_error(errno));
+        goto done;
     }
     *out_buf = buf;
-    *out_len = len;
+    *out_len = (size_t)got; /* shorter when the file shrank: the decoder says what is missing */
     buf = NULL;
     rc = 0;
 
 done:
-    free(buf);
-    fclose(file);
+    hl_free(buf);
+    close(fd);
     return rc;
 }
 
@@ -1509,7 +1758,7 @@ int hl_capture_read_file_all(const char *path, hl_capture *out, char *errbuf, si
     if (hl__read_whole_file(path, &buf, &len, errbuf, errbuf_size) < 0)
         return -1;
     rc = hl_capture_decode_all(buf, len, out, errbuf, errbuf_size);
-    free(buf);
+    hl_free(buf);
     return rc;
 }
 
@@ -1525,6 +1774,6 @@ int hl_capture_read_file(const char *path, hl_snapshot_data *out, char *errbuf,
     if (hl__read_whole_file(path, &buf, &len, errbuf, errbuf_size) < 0)
         return -1;
     rc = hl_capture_decode(buf, len, out, errbuf, errbuf_size);
-    free(buf);
+    hl_free(buf);
     return rc;
 }

@@ -52,7 +52,8 @@ HL_WARN_UNUSED int hl_capture_write_file(const char *path, const hl_snapshot_dat
 HL_WARN_UNUSED int hl_capture_decode(const uint8_t *buf, size_t len, hl_snapshot_data *out,
                                      char *errbuf, size_t errbuf_size);
 
-/* Read the file at path and decode it as hl_capture_decode() does. */
+/* Read the file at path (checked as hl_capture_read_file_all() checks it)
+ * and decode it as hl_capture_decode() does. */
 HL_WARN_UNUSED int hl_capture_read_file(const char *path, hl_snapshot_data *out, char *errbuf,
                                         size_t errbuf_size);
 
@@ -96,7 +97,11 @@ void hl_capture_clear(hl_capture *capture);
 HL_WARN_UNUSED int hl_capture_decode_all(const uint8_t *buf, size_t len, hl_capture *out,
                                          char *errbuf, size_t errbuf_size);
 
-/* Read the file at path and decode it as hl_capture_decode_all() does. */
+/* Read the file at path and decode it as hl_capture_decode_all() does. The
+ * path must name a regular file (a device or FIFO is refused unread); its
+ * header and section table are checked against the file's real size before
+ * the body is read, so no length field can make this read or allocate more
+ * than the file holds ("Reading a file" in docs/capture-format.md). */
 HL_WARN_UNUSED int hl_capture_read_file_all(const char *path, hl_capture *out, char *errbuf,
                                             size_t errbuf_size);
 
@@ -150,9 +155,10 @@ HL_WARN_UNUSED int hl_capture_writer_finish(hl_capture_writer *writer, uint8_t *
 void hl_capture_writer_abort(hl_capture_writer *writer);
 
 /* After a failed call in this thread: the errno of the operating-system
- * error that caused it (open, read, write, rename), or 0 when the failure was
- * about the contents (a corrupt or foreign file) or memory. The file-level
- * calls reset it to 0 on entry. */
+ * error that caused it (open, read, write, rename), ENOMEM when memory ran
+ * out, or 0 when the failure was about the contents (a corrupt or foreign
+ * file, an invalid snapshot). The file-level calls, the decoders and the
+ * writer's open calls reset it to 0 on entry. */
 int hl_capture_os_errno(void);
 
 #endif /* HL_CAPTURE_H */

@@ -6,6 +6,7 @@
  * an address freed twice in a window (freed, reused, freed again) counts once.
  */
 #include "free_watch.h"
+#include "hl_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ static int hl__grow(void **array, size_t *capacity, size_t needed, size_t item_s
     size_t capacity2 = *capacity ? *capacity : 64;
     while (capacity2 < needed)
         capacity2 *= 2;
-    void *array2 = realloc(*array, capacity2 * item_size);
+    void *array2 = hl_realloc(*array, capacity2 * item_size);
     if (array2 == NULL)
         return -1;
     *array = array2;
@@ -34,16 +35,16 @@ int hl_free_watch_init(hl_free_watch *watch) {
 
 void hl_free_watch_destroy(hl_free_watch *watch) {
     hl_u64_map_destroy(&watch->index);
-    free(watch->blocks);
-    free(watch->freed);
-    free(watch->rows);
+    hl_free(watch->blocks);
+    hl_free(watch->freed);
+    hl_free(watch->rows);
     memset(watch, 0, sizeof(*watch));
 }
 
 /* Give back an array bigger than HL__KEEP_ENTRIES entries. */
 static void hl__shrink(void **array, size_t *capacity) {
     if (*capacity > HL__KEEP_ENTRIES) {
-        free(*array);
+        hl_free(*array);
         *array = NULL;
         *capacity = 0;
     }

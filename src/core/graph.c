@@ -8,6 +8,7 @@
  * reverse index, when built, is the transpose in the same form.
  */
 #include "graph.h"
+#include "hl_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +152,7 @@ static HL_WARN_UNUSED int hl__index_resize(hl_graph *graph, size_t n_slots, size
 }
 
 hl_graph *hl_graph_new(size_t expected_nodes, size_t expected_edges) {
-    hl_graph *graph = calloc(1, sizeof(*graph));
+    hl_graph *graph = hl_calloc(1, sizeof(*graph));
     if (graph == NULL)
         return NULL;
     if (expected_nodes < 64)
@@ -184,9 +185,9 @@ void hl_graph_free(hl_graph *graph) {
     hl__release((void **)&graph->index_slots, &bytes->index_slots);
     hl__release((void **)&graph->in_offsets, &bytes->in_offsets);
     hl__release((void **)&graph->in_edges, &bytes->in_edges);
-    free(graph->big_sizes);
+    hl_free(graph->big_sizes);
     hl_u64_map_destroy(&graph->big_size_index);
-    free(graph);
+    hl_free(graph);
 }
 
 hl_node_id hl_graph_find(const hl_graph *graph, uint64_t address) {
@@ -273,7 +274,7 @@ void hl_graph_set_size(hl_graph *graph, hl_node_id id, uint64_t size) {
     }
     uint32_t position;
     int inserted;
-    uint64_t *grown = realloc(graph->big_sizes, (graph->n_big_sizes + 1) * sizeof(uint64_t));
+    uint64_t *grown = hl_realloc(graph->big_sizes, (graph->n_big_sizes + 1) * sizeof(uint64_t));
     if (grown == NULL)
         goto saturate;
     graph->big_sizes = grown;
@@ -464,7 +465,7 @@ void hl_graph_census(const hl_graph *graph, uint8_t require, uint8_t exclude, si
 int hl_graph_mark_unreferenced(hl_graph *graph, uint8_t source_require, uint8_t node_require,
                                size_t *count_out) {
     size_t n_nodes = graph->n_nodes;
-    uint8_t *referenced = calloc(n_nodes ? n_nodes : 1, 1);
+    uint8_t *referenced = hl_calloc(n_nodes ? n_nodes : 1, 1);
     if (referenced == NULL)
         return -1;
     for (size_t source = 0; source < graph->n_closed; source++) {
@@ -482,7 +483,7 @@ int hl_graph_mark_unreferenced(hl_graph *graph, uint8_t source_require, uint8_t 
                                          : graph->flags[i] & ~HL_NODE_UNREACHED);
         count += (size_t)mark;
     }
-    free(referenced);
+    hl_free(referenced);
     *count_out = count;
     return 0;
 }
@@ -582,7 +583,7 @@ int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *que
         size_t length = 2;
         for (hl_node_id id = back_from; id != query->start; id = parent[id])
             length++;
-        hl_node_id *path = malloc(length * sizeof(hl_node_id));
+        hl_node_id *path = hl_malloc(length * sizeof(hl_node_id));
         if (path == NULL) {
             hl_big_free(parent, array_bytes);
             return -1;
@@ -608,7 +609,7 @@ int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *que
         size_t length = 1;
         for (hl_node_id id = found; id != query->start; id = parent[id])
             length++;
-        hl_node_id *path = malloc(length * sizeof(hl_node_id));
+        hl_node_id *path = hl_malloc(length * sizeof(hl_node_id));
         if (path == NULL) {
             result = -1;
         } else {

@@ -1,8 +1,9 @@
 /* hl_common.h - small compiler helpers shared by every core module.
  *
  * The core is plain C11 and never includes CPython's headers. It allocates with libc's
- * malloc/calloc/realloc/free directly: heaplens hooks Python's allocator
- * domains, never libc, so core code may run inside an allocator hook without
+ * malloc/calloc/realloc/free, through the wrappers of hl_alloc.h (so that a
+ * test build can make them fail): heaplens hooks Python's allocator domains,
+ * never libc, so core code may run inside an allocator hook without
  * re-entering the tracer.
  */
 #ifndef HL_COMMON_H

@@ -10,6 +10,7 @@
  * of the recent-regions cache names a region of the directory by its key.
  */
 #include "live_table.h"
+#include "hl_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,7 @@ static void hl__dir_delete(hl_live_table *table, size_t i) {
     if (recent->region == region)
         recent->region = NULL;
     table->region_bytes -= sizeof(hl_region) + (size_t)region->n_slots * sizeof(hl_region_slot);
-    free(region);
+    hl_free(region);
     table->n_regions--;
     size_t hole = i, j = (i + 1) & table->dir_mask;
     while (table->dir[j].region != NULL) {
@@ -152,7 +153,7 @@ HL_INLINE uint32_t hl__slot_probe(const hl_region *region, uint16_t offset) {
 }
 
 static hl_region *hl__region_new(uintptr_t key, uint32_t n_slots) {
-    hl_region *region = calloc(1, sizeof(hl_region) + n_slots * sizeof(hl_region_slot));
+    hl_region *region = hl_calloc(1, sizeof(hl_region) + n_slots * sizeof(hl_region_slot));
     if (region == NULL)
         return NULL;
     region->key = key;
@@ -199,7 +200,7 @@ static hl_region *hl__region_grow(hl_live_table *table, size_t i) {
     hl_region_ref *recent = hl__recent(table, region->key);
     if (recent->region == old)
         recent->region = region;
-    free(old);
+    hl_free(old);
     return region;
 }
 
@@ -223,7 +224,7 @@ static uint64_t hl__slot_size(const hl_live_table *table, const hl_region_slot *
 static int hl__big_add(hl_live_table *table, uintptr_t addr, uint64_t size) {
     if (table->n_big == table->big_capacity) {
         size_t capacity = table->big_capacity ? table->big_capacity * 2 : 8;
-        hl_big_block *big = realloc(table->big, capacity * sizeof(hl_big_block));
+        hl_big_block *big = hl_realloc(table->big, capacity * sizeof(hl_big_block));
         if (big == NULL)
             return -1;
         table->big = big;
@@ -260,7 +261,7 @@ static void hl__free_regions(hl_live_table *table) {
     if (table->dir == NULL)
         return;
     for (size_t i = 0; i <= table->dir_mask; i++) {
-        free(table->dir[i].region);
+        hl_free(table->dir[i].region);
         table->dir[i].region = NULL;
         table->dir[i].key = 0;
     }
@@ -273,7 +274,7 @@ void hl_live_table_destroy(hl_live_table *table) {
     hl__free_regions(table);
     if (table->dir != NULL)
         hl_big_free(table->dir, (table->dir_mask + 1) * sizeof(hl_region_ref));
-    free(table->big);
+    hl_free(table->big);
     memset(table, 0, sizeof(*table));
 }
 

@@ -12,8 +12,10 @@
  * hash set of element indices, so validation is linear in the snapshot size.
  */
 #include "snapshot_data.h"
+#include "hl_alloc.h"
 #include "hl_error.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,14 +29,14 @@ void hl_snapshot_data_init(hl_snapshot_data *data) {
 
 /* Free every array owned by *data and reset it; see snapshot_data.h. */
 void hl_snapshot_data_clear(hl_snapshot_data *data) {
-    free(data->string_offsets);
-    free(data->string_bytes);
-    free(data->frames);
-    free(data->stacks);
-    free(data->stack_frames);
-    free(data->traces);
-    free(data->trace_counts);
-    free(data->frame_functions);
+    hl_free(data->string_offsets);
+    hl_free(data->string_bytes);
+    hl_free(data->frames);
+    hl_free(data->stacks);
+    hl_free(data->stack_frames);
+    hl_free(data->traces);
+    hl_free(data->trace_counts);
+    hl_free(data->frame_functions);
     hl_snapshot_data_init(data);
 }
 
@@ -158,7 +160,7 @@ static int hl__find_duplicate(const hl_snapshot_data *data, uint32_t n_items, hl
             return -1;
         capacity *= 2;
     }
-    slots = calloc(capacity, sizeof(uint32_t));
+    slots = hl_calloc(capacity, sizeof(uint32_t));
     if (slots == NULL)
         return -1;
     mask = capacity - 1;
@@ -178,7 +180,7 @@ static int hl__find_duplicate(const hl_snapshot_data *data, uint32_t n_items, hl
         if (!*found)
             slots[slot] = item + 1;
     }
-    free(slots);
+    hl_free(slots);
     return 0;
 }
 
@@ -245,9 +247,11 @@ static int hl__validate_frames(const hl_snapshot_data *data, char *errbuf, size_
                                    i, data->frames[i].filename, data->n_strings);
     }
     if (hl__find_duplicate(data, data->n_frames, hl__frame_hash, hl__frame_equal, &found, &first,
-                           &second) < 0)
+                           &second) < 0) {
+        errno = ENOMEM; /* how a caller tells this from a broken invariant */
         return hl_error_format(errbuf, errbuf_size,
                                "out of memory while checking frames for duplicates");
+    }
     if (found)
         return hl_error_format(errbuf, errbuf_size,
                                "frames %" PRIu32 " and %" PRIu32 " are identical (string %" PRIu32
@@ -297,9 +301,11 @@ static int hl__validate_stacks(const hl_snapshot_data *data, char *errbuf, size_
         }
     }
     if (hl__find_duplicate(data, data->n_stacks, hl__stack_hash, hl__stack_equal, &found, &first,
-                           &second) < 0)
+                           &second) < 0) {
+        errno = ENOMEM; /* how a caller tells this from a broken invariant */
         return hl_error_format(errbuf, errbuf_size,
                                "out of memory while checking stacks for duplicates");
+    }
     if (found)
         return hl_error_format(errbuf, errbuf_size,
                                "stacks %" PRIu32 " and %" PRIu32 " are identical", first, second);
@@ -346,7 +352,8 @@ static int hl__validate_traces(const hl_snapshot_data *data, char *errbuf, size_
 
 /* Check the invariants listed in snapshot_data.h, in dependency order.
  * Returns 0, or -1 with the first broken invariant described in errbuf
- * (also -1 if memory for the duplicate check runs out). Reads *data only. */
+ * (also -1, with errno set to ENOMEM, if memory for the duplicate check runs
+ * out). Reads *data only. */
 int hl_snapshot_data_validate(const hl_snapshot_data *data, char *errbuf, size_t errbuf_size) {
     if (hl__validate_strings(data, errbuf, errbuf_size) < 0)
         return -1;

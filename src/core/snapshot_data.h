@@ -89,7 +89,9 @@ static inline uint64_t hl_snapshot_trace_count(const hl_snapshot_data *data, uin
 }
 
 /* Check the invariants above. Returns 0 when they hold, or -1 and writes a
- * sentence naming the first broken one into errbuf (always NUL-terminated). */
+ * sentence naming the first broken one into errbuf (always NUL-terminated).
+ * The duplicate checks allocate: when that fails, it returns -1 with errno
+ * set to ENOMEM (a caller that must tell the two apart sets errno to 0 first). */
 HL_WARN_UNUSED int hl_snapshot_data_validate(const hl_snapshot_data *data, char *errbuf,
                                              size_t errbuf_size);
 

@@ -1,6 +1,7 @@
 /* stack_sums.c - per-stack live totals with an exact copy at the peak
  * (see stack_sums.h). */
 #include "stack_sums.h"
+#include "hl_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,17 +12,17 @@ int hl_stack_sums_init(hl_stack_sums *sums) {
 }
 
 void hl_stack_sums_destroy(hl_stack_sums *sums) {
-    free(sums->now);
-    free(sums->at_peak);
-    free(sums->changed);
-    free(sums->changed_ids);
+    hl_free(sums->now);
+    hl_free(sums->at_peak);
+    hl_free(sums->changed);
+    hl_free(sums->changed_ids);
     memset(sums, 0, sizeof(*sums));
 }
 
 /* Grow *array from old_n to new_n items of item_size, zeroing the new part.
  * Returns 0, or -1 leaving *array as it was. */
 static int hl__grow(void **array, size_t old_n, size_t new_n, size_t item_size) {
-    void *grown = realloc(*array, new_n * item_size);
+    void *grown = hl_realloc(*array, new_n * item_size);
     if (grown == NULL)
         return -1;
     memset((char *)grown + old_n * item_size, 0, (new_n - old_n) * item_size);

@@ -6,6 +6,7 @@
  * than half full.
  */
 #include "stack_table.h"
+#include "hl_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@
 
 int hl_stack_table_init(hl_stack_table *table) {
     memset(table, 0, sizeof(*table));
-    table->index = calloc(HL__STACK_INDEX_MIN, sizeof(uint32_t));
+    table->index = hl_calloc(HL__STACK_INDEX_MIN, sizeof(uint32_t));
     if (table->index == NULL)
         return -1;
     table->index_mask = HL__STACK_INDEX_MIN - 1;
@@ -22,9 +23,9 @@ int hl_stack_table_init(hl_stack_table *table) {
 }
 
 void hl_stack_table_destroy(hl_stack_table *table) {
-    free(table->entries);
-    free(table->pool);
-    free(table->index);
+    hl_free(table->entries);
+    hl_free(table->pool);
+    hl_free(table->index);
     memset(table, 0, sizeof(*table));
 }
 
@@ -61,7 +62,7 @@ static int hl__stack_equal(const hl_stack_table *table, const hl_stack_entry *en
 /* Double the index. Returns 0, or -1 when out of memory (index unchanged). */
 static int hl__grow_index(hl_stack_table *table) {
     size_t capacity = (table->index_mask + 1) * 2;
-    uint32_t *index = calloc(capacity, sizeof(uint32_t));
+    uint32_t *index = hl_calloc(capacity, sizeof(uint32_t));
     if (index == NULL)
         return -1;
     for (uint32_t id = 0; id < table->n_entries; id++) {
@@ -70,7 +71,7 @@ static int hl__grow_index(hl_stack_table *table) {
             i = (i + 1) & (capacity - 1);
         index[i] = id + 1;
     }
-    free(table->index);
+    hl_free(table->index);
     table->index = index;
     table->index_mask = capacity - 1;
     return 0;
@@ -97,7 +98,7 @@ int hl_stack_table_intern(hl_stack_table *table, const hl_frame_ref *frames, uin
         return -1;
     if (table->n_entries == table->entries_capacity) {
         uint32_t capacity = table->entries_capacity ? table->entries_capacity * 2 : 256;
-        hl_stack_entry *entries = realloc(table->entries, capacity * sizeof(hl_stack_entry));
+        hl_stack_entry *entries = hl_realloc(table->entries, capacity * sizeof(hl_stack_entry));
         if (entries == NULL)
             return -1;
         table->entries = entries;
@@ -109,7 +110,7 @@ int hl_stack_table_intern(hl_stack_table *table, const hl_frame_ref *frames, uin
             capacity *= 2;
         if (capacity > UINT32_MAX)
             return -1;
-        hl_frame_ref *pool = realloc(table->pool, capacity * sizeof(hl_frame_ref));
+        hl_frame_ref *pool = hl_realloc(table->pool, capacity * sizeof(hl_frame_ref));
         if (pool == NULL)
             return -1;
         table->pool = pool;

@@ -5,6 +5,7 @@
  * of which there are few.
  */
 #include "stats.h"
+#include "hl_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,11 @@
 static int hl__fold_by_stack(const hl_snapshot_data *snap, uint64_t **sizes_out,
                              uint64_t **counts_out) {
     size_t n = snap->n_stacks ? snap->n_stacks : 1;
-    uint64_t *sizes = calloc(n, sizeof(uint64_t));
-    uint64_t *counts = calloc(n, sizeof(uint64_t));
+    uint64_t *sizes = hl_calloc(n, sizeof(uint64_t));
+    uint64_t *counts = hl_calloc(n, sizeof(uint64_t));
     if (sizes == NULL || counts == NULL) {
-        free(sizes);
-        free(counts);
+        hl_free(sizes);
+        hl_free(counts);
         return -1;
     }
     const hl_trace_record *trace = snap->traces;
@@ -60,8 +61,8 @@ int hl_stats_group(const hl_snapshot_data *snap, hl_stats_key key, int cumulativ
         stack_sizes = stack_counts = NULL;
     } else {
         n_keys = key == HL_STATS_BY_LINENO ? snap->n_frames : snap->n_strings;
-        sizes = calloc(n_keys ? n_keys : 1, sizeof(uint64_t));
-        counts = calloc(n_keys ? n_keys : 1, sizeof(uint64_t));
+        sizes = hl_calloc(n_keys ? n_keys : 1, sizeof(uint64_t));
+        counts = hl_calloc(n_keys ? n_keys : 1, sizeof(uint64_t));
         if (sizes == NULL || counts == NULL)
             goto done;
         for (uint32_t s = 0; s < snap->n_stacks; s++) {
@@ -82,7 +83,7 @@ int hl_stats_group(const hl_snapshot_data *snap, hl_stats_key key, int cumulativ
     for (size_t k = 0; k < n_keys; k++)
         n_groups += counts[k] != 0;
     if (n_groups) {
-        groups = malloc(n_groups * sizeof(hl_stat_group));
+        groups = hl_malloc(n_groups * sizeof(hl_stat_group));
         if (groups == NULL)
             goto done;
         size_t g = 0;
@@ -100,10 +101,10 @@ int hl_stats_group(const hl_snapshot_data *snap, hl_stats_key key, int cumulativ
     rc = 0;
 
 done:
-    free(stack_sizes);
-    free(stack_counts);
-    free(sizes);
-    free(counts);
+    hl_free(stack_sizes);
+    hl_free(stack_counts);
+    hl_free(sizes);
+    hl_free(counts);
     return rc;
 }
 
@@ -113,6 +114,8 @@ int hl_stats_domains(const hl_snapshot_data *snap, uint32_t **domains_out, size_
     uint32_t last = 0;
     int have_last = 0;
 
+    *domains_out = NULL; /* on failure too, as hl_stats_group does */
+    *n_out = 0;
     for (uint64_t i = 0; i < snap->n_traces; i++) {
         uint32_t domain = snap->traces[i].domain;
         if (have_last && domain == last)
@@ -126,9 +129,9 @@ int hl_stats_domains(const hl_snapshot_data *snap, uint32_t **domains_out, size_
             continue;
         if (n == capacity) {
             capacity = capacity ? capacity * 2 : 4;
-            uint32_t *bigger = realloc(domains, capacity * sizeof(uint32_t));
+            uint32_t *bigger = hl_realloc(domains, capacity * sizeof(uint32_t));
             if (bigger == NULL) {
-                free(domains);
+                hl_free(domains);
                 return -1;
             }
             domains = bigger;
@@ -152,7 +155,7 @@ static int hl__dup(void **dst, const void *src, size_t size) {
     *dst = NULL;
     if (size == 0)
         return 0;
-    *dst = malloc(size);
+    *dst = hl_malloc(size);
     if (*dst == NULL)
         return -1;
     memcpy(*dst, src, size);
@@ -182,11 +185,11 @@ int hl_stats_filter(const hl_snapshot_data *src, const uint32_t *domains, size_t
 
     uint64_t kept = 0;
     if (src->n_traces) {
-        dst->traces = malloc(src->n_traces * sizeof(hl_trace_record));
+        dst->traces = hl_malloc(src->n_traces * sizeof(hl_trace_record));
         if (dst->traces == NULL)
             goto fail;
         if (src->trace_counts != NULL) {
-            dst->trace_counts = malloc(src->n_traces * sizeof(uint64_t));
+            dst->trace_counts = hl_malloc(src->n_traces * sizeof(uint64_t));
             if (dst->trace_counts == NULL)
                 goto fail;
         }

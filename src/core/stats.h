@@ -40,7 +40,7 @@ HL_WARN_UNUSED int hl_stats_group(const hl_snapshot_data *snap, hl_stats_key key
 
 /* Store in *domains_out (malloc'd, caller frees; NULL when empty) the
  * distinct domains of the traces in increasing order and their number in
- * *n_out. Returns 0, or -1 when out of memory. */
+ * *n_out. Returns 0, or -1 when out of memory (*domains_out NULL, *n_out 0). */
 HL_WARN_UNUSED int hl_stats_domains(const hl_snapshot_data *snap, uint32_t **domains_out,
                                     size_t *n_out);
 

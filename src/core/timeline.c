@@ -1,5 +1,6 @@
 /* timeline.c - heap size over time in bounded memory (see timeline.h). */
 #include "timeline.h"
+#include "hl_alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,7 @@ int hl_timeline_init(hl_timeline *timeline, size_t max_points, int64_t start_ns,
     memset(timeline, 0, sizeof(*timeline));
     if (max_points < 2 || max_points % 2 != 0)
         return -1;
-    timeline->points = calloc(max_points, sizeof(hl_timeline_point));
+    timeline->points = hl_calloc(max_points, sizeof(hl_timeline_point));
     if (timeline->points == NULL)
         return -1;
     timeline->max_points = max_points;
@@ -20,7 +21,7 @@ int hl_timeline_init(hl_timeline *timeline, size_t max_points, int64_t start_ns,
 }
 
 void hl_timeline_destroy(hl_timeline *timeline) {
-    free(timeline->points);
+    hl_free(timeline->points);
     memset(timeline, 0, sizeof(*timeline));
 }
 

@@ -4,6 +4,7 @@
  * slots hold HL_U64_MAP_EMPTY. There is no deletion, so no tombstones.
  */
 #include "u64_map.h"
+#include "hl_alloc.h"
 
 #include <stdlib.h>
 
@@ -15,7 +16,7 @@ static size_t hl__u64_slot(uint64_t key, size_t mask) {
 }
 
 static int hl__u64_map_alloc(hl_u64_map *map, size_t capacity) {
-    map->slots = malloc(capacity * sizeof(hl_u64_map_slot));
+    map->slots = hl_malloc(capacity * sizeof(hl_u64_map_slot));
     if (map->slots == NULL)
         return -1;
     for (size_t i = 0; i < capacity; i++)
@@ -38,7 +39,7 @@ static int hl__u64_map_rehash(hl_u64_map *map, size_t capacity) {
             k = (k + 1) & bigger.mask;
         bigger.slots[k] = map->slots[j];
     }
-    free(map->slots);
+    hl_free(map->slots);
     map->slots = bigger.slots;
     map->mask = bigger.mask;
     return 0;
@@ -71,7 +72,7 @@ int hl_u64_map_init(hl_u64_map *map, size_t expected) {
 }
 
 void hl_u64_map_destroy(hl_u64_map *map) {
-    free(map->slots);
+    hl_free(map->slots);
     map->slots = NULL;
     map->mask = 0;
     map->count = 0;

@@ -12,22 +12,28 @@
 #include "snapshot_type.h"
 #include "timeline.h"
 
-/* Raise the error of a failed capture call on `path`: OSError with errno for
- * the operating system's errors, else `content_error` with the message. */
+/* Raise the error of a failed capture call (src/core/capture.h) on `path`:
+ * OSError with its errno for the operating system's errors, MemoryError when
+ * the core ran out of memory (ENOMEM: never decided by reading the message),
+ * else `content_error` with the message, which names the file. */
 static void hl__raise_capture_error(PyObject *path, PyObject *content_error, const char *what,
                                     const char *message) {
     int os_errno = hl_capture_os_errno();
-    if (os_errno != 0) {
+    PyObject *shown;
+    if (os_errno != 0 && os_errno != ENOMEM) {
         errno = os_errno;
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
         return;
     }
-    PyObject *shown = PyOS_FSPath(path); /* the file name, not a PosixPath(...) repr */
+    shown = PyOS_FSPath(path); /* the file name, not a PosixPath(...) repr */
     if (shown == NULL) {
         PyErr_Clear();
         shown = Py_NewRef(path);
     }
-    PyErr_Format(content_error, "%R %s: %s", shown, what, message);
+    if (os_errno == ENOMEM) /* nothing wrong with the file: the core ran out of memory */
+        PyErr_Format(PyExc_MemoryError, "%R %s: %s", shown, what, message);
+    else
+        PyErr_Format(content_error, "%R %s: %s", shown, what, message);
     Py_DECREF(shown);
 }
 

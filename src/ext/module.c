@@ -9,6 +9,7 @@
 
 #include "capture_io.h"
 #include "census.h"
+#include "fault_knob.h"
 #include "finalizers.h"
 #include "cpython/compat.h"
 #include "cpython/internals.h"
@@ -291,6 +292,7 @@ static PyMethodDef hl_module_methods[] = {
     {"type_layout", hl_type_layout, METH_O,
      "type_layout(type) -> dict: heap_type, immutable, managed_dict, inline_values, "
      "values_array, managed_weakref, preheader (bytes before each instance)"},
+    HLPY_FAULT_KNOB_METHODS /* empty unless built with -Dfault_injection=true */
     {NULL, NULL, 0, NULL},
 };
 

@@ -230,7 +230,9 @@ static PyObject *hl_snapshot_dump(PyObject *op, PyObject *arg) {
     Py_END_ALLOW_THREADS
     if (rc < 0) {
         int os_errno = hl_capture_os_errno();
-        if (os_errno != 0) {
+        if (os_errno == ENOMEM) {
+            PyErr_Format(PyExc_MemoryError, "cannot write heaplens capture %R: %s", arg, errbuf);
+        } else if (os_errno != 0) {
             errno = os_errno;
             PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, arg);
         } else {
@@ -255,7 +257,9 @@ PyObject *hlpy_snapshot_load(PyObject *path) {
     Py_DECREF(path_bytes);
     if (rc < 0) {
         int os_errno = hl_capture_os_errno();
-        if (os_errno != 0) {
+        if (os_errno == ENOMEM) {
+            PyErr_Format(PyExc_MemoryError, "cannot read heaplens capture %R: %s", path, errbuf);
+        } else if (os_errno != 0) {
             errno = os_errno;
             PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
         } else {
