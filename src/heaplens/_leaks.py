@@ -24,6 +24,7 @@ from typing import List, NamedTuple, Optional
 
 from heaplens import _core
 from heaplens._describe import describe, human_size, type_name
+from heaplens._why import shown_indices
 
 DEFAULT_NFRAME = 32
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -440,10 +441,8 @@ class _Node(NamedTuple):
 def _analyse(heap, rows, n_calls, report, ignore=()):
     """Group the new objects, keep those that accumulate, find their holders."""
     graph = heap.graph
-    new = {}
     by_key = {}
     for node, call, stack in rows:
-        new[node] = call
         tp = graph.type(node)
         if tp is None:
             continue
@@ -462,6 +461,12 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
         leaking.append((tp, site, members, traceback))
     leaking_nodes = {m.node for _, _, members, _ in leaking for m in members}
 
+    # What each group's members retain together, each object counted once
+    # (one pass down the dominator tree, however the members nest).
+    group_retained = [
+        row[2]
+        for row in graph.retained_by_group([[m.node for m in members] for _, _, members, _ in leaking])
+    ]
     holders = {}  # holder key -> data
     groups = []
     for tp, site, members, traceback in leaking:
@@ -469,13 +474,8 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
         per_call = [0] * n_calls
         for member in members:
             per_call[member.call - 1] += 1
-        member_set = {m.node for m in members}
         size = sum(graph.size(m.node) for m in members)
-        retained = sum(
-            graph.retained(m.node)
-            for m in members
-            if not _dominated_by_any(graph, m.node, member_set, new)
-        )
+        retained = group_retained[len(groups)]
         example = members[0].node
         path = graph.path_back(example) or [example]
         holder_step = None
@@ -521,17 +521,6 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
     report.finished = True
 
 
-def _dominated_by_any(graph, node, members, new):
-    """Whether another of `members` dominates node (walking up only through
-    new objects: an old dominator ends the search)."""
-    dominator = graph.idom(node)
-    while dominator is not None and dominator >= 0 and dominator in new:
-        if dominator in members:
-            return True
-        dominator = graph.idom(dominator)
-    return False
-
-
 def _site_of(stack):
     """('app.py:12', [(filename, lineno, source)] oldest first) for a tracer
     stack id (None, [] for -1). Frames of heaplens and of its callers (the
@@ -557,7 +546,8 @@ def _site_of(stack):
 def _group_row(heap, group):
     tp = group["tp"]
     path = group["path"]
-    steps, holder_step = _merged_steps(heap.chain(path), group["holder_step"])
+    chain = heap.chain(path, keep=(group["holder_step"],))
+    steps, holder_step = _merged_steps(chain, chain.step_of(group["holder_step"]))
     return LeakGroup(
         type=type_name(tp),
         module=getattr(tp, "__module__", None),
@@ -809,7 +799,12 @@ def _expression(graph, path, start, first_is_root=True):
     `.x`; other labels are kept as they are. None when a label is unknown."""
     parts = []
     nodes = path[start:]
-    for index in range(len(nodes) - 1):
+    previous = -1
+    # A long chain reads as its ends and how many references are left out.
+    for index in shown_indices(len(nodes) - 1):
+        if index > previous + 1:
+            parts.append(index - previous - 1)
+        previous = index
         try:
             label = graph.edge_label(nodes[index], nodes[index + 1])
         except LookupError:
@@ -821,7 +816,16 @@ def _expression(graph, path, start, first_is_root=True):
     i = 0
     while i < len(parts):
         label = parts[i]
-        if label == ".__dict__" and i + 1 < len(parts) and parts[i + 1].startswith("['"):
+        if isinstance(label, int):
+            text += f" ...{label:,} more... "
+            i += 1
+            continue
+        if (
+            label == ".__dict__"
+            and i + 1 < len(parts)
+            and isinstance(parts[i + 1], str)
+            and parts[i + 1].startswith("['")
+        ):
             key = parts[i + 1][2:-2]
             if key.isidentifier():
                 text += ("" if (i == 0 and first_is_root) else ".") + key
