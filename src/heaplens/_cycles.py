@@ -8,7 +8,7 @@ example drawn as labelled references and the members that have finalizers.
 
 from typing import NamedTuple
 
-from heaplens import _core
+from heaplens import _args, _core
 from heaplens._describe import allocation_site, human_size, type_name
 from heaplens._why import shown_indices
 
@@ -37,6 +37,7 @@ class CycleReport(list):
         return sum(group.count for group in self)
 
     def format(self, limit=10):
+        limit = _args.count("CycleReport.format", "limit", limit)
         if not self:
             return "no reference cycles among live objects"
         lines = [
@@ -181,6 +182,9 @@ def show_cycle(obj, filename="cycle.png"):
     from heaplens import _dot
     from heaplens._why import HeapGraph
 
+    filename = os.fspath(_args.path("show_cycle", "filename", filename))
+    if isinstance(filename, bytes):
+        filename = os.fsdecode(filename)
     heap = HeapGraph()
     graph = heap.graph
     node = graph.find(obj)

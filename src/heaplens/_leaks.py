@@ -22,7 +22,7 @@ import sysconfig
 import types
 from typing import List, NamedTuple, Optional
 
-from heaplens import _core
+from heaplens import _args, _core
 from heaplens._describe import describe, human_size, type_name
 from heaplens._why import shown_indices
 
@@ -116,6 +116,8 @@ class LeakReport:
         """The report as text for a terminal, `width` columns wide: the
         headline first, then holders and groups (the first `limit` of each;
         None: all)."""
+        limit = _args.count("LeakReport.format", "limit", limit, none=True)
+        width = _args.count("LeakReport.format", "width", width, minimum=20)
 
         def add(text, indent=""):
             lines.extend(_wrap(text, width, indent))
@@ -353,8 +355,7 @@ def _name_of(func):
 
 def find_leaks(func, *args, repeat=5, warmup=2, **kwargs):
     """See heaplens.find_leaks."""
-    if not callable(func):
-        raise TypeError(f"find_leaks() needs a callable, not {type_name(type(func))}")
+    _args.callable_("find_leaks", "func", func)
     return run_hunt(
         lambda: func(*args, **kwargs),
         repeat=repeat,
@@ -368,13 +369,8 @@ def run_hunt(call, *, repeat, warmup, title, ignore=()):
     measured calls. Holders reached from a module, a frame or an object type
     of a package in `ignore` (module name prefixes such as '_pytest') are
     listed but not counted as leaks."""
-    for name, value in (("repeat", repeat), ("warmup", warmup)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, not {type_name(type(value))}")
-    if not 1 <= repeat <= 1000:
-        raise ValueError(f"repeat must be between 1 and 1000, not {repeat}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be 0 or more, not {warmup}")
+    _args.count("find_leaks", "repeat", repeat, minimum=1, maximum=1000)
+    _args.count("find_leaks", "warmup", warmup)
     report = LeakReport(title, repeat, warmup)
     hunt = _Hunt(repeat, DEFAULT_NFRAME, ignore)
     try:
@@ -398,6 +394,7 @@ class leak_check:
     """See heaplens.leak_check."""
 
     def __init__(self, nframe=DEFAULT_NFRAME):
+        _args.count("leak_check", "nframe", nframe, minimum=1, maximum=_core.MAX_NFRAME)
         self.report = LeakReport("the leak_check block", 1, 0)
         self.hunt = None
         self.nframe = nframe
@@ -465,7 +462,9 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
     # (one pass down the dominator tree, however the members nest).
     group_retained = [
         row[2]
-        for row in graph.retained_by_group([[m.node for m in members] for _, _, members, _ in leaking])
+        for row in graph.retained_by_group(
+            [[m.node for m in members] for _, _, members, _ in leaking]
+        )
     ]
     holders = {}  # holder key -> data
     groups = []

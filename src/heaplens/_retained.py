@@ -15,6 +15,7 @@ instances hold, and nothing else does, is dominated by neither.
 import types
 from typing import NamedTuple, Optional
 
+from heaplens import _args
 from heaplens._describe import allocation_site, human_size, type_name
 
 
@@ -84,6 +85,7 @@ def type_retainers(n=10, heap=None):
     program's backbone, see top_retainers), so those types never appear."""
     from heaplens._why import HeapGraph
 
+    n = _args.count("type_retainers", "n", n)
     heap = heap or HeapGraph()
     rows = []
     for tp, instances, top_instances, size in heap.graph.retained_by_type():
@@ -105,6 +107,8 @@ def top_retainers(n=10, heap=None):
     """
     from heaplens._why import HeapGraph
 
+    # More than there are objects is all of them (graph.top_retainers clamps).
+    n = _args.count("top_retainers", "n", n)
     heap = heap or HeapGraph()
     graph = heap.graph
     report = RetainerReport()

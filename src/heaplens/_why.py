@@ -10,7 +10,7 @@ import os
 import sys
 from typing import NamedTuple, Optional
 
-from heaplens import _core
+from heaplens import _args, _core
 from heaplens._census import Census, CensusRow
 from heaplens._describe import (
     GETREFCOUNT_ARGUMENT,
@@ -288,6 +288,9 @@ class HeapGraph:
         heap graph can see (held from C code or a stack), and, only when nothing
         else holds obj, executing frames.
         """
+        max_depth = _args.clamped(
+            "why_alive", "max_depth", max_depth, minimum=-1, limit=sys.maxsize
+        )
         graph = self.graph
         node = graph.find(obj)
         if node < 0:
