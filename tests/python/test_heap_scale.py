@@ -163,26 +163,36 @@ def test_referrers(heap):
     tail = _chain_tail(heap)
     with bounded("referrers(chain tail)"):
         referrers = heaplens.referrers(tail)
-    assert [referrer.label for referrer in referrers if referrer.holder is not None] == [".next"]
+    assert [referrer.label for referrer in referrers if type(referrer.holder) is Node] == [".next"]
     last = _before_entry(heap)
     with bounded("referrers(cycle member)"):
         referrers = heaplens.referrers(heap.cycle_entry)
     assert any(referrer.holder is last for referrer in referrers)
 
 
+class Link:
+    __slots__ = ("next", "payload")
+
+
+class Payload:
+    __slots__ = ("value",)
+
+
 def test_find_leaks_growing_the_chain(heap):
-    """Each call adds a tenth of N nodes at the chain's tail: every new node is
-    dominated by the one before it, which the old code walked node by node."""
+    """Each call adds N // 20 links at the chain's tail, each with a payload:
+    every new object is dominated by all the new links before it, which the
+    old code walked up one by one for each payload (quadratic)."""
     tail = _chain_tail(heap)
     state = [tail]
-    step = N // 10
+    step = N // 20
 
     def grow():
         node = state[0]
         for _ in range(step):
-            new = Node()
-            node.next = new
-            node = new
+            link = Link()
+            link.payload = Payload()
+            node.next = link
+            node = link
         state[0] = node
 
     try:
@@ -192,7 +202,11 @@ def test_find_leaks_growing_the_chain(heap):
     finally:
         del tail.next  # back to N nodes for the other tests
         state.clear()
-    group = report.groups[0]
-    assert group.count == 5 * step
-    assert group.retained == 5 * step * NODE_SIZE  # each node counted once
+    by_type = {group.type: group for group in report.groups}
+    links, payloads = by_type["Link"], by_type["Payload"]
+    assert links.count == payloads.count == 5 * step
+    # Each object counted once: the first new link retains every later one.
+    link_size, payload_size = sys.getsizeof(Link()), sys.getsizeof(Payload())
+    assert links.retained == 5 * step * (link_size + payload_size)
+    assert payloads.retained == 5 * step * payload_size
     assert "more" in text and len(text) < 20_000
