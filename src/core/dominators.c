@@ -675,7 +675,8 @@ static void hl__top_down(const hl_dominators *dominators, hl_node_id *order) {
 int hl_dominators_top_marked(hl_dominators *dominators, const uint8_t *candidate, size_t k,
                              hl_node_id *out, size_t *count_out) {
     size_t n_nodes = dominators->n_nodes;
-    size_t order_bytes = (dominators->n_reachable ? dominators->n_reachable : 1) * sizeof(hl_node_id);
+    size_t order_bytes =
+        (dominators->n_reachable ? dominators->n_reachable : 1) * sizeof(hl_node_id);
     size_t below_bytes = n_nodes ? n_nodes : 1;
     *count_out = 0;
     if (hl_dominators_build_children(dominators) < 0)

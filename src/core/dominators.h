@@ -141,10 +141,11 @@ HL_WARN_UNUSED int hl_dominators_retained_by_group(hl_dominators *dominators,
  * it is outermost when no other candidate dominates it. This is what picking
  * candidates greedily by retained size, skipping any that an already picked
  * one dominates, gives (a dominator retains at least what the nodes it
- * dominates retain), except that on a tie the dominator wins. Stores the count, min(k, outermost candidates), in
- * *count_out. Builds the children lists if they are not built. Returns 0, or
- * -1 when out of memory (*count_out 0). O(n log k) time, one pass down the
- * tree; holds 5 bytes per node while it runs. */
+ * dominates retain), except that on a tie the dominator wins. Stores the
+ * count, min(k, outermost candidates), in *count_out. Builds the children
+ * lists if they are not built. Returns 0, or -1 when out of memory
+ * (*count_out 0). O(n log k) time, one pass down the tree; holds 5 bytes per
+ * node while it runs. */
 HL_WARN_UNUSED int hl_dominators_top_marked(hl_dominators *dominators, const uint8_t *candidate,
                                             size_t k, hl_node_id *out, size_t *count_out);
 

@@ -586,8 +586,8 @@ static hl_node_id *hl__path_copy(const hl_graph_path_query *query, const hl_node
     return path;
 }
 
-int hl_graph_shortest_path(hl_graph *graph, const hl_graph_path_query *query,
-                           hl_node_id **path_out, size_t *length_out) {
+int hl_graph_shortest_path(hl_graph *graph, const hl_graph_path_query *query, hl_node_id **path_out,
+                           size_t *length_out) {
     *path_out = NULL;
     *length_out = 0;
     size_t n_nodes = graph->n_nodes;
