@@ -210,6 +210,10 @@ class HeapGraph:
 
     def __init__(self, *, untracked=True, ignore=(), include_heaplens_frames=False):
         skip = None if include_heaplens_frames else PACKAGE_DIR
+        if isinstance(ignore, (str, bytes)) or not hasattr(ignore, "__iter__"):
+            raise TypeError(
+                f"HeapGraph(): ignore must be an iterable of objects, not {type(ignore).__name__}"
+            )
         self.graph = _core.build_graph(
             ignore=(self, *ignore), skip_frames_under=skip, untracked=untracked
         )

@@ -13,6 +13,7 @@ the same call; heaplens.objgraph keeps objgraph's results for valid calls
 (limit None or 0 for all rows, a limit past the number of rows).
 """
 
+import gc
 import io
 import os
 import tracemalloc as std_tracemalloc
@@ -45,6 +46,12 @@ TEXT = {NEGATIVE: TypeError, HUGE: TypeError, STR: OK, NONE: TypeError, BOOL: Ty
 def _leaks():
     report = heaplens.find_leaks(lambda: None, repeat=1, warmup=0)
     return report
+
+
+def _gc_report():
+    with heaplens.gc_monitor() as monitor:
+        gc.collect()
+    return monitor.report
 
 
 def _stop_after(function):
@@ -96,6 +103,13 @@ CASES = [
         lambda v: _leaks().format(width=v),
         {**COUNT, HUGE: "skip"},
     ),  # fmt: skip
+    (
+        "HeapGraph",
+        "ignore",
+        lambda v: heaplens.HeapGraph(ignore=v),
+        {**WRONG_TYPE, NONE: TypeError},
+    ),
+    ("GcReport.format", "limit", lambda v: _gc_report().format(v), COUNT_OR_NONE),
     ("show_cycle", "filename", lambda v: heaplens.show_cycle(object(), v), TEXT),
     (
         "why_alive",
