@@ -17,6 +17,12 @@ builds the heap, then calls the tool's run function, which times the job.
     cycles        the strongly connected components of a built graph
     retained      dominators and retained sizes of every object (the first
                   retained() of a built graph) / guppy3's domisize of one object
+    top_retainers heaplens.top_retainers(10) on a built graph (the dominators
+                  included), on the 10M-object heap
+    chain         heap queries on a linked list of DEEP_OBJECTS objects (and the
+                  same list closed into one cycle): why_alive(tail),
+                  top_retainers(10), cycles(), each after one build; the run
+                  builds the list itself, next to a small heapshape heap
 
 A heaplens name that does not exist yet (the engine is young) makes its tool
 unavailable with the reason "missing: <name>"; the report then shows
@@ -33,7 +39,17 @@ from dataclasses import dataclass
 import availability
 import heapshape
 
-ROWS = ("census", "growth", "common_types", "build", "backref", "cycles", "retained")
+ROWS = (
+    "census",
+    "growth",
+    "common_types",
+    "build",
+    "backref",
+    "cycles",
+    "retained",
+    "top_retainers",
+    "chain",
+)
 
 # Tracked objects in the heap of each row. The build row is sized in objects
 # of any kind (10M, with the strings and ints the tracked ones hold), the
@@ -46,6 +62,8 @@ SIZES = {
     "backref": 10_000_000,
     "cycles": heapshape.tracked_for_objects(10_000_000),
     "retained": heapshape.tracked_for_objects(10_000_000),
+    "top_retainers": heapshape.tracked_for_objects(10_000_000),
+    "chain": 10_000,  # the list of DEEP_OBJECTS is the heap that counts
 }
 QUICK_SIZES = {
     "census": 200_000,
@@ -55,7 +73,12 @@ QUICK_SIZES = {
     "backref": 200_000,
     "cycles": heapshape.tracked_for_objects(200_000),
     "retained": heapshape.tracked_for_objects(200_000),
+    "top_retainers": heapshape.tracked_for_objects(200_000),
+    "chain": 10_000,
 }
+# Objects in the chain row's linked list (and cycle): one quadratic step per
+# object would never finish.
+DEEP_OBJECTS = 10_000_000
 GROW_BY = 5_000  # tracked objects added between the two growth calls
 
 HEAPLENS = "heaplens"
@@ -442,6 +465,89 @@ def retained_heaplens():
     return "HeapGraph().graph.retained(obj): all dominators, after one build", run
 
 
+def top_retainers_heaplens():
+    """top_retainers(10) after one build: dominators and the one pass that picks
+    the outermost retainers."""
+    heaplens = _heaplens()
+    heap_graph = _attribute(heaplens, "HeapGraph")
+    from heaplens import _retained
+
+    def run():
+        heap, build_seconds = _timed(heap_graph)
+        report, seconds = _timed(_retained.top_retainers, 10, heap)
+        return {
+            "times": {CALL: seconds},
+            "info": {
+                "heap_graph_seconds": build_seconds,
+                "n_nodes": heap.graph.n_nodes,
+                "top": [row.retained for row in report],
+            },
+        }
+
+    return "heaplens.top_retainers(10), after one build", run
+
+
+class _Link:
+    __slots__ = ("next",)
+
+
+def _linked_list(n):
+    """(head, tail) of a new list of n links; the caller holds only what it keeps."""
+    head = tail = _Link()
+    for _ in range(n - 1):
+        link = _Link()
+        tail.next = link
+        tail = link
+    return head, tail
+
+
+def _chain_query(name, query, close):
+    """A chain-row tool: build DEEP_OBJECTS links (a cycle when close), build the
+    graph, then time query(heap, head, tail)."""
+
+    def resolve():
+        heaplens = _heaplens()
+        heap_graph = _attribute(heaplens, "HeapGraph")
+
+        def run():
+            head, tail = _linked_list(DEEP_OBJECTS)
+            heapshape.HEAP["chain"] = head
+            if close:
+                tail.next = head
+            heap, build_seconds = _timed(heap_graph)
+            result, seconds = _timed(query, heap, head, tail)
+            del tail
+            return {
+                "times": {CALL: seconds},
+                "info": {
+                    "heap_graph_seconds": build_seconds,
+                    "n_nodes": heap.graph.n_nodes,
+                    "result": str(result)[:300],
+                },
+            }
+
+        return name, run
+
+    return resolve
+
+
+def _why_tail(heap, head, tail):
+    chain = heap.why_alive(tail)
+    return f"{len(chain.steps)} steps shown, {chain.omitted:,} left out"
+
+
+def _top_of(heap, head, tail):
+    from heaplens import _retained
+
+    return [row.retained for row in _retained.top_retainers(10, heap)]
+
+
+def _cycles_of(heap, head, tail):
+    from heaplens import _cycles
+
+    return _cycles.cycles(heap).format(limit=1)
+
+
 def retained_guppy():
     from guppy import hpy
 
@@ -504,6 +610,40 @@ TOOLS = (
         "guppy3 hpy().iso(obj).domisize",
         retained_guppy,
         full_size_runs=1,
+    ),
+    Tool(
+        "top_retainers",
+        "heaplens",
+        HEAPLENS,
+        "heaplens.top_retainers(10)",
+        top_retainers_heaplens,
+        target=5.0,
+    ),
+    Tool(
+        "chain",
+        "why_alive",
+        HEAPLENS,
+        "HeapGraph().why_alive(tail)",
+        _chain_query("HeapGraph().why_alive(tail of the list), after one build", _why_tail, False),
+        target=5.0,
+    ),
+    Tool(
+        "chain",
+        "top_retainers",
+        HEAPLENS,
+        "top_retainers(10)",
+        _chain_query("top_retainers(10) on the list, after one build", _top_of, False),
+        target=10.0,
+    ),
+    Tool(
+        "chain",
+        "cycles",
+        HEAPLENS,
+        "cycles()",
+        _chain_query(
+            "cycles() with the list closed into a cycle, after one build", _cycles_of, True
+        ),
+        target=10.0,
     ),
     Tool(
         "growth",

@@ -478,37 +478,34 @@ typedef struct hl__level {
 #define HL__AHEAD_SIBLINGS 8
 #define HL__AHEAD_SIBLING_CHILDREN 4
 
-/* A depth-first walk of the dominator tree that keeps, per type, how many
- * instances are on the path from the top to the current node: an instance
- * entered while its type's count is 0 is a top instance, and what it retains
- * is what its type retains below it. The path grows with the depth, not with
- * the number of nodes. Node types and flags are read once, in id order, into
- * instance_type[], which the walk can prefetch. */
-int hl_dominators_retained_by_type(hl_dominators *dominators, const hl_graph *graph,
-                                   uint8_t exclude_flags, size_t n_types, hl_type_retained *rows) {
+/* A depth-first walk of the dominator tree that keeps, per group, how many
+ * members are on the path from the top to the current node: a member entered
+ * while its group's count is 0 is a top member, and what it retains is what
+ * its group retains below it. The path grows with the depth, not with the
+ * number of nodes. instance_type[] (the group of each node, HL__NONE for
+ * none) is read in id order, so the walk can prefetch it. */
+int hl_dominators_retained_by_group(hl_dominators *dominators, const uint32_t *instance_type,
+                                    size_t n_types, hl_type_retained *rows) {
     size_t n_nodes = dominators->n_nodes;
     size_t on_path_bytes = (n_types ? n_types : 1) * sizeof(uint32_t);
-    size_t types_bytes = (n_nodes ? n_nodes : 1) * sizeof(uint32_t);
     size_t path_capacity = 1024, path_bytes = path_capacity * sizeof(hl__level);
-    uint32_t *on_path = NULL, *instance_type = NULL;
+    uint32_t *on_path = NULL;
     hl__level *path = NULL;
     if (n_types > 0)
         memset(rows, 0, n_types * sizeof(*rows));
-    if (hl_graph_n_nodes(graph) != n_nodes || hl_dominators_build_children(dominators) < 0)
+    if (hl_dominators_build_children(dominators) < 0)
         return -1;
+    for (size_t i = 0; i < n_nodes; i++) {
+        if (instance_type[i] != HL_DOMINATORS_NO_GROUP && instance_type[i] >= n_types)
+            return -1;
+    }
     on_path = hl_big_calloc(on_path_bytes);
-    instance_type = hl_big_calloc(types_bytes);
     path = hl_big_calloc(path_bytes);
-    if (on_path == NULL || instance_type == NULL || path == NULL)
+    if (on_path == NULL || path == NULL)
         goto fail;
     const uint32_t *offsets = dominators->child_offsets;
     const hl_node_id *children = dominators->children;
     const uint64_t *retained = dominators->retained;
-    for (size_t i = 0; i < n_nodes; i++) {
-        uint32_t type = hl_graph_type(graph, (hl_node_id)i);
-        int instance = type < n_types && !(hl_graph_flags(graph, (hl_node_id)i) & exclude_flags);
-        instance_type[i] = instance ? type : HL__NONE; /* unreached nodes are never entered */
-    }
 
     size_t depth = 0;
     path[0].position = offsets[n_nodes]; /* the first child of the virtual root */
@@ -562,17 +559,38 @@ int hl_dominators_retained_by_type(hl_dominators *dominators, const hl_graph *gr
     }
 
     hl_big_free(on_path, on_path_bytes);
-    hl_big_free(instance_type, types_bytes);
     hl_big_free(path, path_bytes);
     return 0;
 
 fail:
     hl_big_free(on_path, on_path_bytes);
-    hl_big_free(instance_type, types_bytes);
     hl_big_free(path, path_bytes);
     if (n_types > 0)
         memset(rows, 0, n_types * sizeof(*rows));
     return -1;
+}
+
+/* The groups are the types: node types and flags are read once, in id order,
+ * into a group array for hl_dominators_retained_by_group. */
+int hl_dominators_retained_by_type(hl_dominators *dominators, const hl_graph *graph,
+                                   uint8_t exclude_flags, size_t n_types, hl_type_retained *rows) {
+    size_t n_nodes = dominators->n_nodes;
+    size_t types_bytes = (n_nodes ? n_nodes : 1) * sizeof(uint32_t);
+    if (n_types > 0)
+        memset(rows, 0, n_types * sizeof(*rows));
+    if (hl_graph_n_nodes(graph) != n_nodes)
+        return -1;
+    uint32_t *instance_type = hl_big_calloc(types_bytes);
+    if (instance_type == NULL)
+        return -1;
+    for (size_t i = 0; i < n_nodes; i++) {
+        uint32_t type = hl_graph_type(graph, (hl_node_id)i);
+        int instance = type < n_types && !(hl_graph_flags(graph, (hl_node_id)i) & exclude_flags);
+        instance_type[i] = instance ? type : HL__NONE; /* unreached nodes are never entered */
+    }
+    int status = hl_dominators_retained_by_group(dominators, instance_type, n_types, rows);
+    hl_big_free(instance_type, types_bytes);
+    return status;
 }
 
 /* Whether node a ranks after node b in hl_dominators_top's order. */
@@ -598,38 +616,93 @@ static void hl__sift_down(const uint64_t *retained, hl_node_id *heap, size_t cou
     }
 }
 
-size_t hl_dominators_top(const hl_dominators *dominators, size_t k, hl_node_id *out) {
-    const uint64_t *retained = dominators->retained;
-    size_t count = 0;
-    if (k == 0)
-        return 0;
-    /* A heap of the best k so far with the one ranking last on top. */
-    for (size_t i = 0; i < dominators->n_nodes; i++) {
-        hl_node_id id = (hl_node_id)i;
-        if (dominators->idom[i] == HL_NODE_NONE)
-            continue;
-        if (count < k) {
-            size_t at = count++;
-            out[at] = id;
-            while (at > 0 && hl__ranks_after(retained, out[at], out[(at - 1) / 2])) {
-                hl_node_id swap = out[at];
-                out[at] = out[(at - 1) / 2];
-                out[(at - 1) / 2] = swap;
-                at = (at - 1) / 2;
-            }
-        } else if (hl__ranks_after(retained, out[0], id)) {
-            out[0] = id;
-            hl__sift_down(retained, out, count, 0);
+/* Offer node `id` to the heap out[0 .. *count) of the best k so far (the one
+ * ranking last on top). */
+HL_INLINE void hl__offer(const uint64_t *retained, hl_node_id *out, size_t *count, size_t k,
+                         hl_node_id id) {
+    if (*count < k) {
+        size_t at = (*count)++;
+        out[at] = id;
+        while (at > 0 && hl__ranks_after(retained, out[at], out[(at - 1) / 2])) {
+            hl_node_id swap = out[at];
+            out[at] = out[(at - 1) / 2];
+            out[(at - 1) / 2] = swap;
+            at = (at - 1) / 2;
         }
+    } else if (hl__ranks_after(retained, out[0], id)) {
+        out[0] = id;
+        hl__sift_down(retained, out, *count, 0);
     }
-    /* Heapsort: moving the last-ranked to the end leaves the best first. */
+}
+
+/* Heapsort the heap out[0 .. count): moving the last-ranked to the end leaves
+ * the best first. */
+static void hl__sort_heap(const uint64_t *retained, hl_node_id *out, size_t count) {
     for (size_t end = count; end > 1; end--) {
         hl_node_id swap = out[0];
         out[0] = out[end - 1];
         out[end - 1] = swap;
         hl__sift_down(retained, out, end - 1, 0);
     }
+}
+
+size_t hl_dominators_top(const hl_dominators *dominators, size_t k, hl_node_id *out) {
+    const uint64_t *retained = dominators->retained;
+    size_t count = 0;
+    if (k == 0)
+        return 0;
+    for (size_t i = 0; i < dominators->n_nodes; i++) {
+        if (dominators->idom[i] != HL_NODE_NONE)
+            hl__offer(retained, out, &count, k, (hl_node_id)i);
+    }
+    hl__sort_heap(retained, out, count);
     return count;
+}
+
+/* Breadth-first down the tree: the reachable nodes, each after its idom, are
+ * stored in order[] (n_reachable entries), which is also the queue. */
+static void hl__top_down(const hl_dominators *dominators, hl_node_id *order) {
+    size_t count, n_children;
+    const hl_node_id *children = hl_dominators_children(dominators, HL_DOMINATOR_ROOT, &count);
+    memcpy(order, children, count * sizeof(hl_node_id));
+    for (size_t i = 0; i < count; i++) {
+        children = hl_dominators_children(dominators, order[i], &n_children);
+        memcpy(order + count, children, n_children * sizeof(hl_node_id));
+        count += n_children;
+    }
+}
+
+int hl_dominators_top_marked(hl_dominators *dominators, const uint8_t *candidate, size_t k,
+                             hl_node_id *out, size_t *count_out) {
+    size_t n_nodes = dominators->n_nodes;
+    size_t order_bytes =
+        (dominators->n_reachable ? dominators->n_reachable : 1) * sizeof(hl_node_id);
+    size_t below_bytes = n_nodes ? n_nodes : 1;
+    *count_out = 0;
+    if (hl_dominators_build_children(dominators) < 0)
+        return -1;
+    hl_node_id *order = hl_big_calloc(order_bytes);
+    uint8_t *below = hl_big_calloc(below_bytes); /* 1: a candidate is a strict ancestor */
+    if (order == NULL || below == NULL) {
+        hl_big_free(order, order_bytes);
+        hl_big_free(below, below_bytes);
+        return -1;
+    }
+    hl__top_down(dominators, order);
+    const uint64_t *retained = dominators->retained;
+    size_t count = 0;
+    for (size_t i = 0; i < dominators->n_reachable; i++) {
+        hl_node_id node = order[i], parent = dominators->idom[node];
+        if (parent != HL_DOMINATOR_ROOT)
+            below[node] = (uint8_t)(candidate[parent] || below[parent]);
+        if (candidate[node] && !below[node] && k > 0)
+            hl__offer(retained, out, &count, k, node);
+    }
+    hl__sort_heap(retained, out, count);
+    hl_big_free(order, order_bytes);
+    hl_big_free(below, below_bytes);
+    *count_out = count;
+    return 0;
 }
 
 size_t hl_dominators_memory(const hl_dominators *dominators) {

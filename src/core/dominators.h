@@ -119,6 +119,36 @@ HL_WARN_UNUSED int hl_dominators_retained_by_type(hl_dominators *dominators, con
                                                   uint8_t exclude_flags, size_t n_types,
                                                   hl_type_retained *rows);
 
+/* The group of a node that belongs to none (hl_dominators_retained_by_group). */
+#define HL_DOMINATORS_NO_GROUP UINT32_MAX
+
+/* hl_dominators_retained_by_type with groups the caller chooses: group_of[i]
+ * (one entry per node) is node i's group, < n_groups, or
+ * HL_DOMINATORS_NO_GROUP. rows[g] gets the reached members of g, those that
+ * no other member of g dominates, and the bytes of the nodes some member of g
+ * dominates, each counted once. Builds the children lists if they are not
+ * built. Overwrites rows[0 .. n_groups). Returns 0, or -1 when out of memory
+ * or when a group_of entry is n_groups or more (rows[] are then all zero).
+ * O(n_nodes + n_groups) time, one pass down the tree, no recursion; holds 4
+ * bytes per group and 12 per level of the tree's depth while it runs. */
+HL_WARN_UNUSED int hl_dominators_retained_by_group(hl_dominators *dominators,
+                                                   const uint32_t *group_of, size_t n_groups,
+                                                   hl_type_retained *rows);
+
+/* Store in out[] (room for k ids) the (at most k) outermost candidates of
+ * largest retained size, largest first, ties in increasing id order. A
+ * candidate is a reached node i with candidate[i] != 0 (one entry per node);
+ * it is outermost when no other candidate dominates it. This is what picking
+ * candidates greedily by retained size, skipping any that an already picked
+ * one dominates, gives (a dominator retains at least what the nodes it
+ * dominates retain), except that on a tie the dominator wins. Stores the
+ * count, min(k, outermost candidates), in *count_out. Builds the children
+ * lists if they are not built. Returns 0, or -1 when out of memory
+ * (*count_out 0). O(n log k) time, one pass down the tree; holds 5 bytes per
+ * node while it runs. */
+HL_WARN_UNUSED int hl_dominators_top_marked(hl_dominators *dominators, const uint8_t *candidate,
+                                            size_t k, hl_node_id *out, size_t *count_out);
+
 /* Bytes of memory the result holds now (children lists included). */
 size_t hl_dominators_memory(const hl_dominators *dominators);
 

@@ -49,6 +49,14 @@ struct hl_graph {
     uint64_t *big_sizes;
     size_t n_big_sizes;
 
+    /* Scratch of hl_graph_shortest_path, NULL until the first query and kept
+     * for the next: path_parent[i] is HL_NODE_NONE between queries (a query
+     * resets only the entries it set, the nodes left in path_queue), so a
+     * query costs what it visits, not the size of the graph. Same
+     * serialisation as the rest of the graph (the binding holds the GIL). */
+    hl_node_id *path_parent, *path_queue;
+    size_t path_scratch_bytes;
+
     int finished;
 };
 
@@ -185,6 +193,8 @@ void hl_graph_free(hl_graph *graph) {
     hl__release((void **)&graph->index_slots, &bytes->index_slots);
     hl__release((void **)&graph->in_offsets, &bytes->in_offsets);
     hl__release((void **)&graph->in_edges, &bytes->in_edges);
+    hl_big_free(graph->path_parent, graph->path_scratch_bytes);
+    hl_big_free(graph->path_queue, graph->path_scratch_bytes);
     hl_free(graph->big_sizes);
     hl_u64_map_destroy(&graph->big_size_index);
     hl_free(graph);
@@ -349,7 +359,8 @@ size_t hl_graph_memory(const hl_graph *graph) {
     const hl__sizes_in_bytes *bytes = &graph->bytes;
     return sizeof(*graph) + bytes->addresses + bytes->type_ids + bytes->sizes + bytes->flags +
            bytes->out_offsets + bytes->out_edges + bytes->index_slots + bytes->in_offsets +
-           bytes->in_edges + graph->n_big_sizes * sizeof(uint64_t);
+           bytes->in_edges + graph->n_big_sizes * sizeof(uint64_t) +
+           (graph->path_parent != NULL ? 2 * graph->path_scratch_bytes : 0);
 }
 
 uint64_t hl_graph_address(const hl_graph *graph, hl_node_id id) {
@@ -507,20 +518,12 @@ HL_INLINE int hl__is_target(const hl_graph *graph, const hl_graph_path_query *qu
            (query->target_marks != NULL && query->target_marks[id] != 0);
 }
 
-int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *query,
-                           hl_node_id **path_out, size_t *length_out) {
-    *path_out = NULL;
-    *length_out = 0;
-    size_t n_nodes = graph->n_nodes;
-    if (query->start >= n_nodes || (query->backward && graph->in_offsets == NULL))
-        return -1;
-    const uint32_t *offsets = query->backward ? graph->in_offsets : graph->out_offsets;
-    const hl_node_id *edges = query->backward ? graph->in_edges : graph->out_edges;
-
-    /* parent[i] is the node we reached i from (the start is its own parent);
-     * HL_NODE_NONE means not reached. The queue holds each node at most once
-     * and is processed level by level to count depth. */
-    size_t array_bytes = (n_nodes ? n_nodes : 1) * sizeof(hl_node_id);
+/* Make the path scratch arrays if they are not made yet. Returns 0, or -1
+ * when out of memory (nothing changes). */
+static HL_WARN_UNUSED int hl__path_scratch(hl_graph *graph) {
+    if (graph->path_parent != NULL)
+        return 0;
+    size_t array_bytes = (graph->n_nodes ? graph->n_nodes : 1) * sizeof(hl_node_id);
     hl_node_id *parent = hl_big_calloc(array_bytes);
     hl_node_id *queue = hl_big_calloc(array_bytes);
     if (parent == NULL || queue == NULL) {
@@ -528,7 +531,80 @@ int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *que
         hl_big_free(queue, array_bytes);
         return -1;
     }
-    memset(parent, 0xff, n_nodes * sizeof(hl_node_id));
+    memset(parent, 0xff, graph->n_nodes * sizeof(hl_node_id));
+    graph->path_parent = parent;
+    graph->path_queue = queue;
+    graph->path_scratch_bytes = array_bytes;
+    return 0;
+}
+
+/* Copy the path that parent[] records into a new array: through back_from
+ * and back to start (a cycle) when back_from is a node, else from start to
+ * found. Reference order as hl_graph_shortest_path promises. Returns NULL
+ * when out of memory. */
+static hl_node_id *hl__path_copy(const hl_graph_path_query *query, const hl_node_id *parent,
+                                 hl_node_id back_from, hl_node_id found, size_t *length_out) {
+    if (back_from != HL_NODE_NONE) {
+        /* start ... back_from, then start again. */
+        size_t length = 2;
+        for (hl_node_id id = back_from; id != query->start; id = parent[id])
+            length++;
+        hl_node_id *path = hl_malloc(length * sizeof(hl_node_id));
+        if (path == NULL)
+            return NULL;
+        path[length - 1] = query->start;
+        size_t i = length - 2;
+        for (hl_node_id id = back_from; id != query->start; id = parent[id])
+            path[i--] = id;
+        path[0] = query->start;
+        if (query->backward) {
+            for (size_t a = 0, b = length - 1; a < b; a++, b--) {
+                hl_node_id swap = path[a];
+                path[a] = path[b];
+                path[b] = swap;
+            }
+        }
+        *length_out = length;
+        return path;
+    }
+    size_t length = 1;
+    for (hl_node_id id = found; id != query->start; id = parent[id])
+        length++;
+    hl_node_id *path = hl_malloc(length * sizeof(hl_node_id));
+    if (path == NULL)
+        return NULL;
+    /* Walking parents goes from the found node back to start. A backward
+     * search reached the target through in-edges, so that walk is already in
+     * reference order; a forward one is reversed. */
+    size_t i = 0;
+    for (hl_node_id id = found;; id = parent[id]) {
+        path[query->backward ? i : length - 1 - i] = id;
+        i++;
+        if (id == query->start)
+            break;
+    }
+    *length_out = length;
+    return path;
+}
+
+int hl_graph_shortest_path(hl_graph *graph, const hl_graph_path_query *query, hl_node_id **path_out,
+                           size_t *length_out) {
+    *path_out = NULL;
+    *length_out = 0;
+    size_t n_nodes = graph->n_nodes;
+    if (query->start >= n_nodes || (query->backward && graph->in_offsets == NULL))
+        return -1;
+    if (hl__path_scratch(graph) < 0)
+        return -1;
+    const uint32_t *offsets = query->backward ? graph->in_offsets : graph->out_offsets;
+    const hl_node_id *edges = query->backward ? graph->in_edges : graph->out_edges;
+
+    /* parent[i] is the node we reached i from (the start is its own parent);
+     * HL_NODE_NONE means not reached. The queue holds each node at most once
+     * and is processed level by level to count depth; at the end it lists
+     * every node whose parent[] was set, which is how they are reset. */
+    hl_node_id *parent = graph->path_parent;
+    hl_node_id *queue = graph->path_queue;
     size_t head = 0, tail = 0;
     parent[query->start] = query->start;
     queue[tail++] = query->start;
@@ -576,58 +652,12 @@ int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *que
         if (back_from != HL_NODE_NONE)
             break;
     }
-    hl_big_free(queue, array_bytes);
     int result = 0;
-    if (back_from != HL_NODE_NONE) {
-        /* start ... back_from, then start again. */
-        size_t length = 2;
-        for (hl_node_id id = back_from; id != query->start; id = parent[id])
-            length++;
-        hl_node_id *path = hl_malloc(length * sizeof(hl_node_id));
-        if (path == NULL) {
-            hl_big_free(parent, array_bytes);
-            return -1;
-        }
-        path[length - 1] = query->start;
-        size_t i = length - 2;
-        for (hl_node_id id = back_from; id != query->start; id = parent[id])
-            path[i--] = id;
-        path[0] = query->start;
-        if (query->backward) {
-            for (size_t a = 0, b = length - 1; a < b; a++, b--) {
-                hl_node_id swap = path[a];
-                path[a] = path[b];
-                path[b] = swap;
-            }
-        }
-        hl_big_free(parent, array_bytes);
-        *path_out = path;
-        *length_out = length;
-        return 1;
+    if (back_from != HL_NODE_NONE || found != HL_NODE_NONE) {
+        *path_out = hl__path_copy(query, parent, back_from, found, length_out);
+        result = *path_out != NULL ? 1 : -1;
     }
-    if (found != HL_NODE_NONE) {
-        size_t length = 1;
-        for (hl_node_id id = found; id != query->start; id = parent[id])
-            length++;
-        hl_node_id *path = hl_malloc(length * sizeof(hl_node_id));
-        if (path == NULL) {
-            result = -1;
-        } else {
-            /* Walking parents goes from the found node back to start. A
-             * backward search reached the target through in-edges, so that
-             * walk is already in reference order; a forward one is reversed. */
-            size_t i = 0;
-            for (hl_node_id id = found;; id = parent[id]) {
-                path[query->backward ? i : length - 1 - i] = id;
-                i++;
-                if (id == query->start)
-                    break;
-            }
-            *path_out = path;
-            *length_out = length;
-            result = 1;
-        }
-    }
-    hl_big_free(parent, array_bytes);
+    for (size_t i = 0; i < tail; i++)
+        parent[queue[i]] = HL_NODE_NONE;
     return result;
 }

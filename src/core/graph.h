@@ -175,8 +175,11 @@ typedef struct hl_graph_path_query {
  * node ids in *path_out and its length in *length_out, in reference order (each node refers to the
  * next): target ... start for a backward query, start ... target for a forward one. The caller
  * frees it. Returns 1 when found, 0 when no target is reachable (*path_out NULL), -1 when out of
- * memory or the reverse index is missing for a backward query. */
-HL_WARN_UNUSED int hl_graph_shortest_path(const hl_graph *graph, const hl_graph_path_query *query,
+ * memory or the reverse index is missing for a backward query. Time is linear in what the search
+ * visits, not in the size of the graph: the first query makes two scratch arrays of 4 bytes per
+ * node that the graph keeps for the next ones (counted in hl_graph_memory); that is the only
+ * change to the graph. */
+HL_WARN_UNUSED int hl_graph_shortest_path(hl_graph *graph, const hl_graph_path_query *query,
                                           hl_node_id **path_out, size_t *length_out);
 
 #endif /* HL_GRAPH_H */

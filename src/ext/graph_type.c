@@ -501,26 +501,150 @@ static PyObject *hl_graph_idom_method(PyObject *op, PyObject *arg) {
     return PyLong_FromUnsignedLong(idom);
 }
 
-static PyObject *hl_graph_top_retainers_method(PyObject *op, PyObject *arg) {
-    hl_graph_object *self = (hl_graph_object *)op;
-    Py_ssize_t k = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
-    if (k == -1 && PyErr_Occurred())
-        return NULL;
-    if (k < 0) {
-        PyErr_SetString(PyExc_ValueError, "top_retainers(k) needs k >= 0");
-        return NULL;
+/* Parse a count argument named `name`: an int (not a bool) >= 0. A count past
+ * `clamp` is clamped to it. Returns 0, or -1 with TypeError/ValueError. */
+static int hl__count_arg(PyObject *arg, const char *function, const char *name, size_t clamp,
+                         size_t *count_out) {
+    if (!PyLong_Check(arg) || PyBool_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "%s: %s must be an int, not %s", function, name,
+                     Py_TYPE(arg)->tp_name);
+        return -1;
     }
-    if (hl__check_alive(self) < 0)
+    int overflow;
+    long long value = PyLong_AsLongLongAndOverflow(arg, &overflow);
+    if (value == -1 && PyErr_Occurred())
+        return -1;
+    if (overflow < 0 || (overflow == 0 && value < 0)) {
+        PyErr_Format(PyExc_ValueError, "%s: %s must be 0 or more, not %S", function, name, arg);
+        return -1;
+    }
+    *count_out = overflow > 0 || (unsigned long long)value > clamp ? clamp : (size_t)value;
+    return 0;
+}
+
+static PyObject *hl_graph_top_retainers_method(PyObject *op, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"k", "skip", NULL};
+    hl_graph_object *self = (hl_graph_object *)op;
+    PyObject *k_arg, *skip = NULL;
+    size_t k;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:top_retainers", keywords, &k_arg, &skip) ||
+        hl__check_alive(self) < 0)
+        return NULL;
+    hl_graph *graph = self->heap.graph;
+    size_t n_nodes = hl_graph_n_nodes(graph);
+    /* More than there are nodes is all of them: never an allocation k long. */
+    if (hl__count_arg(k_arg, "top_retainers()", "k", n_nodes, &k) < 0)
         return NULL;
     hl_dominators *dominators = hl__dominators(self);
     if (dominators == NULL)
         return NULL;
-    hl_node_id *top = malloc((size_t)(k ? k : 1) * sizeof(hl_node_id));
-    if (top == NULL)
+    /* Candidates: objects, not frames or ignored nodes, and not the backbone
+     * (a module, a class or the dict of one retains everything defined in it,
+     * which says nothing a user can act on), nor the nodes in `skip`. */
+    uint8_t *candidate = malloc(n_nodes ? n_nodes : 1);
+    hl_node_id *top = malloc((k ? k : 1) * sizeof(hl_node_id));
+    if (candidate == NULL || top == NULL) {
+        free(candidate);
+        free(top);
         return PyErr_NoMemory();
-    size_t n = hl_dominators_top(dominators, (size_t)k, top);
-    PyObject *result = hl__id_list(top, n);
+    }
+    for (size_t i = 0; i < n_nodes; i++) {
+        candidate[i] = !(hl_graph_flags(graph, (hl_node_id)i) &
+                         (HL_NODE_VIRTUAL | HL_NODE_IGNORED | HL_NODE_BACKBONE));
+    }
+    PyObject *result = NULL;
+    if (skip != NULL && skip != Py_None) {
+        PyObject *sequence = PySequence_Fast(skip, "top_retainers(): skip must be a sequence of "
+                                                   "node ids");
+        if (sequence == NULL)
+            goto done;
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(sequence); i++) {
+            hl_node_id id;
+            if (hl__node_arg(self, PySequence_Fast_GET_ITEM(sequence, i), &id) < 0) {
+                Py_DECREF(sequence);
+                goto done;
+            }
+            candidate[id] = 0;
+        }
+        Py_DECREF(sequence);
+    }
+    size_t n;
+    if (hl_dominators_top_marked(dominators, candidate, k, top, &n) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = hl__id_list(top, n);
+done:
+    free(candidate);
     free(top);
+    return result;
+}
+
+/* retained_by_group(groups): what the members of each group (a sequence of
+ * node ids; groups are disjoint) retain together, as retained_by_type does
+ * for the instances of a type. */
+static PyObject *hl_graph_retained_by_group_method(PyObject *op, PyObject *groups) {
+    hl_graph_object *self = (hl_graph_object *)op;
+    if (hl__check_alive(self) < 0)
+        return NULL;
+    PyObject *outer = PySequence_Fast(groups, "retained_by_group(): groups must be a sequence of "
+                                              "sequences of node ids");
+    if (outer == NULL)
+        return NULL;
+    size_t n_nodes = hl_graph_n_nodes(self->heap.graph);
+    size_t n_groups = (size_t)PySequence_Fast_GET_SIZE(outer);
+    uint32_t *group_of = malloc((n_nodes ? n_nodes : 1) * sizeof(uint32_t));
+    hl_type_retained *rows = calloc(n_groups ? n_groups : 1, sizeof(*rows));
+    PyObject *result = NULL;
+    if (group_of == NULL || rows == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memset(group_of, 0xff, n_nodes * sizeof(uint32_t));
+    for (size_t g = 0; g < n_groups; g++) {
+        PyObject *members = PySequence_Fast(PySequence_Fast_GET_ITEM(outer, (Py_ssize_t)g),
+                                            "retained_by_group(): each group must be a sequence "
+                                            "of node ids");
+        if (members == NULL)
+            goto done;
+        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(members); i++) {
+            hl_node_id id;
+            if (hl__node_arg(self, PySequence_Fast_GET_ITEM(members, i), &id) < 0) {
+                Py_DECREF(members);
+                goto done;
+            }
+            if (group_of[id] != HL_DOMINATORS_NO_GROUP && group_of[id] != (uint32_t)g) {
+                PyErr_Format(PyExc_ValueError,
+                             "retained_by_group(): node %u is in groups %u and %zu", id,
+                             group_of[id], g);
+                Py_DECREF(members);
+                goto done;
+            }
+            group_of[id] = (uint32_t)g;
+        }
+        Py_DECREF(members);
+    }
+    hl_dominators *dominators = hl__dominators(self);
+    if (dominators == NULL)
+        goto done;
+    if (hl_dominators_retained_by_group(dominators, group_of, n_groups, rows) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = PyList_New((Py_ssize_t)n_groups);
+    for (size_t g = 0; result != NULL && g < n_groups; g++) {
+        PyObject *row = Py_BuildValue("(KKK)", (unsigned long long)rows[g].instances,
+                                      (unsigned long long)rows[g].top_instances,
+                                      (unsigned long long)rows[g].retained);
+        if (row == NULL)
+            Py_CLEAR(result);
+        else
+            PyList_SET_ITEM(result, (Py_ssize_t)g, row);
+    }
+done:
+    Py_DECREF(outer);
+    free(group_of);
+    free(rows);
     return result;
 }
 
@@ -726,8 +850,17 @@ static PyMethodDef hl_graph_methods[] = {
      "retained(id) -> bytes freed if the node went away (dominator tree from every root)"},
     {"idom", hl_graph_idom_method, METH_O,
      "idom(id) -> immediate dominator id, -1 for the virtual root, None when unreachable"},
-    {"top_retainers", hl_graph_top_retainers_method, METH_O,
-     "top_retainers(k) -> the k node ids of largest retained size"},
+    {"top_retainers", (PyCFunction)(void (*)(void))hl_graph_top_retainers_method,
+     METH_VARARGS | METH_KEYWORDS,
+     "top_retainers(k, skip=()) -> the (at most) k node ids of largest retained size among the "
+     "objects that are not types, modules or their dicts, nor in skip, leaving out any that "
+     "another of them dominates (its memory is counted there); k past the number of nodes is "
+     "all of them"},
+    {"retained_by_group", hl_graph_retained_by_group_method, METH_O,
+     "retained_by_group(groups) -> [(members, top_members, retained)] for each group (a "
+     "sequence of node ids; a node in at most one group): bytes of the objects some member "
+     "dominates, each counted once; top members are those no other member of the group "
+     "dominates"},
     {"retained_by_type", hl_graph_retained_by_type_method, METH_NOARGS,
      "retained_by_type() -> [(type, instances, top_instances, retained)], largest retained "
      "first: bytes of the objects some instance dominates, each counted once (types, modules "

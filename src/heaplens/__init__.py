@@ -78,6 +78,11 @@ def start(nframe=1, *, sample_rate=0):
     (Poisson sampling by bytes) and scales what it records up: sizes and
     counts become estimates, at a fraction of the cost.
     """
+    from heaplens import _args
+
+    _args.count("start", "nframe", nframe, minimum=1, maximum=_core.MAX_NFRAME)
+    # The tracer's own limit (1 TiB): past it the C parser would overflow first.
+    _args.count("start", "sample_rate", sample_rate, maximum=1 << 40)
     _core.start(nframe, sample_rate=sample_rate)
 
 

@@ -9,7 +9,7 @@ gc.collect() unless asked, so they are cheap enough to call in a loop.
 import gc
 from typing import NamedTuple
 
-from heaplens import _core
+from heaplens import _args, _core
 from heaplens._describe import human_size, type_name
 
 
@@ -36,6 +36,7 @@ class Census(list):
 
     def format(self, limit=20):
         """A table of the first `limit` rows (None: all) that fits 100 columns."""
+        limit = _args.count("Census.format", "limit", limit, none=True)
         rows = self if limit is None else self[:limit]
         width = max([len("type")] + [min(len(row.name), 60) for row in rows])
         lines = [f"{'type':<{width}}  {'count':>10}  {'size':>10}  {'share':>6}"]
@@ -107,6 +108,8 @@ def growth_since(mark, limit=10, collect=False):
 
     Types that shrank or stayed level are left out; limit=None returns them all.
     """
+    _args.instance("growth_since", "mark", mark, Mark, "a heaplens.Mark")
+    limit = _args.count("growth_since", "limit", limit, none=True)
     now = Mark(collect=collect)
     grown = []
     for tp, (count, size) in now.rows.items():

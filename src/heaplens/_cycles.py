@@ -8,8 +8,9 @@ example drawn as labelled references and the members that have finalizers.
 
 from typing import NamedTuple
 
-from heaplens import _core
+from heaplens import _args, _core
 from heaplens._describe import allocation_site, human_size, type_name
+from heaplens._why import shown_indices
 
 
 class CycleGroup(NamedTuple):
@@ -36,6 +37,7 @@ class CycleReport(list):
         return sum(group.count for group in self)
 
     def format(self, limit=10):
+        limit = _args.count("CycleReport.format", "limit", limit)
         if not self:
             return "no reference cycles among live objects"
         lines = [
@@ -61,10 +63,16 @@ class CycleReport(list):
         return self.format()
 
 
-def _shape(names):
+def _shape(graph, members):
+    """`Parent + Child + dict x2`: the types around a cycle, each named once
+    (a million-member cycle costs a million type lookups, not as many names)."""
+    by_type = {}
+    for tp in map(graph.type, members):
+        by_type[tp] = by_type.get(tp, 0) + 1
     counts = {}
-    for name in names:
-        counts[name] = counts.get(name, 0) + 1
+    for tp, n in by_type.items():
+        name = type_name(tp, shortnames=False)
+        counts[name] = counts.get(name, 0) + n
     return " + ".join(name if n == 1 else f"{name} x{n}" for name, n in sorted(counts.items()))
 
 
@@ -80,8 +88,7 @@ def cycles(heap=None):
     tracing = _core.is_tracing()
     groups = {}
     for members in graph.cycles():
-        names = [type_name(graph.type(node), shortnames=False) for node in members]
-        key = _shape(names)
+        key = _shape(graph, members)
         size = sum(map(graph.size, members))
         entry = groups.get(key)
         if entry is None:
@@ -128,11 +135,17 @@ def _cycle_site(graph, members):
 
 
 def _draw(heap, start):
-    """One cycle through node `start`: `A .x -> B ['k'] -> (back to A)`."""
+    """One cycle through node `start`: `A .x -> B ['k'] -> (back to A)`; a
+    long one shows its ends and how many members it leaves out between."""
     graph = heap.graph
     path = graph.cycle_through(start)
     parts = []
-    for index, node in enumerate(path[:-1]):
+    previous = -1
+    for index in shown_indices(len(path) - 1):
+        if index > previous + 1:
+            parts.append(f"... {index - previous - 1:,} more ...")
+        previous = index
+        node = path[index]
         try:
             label = graph.edge_label(node, path[index + 1])
         except LookupError:
@@ -169,6 +182,9 @@ def show_cycle(obj, filename="cycle.png"):
     from heaplens import _dot
     from heaplens._why import HeapGraph
 
+    filename = os.fspath(_args.path("show_cycle", "filename", filename))
+    if isinstance(filename, bytes):
+        filename = os.fsdecode(filename)
     heap = HeapGraph()
     graph = heap.graph
     node = graph.find(obj)

@@ -19,7 +19,7 @@ import os
 import threading
 from typing import NamedTuple, Optional
 
-from heaplens import _core
+from heaplens import _args, _core
 from heaplens._describe import human_size
 
 _lock = threading.Lock()
@@ -170,6 +170,7 @@ class GcReport:
         return [entry for entry in self.garbage() if entry.address in present]
 
     def format(self, limit=10):
+        limit = _args.count("GcReport.format", "limit", limit, none=True)
         lines = []
         runs = len(self.collections)
         lines.append(

@@ -22,8 +22,9 @@ import sysconfig
 import types
 from typing import List, NamedTuple, Optional
 
-from heaplens import _core
+from heaplens import _args, _core
 from heaplens._describe import describe, human_size, type_name
+from heaplens._why import shown_indices
 
 DEFAULT_NFRAME = 32
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -115,6 +116,8 @@ class LeakReport:
         """The report as text for a terminal, `width` columns wide: the
         headline first, then holders and groups (the first `limit` of each;
         None: all)."""
+        limit = _args.count("LeakReport.format", "limit", limit, none=True)
+        width = _args.count("LeakReport.format", "width", width, minimum=20)
 
         def add(text, indent=""):
             lines.extend(_wrap(text, width, indent))
@@ -352,8 +355,7 @@ def _name_of(func):
 
 def find_leaks(func, *args, repeat=5, warmup=2, **kwargs):
     """See heaplens.find_leaks."""
-    if not callable(func):
-        raise TypeError(f"find_leaks() needs a callable, not {type_name(type(func))}")
+    _args.callable_("find_leaks", "func", func)
     return run_hunt(
         lambda: func(*args, **kwargs),
         repeat=repeat,
@@ -367,13 +369,8 @@ def run_hunt(call, *, repeat, warmup, title, ignore=()):
     measured calls. Holders reached from a module, a frame or an object type
     of a package in `ignore` (module name prefixes such as '_pytest') are
     listed but not counted as leaks."""
-    for name, value in (("repeat", repeat), ("warmup", warmup)):
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError(f"{name} must be an int, not {type_name(type(value))}")
-    if not 1 <= repeat <= 1000:
-        raise ValueError(f"repeat must be between 1 and 1000, not {repeat}")
-    if warmup < 0:
-        raise ValueError(f"warmup must be 0 or more, not {warmup}")
+    _args.count("find_leaks", "repeat", repeat, minimum=1, maximum=1000)
+    _args.count("find_leaks", "warmup", warmup)
     report = LeakReport(title, repeat, warmup)
     hunt = _Hunt(repeat, DEFAULT_NFRAME, ignore)
     try:
@@ -397,6 +394,7 @@ class leak_check:
     """See heaplens.leak_check."""
 
     def __init__(self, nframe=DEFAULT_NFRAME):
+        _args.count("leak_check", "nframe", nframe, minimum=1, maximum=_core.MAX_NFRAME)
         self.report = LeakReport("the leak_check block", 1, 0)
         self.hunt = None
         self.nframe = nframe
@@ -440,10 +438,8 @@ class _Node(NamedTuple):
 def _analyse(heap, rows, n_calls, report, ignore=()):
     """Group the new objects, keep those that accumulate, find their holders."""
     graph = heap.graph
-    new = {}
     by_key = {}
     for node, call, stack in rows:
-        new[node] = call
         tp = graph.type(node)
         if tp is None:
             continue
@@ -462,6 +458,14 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
         leaking.append((tp, site, members, traceback))
     leaking_nodes = {m.node for _, _, members, _ in leaking for m in members}
 
+    # What each group's members retain together, each object counted once
+    # (one pass down the dominator tree, however the members nest).
+    group_retained = [
+        row[2]
+        for row in graph.retained_by_group(
+            [[m.node for m in members] for _, _, members, _ in leaking]
+        )
+    ]
     holders = {}  # holder key -> data
     groups = []
     for tp, site, members, traceback in leaking:
@@ -469,13 +473,8 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
         per_call = [0] * n_calls
         for member in members:
             per_call[member.call - 1] += 1
-        member_set = {m.node for m in members}
         size = sum(graph.size(m.node) for m in members)
-        retained = sum(
-            graph.retained(m.node)
-            for m in members
-            if not _dominated_by_any(graph, m.node, member_set, new)
-        )
+        retained = group_retained[len(groups)]
         example = members[0].node
         path = graph.path_back(example) or [example]
         holder_step = None
@@ -521,17 +520,6 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
     report.finished = True
 
 
-def _dominated_by_any(graph, node, members, new):
-    """Whether another of `members` dominates node (walking up only through
-    new objects: an old dominator ends the search)."""
-    dominator = graph.idom(node)
-    while dominator is not None and dominator >= 0 and dominator in new:
-        if dominator in members:
-            return True
-        dominator = graph.idom(dominator)
-    return False
-
-
 def _site_of(stack):
     """('app.py:12', [(filename, lineno, source)] oldest first) for a tracer
     stack id (None, [] for -1). Frames of heaplens and of its callers (the
@@ -557,7 +545,8 @@ def _site_of(stack):
 def _group_row(heap, group):
     tp = group["tp"]
     path = group["path"]
-    steps, holder_step = _merged_steps(heap.chain(path), group["holder_step"])
+    chain = heap.chain(path, keep=(group["holder_step"],))
+    steps, holder_step = _merged_steps(chain, chain.step_of(group["holder_step"]))
     return LeakGroup(
         type=type_name(tp),
         module=getattr(tp, "__module__", None),
@@ -809,7 +798,12 @@ def _expression(graph, path, start, first_is_root=True):
     `.x`; other labels are kept as they are. None when a label is unknown."""
     parts = []
     nodes = path[start:]
-    for index in range(len(nodes) - 1):
+    previous = -1
+    # A long chain reads as its ends and how many references are left out.
+    for index in shown_indices(len(nodes) - 1):
+        if index > previous + 1:
+            parts.append(index - previous - 1)
+        previous = index
         try:
             label = graph.edge_label(nodes[index], nodes[index + 1])
         except LookupError:
@@ -821,7 +815,16 @@ def _expression(graph, path, start, first_is_root=True):
     i = 0
     while i < len(parts):
         label = parts[i]
-        if label == ".__dict__" and i + 1 < len(parts) and parts[i + 1].startswith("['"):
+        if isinstance(label, int):
+            text += f" ...{label:,} more... "
+            i += 1
+            continue
+        if (
+            label == ".__dict__"
+            and i + 1 < len(parts)
+            and isinstance(parts[i + 1], str)
+            and parts[i + 1].startswith("['")
+        ):
             key = parts[i + 1][2:-2]
             if key.isidentifier():
                 text += ("" if (i == 0 and first_is_root) else ".") + key

@@ -15,6 +15,7 @@ instances hold, and nothing else does, is dominated by neither.
 import types
 from typing import NamedTuple, Optional
 
+from heaplens import _args
 from heaplens._describe import allocation_site, human_size, type_name
 
 
@@ -68,16 +69,6 @@ class RetainerReport(list):
         return self.format()
 
 
-def _inside(graph, node, listed):
-    """Whether a node of `listed` dominates `node`."""
-    dominator = graph.idom(node)
-    while dominator is not None and dominator >= 0:
-        if dominator in listed:
-            return True
-        dominator = graph.idom(dominator)
-    return False
-
-
 def retained(obj, heap=None):
     """Bytes that would be freed if obj went away (0 for garbage or a new object)."""
     from heaplens._why import HeapGraph
@@ -94,6 +85,7 @@ def type_retainers(n=10, heap=None):
     program's backbone, see top_retainers), so those types never appear."""
     from heaplens._why import HeapGraph
 
+    n = _args.count("type_retainers", "n", n)
     heap = heap or HeapGraph()
     rows = []
     for tp, instances, top_instances, size in heap.graph.retained_by_type():
@@ -115,43 +107,37 @@ def top_retainers(n=10, heap=None):
     """
     from heaplens._why import HeapGraph
 
+    # More than there are objects is all of them (graph.top_retainers clamps).
+    n = _args.count("top_retainers", "n", n)
     heap = heap or HeapGraph()
     graph = heap.graph
     report = RetainerReport()
-    listed = set()
-    # Ask for more than n: the backbone (modules, classes and their dicts, which
-    # the walk flags) is near the top and is skipped, and so is what an object
-    # already listed dominates (its retained size is part of that object's: a
-    # dict inside a listed list adds nothing to read). Ask again for more
-    # while the candidates run out first.
-    wanted = 20 * n + 256
-    seen = 0
+    # The dominator tree picks them in one pass (graph.top_retainers): the
+    # backbone (modules, classes and their dicts) is no candidate, and what a
+    # listed object dominates is part of its retained size (a dict inside a
+    # listed list adds nothing to read). An untracked object freed since the
+    # walk cannot be shown: ask again without it, so that what it dominated
+    # can be listed in its place.
+    gone = []
     while True:
-        candidates = graph.top_retainers(wanted)
-        for node in candidates[seen:]:
-            if len(report) == n:
-                break
-            if graph.is_backbone(node) or graph.kind(node) != "object":
-                continue
-            if _inside(graph, node, listed):
-                continue
+        chosen, gone_before = [], len(gone)
+        for node in graph.top_retainers(n, gone):
             try:
-                obj = graph.object(node)
+                chosen.append((node, graph.object(node)))
             except LookupError:
-                continue
-            listed.add(node)
-            report.append(
-                Retainer(
-                    heap.node_description(node),
-                    graph.type(node),
-                    graph.size(node),
-                    graph.retained(node),
-                    heap.chain(graph.path_back(node) or [node]),
-                    allocation_site(obj),
-                )
-            )
-        if len(report) == n or len(candidates) < wanted:
+                gone.append(node)
+        if len(gone) == gone_before:
             break
-        seen, wanted = len(candidates), 4 * wanted
+    for node, obj in chosen:
+        report.append(
+            Retainer(
+                heap.node_description(node),
+                graph.type(node),
+                graph.size(node),
+                graph.retained(node),
+                heap.chain(graph.path_back(node) or [node]),
+                allocation_site(obj),
+            )
+        )
     report.types = type_retainers(n, heap)
     return report

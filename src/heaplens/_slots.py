@@ -776,8 +776,9 @@ def slots_advice(min_instances=1000):
     instances, what they cost now, the attribute names seen, a suggested
     __slots__, what the instances would cost with it, and warnings where it
     would break code. The standard library and heaplens are left out."""
-    if not isinstance(min_instances, int) or min_instances < 1:
-        raise ValueError(f"min_instances must be a positive int, not {min_instances!r}")
+    from heaplens import _args
+
+    _args.count("slots_advice", "min_instances", min_instances, minimum=1)
     classes = _candidate_classes(min_instances)
     instances = _instances_of(classes)
     rows, skipped = [], []

@@ -10,7 +10,7 @@ import os
 import sys
 from typing import NamedTuple, Optional
 
-from heaplens import _core
+from heaplens import _args, _core
 from heaplens._census import Census, CensusRow
 from heaplens._describe import (
     GETREFCOUNT_ARGUMENT,
@@ -40,10 +40,30 @@ class Chain:
     cannot see: C code, an interpreter stack) or None when no root leads to it.
     """
 
-    def __init__(self, steps, root_kind, note=None):
+    def __init__(self, steps, root_kind, note=None, path_index=None):
         self.steps = steps
         self.root_kind = root_kind
         self.note = note
+        # The index in the graph path of the node each step shows (None for
+        # the step that stands for the middle of a long chain left out).
+        self.path_index = list(range(len(steps))) if path_index is None else path_index
+
+    @property
+    def omitted(self):
+        """How many objects in the middle of a long chain are not shown."""
+        index = self.path_index
+        return sum(
+            index[i + 1] - index[i - 1] - 1 for i in range(1, len(index) - 1) if index[i] is None
+        )
+
+    def step_of(self, path_index):
+        """The index of the step that shows node path[path_index], or None."""
+        if path_index is None:
+            return None
+        try:
+            return self.path_index.index(path_index)
+        except ValueError:
+            return None
 
     @property
     def found(self):
@@ -94,6 +114,30 @@ class Chain:
 
     def __repr__(self):
         return f"<heaplens.Chain {str(self)!r}>"
+
+
+class OmittedSteps(Step):
+    """The middle of a long chain, left out: `... 999,976 more ...`."""
+
+    __slots__ = ()
+
+
+# A chain longer than 2 * CHAIN_ENDS + 1 objects shows CHAIN_ENDS at each end
+# (and a few around any step the caller asks to keep) and says how many it
+# left out between: describing a million-long linked list would take minutes
+# and say nothing more.
+CHAIN_ENDS = 12
+
+
+def shown_indices(length, keep=()):
+    """The indices of a path of `length` nodes that a Chain shows, in order."""
+    if length <= 2 * CHAIN_ENDS + 1:
+        return list(range(length))
+    shown = set(range(CHAIN_ENDS)) | set(range(length - CHAIN_ENDS, length))
+    for index in keep:
+        if index is not None:
+            shown.update(i for i in range(index - 2, index + 3) if 0 <= i < length)
+    return sorted(shown)
 
 
 def join_label(description, label):
@@ -166,6 +210,10 @@ class HeapGraph:
 
     def __init__(self, *, untracked=True, ignore=(), include_heaplens_frames=False):
         skip = None if include_heaplens_frames else PACKAGE_DIR
+        if isinstance(ignore, (str, bytes)) or not hasattr(ignore, "__iter__"):
+            raise TypeError(
+                f"HeapGraph(): ignore must be an iterable of objects, not {type(ignore).__name__}"
+            )
         self.graph = _core.build_graph(
             ignore=(self, *ignore), skip_frames_under=skip, untracked=untracked
         )
@@ -210,11 +258,21 @@ class HeapGraph:
         except LookupError:
             return None
 
-    def chain(self, path, target_description=None):
-        """A Chain for a list of node ids in reference order."""
+    def chain(self, path, target_description=None, keep=()):
+        """A Chain for a list of node ids in reference order. A long one shows
+        its ends, the steps around the path indices in `keep`, and one
+        OmittedSteps step for each run left out."""
         graph = self.graph
         steps = []
-        for index, node in enumerate(path):
+        path_index = []
+        previous = -1
+        for index in shown_indices(len(path), keep):
+            if index > previous + 1:
+                steps.append(OmittedSteps(f"... {index - previous - 1:,} more ...", None, None))
+                path_index.append(None)
+            previous = index
+            path_index.append(index)
+            node = path[index]
             if index + 1 < len(path):
                 try:
                     label = graph.edge_label(node, path[index + 1])
@@ -225,7 +283,7 @@ class HeapGraph:
                 label = None
                 description = target_description or self.node_description(node)
             steps.append(Step(description, label, self._site(node)))
-        return Chain(steps, graph.root_kind(path[0]))
+        return Chain(steps, graph.root_kind(path[0]), path_index=path_index)
 
     def why_alive(self, obj, max_depth=-1):
         """The shortest chain of references from a root to obj (a Chain).
@@ -234,6 +292,9 @@ class HeapGraph:
         heap graph can see (held from C code or a stack), and, only when nothing
         else holds obj, executing frames.
         """
+        max_depth = _args.clamped(
+            "why_alive", "max_depth", max_depth, minimum=-1, limit=sys.maxsize
+        )
         graph = self.graph
         node = graph.find(obj)
         if node < 0:

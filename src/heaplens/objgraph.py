@@ -39,8 +39,7 @@ import os
 import sys
 import tempfile
 
-from heaplens import _core
-from heaplens import _dot
+from heaplens import _args, _core, _dot
 from heaplens._describe import GETREFCOUNT_ARGUMENT, counted
 
 __all__ = [
@@ -112,6 +111,7 @@ def _types_named(typename, counts):
 def count(typename, objects=None):
     """The number of objects tracked by the collector (or in `objects`) whose
     type is named `typename`, short ('MyClass') or qualified ('pkg.mod.MyClass')."""
+    _args.text("count", "typename", typename)
     counts = _type_counts(objects)
     return sum(counts[tp] for tp in _types_named(typename, counts))
 
@@ -122,6 +122,7 @@ def typestats(objects=None, shortnames=True, filter=None):
     when `shortnames` is true. Objects for which filter(obj) is false are left out.
     """
     if filter:
+        _args.callable_("typestats", "filter", filter, none=True)
         counts = _filtered_type_counts(objects, filter)
     else:
         counts = _type_counts(objects)
@@ -135,6 +136,7 @@ def _by_count(pairs):
 def most_common_types(limit=10, objects=None, shortnames=True, filter=None):
     """[(type name, count)], most common first, at most `limit` of them
     (all when `limit` is None or 0)."""
+    limit = _args.count("most_common_types", "limit", limit, none=True)
     stats = _by_count(typestats(objects, shortnames=shortnames, filter=filter).items())
     return stats[:limit] if limit else stats
 
@@ -154,6 +156,7 @@ def growth(limit=10, peak_stats={}, shortnames=True, filter=None):
     peak recorded in `peak_stats`, largest increase first, at most `limit`.
     Collects garbage first and records the new peaks in `peak_stats` (by
     default a dictionary kept between calls)."""
+    limit = _args.count("growth", "limit", limit, none=True)
     gc.collect()
     stats = typestats(shortnames=shortnames, filter=filter)
     deltas = {}
@@ -214,6 +217,8 @@ def get_new_ids(
     limit=0 prints nothing, None prints every row). skip_update=True returns
     the previous answer unchanged. shortnames=None keeps the last choice
     (True at first). The same dictionary is returned, updated, each time."""
+    limit = _args.count("get_new_ids", "limit", limit, none=True)
+    _args.one_of("get_new_ids", "sortby", sortby, tuple(_GET_NEW_IDS_COLUMNS))
     if not _state:
         _state["old"] = collections.defaultdict(set)
         _state["current"] = collections.defaultdict(set)
@@ -301,6 +306,7 @@ def get_leaking_objects(objects=None):
 def by_type(typename, objects=None):
     """The objects tracked by the collector (or in `objects`) whose type is named
     `typename`, short or qualified, in the collector's order."""
+    _args.text("by_type", "typename", typename)
     if objects is None:
         objects = gc.get_objects()
     elif not isinstance(objects, (list, tuple)):
@@ -313,6 +319,7 @@ def by_type(typename, objects=None):
 
 def at(addr):
     """The object tracked by the collector whose id() is `addr`, or None."""
+    _args.integer("at", "addr", addr)
     objects = gc.get_objects()
     matches = map(operator.eq, itertools.repeat(addr), map(id, objects))
     return next(itertools.compress(objects, matches), None)
@@ -371,6 +378,8 @@ def find_ref_chain(obj, predicate, max_depth=20, extra_ignore=()):
     """A shortest chain of references [obj, ..., x] from `obj` to an object x
     for which predicate(x) is true, at most `max_depth` references long, not
     going through objects whose id() is in `extra_ignore`; [obj] when none."""
+    _args.callable_("find_ref_chain", "predicate", predicate)
+    max_depth = _args.clamped("find_ref_chain", "max_depth", max_depth, limit=sys.maxsize)
     fast = _is_module_predicate(predicate)
     if not fast:
         gc.collect()  # (see find_backref_chain)
@@ -429,6 +438,8 @@ def find_backref_chain(obj, predicate, max_depth=20, extra_ignore=()):
 
     find_backref_chain(obj, is_proper_module) answers why `obj` is alive: which
     module holds it, and through what."""
+    _args.callable_("find_backref_chain", "predicate", predicate)
+    max_depth = _args.clamped("find_backref_chain", "max_depth", max_depth, limit=sys.maxsize)
     fast = _is_module_predicate(predicate)
     if not fast:
         # objgraph collects first so that no chain starts at garbage. A chain
@@ -684,6 +695,14 @@ def _show_graph(
 ):
     # A single object is held, while the labels are made, by the public
     # function's argument and by the list made here: the refcount takes them off.
+    function = "show_backrefs" if backward else "show_refs"
+    max_depth = _args.clamped(function, "max_depth", max_depth, limit=sys.maxsize)
+    too_many = _args.clamped(function, "too_many", too_many, limit=sys.maxsize)
+    _args.callable_(function, "filter", filter, none=True)
+    _args.callable_(function, "highlight", highlight, none=True)
+    _args.callable_(function, "extra_info", extra_info, none=True)
+    _args.callable_(function, "extra_node_attrs", extra_node_attrs, none=True)
+    _args.path(function, "filename", filename, none=True)
     single = None
     if not issubclass(type(objs), (list, tuple)):
         single = id(objs)

@@ -2,6 +2,7 @@
  * (dominators.c): textbook graphs with their known idoms, small heaps checked
  * by hand, long chains, and random graphs against a naive algorithm. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "dominators.h"
 #include "hl_test.h"
@@ -935,6 +936,142 @@ static void test_retained_by_type_deep(void) {
     free(sizes);
 }
 
+/* Naive reference: whether candidate `a` strictly dominates `b` (walking idoms). */
+static int strictly_dominates(const hl_dominators *dominators, hl_node_id a, hl_node_id b) {
+    for (hl_node_id d = hl_dominators_idom(dominators, b); d != ROOT && d != NONE;
+         d = hl_dominators_idom(dominators, d)) {
+        if (d == a)
+            return 1;
+    }
+    return 0;
+}
+
+/* hl_dominators_top_marked against its definition on random graphs: the
+ * outermost candidates (no other candidate dominates them), ranked by retained
+ * size then id, first k of them. */
+static void test_top_marked_random(void) {
+    srand(15);
+    for (int round = 0; round < 200; round++) {
+        size_t n = 1 + (size_t)(rand() % 40), n_edges = (size_t)(rand() % 80);
+        uint32_t *from = malloc((n_edges + 1) * sizeof(uint32_t));
+        uint32_t *to = malloc((n_edges + 1) * sizeof(uint32_t));
+        uint64_t *sizes = malloc(n * sizeof(uint64_t));
+        uint8_t *candidate = malloc(n);
+        for (size_t e = 0; e < n_edges; e++) {
+            from[e] = (uint32_t)(rand() % (int)n);
+            to[e] = (uint32_t)(rand() % (int)n);
+        }
+        for (size_t i = 0; i < n; i++) {
+            sizes[i] = (uint64_t)(rand() % 4); /* zero sizes make ties */
+            candidate[i] = (uint8_t)(rand() % 3 != 0);
+        }
+        hl_graph *graph = build(n, from, to, n_edges, sizes, NULL);
+        hl_node_id roots[] = {0, (hl_node_id)(n / 2)};
+        hl_dominators *dominators = compute(graph, roots, 2, 0);
+        /* The expected list: outermost reached candidates, sorted. */
+        hl_node_id *expected = malloc(n * sizeof(hl_node_id));
+        size_t n_expected = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!candidate[i] || hl_dominators_idom(dominators, (hl_node_id)i) == NONE)
+                continue;
+            int outer = 1;
+            for (size_t j = 0; j < n && outer; j++) {
+                if (j != i && candidate[j] &&
+                    strictly_dominates(dominators, (hl_node_id)j, (hl_node_id)i))
+                    outer = 0;
+            }
+            if (outer)
+                expected[n_expected++] = (hl_node_id)i;
+        }
+        for (size_t a = 1; a < n_expected; a++) { /* insertion sort: retained desc, id asc */
+            for (size_t b = a; b > 0; b--) {
+                uint64_t rb = hl_dominators_retained(dominators, expected[b]);
+                uint64_t ra = hl_dominators_retained(dominators, expected[b - 1]);
+                if (rb > ra || (rb == ra && expected[b] < expected[b - 1])) {
+                    hl_node_id swap = expected[b];
+                    expected[b] = expected[b - 1];
+                    expected[b - 1] = swap;
+                }
+            }
+        }
+        for (size_t k = 0; k <= n_expected + 1; k++) {
+            hl_node_id *out = malloc((k + 1) * sizeof(hl_node_id));
+            size_t count = 99;
+            ASSERT_EQ(hl_dominators_top_marked(dominators, candidate, k, out, &count), 0);
+            ASSERT_EQ(count, k < n_expected ? k : n_expected);
+            for (size_t i = 0; i < count; i++)
+                ASSERT_EQ(out[i], expected[i]);
+            free(out);
+        }
+        free(expected);
+        hl_dominators_free(dominators);
+        hl_graph_free(graph);
+        free(from);
+        free(to);
+        free(sizes);
+        free(candidate);
+    }
+}
+
+/* A chain a million long where every node is a candidate: only its head is
+ * outermost, found in one pass (the quadratic walk up the idoms that this
+ * replaces took minutes). With the head not a candidate, the next one is. */
+static void test_top_marked_deep_chain(void) {
+    const size_t n = 1000000;
+    uint32_t *from = malloc(n * sizeof(uint32_t));
+    uint32_t *to = malloc(n * sizeof(uint32_t));
+    for (size_t i = 0; i + 1 < n; i++) {
+        from[i] = (uint32_t)i;
+        to[i] = (uint32_t)(i + 1);
+    }
+    hl_graph *graph = build(n, from, to, n - 1, NULL, NULL);
+    hl_node_id roots[] = {0};
+    hl_dominators *dominators = compute(graph, roots, 1, 0);
+    uint8_t *candidate = malloc(n);
+    memset(candidate, 1, n);
+    hl_node_id out[3];
+    size_t count;
+    ASSERT_EQ(hl_dominators_top_marked(dominators, candidate, 3, out, &count), 0);
+    ASSERT_EQ(count, 1);
+    ASSERT_EQ(out[0], 0);
+    candidate[0] = 0;
+    ASSERT_EQ(hl_dominators_top_marked(dominators, candidate, 3, out, &count), 0);
+    ASSERT_EQ(count, 1);
+    ASSERT_EQ(out[0], 1);
+    ASSERT_EQ(hl_dominators_top_marked(dominators, candidate, 0, out, &count), 0);
+    ASSERT_EQ(count, 0);
+    free(candidate);
+    hl_dominators_free(dominators);
+    hl_graph_free(graph);
+    free(from);
+    free(to);
+}
+
+/* hl_dominators_retained_by_group with groups that are not types: members
+ * inside another member of their group count once; a group id out of range is
+ * refused. Graph: 0 -> 1 -> 2 -> 3, 0 -> 4; sizes 10 20 30 40 50. */
+static void test_retained_by_group(void) {
+    const uint32_t pairs[] = {0, 1, 1, 2, 2, 3, 0, 4};
+    hl_graph *graph = build_pairs(5, pairs, 4);
+    hl_node_id roots[] = {0};
+    hl_dominators *dominators = compute(graph, roots, 1, 0);
+    const uint32_t G = HL_DOMINATORS_NO_GROUP;
+    uint32_t group_of[5] = {G, 0, 1, 0, 1};
+    hl_type_retained rows[2];
+    ASSERT_EQ(hl_dominators_retained_by_group(dominators, group_of, 2, rows), 0);
+    ASSERT_U64_EQ(rows[0].instances, 2);
+    ASSERT_U64_EQ(rows[0].top_instances, 1);
+    ASSERT_U64_EQ(rows[0].retained, 20 + 30 + 40); /* node 3 is inside node 1 */
+    ASSERT_U64_EQ(rows[1].instances, 2);
+    ASSERT_U64_EQ(rows[1].top_instances, 2);
+    ASSERT_U64_EQ(rows[1].retained, 30 + 40 + 50);
+    group_of[4] = 2;
+    ASSERT_EQ(hl_dominators_retained_by_group(dominators, group_of, 2, rows), -1);
+    ASSERT_U64_EQ(rows[0].instances, 0);
+    hl_dominators_free(dominators);
+    hl_graph_free(graph);
+}
+
 int main(void) {
     RUN_TEST(test_lengauer_tarjan_paper);
     RUN_TEST(test_appel_example);
@@ -950,6 +1087,9 @@ int main(void) {
     RUN_TEST(test_errors);
     RUN_TEST(test_retained_by_type);
     RUN_TEST(test_retained_by_type_deep);
+    RUN_TEST(test_top_marked_random);
+    RUN_TEST(test_top_marked_deep_chain);
+    RUN_TEST(test_retained_by_group);
     RUN_TEST(test_random_graphs);
     RUN_TEST(test_random_larger_graphs);
     TEST_SUMMARY("dominators");

@@ -359,6 +359,53 @@ static void test_random_paths(void) {
     }
 }
 
+/* The path scratch is made once and left clean after each query: a search
+ * that fails, one that finds a cycle and one that finds a target, repeated,
+ * give the same answers, and the graph's memory grows only at the first. */
+static void test_path_scratch_reused(void) {
+    const size_t n = 100000;
+    hl_graph *graph = hl_graph_new(n, n);
+    for (size_t i = 0; i < n; i++) {
+        hl_node_id id;
+        ASSERT_EQ(hl_graph_add_new_node(graph, 16 * (i + 1), 0, i == 0 ? HL_NODE_MODULE : 0, &id),
+                  0);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (i + 1 < n)
+            ASSERT_EQ(hl_graph_add_edge(graph, (hl_node_id)(i + 1)), 0);
+        hl_graph_close_node(graph);
+    }
+    ASSERT_EQ(hl_graph_finish(graph), 0);
+    ASSERT_EQ(hl_graph_build_reverse(graph), 0);
+    size_t before = hl_graph_memory(graph), after = 0;
+    hl_node_id *path;
+    size_t length;
+    for (int round = 0; round < 3; round++) {
+        hl_graph_path_query to_root = {.start = (hl_node_id)(n - 1),
+                                       .backward = 1,
+                                       .target_flags = HL_NODE_MODULE,
+                                       .max_depth = -1};
+        ASSERT_EQ(hl_graph_shortest_path(graph, &to_root, &path, &length), 1);
+        ASSERT_EQ(length, n);
+        ASSERT_EQ(path[0], 0);
+        ASSERT_EQ(path[n - 1], n - 1);
+        free(path);
+        if (round == 0)
+            after = hl_graph_memory(graph);
+        ASSERT_EQ(hl_graph_memory(graph), after);
+        hl_graph_path_query no_cycle = {.start = 5, .start_is_not_target = 1, .max_depth = -1};
+        ASSERT_EQ(hl_graph_shortest_path(graph, &no_cycle, &path, &length), 0);
+        for (hl_node_id start = 1; start < 1000; start++) {
+            to_root.start = start;
+            ASSERT_EQ(hl_graph_shortest_path(graph, &to_root, &path, &length), 1);
+            ASSERT_EQ(length, start + 1);
+            free(path);
+        }
+    }
+    ASSERT_EQ(after, before + 2 * n * sizeof(hl_node_id));
+    hl_graph_free(graph);
+}
+
 int main(void) {
     RUN_TEST(test_build_and_edges);
     RUN_TEST(test_dedupe_and_virtual_nodes);
@@ -368,5 +415,6 @@ int main(void) {
     RUN_TEST(test_paths);
     RUN_TEST(test_random_paths);
     RUN_TEST(test_cycle_paths);
+    RUN_TEST(test_path_scratch_reused);
     return 0;
 }
