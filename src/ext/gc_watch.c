@@ -469,7 +469,14 @@ PyObject *hlpy_gc_watch_start(PyObject *module, PyObject *breakdown_arg) {
         PyErr_SetString(PyExc_RuntimeError, "a gc monitor is already running");
         return NULL;
     }
-    PyObject *gc = PyImport_ImportModule("gc");
+    /* gc from sys.modules when loaded (it always is when called from
+     * heaplens._gc_monitor): an import statement here could re-enter the
+     * import machinery from wherever the monitor is started. */
+    PyObject *gc_name = PyUnicode_FromString("gc");
+    PyObject *gc = gc_name ? PyImport_GetModule(gc_name) : NULL;
+    if (gc == NULL && gc_name != NULL && !PyErr_Occurred())
+        gc = PyImport_Import(gc_name);
+    Py_XDECREF(gc_name);
     PyObject *garbage = gc ? PyObject_GetAttrString(gc, "garbage") : NULL;
     Py_XDECREF(gc);
     if (garbage == NULL)

@@ -17,6 +17,7 @@ collection examines and counts those freed during it (see docs/gc-monitor.md).
 import gc
 import os
 import threading
+import time
 from typing import NamedTuple, Optional
 
 from heaplens import _core
@@ -256,8 +257,6 @@ class GcMonitor:
         self._started = None
 
     def start(self):
-        import time
-
         with _lock:
             if self._started is not None:
                 raise RuntimeError("this gc monitor is already running")
@@ -268,8 +267,6 @@ class GcMonitor:
 
     def stop(self):
         """Stop recording and return the GcReport (also kept as .report)."""
-        import time
-
         with _lock:
             if self._started is None:
                 raise RuntimeError("this gc monitor is not running")
