@@ -221,7 +221,7 @@ static int hl__type_entry(PyTypeObject *type, uint32_t *entry_out) {
     int is_static = !PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE);
     if (is_static && hl_u64_map_get(&W.static_types, (uint64_t)(uintptr_t)type, entry_out))
         return 0;
-    PyObject *name_object = hlpy_safe_type_name(type, 1);
+    PyObject *name_object = hlpy_safe_type_name(type, HLPY_NAME_QUALIFIED | HLPY_NAME_MODULE);
     const char *name = name_object ? PyUnicode_AsUTF8(name_object) : NULL;
     if (name == NULL) {
         Py_XDECREF(name_object);

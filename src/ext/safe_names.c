@@ -23,8 +23,10 @@ static const char *hl__static_short_name(PyTypeObject *type) {
  * when it is an exact str. */
 static PyObject *hl__type_module(PyTypeObject *type) {
     if (PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE)) {
+        /* A dict subclass (ctypes types keep a StgDict) is read with dict's
+         * own lookup, which runs only str's hash and comparison. */
         PyObject *dict = type->tp_dict;
-        if (dict == NULL || !PyDict_CheckExact(dict))
+        if (dict == NULL || !PyDict_Check(dict))
             return NULL;
         PyObject *key = PyUnicode_InternFromString("__module__");
         if (key == NULL)
@@ -46,49 +48,53 @@ static PyObject *hl__type_module(PyTypeObject *type) {
     return PyUnicode_FromStringAndSize(type->tp_name, dot - type->tp_name);
 }
 
-PyObject *hlpy_safe_type_name(PyTypeObject *type, int with_module) {
-    PyObject *qualname = NULL;
+PyObject *hlpy_safe_type_name(PyTypeObject *type, int flags) {
+    PyObject *name = NULL;
     if (PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE)) {
-        PyObject *held = ((PyHeapTypeObject *)type)->ht_qualname;
+        PyHeapTypeObject *heap_type = (PyHeapTypeObject *)type;
+        PyObject *held = flags & HLPY_NAME_QUALIFIED ? heap_type->ht_qualname : heap_type->ht_name;
         if (held != NULL && PyUnicode_CheckExact(held))
-            qualname = Py_NewRef(held);
+            name = Py_NewRef(held);
     }
-    if (qualname == NULL)
-        qualname = PyUnicode_FromString(hl__static_short_name(type));
-    if (qualname == NULL || !with_module)
-        return qualname;
+    if (name == NULL)
+        name = PyUnicode_FromString(hl__static_short_name(type));
+    if (name == NULL || !(flags & HLPY_NAME_MODULE))
+        return name;
     PyObject *module = hl__type_module(type);
     if (module == NULL)
-        return PyErr_Occurred() ? (Py_DECREF(qualname), NULL) : qualname;
-    PyObject *name = PyUnicode_FromFormat("%U.%U", module, qualname);
+        return PyErr_Occurred() ? (Py_DECREF(name), NULL) : name;
+    PyObject *full = PyUnicode_FromFormat("%U.%U", module, name);
     Py_DECREF(module);
-    Py_DECREF(qualname);
-    return name;
+    Py_DECREF(name);
+    return full;
+}
+
+/* A borrowed reference to the value of `key` in module `module`'s own dict
+ * when it is an exact str, else NULL (with no exception, or MemoryError). */
+static PyObject *hl__module_str_field(PyObject *module, const char *key) {
+    PyObject *dict = PyModule_Check(module) ? PyModule_GetDict(module) : NULL; /* borrowed */
+    if (dict == NULL || !PyDict_Check(dict))
+        return NULL;
+    PyObject *key_object = PyUnicode_InternFromString(key);
+    if (key_object == NULL)
+        return NULL;
+    PyObject *value = PyDict_GetItemWithError(dict, key_object);
+    Py_DECREF(key_object);
+    if (value == NULL && PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_MemoryError))
+        PyErr_Clear();
+    return value != NULL && PyUnicode_CheckExact(value) ? value : NULL;
 }
 
 PyObject *hlpy_safe_module_name(PyObject *module) {
-    PyObject *dict = PyModule_Check(module) ? PyModule_GetDict(module) : NULL; /* borrowed */
-    PyObject *name = NULL;
-    if (dict != NULL && PyDict_CheckExact(dict)) {
-        PyObject *key = PyUnicode_InternFromString("__name__");
-        if (key == NULL)
-            return NULL;
-        name = PyDict_GetItemWithError(dict, key);
-        Py_DECREF(key);
-        if (name == NULL && PyErr_Occurred()) {
-            if (PyErr_ExceptionMatches(PyExc_MemoryError))
-                return NULL;
-            PyErr_Clear();
-        }
-    }
-    if (name != NULL && PyUnicode_CheckExact(name))
+    PyObject *name = hl__module_str_field(module, "__name__");
+    if (name != NULL)
         return Py_NewRef(name);
-    return PyUnicode_FromString("?");
+    return PyErr_Occurred() ? NULL : PyUnicode_FromString("?");
 }
 
 /* `<TypeName object at 0x...>`, the fallback. */
 static PyObject *hl__generic(PyObject *obj) {
-    PyObject *name = hlpy_safe_type_name(Py_TYPE(obj), 1);
+    PyObject *name = hlpy_safe_type_name(Py_TYPE(obj), HLPY_NAME_QUALIFIED | HLPY_NAME_MODULE);
     if (name == NULL)
         return NULL;
     PyObject *text = PyUnicode_FromFormat("<%U object at %p>", name, (void *)obj);
@@ -196,17 +202,21 @@ PyObject *hlpy_safe_repr(PyObject *obj, Py_ssize_t limit) {
         return text;
     }
     if (PyType_Check(obj)) {
-        PyObject *name = hlpy_safe_type_name((PyTypeObject *)obj, 1);
+        PyObject *name = hlpy_safe_type_name((PyTypeObject *)obj, HLPY_NAME_QUALIFIED | HLPY_NAME_MODULE);
         if (name == NULL)
             return NULL;
         text = PyUnicode_FromFormat("<class '%U'>", name);
         Py_DECREF(name);
         return text;
     }
-    if (Py_IS_TYPE(obj, &PyCFunction_Type)) {
-        const PyMethodDef *def = ((PyCFunctionObject *)obj)->m_ml;
-        return PyUnicode_FromFormat("<built-in function %s>", def && def->ml_name ? def->ml_name : "?");
-    }
+    /* Builtin types whose repr reads only C fields and tp_name (never an
+     * object's own repr or attributes): their repr is shown as Python shows it. */
+    if (Py_IS_TYPE(obj, &PyCFunction_Type) || Py_IS_TYPE(obj, &PyCell_Type) ||
+        Py_IS_TYPE(obj, &PyGetSetDescr_Type) || Py_IS_TYPE(obj, &PyMemberDescr_Type) ||
+        Py_IS_TYPE(obj, &PyMethodDescr_Type) || Py_IS_TYPE(obj, &PyWrapperDescr_Type) ||
+        Py_IS_TYPE(obj, &PyClassMethodDescr_Type) || Py_IS_TYPE(obj, &PyRange_Type) ||
+        Py_IS_TYPE(obj, &PyFrame_Type))
+        return hl__builtin_repr(obj);
     if (Py_IS_TYPE(obj, &PyMethod_Type)) {
         PyObject *function = PyMethod_GET_FUNCTION(obj);
         PyObject *name = Py_IS_TYPE(function, &PyFunction_Type)
@@ -219,26 +229,33 @@ PyObject *hlpy_safe_repr(PyObject *obj, Py_ssize_t limit) {
 
 /* ---- module functions ---------------------------------------------------- */
 
+/* The flags of the optional (qualified, with_module) arguments. */
+static int hl__flags(int qualified, int with_module) {
+    return (qualified ? HLPY_NAME_QUALIFIED : 0) | (with_module ? HLPY_NAME_MODULE : 0);
+}
+
 PyObject *hlpy_type_name(PyObject *module, PyObject *args) {
     PyObject *obj;
-    int qualified = 0;
-    if (!PyArg_ParseTuple(args, "O|p:type_name", &obj, &qualified))
+    int qualified = 0, with_module = 0;
+    if (!PyArg_ParseTuple(args, "O|pp:type_name", &obj, &qualified, &with_module))
         return NULL;
-    return hlpy_safe_type_name(Py_TYPE(obj), qualified);
+    return hlpy_safe_type_name(Py_TYPE(obj), hl__flags(qualified, with_module));
 }
 
 PyObject *hlpy_type_names(PyObject *module, PyObject *args) {
     PyObject *objects;
-    int qualified = 0;
-    if (!PyArg_ParseTuple(args, "O!|p:type_names", &PyList_Type, &objects, &qualified))
+    int qualified = 0, with_module = 0;
+    if (!PyArg_ParseTuple(args, "O!|pp:type_names", &PyList_Type, &objects, &qualified,
+                          &with_module))
         return NULL;
+    int flags = hl__flags(qualified, with_module);
     Py_ssize_t n = PyList_GET_SIZE(objects);
     PyObject *out = PyList_New(n);
     /* The list is read by index each time: no Python code runs here, but a
      * name's allocation could run a collection whose finalizers shrink it. */
     for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
         PyObject *name = i < PyList_GET_SIZE(objects)
-                             ? hlpy_safe_type_name(Py_TYPE(PyList_GET_ITEM(objects, i)), qualified)
+                             ? hlpy_safe_type_name(Py_TYPE(PyList_GET_ITEM(objects, i)), flags)
                              : PyUnicode_FromString("?");
         if (name == NULL)
             Py_CLEAR(out);
@@ -250,15 +267,15 @@ PyObject *hlpy_type_names(PyObject *module, PyObject *args) {
 
 PyObject *hlpy_name_of_type(PyObject *module, PyObject *args) {
     PyObject *type;
-    int qualified = 0;
-    if (!PyArg_ParseTuple(args, "O|p:name_of_type", &type, &qualified))
+    int qualified = 0, with_module = 0;
+    if (!PyArg_ParseTuple(args, "O|pp:name_of_type", &type, &qualified, &with_module))
         return NULL;
     if (!PyType_Check(type)) {
         PyErr_Format(PyExc_TypeError, "name_of_type() takes a type, not %.100s",
                      Py_TYPE(type)->tp_name);
         return NULL;
     }
-    return hlpy_safe_type_name((PyTypeObject *)type, qualified);
+    return hlpy_safe_type_name((PyTypeObject *)type, hl__flags(qualified, with_module));
 }
 
 PyObject *hlpy_safe_repr_function(PyObject *module, PyObject *args) {
@@ -269,6 +286,15 @@ PyObject *hlpy_safe_repr_function(PyObject *module, PyObject *args) {
     return hlpy_safe_repr(obj, limit);
 }
 
-PyObject *hlpy_module_str(PyObject *module, PyObject *obj) {
-    return hlpy_safe_module_name(obj);
+PyObject *hlpy_module_str(PyObject *module, PyObject *args) {
+    PyObject *obj;
+    const char *key = "__name__";
+    if (!PyArg_ParseTuple(args, "O|s:module_str", &obj, &key))
+        return NULL;
+    PyObject *value = hl__module_str_field(obj, key);
+    if (value != NULL)
+        return Py_NewRef(value);
+    if (PyErr_Occurred())
+        return NULL;
+    Py_RETURN_NONE;
 }

@@ -14,12 +14,14 @@
 
 #include <Python.h>
 
-/* A new reference to the name of `type`: its qualified name (ht_qualname for
- * a class, the part of tp_name after the last dot for a static type) and,
- * with `with_module` and a module other than builtins, "module.qualname" (the
- * module from the class's own dict when it is a str, or from tp_name).
- * Returns NULL only with MemoryError set. */
-PyObject *hlpy_safe_type_name(PyTypeObject *type, int with_module);
+#define HLPY_NAME_QUALIFIED 1 /* __qualname__ ("Outer.Inner"), not __name__ */
+#define HLPY_NAME_MODULE 2    /* "module.name", unless the module is builtins */
+
+/* A new reference to the name of `type`, as `flags` (HLPY_NAME_...) ask:
+ * for a class, ht_name or ht_qualname and the __module__ in its own dict
+ * when that is a str; for a static type, the parts of tp_name around its
+ * last dot. Returns NULL only with MemoryError set. */
+PyObject *hlpy_safe_type_name(PyTypeObject *type, int flags);
 
 /* A new reference to a short description of `obj`, at most about `limit`
  * characters of its value: repr() of exact builtin scalars (int, float,
@@ -34,15 +36,18 @@ PyObject *hlpy_safe_repr(PyObject *obj, Py_ssize_t limit);
 PyObject *hlpy_safe_module_name(PyObject *module);
 
 /* Module functions (heaplens._core):
- *   type_name(obj, qualified=False) -> str, the name of type(obj);
- *   type_names(objs: list, qualified=False) -> [str];
- *   name_of_type(type, qualified=False) -> str (TypeError if not a type);
+ *   type_name(obj, qualified=False, with_module=False) -> str, the name of
+ *     type(obj);
+ *   type_names(objs: list, qualified=False, with_module=False) -> [str];
+ *   name_of_type(type, qualified=False, with_module=False) -> str
+ *     (TypeError if not a type);
  *   safe_repr(obj, limit=60) -> str;
- *   module_str(module) -> str, the module's __name__ or "?". */
+ *   module_str(module, key="__name__") -> str or None: a str in a module's
+ *     own dict (None when obj is no module, or the value no exact str). */
 PyObject *hlpy_type_name(PyObject *module, PyObject *args);
 PyObject *hlpy_type_names(PyObject *module, PyObject *args);
 PyObject *hlpy_name_of_type(PyObject *module, PyObject *args);
 PyObject *hlpy_safe_repr_function(PyObject *module, PyObject *args);
-PyObject *hlpy_module_str(PyObject *module, PyObject *obj);
+PyObject *hlpy_module_str(PyObject *module, PyObject *args);
 
 #endif /* HLPY_SAFE_NAMES_H */
