@@ -121,7 +121,7 @@ typedef struct hl_gc_watch {
     hl_type_entry *type_entries;
     size_t n_type_entries, type_entries_capacity;
     hl_u64_map type_entry_index; /* hash of (name, kind) -> index in type_entries */
-    hl_u64_map static_types;    /* static (immortal) type address -> entry index */
+    hl_u64_map static_types;     /* static (immortal) type address -> entry index */
     /* Allocation sites, resolved while their stack ids are valid and kept
      * in C: site s (1 <= s < n_sites) is frames[sites[s].first ..
      * + sites[s].n_frames); site 0 is unknown. */
@@ -414,8 +414,8 @@ static uint32_t hl__site(hl_stack_id stack) {
     size_t n = entry->nframe;
     if (W.n_sites >= UINT32_MAX || W.n_frames + n >= UINT32_MAX ||
         hl__reserve((void **)&W.sites, &W.sites_capacity, W.n_sites + 1, sizeof(hl_site)) < 0 ||
-        hl__reserve((void **)&W.frames, &W.frames_capacity, W.n_frames + n,
-                    sizeof(hl_site_frame)) < 0) {
+        hl__reserve((void **)&W.frames, &W.frames_capacity, W.n_frames + n, sizeof(hl_site_frame)) <
+            0) {
         W.dropped++;
         return 0;
     }
@@ -494,8 +494,8 @@ static int hl__add_freed(uint32_t entry, uint32_t site, uint64_t count, uint64_t
     }
     uint32_t index;
     int inserted;
-    if (hl_u64_map_get_or_put(&W.freed_index, key, (uint32_t)W.n_freed_totals, &index,
-                              &inserted) < 0)
+    if (hl_u64_map_get_or_put(&W.freed_index, key, (uint32_t)W.n_freed_totals, &index, &inserted) <
+        0)
         return -1;
     if (inserted)
         W.freed_totals[W.n_freed_totals++] = (hl_gc_freed_total){entry, site, 0, 0};
@@ -647,10 +647,9 @@ PyObject *hlpy_gc_watch_start(PyObject *module, PyObject *args) {
     W.sites_capacity = W.sites ? 64 : 0;
     W.n_sites = 1; /* site 0: unknown */
     if (hl_u64_map_init(&W.type_entry_index, 64) < 0 || W.sites == NULL || W.recent == NULL ||
-        W.garbage_kept == NULL ||
-        hl_free_watch_init(&W.blocks) < 0 || hl_u64_map_init(&W.window_type_index, 64) < 0 ||
-        hl_u64_map_init(&W.static_types, 64) < 0 || hl_u64_map_init(&W.freed_index, 64) < 0 ||
-        hl_u64_map_init(&W.site_index, 64) < 0) {
+        W.garbage_kept == NULL || hl_free_watch_init(&W.blocks) < 0 ||
+        hl_u64_map_init(&W.window_type_index, 64) < 0 || hl_u64_map_init(&W.static_types, 64) < 0 ||
+        hl_u64_map_init(&W.freed_index, 64) < 0 || hl_u64_map_init(&W.site_index, 64) < 0) {
         hl__release();
         return PyErr_Occurred() ? NULL : PyErr_NoMemory();
     }
@@ -689,8 +688,7 @@ static PyObject *hl__recent_list(void) {
     for (uint64_t i = 0; out != NULL && i < kept; i++) {
         const hl_gc_record *r = &W.recent[(W.n_collections - kept + i) % HLPY_GC_RECENT];
         PyObject *row = Py_BuildValue("(iddnnKKnn)", r->generation, r->started, r->duration,
-                                      r->collected, r->uncollectable,
-                                      (unsigned long long)r->freed,
+                                      r->collected, r->uncollectable, (unsigned long long)r->freed,
                                       (unsigned long long)r->freed_bytes, r->garbage, r->watched);
         if (row == NULL)
             Py_CLEAR(out);
@@ -705,9 +703,9 @@ static PyObject *hl__generations_tuple(void) {
     PyObject *out = PyTuple_New(3);
     for (Py_ssize_t g = 0; out != NULL && g < 3; g++) {
         const hl_gc_generation_totals *t = &W.generations[g];
-        PyObject *row = Py_BuildValue("(KddKK)", (unsigned long long)t->runs, t->seconds,
-                                      t->longest, (unsigned long long)t->collected,
-                                      (unsigned long long)t->uncollectable);
+        PyObject *row =
+            Py_BuildValue("(KddKK)", (unsigned long long)t->runs, t->seconds, t->longest,
+                          (unsigned long long)t->collected, (unsigned long long)t->uncollectable);
         if (row == NULL)
             Py_CLEAR(out);
         else
@@ -722,11 +720,11 @@ static PyObject *hl__freed_list(void) {
     for (size_t i = 0; out != NULL && i < W.n_freed_totals; i++) {
         const hl_gc_freed_total *t = &W.freed_totals[i];
         PyObject *name, *kind;
-        PyObject *row = hl__entry_parts(t->entry, &name, &kind) < 0
-                            ? NULL
-                            : Py_BuildValue("(NNNKK)", name, kind, hl__site_tuple(t->site),
-                                            (unsigned long long)t->count,
-                                            (unsigned long long)t->bytes);
+        PyObject *row =
+            hl__entry_parts(t->entry, &name, &kind) < 0
+                ? NULL
+                : Py_BuildValue("(NNNKK)", name, kind, hl__site_tuple(t->site),
+                                (unsigned long long)t->count, (unsigned long long)t->bytes);
         if (row == NULL)
             Py_CLEAR(out);
         else

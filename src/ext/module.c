@@ -297,8 +297,8 @@ static PyMethodDef hl_module_methods[] = {
 
 /* The functions a subinterpreter may call: they only read the object given. */
 static const char *const hl__subinterpreter_functions[] = {
-    "is_immortal", "type_layout", "finalizer_kind", "type_name", "type_names",
-    "name_of_type", "safe_repr", "module_str", NULL};
+    "is_immortal",  "type_layout", "finalizer_kind", "type_name", "type_names",
+    "name_of_type", "safe_repr",   "module_str",     NULL};
 
 static PyObject *hl_refused_outside_main(PyObject *name, PyObject *args, PyObject *kwargs) {
     PyErr_Format(PyExc_RuntimeError,

@@ -152,14 +152,11 @@ static PyObject *hl__container(PyObject *obj) {
     return PyUnicode_FromFormat("<%s of %zd item%s>", Py_TYPE(obj)->tp_name, n, n == 1 ? "" : "s");
 }
 
-/* The str in a C field, or "?" when it is not an exact str. */
-static PyObject *hl__str_or_unknown(PyObject *field) {
-    static PyObject *unknown; /* "?", made once; protected by the GIL */
-    if (field != NULL && PyUnicode_CheckExact(field))
-        return field;
-    if (unknown == NULL)
-        unknown = PyUnicode_InternFromString("?");
-    return unknown;
+/* The str in a C field, or NULL when it is not an exact str: formatted
+ * with %V and a fallback of "?". (No "?" object is cached: a legacy
+ * subinterpreter may call these functions, and objects are per interpreter.) */
+static PyObject *hl__exact_str(PyObject *field) {
+    return field != NULL && PyUnicode_CheckExact(field) ? field : NULL;
 }
 
 PyObject *hlpy_safe_repr(PyObject *obj, Py_ssize_t limit) {
@@ -182,16 +179,14 @@ PyObject *hlpy_safe_repr(PyObject *obj, Py_ssize_t limit) {
     if (text != NULL || PyErr_Occurred())
         return text;
     if (Py_IS_TYPE(obj, &PyFunction_Type)) {
-        PyObject *name = hl__str_or_unknown(((PyFunctionObject *)obj)->func_qualname);
-        return name ? PyUnicode_FromFormat("<function %U at %p>", name, (void *)obj) : NULL;
+        PyObject *name = hl__exact_str(((PyFunctionObject *)obj)->func_qualname);
+        return PyUnicode_FromFormat("<function %V at %p>", name, "?", (void *)obj);
     }
     if (Py_IS_TYPE(obj, &PyCode_Type)) {
         PyCodeObject *code = (PyCodeObject *)obj;
-        PyObject *name = hl__str_or_unknown(code->co_qualname);
-        PyObject *file = hl__str_or_unknown(code->co_filename);
-        return name && file ? PyUnicode_FromFormat("<code object %U at %p, file \"%U\", line %d>",
-                                                   name, (void *)obj, file, code->co_firstlineno)
-                            : NULL;
+        return PyUnicode_FromFormat("<code object %V at %p, file \"%V\", line %d>",
+                                    hl__exact_str(code->co_qualname), "?", (void *)obj,
+                                    hl__exact_str(code->co_filename), "?", code->co_firstlineno);
     }
     if (Py_IS_TYPE(obj, &PyModule_Type)) {
         PyObject *name = hlpy_safe_module_name(obj);
@@ -202,7 +197,8 @@ PyObject *hlpy_safe_repr(PyObject *obj, Py_ssize_t limit) {
         return text;
     }
     if (PyType_Check(obj)) {
-        PyObject *name = hlpy_safe_type_name((PyTypeObject *)obj, HLPY_NAME_QUALIFIED | HLPY_NAME_MODULE);
+        PyObject *name =
+            hlpy_safe_type_name((PyTypeObject *)obj, HLPY_NAME_QUALIFIED | HLPY_NAME_MODULE);
         if (name == NULL)
             return NULL;
         text = PyUnicode_FromFormat("<class '%U'>", name);
@@ -220,9 +216,9 @@ PyObject *hlpy_safe_repr(PyObject *obj, Py_ssize_t limit) {
     if (Py_IS_TYPE(obj, &PyMethod_Type)) {
         PyObject *function = PyMethod_GET_FUNCTION(obj);
         PyObject *name = Py_IS_TYPE(function, &PyFunction_Type)
-                             ? hl__str_or_unknown(((PyFunctionObject *)function)->func_qualname)
-                             : hl__str_or_unknown(NULL);
-        return name ? PyUnicode_FromFormat("<bound method %U at %p>", name, (void *)obj) : NULL;
+                             ? hl__exact_str(((PyFunctionObject *)function)->func_qualname)
+                             : NULL;
+        return PyUnicode_FromFormat("<bound method %V at %p>", name, "?", (void *)obj);
     }
     return hl__generic(obj);
 }
