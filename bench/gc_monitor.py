@@ -103,7 +103,7 @@ def one(workload, variant, quick):
     if monitor is not None:
         report = monitor.stop()
         out.update(
-            collections=len(report.collections),
+            collections=report.n_collections,
             gc_seconds=report.gc_seconds,
             own_seconds=report.own_seconds,
             peak_watch_bytes=report.peak_watch_bytes,

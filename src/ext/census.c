@@ -2,8 +2,8 @@
  *
  * Nothing in the loops runs Python code or creates a container, so the list
  * (or the collector's own lists) cannot change while it is read; each type met is held with a
- * reference until the result is built (a metaclass __hash__ could run code while the dict is
- * filled).
+ * reference until the result is built. Results are lists of tuples, never dicts keyed by type,
+ * so no metaclass __hash__ or __eq__ runs.
  */
 #include "census.h"
 
@@ -106,13 +106,16 @@ PyObject *hlpy_count_types(PyObject *module, PyObject *objects) {
     hl_type_counts table = {0};
     PyObject *result = NULL;
     if (hl__count(&table, objects, 0) == 0) {
-        result = PyDict_New();
+        /* Pairs, not a dict keyed by type: a metaclass's __hash__ or __eq__
+         * would run while the dict is filled, and again in every lookup. */
+        result = PyList_New((Py_ssize_t)table.types.n_types);
         for (size_t t = 0; result != NULL && t < table.types.n_types; t++) {
-            PyObject *count = PyLong_FromUnsignedLongLong(table.counts[t]);
-            if (count == NULL ||
-                PyDict_SetItem(result, (PyObject *)table.types.types[t], count) < 0)
+            PyObject *row = Py_BuildValue("(OK)", (PyObject *)table.types.types[t],
+                                          (unsigned long long)table.counts[t]);
+            if (row == NULL)
                 Py_CLEAR(result);
-            Py_XDECREF(count);
+            else
+                PyList_SET_ITEM(result, (Py_ssize_t)t, row);
         }
     }
     hl__counts_clear(&table);

@@ -8,8 +8,9 @@
 
 #include <Python.h>
 
-/* count_types(objects: list | None) -> {type: count}; None counts every
- * object the collector tracks, in place. METH_O module function. */
+/* count_types(objects: list | None) -> [(type, count)], types in the order
+ * first met; None counts every object the collector tracks, in place.
+ * METH_O module function. */
 PyObject *hlpy_count_types(PyObject *module, PyObject *objects);
 
 /* census_of(objects: list | None) -> [(type, count, total_size)], sizes as

@@ -11,25 +11,14 @@
 #include <structmember.h>
 
 #include "cpython/internals.h"
+#include "safe_names.h"
 
 #define HL_KEY_REPR_MAX 40
 
-/* repr(key), shortened, never failing: an exception becomes a placeholder. */
+/* repr(key), shortened, for builtin keys; a description that runs none of
+ * the key's code for others (safe_names.h). NULL only on MemoryError. */
 static PyObject *hl__short_repr(PyObject *key) {
-    PyObject *text = PyObject_Repr(key);
-    if (text == NULL) {
-        PyErr_Clear();
-        return PyUnicode_FromFormat("<%s object with a failing __repr__>", Py_TYPE(key)->tp_name);
-    }
-    if (PyUnicode_GET_LENGTH(text) <= HL_KEY_REPR_MAX)
-        return text;
-    PyObject *head = PyUnicode_Substring(text, 0, HL_KEY_REPR_MAX - 3);
-    Py_DECREF(text);
-    if (head == NULL)
-        return NULL;
-    PyObject *shortened = PyUnicode_FromFormat("%U...", head);
-    Py_DECREF(head);
-    return shortened;
+    return hlpy_safe_repr(key, HL_KEY_REPR_MAX);
 }
 
 static PyObject *hl__dict_label(PyObject *dict, PyObject *target) {
@@ -37,9 +26,7 @@ static PyObject *hl__dict_label(PyObject *dict, PyObject *target) {
     Py_ssize_t position = 0;
     while (PyDict_Next(dict, &position, &key, &value)) {
         if (value == target) {
-            Py_INCREF(key); /* a repr may mutate the dict; keep the key alive */
-            PyObject *text = hl__short_repr(key);
-            Py_DECREF(key);
+            PyObject *text = hl__short_repr(key); /* runs no Python code */
             if (text == NULL)
                 return NULL;
             PyObject *label = PyUnicode_FromFormat("[%U]", text);

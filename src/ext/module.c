@@ -18,6 +18,7 @@
 #include "graph_type.h"
 #include "hooks.h"
 #include "resolve.h"
+#include "safe_names.h"
 #include "snapshot_type.h"
 #include "stack_table.h"
 #include "timeline_thread.h"
@@ -267,7 +268,7 @@ static PyMethodDef hl_module_methods[] = {
     {"load_snapshot", hl_load_snapshot, METH_O, "load_snapshot(path) -> Snapshot"},
     {"build_graph", (PyCFunction)(void (*)(void))hlpy_build_graph, METH_FASTCALL | METH_KEYWORDS,
      "build_graph(ignore=(), skip_frames_under=None, untracked=True) -> HeapGraph"},
-    {"count_types", hlpy_count_types, METH_O, "count_types(objects: list) -> {type: count}"},
+    {"count_types", hlpy_count_types, METH_O, "count_types(objects: list) -> [(type, count)]"},
     {"leak_tags_begin", hlpy_leak_tags_begin, METH_O,
      "leak_tags_begin(n_calls): start tagging the objects each call of a leak hunt creates"},
     {"leak_tags_set_call", hlpy_leak_tags_set_call, METH_O,
@@ -277,14 +278,24 @@ static PyMethodDef hl_module_methods[] = {
     {"leak_tags_gc_callback", hlpy_leak_tags_gc_callback, METH_VARARGS,
      "the gc.callbacks entry of a leak hunt"},
     {"leak_tags_end", hlpy_leak_tags_end, METH_NOARGS, "leak_tags_end() -> dropped: end the hunt"},
-    {"gc_watch_start", hlpy_gc_watch_start, METH_O,
-     "gc_watch_start(breakdown): begin recording collections"},
+    {"gc_watch_start", hlpy_gc_watch_start, METH_VARARGS,
+     "gc_watch_start(breakdown, garbage): begin recording collections"},
     {"gc_watch_stop", hlpy_gc_watch_stop, METH_NOARGS,
-     "gc_watch_stop() -> (records, own_seconds, peak_watch_bytes, dropped)"},
-    {"gc_watch_callback", hlpy_gc_watch_callback, METH_VARARGS,
+     "gc_watch_stop() -> dict: recent collections, totals, freed, garbage"},
+    {"gc_watch_callback", (PyCFunction)(void (*)(void))hlpy_gc_watch_callback, METH_FASTCALL,
      "gc_watch_callback(phase, info): the gc.callbacks entry of a gc monitor"},
     {"finalizer_kind", hlpy_finalizer_kind, METH_O,
      "finalizer_kind(obj) -> '__del__', 'tp_finalize', 'tp_del' or None"},
+    {"type_name", hlpy_type_name, METH_VARARGS,
+     "type_name(obj, qualified=False, with_module=False) -> str: type(obj)'s name, from C"},
+    {"type_names", hlpy_type_names, METH_VARARGS,
+     "type_names(objs: list, qualified=False, with_module=False) -> [str]"},
+    {"name_of_type", hlpy_name_of_type, METH_VARARGS,
+     "name_of_type(type, qualified=False, with_module=False) -> str, no descriptor run"},
+    {"safe_repr", hlpy_safe_repr_function, METH_VARARGS,
+     "safe_repr(obj, limit=60) -> str: a description that runs none of obj's code"},
+    {"module_str", hlpy_module_str, METH_VARARGS,
+     "module_str(module, key='__name__') -> str or None, read from the module's dict"},
     {"census_of", hlpy_census_of, METH_O,
      "census_of(objects: list) -> [(type, count, total_size)] by sys.getsizeof"},
     {"is_immortal", hl_is_immortal, METH_O,
@@ -308,8 +319,9 @@ static PyMethodDef hl_module_methods[] = {
  * with a GIL of their own cannot import it (Py_mod_multiple_interpreters). */
 
 /* The functions a subinterpreter may call: they only read the object given. */
-static const char *const hl__subinterpreter_functions[] = {"is_immortal", "type_layout",
-                                                           "finalizer_kind", NULL};
+static const char *const hl__subinterpreter_functions[] = {
+    "is_immortal",  "type_layout", "finalizer_kind", "type_name", "type_names",
+    "name_of_type", "safe_repr",   "module_str",     NULL};
 
 static PyObject *hl_refused_outside_main(PyObject *name, PyObject *args, PyObject *kwargs) {
     PyErr_Format(PyExc_RuntimeError,
@@ -360,7 +372,9 @@ static int hl_module_exec(PyObject *module) {
     if (hlpy_cpython_check_layout() < 0)
         return -1;
     if (PyModule_AddStringConstant(module, "BUILT_FOR_PYTHON", hlpy_cpython_built_version()) < 0 ||
-        PyModule_AddIntConstant(module, "MAX_NFRAME", HL_MAX_NFRAME) < 0)
+        PyModule_AddIntConstant(module, "MAX_NFRAME", HL_MAX_NFRAME) < 0 ||
+        PyModule_AddIntConstant(module, "GC_RECENT", HLPY_GC_RECENT) < 0 ||
+        PyModule_AddIntConstant(module, "GC_GARBAGE_KEPT", HLPY_GC_GARBAGE_KEPT) < 0)
         return -1;
     if (PyInterpreterState_Get() != PyInterpreterState_Main())
         return hl__refuse_outside_main(module);

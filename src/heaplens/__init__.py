@@ -4,12 +4,19 @@ The tracer records every block allocated through Python's allocators with the
 stack that allocated it. heaplens.tracemalloc offers the stdlib tracemalloc's
 API on top of it; this module offers the short version. The heap graph
 (census, growth_since, why_alive, referrers, refcount_report) answers what
-is alive and why. Importing heaplens loads only the C extension; the rest
-loads on first use, so that importing the tool barely touches the heap it
-measures.
+is alive and why.
+
+Importing heaplens loads the C extension and the tracing API
+(heaplens.tracemalloc and its snapshot model): take_snapshot(), start(),
+stop(), get_traced_memory() and the heaplens.tracemalloc functions then
+import nothing when called, so they are safe in a signal handler, a fork
+handler or a gc callback (an import there can meet a module half
+initialised, or wait in a forked child on an import lock that another thread
+of the parent held). The heap graph and report modules load on first use.
 """
 
 from heaplens import _core
+from heaplens import tracemalloc as _tracemalloc
 
 # Classes that live in submodules, loaded on first access.
 _LAZY_CLASSES = {
@@ -122,9 +129,7 @@ def get_tracer_counters():
 
 def take_snapshot():
     """A heaplens.tracemalloc.Snapshot of the traced blocks (RuntimeError when not tracing)."""
-    from heaplens import tracemalloc
-
-    return tracemalloc.take_snapshot()
+    return _tracemalloc.take_snapshot()
 
 
 def load(path):

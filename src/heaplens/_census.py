@@ -97,7 +97,9 @@ class Mark:
     def __init__(self, collect=False):
         if collect:
             gc.collect()
-        self.rows = {row[0]: (row[1], row[2]) for row in _core.census_of(None)}
+        # Keyed by id(type): hashing a class runs its metaclass's __hash__.
+        # The mark holds each type, so no id is reused while it lives.
+        self.rows = {id(row[0]): row for row in _core.census_of(None)}
 
     def growth(self, limit=10, collect=False):
         return growth_since(self, limit=limit, collect=collect)
@@ -112,8 +114,8 @@ def growth_since(mark, limit=10, collect=False):
     limit = _args.count("growth_since", "limit", limit, none=True)
     now = Mark(collect=collect)
     grown = []
-    for tp, (count, size) in now.rows.items():
-        old_count, old_size = mark.rows.get(tp, (0, 0))
+    for type_id, (tp, count, size) in now.rows.items():
+        _, old_count, old_size = mark.rows.get(type_id, (None, 0, 0))
         if count > old_count:
             grown.append(TypeGrowth(tp, count, count - old_count, size, size - old_size))
     grown.sort(key=lambda g: (-g.count_delta, -g.size_delta, g.name))

@@ -9,7 +9,7 @@ example drawn as labelled references and the members that have finalizers.
 from typing import NamedTuple
 
 from heaplens import _args, _core
-from heaplens._describe import allocation_site, human_size, type_name
+from heaplens._describe import allocation_site, human_size, type_module, type_name
 from heaplens._why import shown_indices
 
 
@@ -125,7 +125,7 @@ def _cycle_site(graph, members):
     chosen = members[0]
     for node in members:
         tp = graph.type(node)
-        if tp is not None and tp.__module__ != "builtins":
+        if tp is not None and type_module(tp) != "builtins":
             chosen = node
             break
     try:

@@ -1,13 +1,20 @@
 """Short, safe descriptions of objects for reports.
 
-Everything here must survive hostile objects: a __repr__ that raises, an
-attribute lookup that runs code, a string of a million characters. Nothing
-here raises.
+Describing an object never runs its Python code: a lazy proxy whose
+__class__ property raises (werkzeug's LocalProxy), a __repr__, __eq__ or
+__hash__ that raises or blocks, a metaclass whose __name__ is a property.
+So nothing here calls repr(), getattr() or isinstance() on an object it is
+given (isinstance() asks obj.__class__): types are tested on type(obj), which
+is the object's real type, and names and short reprs are read in C from the
+type's and the module's own fields (heaplens._core.type_name, safe_repr,
+module_str, src/ext/safe_names.h). Nothing here raises.
 """
 
 import os
 import sys
 import types
+
+from heaplens import _core
 
 _REPR_MAX = 60
 
@@ -38,58 +45,75 @@ def counted(obj):
 
 
 def type_name(tp, shortnames=True):
-    """'Item' or 'app.models.Item' (builtins keep their bare name)."""
-    qualname = getattr(tp, "__qualname__", None) or getattr(tp, "__name__", "?")
-    if shortnames:
-        return qualname
-    module = getattr(tp, "__module__", None)
-    if not module or module == "builtins":
-        return qualname
-    return f"{module}.{qualname}"
+    """'Item' or 'app.models.Item' (builtins keep their bare name): the
+    qualified name of class `tp`, read from the type itself (no metaclass
+    property runs). '?' when tp is not a class."""
+    if not issubclass(type(tp), type):
+        return "?"
+    return _core.name_of_type(tp, True, not shortnames)
+
+
+def type_module(tp):
+    """The module that defined class `tp` ('builtins' for builtins), read from
+    the type itself as type_name() does."""
+    if not issubclass(type(tp), type):
+        return None
+    full = _core.name_of_type(tp, True, True)
+    qualname = _core.name_of_type(tp, True, False)
+    return full[: -len(qualname) - 1] if full != qualname else "builtins"
 
 
 def safe_repr(obj, limit=_REPR_MAX):
-    """repr(obj) cut to `limit` characters, or a placeholder when repr fails."""
-    try:
-        text = repr(obj)
-    except Exception as error:  # a user's __repr__ may raise anything
-        return f"<{type_name(type(obj))} object; repr raised {type(error).__name__}>"
-    if not isinstance(text, str):
-        return f"<{type_name(type(obj))} object>"
-    if len(text) > limit:
-        text = text[: limit - 3] + "..."
-    return text
+    """A short text for obj that runs none of its code: repr() of builtin
+    scalars and strings cut to `limit` characters, sizes of builtin
+    containers, names of functions, classes and modules, and
+    `<module.Type object at 0x...>` for the rest."""
+    return _core.safe_repr(obj, limit)
 
 
-def _attribute(obj, name):
-    try:
-        value = object.__getattribute__(obj, name)
-    except Exception:
-        return None
-    return value if isinstance(value, str) else None
+def module_name(module):
+    """The __name__ in a module's own dict, or '?'."""
+    return _core.module_str(module) or "?"
+
+
+def module_file(module):
+    """The __file__ in a module's own dict when it is a str, else None."""
+    return _core.module_str(module, "__file__")
+
+
+def _exact_str(value):
+    # A str subclass could run code in format() or len(): not shown.
+    return value if type(value) is str else "?"
+
+
+def function_name(function):
+    """The __qualname__ of a Python function (a C field: no code runs), or
+    the type name of another callable."""
+    if type(function) is types.FunctionType:
+        return _exact_str(function.__qualname__)
+    return type_name(type(function))
 
 
 def describe(obj):
     """A few words that say what obj is: 'module app', 'list', 'function f', ..."""
-    if isinstance(obj, types.ModuleType):
-        return f"module {_attribute(obj, '__name__') or '?'}"
-    if isinstance(obj, type):
+    tp = type(obj)  # the real type: obj.__class__ may lie, or raise
+    if issubclass(tp, types.ModuleType):
+        return f"module {module_name(obj)}"
+    if issubclass(tp, type):
         return f"class {type_name(obj, shortnames=False)}"
-    if isinstance(obj, types.FunctionType):
-        return f"function {_attribute(obj, '__qualname__') or '?'}"
-    if isinstance(obj, types.MethodType):
-        function = obj.__func__
-        name = getattr(function, "__qualname__", None) or type_name(type(function))
-        return f"bound method {name}"
-    if isinstance(obj, (types.BuiltinFunctionType, types.BuiltinMethodType)):
-        return f"builtin {_attribute(obj, '__name__') or '?'}"
-    if isinstance(obj, types.CodeType):
+    if tp is types.FunctionType:
+        return f"function {function_name(obj)}"
+    if tp is types.MethodType:
+        return f"bound method {function_name(obj.__func__)}"
+    if tp is types.BuiltinFunctionType:
+        return f"builtin {_exact_str(obj.__name__)}"
+    if tp is types.CodeType:
         return f"code {obj.co_qualname} ({os.path.basename(obj.co_filename)}:{obj.co_firstlineno})"
-    if isinstance(obj, (dict, list, tuple, set, frozenset, types.CellType)):
-        return type_name(type(obj))
-    if isinstance(obj, (str, bytes, int, float, complex, bool)) or obj is None:
-        return f"{type_name(type(obj))} {safe_repr(obj, 40)}"
-    return f"{type_name(type(obj))} object at {id(obj):#x}"
+    if issubclass(tp, (dict, list, tuple, set, frozenset, types.CellType)):
+        return type_name(tp)
+    if issubclass(tp, (str, bytes, int, float, complex, bool)) or obj is None:
+        return f"{type_name(tp)} {safe_repr(obj, 40)}"
+    return f"{type_name(tp)} object at {id(obj):#x}"
 
 
 def describe_frame(code, lineno, thread_id=None):
@@ -101,8 +125,6 @@ def describe_frame(code, lineno, thread_id=None):
 
 def allocation_site(obj):
     """'file.py:12' where the tracer saw obj allocated, or None."""
-    from heaplens import _core
-
     try:
         found = _core.get_object_traceback(obj)
     except Exception:

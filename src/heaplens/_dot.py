@@ -2,7 +2,10 @@
 and how a finished .dot file is shown to the user.
 
 Everything here works on plain Python objects and strings; nothing walks the
-heap. The text is objgraph 3.6.2's, byte for byte (node ids are "o" + id(obj),
+heap, and nothing runs an object's own code (its __repr__, __class__, a
+metaclass's __name__): names and short reprs are read in C, so an object
+with a custom __repr__ is shown as `<module.Type object at 0x...>` where
+objgraph would call it. The text is objgraph 3.6.2's, byte for byte (node ids are "o" + id(obj),
 the same labels, the same colours printed with "%g"), so tools that read
 objgraph's .dot files read these. Edge labels are the exception: the engine's
 labels ("['key']", "[3]", ".attr") are preferred by the caller, and
@@ -10,7 +13,6 @@ labels ("['key']", "[3]", ".attr") are preferred by the caller, and
 name.
 """
 
-import inspect
 import os
 import re
 import shutil
@@ -18,6 +20,7 @@ import subprocess
 import types
 
 from heaplens import _core
+from heaplens._describe import type_module
 
 HEADER = "digraph ObjectGraph {\n  node[shape=box, style=filled, fillcolor=white];\n"
 FOOTER = "}\n"
@@ -30,12 +33,12 @@ _IDENTIFIER = re.compile(r"[a-zA-Z_][a-zA-Z_0-9]*$")
 
 
 def type_name(tp, shortnames=True):
-    """objgraph's name for objects of type `tp`: "name" or "module.name"."""
-    name = tp.__name__
-    if shortnames:
-        return name
-    module = getattr(tp, "__module__", None)
-    return f"{module}.{name}" if module else name
+    """objgraph's name for objects of type `tp`: "name" or "module.name"
+    (builtins keep their bare name), read from the type itself."""
+    if not issubclass(type(tp), type):
+        return "?"
+    name = _core.name_of_type(tp)
+    return name if shortnames else f"{type_module(tp)}.{name}"
 
 
 def short_typename(obj):
@@ -62,29 +65,55 @@ def _is_a(obj, classes):
     return issubclass(type(obj), classes)
 
 
+def _cut_repr(obj):
+    """repr(obj)[:40] for builtins; never runs obj's own __repr__."""
+    return _core.safe_repr(obj, 40)[:40]
+
+
 def _name_or_repr(value):
-    try:
+    """value.__name__ of a class, module, function or builtin, read from C
+    fields; the cut repr otherwise."""
+    tp = type(value)
+    if issubclass(tp, type):
+        return _core.name_of_type(value)
+    if issubclass(tp, types.ModuleType):
+        return _core.module_str(value) or _cut_repr(value)
+    if tp is types.FunctionType or tp is types.BuiltinFunctionType:
         name = value.__name__
-    except AttributeError:
-        return repr(value)[:40]
-    return name if _is_a(name, str) else repr(value)[:40]
+        return name if type(name) is str else _cut_repr(value)
+    return _cut_repr(value)
+
+
+def _is_one_of(tp, classes):
+    """tp is one of `classes`, by identity (`in` would run a metaclass's __eq__)."""
+    return any(tp is cls for cls in classes)
+
+
+def _is_true(obj):
+    """bool(obj) for objects whose truth runs no user code (None and the
+    builtins); True for other objects, as object's default is."""
+    if obj is None or _is_one_of(type(obj), (bool, int, float, str, bytes, tuple, list, dict, set)):
+        return bool(obj)
+    return True
 
 
 def short_repr(obj):
     """The second line of a node's label: a name, a size or a cut repr."""
-    if _is_a(obj, (type, types.ModuleType, types.BuiltinFunctionType)):
+    tp = type(obj)  # the real type: obj.__class__ may lie, or raise
+    if issubclass(tp, (type, types.ModuleType, types.BuiltinFunctionType)):
         return _name_or_repr(obj)
-    if _is_a(obj, types.MethodType):
+    if tp is types.MethodType:
         name = _name_or_repr(obj.__func__)
-        return f"{name} (bound)" if obj.__self__ else name
-    if _is_a(obj, types.FunctionType) and obj.__name__ == "<lambda>":
+        return f"{name} (bound)" if _is_true(obj.__self__) else name
+    if tp is types.FunctionType and obj.__name__ == "<lambda>":
         code = obj.__code__
         return f"lambda: {os.path.basename(code.co_filename)}:{code.co_firstlineno}"
-    if _is_a(obj, types.FrameType):
+    if tp is types.FrameType:
         return f"{obj.f_code.co_filename}:{obj.f_lineno}"
-    if _is_a(obj, (tuple, list, dict, set)):
-        return f"{len(obj)} items"
-    return repr(obj)[:40]
+    for base in (tuple, list, dict, set):
+        if issubclass(tp, base):
+            return f"{base.__len__(obj)} items"  # the base's length: no __len__ override runs
+    return _cut_repr(obj)
 
 
 def safe_repr(obj):
@@ -140,7 +169,7 @@ def gradient(start, end, depth, max_depth):
 def node_colour(obj, depth, max_depth, highlight=None):
     """(h, s, v) of a node: grey by depth, green for a module, blue when highlighted."""
     h, s, v = gradient(*NODE_GRADIENT, depth, max_depth)
-    if inspect.ismodule(obj):
+    if issubclass(type(obj), types.ModuleType):
         h, s = 0.3, 1
     if highlight and highlight(obj):
         h, s, v = 0.6, 0.6, 0.5 + v * 0.5
@@ -160,8 +189,9 @@ def engine_edge_attrs(label):
 
 def objgraph_edge_label(source, target, shortnames=True):
     """objgraph's own edge label for source -> target, '' when it has none."""
-    if _is_a(target, dict) and target is getattr(source, "__dict__", None):
-        return ' [label="__dict__",weight=10]'
+    # Only builtin types are looked into (their attributes are C fields):
+    # getattr() on a user's object could run its code. The engine names the
+    # references of instances (".attr", ".__dict__") before this is asked.
     if _is_a(source, types.FrameType):
         if target is source.f_locals:
             return ' [label="f_locals",weight=10]'
@@ -177,10 +207,10 @@ def objgraph_edge_label(source, target, shortnames=True):
             if getattr(source, attr) is target:
                 return f' [label="{quote(attr)}",weight=10]'
     if _is_a(source, dict):
-        for key, value in source.items():
+        for key, value in list(dict.items(source)):  # dict's own items(): no override runs
             if value is not target:
                 continue
-            if _is_a(key, str) and _IDENTIFIER.match(key):
+            if type(key) is str and _IDENTIFIER.match(key):
                 return f' [label="{quote(key)}",weight=2]'
             name = type_name(type(key), shortnames)
             return f' [label="{quote(name + chr(10) + safe_repr(key))}"]'

@@ -17,6 +17,7 @@ collection examines and counts those freed during it (see docs/gc-monitor.md).
 import gc
 import os
 import threading
+import time
 from typing import NamedTuple, Optional
 
 from heaplens import _args, _core
@@ -45,15 +46,17 @@ class Uncollectable(NamedTuple):
 
 
 class Collection(NamedTuple):
-    """One run of the cyclic garbage collector."""
+    """One run of the cyclic garbage collector (the report keeps the last
+    GcReport.RECENT of them; its totals count them all)."""
 
     generation: int
     started: float  # time.perf_counter() when it began
     duration: float  # seconds
     collected: int  # as the collector counts it
     uncollectable: int
-    freed: tuple  # Freed rows, most bytes first (empty without the breakdown)
-    garbage: tuple  # Uncollectable objects it added to gc.garbage
+    freed: int  # objects the monitor saw it free (0 without the breakdown)
+    freed_bytes: int  # their sys.getsizeof sizes
+    garbage: int  # objects it added to gc.garbage
     watched: int  # objects the monitor watched for this collection
 
 
@@ -89,48 +92,53 @@ def _merge(rows, key):
 
 
 class GcReport:
-    """What the collector did while a monitor ran."""
+    """What the collector did while a monitor ran.
 
-    def __init__(self, collections, own_seconds, peak_watch_bytes, dropped, breakdown, elapsed):
-        self.collections = collections
-        self.own_seconds = own_seconds  # the monitor's own time inside collections
-        self.peak_watch_bytes = peak_watch_bytes  # most memory the monitor's tables held
-        self.dropped = dropped  # objects not watched, or records lost, for lack of memory
+    The monitor's memory does not grow with the number of collections: it
+    keeps running totals (n_collections, gc_seconds, collected, by_generation(),
+    by_type(), by_site(), n_garbage), the last RECENT collections
+    (.collections) and the last GARBAGE_KEPT objects added to gc.garbage
+    (garbage()).
+    """
+
+    RECENT = _core.GC_RECENT
+    GARBAGE_KEPT = _core.GC_GARBAGE_KEPT
+
+    def __init__(self, recorded, breakdown, elapsed):
+        self.collections = [Collection(*row) for row in recorded["recent"]]
+        self.n_collections = recorded["n_collections"]
+        self._generations = recorded["generations"]
+        self._freed = [Freed(*row) for row in recorded["freed"]]
+        self._garbage = [Uncollectable(*entry) for entry in recorded["garbage"]]
+        self.n_garbage = recorded["n_garbage"]  # objects added to gc.garbage, all of them
+        self.own_seconds = recorded["own_seconds"]  # the monitor's own time inside collections
+        self.peak_watch_bytes = recorded["peak_watch_bytes"]  # most its tables held
+        self.dropped = recorded["dropped"]  # objects not watched, or lost, for lack of memory
         self.breakdown = breakdown
         self.elapsed = elapsed  # seconds the monitor ran
 
     @property
     def gc_seconds(self):
-        return sum(c.duration for c in self.collections)
+        return sum(runs[1] for runs in self._generations)
 
     @property
     def collected(self):
-        return sum(c.collected for c in self.collections)
+        return sum(runs[3] for runs in self._generations)
 
     @property
     def uncollectable(self):
-        return sum(c.uncollectable for c in self.collections)
+        return sum(runs[4] for runs in self._generations)
 
     def by_generation(self):
         """A GenerationSummary per generation that ran."""
-        out = []
-        for generation in range(3):
-            runs = [c for c in self.collections if c.generation == generation]
-            if runs:
-                out.append(
-                    GenerationSummary(
-                        generation,
-                        len(runs),
-                        sum(c.duration for c in runs),
-                        max(c.duration for c in runs),
-                        sum(c.collected for c in runs),
-                        sum(c.uncollectable for c in runs),
-                    )
-                )
-        return out
+        return [
+            GenerationSummary(generation, *runs)
+            for generation, runs in enumerate(self._generations)
+            if runs[0]
+        ]
 
     def _freed_rows(self):
-        return [row for c in self.collections for row in c.freed]
+        return self._freed
 
     def by_type(self):
         """What the collections freed, by type: Freed rows (site None), most objects first."""
@@ -161,8 +169,9 @@ class GcReport:
         return [row for row in self.by_site() if row.finalizer is not None]
 
     def garbage(self):
-        """Objects the collections added to gc.garbage (Uncollectable entries)."""
-        return [entry for c in self.collections for entry in c.garbage]
+        """Objects the collections added to gc.garbage (Uncollectable entries):
+        the last GARBAGE_KEPT of them, oldest first (n_garbage counts all)."""
+        return list(self._garbage)
 
     def still_in_garbage(self):
         """Those of garbage() that gc.garbage still holds now."""
@@ -172,7 +181,7 @@ class GcReport:
     def format(self, limit=10):
         limit = _args.count("GcReport.format", "limit", limit, none=True)
         lines = []
-        runs = len(self.collections)
+        runs = self.n_collections
         lines.append(
             f"{runs:,} collections in {self.elapsed:.2f} s: {self.gc_seconds * 1e3:.1f} ms in the "
             f"collector ({_share(self.gc_seconds, self.elapsed)}), {self.collected:,} objects "
@@ -209,9 +218,10 @@ class GcReport:
         garbage = self.garbage()
         if garbage:
             still = self.still_in_garbage()
+            kept = "" if len(garbage) == self.n_garbage else f", the last {len(garbage):,} kept"
             lines.append(
-                f"left in gc.garbage by the collector: {len(garbage):,} objects "
-                f"({len(still):,} still there)"
+                f"left in gc.garbage by the collector: {self.n_garbage:,} objects "
+                f"({len(still):,} still there{kept})"
             )
             for entry in still[:limit]:
                 kind = f" ({entry.finalizer})" if entry.finalizer else ""
@@ -230,7 +240,7 @@ class GcReport:
 
     def __repr__(self):
         return (
-            f"<GcReport {len(self.collections)} collections, {self.collected} collected, "
+            f"<GcReport {self.n_collections} collections, {self.collected} collected, "
             f"{self.gc_seconds * 1e3:.1f} ms>"
         )
 
@@ -257,51 +267,25 @@ class GcMonitor:
         self._started = None
 
     def start(self):
-        import time
-
         with _lock:
             if self._started is not None:
                 raise RuntimeError("this gc monitor is already running")
-            _core.gc_watch_start(self.breakdown)
+            _core.gc_watch_start(self.breakdown, gc.garbage)
             gc.callbacks.append(_core.gc_watch_callback)
             self._started = time.perf_counter()
         return self
 
     def stop(self):
         """Stop recording and return the GcReport (also kept as .report)."""
-        import time
-
         with _lock:
             if self._started is None:
                 raise RuntimeError("this gc monitor is not running")
             while _core.gc_watch_callback in gc.callbacks:
                 gc.callbacks.remove(_core.gc_watch_callback)
-            records, own_seconds, peak, dropped = _core.gc_watch_stop()
+            recorded = _core.gc_watch_stop()
             elapsed = time.perf_counter() - self._started
             self._started = None
-        collections = [
-            Collection(
-                generation,
-                started,
-                duration,
-                collected if isinstance(collected, int) else 0,
-                uncollectable if isinstance(uncollectable, int) else 0,
-                tuple(Freed(*row) for row in freed),
-                tuple(Uncollectable(*entry) for entry in garbage),
-                watched,
-            )
-            for (
-                generation,
-                started,
-                duration,
-                collected,
-                uncollectable,
-                freed,
-                garbage,
-                watched,
-            ) in records
-        ]
-        self.report = GcReport(collections, own_seconds, peak, dropped, self.breakdown, elapsed)
+        self.report = GcReport(recorded, self.breakdown, elapsed)
         return self.report
 
     @property

@@ -14,6 +14,7 @@ or nothing at all (a reference leaked by C code).
 The report keeps names, numbers and text only: no reference to any object.
 """
 
+import functools
 import gc
 import linecache
 import os
@@ -23,10 +24,23 @@ import types
 from typing import List, NamedTuple, Optional
 
 from heaplens import _args, _core
-from heaplens._describe import describe, human_size, type_name
+from heaplens._describe import (
+    describe,
+    function_name,
+    human_size,
+    module_file,
+    module_name,
+    type_module,
+    type_name,
+)
 from heaplens._why import shown_indices
 
 DEFAULT_NFRAME = 32
+# The type of functools.lru_cache wrappers (C's; None with the pure Python
+# fallback, whose wrappers are plain functions).
+_LRU_CACHE_WRAPPER = getattr(functools, "_lru_cache_wrapper", None)
+if type(_LRU_CACHE_WRAPPER) is not type:
+    _LRU_CACHE_WRAPPER = None
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _STDLIB_DIRS = tuple(
     os.path.normcase(os.path.realpath(sysconfig.get_paths()[name])) + os.sep
@@ -348,8 +362,18 @@ def _collect():
 
 
 def _name_of(func):
-    module = getattr(func, "__module__", None)
-    name = getattr(func, "__qualname__", None) or type_name(type(func))
+    """'app.handle' for a function, the type's name for another callable:
+    read from C fields, as the callable may be a proxy."""
+    if type(func) is types.FunctionType:
+        module = func.__module__
+        module = module if type(module) is str else None
+    elif type(func) is types.MethodType and type(func.__func__) is types.FunctionType:
+        module = func.__func__.__module__
+        module = module if type(module) is str else None
+        func = func.__func__
+    else:
+        module = None
+    name = function_name(func)
     return f"{module}.{name}" if module and module != "__main__" else name
 
 
@@ -420,7 +444,7 @@ class leak_check:
         hunt.finish(self.report)
         if exc_type is not None:
             self.report.notes.append(
-                f"The block raised {exc_type.__name__}; its traceback was dropped before the "
+                f"The block raised {type_name(exc_type)}; its traceback was dropped before the "
                 "heap was walked, so what it held is not counted."
             )
         return False
@@ -439,19 +463,24 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
     """Group the new objects, keep those that accumulate, find their holders."""
     graph = heap.graph
     by_key = {}
+    # Types are keyed by id(): hashing or comparing a class runs its
+    # metaclass's __hash__ or __eq__. The graph holds every type it met.
+    types_by_id = {}
     for node, call, stack in rows:
         tp = graph.type(node)
         if tp is None:
             continue
-        by_key.setdefault((tp, stack), []).append(_Node(node, call, stack))
+        types_by_id[id(tp)] = tp
+        by_key.setdefault((id(tp), stack), []).append(_Node(node, call, stack))
     # Groups by type and innermost allocation line (stacks that differ only
     # further out are one site).
     sites = {}
-    for (tp, stack), members in by_key.items():
+    for (type_id, stack), members in by_key.items():
         site, traceback = _site_of(stack)
-        sites.setdefault((tp, site), ([], traceback))[0].extend(members)
+        sites.setdefault((type_id, site), ([], traceback))[0].extend(members)
     leaking = []
-    for (tp, site), (members, traceback) in sites.items():
+    for (type_id, site), (members, traceback) in sites.items():
+        tp = types_by_id[type_id]
         calls = {m.call for m in members}
         if n_calls > 1 and len(calls) < 2:
             continue  # made once and kept (a cache filled once, the last result): no growth
@@ -484,7 +513,9 @@ def _analyse(heap, rows, n_calls, report, ignore=()):
                 break
         # With no old object on the chain, the leak starts at its root, an
         # object held from outside the heap: what it holds goes with it.
-        key = path[holder_step] if holder_step is not None else ("external", graph.type(path[0]))
+        key = (
+            path[holder_step] if holder_step is not None else ("external", id(graph.type(path[0])))
+        )
         entry = holders.setdefault(key, {"path": path[: (holder_step or 0) + 1], "groups": []})
         entry["groups"].append(len(groups))
         groups.append(
@@ -549,7 +580,7 @@ def _group_row(heap, group):
     steps, holder_step = _merged_steps(chain, chain.step_of(group["holder_step"]))
     return LeakGroup(
         type=type_name(tp),
-        module=getattr(tp, "__module__", None),
+        module=type_module(tp),
         count=len(group["members"]),
         per_call=group["per_call"],
         size=group["size"],
@@ -599,11 +630,11 @@ def _ignored_owner(heap, path, ignore):
             module = _module_of_file(code.co_filename)
         elif graph.root_kind(node) == "module":
             try:
-                module = getattr(graph.object(node), "__name__", None)
+                module = _core.module_str(graph.object(node))
             except LookupError:
                 module = None
         else:
-            module = getattr(graph.type(node), "__module__", None)
+            module = type_module(graph.type(node))
             if module == "builtins":
                 continue
         return module if ignored(module) else None
@@ -612,7 +643,7 @@ def _ignored_owner(heap, path, ignore):
 
 def _module_of_file(filename):
     for name, module in list(sys.modules.items()):
-        if getattr(module, "__file__", None) == filename:
+        if module_file(module) == filename:  # read from the module's dict: no code runs
             return name
     return None
 
@@ -630,7 +661,7 @@ def _holder_row(heap, key, entry, groups, n_calls, ignore):
     direct = [
         g
         for g in mine
-        if (g["holder_step"] is None and g["tp"] is key[1])
+        if (g["holder_step"] is None and id(g["tp"]) == key[1])
         or (
             g["holder_step"] is not None
             and len(g["path"]) > g["holder_step"] + 1
@@ -710,7 +741,7 @@ def _leaked_type_name(heap, group):
     """'Request', or 'bound method Listener.on_event' and 'function
     make.<locals>.on_done' for methods and functions."""
     tp = group["tp"]
-    if tp in (types.MethodType, types.FunctionType):
+    if tp is types.MethodType or tp is types.FunctionType:  # `in` would run __eq__
         try:
             return describe(heap.graph.object(group["example"]))
         except LookupError:
@@ -746,9 +777,9 @@ def _holder_name(heap, path):
             module = graph.object(root)
         except LookupError:
             module = None
-        name = getattr(module, "__name__", "?")
-        filename = getattr(module, "__file__", None)
-        where = os.path.basename(filename) if isinstance(filename, str) else f"module {name}"
+        name = module_name(module)
+        filename = module_file(module)
+        where = os.path.basename(filename) if filename is not None else f"module {name}"
         expression = _expression(graph, path, start=0)
         if not expression:
             return f"module {name}", where, "object"
@@ -848,13 +879,16 @@ def _cache_note(heap, key, path):
         return None, False
     maxsize = None
     owner_file = None
-    if hasattr(holder, "cache_parameters") and hasattr(holder, "__wrapped__"):
+    # An lru_cache wrapper is known by its type: hasattr() on the holder
+    # would run a user's __getattr__.
+    if _LRU_CACHE_WRAPPER is not None and type(holder) is _LRU_CACHE_WRAPPER:
         try:
             maxsize = holder.cache_parameters().get("maxsize")
         except Exception:
             maxsize = None
-        code = getattr(holder.__wrapped__, "__code__", None)
-        owner_file = getattr(code, "co_filename", None)
+        wrapped = getattr(holder, "__wrapped__", None)
+        if type(wrapped) is types.FunctionType:
+            owner_file = wrapped.__code__.co_filename
         note = (
             f"an lru_cache with maxsize={maxsize}: it keeps up to {maxsize} entries"
             if maxsize is not None
@@ -867,11 +901,11 @@ def _cache_note(heap, key, path):
             module = graph.object(root)
         except LookupError:
             return None, False
-        name = getattr(module, "__name__", "")
-        if name == "re" and len(path) == 3:
+        name = _core.module_str(module)
+        if name == "re" and len(path) == 3 and module is sys.modules.get("re"):
             limit = getattr(module, "_MAXCACHE", None)
             return f"re's cache of compiled patterns (at most {limit} entries)", True
-        if name == "typing" and _in_stdlib(getattr(module, "__file__", None)):
+        if name == "typing" and _in_stdlib(module_file(module)):
             return "a cache of the typing module", True
     del holder
     return None, False

@@ -18,6 +18,7 @@ from heaplens._describe import (
     counted,
     describe,
     describe_frame,
+    type_name,
 )
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -230,7 +231,7 @@ class HeapGraph:
         try:
             return describe(graph.object(node))
         except LookupError:
-            name = getattr(graph.type(node), "__name__", "?")
+            name = type_name(graph.type(node))
             if not graph.is_tracked(node):
                 return name  # untracked, held by untracked objects: not found again
             return f"{name} (freed since the walk)"

@@ -31,13 +31,13 @@ Differences from objgraph:
 
 import collections
 import gc
-import inspect
 import io
 import itertools
 import operator
 import os
 import sys
 import tempfile
+import types
 
 from heaplens import _args, _core, _dot
 from heaplens._describe import GETREFCOUNT_ARGUMENT, counted
@@ -78,11 +78,16 @@ def _build_graph(untracked, ignore=()):
 # ---- counting by type --------------------------------------------------------
 
 
+# Types are never hashed or compared here (a metaclass's __hash__ or __eq__
+# is user code): counts come as (type, count) pairs and types are matched by
+# id() while the pairs hold them.
+
+
 def _type_counts(objects=None):
-    """{type: number of objects} over `objects` (default: every object the
+    """[(type, number of objects)] over `objects` (default: every object the
     collector tracks), counted in C, with types in the order they first
     appear (the order decides ties in every sorted table)."""
-    if objects is not None and not isinstance(objects, list):
+    if objects is not None and type(objects) is not list:
         objects = list(objects)
     return _core.count_types(objects)  # None: walked in place, no list built
 
@@ -90,22 +95,24 @@ def _type_counts(objects=None):
 def _filtered_type_counts(objects, filter):
     if objects is None:
         objects = gc.get_objects()
-    return collections.Counter(type(o) for o in objects if filter(o))
+    kept = [o for o in objects if filter(o)]
+    return _core.count_types(kept)
 
 
 def _counts_by_name(counts, shortnames):
-    """{type name: count} from {type: count}; types of the same name add up."""
+    """{type name: count} from (type, count) pairs; types of the same name add up."""
     by_name = {}
-    for tp, n in counts.items():
+    for tp, n in counts:
         name = _dot.type_name(tp, shortnames)
         by_name[name] = by_name.get(name, 0) + n
     return by_name
 
 
 def _types_named(typename, counts):
-    """The types in `counts` whose short name (or, with a dot, full name) is `typename`."""
+    """{id(type): count} of the types in `counts` whose short name (or, with
+    a dot, full name) is `typename`."""
     shortnames = "." not in typename
-    return {tp for tp in counts if _dot.type_name(tp, shortnames) == typename}
+    return {id(tp): n for tp, n in counts if _dot.type_name(tp, shortnames) == typename}
 
 
 def count(typename, objects=None):
@@ -113,7 +120,7 @@ def count(typename, objects=None):
     type is named `typename`, short ('MyClass') or qualified ('pkg.mod.MyClass')."""
     _args.text("count", "typename", typename)
     counts = _type_counts(objects)
-    return sum(counts[tp] for tp in _types_named(typename, counts))
+    return sum(_types_named(typename, counts).values())
 
 
 def typestats(objects=None, shortnames=True, filter=None):
@@ -193,11 +200,13 @@ def show_growth(limit=10, peak_stats=None, shortnames=True, file=None, filter=No
 def _ids_by_name(objects, shortnames):
     """{type name: set of id()} of `objects`, names in first-seen order."""
     by_type = collections.defaultdict(set)
+    types_by_id = {}
     for tp, address in zip(map(type, objects), map(id, objects)):
-        by_type[tp].add(address)
+        types_by_id[id(tp)] = tp
+        by_type[id(tp)].add(address)
     by_name = {}
-    for tp, ids in by_type.items():
-        name = _dot.type_name(tp, shortnames)
+    for type_id, ids in by_type.items():
+        name = _dot.type_name(types_by_id[type_id], shortnames)
         if name in by_name:
             by_name[name] |= ids
         else:
@@ -309,12 +318,13 @@ def by_type(typename, objects=None):
     _args.text("by_type", "typename", typename)
     if objects is None:
         objects = gc.get_objects()
-    elif not isinstance(objects, (list, tuple)):
+    elif type(objects) is not list and type(objects) is not tuple:
         objects = list(objects)
-    wanted = _types_named(typename, _type_counts(objects))
+    counts = _type_counts(list(objects))  # holds the types while their ids are compared
+    wanted = _types_named(typename, counts)
     if not wanted:
         return []
-    return list(itertools.compress(objects, map(wanted.__contains__, map(type, objects))))
+    return list(itertools.compress(objects, map(wanted.__contains__, map(id, map(type, objects)))))
 
 
 def at(addr):
@@ -334,16 +344,23 @@ def at_addrs(address_set):
 def is_proper_module(obj):
     """True when `obj` is a module that is the value of its own name in
     sys.modules: a root the garbage collector cannot free."""
-    return inspect.ismodule(obj) and obj is sys.modules.get(getattr(obj, "__name__", None))
+    # type(), not inspect.ismodule(): isinstance() asks obj.__class__, which a
+    # proxy in sys.modules may answer by running code.
+    if not issubclass(type(obj), types.ModuleType):
+        return False
+    return obj is sys.modules.get(_core.module_str(obj))
 
 
 def _is_module_predicate(predicate):
     """Whether `predicate` is is_proper_module, ours or objgraph's."""
     if predicate is is_proper_module:
         return True
-    return getattr(predicate, "__name__", None) == "is_proper_module" and getattr(
-        predicate, "__module__", None
-    ) in ("objgraph", __name__)
+    if type(predicate) is not types.FunctionType:
+        return False
+    name, module = predicate.__name__, predicate.__module__
+    if type(name) is not str or type(module) is not str:
+        return False
+    return name == "is_proper_module" and module in ("objgraph", __name__)
 
 
 def _module_nodes(graph):
@@ -816,7 +833,7 @@ def _node_lines(visit, known, max_depth, options):
     lines.append(f'  {name}[fillcolor="{h:g},{s:g},{v:g}"];\n')
     if v < 0.5:
         lines.append(f"  {name}[fontcolor=white];\n")
-    if hasattr(getattr(obj, "__class__", None), "__del__"):
+    if _core.finalizer_kind(obj) == "__del__":  # not obj.__class__: it may run code
         lines.append(f"  {name}->{name}_has_a_del[color=red,style=dotted,len=0.25,weight=10];\n")
         lines.append(
             f'  {name}_has_a_del[label="__del__",shape=doublecircle,'

@@ -191,7 +191,8 @@ def test_dict_key_labels_survive_bad_and_long_reprs():
     graph = _core.build_graph()
     t = graph.find(target)
     bad_label = graph.edge_label(graph.find(bad), t)
-    assert "BadRepr" in bad_label and "failing __repr__" in bad_label
+    # The key's own __repr__ is never called (describing runs no user code).
+    assert bad_label.startswith("[<") and ".BadRepr object at 0x" in bad_label
     long_label = graph.edge_label(graph.find(long_key), t)
     assert long_label.startswith("['kkk") and long_label.endswith("...]")
     assert len(long_label) < 50
@@ -279,7 +280,8 @@ def test_census_matches_a_python_count():
     got = {tp: (count, size) for tp, count, size in rows}
     for tp in (dict, list, type, tuple):
         assert got[tp] == (counts[tp], sizes[tp])
-    assert _core.count_types([1, 2, "x", []]) == {int: 2, str: 1, list: 1}
+    # (type, count) pairs in the order met: a dict would hash the types.
+    assert _core.count_types([1, 2, "x", []]) == [(int, 2), (str, 1), (list, 1)]
 
 
 def test_heaplens_census_counts_untracked_objects():
