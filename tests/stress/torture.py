@@ -499,6 +499,10 @@ def main():
         f"facets {','.join(args.facets)}"
     )
     print(header, flush=True)
+    print(
+        f"torture: a hang ends after {args.seconds + args.grace:g} s with faulthandler's \"Timeout\" and every thread's stack",
+        flush=True,
+    )
 
     faulthandler.enable()
     faulthandler.dump_traceback_later(args.seconds + args.grace, exit=True)
