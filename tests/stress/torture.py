@@ -418,9 +418,8 @@ class Run:
         warning); what it must not do is claim to trace and record nothing."""
         import tracemalloc  # noqa: PLC0415
 
-        order = self.rng.choice(
-            ("S+ H+ S- H- H+", "H+ S+ S-", "H+ S+ H- S- H+", "S+ H+ H- S-", "S+ H+ S- H+")
-        )
+        # Every order in turn, so that a short run meets each of them.
+        order = TRACEMALLOC_ORDERS[counts["tracemalloc"] % len(TRACEMALLOC_ORDERS)]
         step(f"tracemalloc {order}")
         if self.tracing:
             self.stop("tracemalloc")
@@ -456,6 +455,9 @@ class Run:
             self.tracing = False  # it said so: accepted
         check_honest("tracemalloc", self.tracing)
 
+
+# The stdlib tracemalloc (S) and heaplens (H) started (+) and stopped (-).
+TRACEMALLOC_ORDERS = ("S+ H+ S- H- H+", "H+ S+ S-", "H+ S+ H- S- H+", "S+ H+ H- S-", "S+ H+ S- H+")
 
 _interpreters_checked = False
 _interpreters = None
