@@ -459,6 +459,31 @@ class Run:
 # The stdlib tracemalloc (S) and heaplens (H) started (+) and stopped (-).
 TRACEMALLOC_ORDERS = ("S+ H+ S- H- H+", "H+ S+ S-", "H+ S+ H- S- H+", "S+ H+ H- S-", "S+ H+ S- H+")
 
+
+def report(broken, seed):
+    """Print what broke, the seed and the last steps, on stderr."""
+    facet, message = broken.args
+    print(f"torture: FAIL ({facet}): {message}", file=sys.stderr)
+    print(f"  seed {seed}; the last steps, oldest first:", file=sys.stderr)
+    for name in recent:
+        print(f"    {name}", file=sys.stderr)
+    sys.stderr.flush()
+
+
+def recover(run):
+    """After a facet broke: both tracers stopped, heaplens started afresh."""
+    import tracemalloc  # noqa: PLC0415
+
+    if tracemalloc.is_tracing():
+        tracemalloc.stop()
+    heaplens.stop()
+    run.tracing = False
+    try:
+        run.start()
+    except Broken as broken:
+        fail("main", f"after that, stop() and start() did not bring tracing back: {broken.args[1]}")
+
+
 _interpreters_checked = False
 _interpreters = None
 
@@ -519,6 +544,7 @@ def main():
         args.facets.remove("fork")
 
     run = Run(args, rng)
+    failed = []  # the facets that broke, the run going on without them
     stop_workers = threading.Event()
     workers = []
     native = None
@@ -550,17 +576,30 @@ def main():
             (lambda: run.stop() if run.tracing else run.start(), 4),
         ]
         steps.append((lambda: (step("gc.collect"), gc.collect()), 1))
-        if "fork" in args.facets:
-            steps.append((lambda: run.fork(native), 1))
-        if "subinterpreters" in args.facets:
-            steps.append((run.subinterpreter, 2))
-        if "tracemalloc" in args.facets:
-            steps.append((run.tracemalloc_around, 2))
+        facet_steps = {
+            "fork": (lambda: run.fork(native), 1),
+            "subinterpreters": (run.subinterpreter, 2),
+            "tracemalloc": (run.tracemalloc_around, 2),
+        }
+        steps += [facet_steps[f] for f in args.facets if f in facet_steps]
         actions = [action for action, weight in steps for _ in range(weight)]
 
         deadline = time.monotonic() + args.seconds
         while time.monotonic() < deadline:
-            rng.choice(actions)()
+            action = rng.choice(actions)
+            try:
+                action()
+            except Broken as broken:
+                # A facet of the main thread broke: say so now, drop its steps,
+                # put the tracer back in a known state and go on, so that one
+                # defect does not hide the others. The run still fails.
+                facet = broken.args[0]
+                if facet not in facet_steps:
+                    raise
+                report(broken, seed)
+                failed.append(facet)
+                actions = [a for a in actions if a is not facet_steps[facet][0]]
+                recover(run)
             if errors:
                 fail(*errors[0])
             time.sleep(rng.choice((0, 0, 0.001, 0.01)))
@@ -582,17 +621,16 @@ def main():
         check_snapshot("main", heaplens.take_snapshot())
         run.stop()
     except Broken as broken:
-        facet, message = broken.args
-        print(f"torture: FAIL ({facet}): {message}", file=sys.stderr)
-        print(f"  seed {seed}; the last steps, oldest first:", file=sys.stderr)
-        for name in recent:
-            print(f"    {name}", file=sys.stderr)
+        report(broken, seed)
         for facet, text in errors[1:4]:
             print(f"  also ({facet}): {text}", file=sys.stderr)
         sys.stderr.flush()
         os._exit(1)  # threads may still run: do not wait for them
     faulthandler.cancel_dump_traceback_later()
     summary = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+    if failed:
+        print(f"torture: FAIL: {', '.join(failed)} broke (above); the rest held: {summary}")
+        sys.exit(1)
     print(f"torture: OK: {summary}")
 
 
