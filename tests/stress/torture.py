@@ -585,8 +585,11 @@ def main():
         actions = [action for action, weight in steps for _ in range(weight)]
 
         deadline = time.monotonic() + args.seconds
-        while time.monotonic() < deadline:
-            action = rng.choice(actions)
+        # Each facet's step once first, so that even a short or slow run (ASan)
+        # meets every facet; then at random.
+        first = [facet_steps[f][0] for f in args.facets if f in facet_steps]
+        while time.monotonic() < deadline or first:
+            action = first.pop(0) if first else rng.choice(actions)
             try:
                 action()
             except Broken as broken:
