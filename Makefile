@@ -21,7 +21,7 @@ BUILD_DEPS  := meson-python meson ninja
 TEST_DEPS   := pytest objgraph==3.6.2
 LINT_DEPS   := ruff==0.8.6
 C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] src/ext/cpython/*.[ch] tests/c/*.[ch] tests/fuzz/*.c)
-PY_SOURCES  := $(wildcard src/heaplens tests/python bench examples)
+PY_SOURCES  := $(wildcard src/heaplens tests/python tests/stress bench examples)
 FUZZ_SECONDS ?= 30
 EXTRA_VERSIONS := 3.12 3.13 3.14 3.15
 
