@@ -30,7 +30,7 @@ GROUPS = {
 def test_torture(facets):
     out = run_isolated(
         script=TORTURE,
-        args=["--seconds", SECONDS, "--grace", 60, "--only", facets],
-        timeout=SECONDS + 90,
+        args=["--seconds", SECONDS, "--grace", 30, "--only", facets],
+        timeout=SECONDS + 60,
     )
     assert "torture: OK" in out, out
