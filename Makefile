@@ -7,6 +7,11 @@
 #               allocation-failure tests against a fault-injection build
 #   make demo PYTHON=python3.14   the demo on another interpreter, in its
 #               own .venv-3.14 (in the sid root when this machine lacks it)
+#   make stress the stress run (tests/stress/torture.py, STRESS_SECONDS per
+#               version) and CPython's own tests untraced and traced
+#               (tests/stress/stdlib_compare.py), on every version; make
+#               stress-asan the stress run against the ASan+UBSan extension
+#               (both are part of make test)
 #   make bench  tracing overhead, snapshot speed and heap-graph queries
 #               against the anchors
 # Every target installs what it needs itself.
@@ -17,7 +22,7 @@ BUILD_DEPS  := meson-python meson ninja
 TEST_DEPS   := pytest objgraph==3.6.2
 LINT_DEPS   := ruff==0.8.6
 C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] src/ext/cpython/*.[ch] tests/c/*.[ch] tests/fuzz/*.c)
-PY_SOURCES  := $(wildcard src/heaplens tests/python bench examples)
+PY_SOURCES  := $(wildcard src/heaplens tests/python tests/stress bench examples)
 FUZZ_SECONDS ?= 30
 EXTRA_VERSIONS := 3.12 3.13 3.14 3.15
 
@@ -35,7 +40,7 @@ VENV = .venv-$(call python_where,1)
 RUN  = $(if $(filter sid,$(call python_where,2)),tools/sid_run.sh)
 endif
 
-.PHONY: demo test lint ctest fuzz pytest pytest-extra pytest-asan pytest-fault bench install clean
+.PHONY: demo test lint ctest fuzz pytest pytest-extra pytest-asan pytest-fault stress stress-asan asan-install bench install clean
 
 # A virtual environment for one interpreter: $(call make_venv,DIR,PYTHON,RUN).
 # The build finds meson and ninja on PATH: the venv's own, first.
@@ -57,8 +62,13 @@ demo: install
 	@$(RUN) $(VENV)/bin/heaplens run -o build/demo-run.hlc examples/memory_hog.py
 	@$(RUN) $(VENV)/bin/heaplens report --html build/demo-run.html build/demo-run.hlc
 
-test: lint ctest fuzz pytest pytest-extra pytest-asan pytest-fault
+test: lint ctest fuzz pytest pytest-extra pytest-asan pytest-fault stress stress-asan
 	@if [ -s build/pytest-extra-skipped ]; then cat build/pytest-extra-skipped; fi
+	@if [ -s build/stress-skipped ]; then cat build/stress-skipped; fi
+
+# Within make test, pytest-extra and pytest-asan have just installed every
+# venv: the stress targets use them as they are.
+test: STRESS_REINSTALL = 0
 
 # Style: clang-format (config in .clang-format) and ruff, both checked, never
 # rewriting files here (`clang-format -i`, `ruff format` do that).
@@ -128,16 +138,61 @@ pytest-extra:
 ASAN_VENV := .venv-asan
 ASAN_LIBS = $(shell gcc -print-file-name=libasan.so):$(shell gcc -print-file-name=libubsan.so)
 pytest-asan:
+	$(install_asan)
+	cd tests && $(ASAN_ENV) HEAPLENS_SKIP_BROWSER=1 \
+	  ../$(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider python
+
+define install_asan
 	@test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)
 	@$(ASAN_VENV)/bin/python -m pip install -q --disable-pip-version-check $(BUILD_DEPS) $(TEST_DEPS)
 	@$(ASAN_VENV)/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation \
 	  --no-deps --force-reinstall . --config-settings=setup-args=-Db_sanitize=address,undefined \
 	  --config-settings=setup-args=-Db_lundef=false --config-settings=setup-args=-Dbuildtype=debug \
 	  --config-settings=setup-args=-Dfault_injection=true
-	cd tests && LD_PRELOAD=$(ASAN_LIBS) \
-	  ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
-	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 HEAPLENS_SKIP_BROWSER=1 \
-	  ../$(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider python
+endef
+ASAN_ENV = LD_PRELOAD=$(ASAN_LIBS) ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+# The stress run (tests/stress/torture.py: threads with and without the GIL
+# or a thread state, fork, signals, subinterpreters, the stdlib tracemalloc,
+# start/stop/clear/snapshot at random, all in one traced process) for
+# STRESS_SECONDS on each version, then a selection of CPython's own
+# regression tests run untraced and traced from the first line
+# (tests/stress/stdlib_compare.py; a result that differs fails). Versions are
+# found as pytest-extra finds them; each is tried, and the failed ones are
+# named at the end. STRESS_REINSTALL=0 uses the venvs as they are when they
+# hold heaplens (make test does, after pytest-extra).
+STRESS_SECONDS ?= 8
+STRESS_REINSTALL ?= 1
+stress: install
+	@mkdir -p build && : > build/stress-skipped
+	@failed=; for v in 3.11 $(EXTRA_VERSIONS); do \
+	  if [ $$v = 3.11 ]; then set -- 3.11 host $(PYTHON); venv=$(VENV); \
+	  elif ! found=$$(tools/find_python.sh $$v); then \
+	    case "$$CI" in \
+	      true|1) echo "stress: Python $$v is missing under CI: $$found"; failed="$$failed $$v";; \
+	      *) echo "stress: skipped Python $$v: $$found" | tee -a build/stress-skipped;; \
+	    esac; continue; \
+	  else set -- $$found; venv=.venv-$$v; fi; \
+	  run=; if [ "$$2" = sid ]; then run=tools/sid_run.sh; fi; \
+	  if [ $$v != 3.11 ] && { [ "$(STRESS_REINSTALL)" = 1 ] || ! $$run $$venv/bin/python -c 'import heaplens._core' 2>/dev/null; }; then \
+	    $(MAKE) --no-print-directory VENV=$$venv PYTHON=$$3 RUN=$$run install || { failed="$$failed $$v"; continue; }; \
+	  fi; \
+	  echo "== stress on Python $$v"; start=$$(date +%s); \
+	  $$run $$venv/bin/python tests/stress/torture.py --seconds $(STRESS_SECONDS) || failed="$$failed $$v(torture)"; \
+	  $$run $$venv/bin/python tests/stress/stdlib_compare.py || failed="$$failed $$v(stdlib)"; \
+	  echo "== stress on Python $$v took $$(( $$(date +%s) - start )) s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "stress: failed on Python$$failed"; exit 1; fi
+
+# The stress run against the extension built with ASan+UBSan (as pytest-asan).
+stress-asan:
+	@if [ "$(STRESS_REINSTALL)" = 1 ] || ! $(ASAN_VENV)/bin/python -c 'import heaplens._core' 2>/dev/null; then \
+	  $(MAKE) --no-print-directory asan-install; fi
+	$(ASAN_ENV) $(ASAN_VENV)/bin/python tests/stress/torture.py --seconds $(STRESS_SECONDS) --grace 120
+
+asan-install:
+	$(install_asan)
 
 # The allocation-failure tests (tests/python/test_fault_injection.py, skipped
 # elsewhere) against an extension built with -Dfault_injection=true, whose

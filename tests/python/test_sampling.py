@@ -16,20 +16,9 @@ nested. The scripts grow it before tracing starts, so the lines they check
 hold only their own blocks.
 """
 
-import subprocess
-import sys
 import textwrap
 
-
-def _run_isolated(tmp_path, body, timeout=120):
-    """Run _HELPERS + body as a script in a fresh interpreter; its stdout."""
-    script = tmp_path / "prog.py"
-    script.write_text(_HELPERS + textwrap.dedent(body))
-    result = subprocess.run(
-        [sys.executable, str(script)], capture_output=True, text=True, timeout=timeout
-    )
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr[-3000:]}"
-    return result.stdout
+from isolated import run_isolated
 
 
 # The scripts' helpers: the traces, estimated bytes and estimated blocks of
@@ -56,9 +45,10 @@ def test_freed_blocks_at_reused_addresses_leave_no_trace(tmp_path):
     # Small blocks (pymalloc's pools, the wrappers' fast path), blocks over
     # 512 bytes (pymalloc passes them to the RAW domain), and reallocs that
     # grow in place or move; tens of rounds at the same addresses.
-    out = _run_isolated(
-        tmp_path,
-        """\
+    out = run_isolated(
+        _HELPERS
+        + textwrap.dedent(
+            """\
         grow_pymalloc_arena_table(40)
         large_sizes = list(range(600, 900))
         heaplens.start(1, sample_rate=4096)
@@ -73,7 +63,9 @@ def test_freed_blocks_at_reused_addresses_leave_no_trace(tmp_path):
         del small, large, grown, b
         print(at_line("# SMALL")[0], at_line("# LARGE")[0], at_line("# GROWN")[0])
         print(heaplens.get_tracer_counters()["dropped"])
-        """,
+            """
+        ),
+        script=tmp_path / "prog.py",
     )
     traces, dropped = out.splitlines()
     small, large, grown = map(int, traces.split())
@@ -86,9 +78,10 @@ def test_freed_blocks_at_reused_addresses_leave_no_trace(tmp_path):
 
 
 def test_estimates_of_small_and_large_blocks_are_unbiased(tmp_path):
-    out = _run_isolated(
-        tmp_path,
-        """\
+    out = run_isolated(
+        _HELPERS
+        + textwrap.dedent(
+            """\
         grow_pymalloc_arena_table(120)
         heaplens.start(1, sample_rate=8192)
         N = 400_000
@@ -103,7 +96,9 @@ def test_estimates_of_small_and_large_blocks_are_unbiased(tmp_path):
         # their frees must still all be seen.
         del small, large
         print(at_line("# SMALL")[0], at_line("# LARGE")[0])
-        """,
+            """
+        ),
+        script=tmp_path / "prog.py",
     )
     estimates, left = out.splitlines()
     assert left == "0 0", out
@@ -121,9 +116,10 @@ def test_raw_blocks_from_threads_without_the_gil_are_all_removed(tmp_path):
     # PyMem_RawMalloc and friends through ctypes.CDLL, which releases the
     # GIL around each call: allocated in some threads, reallocated and freed
     # in others, while the main thread allocates Python objects.
-    out = _run_isolated(
-        tmp_path,
-        """\
+    out = run_isolated(
+        _HELPERS
+        + textwrap.dedent(
+            """\
         import ctypes, threading
         lib = ctypes.CDLL(None)
         lib.PyMem_RawMalloc.restype = ctypes.c_void_p
@@ -182,7 +178,9 @@ def test_raw_blocks_from_threads_without_the_gil_are_all_removed(tmp_path):
             return sum(s >= 1000 for s in sizes), sum(s < 1000 for s in sizes)
         print(*traces_by_size("# RAW"), *traces_by_size("# REALLOC"), counters["dropped"],
               current - base_current)
-        """,
+            """
+        ),
+        script=tmp_path / "prog.py",
     )
     raw_traces, raw_small, realloc_traces, realloc_small, dropped, growth = map(int, out.split())
     # 40,000 blocks of about 1 KB, then 3 KB: about 11,000 and 21,000

@@ -3,31 +3,17 @@ moment, blocks that straddle start and stop, and allocations that fail."""
 
 import gc
 import os
-import subprocess
 import sys
-import textwrap
 import threading
 
 import pytest
 
 from heaplens import _core
-
-
-def _run_isolated(code, timeout=120):
-    """Run `code` in a fresh interpreter (so a crash cannot take pytest down)
-    and return its stdout; fail with its stderr when it does not exit 0."""
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stderr[-3000:]}"
-    return result.stdout
+from isolated import run_isolated
 
 
 def test_threads_allocating_while_snapshots_and_restarts_happen():
-    out = _run_isolated("""
+    out = run_isolated("""
         import threading, time
         from heaplens import _core
 
@@ -79,7 +65,7 @@ def test_raw_allocations_without_the_gil_are_recorded_with_their_stack():
     """ctypes.CDLL releases the GIL around a call (ctypes.pythonapi keeps it):
     PyMem_RawMalloc then runs the RAW hook on a thread that has a thread state
     but not the GIL, which takes the GIL to capture the thread's stack."""
-    out = _run_isolated("""
+    out = run_isolated("""
         import ctypes, threading
         from heaplens import _core
         libc = ctypes.CDLL(None)
@@ -145,7 +131,7 @@ def test_threads_python_does_not_know_are_recorded_with_no_frames():
     its trace."""
     from native import build
 
-    out = _run_isolated(
+    out = run_isolated(
         f"LIB = {build('raw_threads')!r}\n"
         + textwrap.dedent("""
         import ctypes
@@ -200,7 +186,7 @@ def test_threads_python_does_not_know_are_recorded_with_no_frames():
 def test_fork_while_tracing_child_keeps_working():
     if not hasattr(os, "fork"):
         pytest.skip("no fork on this platform")
-    _run_isolated("""
+    run_isolated("""
         import os, threading, time
         from heaplens import _core
 
@@ -334,7 +320,7 @@ def test_stdlib_tracemalloc_hooked_on_top_of_heaplens():
     heaplens must then not unhook on stop (that would cut the stdlib's hooks
     out), both must see allocations while both trace, and heaplens must be
     able to start again under it."""
-    _run_isolated("""
+    run_isolated("""
         import tracemalloc
         from heaplens import _core
 
@@ -364,7 +350,7 @@ def test_isolated_subinterpreters_allocate_concurrently_without_harm():
     """A subinterpreter with its own GIL allocates in parallel with the main
     one. heaplens traces only the main interpreter, so the two never race on
     its tables; the main interpreter's traces stay right."""
-    _run_isolated("""
+    run_isolated("""
         import sys, threading
         try:
             import _interpreters as interpreters
@@ -390,7 +376,7 @@ def test_isolated_subinterpreters_allocate_concurrently_without_harm():
 
 
 def test_tracing_left_on_at_exit_is_stopped_cleanly():
-    out = _run_isolated("""
+    out = run_isolated("""
         from heaplens import _core
         _core.start(5)
         keep = [bytearray(100) for _ in range(1000)]
