@@ -4,6 +4,7 @@ moment, blocks that straddle start and stop, and allocations that fail."""
 import gc
 import os
 import sys
+import textwrap
 import threading
 
 import pytest
