@@ -15,7 +15,7 @@ initialised, or wait in a forked child on an import lock that another thread
 of the parent held). The heap graph and report modules load on first use.
 """
 
-from heaplens import _core
+from heaplens import _args, _core
 from heaplens import tracemalloc as _tracemalloc
 
 # Classes that live in submodules, loaded on first access.
@@ -85,7 +85,6 @@ def start(nframe=1, *, sample_rate=0):
     (Poisson sampling by bytes) and scales what it records up: sizes and
     counts become estimates, at a fraction of the cost.
     """
-    from heaplens import _args
 
     _args.count("start", "nframe", nframe, minimum=1, maximum=_core.MAX_NFRAME)
     # The tracer's own limit (1 TiB): past it the C parser would overflow first.

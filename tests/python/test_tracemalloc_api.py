@@ -209,7 +209,7 @@ def test_heaplens_package():
     # The tracing API loads up front (nothing imports when a signal handler
     # takes a snapshot); the heap graph and reports load on first use.
     assert out.strip() == (
-        "['heaplens', 'heaplens._core', 'heaplens._snapshot', 'heaplens.tracemalloc']"
+        "['heaplens', 'heaplens._args', 'heaplens._core', 'heaplens._snapshot', 'heaplens.tracemalloc']"
     )
 
 
