@@ -21,6 +21,7 @@
 #include "safe_names.h"
 #include "snapshot_type.h"
 #include "stack_table.h"
+#include "term_watch.h"
 #include "timeline_thread.h"
 #include "tracer.h"
 
@@ -244,6 +245,14 @@ static PyMethodDef hl_module_methods[] = {
      "timeline_stop() -> (start_ns, interval_ns, points, peak_t_ns) or None"},
     {"timeline_after_fork", hlpy_timeline_after_fork, METH_NOARGS,
      "timeline_after_fork(): restart sampling in a forked child"},
+    {"term_watch_start", hlpy_term_watch_start, METH_VARARGS,
+     "term_watch_start(signum, grace_seconds): see that Python's handler of signum runs"},
+    {"term_watch_handled", hlpy_term_watch_handled, METH_NOARGS,
+     "term_watch_handled(): the Python handler has started"},
+    {"term_watch_after_fork", hlpy_term_watch_after_fork, METH_NOARGS,
+     "term_watch_after_fork(): watch again in a forked child"},
+    {"term_watch_stop", hlpy_term_watch_stop, METH_NOARGS,
+     "term_watch_stop(): stop watching and give the signal back to Python's handler"},
     {"stop", hl_stop, METH_NOARGS, "stop(): stop tracing and free every trace"},
     {"suspend_recording", hl_suspend_recording, METH_NOARGS,
      "suspend_recording() -> token: record no new block on this thread (frees still)"},

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "hooks.h"
+#include "quiet_thread.h"
 #include "timeline.h"
 #include "tracer.h"
 
@@ -113,7 +114,7 @@ static int hl__start(uint64_t interval_ns, size_t max_points) {
     S.last_peak_total = 0;
     S.peak_t_ns = -1;
     hl__sample(); /* t = 0 */
-    if (pthread_create(&S.thread, NULL, hl__thread_main, NULL) != 0) {
+    if (hlpy_quiet_thread_start(&S.thread, hl__thread_main, NULL) != 0) {
         hl_timeline_destroy(&S.timeline);
         pthread_cond_destroy(&S.wake);
         PyErr_SetString(PyExc_RuntimeError, "heaplens: could not start the timeline thread");

@@ -3,7 +3,8 @@
  *
  * The thread never takes the GIL and never runs Python code: it reads the
  * tracer's atomics (traced_now, traced_high, saved_peak_total; the tracer
- * must keep sums) and /proc/self/statm. The functions below need the GIL.
+ * must keep sums) and /proc/self/statm, and it blocks every signal
+ * (quiet_thread.h). The functions below need the GIL.
  */
 #ifndef HLPY_TIMELINE_THREAD_H
 #define HLPY_TIMELINE_THREAD_H

@@ -282,11 +282,14 @@ class Run:
         self._real_exit = os._exit
         self._finishing = False  # finish() is running: a SIGTERM waits for it
         self._pending_signal = 0
+        self._watching_sigterm = False  # _core.term_watch_start() succeeded
 
     def _on_fork_child(self):
         # heaplens's bookkeeping, not the child's: recorded on no stack.
         token = _core.suspend_recording()
         try:
+            if self._watching_sigterm:
+                _core.term_watch_after_fork()
             self.recorder.after_fork_in_child()
             self.output = child_output(self.output, os.getpid())
             self.written = None
@@ -306,6 +309,7 @@ class Run:
         """SIGTERM: write the capture, then die by the signal, as the
         program would have without heaplens (multiprocessing terminates its
         pool workers this way)."""
+        _core.term_watch_handled()
         if self._finishing:
             self._pending_signal = signum
             return
@@ -418,6 +422,7 @@ class Run:
             return not_started.args[0]
         os.register_at_fork(after_in_child=self._on_fork_child)
         previous_sigterm = _catch_sigterm(self._on_terminate)
+        self._watching_sigterm = previous_sigterm is not None and _watch_sigterm()
         os._exit = self._os_exit
         exit_text, status = "exit status 0", 0
         previous_main = sys.modules.get("__main__")
@@ -442,6 +447,8 @@ class Run:
             os._exit = self._real_exit
         if not self.finish(exit_text, status) and status == 0:
             status = LOST_CAPTURE_STATUS
+        if self._watching_sigterm:
+            _core.term_watch_stop()
         if previous_sigterm is not None:
             _signal.signal(_signal.SIGTERM, previous_sigterm)
         del main
@@ -560,6 +567,40 @@ def _catch_sigterm(handler):
         return _signal.signal(_signal.SIGTERM, handler)
     except ValueError:  # not the main thread
         return None
+
+
+SIGTERM_GRACE_SECONDS = 5.0
+
+
+def _watch_sigterm():
+    """See that the SIGTERM handler just installed runs: CPython's only sets
+    a flag, which a main thread asleep in a lock or a read may never look at
+    (the signal came to another thread, or just before it went to sleep), and
+    the program would hang where it would have ended. The watch re-sends the
+    signal to the main thread until the handler starts; after
+    HEAPLENS_SIGTERM_GRACE seconds (default 5) without it, it ends the program
+    by the signal, without the capture, and says so (src/ext/term_watch.h).
+    True when watching; False, having said why, when not."""
+    grace = SIGTERM_GRACE_SECONDS
+    text = os.environ.get("HEAPLENS_SIGTERM_GRACE")
+    if text:
+        try:
+            grace = float(text)
+        except ValueError:
+            grace = 0.0
+        if not 0 < grace <= 3600:
+            print(
+                f"heaplens: ignoring HEAPLENS_SIGTERM_GRACE={text!r}: "
+                "a number of seconds from 0 to 3600 is expected",
+                file=sys.stderr,
+            )
+            grace = SIGTERM_GRACE_SECONDS
+    try:
+        _core.term_watch_start(_signal.SIGTERM, grace)
+    except (OSError, RuntimeError) as exc:
+        print(f"heaplens: SIGTERM is handled without a watchdog: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _system_exit(exc):
