@@ -64,18 +64,7 @@ int hlpy_cpython_gil_held_without_state(PyThreadState *own) {
     return 0;
 }
 
-int hlpy_cpython_interpreters_lock_busy(void) {
-    /* A PyThread lock says nothing of its holder: try to take it. */
-    PyThread_type_lock lock = _PyRuntime.interpreters.mutex;
-    if (lock == NULL || !PyThread_acquire_lock(lock, NOWAIT_LOCK))
-        return 1;
-    PyThread_release_lock(lock);
-    return 0;
-}
-
-int hlpy_cpython_is_finalizing(void) {
-    return _Py_IsFinalizing() != 0;
-}
+#include "until_3_12.h"
 
 /* ---- the collector -------------------------------------------------------- */
 
