@@ -3,8 +3,10 @@
 #   make test   C unit tests (plain and ASan+UBSan), the fuzz target, then
 #               pytest on python3 (3.11), on 3.12 and 3.13 (pyenv) and on 3.14
 #               and 3.15 (a Debian sid root, tools/sid_run.sh), and pytest
-#               again with the extension under ASan+UBSan, and the
-#               allocation-failure tests against a fault-injection build
+#               again with the extension under ASan+UBSan and fault injection
+#               built in (so the allocation-failure tests run there), then
+#               make stress and make stress-asan. pytest runs PYTEST_JOBS
+#               workers (default: one per core)
 #   make demo PYTHON=python3.14   the demo on another interpreter, in its
 #               own .venv-3.14 (in the sid root when this machine lacks it)
 #   make stress the stress run (tests/stress/torture.py, STRESS_SECONDS per
@@ -19,7 +21,9 @@
 PYTHON      ?= python3
 PY           = $(VENV)/bin/python
 BUILD_DEPS  := meson-python meson ninja
-TEST_DEPS   := pytest objgraph==3.6.2
+TEST_DEPS   := pytest pytest-xdist objgraph==3.6.2
+# pytest's worker processes (pytest-xdist): one per core by default.
+PYTEST_JOBS ?= auto
 LINT_DEPS   := ruff==0.8.6
 C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] src/ext/cpython/*.[ch] tests/c/*.[ch] tests/fuzz/*.c)
 PY_SOURCES  := $(wildcard src/heaplens tests/python tests/stress bench examples)
@@ -62,7 +66,7 @@ demo: install
 	@$(RUN) $(VENV)/bin/heaplens run -o build/demo-run.hlc examples/memory_hog.py
 	@$(RUN) $(VENV)/bin/heaplens report --html build/demo-run.html build/demo-run.hlc
 
-test: lint ctest fuzz pytest pytest-extra pytest-asan pytest-fault stress stress-asan
+test: lint ctest fuzz pytest pytest-extra pytest-asan stress stress-asan
 	@if [ -s build/pytest-extra-skipped ]; then cat build/pytest-extra-skipped; fi
 	@if [ -s build/stress-skipped ]; then cat build/stress-skipped; fi
 
@@ -104,7 +108,7 @@ fuzz:
 # chromium: installed here when missing, and required on this run only.
 pytest: install
 	@tools/apt_ensure.sh chromium chromium || echo "pytest: chromium is missing and could not be installed"
-	HEAPLENS_REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/python
+	HEAPLENS_REQUIRE_BROWSER=1 $(PY) -m pytest -q -n $(PYTEST_JOBS) tests/python
 
 # pytest on each of EXTRA_VERSIONS in its own .venv-3.X, without the browser
 # test: 3.12 and 3.13 from pyenv, 3.14 and 3.15 in the Debian sid root when
@@ -124,7 +128,7 @@ pytest-extra:
 	  set -- $$found; run=; if [ "$$2" = sid ]; then run=tools/sid_run.sh; fi; \
 	  echo "== pytest on Python $$v ($$3$${run:+ in the sid root})"; \
 	  { $(MAKE) --no-print-directory VENV=.venv-$$v PYTHON=$$3 RUN=$$run install && \
-	    HEAPLENS_SKIP_BROWSER=1 $$run .venv-$$v/bin/python -m pytest -q tests/python; } || failed="$$failed $$v"; \
+	    HEAPLENS_SKIP_BROWSER=1 $$run .venv-$$v/bin/python -m pytest -q -n $(PYTEST_JOBS) tests/python; } || failed="$$failed $$v"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "pytest-extra: failed on Python$$failed"; exit 1; fi
 
@@ -140,7 +144,7 @@ ASAN_LIBS = $(shell gcc -print-file-name=libasan.so):$(shell gcc -print-file-nam
 pytest-asan:
 	$(install_asan)
 	cd tests && $(ASAN_ENV) HEAPLENS_SKIP_BROWSER=1 \
-	  ../$(ASAN_VENV)/bin/python -m pytest -q -p no:cacheprovider python
+	  ../$(ASAN_VENV)/bin/python -m pytest -q -n $(PYTEST_JOBS) -p no:cacheprovider python
 
 define install_asan
 	@test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)
@@ -197,7 +201,7 @@ asan-install:
 # The allocation-failure tests (tests/python/test_fault_injection.py, skipped
 # elsewhere) against an extension built with -Dfault_injection=true, whose
 # core can be told to fail its Nth allocation (src/core/hl_alloc.h), in its
-# own venv.
+# own venv, without ASan. make test runs them in pytest-asan's build instead.
 FAULT_VENV := .venv-fault
 pytest-fault:
 	@test -x $(FAULT_VENV)/bin/python || $(PYTHON) -m venv $(FAULT_VENV)
