@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -35,20 +36,25 @@ pytestmark = pytest.mark.skipif(
     os.uname().machine != "x86_64", reason="the tgkill system call number is x86-64's"
 )
 
-# The main thread sleeps in a lock that nothing releases; another thread
-# prints its thread id and sleeps. Only a signal can end the program.
+# Another thread sleeps; the main thread (blocking SIGTERM with --block)
+# prints the process and the other thread's ids, then sleeps in a lock that
+# nothing releases. Only a signal can end the program.
 BLOCKED_MAIN = """\
     import os, signal, sys, threading, time
     kept = [bytes(1000) for _ in range(300)]  # line 2
-    def other():
-        print(os.getpid(), threading.get_native_id(), flush=True)
+    def other(started):
+        started.append(threading.get_native_id())
         time.sleep(600)
     def wait_forever():
         lock = threading.Lock()
         lock.acquire()
-        threading.Thread(target=other, daemon=True).start()
+        started = []
+        threading.Thread(target=other, args=(started,), daemon=True).start()
+        while not started:
+            time.sleep(0.001)
         if "--block" in sys.argv:
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        print(os.getpid(), started[0], flush=True)
         lock.acquire()
     if "--fork" in sys.argv:
         pid = os.fork()
@@ -72,7 +78,23 @@ def start(tmp_path, *args, env=None):
         env={**os.environ, **(env or {})},
     )
     pid, tid = map(int, proc.stdout.readline().split())
+    wait_until_asleep_in_a_lock(pid)
     return proc, prog, pid, tid
+
+
+SYS_FUTEX = 202  # x86-64
+
+
+def wait_until_asleep_in_a_lock(pid, timeout=30):
+    """Return once pid's main thread sleeps in the lock (in futex(2)): from
+    then on it runs no bytecode, so no Python handler, until woken."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/task/{pid}/syscall") as syscall:
+            if syscall.read().split()[0] == str(SYS_FUTEX):
+                return
+        time.sleep(0.005)
+    raise AssertionError("the program's main thread never went to sleep in its lock")
 
 
 def finish(proc, timeout=30):

@@ -176,7 +176,9 @@ def test_names_that_only_some_instances_have_are_listed():
 
     live = [Sometimes(i) for i in range(2000)]
     row = row_for(heaplens.slots_advice(min_instances=1000), Sometimes)
-    assert row.attributes == ("i", "extra")
+    # As a set: values inside the object are in the order of the class's key
+    # table, which 3.15 may lay out from __static_attributes__ (alphabetical).
+    assert set(row.attributes) == {"i", "extra"}
     warning = [w for w in row.warnings if "vary between instances" in w]
     assert warning and "'extra' (500 of 2,000)" in warning[0]
     assert "'i'" not in warning[0]
