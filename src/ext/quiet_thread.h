@@ -15,8 +15,10 @@
 
 /* Start run(arg) on a new joinable thread whose signal mask blocks every
  * signal (the mask is set before the thread exists, so no signal can reach it
- * in between). The calling thread's mask is unchanged on return. Returns 0,
- * or the pthread_create error number. Any thread, GIL or not. */
+ * in between), and return once it runs run. The calling thread's mask is
+ * unchanged on return. Returns 0, or an error number (pthread_create's, or
+ * sem_init's errno). Any thread; the new one must not need what the caller
+ * holds (the GIL) before it calls run. */
 int hlpy_quiet_thread_start(pthread_t *thread, void *(*run)(void *), void *arg)
     __attribute__((warn_unused_result));
 
