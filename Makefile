@@ -135,7 +135,9 @@ pytest-extra:
 # The whole Python suite against an extension built with ASan+UBSan (the
 # binding's code: hooks, heap walk, graph queries), in its own venv, with
 # fault injection built in (so test_fault_injection.py runs under ASan too;
-# disarmed, it costs one load per allocation of the core). The
+# disarmed, it costs one load per allocation of the core). The short
+# torture runs of test_stress_torture.py are left to stress-asan, which runs
+# the same facets under ASan for STRESS_SECONDS. The
 # runtime is preloaded since the interpreter itself is not instrumented;
 # leaks are not checked (CPython keeps memory until exit), and a test that
 # provokes MemoryError needs the allocator to return NULL, not abort.
@@ -144,7 +146,8 @@ ASAN_LIBS = $(shell gcc -print-file-name=libasan.so):$(shell gcc -print-file-nam
 pytest-asan:
 	$(install_asan)
 	cd tests && $(ASAN_ENV) HEAPLENS_SKIP_BROWSER=1 \
-	  ../$(ASAN_VENV)/bin/python -m pytest -q -n $(PYTEST_JOBS) -p no:cacheprovider python
+	  ../$(ASAN_VENV)/bin/python -m pytest -q -n $(PYTEST_JOBS) -p no:cacheprovider python \
+	  --ignore=python/test_stress_torture.py
 
 define install_asan
 	@test -x $(ASAN_VENV)/bin/python || $(PYTHON) -m venv $(ASAN_VENV)

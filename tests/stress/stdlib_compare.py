@@ -5,7 +5,8 @@ interpreter; fails when any test's result differs between the two runs.
     python tests/stress/stdlib_compare.py [--only test_gc,...] [--keep DIR]
 
 Each module of SELECTION runs in its own pair of processes (`python -m test
-MODULE -m CLASS ...`, sequentially, no -j: workers would not be traced), with
+MODULE -m CLASS ...`, the two at once, without regrtest's -j: its workers
+would not be traced), with
 regrtest's --junit-xml giving one result per test: passed, failed, error or
 skipped. A test that fails untraced is not our business; a test whose result
 changes under tracing is, and so is a run that crashes, hangs (regrtest's
@@ -21,6 +22,7 @@ statistics), without the suites' long sleeps.
 Exit 0 when every result matched, 1 otherwise, with one line per difference."""
 
 import argparse
+import concurrent.futures
 import os
 import pathlib
 import subprocess
@@ -132,9 +134,14 @@ def excluded(module, test_id):
 
 
 def compare(module, patterns, workdir):
-    """Run `module` both ways; the list of problems (empty when they agree)."""
-    plain_status, plain, _, plain_s, plain_out = run(module, patterns, False, workdir)
-    traced_status, traced, messages, traced_s, traced_out = run(module, patterns, True, workdir)
+    """Run `module` both ways, side by side (the two runs share the machine's
+    load, and make test waits half as long); the list of problems (empty
+    when they agree)."""
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        plain_run = pool.submit(run, module, patterns, False, workdir)
+        traced_run = pool.submit(run, module, patterns, True, workdir)
+        plain_status, plain, _, plain_s, plain_out = plain_run.result()
+        traced_status, traced, messages, traced_s, traced_out = traced_run.result()
     problems = []
     if plain is None:
         problems.append(
