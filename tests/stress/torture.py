@@ -274,8 +274,19 @@ class NativeThreads:
             fail("pthreads", f"{failed.value} PyMem_Raw allocations failed")
 
 
+_in_alarm_handler = False
+
+
 def alarm_handler(signum, frame):
-    """Runs in the main thread between any two bytecodes of whatever it does."""
+    """Runs in the main thread between any two bytecodes of whatever it does,
+    itself included: a handler slower than the timer's interval (a big
+    snapshot under ASan on a loaded machine) would nest without end and the
+    main thread never get on, so a nested call only counts itself."""
+    global _in_alarm_handler
+    if _in_alarm_handler:
+        counts["signal handlers nested"] += 1
+        return
+    _in_alarm_handler = True
     try:
         junk = [dict(i=i) for i in range(50)]
         if _core.is_tracing():
@@ -291,6 +302,8 @@ def alarm_handler(signum, frame):
         counts["signal handlers"] += 1
     except BaseException:
         errors.append(("signals", traceback.format_exc()))
+    finally:
+        _in_alarm_handler = False
 
 
 # ---- steps of the main thread -------------------------------------------------
