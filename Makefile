@@ -25,7 +25,7 @@ TEST_DEPS   := pytest pytest-xdist objgraph==3.6.2
 # pytest's worker processes (pytest-xdist): one per core by default.
 PYTEST_JOBS ?= auto
 LINT_DEPS   := ruff==0.8.6
-C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] src/ext/cpython/*.[ch] tests/c/*.[ch] tests/fuzz/*.c)
+C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] src/ext/cpython/*.[ch] tests/c/*.[ch] tests/fuzz/*.c tests/python/native/*.c)
 PY_SOURCES  := $(wildcard src/heaplens tests/python tests/stress bench examples)
 FUZZ_SECONDS ?= 30
 EXTRA_VERSIONS := 3.12 3.13 3.14 3.15
