@@ -11,6 +11,8 @@
 #include "internals.h"
 
 #include <sched.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "internal/pycore_code.h"
@@ -60,20 +62,33 @@ PyThreadState *hlpy_cpython_gil_tstate(void) {
     return _PyThreadState_UncheckedGet();
 }
 
+/* Copy size bytes at address into out without touching them in this thread:
+ * the kernel reads them, and answers EFAULT instead of a crash when the
+ * memory is gone. Returns 0, or -1 when they could not be read. */
+static int hl__read_without_touching(const void *address, void *out, size_t size) {
+    struct iovec local = {out, size};
+    struct iovec remote = {(void *)address, size};
+    return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)size ? 0 : -1;
+}
+
 PyThreadState *hlpy_cpython_this_thread_tstate(void) {
     /* 3.11 answers with the GIL holder of any thread. It is this thread's when
      * it runs on this thread, which may be another state than this thread's
      * PyGILState one (Py_NewInterpreter runs the new interpreter's state on
      * the calling thread); a caller that took that for "no GIL" would wait for
-     * the GIL it holds. The holder is re-read after its thread id: a thread
-     * clears the holder before its state is freed, so a holder still in place
-     * was not freed before the id was read. */
+     * the GIL it holds. Another thread's state may be freed at any moment, so
+     * its thread id is copied by the kernel, never read here (ASan saw the
+     * plain read touch a freed state), and the holder is re-read after it: a
+     * thread clears the holder before its state is freed, so a holder still
+     * in place was not freed before the id was copied. */
     PyThreadState *holder = _PyThreadState_UncheckedGet();
     if (holder == NULL)
         return NULL;
     if (holder == PyGILState_GetThisThreadState())
         return holder;
-    unsigned long holder_thread = holder->thread_id;
+    unsigned long holder_thread;
+    if (hl__read_without_touching(&holder->thread_id, &holder_thread, sizeof holder_thread) < 0)
+        return NULL; /* freed and unmapped: not this thread's, which is running here */
     if (_PyThreadState_UncheckedGet() != holder || holder_thread != PyThread_get_thread_ident())
         return NULL;
     return holder;
