@@ -237,35 +237,35 @@ HL_INLINE void hl__py_free(hl_domain_hook *hook, void *ptr) {
  * another ctx (a NULL ctx crashed hl__py_free_traced on 3.12 and 3.13). */
 #define HL_MEM_HOOK (&hl_hooks[1])
 #define HL_OBJ_HOOK (&hl_hooks[2])
-static void *hl_mem_malloc(void *ctx, size_t size) {
+static void *hlpy_mem_malloc(void *ctx, size_t size) {
     (void)ctx;
     return hl__py_malloc(HL_MEM_HOOK, size);
 }
-static void *hl_mem_calloc(void *ctx, size_t nelem, size_t elsize) {
+static void *hlpy_mem_calloc(void *ctx, size_t nelem, size_t elsize) {
     (void)ctx;
     return hl__py_calloc(HL_MEM_HOOK, nelem, elsize);
 }
-static void *hl_mem_realloc(void *ctx, void *ptr, size_t new_size) {
+static void *hlpy_mem_realloc(void *ctx, void *ptr, size_t new_size) {
     (void)ctx;
     return hl__py_realloc(HL_MEM_HOOK, ptr, new_size);
 }
-static void hl_mem_free(void *ctx, void *ptr) {
+static void hlpy_mem_free(void *ctx, void *ptr) {
     (void)ctx;
     hl__py_free(HL_MEM_HOOK, ptr);
 }
-static void *hl_obj_malloc(void *ctx, size_t size) {
+static void *hlpy_obj_malloc(void *ctx, size_t size) {
     (void)ctx;
     return hl__py_malloc(HL_OBJ_HOOK, size);
 }
-static void *hl_obj_calloc(void *ctx, size_t nelem, size_t elsize) {
+static void *hlpy_obj_calloc(void *ctx, size_t nelem, size_t elsize) {
     (void)ctx;
     return hl__py_calloc(HL_OBJ_HOOK, nelem, elsize);
 }
-static void *hl_obj_realloc(void *ctx, void *ptr, size_t new_size) {
+static void *hlpy_obj_realloc(void *ctx, void *ptr, size_t new_size) {
     (void)ctx;
     return hl__py_realloc(HL_OBJ_HOOK, ptr, new_size);
 }
-static void hl_obj_free(void *ctx, void *ptr) {
+static void hlpy_obj_free(void *ctx, void *ptr) {
     (void)ctx;
     hl__py_free(HL_OBJ_HOOK, ptr);
 }
@@ -277,7 +277,7 @@ static void hl_obj_free(void *ctx, void *ptr) {
  * default one around its cache of extension modules, even for an import in
  * a subinterpreter with a GIL of its own), and a thread that reads the
  * domain's allocator meanwhile may get it half-written: our function with
- * another ctx. A ctx of NULL was seen to crash hl_raw_free (issue 15). */
+ * another ctx. A ctx of NULL was seen to crash hlpy_raw_free (issue 15). */
 #define HL_RAW_HOOK (&hl_hooks[0])
 
 static HL_NOINLINE void *hl__raw_malloc_traced(hl_domain_hook *hook, size_t size) {
@@ -289,7 +289,7 @@ static HL_NOINLINE void *hl__raw_malloc_traced(hl_domain_hook *hook, size_t size
     return ptr;
 }
 
-static void *hl_raw_malloc(void *ctx, size_t size) {
+static void *hlpy_raw_malloc(void *ctx, size_t size) {
     hl_domain_hook *hook = HL_RAW_HOOK;
     (void)ctx;
     if (hl_in_hook) {
@@ -310,7 +310,7 @@ static HL_NOINLINE void *hl__raw_calloc_traced(hl_domain_hook *hook, size_t nele
     return ptr;
 }
 
-static void *hl_raw_calloc(void *ctx, size_t nelem, size_t elsize) {
+static void *hlpy_raw_calloc(void *ctx, size_t nelem, size_t elsize) {
     hl_domain_hook *hook = HL_RAW_HOOK;
     (void)ctx;
     size_t size;
@@ -339,7 +339,7 @@ static HL_NOINLINE void *hl__raw_realloc_traced(hl_domain_hook *hook, void *ptr,
     return ptr2;
 }
 
-static void *hl_raw_realloc(void *ctx, void *ptr, size_t new_size) {
+static void *hlpy_raw_realloc(void *ctx, void *ptr, size_t new_size) {
     hl_domain_hook *hook = HL_RAW_HOOK;
     (void)ctx;
     if (hlpy_tracer_sampling() && (ptr == NULL || !hlpy_tracer_maybe_raw_sampled(ptr)) &&
@@ -348,7 +348,7 @@ static void *hl_raw_realloc(void *ctx, void *ptr, size_t new_size) {
     return hl__raw_realloc_traced(hook, ptr, new_size);
 }
 
-static void hl_raw_free(void *ctx, void *ptr) {
+static void hlpy_raw_free(void *ctx, void *ptr) {
     hl_domain_hook *hook = HL_RAW_HOOK;
     (void)ctx;
     if (ptr != NULL && hlpy_tracer_maybe_raw_sampled(ptr))
@@ -415,20 +415,20 @@ void hlpy_hooks_unwatch_new_objects(void) {
 static void hl__wrapper_for(hl_domain_hook *hook, PyMemAllocatorEx *out) {
     out->ctx = hook;
     if (hook->domain == PYMEM_DOMAIN_RAW) {
-        out->malloc = hl_raw_malloc;
-        out->calloc = hl_raw_calloc;
-        out->realloc = hl_raw_realloc;
-        out->free = hl_raw_free;
+        out->malloc = hlpy_raw_malloc;
+        out->calloc = hlpy_raw_calloc;
+        out->realloc = hlpy_raw_realloc;
+        out->free = hlpy_raw_free;
     } else if (hook->domain == PYMEM_DOMAIN_MEM) {
-        out->malloc = hl_mem_malloc;
-        out->calloc = hl_mem_calloc;
-        out->realloc = hl_mem_realloc;
-        out->free = hl_mem_free;
+        out->malloc = hlpy_mem_malloc;
+        out->calloc = hlpy_mem_calloc;
+        out->realloc = hlpy_mem_realloc;
+        out->free = hlpy_mem_free;
     } else {
-        out->malloc = hl_obj_malloc;
-        out->calloc = hl_obj_calloc;
-        out->realloc = hl_obj_realloc;
-        out->free = hl_obj_free;
+        out->malloc = hlpy_obj_malloc;
+        out->calloc = hlpy_obj_calloc;
+        out->realloc = hlpy_obj_realloc;
+        out->free = hlpy_obj_free;
     }
 }
 
@@ -581,7 +581,7 @@ void hlpy_hooks_check_without_gil(void) {
         return;
     PyMemAllocatorEx top;
     PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &top);
-    if (top.malloc == hl_raw_malloc ||
+    if (top.malloc == hlpy_raw_malloc ||
         ((uintptr_t)top.malloc == atomic_load(&hl_verified_raw_top_malloc) &&
          (uintptr_t)top.ctx == atomic_load(&hl_verified_raw_top_ctx)))
         return;
