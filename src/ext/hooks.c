@@ -25,6 +25,7 @@
 
 #include "cpython/compat.h"
 #include "cpython/internals.h"
+#include "sampling.h"
 #include "tracer.h"
 
 /* How many different allocators one domain's wrapper can have wrapped in
@@ -117,7 +118,7 @@ HL_INLINE void hl__note_probe(const hl_domain_hook *hook) {
  * and the countdown had room for it (it is charged); 0 otherwise, and the
  * countdown is left for the traced path to decide. */
 HL_INLINE int hl__sampling_skips(size_t size) {
-    return hlpy_tracer_sampling() && hlpy_sample_charge(size);
+    return hlpy_sampling_on() && hlpy_sample_charge(size);
 }
 
 /* ---- MEM and OBJ: the GIL is held ---------------------------------------- */
@@ -187,7 +188,7 @@ static HL_NOINLINE void *hl__py_realloc_traced(hl_domain_hook *hook, void *ptr, 
         if (ptr != ptr2 && ptr != NULL && hl_free_observer != NULL &&
             hook->domain == PYMEM_DOMAIN_OBJ && hl__holds_main_gil())
             hl_free_observer(ptr, 1);
-        if (ptr != NULL && hlpy_tracer_maybe_sampled(ptr))
+        if (ptr != NULL && hlpy_sampling_maybe_py(ptr))
             hlpy_tracer_py_free(ptr);
         if (!nested)
             hlpy_tracer_py_alloc(ptr2, new_size, hook->tracer_domain);
@@ -202,7 +203,7 @@ HL_INLINE void *hl__py_realloc(hl_domain_hook *hook, void *ptr, size_t new_size)
      * a block it does not own to the RAW domain whatever the new size, so the
      * guard stays set for the call. */
     if (new_size <= HL_PYMALLOC_MAX && hl_free_observer == NULL &&
-        (ptr == NULL || !hlpy_tracer_maybe_sampled(ptr)) && hl__sampling_skips(new_size)) {
+        (ptr == NULL || !hlpy_sampling_maybe_py(ptr)) && hl__sampling_skips(new_size)) {
         int nested = hl_in_hook;
         hl_in_hook = 1;
         void *ptr2 = HL_SAVED_CALL(hook, realloc, ptr, new_size);
@@ -216,14 +217,14 @@ static HL_NOINLINE void hl__py_free_traced(hl_domain_hook *hook, void *ptr) {
     if (ptr != NULL) {
         if (hl_free_observer != NULL && hook->domain == PYMEM_DOMAIN_OBJ && hl__holds_main_gil())
             hl_free_observer(ptr, 0);
-        if (hlpy_tracer_maybe_sampled(ptr))
+        if (hlpy_sampling_maybe_py(ptr))
             hlpy_tracer_py_free(ptr);
     }
     HL_SAVED_CALL(hook, free, ptr);
 }
 
 HL_INLINE void hl__py_free(hl_domain_hook *hook, void *ptr) {
-    if (hl_free_observer == NULL && !hlpy_tracer_maybe_sampled(ptr)) {
+    if (hl_free_observer == NULL && !hlpy_sampling_maybe_py(ptr)) {
         HL_SAVED_CALL(hook, free, ptr);
         return;
     }
@@ -324,8 +325,7 @@ static HL_NOINLINE void *hl__raw_realloc_traced(hl_domain_hook *hook, void *ptr,
      * the old block they may get its address, so the old trace goes first,
      * and comes back if the realloc fails (the old block then lives on). */
     hlpy_raw_taken taken;
-    int took =
-        ptr != NULL && hlpy_tracer_maybe_raw_sampled(ptr) && hlpy_tracer_raw_take(ptr, &taken);
+    int took = ptr != NULL && hlpy_sampling_maybe_raw(ptr) && hlpy_tracer_raw_take(ptr, &taken);
     int nested = hl_in_hook;
     hl_in_hook = 1;
     void *ptr2 = HL_SAVED_CALL(hook, realloc, ptr, new_size);
@@ -342,7 +342,7 @@ static HL_NOINLINE void *hl__raw_realloc_traced(hl_domain_hook *hook, void *ptr,
 static void *hlpy_raw_realloc(void *ctx, void *ptr, size_t new_size) {
     hl_domain_hook *hook = HL_RAW_HOOK;
     (void)ctx;
-    if (hlpy_tracer_sampling() && (ptr == NULL || !hlpy_tracer_maybe_raw_sampled(ptr)) &&
+    if (hlpy_sampling_on() && (ptr == NULL || !hlpy_sampling_maybe_raw(ptr)) &&
         (hl_in_hook || hl__sampling_skips(new_size)))
         return HL_SAVED_CALL(hook, realloc, ptr, new_size);
     return hl__raw_realloc_traced(hook, ptr, new_size);
@@ -351,7 +351,7 @@ static void *hlpy_raw_realloc(void *ctx, void *ptr, size_t new_size) {
 static void hlpy_raw_free(void *ctx, void *ptr) {
     hl_domain_hook *hook = HL_RAW_HOOK;
     (void)ctx;
-    if (ptr != NULL && hlpy_tracer_maybe_raw_sampled(ptr))
+    if (ptr != NULL && hlpy_sampling_maybe_raw(ptr))
         hlpy_tracer_raw_free(ptr);
     HL_SAVED_CALL(hook, free, ptr);
 }

@@ -24,6 +24,7 @@
 #include "term_watch.h"
 #include "timeline_thread.h"
 #include "tracer.h"
+#include "tracing.h"
 
 static PyObject *hlpy_start(PyObject *module, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"nframe", "sample_rate", "sums", NULL};
@@ -45,13 +46,13 @@ static PyObject *hlpy_start(PyObject *module, PyObject *args, PyObject *kwargs) 
     }
     if (hlpy_hooks_check() < 0)
         return NULL;
-    if (atomic_load(&hlpy_tracer_state.tracing) &&
+    if (hlpy_tracer_is_tracing() &&
         (hlpy_tracer_sample_rate() != (uint64_t)sample_rate || (sums && !hlpy_tracer_sums_on()))) {
         PyErr_SetString(PyExc_RuntimeError,
                         "heaplens is already tracing with other settings: stop() it first");
         return NULL;
     }
-    if (hlpy_tracer_start(nframe, (uint64_t)sample_rate, sums) < 0)
+    if (hlpy_tracing_start(nframe, (uint64_t)sample_rate, sums) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -67,7 +68,7 @@ static PyObject *hlpy_take_sums_snapshot(PyObject *module, PyObject *arg) {
         return NULL;
     if (hlpy_hooks_check() < 0)
         return NULL;
-    if (!atomic_load(&hlpy_tracer_state.tracing)) {
+    if (!hlpy_tracer_is_tracing()) {
         PyErr_SetString(PyExc_RuntimeError, "heaplens is not tracing");
         return NULL;
     }
@@ -106,7 +107,7 @@ static PyObject *hlpy_resume_recording(PyObject *module, PyObject *token) {
  * took them away are said (a warning) even when stopping. */
 static PyObject *hlpy_stop(PyObject *module, PyObject *unused) {
     int checked = hlpy_hooks_check();
-    hlpy_tracer_stop();
+    hlpy_tracing_stop();
     if (checked < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -117,16 +118,17 @@ static PyObject *hlpy_stop(PyObject *module, PyObject *unused) {
 static PyObject *hlpy_is_tracing(PyObject *module, PyObject *unused) {
     if (hlpy_hooks_check() < 0)
         return NULL;
-    return PyBool_FromLong(atomic_load(&hlpy_tracer_state.tracing));
+    return PyBool_FromLong(hlpy_tracer_is_tracing());
 }
 
 static PyObject *hlpy_clear_traces(PyObject *module, PyObject *unused) {
-    hlpy_tracer_clear();
+    hlpy_tracing_clear();
     Py_RETURN_NONE;
 }
 
 static PyObject *hlpy_get_traceback_limit(PyObject *module, PyObject *unused) {
-    return PyLong_FromLong(hlpy_tracer_state.nframe ? hlpy_tracer_state.nframe : 1);
+    int nframe = hlpy_tracer_nframe();
+    return PyLong_FromLong(nframe ? nframe : 1);
 }
 
 static PyObject *hlpy_get_traced_memory(PyObject *module, PyObject *unused) {
@@ -147,20 +149,16 @@ static PyObject *hlpy_get_tracer_memory(PyObject *module, PyObject *unused) {
 }
 
 static PyObject *hlpy_get_tracer_counters(PyObject *module, PyObject *unused) {
-    hlpy_tracer *t = &hlpy_tracer_state;
-    int tracing = atomic_load(&t->tracing);
-    return Py_BuildValue("{sKsKsKsKsKsKsnsnsKsKsO}", "dropped",
-                         (unsigned long long)atomic_load(&t->dropped), "unknown_stacks",
-                         (unsigned long long)atomic_load(&t->unknown_stacks), "stale_stacks",
-                         (unsigned long long)atomic_load(&t->stale_stacks), "gil_unsafe",
-                         (unsigned long long)atomic_load(&t->gil_unsafe), "bad_stack_ids",
-                         (unsigned long long)atomic_load(&t->bad_stack_ids), "hooks_lost",
-                         (unsigned long long)hlpy_hooks_lost(), "stacks",
-                         (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
-                         (Py_ssize_t)hlpy_tracer_live_blocks(), "peaks_not_copied",
-                         (unsigned long long)atomic_load(&t->peaks_not_copied), "sample_rate",
-                         (unsigned long long)(tracing ? hlpy_tracer_sample_rate() : 0), "sums",
-                         tracing && hlpy_tracer_sums_on() ? Py_True : Py_False);
+    hlpy_tracer_counters c;
+    hlpy_tracer_get_counters(&c);
+    return Py_BuildValue(
+        "{sKsKsKsKsKsKsnsnsKsKsO}", "dropped", (unsigned long long)c.dropped, "unknown_stacks",
+        (unsigned long long)c.unknown_stacks, "stale_stacks", (unsigned long long)c.stale_stacks,
+        "gil_unsafe", (unsigned long long)c.gil_unsafe, "bad_stack_ids",
+        (unsigned long long)c.bad_stack_ids, "hooks_lost", (unsigned long long)hlpy_hooks_lost(),
+        "stacks", (Py_ssize_t)c.stacks, "live_blocks", (Py_ssize_t)c.live_blocks,
+        "peaks_not_copied", (unsigned long long)c.peaks_not_copied, "sample_rate",
+        (unsigned long long)c.sample_rate, "sums", c.sums ? Py_True : Py_False);
 }
 
 /* (frames, total_nframe) of the block holding obj, or None. */
@@ -182,7 +180,7 @@ static PyObject *hlpy_get_stack_traceback(PyObject *module, PyObject *stack_arg)
     unsigned long stack = PyLong_AsUnsignedLong(stack_arg);
     if (stack == (unsigned long)-1 && PyErr_Occurred())
         return NULL;
-    if (!hlpy_tracer_state.tracing || stack >= hlpy_tracer_state.stacks.n_entries) {
+    if (stack >= hlpy_tracer_n_stacks()) { /* 0 when not tracing */
         PyErr_Format(PyExc_IndexError, "no stack %lu in the tracer", stack);
         return NULL;
     }

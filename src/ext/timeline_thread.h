@@ -2,8 +2,8 @@
  * resident set size every interval into a bounded timeline (timeline.h).
  *
  * The thread never takes the GIL and never runs Python code: it reads the
- * tracer's atomics (traced_now, traced_high, saved_peak_total; the tracer
- * must keep sums) and /proc/self/statm, and it blocks every signal
+ * tracer's totals (hlpy_tracer_timeline_totals, lock-free; the tracer must
+ * keep sums) and /proc/self/statm, and it blocks every signal
  * (quiet_thread.h). The functions below need the GIL.
  */
 #ifndef HLPY_TIMELINE_THREAD_H
