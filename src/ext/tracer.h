@@ -54,7 +54,7 @@ typedef enum hlpy_alloc_domain {
 
 /* Set up the parts of the state that outlive start/stop (the lock, the fork
  * handlers). Called once at module import. Returns 0, or -1 with an exception. */
-int hlpy_tracer_init_once(void) HL_WARN_UNUSED;
+HL_WARN_UNUSED int hlpy_tracer_init_once(void);
 
 /* The first half of a start, with traceback limit nframe (1..65535, checked
  * by the caller), keeping per-stack sums when `sums` is non-zero, and
@@ -63,7 +63,7 @@ int hlpy_tracer_init_once(void) HL_WARN_UNUSED;
  * tracing yet. Returns 0, or -1 with MemoryError set (nothing to undo). The
  * caller checked that the tracer is not tracing, installs the hooks, then
  * calls hlpy_tracer_begin() (tracing.c). Needs the GIL. */
-int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums) HL_WARN_UNUSED;
+HL_WARN_UNUSED int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums);
 
 /* The second half of a start: record from now on. Takes raw_lock. Needs
  * the GIL. */
@@ -111,7 +111,7 @@ void hlpy_tracer_count_bad_stack_ids(uint64_t n);
  * `out` (hl_snapshot_data_clear frees them). Returns 0, or -1 when memory
  * ran out (no exception; what was allocated is left in `out` for that
  * clear). Needs the GIL and tracing; takes raw_lock. */
-int hlpy_tracer_copy_traces(hl_snapshot_data *out) HL_WARN_UNUSED;
+HL_WARN_UNUSED int hlpy_tracer_copy_traces(hl_snapshot_data *out);
 
 /* The tracer's counters, for get_tracer_counters(). Each field is read once,
  * relaxed, so fields may come from slightly different moments. */
@@ -142,7 +142,7 @@ void hlpy_tracer_timeline_totals(uint64_t *now_out, uint64_t *high_out, uint64_t
  * peak, into a new malloc'd array indexed by stack id (caller frees); its
  * length in *n_out. Returns 0, or -1 when sums are off, tracing is off, or
  * memory ran out (no exception). Needs the GIL; takes raw_lock. */
-int hlpy_tracer_copy_sums(int at_peak, hl_stack_sum **out, uint32_t *n_out) HL_WARN_UNUSED;
+HL_WARN_UNUSED int hlpy_tracer_copy_sums(int at_peak, hl_stack_sum **out, uint32_t *n_out);
 
 /* The first half of a stop: record nothing from now on, and free the RAW
  * side (under raw_lock). Does nothing when not tracing. The caller then
@@ -162,7 +162,7 @@ void hlpy_tracer_release(void);
  * the caller must then stop tracing (hlpy_tracing_stop). Does nothing and
  * returns 0 when not tracing. May run Python code (code references given
  * back). Needs the GIL. */
-int hlpy_tracer_clear(void) HL_WARN_UNUSED;
+HL_WARN_UNUSED int hlpy_tracer_clear(void);
 
 /* Traced bytes now and at the peak. Needs the GIL. */
 void hlpy_tracer_traced_memory(uint64_t *current, uint64_t *peak);
@@ -190,7 +190,7 @@ int hlpy_tracer_find_py_block_stack(uintptr_t addr, hl_stack_id *stack_out);
  * tracing. When the 16-bit generations run out, every traced block is first
  * set back to generation 0, as if recorded outside any hunt, so a generation
  * handed out earlier means nothing after another hunt began. Needs the GIL. */
-int hlpy_tracer_reserve_generations(int count, uint16_t *first_out) HL_WARN_UNUSED;
+HL_WARN_UNUSED int hlpy_tracer_reserve_generations(int count, uint16_t *first_out);
 
 /* Stamp the blocks traced from now on with `generation` (0: outside any
  * hunt). Does nothing when not tracing. Needs the GIL. */

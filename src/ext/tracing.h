@@ -17,7 +17,7 @@
  * `sample_rate` bytes on average when sample_rate > 0 (which implies sums).
  * Does nothing when already tracing. Returns 0, or -1 with an exception set
  * (nothing is then hooked for the tracer). Needs the GIL. */
-int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums) HL_WARN_UNUSED;
+HL_WARN_UNUSED int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums);
 
 /* Stop tracing, unhook the allocators where possible, and free every trace,
  * stack and code reference the tracer held. Does nothing when not tracing.
