@@ -3,7 +3,7 @@
  * Invariants: while sampling, a slot of either filter is at least the number
  * of recorded blocks alive at addresses with its hash, unless it is stuck at
  * HLPY_SAMPLED_FILTER_STUCK; a thread whose hl_sample_epoch_seen differs from
- * sample_epoch has not drawn a countdown for the current start and draws one
+ * hl_sample_epoch has not drawn a countdown for the current start and draws one
  * at its next due block.
  */
 #include "sampling.h"
