@@ -99,10 +99,11 @@ ctest: install
 	   -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $(VENV)/bin/meson test -C build/ctest-asan --print-errorlogs
 
-# The capture reader under libFuzzer (clang) for FUZZ_SECONDS; without clang
-# the meson test above already ran the standalone mutation driver.
-fuzz:
-	@bash tests/fuzz/run_libfuzzer.sh $(FUZZ_SECONDS)
+# The capture reader under libFuzzer (clang) for FUZZ_SECONDS, built by meson
+# (-Dlibfuzzer=true) from the core's one list of sources; without clang the
+# meson test above already ran the standalone mutation driver.
+fuzz: install
+	@MESON=$(VENV)/bin/meson bash tests/fuzz/run_libfuzzer.sh $(FUZZ_SECONDS)
 
 # The browser test (tests/python/test_report_browser.py) needs Debian's
 # chromium: installed here when missing, and required on this run only.

@@ -8,15 +8,17 @@
 
 #include <Python.h>
 
+#include "hl_common.h"
+
 #ifdef HL_FAULT_INJECTION
 
 /* _fault_inject(n, persistent=False): fail the core's nth allocation from
  * now (n >= 1), and every later one too when persistent, until
  * _fault_disarm(). Returns None; ValueError when n < 1. */
-PyObject *hlpy_fault_inject(PyObject *module, PyObject *args, PyObject *kwargs);
+HL_WARN_UNUSED PyObject *hlpy_fault_inject(PyObject *module, PyObject *args, PyObject *kwargs);
 
 /* _fault_disarm() -> (allocations seen, allocations failed) since the arming. */
-PyObject *hlpy_fault_disarm(PyObject *module, PyObject *unused);
+HL_WARN_UNUSED PyObject *hlpy_fault_disarm(PyObject *module, PyObject *unused);
 
 #define HLPY_FAULT_KNOB_METHODS                                                                    \
     {"_fault_inject", (PyCFunction)(void (*)(void))hlpy_fault_inject,                              \

@@ -10,6 +10,8 @@
 
 #include <Python.h>
 
+#include "hl_common.h"
+
 /* The kind of finalizer instances of `type` have, as finalizer_kind() names
  * it (a static string), or NULL for none. Never fails; runs no Python code.
  * Needs the GIL. */
@@ -19,6 +21,6 @@ const char *hlpy_type_finalizer_kind(PyTypeObject *type);
  * __del__), 'tp_finalize' (a C finalizer, such as a generator's), 'tp_del'
  * (the legacy slot, which keeps cycles in gc.garbage), or None. METH_O module
  * function; runs no Python code. */
-PyObject *hlpy_finalizer_kind(PyObject *module, PyObject *obj);
+HL_WARN_UNUSED PyObject *hlpy_finalizer_kind(PyObject *module, PyObject *obj);
 
 #endif /* HLPY_FINALIZERS_H */

@@ -155,7 +155,7 @@ static void hl__observe_free(void *ptr, int moved) {
     }
     hl_stack_id stack;
     if (!hlpy_tracer_find_py_block_stack((uintptr_t)ptr, &stack) ||
-        hlpy_tracer_state.stack_epoch != W.stack_epoch)
+        hlpy_tracer_stack_epoch() != W.stack_epoch)
         stack = HL_FREE_WATCH_NO_STACK;
     (void)hl_free_watch_freed(&W.blocks, (uint64_t)(uintptr_t)ptr, stack);
 }
@@ -361,7 +361,7 @@ static void hl__open_window(int generation, PyObject *phase, PyObject *info) {
             W.peak_bytes = memory;
     }
     PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &W.obj_allocator);
-    W.stack_epoch = hlpy_tracer_state.stack_epoch;
+    W.stack_epoch = hlpy_tracer_stack_epoch();
     W.window_tstate = hlpy_cpython_gil_tstate();
     W.window_open = 1;
     W.started = hl__now();
@@ -390,9 +390,8 @@ static int hl__reserve(void **array, size_t *capacity, size_t needed, size_t siz
  * a collection leaves the collector's counts and the allocated blocks as it
  * found them. Never fails. */
 static uint32_t hl__site(hl_stack_id stack) {
-    hlpy_tracer *tracer = &hlpy_tracer_state;
-    if (stack == HL_FREE_WATCH_NO_STACK || tracer->stack_epoch != W.stack_epoch ||
-        !atomic_load(&tracer->tracing) || stack >= tracer->stacks.n_entries)
+    if (stack == HL_FREE_WATCH_NO_STACK || hlpy_tracer_stack_epoch() != W.stack_epoch ||
+        stack >= hlpy_tracer_n_stacks()) /* 0 when not tracing */
         return 0;
     if (W.sites_epoch != W.stack_epoch) {
         /* Stack ids of another epoch name other stacks: forget them (the
@@ -409,8 +408,9 @@ static uint32_t hl__site(hl_stack_id stack) {
     }
     if (hl_u64_map_get(&W.site_index, stack, &site))
         return site;
-    const hl_stack_entry *entry = &tracer->stacks.entries[stack];
-    const hl_frame_ref *refs = hl_stack_table_frames(&tracer->stacks, stack);
+    const hl_stack_table *stacks = hlpy_tracer_stack_table();
+    const hl_stack_entry *entry = &stacks->entries[stack];
+    const hl_frame_ref *refs = hl_stack_table_frames(stacks, stack);
     size_t n = entry->nframe;
     if (W.n_sites >= UINT32_MAX || W.n_frames + n >= UINT32_MAX ||
         hl__reserve((void **)&W.sites, &W.sites_capacity, W.n_sites + 1, sizeof(hl_site)) < 0 ||
@@ -472,7 +472,7 @@ static int hl__in_free_list(uint64_t address, uint32_t slot, void *free_lists,
         return 0;
     hl_stack_id stack;
     if (!hlpy_tracer_find_py_block_stack((uintptr_t)address, &stack) ||
-        hlpy_tracer_state.stack_epoch != W.stack_epoch)
+        hlpy_tracer_stack_epoch() != W.stack_epoch)
         stack = HL_FREE_WATCH_NO_STACK;
     *stack_out = stack;
     return 1;

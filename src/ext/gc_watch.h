@@ -19,6 +19,8 @@
 
 #include <Python.h>
 
+#include "hl_common.h"
+
 /* What the monitor keeps is bounded: running totals, the last
  * HLPY_GC_RECENT collections and the last HLPY_GC_GARBAGE_KEPT objects added
  * to gc.garbage, whatever the number of collections. */
@@ -31,7 +33,7 @@
  * is gc.garbage, passed in so that nothing is imported here. The caller then
  * puts gc_watch_callback into gc.callbacks. RuntimeError when already
  * recording. METH_VARARGS. */
-PyObject *hlpy_gc_watch_start(PyObject *module, PyObject *args);
+HL_WARN_UNUSED PyObject *hlpy_gc_watch_start(PyObject *module, PyObject *args);
 
 /* gc_watch_stop() -> dict, and stop recording (the caller has taken
  * gc_watch_callback out of gc.callbacks). The dict holds
@@ -51,12 +53,13 @@ PyObject *hlpy_gc_watch_start(PyObject *module, PyObject *args);
  *     (type_name, finalizer_kind, address, site); n_garbage: all of them;
  *   own_seconds, peak_watch_bytes, dropped.
  * RuntimeError when not recording. METH_NOARGS. */
-PyObject *hlpy_gc_watch_stop(PyObject *module, PyObject *unused);
+HL_WARN_UNUSED PyObject *hlpy_gc_watch_stop(PyObject *module, PyObject *unused);
 
 /* gc_watch_callback(phase, info): the gc.callbacks entry. Does nothing when
  * not recording. Errors inside (out of memory) are counted, never raised: the
  * collector would only print them. It makes no Python object that outlives
  * the call. METH_FASTCALL. */
-PyObject *hlpy_gc_watch_callback(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+HL_WARN_UNUSED PyObject *hlpy_gc_watch_callback(PyObject *module, PyObject *const *args,
+                                                Py_ssize_t nargs);
 
 #endif /* HLPY_GC_WATCH_H */

@@ -24,7 +24,7 @@ static PyTypeObject *hl_graph_pytype;
  * garbage collection: otherwise any object it holds that comes to refer to
  * it (the wrapper that owns it, a list it is stored in) would make a cycle
  * the collector cannot see, and the whole heap would leak. */
-static int hl_graph_traverse(PyObject *op, visitproc visit, void *arg) {
+static int hlpy_graph_traverse(PyObject *op, visitproc visit, void *arg) {
     hlpy_heap *heap = &((hl_graph_object *)op)->heap;
     Py_VISIT(Py_TYPE(op));
     for (size_t i = 0; heap->graph != NULL && i < heap->n_tracked; i++) {
@@ -38,12 +38,12 @@ static int hl_graph_traverse(PyObject *op, visitproc visit, void *arg) {
     return 0;
 }
 
-static int hl_graph_clear(PyObject *op) {
+static int hlpy_graph_clear(PyObject *op) {
     hlpy_heap_clear(&((hl_graph_object *)op)->heap);
     return 0;
 }
 
-static void hl_graph_dealloc(PyObject *self) {
+static void hlpy_graph_dealloc(PyObject *self) {
     PyObject_GC_UnTrack(self);
     hlpy_heap_clear(&((hl_graph_object *)self)->heap);
     PyTypeObject *type = Py_TYPE(self);
@@ -130,7 +130,7 @@ static PyObject *hl__object_of(hl_graph_object *self, hl_node_id id) {
     return NULL;
 }
 
-static PyObject *hl_graph_find_method(PyObject *op, PyObject *obj) {
+static PyObject *hlpy_graph_find_method(PyObject *op, PyObject *obj) {
     hl_graph_object *self = (hl_graph_object *)op;
     if (hl__check_alive(self) < 0)
         return NULL;
@@ -151,7 +151,7 @@ static PyObject *hl_graph_find_method(PyObject *op, PyObject *obj) {
     return PyLong_FromUnsignedLong(id);
 }
 
-static PyObject *hl_graph_object_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_object_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     if (hl__node_arg(self, arg, &id) < 0)
@@ -159,7 +159,7 @@ static PyObject *hl_graph_object_method(PyObject *op, PyObject *arg) {
     return hl__object_of(self, id);
 }
 
-static PyObject *hl_graph_type_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_type_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     if (hl__node_arg(self, arg, &id) < 0)
@@ -170,7 +170,7 @@ static PyObject *hl_graph_type_method(PyObject *op, PyObject *arg) {
     return Py_NewRef((PyObject *)self->heap.types.types[type_id]);
 }
 
-static PyObject *hl_graph_size_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_size_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     if (hl__node_arg(self, arg, &id) < 0)
@@ -178,7 +178,7 @@ static PyObject *hl_graph_size_method(PyObject *op, PyObject *arg) {
     return PyLong_FromUnsignedLongLong(hl_graph_size(self->heap.graph, id));
 }
 
-static PyObject *hl_graph_address_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_address_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     if (hl__node_arg(self, arg, &id) < 0)
@@ -186,7 +186,7 @@ static PyObject *hl_graph_address_method(PyObject *op, PyObject *arg) {
     return PyLong_FromUnsignedLongLong(hl_graph_address(self->heap.graph, id));
 }
 
-static PyObject *hl_graph_kind_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_kind_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     if (hl__node_arg(self, arg, &id) < 0)
@@ -197,7 +197,7 @@ static PyObject *hl_graph_kind_method(PyObject *op, PyObject *arg) {
                                                           : "object");
 }
 
-static PyObject *hl_graph_is_tracked_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_is_tracked_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     if (hl__node_arg(self, arg, &id) < 0)
@@ -205,7 +205,7 @@ static PyObject *hl_graph_is_tracked_method(PyObject *op, PyObject *arg) {
     return PyBool_FromLong(hl_graph_flags(self->heap.graph, id) & HL_NODE_TRACKED);
 }
 
-static PyObject *hl_graph_is_backbone_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_is_backbone_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     if (hl__node_arg(self, arg, &id) < 0)
@@ -213,7 +213,7 @@ static PyObject *hl_graph_is_backbone_method(PyObject *op, PyObject *arg) {
     return PyBool_FromLong(hl_graph_flags(self->heap.graph, id) & HL_NODE_BACKBONE);
 }
 
-static PyObject *hl_graph_root_kind_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_root_kind_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     if (hl__node_arg(self, arg, &id) < 0)
@@ -243,7 +243,7 @@ static PyObject *hl__id_list(const hl_node_id *ids, size_t n) {
     return list;
 }
 
-static PyObject *hl_graph_referents_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_referents_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     size_t n;
@@ -253,7 +253,7 @@ static PyObject *hl_graph_referents_method(PyObject *op, PyObject *arg) {
     return hl__id_list(ids, n);
 }
 
-static PyObject *hl_graph_referrers_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_referrers_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     size_t n;
@@ -265,7 +265,7 @@ static PyObject *hl_graph_referrers_method(PyObject *op, PyObject *arg) {
     return hl__id_list(ids, n);
 }
 
-static PyObject *hl_graph_census_method(PyObject *op, PyObject *args, PyObject *kwargs) {
+static PyObject *hlpy_graph_census_method(PyObject *op, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"tracked_only", NULL};
     hl_graph_object *self = (hl_graph_object *)op;
     int tracked_only = 0;
@@ -293,7 +293,7 @@ static PyObject *hl_graph_census_method(PyObject *op, PyObject *args, PyObject *
     return result;
 }
 
-static PyObject *hl_graph_unreferenced_method(PyObject *op, PyObject *args, PyObject *kwargs) {
+static PyObject *hlpy_graph_unreferenced_method(PyObject *op, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"tracked_only", NULL};
     hl_graph_object *self = (hl_graph_object *)op;
     int tracked_only = 1;
@@ -400,15 +400,15 @@ static PyObject *hl__path(hl_graph_object *self, PyObject *args, PyObject *kwarg
     return hl__run_path(self, &query, &found);
 }
 
-static PyObject *hl_graph_path_back_method(PyObject *op, PyObject *args, PyObject *kwargs) {
+static PyObject *hlpy_graph_path_back_method(PyObject *op, PyObject *args, PyObject *kwargs) {
     return hl__path((hl_graph_object *)op, args, kwargs, 1);
 }
 
-static PyObject *hl_graph_path_forward_method(PyObject *op, PyObject *args, PyObject *kwargs) {
+static PyObject *hlpy_graph_path_forward_method(PyObject *op, PyObject *args, PyObject *kwargs) {
     return hl__path((hl_graph_object *)op, args, kwargs, 0);
 }
 
-static PyObject *hl_graph_cycles_method(PyObject *op, PyObject *unused) {
+static PyObject *hlpy_graph_cycles_method(PyObject *op, PyObject *unused) {
     hl_graph_object *self = (hl_graph_object *)op;
     if (hl__check_alive(self) < 0)
         return NULL;
@@ -435,7 +435,7 @@ static PyObject *hl_graph_cycles_method(PyObject *op, PyObject *unused) {
     return result;
 }
 
-static PyObject *hl_graph_cycle_through_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_cycle_through_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_graph_path_query query = {
         .start_is_not_target = 1, .exclude = HL_NODE_IGNORED | HL_NODE_VIRTUAL, .max_depth = -1};
@@ -474,7 +474,7 @@ static hl_dominators *hl__dominators(hl_graph_object *self) {
     return heap->dominators;
 }
 
-static PyObject *hl_graph_retained_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_retained_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     if (hl__node_arg(self, arg, &id) < 0)
@@ -485,7 +485,7 @@ static PyObject *hl_graph_retained_method(PyObject *op, PyObject *arg) {
     return PyLong_FromUnsignedLongLong(hl_dominators_retained(dominators, id));
 }
 
-static PyObject *hl_graph_idom_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_idom_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     if (hl__node_arg(self, arg, &id) < 0)
@@ -522,7 +522,7 @@ static int hl__count_arg(PyObject *arg, const char *function, const char *name, 
     return 0;
 }
 
-static PyObject *hl_graph_top_retainers_method(PyObject *op, PyObject *args, PyObject *kwargs) {
+static PyObject *hlpy_graph_top_retainers_method(PyObject *op, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"k", "skip", NULL};
     hl_graph_object *self = (hl_graph_object *)op;
     PyObject *k_arg, *skip = NULL;
@@ -583,7 +583,7 @@ done:
 /* retained_by_group(groups): what the members of each group (a sequence of
  * node ids; groups are disjoint) retain together, as retained_by_type does
  * for the instances of a type. */
-static PyObject *hl_graph_retained_by_group_method(PyObject *op, PyObject *groups) {
+static PyObject *hlpy_graph_retained_by_group_method(PyObject *op, PyObject *groups) {
     hl_graph_object *self = (hl_graph_object *)op;
     if (hl__check_alive(self) < 0)
         return NULL;
@@ -665,7 +665,7 @@ static int hl__compare_type_rows(const void *a_pointer, const void *b_pointer) {
     return a->type_id < b->type_id ? -1 : a->type_id > b->type_id;
 }
 
-static PyObject *hl_graph_retained_by_type_method(PyObject *op, PyObject *unused) {
+static PyObject *hlpy_graph_retained_by_type_method(PyObject *op, PyObject *unused) {
     hl_graph_object *self = (hl_graph_object *)op;
     if (hl__check_alive(self) < 0)
         return NULL;
@@ -718,7 +718,7 @@ static hlpy_frame_root *hl__frame_of(hl_graph_object *self, hl_node_id id) {
     return &heap->frames[id - heap->first_frame_node];
 }
 
-static PyObject *hl_graph_frame_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_graph_frame_method(PyObject *op, PyObject *arg) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id id;
     if (hl__node_arg(self, arg, &id) < 0)
@@ -762,7 +762,8 @@ static PyObject *hl__frame_edge_label(hl_graph_object *self, hl_node_id source, 
     Py_RETURN_NONE;
 }
 
-static PyObject *hl_graph_edge_label_method(PyObject *op, PyObject *const *args, Py_ssize_t nargs) {
+static PyObject *hlpy_graph_edge_label_method(PyObject *op, PyObject *const *args,
+                                              Py_ssize_t nargs) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id source, target;
     if (nargs != 2) {
@@ -787,23 +788,23 @@ static PyObject *hl_graph_edge_label_method(PyObject *op, PyObject *const *args,
     return label;
 }
 
-static PyObject *hl_graph_get_n_nodes(PyObject *op, void *closure) {
+static PyObject *hlpy_graph_get_n_nodes(PyObject *op, void *closure) {
     if (hl__check_alive((hl_graph_object *)op) < 0)
         return NULL;
     return PyLong_FromSize_t(hl_graph_n_nodes(((hl_graph_object *)op)->heap.graph));
 }
 
-static PyObject *hl_graph_get_n_edges(PyObject *op, void *closure) {
+static PyObject *hlpy_graph_get_n_edges(PyObject *op, void *closure) {
     if (hl__check_alive((hl_graph_object *)op) < 0)
         return NULL;
     return PyLong_FromSize_t(hl_graph_n_edges(((hl_graph_object *)op)->heap.graph));
 }
 
-static PyObject *hl_graph_get_n_tracked(PyObject *op, void *closure) {
+static PyObject *hlpy_graph_get_n_tracked(PyObject *op, void *closure) {
     return PyLong_FromSize_t(((hl_graph_object *)op)->heap.n_tracked);
 }
 
-static PyObject *hl_graph_get_nbytes(PyObject *op, void *closure) {
+static PyObject *hlpy_graph_get_nbytes(PyObject *op, void *closure) {
     hlpy_heap *heap = &((hl_graph_object *)op)->heap;
     if (hl__check_alive((hl_graph_object *)op) < 0)
         return NULL;
@@ -813,7 +814,7 @@ static PyObject *hl_graph_get_nbytes(PyObject *op, void *closure) {
     return PyLong_FromSize_t(bytes);
 }
 
-static PyObject *hl_graph_leak_tags_method(PyObject *op, PyObject *unused) {
+static PyObject *hlpy_graph_leak_tags_method(PyObject *op, PyObject *unused) {
     (void)unused;
     hl_graph_object *self = (hl_graph_object *)op;
     if (hl__check_alive(self) < 0)
@@ -822,75 +823,75 @@ static PyObject *hl_graph_leak_tags_method(PyObject *op, PyObject *unused) {
 }
 
 static PyMethodDef hl_graph_methods[] = {
-    {"find", hl_graph_find_method, METH_O, "find(obj) -> node id, or -1"},
-    {"object", hl_graph_object_method, METH_O, "object(id) -> the object (LookupError if gone)"},
-    {"type", hl_graph_type_method, METH_O, "type(id) -> type of the node (None for a frame)"},
-    {"size", hl_graph_size_method, METH_O, "size(id) -> sys.getsizeof size"},
-    {"address", hl_graph_address_method, METH_O, "address(id) -> id() of the object (0: frame)"},
-    {"kind", hl_graph_kind_method, METH_O, "kind(id) -> 'object', 'frame' or 'ignored'"},
-    {"is_tracked", hl_graph_is_tracked_method, METH_O, "is_tracked(id) -> bool"},
-    {"is_backbone", hl_graph_is_backbone_method, METH_O,
+    {"find", hlpy_graph_find_method, METH_O, "find(obj) -> node id, or -1"},
+    {"object", hlpy_graph_object_method, METH_O, "object(id) -> the object (LookupError if gone)"},
+    {"type", hlpy_graph_type_method, METH_O, "type(id) -> type of the node (None for a frame)"},
+    {"size", hlpy_graph_size_method, METH_O, "size(id) -> sys.getsizeof size"},
+    {"address", hlpy_graph_address_method, METH_O, "address(id) -> id() of the object (0: frame)"},
+    {"kind", hlpy_graph_kind_method, METH_O, "kind(id) -> 'object', 'frame' or 'ignored'"},
+    {"is_tracked", hlpy_graph_is_tracked_method, METH_O, "is_tracked(id) -> bool"},
+    {"is_backbone", hlpy_graph_is_backbone_method, METH_O,
      "is_backbone(id) -> bool: a class, a module, or the namespace dict of one"},
-    {"root_kind", hl_graph_root_kind_method, METH_O,
+    {"root_kind", hlpy_graph_root_kind_method, METH_O,
      "root_kind(id) -> 'module', 'frame', 'external' or None"},
-    {"referents", hl_graph_referents_method, METH_O, "referents(id) -> [id], one per reference"},
-    {"referrers", hl_graph_referrers_method, METH_O, "referrers(id) -> [id], one per reference"},
-    {"census", (PyCFunction)(void (*)(void))hl_graph_census_method, METH_VARARGS | METH_KEYWORDS,
+    {"referents", hlpy_graph_referents_method, METH_O, "referents(id) -> [id], one per reference"},
+    {"referrers", hlpy_graph_referrers_method, METH_O, "referrers(id) -> [id], one per reference"},
+    {"census", (PyCFunction)(void (*)(void))hlpy_graph_census_method, METH_VARARGS | METH_KEYWORDS,
      "census(tracked_only=False) -> [(type, count, total_size)]"},
-    {"unreferenced", (PyCFunction)(void (*)(void))hl_graph_unreferenced_method,
+    {"unreferenced", (PyCFunction)(void (*)(void))hlpy_graph_unreferenced_method,
      METH_VARARGS | METH_KEYWORDS, "unreferenced(tracked_only=True) -> [id]"},
-    {"path_back", (PyCFunction)(void (*)(void))hl_graph_path_back_method,
+    {"path_back", (PyCFunction)(void (*)(void))hlpy_graph_path_back_method,
      METH_VARARGS | METH_KEYWORDS,
      "path_back(id, targets=None, max_depth=-1, tracked_only=False) -> [id] or None"},
-    {"path_forward", (PyCFunction)(void (*)(void))hl_graph_path_forward_method,
+    {"path_forward", (PyCFunction)(void (*)(void))hlpy_graph_path_forward_method,
      METH_VARARGS | METH_KEYWORDS,
      "path_forward(id, targets, max_depth=-1, tracked_only=False) -> [id] or None"},
-    {"frame", hl_graph_frame_method, METH_O, "frame(id) -> (thread_id, code, lineno)"},
-    {"retained", hl_graph_retained_method, METH_O,
+    {"frame", hlpy_graph_frame_method, METH_O, "frame(id) -> (thread_id, code, lineno)"},
+    {"retained", hlpy_graph_retained_method, METH_O,
      "retained(id) -> bytes freed if the node went away (dominator tree from every root)"},
-    {"idom", hl_graph_idom_method, METH_O,
+    {"idom", hlpy_graph_idom_method, METH_O,
      "idom(id) -> immediate dominator id, -1 for the virtual root, None when unreachable"},
-    {"top_retainers", (PyCFunction)(void (*)(void))hl_graph_top_retainers_method,
+    {"top_retainers", (PyCFunction)(void (*)(void))hlpy_graph_top_retainers_method,
      METH_VARARGS | METH_KEYWORDS,
      "top_retainers(k, skip=()) -> the (at most) k node ids of largest retained size among the "
      "objects that are not types, modules or their dicts, nor in skip, leaving out any that "
      "another of them dominates (its memory is counted there); k past the number of nodes is "
      "all of them"},
-    {"retained_by_group", hl_graph_retained_by_group_method, METH_O,
+    {"retained_by_group", hlpy_graph_retained_by_group_method, METH_O,
      "retained_by_group(groups) -> [(members, top_members, retained)] for each group (a "
      "sequence of node ids; a node in at most one group): bytes of the objects some member "
      "dominates, each counted once; top members are those no other member of the group "
      "dominates"},
-    {"retained_by_type", hl_graph_retained_by_type_method, METH_NOARGS,
+    {"retained_by_type", hlpy_graph_retained_by_type_method, METH_NOARGS,
      "retained_by_type() -> [(type, instances, top_instances, retained)], largest retained "
      "first: bytes of the objects some instance dominates, each counted once (types, modules "
      "and module globals are not instances; top instances are those no other instance of the "
      "type dominates)"},
-    {"cycles", hl_graph_cycles_method, METH_NOARGS,
+    {"cycles", hlpy_graph_cycles_method, METH_NOARGS,
      "cycles() -> [[id, ...]]: the members of each reference cycle (strongly connected "
      "component), types, modules and module globals left out"},
-    {"cycle_through", hl_graph_cycle_through_method, METH_O,
+    {"cycle_through", hlpy_graph_cycle_through_method, METH_O,
      "cycle_through(id) -> [id, ..., id]: a shortest cycle from id back to id, or None"},
-    {"leak_tags", hl_graph_leak_tags_method, METH_NOARGS,
+    {"leak_tags", hlpy_graph_leak_tags_method, METH_NOARGS,
      "leak_tags() -> [(id, call, stack_id)]: the objects the running leak hunt's calls created"},
-    {"edge_label", (PyCFunction)(void (*)(void))hl_graph_edge_label_method, METH_FASTCALL,
+    {"edge_label", (PyCFunction)(void (*)(void))hlpy_graph_edge_label_method, METH_FASTCALL,
      "edge_label(source_id, target_id) -> str or None"},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef hl_graph_getset[] = {
-    {"n_nodes", hl_graph_get_n_nodes, NULL, "number of nodes", NULL},
-    {"n_edges", hl_graph_get_n_edges, NULL, "number of references", NULL},
-    {"n_tracked", hl_graph_get_n_tracked, NULL, "nodes 0 .. n_tracked-1 are gc.get_objects()",
+    {"n_nodes", hlpy_graph_get_n_nodes, NULL, "number of nodes", NULL},
+    {"n_edges", hlpy_graph_get_n_edges, NULL, "number of references", NULL},
+    {"n_tracked", hlpy_graph_get_n_tracked, NULL, "nodes 0 .. n_tracked-1 are gc.get_objects()",
      NULL},
-    {"nbytes", hl_graph_get_nbytes, NULL, "memory the graph holds, in bytes", NULL},
+    {"nbytes", hlpy_graph_get_nbytes, NULL, "memory the graph holds, in bytes", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot hl_graph_slots[] = {
-    {Py_tp_dealloc, hl_graph_dealloc},
-    {Py_tp_traverse, hl_graph_traverse},
-    {Py_tp_clear, hl_graph_clear},
+    {Py_tp_dealloc, hlpy_graph_dealloc},
+    {Py_tp_traverse, hlpy_graph_traverse},
+    {Py_tp_clear, hlpy_graph_clear},
     {Py_tp_methods, hl_graph_methods},
     {Py_tp_getset, hl_graph_getset},
     {Py_tp_doc, "The live heap as a graph, taken by heaplens._core.build_graph()."},

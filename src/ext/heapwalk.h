@@ -10,6 +10,8 @@
 
 #include <Python.h>
 
+#include "hl_common.h"
+
 #include "dominators.h"
 #include "graph.h"
 #include "type_table.h"
@@ -57,7 +59,7 @@ typedef struct hlpy_walk_options {
 
 /* Walk the heap into *heap (zeroed by the caller). Returns 0, or -1 with an
  * exception set and *heap cleared. Needs the GIL; the main interpreter only. */
-int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options);
+HL_WARN_UNUSED int hlpy_heap_walk(hlpy_heap *heap, const hlpy_walk_options *options);
 
 /* Release everything *heap owns and zero it. Needs the GIL. */
 void hlpy_heap_clear(hlpy_heap *heap);

@@ -25,6 +25,7 @@
 
 #include "cpython/compat.h"
 #include "cpython/internals.h"
+#include "sampling.h"
 #include "tracer.h"
 
 /* How many different allocators one domain's wrapper can have wrapped in
@@ -117,7 +118,7 @@ HL_INLINE void hl__note_probe(const hl_domain_hook *hook) {
  * and the countdown had room for it (it is charged); 0 otherwise, and the
  * countdown is left for the traced path to decide. */
 HL_INLINE int hl__sampling_skips(size_t size) {
-    return hlpy_tracer_sampling() && hlpy_sample_charge(size);
+    return hlpy_sampling_on() && hlpy_sample_charge(size);
 }
 
 /* ---- MEM and OBJ: the GIL is held ---------------------------------------- */
@@ -187,7 +188,7 @@ static HL_NOINLINE void *hl__py_realloc_traced(hl_domain_hook *hook, void *ptr, 
         if (ptr != ptr2 && ptr != NULL && hl_free_observer != NULL &&
             hook->domain == PYMEM_DOMAIN_OBJ && hl__holds_main_gil())
             hl_free_observer(ptr, 1);
-        if (ptr != NULL && hlpy_tracer_maybe_sampled(ptr))
+        if (ptr != NULL && hlpy_sampling_maybe_py(ptr))
             hlpy_tracer_py_free(ptr);
         if (!nested)
             hlpy_tracer_py_alloc(ptr2, new_size, hook->tracer_domain);
@@ -202,7 +203,7 @@ HL_INLINE void *hl__py_realloc(hl_domain_hook *hook, void *ptr, size_t new_size)
      * a block it does not own to the RAW domain whatever the new size, so the
      * guard stays set for the call. */
     if (new_size <= HL_PYMALLOC_MAX && hl_free_observer == NULL &&
-        (ptr == NULL || !hlpy_tracer_maybe_sampled(ptr)) && hl__sampling_skips(new_size)) {
+        (ptr == NULL || !hlpy_sampling_maybe_py(ptr)) && hl__sampling_skips(new_size)) {
         int nested = hl_in_hook;
         hl_in_hook = 1;
         void *ptr2 = HL_SAVED_CALL(hook, realloc, ptr, new_size);
@@ -216,14 +217,14 @@ static HL_NOINLINE void hl__py_free_traced(hl_domain_hook *hook, void *ptr) {
     if (ptr != NULL) {
         if (hl_free_observer != NULL && hook->domain == PYMEM_DOMAIN_OBJ && hl__holds_main_gil())
             hl_free_observer(ptr, 0);
-        if (hlpy_tracer_maybe_sampled(ptr))
+        if (hlpy_sampling_maybe_py(ptr))
             hlpy_tracer_py_free(ptr);
     }
     HL_SAVED_CALL(hook, free, ptr);
 }
 
 HL_INLINE void hl__py_free(hl_domain_hook *hook, void *ptr) {
-    if (hl_free_observer == NULL && !hlpy_tracer_maybe_sampled(ptr)) {
+    if (hl_free_observer == NULL && !hlpy_sampling_maybe_py(ptr)) {
         HL_SAVED_CALL(hook, free, ptr);
         return;
     }
@@ -237,35 +238,35 @@ HL_INLINE void hl__py_free(hl_domain_hook *hook, void *ptr) {
  * another ctx (a NULL ctx crashed hl__py_free_traced on 3.12 and 3.13). */
 #define HL_MEM_HOOK (&hl_hooks[1])
 #define HL_OBJ_HOOK (&hl_hooks[2])
-static void *hl_mem_malloc(void *ctx, size_t size) {
+static void *hlpy_mem_malloc(void *ctx, size_t size) {
     (void)ctx;
     return hl__py_malloc(HL_MEM_HOOK, size);
 }
-static void *hl_mem_calloc(void *ctx, size_t nelem, size_t elsize) {
+static void *hlpy_mem_calloc(void *ctx, size_t nelem, size_t elsize) {
     (void)ctx;
     return hl__py_calloc(HL_MEM_HOOK, nelem, elsize);
 }
-static void *hl_mem_realloc(void *ctx, void *ptr, size_t new_size) {
+static void *hlpy_mem_realloc(void *ctx, void *ptr, size_t new_size) {
     (void)ctx;
     return hl__py_realloc(HL_MEM_HOOK, ptr, new_size);
 }
-static void hl_mem_free(void *ctx, void *ptr) {
+static void hlpy_mem_free(void *ctx, void *ptr) {
     (void)ctx;
     hl__py_free(HL_MEM_HOOK, ptr);
 }
-static void *hl_obj_malloc(void *ctx, size_t size) {
+static void *hlpy_obj_malloc(void *ctx, size_t size) {
     (void)ctx;
     return hl__py_malloc(HL_OBJ_HOOK, size);
 }
-static void *hl_obj_calloc(void *ctx, size_t nelem, size_t elsize) {
+static void *hlpy_obj_calloc(void *ctx, size_t nelem, size_t elsize) {
     (void)ctx;
     return hl__py_calloc(HL_OBJ_HOOK, nelem, elsize);
 }
-static void *hl_obj_realloc(void *ctx, void *ptr, size_t new_size) {
+static void *hlpy_obj_realloc(void *ctx, void *ptr, size_t new_size) {
     (void)ctx;
     return hl__py_realloc(HL_OBJ_HOOK, ptr, new_size);
 }
-static void hl_obj_free(void *ctx, void *ptr) {
+static void hlpy_obj_free(void *ctx, void *ptr) {
     (void)ctx;
     hl__py_free(HL_OBJ_HOOK, ptr);
 }
@@ -277,7 +278,7 @@ static void hl_obj_free(void *ctx, void *ptr) {
  * default one around its cache of extension modules, even for an import in
  * a subinterpreter with a GIL of its own), and a thread that reads the
  * domain's allocator meanwhile may get it half-written: our function with
- * another ctx. A ctx of NULL was seen to crash hl_raw_free (issue 15). */
+ * another ctx. A ctx of NULL was seen to crash hlpy_raw_free (issue 15). */
 #define HL_RAW_HOOK (&hl_hooks[0])
 
 static HL_NOINLINE void *hl__raw_malloc_traced(hl_domain_hook *hook, size_t size) {
@@ -289,7 +290,7 @@ static HL_NOINLINE void *hl__raw_malloc_traced(hl_domain_hook *hook, size_t size
     return ptr;
 }
 
-static void *hl_raw_malloc(void *ctx, size_t size) {
+static void *hlpy_raw_malloc(void *ctx, size_t size) {
     hl_domain_hook *hook = HL_RAW_HOOK;
     (void)ctx;
     if (hl_in_hook) {
@@ -310,7 +311,7 @@ static HL_NOINLINE void *hl__raw_calloc_traced(hl_domain_hook *hook, size_t nele
     return ptr;
 }
 
-static void *hl_raw_calloc(void *ctx, size_t nelem, size_t elsize) {
+static void *hlpy_raw_calloc(void *ctx, size_t nelem, size_t elsize) {
     hl_domain_hook *hook = HL_RAW_HOOK;
     (void)ctx;
     size_t size;
@@ -324,8 +325,7 @@ static HL_NOINLINE void *hl__raw_realloc_traced(hl_domain_hook *hook, void *ptr,
      * the old block they may get its address, so the old trace goes first,
      * and comes back if the realloc fails (the old block then lives on). */
     hlpy_raw_taken taken;
-    int took =
-        ptr != NULL && hlpy_tracer_maybe_raw_sampled(ptr) && hlpy_tracer_raw_take(ptr, &taken);
+    int took = ptr != NULL && hlpy_sampling_maybe_raw(ptr) && hlpy_tracer_raw_take(ptr, &taken);
     int nested = hl_in_hook;
     hl_in_hook = 1;
     void *ptr2 = HL_SAVED_CALL(hook, realloc, ptr, new_size);
@@ -339,19 +339,19 @@ static HL_NOINLINE void *hl__raw_realloc_traced(hl_domain_hook *hook, void *ptr,
     return ptr2;
 }
 
-static void *hl_raw_realloc(void *ctx, void *ptr, size_t new_size) {
+static void *hlpy_raw_realloc(void *ctx, void *ptr, size_t new_size) {
     hl_domain_hook *hook = HL_RAW_HOOK;
     (void)ctx;
-    if (hlpy_tracer_sampling() && (ptr == NULL || !hlpy_tracer_maybe_raw_sampled(ptr)) &&
+    if (hlpy_sampling_on() && (ptr == NULL || !hlpy_sampling_maybe_raw(ptr)) &&
         (hl_in_hook || hl__sampling_skips(new_size)))
         return HL_SAVED_CALL(hook, realloc, ptr, new_size);
     return hl__raw_realloc_traced(hook, ptr, new_size);
 }
 
-static void hl_raw_free(void *ctx, void *ptr) {
+static void hlpy_raw_free(void *ctx, void *ptr) {
     hl_domain_hook *hook = HL_RAW_HOOK;
     (void)ctx;
-    if (ptr != NULL && hlpy_tracer_maybe_raw_sampled(ptr))
+    if (ptr != NULL && hlpy_sampling_maybe_raw(ptr))
         hlpy_tracer_raw_free(ptr);
     HL_SAVED_CALL(hook, free, ptr);
 }
@@ -415,20 +415,20 @@ void hlpy_hooks_unwatch_new_objects(void) {
 static void hl__wrapper_for(hl_domain_hook *hook, PyMemAllocatorEx *out) {
     out->ctx = hook;
     if (hook->domain == PYMEM_DOMAIN_RAW) {
-        out->malloc = hl_raw_malloc;
-        out->calloc = hl_raw_calloc;
-        out->realloc = hl_raw_realloc;
-        out->free = hl_raw_free;
+        out->malloc = hlpy_raw_malloc;
+        out->calloc = hlpy_raw_calloc;
+        out->realloc = hlpy_raw_realloc;
+        out->free = hlpy_raw_free;
     } else if (hook->domain == PYMEM_DOMAIN_MEM) {
-        out->malloc = hl_mem_malloc;
-        out->calloc = hl_mem_calloc;
-        out->realloc = hl_mem_realloc;
-        out->free = hl_mem_free;
+        out->malloc = hlpy_mem_malloc;
+        out->calloc = hlpy_mem_calloc;
+        out->realloc = hlpy_mem_realloc;
+        out->free = hlpy_mem_free;
     } else {
-        out->malloc = hl_obj_malloc;
-        out->calloc = hl_obj_calloc;
-        out->realloc = hl_obj_realloc;
-        out->free = hl_obj_free;
+        out->malloc = hlpy_obj_malloc;
+        out->calloc = hlpy_obj_calloc;
+        out->realloc = hlpy_obj_realloc;
+        out->free = hlpy_obj_free;
     }
 }
 
@@ -581,7 +581,7 @@ void hlpy_hooks_check_without_gil(void) {
         return;
     PyMemAllocatorEx top;
     PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &top);
-    if (top.malloc == hl_raw_malloc ||
+    if (top.malloc == hlpy_raw_malloc ||
         ((uintptr_t)top.malloc == atomic_load(&hl_verified_raw_top_malloc) &&
          (uintptr_t)top.ctx == atomic_load(&hl_verified_raw_top_ctx)))
         return;

@@ -4,6 +4,8 @@
 
 #include <Python.h> /* first, as Python.h wants; it brings <stdint.h> */
 
+#include "hl_common.h"
+
 /* Who needs the wrappers in place: they stay installed while any user does. */
 typedef enum hlpy_hook_user {
     HLPY_HOOK_USER_TRACER = 1,   /* the allocation tracer */
@@ -32,7 +34,7 @@ void hlpy_hooks_uninstall(hlpy_hook_user user);
  * RuntimeWarning says so. Returns 0 when nothing was lost, 1 when something
  * was put back, -1 when the warning raised (the hooks are back all the same).
  * Needs the GIL; for the public functions that read or change the tracer. */
-int hlpy_hooks_check(void);
+HL_WARN_UNUSED int hlpy_hooks_check(void);
 
 /* For a thread that runs periodically with no thread state (the timeline
  * thread of `heaplens run`): look, without the GIL and without allocating,

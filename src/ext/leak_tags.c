@@ -30,7 +30,7 @@ static int hl__check_hunt(void) {
         PyErr_SetString(PyExc_RuntimeError, "no leak hunt is running");
         return -1;
     }
-    if (!hlpy_tracer_state.tracing || hlpy_tracer_state.stack_epoch != H.stack_epoch) {
+    if (!hlpy_tracer_is_tracing() || hlpy_tracer_stack_epoch() != H.stack_epoch) {
         PyErr_SetString(PyExc_RuntimeError,
                         "the tracer was stopped or its traces cleared during the leak hunt, so "
                         "the hunt cannot tell which objects its calls created");
@@ -66,7 +66,7 @@ PyObject *hlpy_leak_tags_begin(PyObject *module, PyObject *n_calls_arg) {
     H.call = 0;
     H.first = first;
     H.bookkeeping = (uint16_t)(first + n_calls);
-    H.stack_epoch = hlpy_tracer_state.stack_epoch;
+    H.stack_epoch = hlpy_tracer_stack_epoch();
     H.dropped = 0;
     hlpy_tracer_set_generation(H.bookkeeping);
     Py_RETURN_NONE;

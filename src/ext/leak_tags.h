@@ -27,39 +27,41 @@
 
 #include <Python.h>
 
+#include "hl_common.h"
+
 #include "heapwalk.h"
 
 /* leak_tags_begin(n_calls) -> None. Start a hunt of n_calls (1..1000)
  * measured calls; the tracer must be on. Sets the bookkeeping generation.
  * RuntimeError when a hunt is already running or the tracer is off. METH_O. */
-PyObject *hlpy_leak_tags_begin(PyObject *module, PyObject *n_calls);
+HL_WARN_UNUSED PyObject *hlpy_leak_tags_begin(PyObject *module, PyObject *n_calls);
 
 /* leak_tags_set_call(i) -> None. Make call i (1..n_calls) the one under way,
  * or 0: between calls (bookkeeping). RuntimeError when no hunt runs or the
  * tracer was stopped or cleared since it began. METH_O. */
-PyObject *hlpy_leak_tags_set_call(PyObject *module, PyObject *call);
+HL_WARN_UNUSED PyObject *hlpy_leak_tags_set_call(PyObject *module, PyObject *call);
 
 /* leak_tags_young() -> int. Tag every object in the young generations with
  * the call under way (0 between calls: made outside the calls); returns how
  * many were tagged.
  * MemoryError when the tag map cannot grow. METH_NOARGS. */
-PyObject *hlpy_leak_tags_young(PyObject *module, PyObject *unused);
+HL_WARN_UNUSED PyObject *hlpy_leak_tags_young(PyObject *module, PyObject *unused);
 
 /* leak_tags_gc_callback(phase, info): the gc.callbacks entry. On "start"
  * during a call, tags generation 0 as leak_tags_young does. Never raises: a
  * tag that cannot be stored is counted (see leak_tags_end). METH_VARARGS. */
-PyObject *hlpy_leak_tags_gc_callback(PyObject *module, PyObject *args);
+HL_WARN_UNUSED PyObject *hlpy_leak_tags_gc_callback(PyObject *module, PyObject *args);
 
 /* leak_tags_end() -> dropped. End the hunt, free the tags and stamp blocks
  * with generation 0 again; returns how many tags could not be stored (out of
  * memory). Does nothing (returns 0) when no hunt runs. METH_NOARGS. */
-PyObject *hlpy_leak_tags_end(PyObject *module, PyObject *unused);
+HL_WARN_UNUSED PyObject *hlpy_leak_tags_end(PyObject *module, PyObject *unused);
 
 /* The objects of `heap` the running hunt's calls created: a new list of
  * (node, call, stack_id) tuples, in node order; stack_id is the tracer's
  * stack of the block, or -1 when the tracer has none. RuntimeError when no
  * hunt runs, or the tracer was stopped or cleared since it began. Needs the
  * GIL. */
-PyObject *hlpy_leak_tags_of_heap(const hlpy_heap *heap);
+HL_WARN_UNUSED PyObject *hlpy_leak_tags_of_heap(const hlpy_heap *heap);
 
 #endif /* HLPY_LEAK_TAGS_H */

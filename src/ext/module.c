@@ -24,8 +24,9 @@
 #include "term_watch.h"
 #include "timeline_thread.h"
 #include "tracer.h"
+#include "tracing.h"
 
-static PyObject *hl_start(PyObject *module, PyObject *args, PyObject *kwargs) {
+static PyObject *hlpy_start(PyObject *module, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"nframe", "sample_rate", "sums", NULL};
     int nframe = 1, sums = 0;
     long long sample_rate = 0;
@@ -45,13 +46,13 @@ static PyObject *hl_start(PyObject *module, PyObject *args, PyObject *kwargs) {
     }
     if (hlpy_hooks_check() < 0)
         return NULL;
-    if (atomic_load(&hlpy_tracer_state.tracing) &&
+    if (hlpy_tracer_is_tracing() &&
         (hlpy_tracer_sample_rate() != (uint64_t)sample_rate || (sums && !hlpy_tracer_sums_on()))) {
         PyErr_SetString(PyExc_RuntimeError,
                         "heaplens is already tracing with other settings: stop() it first");
         return NULL;
     }
-    if (hlpy_tracer_start(nframe, (uint64_t)sample_rate, sums) < 0)
+    if (hlpy_tracing_start(nframe, (uint64_t)sample_rate, sums) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -61,13 +62,13 @@ static PyObject *hl_start(PyObject *module, PyObject *args, PyObject *kwargs) {
  * is: `heaplens run` takes the exit snapshot and then the one at the peak, and
  * a traced exit Snapshot could raise the traced heap to a new high that the
  * peak snapshot, read from the sums copied at the old high, does not hold. */
-static PyObject *hl_take_sums_snapshot(PyObject *module, PyObject *arg) {
+static PyObject *hlpy_take_sums_snapshot(PyObject *module, PyObject *arg) {
     int at_peak = PyObject_IsTrue(arg);
     if (at_peak < 0)
         return NULL;
     if (hlpy_hooks_check() < 0)
         return NULL;
-    if (!atomic_load(&hlpy_tracer_state.tracing)) {
+    if (!hlpy_tracer_is_tracing()) {
         PyErr_SetString(PyExc_RuntimeError, "heaplens is not tracing");
         return NULL;
     }
@@ -86,14 +87,14 @@ static PyObject *hl_take_sums_snapshot(PyObject *module, PyObject *arg) {
  * until resume_recording(token); frees are still recorded, so no stale trace
  * is left. For heaplens's own bookkeeping in Python while the program is
  * traced (`heaplens run` after a fork). Tokens nest. Never fails. */
-static PyObject *hl_suspend_recording(PyObject *module, PyObject *unused) {
+static PyObject *hlpy_suspend_recording(PyObject *module, PyObject *unused) {
     (void)module;
     (void)unused;
     return PyBool_FromLong(hlpy_hooks_suspend());
 }
 
 /* resume_recording(token): undo the suspend_recording() that returned token. */
-static PyObject *hl_resume_recording(PyObject *module, PyObject *token) {
+static PyObject *hlpy_resume_recording(PyObject *module, PyObject *token) {
     (void)module;
     int previous = PyObject_IsTrue(token);
     if (previous < 0)
@@ -104,9 +105,9 @@ static PyObject *hl_resume_recording(PyObject *module, PyObject *token) {
 
 /* stop() first checks the hooks, so that traces missed since another tool
  * took them away are said (a warning) even when stopping. */
-static PyObject *hl_stop(PyObject *module, PyObject *unused) {
+static PyObject *hlpy_stop(PyObject *module, PyObject *unused) {
     int checked = hlpy_hooks_check();
-    hlpy_tracer_stop();
+    hlpy_tracing_stop();
     if (checked < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -114,22 +115,23 @@ static PyObject *hl_stop(PyObject *module, PyObject *unused) {
 
 /* is_tracing() is True only when heaplens records: a tracer whose hooks
  * another tool took away has them put back first (hlpy_hooks_check). */
-static PyObject *hl_is_tracing(PyObject *module, PyObject *unused) {
+static PyObject *hlpy_is_tracing(PyObject *module, PyObject *unused) {
     if (hlpy_hooks_check() < 0)
         return NULL;
-    return PyBool_FromLong(atomic_load(&hlpy_tracer_state.tracing));
+    return PyBool_FromLong(hlpy_tracer_is_tracing());
 }
 
-static PyObject *hl_clear_traces(PyObject *module, PyObject *unused) {
-    hlpy_tracer_clear();
+static PyObject *hlpy_clear_traces(PyObject *module, PyObject *unused) {
+    hlpy_tracing_clear();
     Py_RETURN_NONE;
 }
 
-static PyObject *hl_get_traceback_limit(PyObject *module, PyObject *unused) {
-    return PyLong_FromLong(hlpy_tracer_state.nframe ? hlpy_tracer_state.nframe : 1);
+static PyObject *hlpy_get_traceback_limit(PyObject *module, PyObject *unused) {
+    int nframe = hlpy_tracer_nframe();
+    return PyLong_FromLong(nframe ? nframe : 1);
 }
 
-static PyObject *hl_get_traced_memory(PyObject *module, PyObject *unused) {
+static PyObject *hlpy_get_traced_memory(PyObject *module, PyObject *unused) {
     if (hlpy_hooks_check() < 0)
         return NULL;
     uint64_t current, peak;
@@ -137,34 +139,30 @@ static PyObject *hl_get_traced_memory(PyObject *module, PyObject *unused) {
     return Py_BuildValue("(KK)", (unsigned long long)current, (unsigned long long)peak);
 }
 
-static PyObject *hl_reset_peak(PyObject *module, PyObject *unused) {
+static PyObject *hlpy_reset_peak(PyObject *module, PyObject *unused) {
     hlpy_tracer_reset_peak();
     Py_RETURN_NONE;
 }
 
-static PyObject *hl_get_tracer_memory(PyObject *module, PyObject *unused) {
+static PyObject *hlpy_get_tracer_memory(PyObject *module, PyObject *unused) {
     return PyLong_FromSize_t(hlpy_tracer_memory());
 }
 
-static PyObject *hl_get_tracer_counters(PyObject *module, PyObject *unused) {
-    hlpy_tracer *t = &hlpy_tracer_state;
-    int tracing = atomic_load(&t->tracing);
-    return Py_BuildValue("{sKsKsKsKsKsKsnsnsKsKsO}", "dropped",
-                         (unsigned long long)atomic_load(&t->dropped), "unknown_stacks",
-                         (unsigned long long)atomic_load(&t->unknown_stacks), "stale_stacks",
-                         (unsigned long long)atomic_load(&t->stale_stacks), "gil_unsafe",
-                         (unsigned long long)atomic_load(&t->gil_unsafe), "bad_stack_ids",
-                         (unsigned long long)atomic_load(&t->bad_stack_ids), "hooks_lost",
-                         (unsigned long long)hlpy_hooks_lost(), "stacks",
-                         (Py_ssize_t)(tracing ? t->stacks.n_entries : 0), "live_blocks",
-                         (Py_ssize_t)hlpy_tracer_live_blocks(), "peaks_not_copied",
-                         (unsigned long long)atomic_load(&t->peaks_not_copied), "sample_rate",
-                         (unsigned long long)(tracing ? hlpy_tracer_sample_rate() : 0), "sums",
-                         tracing && hlpy_tracer_sums_on() ? Py_True : Py_False);
+static PyObject *hlpy_get_tracer_counters(PyObject *module, PyObject *unused) {
+    hlpy_tracer_counters c;
+    hlpy_tracer_get_counters(&c);
+    return Py_BuildValue(
+        "{sKsKsKsKsKsKsnsnsKsKsO}", "dropped", (unsigned long long)c.dropped, "unknown_stacks",
+        (unsigned long long)c.unknown_stacks, "stale_stacks", (unsigned long long)c.stale_stacks,
+        "gil_unsafe", (unsigned long long)c.gil_unsafe, "bad_stack_ids",
+        (unsigned long long)c.bad_stack_ids, "hooks_lost", (unsigned long long)hlpy_hooks_lost(),
+        "stacks", (Py_ssize_t)c.stacks, "live_blocks", (Py_ssize_t)c.live_blocks,
+        "peaks_not_copied", (unsigned long long)c.peaks_not_copied, "sample_rate",
+        (unsigned long long)c.sample_rate, "sums", c.sums ? Py_True : Py_False);
 }
 
 /* (frames, total_nframe) of the block holding obj, or None. */
-static PyObject *hl_get_object_traceback(PyObject *module, PyObject *obj) {
+static PyObject *hlpy_get_object_traceback(PyObject *module, PyObject *obj) {
     uintptr_t addr = (uintptr_t)obj - hlpy_cpython_preheader_size(Py_TYPE(obj));
     hl_stack_id stack;
     uint64_t size;
@@ -177,12 +175,12 @@ static PyObject *hl_get_object_traceback(PyObject *module, PyObject *obj) {
     return Py_BuildValue("(Ni)", frames, total);
 }
 
-static PyObject *hl_get_stack_traceback(PyObject *module, PyObject *stack_arg) {
+static PyObject *hlpy_get_stack_traceback(PyObject *module, PyObject *stack_arg) {
     (void)module;
     unsigned long stack = PyLong_AsUnsignedLong(stack_arg);
     if (stack == (unsigned long)-1 && PyErr_Occurred())
         return NULL;
-    if (!hlpy_tracer_state.tracing || stack >= hlpy_tracer_state.stacks.n_entries) {
+    if (stack >= hlpy_tracer_n_stacks()) { /* 0 when not tracing */
         PyErr_Format(PyExc_IndexError, "no stack %lu in the tracer", stack);
         return NULL;
     }
@@ -193,7 +191,7 @@ static PyObject *hl_get_stack_traceback(PyObject *module, PyObject *stack_arg) {
     return Py_BuildValue("(Ni)", frames, total);
 }
 
-static PyObject *hl_take_snapshot(PyObject *module, PyObject *unused) {
+static PyObject *hlpy_take_snapshot(PyObject *module, PyObject *unused) {
     if (hlpy_hooks_check() < 0)
         return NULL;
     hl_snapshot_data data;
@@ -205,15 +203,15 @@ static PyObject *hl_take_snapshot(PyObject *module, PyObject *unused) {
     return snapshot;
 }
 
-static PyObject *hl_load_snapshot(PyObject *module, PyObject *path) {
+static PyObject *hlpy_load_snapshot(PyObject *module, PyObject *path) {
     return hlpy_snapshot_load(path);
 }
 
-static PyObject *hl_is_immortal(PyObject *module, PyObject *obj) {
+static PyObject *hlpy_is_immortal(PyObject *module, PyObject *obj) {
     return PyBool_FromLong(hlpy_cpython_is_immortal(obj));
 }
 
-static PyObject *hl_type_layout(PyObject *module, PyObject *type) {
+static PyObject *hlpy_module_type_layout(PyObject *module, PyObject *type) {
     if (!PyType_Check(type)) {
         PyErr_Format(PyExc_TypeError, "type_layout() takes a type, not %.100s",
                      Py_TYPE(type)->tp_name);
@@ -231,9 +229,9 @@ static PyObject *hl_type_layout(PyObject *module, PyObject *type) {
 }
 
 static PyMethodDef hl_module_methods[] = {
-    {"start", (PyCFunction)(void (*)(void))hl_start, METH_VARARGS | METH_KEYWORDS,
+    {"start", (PyCFunction)(void (*)(void))hlpy_start, METH_VARARGS | METH_KEYWORDS,
      "start(nframe=1, *, sample_rate=0, sums=False): start tracing Python allocations"},
-    {"take_sums_snapshot", hl_take_sums_snapshot, METH_O,
+    {"take_sums_snapshot", hlpy_take_sums_snapshot, METH_O,
      "take_sums_snapshot(at_peak) -> Snapshot by stack, now or at the peak (needs sums)"},
     {"write_capture", hlpy_write_capture, METH_VARARGS,
      "write_capture(path, snapshots, info, timeline): write a capture file"},
@@ -253,28 +251,28 @@ static PyMethodDef hl_module_methods[] = {
      "term_watch_after_fork(): watch again in a forked child"},
     {"term_watch_stop", hlpy_term_watch_stop, METH_NOARGS,
      "term_watch_stop(): stop watching and give the signal back to Python's handler"},
-    {"stop", hl_stop, METH_NOARGS, "stop(): stop tracing and free every trace"},
-    {"suspend_recording", hl_suspend_recording, METH_NOARGS,
+    {"stop", hlpy_stop, METH_NOARGS, "stop(): stop tracing and free every trace"},
+    {"suspend_recording", hlpy_suspend_recording, METH_NOARGS,
      "suspend_recording() -> token: record no new block on this thread (frees still)"},
-    {"resume_recording", hl_resume_recording, METH_O,
+    {"resume_recording", hlpy_resume_recording, METH_O,
      "resume_recording(token): undo the suspend_recording() that returned token"},
-    {"is_tracing", hl_is_tracing, METH_NOARGS, "is_tracing() -> bool"},
-    {"clear_traces", hl_clear_traces, METH_NOARGS, "clear_traces(): forget every trace"},
-    {"get_traceback_limit", hl_get_traceback_limit, METH_NOARGS, "get_traceback_limit() -> int"},
-    {"get_traced_memory", hl_get_traced_memory, METH_NOARGS,
+    {"is_tracing", hlpy_is_tracing, METH_NOARGS, "is_tracing() -> bool"},
+    {"clear_traces", hlpy_clear_traces, METH_NOARGS, "clear_traces(): forget every trace"},
+    {"get_traceback_limit", hlpy_get_traceback_limit, METH_NOARGS, "get_traceback_limit() -> int"},
+    {"get_traced_memory", hlpy_get_traced_memory, METH_NOARGS,
      "get_traced_memory() -> (current, peak) traced bytes"},
-    {"reset_peak", hl_reset_peak, METH_NOARGS, "reset_peak(): peak := current"},
-    {"get_tracer_memory", hl_get_tracer_memory, METH_NOARGS,
+    {"reset_peak", hlpy_reset_peak, METH_NOARGS, "reset_peak(): peak := current"},
+    {"get_tracer_memory", hlpy_get_tracer_memory, METH_NOARGS,
      "get_tracer_memory() -> bytes used by the tracer's own tables"},
-    {"get_tracer_counters", hl_get_tracer_counters, METH_NOARGS,
+    {"get_tracer_counters", hlpy_get_tracer_counters, METH_NOARGS,
      "get_tracer_counters() -> dict: dropped, unknown_stacks, stale_stacks, gil_unsafe, "
      "bad_stack_ids, hooks_lost, stacks, live_blocks, peaks_not_copied, sample_rate, sums"},
-    {"get_object_traceback", hl_get_object_traceback, METH_O,
+    {"get_object_traceback", hlpy_get_object_traceback, METH_O,
      "get_object_traceback(obj) -> (frames, total_nframe) or None"},
-    {"get_stack_traceback", hl_get_stack_traceback, METH_O,
+    {"get_stack_traceback", hlpy_get_stack_traceback, METH_O,
      "get_stack_traceback(stack_id) -> (frames, total_nframe), frames most recent first"},
-    {"take_snapshot", hl_take_snapshot, METH_NOARGS, "take_snapshot() -> Snapshot"},
-    {"load_snapshot", hl_load_snapshot, METH_O, "load_snapshot(path) -> Snapshot"},
+    {"take_snapshot", hlpy_take_snapshot, METH_NOARGS, "take_snapshot() -> Snapshot"},
+    {"load_snapshot", hlpy_load_snapshot, METH_O, "load_snapshot(path) -> Snapshot"},
     {"build_graph", (PyCFunction)(void (*)(void))hlpy_build_graph, METH_FASTCALL | METH_KEYWORDS,
      "build_graph(ignore=(), skip_frames_under=None, untracked=True) -> HeapGraph"},
     {"count_types", hlpy_count_types, METH_O, "count_types(objects: list) -> [(type, count)]"},
@@ -307,9 +305,9 @@ static PyMethodDef hl_module_methods[] = {
      "module_str(module, key='__name__') -> str or None, read from the module's dict"},
     {"census_of", hlpy_census_of, METH_O,
      "census_of(objects: list) -> [(type, count, total_size)] by sys.getsizeof"},
-    {"is_immortal", hl_is_immortal, METH_O,
+    {"is_immortal", hlpy_is_immortal, METH_O,
      "is_immortal(obj) -> bool: the reference count of obj never changes"},
-    {"type_layout", hl_type_layout, METH_O,
+    {"type_layout", hlpy_module_type_layout, METH_O,
      "type_layout(type) -> dict: heap_type, immutable, managed_dict, inline_values, "
      "values_array, managed_weakref, preheader (bytes before each instance)"},
     HLPY_FAULT_KNOB_METHODS /* empty unless built with -Dfault_injection=true */
@@ -332,7 +330,7 @@ static const char *const hl__subinterpreter_functions[] = {
     "is_immortal",  "type_layout", "finalizer_kind", "type_name", "type_names",
     "name_of_type", "safe_repr",   "module_str",     NULL};
 
-static PyObject *hl_refused_outside_main(PyObject *name, PyObject *args, PyObject *kwargs) {
+static PyObject *hlpy_refused_outside_main(PyObject *name, PyObject *args, PyObject *kwargs) {
     PyErr_Format(PyExc_RuntimeError,
                  "heaplens._core.%U() runs in the main interpreter only: heaplens traces the main "
                  "interpreter, not subinterpreters",
@@ -341,7 +339,7 @@ static PyObject *hl_refused_outside_main(PyObject *name, PyObject *args, PyObjec
 }
 
 static PyMethodDef hl_refused_def = {
-    "refused", (PyCFunction)(void (*)(void))hl_refused_outside_main, METH_VARARGS | METH_KEYWORDS,
+    "refused", (PyCFunction)(void (*)(void))hlpy_refused_outside_main, METH_VARARGS | METH_KEYWORDS,
     "heaplens runs in the main interpreter only"};
 
 /* Replace the module's functions by ones that refuse, but for the few that
@@ -377,7 +375,7 @@ static int hl__stop_at_exit(PyObject *module) {
     return result == NULL ? -1 : 0;
 }
 
-static int hl_module_exec(PyObject *module) {
+static int hlpy_module_exec(PyObject *module) {
     if (hlpy_cpython_check_layout() < 0)
         return -1;
     if (PyModule_AddStringConstant(module, "BUILT_FOR_PYTHON", hlpy_cpython_built_version()) < 0 ||
@@ -397,7 +395,7 @@ static int hl_module_exec(PyObject *module) {
 }
 
 static PyModuleDef_Slot hl_module_slots[] = {
-    {Py_mod_exec, hl_module_exec},
+    {Py_mod_exec, hlpy_module_exec},
     HLPY_MODULE_INTERPRETER_SLOTS HLPY_MODULE_GIL_SLOTS{0, NULL},
 };
 

@@ -7,6 +7,8 @@
 #define HLPY_OBJSIZE_H
 
 #include <Python.h>
+
+#include "hl_common.h"
 #include <stdint.h>
 
 typedef enum hlpy_size_kind {
@@ -26,13 +28,13 @@ typedef struct hlpy_size_method {
 /* Learn how this interpreter's sys.getsizeof treats static types, once per
  * walk, before the walk (it calls sys.getsizeof). Returns 0, or -1 with an
  * exception when out of memory. Needs the GIL. */
-int hlpy_size_calibrate(void);
+HL_WARN_UNUSED int hlpy_size_calibrate(void);
 
 /* Decide how to size instances of `type`. A __sizeof__ written in Python is
  * not called during a walk (it could run any code); such types get the basic
  * formula. Returns 0, or -1 with an exception set (only on the first call, when
  * the lookup names cannot be created). Needs the GIL; runs no Python code. */
-int hlpy_size_method_for(PyTypeObject *type, hlpy_size_method *out);
+HL_WARN_UNUSED int hlpy_size_method_for(PyTypeObject *type, hlpy_size_method *out);
 
 /* sys.getsizeof(obj) by `method` (which hlpy_size_method_for chose for
  * Py_TYPE(obj)). A C __sizeof__ that fails has its exception cleared and the

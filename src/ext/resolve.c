@@ -24,7 +24,6 @@
 #include "tracer.h"
 #include "u64_map.h"
 
-#define T (&hlpy_tracer_state)
 #define HL__UNUSED_STACK UINT32_MAX
 
 typedef struct hl_resolver {
@@ -164,8 +163,9 @@ nomem:
 /* Resolve interned stack `id` and return its index among resolved stacks.
  * Returns -1 with an exception. */
 static int64_t hl__resolve_stack(hl_resolver *r, hl_stack_id id, hl_frame_ref *scratch) {
-    const hl_stack_entry *entry = &T->stacks.entries[id];
-    const hl_frame_ref *sites = hl_stack_table_frames(&T->stacks, id);
+    const hl_stack_table *stacks = hlpy_tracer_stack_table();
+    const hl_stack_entry *entry = &stacks->entries[id];
+    const hl_frame_ref *sites = hl_stack_table_frames(stacks, id);
     uint16_t nframe = entry->nframe, total = entry->total_nframe;
     if (nframe == 0) {
         PyObject *unknown = PyUnicode_FromString("<unknown>");
@@ -202,64 +202,14 @@ static int64_t hl__resolve_stack(hl_resolver *r, hl_stack_id id, hl_frame_ref *s
     return resolved;
 }
 
-/* Append every block of `table` to traces[n...] (which has room) and return
- * the new count. Domain 0 is tracemalloc's domain for Python's allocators.
- * When the tracer samples, counts (with the same room) receives the blocks
- * each recorded block stands for, and the size is weighted likewise. */
-static uint64_t hl__copy_table(const hl_live_table *table, hl_trace_record *traces,
-                               uint64_t *counts, uint64_t n) {
-    hl_live_iter iter = {0, 0};
-    uintptr_t addr;
-    uint64_t size;
-    uint32_t word;
-    while (hl_live_table_next(table, &iter, &addr, &size, &word)) {
-        traces[n].size = size;
-        traces[n].stack = HL_STACK_WORD_ID(word);
-        traces[n].domain = 0;
-        if (counts != NULL)
-            hlpy_tracer_weigh(size, addr, &traces[n].size, &counts[n]);
-        n++;
-    }
-    return n;
-}
-
 /* Copy the live tables into out->traces, with interned stack ids for now.
  * Returns 0, or -1 with an exception. */
 static int hl__copy_traces(hl_snapshot_data *out) {
-    size_t capacity = T->py_blocks.count + 64;
-    int weighted = hlpy_tracer_sampling();
-    out->traces = malloc(capacity * sizeof(hl_trace_record));
-    if (out->traces == NULL ||
-        (weighted && (out->trace_counts = malloc(capacity * sizeof(uint64_t))) == NULL))
-        goto nomem;
-    uint64_t n = 0;
-    n = hl__copy_table(&T->py_blocks, out->traces, out->trace_counts, n);
-
-    pthread_mutex_lock(&T->raw_lock);
-    const hl_live_table *table = &T->raw_blocks;
-    if (n + table->count > capacity) {
-        capacity = n + table->count;
-        hl_trace_record *bigger = realloc(out->traces, capacity * sizeof(hl_trace_record));
-        if (bigger != NULL)
-            out->traces = bigger;
-        uint64_t *more = !weighted || bigger == NULL
-                             ? NULL
-                             : realloc(out->trace_counts, capacity * sizeof(uint64_t));
-        if (more != NULL)
-            out->trace_counts = more;
-        if (bigger == NULL || (weighted && more == NULL)) {
-            pthread_mutex_unlock(&T->raw_lock);
-            goto nomem;
-        }
+    if (hlpy_tracer_copy_traces(out) < 0) {
+        PyErr_NoMemory();
+        return -1;
     }
-    n = hl__copy_table(table, out->traces, out->trace_counts, n);
-    pthread_mutex_unlock(&T->raw_lock);
-    out->n_traces = n;
     return 0;
-
-nomem:
-    PyErr_NoMemory();
-    return -1;
 }
 
 /* Fill out->traces and out->trace_counts with one trace per stack of the
@@ -417,11 +367,11 @@ static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out,
         goto done;
     }
 
-    out->traceback_limit = (uint32_t)T->nframe;
+    out->traceback_limit = (uint32_t)hlpy_tracer_nframe();
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     out->timestamp_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-    if (!atomic_load(&T->tracing)) {
+    if (!hlpy_tracer_is_tracing()) {
         rc = 0;
         goto done;
     }
@@ -430,9 +380,9 @@ static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out,
         goto done;
 
     /* Resolve each used stack once, in the order first seen. */
-    uint32_t n_ids = T->stacks.n_entries;
+    uint32_t n_ids = hlpy_tracer_n_stacks();
     id_map = malloc((n_ids ? n_ids : 1) * sizeof(uint32_t));
-    scratch = malloc(((size_t)T->nframe + 1) * sizeof(hl_frame_ref));
+    scratch = malloc(((size_t)hlpy_tracer_nframe() + 1) * sizeof(hl_frame_ref));
     if (id_map == NULL || scratch == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -462,7 +412,7 @@ static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out,
     }
     out->n_traces = kept;
     if (bad != 0)
-        atomic_fetch_add(&T->bad_stack_ids, bad);
+        hlpy_tracer_count_bad_stack_ids(bad);
     if (source != HL__FROM_BLOCKS && hl__fold_aggregated(out, r.resolved.n_entries) < 0)
         goto done;
     if (hl__finish(&r) < 0)
@@ -492,17 +442,18 @@ done:
 }
 
 static int hl__resolve_stack_frames(hl_stack_id id, PyObject **frames_out, int *total_out) {
-    if (id >= T->stacks.n_entries) { /* a tracer bug: count it, never index with it */
-        atomic_fetch_add(&T->bad_stack_ids, 1);
+    if (id >= hlpy_tracer_n_stacks()) { /* a tracer bug: count it, never index with it */
+        hlpy_tracer_count_bad_stack_ids(1);
         id = HLPY_EMPTY_STACK;
-        if (id >= T->stacks.n_entries) {
+        if (id >= hlpy_tracer_n_stacks()) {
             *frames_out = Py_BuildValue("((si))", "<unknown>", 0);
             *total_out = 1;
             return *frames_out != NULL ? 0 : -1;
         }
     }
-    const hl_stack_entry *entry = &T->stacks.entries[id];
-    const hl_frame_ref *sites = hl_stack_table_frames(&T->stacks, id);
+    const hl_stack_table *stacks = hlpy_tracer_stack_table();
+    const hl_stack_entry *entry = &stacks->entries[id];
+    const hl_frame_ref *sites = hl_stack_table_frames(stacks, id);
     Py_ssize_t n = entry->nframe ? entry->nframe : 1;
     PyObject *tuple = PyTuple_New(n);
     if (tuple == NULL)

@@ -14,6 +14,8 @@
 
 #include <Python.h>
 
+#include "hl_common.h"
+
 #define HLPY_NAME_QUALIFIED 1 /* __qualname__ ("Outer.Inner"), not __name__ */
 #define HLPY_NAME_MODULE 2    /* "module.name", unless the module is builtins */
 
@@ -21,7 +23,7 @@
  * for a class, ht_name or ht_qualname and the __module__ in its own dict
  * when that is a str; for a static type, the parts of tp_name around its
  * last dot. Returns NULL only with MemoryError set. */
-PyObject *hlpy_safe_type_name(PyTypeObject *type, int flags);
+HL_WARN_UNUSED PyObject *hlpy_safe_type_name(PyTypeObject *type, int flags);
 
 /* A new reference to a short description of `obj`, at most about `limit`
  * characters of its value: repr() of exact builtin scalars (int, float,
@@ -29,11 +31,11 @@ PyObject *hlpy_safe_type_name(PyTypeObject *type, int flags);
  * containers (`<dict of 3 items>`), names of functions, code objects, modules
  * and classes, `<TypeName object at 0x...>` for the rest. Returns NULL only
  * with MemoryError set. */
-PyObject *hlpy_safe_repr(PyObject *obj, Py_ssize_t limit);
+HL_WARN_UNUSED PyObject *hlpy_safe_repr(PyObject *obj, Py_ssize_t limit);
 
 /* A new reference to the __name__ in module `module`'s dict when it is a str,
  * else to "?". Returns NULL only with MemoryError set. */
-PyObject *hlpy_safe_module_name(PyObject *module);
+HL_WARN_UNUSED PyObject *hlpy_safe_module_name(PyObject *module);
 
 /* Module functions (heaplens._core):
  *   type_name(obj, qualified=False, with_module=False) -> str, the name of
@@ -44,10 +46,10 @@ PyObject *hlpy_safe_module_name(PyObject *module);
  *   safe_repr(obj, limit=60) -> str;
  *   module_str(module, key="__name__") -> str or None: a str in a module's
  *     own dict (None when obj is no module, or the value no exact str). */
-PyObject *hlpy_type_name(PyObject *module, PyObject *args);
-PyObject *hlpy_type_names(PyObject *module, PyObject *args);
-PyObject *hlpy_name_of_type(PyObject *module, PyObject *args);
-PyObject *hlpy_safe_repr_function(PyObject *module, PyObject *args);
-PyObject *hlpy_module_str(PyObject *module, PyObject *args);
+HL_WARN_UNUSED PyObject *hlpy_type_name(PyObject *module, PyObject *args);
+HL_WARN_UNUSED PyObject *hlpy_type_names(PyObject *module, PyObject *args);
+HL_WARN_UNUSED PyObject *hlpy_name_of_type(PyObject *module, PyObject *args);
+HL_WARN_UNUSED PyObject *hlpy_safe_repr_function(PyObject *module, PyObject *args);
+HL_WARN_UNUSED PyObject *hlpy_module_str(PyObject *module, PyObject *args);
 
 #endif /* HLPY_SAFE_NAMES_H */

@@ -36,7 +36,7 @@ PyObject *hlpy_snapshot_wrap(hl_snapshot_data *data, PyObject *filenames) {
     return (PyObject *)self;
 }
 
-static void hl_snapshot_dealloc(PyObject *op) {
+static void hlpy_snapshot_dealloc(PyObject *op) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     hl_snapshot_data_clear(&self->data);
     Py_XDECREF(self->filenames);
@@ -93,7 +93,7 @@ static PyObject *hl__stack_tuple(hl_snapshot_object *self, uint32_t stack) {
     return tuple;
 }
 
-static PyObject *hl_snapshot_stacks(PyObject *op, PyObject *unused) {
+static PyObject *hlpy_snapshot_stacks(PyObject *op, PyObject *unused) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     PyObject *list = PyList_New(self->data.n_stacks);
     if (list == NULL)
@@ -111,7 +111,7 @@ static PyObject *hl_snapshot_stacks(PyObject *op, PyObject *unused) {
     return list;
 }
 
-static PyObject *hl_snapshot_trace(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_snapshot_trace(PyObject *op, PyObject *arg) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     Py_ssize_t index = PyLong_AsSsize_t(arg);
     if (index == -1 && PyErr_Occurred())
@@ -126,7 +126,7 @@ static PyObject *hl_snapshot_trace(PyObject *op, PyObject *arg) {
     return Py_BuildValue("(IKI)", t->domain, (unsigned long long)t->size, t->stack);
 }
 
-static PyObject *hl_snapshot_group(PyObject *op, PyObject *args) {
+static PyObject *hlpy_snapshot_group(PyObject *op, PyObject *args) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     int key, cumulative;
     if (!PyArg_ParseTuple(args, "ip:group", &key, &cumulative))
@@ -158,7 +158,7 @@ static PyObject *hl_snapshot_group(PyObject *op, PyObject *args) {
     return list;
 }
 
-static PyObject *hl_snapshot_domains(PyObject *op, PyObject *unused) {
+static PyObject *hlpy_snapshot_domains(PyObject *op, PyObject *unused) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     uint32_t *domains;
     size_t n;
@@ -178,7 +178,7 @@ static PyObject *hl_snapshot_domains(PyObject *op, PyObject *unused) {
 }
 
 /* filter(domains, keep): keep is bytes of len(domains) * n_stacks flags. */
-static PyObject *hl_snapshot_filter(PyObject *op, PyObject *args) {
+static PyObject *hlpy_snapshot_filter(PyObject *op, PyObject *args) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     PyObject *domain_list;
     Py_buffer keep;
@@ -218,7 +218,7 @@ done:
     return result;
 }
 
-static PyObject *hl_snapshot_dump(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_snapshot_dump(PyObject *op, PyObject *arg) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     PyObject *path_bytes;
     if (!PyUnicode_FSConverter(arg, &path_bytes))
@@ -280,7 +280,7 @@ const hl_snapshot_data *hlpy_snapshot_data(PyObject *obj) {
 }
 
 /* [tuple of function names per frame of stack s ("" when unknown)] by stack. */
-static PyObject *hl_snapshot_stack_functions(PyObject *op, PyObject *unused) {
+static PyObject *hlpy_snapshot_stack_functions(PyObject *op, PyObject *unused) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     PyObject *names = hl__filenames(self);
     PyObject *empty = names ? PyUnicode_FromString("") : NULL;
@@ -312,7 +312,7 @@ static PyObject *hl_snapshot_stack_functions(PyObject *op, PyObject *unused) {
 }
 
 /* The number of blocks trace i stands for (1 unless aggregated). */
-static PyObject *hl_snapshot_trace_count_method(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_snapshot_trace_count_method(PyObject *op, PyObject *arg) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     Py_ssize_t index = PyLong_AsSsize_t(arg);
     if (index == -1 && PyErr_Occurred())
@@ -324,7 +324,7 @@ static PyObject *hl_snapshot_trace_count_method(PyObject *op, PyObject *arg) {
     return PyLong_FromUnsignedLongLong(hl_snapshot_trace_count(&self->data, (uint64_t)index));
 }
 
-static PyObject *hl_snapshot_get_int(PyObject *op, void *which) {
+static PyObject *hlpy_snapshot_get_int(PyObject *op, void *which) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     switch ((intptr_t)which) {
     case 0:
@@ -340,7 +340,7 @@ static PyObject *hl_snapshot_get_int(PyObject *op, void *which) {
     }
 }
 
-static PyObject *hl_snapshot_total_size(PyObject *op, PyObject *unused) {
+static PyObject *hlpy_snapshot_total_size(PyObject *op, PyObject *unused) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     uint64_t total = 0;
     for (uint64_t i = 0; i < self->data.n_traces; i++)
@@ -348,7 +348,7 @@ static PyObject *hl_snapshot_total_size(PyObject *op, PyObject *unused) {
     return PyLong_FromUnsignedLongLong(total);
 }
 
-static PyObject *hl_snapshot_frame(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_snapshot_frame(PyObject *op, PyObject *arg) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     unsigned long index = PyLong_AsUnsignedLong(arg);
     if (index == (unsigned long)-1 && PyErr_Occurred())
@@ -360,7 +360,7 @@ static PyObject *hl_snapshot_frame(PyObject *op, PyObject *arg) {
     return hl__frame_tuple(self, (uint32_t)index);
 }
 
-static PyObject *hl_snapshot_filename(PyObject *op, PyObject *arg) {
+static PyObject *hlpy_snapshot_filename(PyObject *op, PyObject *arg) {
     hl_snapshot_object *self = (hl_snapshot_object *)op;
     unsigned long index = PyLong_AsUnsignedLong(arg);
     if (index == (unsigned long)-1 && PyErr_Occurred())
@@ -376,39 +376,39 @@ static PyObject *hl_snapshot_filename(PyObject *op, PyObject *arg) {
 }
 
 static PyMethodDef hl_snapshot_methods[] = {
-    {"stacks", hl_snapshot_stacks, METH_NOARGS,
+    {"stacks", hlpy_snapshot_stacks, METH_NOARGS,
      "stacks() -> list of (frames, total_nframe); frames are (filename, lineno), most recent "
      "first"},
-    {"trace", hl_snapshot_trace, METH_O, "trace(i) -> (domain, size, stack index)"},
-    {"group", hl_snapshot_group, METH_VARARGS,
+    {"trace", hlpy_snapshot_trace, METH_O, "trace(i) -> (domain, size, stack index)"},
+    {"group", hlpy_snapshot_group, METH_VARARGS,
      "group(key, cumulative) -> list of (key index, size, count); key 0=traceback 1=lineno "
      "2=filename"},
-    {"domains", hl_snapshot_domains, METH_NOARGS, "domains() -> sorted list of trace domains"},
-    {"filter", hl_snapshot_filter, METH_VARARGS,
+    {"domains", hlpy_snapshot_domains, METH_NOARGS, "domains() -> sorted list of trace domains"},
+    {"filter", hlpy_snapshot_filter, METH_VARARGS,
      "filter(domains, keep) -> Snapshot keeping traces whose (domain, stack) flag is set"},
-    {"dump", hl_snapshot_dump, METH_O, "dump(path): write a heaplens capture file"},
-    {"total_size", hl_snapshot_total_size, METH_NOARGS, "total_size() -> sum of trace sizes"},
-    {"frame", hl_snapshot_frame, METH_O, "frame(i) -> (filename, lineno)"},
-    {"filename", hl_snapshot_filename, METH_O, "filename(i) -> str"},
-    {"stack_functions", hl_snapshot_stack_functions, METH_NOARGS,
+    {"dump", hlpy_snapshot_dump, METH_O, "dump(path): write a heaplens capture file"},
+    {"total_size", hlpy_snapshot_total_size, METH_NOARGS, "total_size() -> sum of trace sizes"},
+    {"frame", hlpy_snapshot_frame, METH_O, "frame(i) -> (filename, lineno)"},
+    {"filename", hlpy_snapshot_filename, METH_O, "filename(i) -> str"},
+    {"stack_functions", hlpy_snapshot_stack_functions, METH_NOARGS,
      "stack_functions() -> [tuple of function names of each stack's frames]"},
-    {"trace_count", hl_snapshot_trace_count_method, METH_O,
+    {"trace_count", hlpy_snapshot_trace_count_method, METH_O,
      "trace_count(i) -> blocks trace i stands for (1 unless aggregated)"},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef hl_snapshot_getset[] = {
-    {"n_traces", hl_snapshot_get_int, NULL, "number of traces", (void *)0},
-    {"n_stacks", hl_snapshot_get_int, NULL, "number of distinct tracebacks", (void *)1},
-    {"traceback_limit", hl_snapshot_get_int, NULL, "nframe at capture time", (void *)2},
-    {"timestamp_ns", hl_snapshot_get_int, NULL, "wall clock when taken", (void *)3},
-    {"aggregated", hl_snapshot_get_int, NULL, "True when a trace may stand for many blocks",
+    {"n_traces", hlpy_snapshot_get_int, NULL, "number of traces", (void *)0},
+    {"n_stacks", hlpy_snapshot_get_int, NULL, "number of distinct tracebacks", (void *)1},
+    {"traceback_limit", hlpy_snapshot_get_int, NULL, "nframe at capture time", (void *)2},
+    {"timestamp_ns", hlpy_snapshot_get_int, NULL, "wall clock when taken", (void *)3},
+    {"aggregated", hlpy_snapshot_get_int, NULL, "True when a trace may stand for many blocks",
      (void *)4},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot hl_snapshot_slots[] = {
-    {Py_tp_dealloc, hl_snapshot_dealloc},
+    {Py_tp_dealloc, hlpy_snapshot_dealloc},
     {Py_tp_methods, hl_snapshot_methods},
     {Py_tp_getset, hl_snapshot_getset},
     {Py_tp_doc, "A resolved heaplens snapshot held in C (use heaplens.tracemalloc.Snapshot)."},

@@ -23,27 +23,29 @@
 
 #include <Python.h>
 
+#include "hl_common.h"
+
 /* _core.term_watch_start(signum, grace_seconds): watch signum, whose handler
  * must already be a Python function (signal.signal). Returns None;
  * ValueError for a bad number or a signal Python does not handle;
  * RuntimeError when already watching or the thread cannot start. */
-PyObject *hlpy_term_watch_start(PyObject *module, PyObject *args);
+HL_WARN_UNUSED PyObject *hlpy_term_watch_start(PyObject *module, PyObject *args);
 
 /* _core.term_watch_handled(): the Python handler has started; stop
  * re-sending the signal. Further signals are passed to Python's handler
  * only, until term_watch_after_fork(). Never fails. */
-PyObject *hlpy_term_watch_handled(PyObject *module, PyObject *unused);
+HL_WARN_UNUSED PyObject *hlpy_term_watch_handled(PyObject *module, PyObject *unused);
 
 /* _core.term_watch_after_fork(): in a forked child, whose only thread is the
  * one that forked, watch again from this thread (the watchdog did not
  * survive the fork). Does nothing when the parent was not watching.
  * RuntimeError when the thread cannot start (the signal is then left to
  * Python's handler alone). */
-PyObject *hlpy_term_watch_after_fork(PyObject *module, PyObject *unused);
+HL_WARN_UNUSED PyObject *hlpy_term_watch_after_fork(PyObject *module, PyObject *unused);
 
 /* _core.term_watch_stop(): stop the watchdog (waits for it) and give the
  * signal back to Python's handler when the watch still wraps it. Does
  * nothing when not watching. */
-PyObject *hlpy_term_watch_stop(PyObject *module, PyObject *unused);
+HL_WARN_UNUSED PyObject *hlpy_term_watch_stop(PyObject *module, PyObject *unused);
 
 #endif /* HLPY_TERM_WATCH_H */

@@ -19,8 +19,6 @@
 #include "timeline.h"
 #include "tracer.h"
 
-#define T (&hlpy_tracer_state)
-
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -62,9 +60,8 @@ static uint64_t hl__rss_bytes(void) {
 /* Take one sample into the timeline. Only the thread calls this. */
 static void hl__sample(void) {
     int64_t t = hl__now_ns(CLOCK_MONOTONIC) - S.start_mono_ns;
-    uint64_t now = atomic_load_explicit(&T->traced_now, memory_order_relaxed);
-    uint64_t high = atomic_exchange_explicit(&T->traced_high, now, memory_order_relaxed);
-    uint64_t peak = atomic_load_explicit(&T->saved_peak_total, memory_order_relaxed);
+    uint64_t now, high, peak;
+    hlpy_tracer_timeline_totals(&now, &high, &peak);
     if (peak > S.last_peak_total) {
         S.last_peak_total = peak;
         S.peak_t_ns = t;
@@ -143,7 +140,7 @@ PyObject *hlpy_timeline_start(PyObject *module, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "the timeline is already being sampled");
         return NULL;
     }
-    if (!atomic_load(&T->tracing) || !T->sums_on) {
+    if (!hlpy_tracer_is_tracing() || !hlpy_tracer_sums_on()) {
         PyErr_SetString(PyExc_RuntimeError, "the timeline needs the tracer started with sums=True");
         return NULL;
     }
@@ -203,7 +200,7 @@ PyObject *hlpy_timeline_after_fork(PyObject *module, PyObject *unused) {
     S.running = 0;
     uint64_t interval_ns = S.timeline.interval_ns;
     hl_timeline_destroy(&S.timeline);
-    if (!atomic_load(&T->tracing) || !T->sums_on)
+    if (!hlpy_tracer_is_tracing() || !hlpy_tracer_sums_on())
         Py_RETURN_NONE;
     if (hl__start(interval_ns, S.max_points) < 0)
         return NULL;

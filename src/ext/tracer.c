@@ -15,19 +15,24 @@
 #include "tracer.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cpython/internals.h"
-#include "hooks.h"
+#include "sampling.h"
+#include "tracer_state.h"
 
-hlpy_tracer hlpy_tracer_state = {
+/* The one tracer: its fields say what protects each. */
+static hlpy_tracer hl_tracer = {
     .raw_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-#define T (&hlpy_tracer_state)
+#define T (&hl_tracer)
+
+/* Whether the current start keeps per-stack sums. Any thread; relaxed. */
+HL_INLINE int hl__sums_on(void) {
+    return atomic_load_explicit(&T->sums_on, memory_order_relaxed);
+}
 
 /* ---- fork safety -------------------------------------------------------- */
 
@@ -65,7 +70,7 @@ static void hl__raise_peak(uint64_t total) {
 
 /* The traced total, from the GIL holder's own tables. Needs the GIL. */
 static uint64_t hl__traced_total(void) {
-    if (hlpy_tracer_sums_on())
+    if (hl__sums_on())
         return T->py_sums.total_bytes +
                atomic_load_explicit(&T->raw_sums_bytes, memory_order_relaxed);
     return T->py_blocks.total_bytes + atomic_load_explicit(&T->raw_bytes, memory_order_relaxed);
@@ -74,9 +79,8 @@ static uint64_t hl__traced_total(void) {
 /* The traced total for a thread that may not hold the GIL: the MEM and OBJ
  * part as last published (hl__publish_py_bytes). Any thread. */
 static uint64_t hl__traced_total_any_thread(void) {
-    uint64_t raw = hlpy_tracer_sums_on()
-                       ? atomic_load_explicit(&T->raw_sums_bytes, memory_order_relaxed)
-                       : atomic_load_explicit(&T->raw_bytes, memory_order_relaxed);
+    uint64_t raw = hl__sums_on() ? atomic_load_explicit(&T->raw_sums_bytes, memory_order_relaxed)
+                                 : atomic_load_explicit(&T->raw_bytes, memory_order_relaxed);
     return atomic_load_explicit(&T->py_bytes, memory_order_relaxed) + raw;
 }
 
@@ -84,168 +88,8 @@ static uint64_t hl__traced_total_any_thread(void) {
  * GIL. Needs the GIL. */
 HL_INLINE void hl__publish_py_bytes(void) {
     atomic_store_explicit(&T->py_bytes,
-                          hlpy_tracer_sums_on() ? T->py_sums.total_bytes : T->py_blocks.total_bytes,
+                          hl__sums_on() ? T->py_sums.total_bytes : T->py_blocks.total_bytes,
                           memory_order_relaxed);
-}
-
-/* ---- sampling ----------------------------------------------------------- */
-
-/* Per thread: bytes left before the next recorded block, the generator, and
- * the start it belongs to. Initial-exec TLS: safe inside malloc. */
-_Thread_local int64_t hlpy_bytes_to_sample __attribute__((tls_model("initial-exec")));
-static _Thread_local uint64_t hl_sample_rng __attribute__((tls_model("initial-exec")));
-static _Thread_local uint64_t hl_sample_epoch_seen __attribute__((tls_model("initial-exec")));
-
-/* An exponentially distributed gap with mean sample_rate, at least 1. */
-static int64_t hl__draw_gap(void) {
-    /* xorshift64*: fast, and good enough for spacing samples. */
-    uint64_t x = hl_sample_rng;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    hl_sample_rng = x;
-    double u = (double)((x * UINT64_C(2685821657736338717)) >> 11) * 0x1.0p-53; /* [0, 1) */
-    double gap = -log1p(-u) * (double)hlpy_tracer_sample_rate();
-    if (gap < 1.0)
-        return 1;
-    if (gap > 4.0e18)
-        return INT64_C(4000000000000000000);
-    return (int64_t)gap;
-}
-
-/* The slow side of hl__sample_due: a gap ran out, or this thread has not
- * drawn one since tracing started. */
-static HL_NOINLINE int hl__sample_slow(size_t size) {
-    uint64_t epoch = atomic_load_explicit(&T->sample_epoch, memory_order_relaxed);
-    if (hl_sample_epoch_seen != epoch) {
-        hl_sample_epoch_seen = epoch;
-        if (hl_sample_rng == 0) {
-            struct timespec now;
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            hl_sample_rng = ((uint64_t)(uintptr_t)&hl_sample_rng * UINT64_C(0x9E3779B97F4A7C15)) ^
-                            (uint64_t)now.tv_nsec ^ ((uint64_t)now.tv_sec << 32) ^ epoch;
-            if (hl_sample_rng == 0)
-                hl_sample_rng = 1;
-        }
-        int64_t left = hl__draw_gap() - (int64_t)size;
-        if (left > 0) {
-            hlpy_bytes_to_sample = left;
-            return 0;
-        }
-    }
-    /* A point of the process fell inside this block. The process is
-     * memoryless, so the next gap starts afresh after it. */
-    hlpy_bytes_to_sample = hl__draw_gap();
-    return 1;
-}
-
-/* Whether a new block of `size` bytes is to be recorded when sampling: 1
- * with probability 1 - exp(-size / sample_rate). Any thread; never
- * allocates; may change errno (the first draw reads the clock). */
-static int hl__sample_due(size_t size) {
-    return hlpy_sample_charge(size) ? 0 : hl__sample_slow(size);
-}
-
-uint8_t hlpy_sampled_py_filter[1 << HLPY_PY_FILTER_MAX_LOG2];
-unsigned hlpy_py_filter_shift = 64 - HLPY_PY_FILTER_MIN_LOG2;
-_Atomic uint8_t hlpy_sampled_raw_filter[1 << HLPY_RAW_FILTER_LOG2];
-/* Frees that found their MEM or OBJ slot stuck at HLPY_SAMPLED_FILTER_STUCK
- * since that filter was last rebuilt; GIL. */
-static size_t hl_py_filter_stuck_frees;
-
-#define HL__PY_FILTER_SLOTS ((size_t)1 << (64 - hlpy_py_filter_shift))
-#define HL__RAW_FILTER_SLOTS ((size_t)1 << HLPY_RAW_FILTER_LOG2)
-
-/* Count the MEM or OBJ block at ptr. Needs the GIL. */
-static void hl__py_filter_count(const void *ptr) {
-    uint8_t *slot = &hlpy_sampled_py_filter[hlpy__py_filter_slot(ptr)];
-    if (*slot != HLPY_SAMPLED_FILTER_STUCK)
-        (*slot)++;
-}
-
-/* Size the MEM and OBJ filter to 2^log2 slots and count every recorded
- * block again, so slots stuck at the top by blocks that are gone come down.
- * Needs the GIL. */
-static void hl__py_filter_rebuild(unsigned log2) {
-    hlpy_py_filter_shift = 64 - log2;
-    memset(hlpy_sampled_py_filter, 0, HL__PY_FILTER_SLOTS);
-    hl_py_filter_stuck_frees = 0;
-    hl_live_iter iter = {0, 0};
-    uintptr_t addr;
-    uint64_t size;
-    uint32_t word;
-    while (hl_live_table_next(&T->py_blocks, &iter, &addr, &size, &word))
-        hl__py_filter_count((const void *)addr);
-}
-
-/* Count the MEM or OBJ block just recorded at ptr (a new entry of the live
- * table, not one that replaced another); grow the filter when the recorded
- * blocks outgrow it. Needs the GIL. */
-static void hl__py_filter_add(const void *ptr) {
-    unsigned log2 = 64 - hlpy_py_filter_shift;
-    if (T->py_blocks.count > HL__PY_FILTER_SLOTS / 8 && log2 < HLPY_PY_FILTER_MAX_LOG2) {
-        log2 = log2 + 2 > HLPY_PY_FILTER_MAX_LOG2 ? HLPY_PY_FILTER_MAX_LOG2 : log2 + 2;
-        hl__py_filter_rebuild(log2); /* counts ptr too: it is in the table */
-        return;
-    }
-    hl__py_filter_count(ptr);
-}
-
-/* Uncount the recorded MEM or OBJ block at ptr, just taken out of the live
- * table. Needs the GIL. */
-static void hl__py_filter_remove(const void *ptr) {
-    uint8_t *slot = &hlpy_sampled_py_filter[hlpy__py_filter_slot(ptr)];
-    if (*slot != HLPY_SAMPLED_FILTER_STUCK) {
-        if (*slot != 0) /* always: the block was counted when recorded */
-            (*slot)--;
-    } else if (++hl_py_filter_stuck_frees > HL__PY_FILTER_SLOTS) {
-        hl__py_filter_rebuild(64 - hlpy_py_filter_shift);
-    }
-}
-
-/* Count (sign > 0) or uncount the recorded RAW block at ptr. Needs raw_lock.
- * A stuck slot stays stuck until tracing restarts: the filter cannot be
- * rebuilt under readers that hold no lock. */
-static void hl__raw_filter_change(const void *ptr, int sign) {
-    _Atomic uint8_t *slot = &hlpy_sampled_raw_filter[hlpy__raw_filter_slot(ptr)];
-    uint8_t count = atomic_load_explicit(slot, memory_order_relaxed);
-    if (count == HLPY_SAMPLED_FILTER_STUCK || (sign < 0 && count == 0))
-        return;
-    atomic_store_explicit(slot, (uint8_t)(sign > 0 ? count + 1 : count - 1), memory_order_relaxed);
-}
-
-/* Empty the RAW filter. Needs raw_lock, and an empty raw_blocks. */
-static void hl__raw_filter_clear(void) {
-    for (size_t i = 0; i < HL__RAW_FILTER_SLOTS; i++)
-        atomic_store_explicit(&hlpy_sampled_raw_filter[i], 0, memory_order_relaxed);
-}
-
-void hlpy_tracer_weigh(uint64_t size, uintptr_t addr, uint64_t *bytes_out, uint64_t *blocks_out) {
-    uint64_t rate = hlpy_tracer_sample_rate();
-    if (rate == 0) {
-        *bytes_out = size;
-        *blocks_out = 1;
-        return;
-    }
-    double p = -expm1(-(double)size / (double)rate);
-    if (!(p > 1e-12)) { /* size 0: never chosen by the process; count it as itself */
-        *bytes_out = size;
-        *blocks_out = 1;
-        return;
-    }
-    double bytes = (double)size / p, blocks = 1.0 / p;
-    *bytes_out = bytes >= 1.8e19 ? UINT64_MAX : (uint64_t)(bytes + 0.5);
-    if (blocks >= 1.8e19) {
-        *blocks_out = UINT64_MAX;
-        return;
-    }
-    /* Counts are whole: 1/p = 4.55 becomes 4 or 5, 5 for 55% of addresses,
-     * so that the sum over many blocks stays unbiased (rounding every block
-     * to 5 would overstate the count by 10%). The address decides, so a block
-     * weighs the same when it is added and when it is taken away. */
-    uint64_t whole = (uint64_t)blocks;
-    double u = (double)(hlpy__address_hash((const void *)addr) >> 11) * 0x1.0p-53; /* [0, 1) */
-    *blocks_out = whole + (u < blocks - (double)whole);
 }
 
 /* ---- per-stack sums ------------------------------------------------------ */
@@ -258,8 +102,8 @@ static void hl__sums_change(hl_stack_sums *sums, uintptr_t addr, uint64_t size, 
     uint32_t id = HL_STACK_WORD_ID(stack_word);
     if (id >= sums->capacity)
         return; /* cannot happen: reserved before the block was recorded */
-    if (hlpy_tracer_sampling())
-        hlpy_tracer_weigh(size, addr, &bytes, &blocks);
+    if (hlpy_sampling_on())
+        hlpy_sampling_weigh(size, addr, &bytes, &blocks);
     hl_stack_sums_change(sums, id, bytes, blocks, sign);
 }
 
@@ -389,7 +233,7 @@ static void hl__py_record(void *ptr, size_t size, hlpy_alloc_domain domain) {
     hl_stack_id stack = HLPY_EMPTY_STACK; /* no thread state: late in shutdown */
     int inserted = -1;
     if (HL_LIKELY(tstate == NULL || hl__intern_current_stack(tstate, &stack) == 0) &&
-        HL_LIKELY(!hlpy_tracer_sums_on() || hl_stack_sums_reserve(&T->py_sums, stack + 1) == 0))
+        HL_LIKELY(!hl__sums_on() || hl_stack_sums_reserve(&T->py_sums, stack + 1) == 0))
         inserted =
             hl_live_table_insert(&T->py_blocks, (uintptr_t)ptr, size, HL_STACK_WORD(stack, domain));
     if (HL_UNLIKELY(inserted < 0)) {
@@ -398,9 +242,10 @@ static void hl__py_record(void *ptr, size_t size, hlpy_alloc_domain domain) {
         return;
     }
     T->last_py_block = (uintptr_t)ptr;
-    if (hlpy_tracer_sums_on()) {
-        if (hlpy_tracer_sampling() && inserted == 0)
-            hl__py_filter_add(ptr); /* a replaced block was counted already */
+    if (hl__sums_on()) {
+        if (hlpy_sampling_on() && inserted == 0)
+            hlpy_sampling_py_filter_add(&T->py_blocks,
+                                        ptr); /* a replaced block was counted already */
         if (inserted == 1)
             hl__sums_change(&T->py_sums, (uintptr_t)ptr, T->py_blocks.replaced_size,
                             T->py_blocks.replaced_stack_word, -1);
@@ -419,9 +264,9 @@ static void hl__py_record(void *ptr, size_t size, hlpy_alloc_domain domain) {
 void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
-    if (hlpy_tracer_sampling()) {
+    if (hlpy_sampling_on()) {
         int saved_errno = errno; /* the slow side may call clock_gettime */
-        int due = hl__sample_due(size);
+        int due = hlpy_sampling_due(size);
         errno = saved_errno;
         if (!due)
             return;
@@ -441,9 +286,9 @@ void hlpy_tracer_py_free(void *ptr) {
     uint32_t word;
     if (!hl_live_table_remove(&T->py_blocks, (uintptr_t)ptr, &size, &word))
         return;
-    if (hlpy_tracer_sums_on()) {
-        if (hlpy_tracer_sampling())
-            hl__py_filter_remove(ptr);
+    if (hl__sums_on()) {
+        if (hlpy_sampling_on())
+            hlpy_sampling_py_filter_remove(&T->py_blocks, ptr);
         hl__sums_change(&T->py_sums, (uintptr_t)ptr, size, word, -1);
         atomic_store_explicit(&T->traced_now, hl__traced_total(), memory_order_relaxed);
     }
@@ -462,7 +307,7 @@ void hlpy_tracer_py_new_object(PyObject *obj) {
         T->last_py_block = 0;
         return;
     }
-    if (!hlpy_tracer_maybe_sampled((const void *)block))
+    if (!hlpy_sampling_maybe_py((const void *)block))
         return;
     /* Nearly every block an object is made in again was recorded (all of them
      * when not sampling): the stack is captured first, and the table is
@@ -473,13 +318,13 @@ void hlpy_tracer_py_new_object(PyObject *obj) {
     uint32_t word;
     uint64_t size;
     if (hl__intern_current_stack(tstate, &stack) < 0 ||
-        (hlpy_tracer_sums_on() && hl_stack_sums_reserve(&T->py_sums, stack + 1) < 0) ||
+        (hl__sums_on() && hl_stack_sums_reserve(&T->py_sums, stack + 1) < 0) ||
         !hl_live_table_restack(&T->py_blocks, block, stack, &size, &word) ||
         HL_STACK_WORD_ID(word) == stack) {
         errno = saved_errno;
         return;
     }
-    if (hlpy_tracer_sums_on()) {
+    if (hl__sums_on()) {
         /* The total is unchanged: no new high to copy. */
         hl__sums_change(&T->py_sums, block, size, word, -1);
         hl__sums_change(&T->py_sums, block, size, HL_STACK_WORD(stack, HL_STACK_WORD_DOMAIN(word)),
@@ -546,14 +391,14 @@ HL_INLINE int hl__raw_epoch_current(uint64_t epoch) {
  * hl__raw_epoch_current for stack_word's id. */
 static void hl__raw_record_locked(void *ptr, uint64_t size, uint32_t stack_word) {
     int inserted = -1;
-    int sums_on = hlpy_tracer_sums_on();
+    int sums_on = hl__sums_on();
     if (!sums_on || hl_stack_sums_reserve(&T->raw_sums, HL_STACK_WORD_ID(stack_word) + 1) == 0)
         inserted = hl_live_table_insert(&T->raw_blocks, (uintptr_t)ptr, size, stack_word);
     if (inserted < 0) {
         atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
     } else if (sums_on) {
-        if (hlpy_tracer_sampling() && inserted == 0)
-            hl__raw_filter_change(ptr, +1); /* a replaced block was counted already */
+        if (hlpy_sampling_on() && inserted == 0)
+            hlpy_sampling_raw_filter_change(ptr, +1); /* a replaced block was counted already */
         if (inserted == 1)
             hl__sums_change(&T->raw_sums, (uintptr_t)ptr, T->raw_blocks.replaced_size,
                             T->raw_blocks.replaced_stack_word, -1);
@@ -568,7 +413,7 @@ void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
     int saved_errno = errno;
-    if (hlpy_tracer_sampling() && !hl__sample_due(size)) {
+    if (hlpy_sampling_on() && !hlpy_sampling_due(size)) {
         errno = saved_errno;
         return;
     }
@@ -590,7 +435,7 @@ void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
             PyThreadState *current = hlpy_cpython_this_thread_tstate();
             int gil_held = current != NULL && current == PyGILState_GetThisThreadState() &&
                            hl__traced_interpreter(current);
-            if (hlpy_tracer_sums_on())
+            if (hl__sums_on())
                 hl__sums_changed(gil_held);
             else
                 hl__raise_peak(gil_held ? hl__traced_total() : hl__traced_total_any_thread());
@@ -611,9 +456,9 @@ int hlpy_tracer_raw_take(void *ptr, hlpy_raw_taken *taken) {
     if (atomic_load_explicit(&T->tracing, memory_order_relaxed) &&
         hl_live_table_remove(&T->raw_blocks, (uintptr_t)ptr, &size, &word)) {
         atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
-        if (hlpy_tracer_sampling())
-            hl__raw_filter_change(ptr, -1);
-        if (hlpy_tracer_sums_on()) {
+        if (hlpy_sampling_on())
+            hlpy_sampling_raw_filter_change(ptr, -1);
+        if (hl__sums_on()) {
             hl__sums_change(&T->raw_sums, (uintptr_t)ptr, size, word, -1);
             atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes,
                                   memory_order_relaxed);
@@ -693,11 +538,9 @@ static void hl__free_tables(void) {
     atomic_store_explicit(&T->py_bytes, 0, memory_order_relaxed);
 }
 
-int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
-    if (atomic_load(&T->tracing))
-        return 0;
+int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums) {
     int sums_on = sums || sample_rate != 0;
-    atomic_store(&T->sample_rate, sample_rate);
+    hlpy_sampling_start(sample_rate);
     atomic_store(&T->sums_on, sums_on);
     T->frame_buffer = calloc((size_t)nframe, sizeof(hl_frame_ref));
     if (T->frame_buffer == NULL || hl_live_table_init(&T->py_blocks, 1 << 12) < 0 ||
@@ -708,7 +551,7 @@ int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
         return -1;
     }
     if (sample_rate != 0)
-        hl__py_filter_rebuild(HLPY_PY_FILTER_MIN_LOG2); /* the table is empty: a reset */
+        hlpy_sampling_py_filter_reset(&T->py_blocks); /* the table is empty: a reset */
     pthread_mutex_lock(&T->raw_lock);
     int raw_ok = hl_live_table_init(&T->raw_blocks, 1 << 6) == 0 &&
                  (!sums_on || hl_stack_sums_init(&T->raw_sums) == 0);
@@ -716,7 +559,7 @@ int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
     atomic_store(&T->raw_sums_bytes, 0);
     atomic_store(&T->raw_sums_changed, 0);
     if (sample_rate != 0)
-        hl__raw_filter_clear();
+        hlpy_sampling_raw_filter_clear();
     if (!raw_ok) {
         hl_live_table_destroy(&T->raw_blocks);
         hl_stack_sums_destroy(&T->raw_sums);
@@ -742,23 +585,17 @@ int hlpy_tracer_start(int nframe, uint64_t sample_rate, int sums) {
     atomic_store(&T->traced_now, 0);
     atomic_store(&T->traced_high, 0);
     atomic_store(&T->peaks_not_copied, 0);
-    atomic_fetch_add(&T->sample_epoch, 1);
     T->last_py_block = 0;
-    hlpy_hooks_install(HLPY_HOOK_USER_TRACER);
-    /* Exact tracing follows objects made in reused blocks, as tracemalloc
-     * does; sampling does not: the callback on every object created and
-     * destroyed was its whole cost on 3.14 (a float loop: 1.04x without it,
-     * 1.45x with it), and a sampled block keeps the line that made it, as on
-     * 3.11 and 3.12. */
-    if (sample_rate == 0)
-        hlpy_hooks_watch_new_objects();
-    pthread_mutex_lock(&T->raw_lock);
-    atomic_store(&T->tracing, 1);
-    pthread_mutex_unlock(&T->raw_lock);
     return 0;
 }
 
-void hlpy_tracer_stop(void) {
+void hlpy_tracer_begin(void) {
+    pthread_mutex_lock(&T->raw_lock);
+    atomic_store(&T->tracing, 1);
+    pthread_mutex_unlock(&T->raw_lock);
+}
+
+void hlpy_tracer_halt(void) {
     if (!atomic_load(&T->tracing))
         return;
     pthread_mutex_lock(&T->raw_lock);
@@ -769,8 +606,9 @@ void hlpy_tracer_stop(void) {
     atomic_store(&T->raw_bytes, 0);
     atomic_store(&T->raw_sums_bytes, 0);
     pthread_mutex_unlock(&T->raw_lock);
-    hlpy_hooks_uninstall(HLPY_HOOK_USER_TRACER);
-    hlpy_hooks_unwatch_new_objects();
+}
+
+void hlpy_tracer_release(void) {
     size_t n_codes;
     PyObject **codes = hl__take_codes(&n_codes);
     hl__free_tables();
@@ -780,25 +618,25 @@ void hlpy_tracer_stop(void) {
     hl__give_back_codes(codes, n_codes);
 }
 
-void hlpy_tracer_clear(void) {
+int hlpy_tracer_clear(void) {
     if (!atomic_load(&T->tracing))
-        return;
+        return 0;
     pthread_mutex_lock(&T->raw_lock);
     atomic_fetch_add(&T->stack_epoch, 1); /* RAW hooks mid-capture drop theirs */
     (void)hl_live_table_clear(&T->raw_blocks);
-    if (hlpy_tracer_sampling())
-        hl__raw_filter_clear();
+    if (hlpy_sampling_on())
+        hlpy_sampling_raw_filter_clear();
     atomic_store(&T->raw_bytes, 0);
-    if (hlpy_tracer_sums_on())
+    if (hl__sums_on())
         hl_stack_sums_clear(&T->raw_sums);
     atomic_store(&T->raw_sums_bytes, 0);
     atomic_store(&T->raw_sums_changed, 0);
     pthread_mutex_unlock(&T->raw_lock);
     (void)hl_live_table_clear(&T->py_blocks);
     T->last_py_block = 0;
-    if (hlpy_tracer_sampling())
-        hl__py_filter_rebuild(HLPY_PY_FILTER_MIN_LOG2);
-    if (hlpy_tracer_sums_on())
+    if (hlpy_sampling_on())
+        hlpy_sampling_py_filter_reset(&T->py_blocks);
+    if (hl__sums_on())
         hl_stack_sums_clear(&T->py_sums);
     atomic_store(&T->py_bytes, 0);
     atomic_store(&T->peak_bytes, 0);
@@ -810,13 +648,13 @@ void hlpy_tracer_clear(void) {
     memset(T->recent_stacks, 0, sizeof(T->recent_stacks));
     if (hl__intern_empty_stack() < 0) {
         /* Cannot happen (the arrays are kept); without the empty stack no
-         * block can be recorded safely, so stop. */
+         * block can be recorded safely: the caller stops. */
         hl__give_back_codes(codes, n_codes);
-        hlpy_tracer_stop();
-        return;
+        return -1;
     }
     /* Last: this may run Python code (see hl__give_back_codes). */
     hl__give_back_codes(codes, n_codes);
+    return 0;
 }
 
 /* ---- queries ------------------------------------------------------------ */
@@ -836,7 +674,7 @@ void hlpy_tracer_reset_peak(void) {
     if (atomic_load(&T->tracing)) {
         uint64_t total = hl__traced_total();
         atomic_store(&T->peak_bytes, total);
-        if (hlpy_tracer_sums_on()) {
+        if (hl__sums_on()) {
             atomic_store(&T->raw_sums_changed, 1);
             hl__copy_peak(total);
         }
@@ -846,7 +684,7 @@ void hlpy_tracer_reset_peak(void) {
 int hlpy_tracer_copy_sums(int at_peak, hl_stack_sum **out, uint32_t *n_out) {
     *out = NULL;
     *n_out = 0;
-    if (!atomic_load(&T->tracing) || !hlpy_tracer_sums_on())
+    if (!atomic_load(&T->tracing) || !hl__sums_on())
         return -1;
     uint32_t n = T->stacks.n_entries;
     hl_stack_sum *sums = calloc(n ? n : 1, sizeof(hl_stack_sum));
@@ -942,4 +780,114 @@ int hlpy_tracer_find_block(uintptr_t addr, hl_stack_id *stack_out, uint64_t *siz
     if (found)
         *stack_out = HL_STACK_WORD_ID(word);
     return found;
+}
+
+/* ---- reading the state -------------------------------------------------- */
+
+int hlpy_tracer_is_tracing(void) {
+    return atomic_load(&T->tracing);
+}
+
+int hlpy_tracer_sums_on(void) {
+    return hl__sums_on();
+}
+
+uint64_t hlpy_tracer_sample_rate(void) {
+    return hlpy_sampling_rate();
+}
+
+int hlpy_tracer_nframe(void) {
+    return T->nframe;
+}
+
+uint64_t hlpy_tracer_stack_epoch(void) {
+    return atomic_load(&T->stack_epoch);
+}
+
+uint32_t hlpy_tracer_n_stacks(void) {
+    return atomic_load(&T->tracing) ? T->stacks.n_entries : 0;
+}
+
+const hl_stack_table *hlpy_tracer_stack_table(void) {
+    return &T->stacks;
+}
+
+void hlpy_tracer_count_bad_stack_ids(uint64_t n) {
+    atomic_fetch_add(&T->bad_stack_ids, n);
+}
+
+/* Append every block of `table` to traces[n...] (which has room) and return
+ * the new count. Domain 0 is tracemalloc's domain for Python's allocators.
+ * When the tracer samples, counts (with the same room) receives the blocks
+ * each recorded block stands for, and the size is weighted likewise. */
+static uint64_t hl__copy_table(const hl_live_table *table, hl_trace_record *traces,
+                               uint64_t *counts, uint64_t n) {
+    hl_live_iter iter = {0, 0};
+    uintptr_t addr;
+    uint64_t size;
+    uint32_t word;
+    while (hl_live_table_next(table, &iter, &addr, &size, &word)) {
+        traces[n].size = size;
+        traces[n].stack = HL_STACK_WORD_ID(word);
+        traces[n].domain = 0;
+        if (counts != NULL)
+            hlpy_sampling_weigh(size, addr, &traces[n].size, &counts[n]);
+        n++;
+    }
+    return n;
+}
+
+int hlpy_tracer_copy_traces(hl_snapshot_data *out) {
+    size_t capacity = T->py_blocks.count + 64;
+    int weighted = hlpy_sampling_on();
+    out->traces = malloc(capacity * sizeof(hl_trace_record));
+    if (out->traces == NULL ||
+        (weighted && (out->trace_counts = malloc(capacity * sizeof(uint64_t))) == NULL))
+        return -1;
+    uint64_t n = 0;
+    n = hl__copy_table(&T->py_blocks, out->traces, out->trace_counts, n);
+
+    pthread_mutex_lock(&T->raw_lock);
+    const hl_live_table *table = &T->raw_blocks;
+    if (n + table->count > capacity) {
+        capacity = n + table->count;
+        hl_trace_record *bigger = realloc(out->traces, capacity * sizeof(hl_trace_record));
+        if (bigger != NULL)
+            out->traces = bigger;
+        uint64_t *more = !weighted || bigger == NULL
+                             ? NULL
+                             : realloc(out->trace_counts, capacity * sizeof(uint64_t));
+        if (more != NULL)
+            out->trace_counts = more;
+        if (bigger == NULL || (weighted && more == NULL)) {
+            pthread_mutex_unlock(&T->raw_lock);
+            return -1;
+        }
+    }
+    n = hl__copy_table(table, out->traces, out->trace_counts, n);
+    pthread_mutex_unlock(&T->raw_lock);
+    out->n_traces = n;
+    return 0;
+}
+
+void hlpy_tracer_get_counters(hlpy_tracer_counters *out) {
+    int tracing = atomic_load(&T->tracing);
+    out->tracing = tracing;
+    out->dropped = atomic_load(&T->dropped);
+    out->unknown_stacks = atomic_load(&T->unknown_stacks);
+    out->stale_stacks = atomic_load(&T->stale_stacks);
+    out->gil_unsafe = atomic_load(&T->gil_unsafe);
+    out->bad_stack_ids = atomic_load(&T->bad_stack_ids);
+    out->peaks_not_copied = atomic_load(&T->peaks_not_copied);
+    out->stacks = tracing ? T->stacks.n_entries : 0;
+    out->live_blocks = hlpy_tracer_live_blocks();
+    out->sample_rate = tracing ? hlpy_sampling_rate() : 0;
+    out->sums = tracing && hl__sums_on();
+}
+
+void hlpy_tracer_timeline_totals(uint64_t *now_out, uint64_t *high_out, uint64_t *peak_out) {
+    uint64_t now = atomic_load_explicit(&T->traced_now, memory_order_relaxed);
+    *now_out = now;
+    *high_out = atomic_exchange_explicit(&T->traced_high, now, memory_order_relaxed);
+    *peak_out = atomic_load_explicit(&T->saved_peak_total, memory_order_relaxed);
 }

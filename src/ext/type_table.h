@@ -8,6 +8,8 @@
 #define HLPY_TYPE_TABLE_H
 
 #include <Python.h>
+
+#include "hl_common.h"
 #include <stdint.h>
 
 #include "objsize.h"
@@ -24,12 +26,12 @@ typedef struct hlpy_type_table {
 
 /* Prepare an empty table (zeroed by the caller). Returns 0, or -1 when out of
  * memory (no exception set). */
-int hlpy_type_table_init(hlpy_type_table *table);
+HL_WARN_UNUSED int hlpy_type_table_init(hlpy_type_table *table);
 
 /* The id of `type`, registered (with a reference and its size method) when
  * new. Returns 0, or -1 when out of memory (no exception set: callers may be
  * inside a walk). Needs the GIL; runs no Python code. */
-int hlpy_type_table_id(hlpy_type_table *table, PyTypeObject *type, uint32_t *id_out);
+HL_WARN_UNUSED int hlpy_type_table_id(hlpy_type_table *table, PyTypeObject *type, uint32_t *id_out);
 
 /* Release the types and the memory, and zero the table. Needs the GIL. */
 void hlpy_type_table_clear(hlpy_type_table *table);

@@ -1,8 +1,10 @@
 /* fuzz_capture.c - fuzz target for the capture-file reader.
  *
- * Built two ways: with clang -fsanitize=fuzzer as a libFuzzer target, or
- * with standalone_driver.c (any compiler) which feeds it a corpus and random
- * mutations. Either way a failed check calls abort().
+ * Built two ways, both by meson.build: with clang -fsanitize=fuzzer as a
+ * libFuzzer target (-Dlibfuzzer=true; tests/fuzz/run_libfuzzer.sh, make
+ * fuzz), or with standalone_driver.c (any compiler) which feeds it a corpus
+ * and random mutations (-Dunit_tests=true, a meson test). Either way a
+ * failed check calls abort().
  *
  * Each input is tried twice: as given, and with its header and section
  * CRCs recomputed. Random mutations almost never keep a CRC valid, so

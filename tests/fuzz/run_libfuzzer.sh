@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Fuzz the capture reader with libFuzzer (+ASan+UBSan) for N seconds (default 30).
 # Needs clang; installs Debian's clang when missing and running as root.
-# New inputs go to a scratch corpus; the committed seeds are only read.
+# meson builds the target (-Dlibfuzzer=true in build/fuzz), from the same
+# list of core sources as everything else: MESON names the meson to run
+# (the Makefile passes its venv's). New inputs go to a scratch corpus; the
+# committed seeds are only read.
 set -euo pipefail
 seconds=${1:-30}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,8 +16,15 @@ fi
 out=$root/build/fuzz
 mkdir -p "$out/corpus"
 cp -n "$here"/corpus/* "$out/corpus/" 2>/dev/null || true
-clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I"$root/src/core" \
-  "$root"/src/core/{crc32,capture,snapshot_data,hl_error,timeline}.c "$here/fuzz_capture.c" -o "$out/fuzz_capture"
+meson=${MESON:-meson}
+if [ -f "$out/build/build.ninja" ]; then
+  "$meson" setup "$out/build" "$root" --reconfigure >/dev/null
+else
+  CC=clang "$meson" setup "$out/build" "$root" -Dlibfuzzer=true --buildtype=debugoptimized \
+    -Doptimization=1 >/dev/null
+fi
+"$meson" compile -C "$out/build" fuzz_capture_libfuzzer >/dev/null
+cp "$out/build/fuzz_capture_libfuzzer" "$out/fuzz_capture"
 echo "fuzz: libFuzzer on the capture reader for ${seconds}s"
 "$out/fuzz_capture" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$out/" \
   "$out/corpus" 2>"$out/fuzz.log" || { tail -40 "$out/fuzz.log"; exit 1; }

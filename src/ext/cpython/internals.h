@@ -33,7 +33,7 @@
  * (_Py_DebugOffsets, 3.13 and later), so that a heaplens built against one
  * patch release never reads another's moved fields. Called once, at import.
  * Returns 0, or -1 with ImportError set naming both versions. */
-int hlpy_cpython_check_layout(void);
+HL_WARN_UNUSED int hlpy_cpython_check_layout(void);
 
 /* The CPython version this extension was compiled against, and the running
  * one, as "3.14.10" (static strings). */
