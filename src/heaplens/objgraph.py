@@ -34,13 +34,13 @@ import gc
 import io
 import itertools
 import operator
-import os
 import sys
 import tempfile
 import types
 
-from heaplens import _args, _core, _dot
-from heaplens._describe import GETREFCOUNT_ARGUMENT, counted
+from heaplens import _args, _core
+from heaplens._graph import dot as _dot
+from heaplens._graph.describe import GETREFCOUNT_ARGUMENT, PACKAGE_DIR, counted
 
 __all__ = [
     "at",
@@ -64,15 +64,12 @@ __all__ = [
 
 __version__ = "3.6.2"  # the objgraph version whose behaviour this module follows
 
-# Frames executing code under this directory (heaplens's own) are never roots.
-_PACKAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
-
 _short_typename = _dot.short_typename
 _long_typename = _dot.long_typename
 
 
 def _build_graph(untracked, ignore=()):
-    return _core.build_graph(ignore=ignore, skip_frames_under=_PACKAGE_DIR, untracked=untracked)
+    return _core.build_graph(ignore=ignore, skip_frames_under=PACKAGE_DIR, untracked=untracked)
 
 
 # ---- counting by type --------------------------------------------------------

@@ -10,8 +10,8 @@ from html.parser import HTMLParser
 import pytest
 from browser import fixtures
 
-from heaplens import _report_html
-from heaplens._report_html import render_diff_report, render_run_report
+from heaplens._report.html import run as _report_html
+from heaplens._report.html.run import render_diff_report, render_run_report
 
 VOID = {"meta", "link", "br", "hr", "wbr", "input", "img"}
 # Every element the pages may hold; anything else came from the data.

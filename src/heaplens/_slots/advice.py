@@ -32,7 +32,8 @@ import sys
 from typing import NamedTuple
 
 from heaplens import _core
-from heaplens._describe import human_size
+from heaplens._report.lines import wrap
+from heaplens._report.units import format_bytes
 
 _SAMPLE = 10_000  # instances per class whose attributes are read
 _MAX_DICT_READS = 5  # instances per class whose __dict__ may be created to learn names
@@ -109,13 +110,13 @@ class SlotsReport(list):
             )
         lines = [
             f"__slots__ advice (Python {self.python}, classes with at least "
-            f"{self.min_instances:,} live instances): could save {human_size(self.total_saving)}"
+            f"{self.min_instances:,} live instances): could save {format_bytes(self.total_saving, decimals=1)}"
         ]
         for rank, row in enumerate(self, 1):
             lines.append("")
             lines.extend(_format_row(rank, row))
         for name, reason in self.skipped:
-            lines.extend(_wrap(f"not measured: {name}: {reason}", "", "    "))
+            lines.extend(wrap(f"not measured: {name}: {reason}", _WIDTH, "    "))
         return "\n".join(lines)
 
     def show(self, file=None):
@@ -146,35 +147,31 @@ class SlotsReport(list):
         }
 
 
-def _wrap(text, first, rest):
-    import textwrap
-
-    return textwrap.wrap(
-        text, _WIDTH, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
-    ) or [first.rstrip()]
-
-
 def _format_row(rank, row):
     installed = " (installed package)" if row.installed else ""
-    lines = _wrap(f"{row.name}{installed}  {row.instances:,} instances", f"{rank:>2}. ", "    ")
-    storage = human_size(row.storage_now)
+    lines = wrap(
+        f"{row.name}{installed}  {row.instances:,} instances", _WIDTH, "    ", first=f"{rank:>2}. "
+    )
+    storage = format_bytes(row.storage_now, decimals=1)
     lines.append(
-        f"    now       {human_size(row.bytes_now):>10}   {row.per_instance_now:.0f} B each"
+        f"    now       {format_bytes(row.bytes_now, decimals=1):>10}   {row.per_instance_now:.0f} B each"
         f"   (of which {storage} dicts and values arrays)"
     )
     if row.bytes_after is not None:
         lines.append(
-            f"    slotted   {human_size(row.bytes_after):>10}   {row.per_instance_after:.0f} B each"
+            f"    slotted   {format_bytes(row.bytes_after, decimals=1):>10}   {row.per_instance_after:.0f} B each"
         )
-        lines.append(f"    saving    {human_size(row.saving):>10}   {row.saving_percent:.1f}%")
+        lines.append(
+            f"    saving    {format_bytes(row.saving, decimals=1):>10}   {row.saving_percent:.1f}%"
+        )
     sample = ""
     if row.sampled < row.instances:
         sample = f" (read on {row.sampled:,} of {row.instances:,} instances)"
     names = ", ".join(row.attributes) or "(none)"
-    lines.extend(_wrap(names + sample, "    attributes  ", " " * 16))
-    lines.extend(_wrap(row.suggestion, "    suggestion  ", " " * 16))
+    lines.extend(wrap(names + sample, _WIDTH, " " * 16, first="    attributes  "))
+    lines.extend(wrap(row.suggestion, _WIDTH, " " * 16, first="    suggestion  "))
     for warning in row.warnings:
-        lines.extend(_wrap(warning, "    warning     ", " " * 16))
+        lines.extend(wrap(warning, _WIDTH, " " * 16, first="    warning     "))
     return lines
 
 

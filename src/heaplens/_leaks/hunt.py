@@ -24,16 +24,18 @@ import types
 from typing import List, NamedTuple, Optional
 
 from heaplens import _args, _core
-from heaplens._describe import (
+from heaplens._graph.describe import (
+    PACKAGE_DIR,
     describe,
     function_name,
-    human_size,
     module_file,
     module_name,
     type_module,
     type_name,
 )
-from heaplens._why import shown_indices
+from heaplens._graph.heap import shown_indices
+from heaplens._report.lines import cut, relative_path, wrap
+from heaplens._report.units import format_bytes
 
 DEFAULT_NFRAME = 32
 # The type of functools.lru_cache wrappers (C's; None with the pure Python
@@ -41,7 +43,6 @@ DEFAULT_NFRAME = 32
 _LRU_CACHE_WRAPPER = getattr(functools, "_lru_cache_wrapper", None)
 if type(_LRU_CACHE_WRAPPER) is not type:
     _LRU_CACHE_WRAPPER = None
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _STDLIB_DIRS = tuple(
     os.path.normcase(os.path.realpath(sysconfig.get_paths()[name])) + os.sep
     for name in ("stdlib", "platstdlib")
@@ -134,7 +135,7 @@ class LeakReport:
         width = _args.count("LeakReport.format", "width", width, minimum=20)
 
         def add(text, indent=""):
-            lines.extend(_wrap(text, width, indent))
+            lines.extend(wrap(text, width, indent))
 
         lines = []
         add(self.headline, "    ")
@@ -144,7 +145,7 @@ class LeakReport:
         if self.groups:
             total = sum(g.count for g in self.leaks)
             size = sum(g.size for g in self.leaks)
-            add(f"{total:,} leaked objects, {human_size(size)} of their own")
+            add(f"{total:,} leaked objects, {format_bytes(size, decimals=1)} of their own")
         if self.holders:
             lines.append("")
             lines.append("What holds them, most memory first:")
@@ -153,7 +154,7 @@ class LeakReport:
             where = f" in {holder.where}" if holder.where else ""
             add(
                 f"{rank:>3}. {holder.holder}{where}: {kinds}; "
-                f"{human_size(holder.retained)} retained",
+                f"{format_bytes(holder.retained, decimals=1)} retained",
                 "     ",
             )
             if holder.note:
@@ -166,15 +167,15 @@ class LeakReport:
             add(
                 f"{rank:>3}. {group.count:,} {group.type}"
                 f"{f' (per call: {counts})' if self.calls > 1 else ''}, "
-                f"{human_size(group.size)}, {human_size(group.retained)} retained",
+                f"{format_bytes(group.size, decimals=1)}, {format_bytes(group.retained, decimals=1)} retained",
                 "     ",
             )
             if group.traceback:
                 lines.append("     allocated at (most recent call last):")
                 for filename, lineno, source in group.traceback[-6:]:
-                    add(f"       {_short_path(filename)}:{lineno}", "         ")
+                    add(f"       {relative_path(filename)}:{lineno}", "         ")
                     if source:
-                        lines.append(_cut(f"         {source}", width))
+                        lines.append(cut(f"         {source}", width))
             else:
                 lines.append("     allocated at: unknown (not traced)")
             add("     kept alive by: " + _chain_text(group.chain, group.holder_step), "       ")
@@ -247,7 +248,7 @@ class LeakReport:
 
     def save_html(self, path):
         """Write the report as one self-contained HTML page (no network)."""
-        from heaplens._leak_html import render_leak_report
+        from heaplens._report.html.leaks import render_leak_report
 
         page = render_leak_report(self.to_dict())
         with open(path, "w", encoding="utf-8") as out:
@@ -295,7 +296,7 @@ class _Hunt:
         try:
             self._remove_callback()
             _collect()
-            from heaplens._why import HeapGraph
+            from heaplens._graph.heap import HeapGraph
 
             # Whatever is young now was made after the calls (by the
             # collection's finalizers, or here): tag it as not the calls'.
@@ -566,7 +567,7 @@ def _site_of(stack):
     filename, lineno = frames[0]
     traceback = []
     for name, line in frames:  # most recent first
-        if name.startswith(_PACKAGE_DIR):
+        if name.startswith(PACKAGE_DIR):
             break
         traceback.append((name, line, linecache.getline(name, line).strip() or None))
     traceback.reverse()
@@ -678,7 +679,7 @@ def _holder_row(heap, key, entry, groups, n_calls, ignore):
     per = n_calls if n_calls > 1 and all(n % n_calls == 0 for _, n in others) else 1
     retaining = ", ".join(f"{n // per:,} {name}" for name, n in others)
     each = " per call" if per > 1 else ""
-    size_text = human_size(retained / per) + each
+    size_text = format_bytes(retained / per, decimals=1) + each
     tail = f", with {retaining}{each} ({size_text})" if retaining else f" ({size_text})"
 
     if isinstance(key, tuple):  # nothing in the graph explains the references
@@ -918,11 +919,6 @@ def _in_stdlib(filename):
     return path.startswith(_STDLIB_DIRS) and "site-packages" not in path
 
 
-def _short_path(filename):
-    cwd = os.getcwd() + os.sep
-    return filename[len(cwd) :] if filename.startswith(cwd) else filename
-
-
 def _chain_text(steps, holder_step):
     parts = []
     for index, (description, label) in enumerate(steps):
@@ -930,23 +926,6 @@ def _chain_text(steps, holder_step):
             description += " (the holder)"
         parts.append(description if not label else f"{description} {label}")
     return " -> ".join(parts)
-
-
-def _wrap(text, width, indent):
-    """Lines of at most `width` columns (a word longer than that is cut)."""
-    import textwrap
-
-    return textwrap.wrap(
-        text,
-        width,
-        subsequent_indent=indent,
-        break_on_hyphens=False,
-        drop_whitespace=True,
-    ) or [""]
-
-
-def _cut(text, width):
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 __all__ = ["find_leaks", "leak_check", "LeakReport", "LeakGroup", "Holder"]

@@ -19,8 +19,8 @@ fields leave out; the rest of the module renders the cleaned values.
 import html
 import math
 import re
+from heaplens._report.units import format_bytes
 
-from heaplens._describe import human_size
 
 FORMAT = "heaplens-leak-report"
 VERSION = 1
@@ -338,7 +338,7 @@ def _size(value):
     """A byte size in human units, the exact count on hover."""
     if value is None:
         return "&ndash;"
-    return f'<span title="{int(value):,} bytes">{human_size(value)}</span>'
+    return f'<span title="{int(value):,} bytes">{format_bytes(value, decimals=1)}</span>'
 
 
 def _plural(value, word):

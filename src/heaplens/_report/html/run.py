@@ -1,11 +1,11 @@
 """The self-contained HTML pages of `heaplens report --html` and `heaplens diff --html`.
 
-render_run_report() and render_diff_report() take the dicts that heaplens._report
+render_run_report() and render_diff_report() take the dicts that heaplens._report.text
 builds (docs/report-data.md) and return one HTML document each. The page of a run
 shows memory over time (a static SVG chart), icicle flame graphs of the live heap at
 the peak and at exit, the top allocation sites and what was still alive at exit; the
 page of a diff shows the two totals, a flame graph of the growth and the changes by
-stack. The invariants of the leak report page (heaplens._leak_html) hold here too,
+stack. The invariants of the leak report page (heaplens._report.html.leaks) hold here too,
 and its look and text helpers are shared:
 
 - Nothing from the data is ever markup: every string goes through _text() or
@@ -28,9 +28,9 @@ import json
 import math
 import os
 
-from heaplens._describe import human_size
-from heaplens._leak_html import _CSS as _LEAK_CSS
-from heaplens._leak_html import _count, _plain, _size, _text
+from heaplens._report.html.leaks import _CSS as _LEAK_CSS
+from heaplens._report.html.leaks import _count, _plain, _size, _text
+from heaplens._report.units import format_bytes
 
 _MIN_SHARE = 0.001  # boxes narrower than this share of the total are merged away
 _MAX_BOXES = 3000  # per flame graph; the cut-off share doubles until it fits
@@ -156,7 +156,7 @@ def _percent(part, whole):
 def _signed_size(value):
     """A change in bytes: '+1.5 MiB', '&minus;300 B', '0 B', exact count on hover."""
     sign = "+" if value > 0 else "&minus;" if value < 0 else ""
-    return f'<span title="{value:+,} bytes">{sign}{human_size(abs(value))}</span>'
+    return f'<span title="{value:+,} bytes">{sign}{format_bytes(abs(value), decimals=1)}</span>'
 
 
 def _signed_count(value):
@@ -451,7 +451,7 @@ def _chart_peak(scale, points, peak_t):
     t = highest["t"] if peak_t is None else peak_t
     x, y = scale.x(t), scale.y(highest["traced_max"])
     anchor, dx = ("end", -8) if x > (_PLOT_LEFT + _PLOT_RIGHT) / 2 else ("start", 8)
-    label = f"peak {human_size(highest['traced_max'])} at {_seconds(t)}"
+    label = f"peak {format_bytes(highest['traced_max'], decimals=1)} at {_seconds(t)}"
     return (
         f'<g class="peak"><line x1="{x:.1f}" x2="{x:.1f}" y1="{_PLOT_TOP - 6}" '
         f'y2="{_PLOT_BOTTOM}"/>'
@@ -639,7 +639,7 @@ def _render_node(flame, node, width):
     label = _frame_label(frame) if is_frame else frame["function"]
     tooltip = (
         f"{_frame_tooltip_name(frame) if is_frame else label}\n"
-        f"{human_size(node.bytes)} ({_share(node.bytes, flame.root.bytes)} {flame.unit_name}), "
+        f"{format_bytes(node.bytes, decimals=1)} ({_share(node.bytes, flame.root.bytes)} {flame.unit_name}), "
         f"{node.blocks:,} blocks"
     )
     attrs = [
@@ -683,7 +683,7 @@ def _render_snapshot_flame(snap, which, palette):
         empty = '<p class="missing">Nothing traced was alive then.</p>'
         return _section(key, heading, lead, empty)
     stacks = [(s["frames"], s["bytes"], s["blocks"]) for s in snap["stacks"]]
-    root = _build_tree(stacks, f"all live memory ({human_size(snap['total_bytes'])})")
+    root = _build_tree(stacks, f"all live memory ({format_bytes(snap['total_bytes'], decimals=1)})")
     _add_other(
         root, snap.get("other_bytes", 0), snap.get("other_blocks", 0), snap.get("other_stacks", 0)
     )
@@ -716,7 +716,7 @@ def _render_growth_flame(diff, palette):
         empty = '<p class="missing">No stack grew.</p>'
         return _section("flame-growth", "Where memory grew", lead, empty)
     growth = sum(size for _, size, _ in grown) + max(other, 0)
-    root = _build_tree(grown, f"all growth ({human_size(growth)})")
+    root = _build_tree(grown, f"all growth ({format_bytes(growth, decimals=1)})")
     _add_other(root, other, 0, diff.get("other_stacks", 0))
     flame = _render_flame(root, "fg-growth", "of the growth", palette)
     return _section("flame-growth", "Where memory grew", lead, flame)
