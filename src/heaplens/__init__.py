@@ -28,7 +28,7 @@ _LAZY_CLASSES = {
     "HeapGraph": "heaplens._graph.heap",
     "GcMonitor": "heaplens._trace.gc_monitor",
     "GcReport": "heaplens._trace.gc_monitor",
-    "LeakReport": "heaplens._leaks.hunt",
+    "LeakReport": "heaplens._leaks.report",
     "SlotsReport": "heaplens._slots.advice",
 }
 
