@@ -27,6 +27,10 @@ Differences from objgraph:
   (what sys.getrefcount(obj) says in the caller, less its own argument where
   that is counted: not from 3.14 on). objgraph's numbers also count some of its
   own temporaries, and vary with the Python version.
+
+Longer than 500 lines on purpose: it is one public module that mirrors
+objgraph's one module function for function, so that the two can be read side
+by side; the heap-graph work it relies on lives in heaplens._graph.
 """
 
 import collections

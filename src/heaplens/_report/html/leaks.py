@@ -178,15 +178,11 @@ def _mean(values):
 
 def _render_holders(report):
     cards = [_render_holder(report, i, holder) for i, holder in enumerate(report["holders"])]
-    return "\n".join(
-        [
-            '<section id="holders"><h2>Who holds the leak</h2>',
-            '<p class="lead">A holder is the object whose references keep the leaked objects '
-            "alive: the place to fix the leak.</p>",
-            *cards,
-            "</section>",
-        ]
+    lead = (
+        "A holder is the object whose references keep the leaked objects alive: the place "
+        "to fix the leak."
     )
+    return page.section("holders", "Who holds the leak", lead, *cards)
 
 
 def _render_holder(report, index, holder):
@@ -236,15 +232,11 @@ def _render_holder(report, index, holder):
 
 def _render_groups(report):
     cards = [_render_group(report, i, group) for i, group in enumerate(report["groups"])]
-    return "\n".join(
-        [
-            '<section id="groups"><h2>What leaked</h2>',
-            '<p class="lead">The objects left alive, by type: where they were allocated, and the '
-            "chain of references from a root that keeps one of them alive.</p>",
-            *cards,
-            "</section>",
-        ]
+    lead = (
+        "The objects left alive, by type: where they were allocated, and the chain of "
+        "references from a root that keeps one of them alive."
     )
+    return page.section("groups", "What leaked", lead, *cards)
 
 
 def _render_group(report, index, group):
