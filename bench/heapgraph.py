@@ -470,7 +470,7 @@ def top_retainers_heaplens():
     the outermost retainers."""
     heaplens = _heaplens()
     heap_graph = _attribute(heaplens, "HeapGraph")
-    from heaplens import _retained
+    from heaplens._graph import retained as _retained
 
     def run():
         heap, build_seconds = _timed(heap_graph)
@@ -537,13 +537,13 @@ def _why_tail(heap, head, tail):
 
 
 def _top_of(heap, head, tail):
-    from heaplens import _retained
+    from heaplens._graph import retained as _retained
 
     return [row.retained for row in _retained.top_retainers(10, heap)]
 
 
 def _cycles_of(heap, head, tail):
-    from heaplens import _cycles
+    from heaplens._graph import cycles as _cycles
 
     return _cycles.cycles(heap).format(limit=1)
 

@@ -40,8 +40,8 @@ TRACERS = {
         Tracer("hl25", "hl(25)", TRACEMALLOC_API, "heaplens.tracemalloc", 25),
         # What `heaplens run` does: per-stack sums, the peak copy and the
         # timeline thread, 64 frames; every block, or one per 512 KiB.
-        Tracer("hlrun", "hl run", HEAPLENS_RUN, "heaplens._run", 64),
-        Tracer("hls", "hl run -s512K", HEAPLENS_RUN, "heaplens._run", 64, 512 * 1024),
+        Tracer("hlrun", "hl run", HEAPLENS_RUN, "heaplens._trace.recorder", 64),
+        Tracer("hls", "hl run -s512K", HEAPLENS_RUN, "heaplens._trace.recorder", 64, 512 * 1024),
         Tracer("memray", "memray", MEMRAY, "memray", 0),
     )
 }
@@ -75,9 +75,9 @@ def tracing(tracer, scratch_dir):
         with memray.Tracker(capture, native_traces=False, trace_python_allocators=True):
             yield None
     elif tracer.kind == HEAPLENS_RUN:
-        from heaplens import _run
+        from heaplens._trace.recorder import Recorder
 
-        recorder = _run.Recorder(nframe=tracer.nframe, sample_rate=tracer.sample_rate)
+        recorder = Recorder(nframe=tracer.nframe, sample_rate=tracer.sample_rate)
         recorder.start()
         try:
             yield None

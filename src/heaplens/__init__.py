@@ -20,20 +20,27 @@ from heaplens import tracemalloc as _tracemalloc
 
 # Classes that live in submodules, loaded on first access.
 _LAZY_CLASSES = {
-    "Capture": "heaplens._capture",
-    "Timeline": "heaplens._capture",
-    "Census": "heaplens._census",
-    "Mark": "heaplens._census",
-    "Chain": "heaplens._why",
-    "HeapGraph": "heaplens._why",
-    "GcMonitor": "heaplens._gc_monitor",
-    "GcReport": "heaplens._gc_monitor",
-    "LeakReport": "heaplens._leaks",
-    "SlotsReport": "heaplens._slots",
+    "Capture": "heaplens._trace.capture",
+    "Timeline": "heaplens._trace.capture",
+    "Census": "heaplens._graph.census",
+    "Mark": "heaplens._graph.census",
+    "Chain": "heaplens._graph.heap",
+    "HeapGraph": "heaplens._graph.heap",
+    "GcMonitor": "heaplens._trace.gc_monitor",
+    "GcReport": "heaplens._trace.gc_monitor",
+    "LeakReport": "heaplens._leaks.report",
+    "SlotsReport": "heaplens._slots.advice",
 }
 
 
 def __getattr__(name):
+    if name == "__version__":
+        # Written by meson from project() in meson.build, the one place the
+        # version is kept; read on first use so that `import heaplens` loads
+        # no more than the tracing API.
+        from heaplens._version import version
+
+        return version
     module_name = _LAZY_CLASSES.get(name)
     if module_name is None:
         raise AttributeError(f"module 'heaplens' has no attribute {name!r}")
@@ -41,8 +48,6 @@ def __getattr__(name):
 
     return getattr(importlib.import_module(module_name), name)
 
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Capture",
@@ -141,7 +146,7 @@ def load(path):
     OSError when it cannot be read. Files are checked in C; nothing is
     unpickled.
     """
-    from heaplens._run import load_capture
+    from heaplens._trace.recorder import load_capture
 
     return load_capture(path)
 
@@ -153,7 +158,7 @@ def census(*, untracked=True):
     objects the collector does not track are counted too; untracked=False
     counts gc.get_objects() only, as objgraph does, and is faster.
     """
-    from heaplens._census import census as _census
+    from heaplens._graph.census import census as _census
 
     return _census(untracked=untracked)
 
@@ -166,7 +171,7 @@ def cycles():
     finalizers. Classes, modules and module globals are left out: everything
     defined in a module is in one cycle with it.
     """
-    from heaplens._cycles import cycles as _cycles
+    from heaplens._graph.cycles import cycles as _cycles
 
     return _cycles()
 
@@ -176,7 +181,7 @@ def show_cycle(obj, filename="cycle.png"):
     edges, members with finalizers filled red. A .dot filename writes only the
     .dot file; without Graphviz's `dot` the .dot file is kept and a line says so.
     Returns the number of objects drawn (0 when obj is in no cycle)."""
-    from heaplens._cycles import show_cycle as _show_cycle
+    from heaplens._graph.cycles import show_cycle as _show_cycle
 
     return _show_cycle(obj, filename)
 
@@ -192,7 +197,7 @@ def gc_monitor(breakdown=True):
             run()
         print(monitor.report)
     """
-    from heaplens._gc_monitor import gc_monitor as _gc_monitor
+    from heaplens._trace.gc_monitor import gc_monitor as _gc_monitor
 
     return _gc_monitor(breakdown)
 
@@ -202,7 +207,7 @@ def growth_since(mark, limit=10, collect=False):
 
     No gc.collect() runs unless collect=True.
     """
-    from heaplens._census import growth_since as _growth_since
+    from heaplens._graph.census import growth_since as _growth_since
 
     return _growth_since(mark, limit=limit, collect=collect)
 
@@ -216,14 +221,14 @@ def why_alive(obj):
     This walks the heap once; for many questions build one heaplens.HeapGraph()
     and call its why_alive().
     """
-    from heaplens._why import HeapGraph
+    from heaplens._graph.heap import HeapGraph
 
     return HeapGraph().why_alive(obj)
 
 
 def referrers(obj):
     """Every reference to obj the heap graph knows: Referrer(description, label, holder)."""
-    from heaplens._why import HeapGraph
+    from heaplens._graph.heap import HeapGraph
 
     return HeapGraph().referrers(obj)
 
@@ -234,8 +239,8 @@ def refcount_report(obj):
     What is left over is held from C or an interpreter stack: a reference
     leaked by an extension shows up as `unexplained`.
     """
-    from heaplens._describe import counted
-    from heaplens._why import refcount_report as _refcount_report
+    from heaplens._graph.describe import counted
+    from heaplens._graph.heap import refcount_report as _refcount_report
 
     obj = counted(obj)  # a parameter lent by the caller (3.14+) is in no count
     return _refcount_report(obj)
@@ -245,7 +250,7 @@ def retained(obj):
     """Bytes that would be freed if obj went away: the sizes of the objects it
     dominates in the heap graph (every chain from a root to them passes
     through it), its own included."""
-    from heaplens._retained import retained as _retained
+    from heaplens._graph.retained import retained as _retained
 
     return _retained(obj)
 
@@ -254,7 +259,7 @@ def top_retainers(n=10):
     """The n objects that retain the most memory (a RetainerReport), each with
     its retained size, its why_alive chain and, with the tracer on, where it
     was allocated. Modules, their globals and classes are left out."""
-    from heaplens._retained import top_retainers as _top_retainers
+    from heaplens._graph.retained import top_retainers as _top_retainers
 
     return _top_retainers(n)
 
@@ -272,7 +277,7 @@ def find_leaks(func, *args, repeat=5, warmup=2, **kwargs):
     collection frees are not leaks. The tracer is started for the hunt if it
     is off, and stopped again after it.
     """
-    from heaplens._leaks import find_leaks as _find_leaks
+    from heaplens._leaks.hunt import find_leaks as _find_leaks
 
     return _find_leaks(func, *args, repeat=repeat, warmup=warmup, **kwargs)
 
@@ -289,7 +294,7 @@ def leak_check(nframe=32):
     cannot tell a leak from a cache the block filled once: prefer find_leaks()
     for a function.
     """
-    from heaplens._leaks import leak_check as _leak_check
+    from heaplens._leaks.hunt import leak_check as _leak_check
 
     return _leak_check(nframe=nframe)
 
@@ -300,6 +305,6 @@ def slots_advice(min_instances=1000):
     spend on per-instance dicts or inline values, the attribute names seen, a
     suggested `__slots__ = (...)`, the saving measured on this interpreter, and
     warnings where __slots__ would break code."""
-    from heaplens._slots import slots_advice as _slots_advice
+    from heaplens._slots.advice import slots_advice as _slots_advice
 
     return _slots_advice(min_instances=min_instances)

@@ -27,6 +27,10 @@ Differences from objgraph:
   (what sys.getrefcount(obj) says in the caller, less its own argument where
   that is counted: not from 3.14 on). objgraph's numbers also count some of its
   own temporaries, and vary with the Python version.
+
+Longer than 500 lines on purpose: it is one public module that mirrors
+objgraph's one module function for function, so that the two can be read side
+by side; the heap-graph work it relies on lives in heaplens._graph.
 """
 
 import collections
@@ -34,13 +38,13 @@ import gc
 import io
 import itertools
 import operator
-import os
 import sys
 import tempfile
 import types
 
-from heaplens import _args, _core, _dot
-from heaplens._describe import GETREFCOUNT_ARGUMENT, counted
+from heaplens import _args, _core
+from heaplens._graph import dot as _dot
+from heaplens._graph.describe import GETREFCOUNT_ARGUMENT, PACKAGE_DIR, counted
 
 __all__ = [
     "at",
@@ -64,15 +68,12 @@ __all__ = [
 
 __version__ = "3.6.2"  # the objgraph version whose behaviour this module follows
 
-# Frames executing code under this directory (heaplens's own) are never roots.
-_PACKAGE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
-
 _short_typename = _dot.short_typename
 _long_typename = _dot.long_typename
 
 
 def _build_graph(untracked, ignore=()):
-    return _core.build_graph(ignore=ignore, skip_frames_under=_PACKAGE_DIR, untracked=untracked)
+    return _core.build_graph(ignore=ignore, skip_frames_under=PACKAGE_DIR, untracked=untracked)
 
 
 # ---- counting by type --------------------------------------------------------

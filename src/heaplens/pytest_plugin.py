@@ -4,7 +4,7 @@
 checks the tests it marks (on a function, a class or a module's pytestmark;
 the closest marker wins). A checked test is called warmup + repeat times with
 the same fixture values, set up once before the first call, inside a leak hunt
-(heaplens._leaks.run_hunt). When the measured calls leave objects alive that
+(heaplens._leaks.hunt.run_hunt). When the measured calls leave objects alive that
 keep accumulating, the test fails with the leak report as its message: the
 holder first. See docs/pytest-plugin.md.
 
@@ -255,7 +255,7 @@ def _run_checked(pyfuncitem, repeat, warmup):
     to be async (it is then left to pytest, unchecked)."""
     import warnings
 
-    from heaplens._leaks import run_hunt
+    from heaplens._leaks.hunt import run_hunt
 
     tally = _tally(pyfuncitem.config)
     test = pyfuncitem.obj

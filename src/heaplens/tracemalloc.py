@@ -14,7 +14,7 @@ stdlib:
 """
 
 from heaplens import _core
-from heaplens._snapshot import (
+from heaplens._trace.snapshot import (
     BaseFilter,
     DomainFilter,
     Filter,

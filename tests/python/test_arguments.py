@@ -214,7 +214,7 @@ def test_top_retainers_huge_count_is_all_rows():
     out = run_isolated(
         """
         import heaplens
-        from heaplens._retained import top_retainers
+        from heaplens._graph.retained import top_retainers
 
         heap = heaplens.HeapGraph()
         ids = heap.graph.top_retainers(10**30)

@@ -174,7 +174,7 @@ def test_show_cycle_writes_dot_with_labels_and_finalizers(tmp_path, capsys):
 def test_show_cycle_renders_png_or_says_graphviz_is_missing(tmp_path, capsys, monkeypatch):
     a, b = Ring(), Ring()
     a.next, b.next = b, a
-    from heaplens import _dot
+    from heaplens._graph import dot as _dot
 
     monkeypatch.setattr(_dot, "find_program", lambda name: None)
     assert heaplens.show_cycle(a, str(tmp_path / "c.png")) == 2

@@ -206,8 +206,8 @@ def heap_shape():
 
 
 def _queries(holder):
-    from heaplens._cycles import cycles
-    from heaplens._retained import retained, top_retainers
+    from heaplens._graph.cycles import cycles
+    from heaplens._graph.retained import retained, top_retainers
 
     tenth = holder[0]
     for _ in range(10):
@@ -225,7 +225,7 @@ def _queries(holder):
 
 @pytest.mark.parametrize("name", ["why_alive", "referrers", "retained", "top_retainers", "cycles"])
 def test_graph_queries_raise_memory_error_and_leave_the_graph_whole(heap_shape, name):
-    from heaplens._why import HeapGraph
+    from heaplens._graph.heap import HeapGraph
 
     query = _queries(heap_shape)[name]
     expected = query(HeapGraph())
@@ -258,7 +258,7 @@ def test_graph_queries_raise_memory_error_and_leave_the_graph_whole(heap_shape, 
 
 
 def test_graph_build_raises_memory_error(heap_shape):
-    from heaplens._why import HeapGraph
+    from heaplens._graph.heap import HeapGraph
 
     outcomes = set()
     for n in (1, 2, 3, 5, 8, 13, 21, 34, 55, 89):
@@ -319,8 +319,8 @@ def test_snapshot_dump_and_load(snapshot, tmp_path):
 
 
 def test_capture_write_and_load(snapshot, tmp_path):
-    from heaplens._capture import Capture
-    from heaplens._run import load_capture, save_capture
+    from heaplens._trace.capture import Capture
+    from heaplens._trace.recorder import load_capture, save_capture
 
     path = tmp_path / "run.hlc"
     capture = Capture({"peak": snapshot, "exit": snapshot}, None, {"python": "3"}, str(path))

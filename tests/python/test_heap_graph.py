@@ -14,8 +14,8 @@ from conftest import GETREFCOUNT_ARGUMENT
 
 import heaplens
 from heaplens import _core
-from heaplens._describe import describe
-from heaplens._why import OmittedSteps
+from heaplens._graph.describe import describe
+from heaplens._graph.heap import OmittedSteps
 
 LEAKAPP = textwrap.dedent(
     """

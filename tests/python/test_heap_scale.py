@@ -19,7 +19,7 @@ import time
 import pytest
 
 import heaplens
-from heaplens._why import OmittedSteps
+from heaplens._graph.heap import OmittedSteps
 
 UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 N = int(os.environ.get("HEAPLENS_SCALE_N", 100_000 if UNDER_ASAN else 1_000_000))

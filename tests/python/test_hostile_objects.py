@@ -374,7 +374,9 @@ def test_gc_monitor_names_hostile_garbage(hostile):
 
 
 def test_the_describing_helpers_themselves():
-    from heaplens import _core, _describe, _dot
+    from heaplens import _core
+    from heaplens._graph import describe as _describe
+    from heaplens._graph import dot as _dot
 
     objs = [C.Proxy(), C.LyingClass(), C.Strange(), C.Strange, C.HostileDict(), C.HostileList()]
     RAN.clear()

@@ -168,7 +168,7 @@ assert status == 0, status
     run_isolated(
         f"""
 import sys
-from heaplens._cli import main
+from heaplens._cli.main import main
 sys.exit(main(["run", "-o", {str(tmp_path / "out.hlc")!r}, {str(script)!r}, {str(seen)!r}]))
 """,
         expect_exit=0,

@@ -8,8 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from heaplens._describe import human_size
-from heaplens._leak_html import render_leak_report
+from heaplens._report.html.leaks import render_leak_report
+from heaplens._report.units import format_bytes
 
 VOID = {"meta", "br", "hr", "wbr"}
 # Every element the page may hold; anything else came from the data.
@@ -285,7 +285,7 @@ def test_every_part_of_the_report_is_shown():
     assert report["title"] in text
     assert "3.11.7" in text and "0.1.0" in text
     assert "12,345" in text  # objects, with thousands separators
-    assert human_size(3400) in text and human_size(61200) in text
+    assert format_bytes(3400, decimals=1) in text and format_bytes(61200, decimals=1) in text
     for holder in report["holders"]:
         for key in ("holder", "sentence"):
             assert holder[key] in text
@@ -295,7 +295,10 @@ def test_every_part_of_the_report_is_shown():
     assert "held from C" in text  # the external holder's kind, explained
     for group in report["groups"]:
         assert group["type"] in text
-        assert human_size(group["size"]) in text and human_size(group["retained"]) in text
+        assert (
+            format_bytes(group["size"], decimals=1) in text
+            and format_bytes(group["retained"], decimals=1) in text
+        )
         if group["site"]:
             assert group["site"] in text
         for filename, lineno, line in group["traceback"] or []:

@@ -29,7 +29,7 @@ objgraph = pytest.importorskip("objgraph")
 
 import heaplens  # noqa: E402
 import heaplens.objgraph as hog  # noqa: E402
-from heaplens import _dot  # noqa: E402
+from heaplens._graph import dot as _dot  # noqa: E402
 
 HAVE_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAVE_DOT, reason="graphviz (dot) is not installed")

@@ -1,11 +1,11 @@
-"""Progress on a terminal's stderr (heaplens._progress), with fake streams
+"""Progress on a terminal's stderr (heaplens._cli.progress), with fake streams
 and a fake clock."""
 
 import io
 
 import pytest
 
-from heaplens._progress import Progress
+from heaplens._cli.progress import Progress
 
 
 class FakeTerminal(io.StringIO):

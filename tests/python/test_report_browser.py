@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from browser import cdp, fixtures
 
-from heaplens._report_html import render_diff_report, render_run_report
+from heaplens._report.html.run import render_diff_report, render_run_report
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 READY = "document.documentElement.dataset.ready === '1'"

@@ -10,8 +10,9 @@ from html.parser import HTMLParser
 import pytest
 from browser import fixtures
 
-from heaplens import _report_html
-from heaplens._report_html import render_diff_report, render_run_report
+from heaplens._report.html import chart, flame, page
+from heaplens._report.html import run as _report_html
+from heaplens._report.html.run import render_diff_report, render_run_report
 
 VOID = {"meta", "link", "br", "hr", "wbr", "input", "img"}
 # Every element the pages may hold; anything else came from the data.
@@ -250,7 +251,7 @@ def test_flame_graph_box_count_is_bounded_on_wide_deep_inputs():
     data = dict(fixtures.run_report(n_tail=10), peak=snap)
     page = render_run_report(data)
     root = flame_root(parse(page), "fg-peak")
-    assert len(root.find_all("div", "fg-n")) <= _report_html._MAX_BOXES
+    assert len(root.find_all("div", "fg-n")) <= flame._MAX_BOXES
     assert len(page) < 3_000_000
 
 
@@ -297,7 +298,7 @@ def test_long_timelines_are_thinned_keeping_the_peak():
         for i in range(10_000)
     ]
     points[7777]["traced_max"] = 10**9
-    thinned = _report_html._thin(points, 1500)
+    thinned = chart._thin(points, 1500)
     assert len(thinned) <= 1500
     assert max(p["traced_max"] for p in thinned) == 10**9
     assert thinned[0]["t"] == 0 and all(p["rss"] is None for p in thinned)
@@ -309,16 +310,16 @@ def test_long_timelines_are_thinned_keeping_the_peak():
      (3 * 2**30, "GiB", "3 GiB")],
 )  # fmt: skip
 def test_byte_axis_uses_binary_units(top, unit, last):
-    ticks, y_max = _report_html._byte_ticks(top)
+    ticks, y_max = chart._byte_ticks(top)
     assert ticks[0][0] == 0 and y_max >= top
     assert all(label.endswith(" " + unit) for _, label in ticks)
     assert ticks[-1][1] == last
 
 
 def test_time_axis_switches_to_minutes_on_long_runs():
-    ticks, end = _report_html._time_ticks(600.0)
+    ticks, end = chart._time_ticks(600.0)
     assert end >= 600 and ticks[-1][1] == "10 min"
-    ticks, end = _report_html._time_ticks(0.35)
+    ticks, end = chart._time_ticks(0.35)
     assert ticks[1][1] == "0.05 s" and end == pytest.approx(0.35)
 
 
@@ -411,7 +412,7 @@ def test_control_and_bidi_characters_are_made_visible():
 
 
 def test_json_in_script_cannot_close_the_element():
-    text = _report_html._script_json({"a": "</script><!--", "b": "&"})
+    text = page.script_json({"a": "</script><!--", "b": "&"})
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text) == {"a": "</script><!--", "b": "&"}
 

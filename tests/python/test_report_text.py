@@ -1,4 +1,5 @@
-"""The report data of captures and diffs, and its text (heaplens._report).
+"""The report data of captures and diffs (heaplens._report.data), its text
+(heaplens._report.text) and units (heaplens._report.units).
 
 Snapshots are built from raw trace tuples (frames most recent first) or, where
 one trace must stand for many blocks as in `heaplens run` captures, from a
@@ -10,21 +11,12 @@ import re
 
 import pytest
 
-from heaplens import _report
-from heaplens._capture import Capture, Timeline
-from heaplens._report import (
-    build_diff_report,
-    build_run_report,
-    format_bytes,
-    format_count,
-    format_diff,
-    format_percent,
-    format_report,
-    format_run_summary,
-    format_seconds,
-    frame_text,
-)
-from heaplens._snapshot import Snapshot, Statistic, Traceback
+from heaplens._report.data import build_diff_report, build_run_report
+from heaplens._report.lines import frame_text
+from heaplens._report.text import format_diff, format_report, format_run_summary
+from heaplens._report.units import format_bytes, format_count, format_percent, format_seconds
+from heaplens._trace.capture import Capture, Timeline
+from heaplens._trace.snapshot import Snapshot, Statistic, Traceback
 
 APP = "/srv/app/src/app/loader.py"
 MAIN = "/srv/app/main.py"
@@ -599,5 +591,13 @@ def test_diff_text_fits_hostile_inputs():
 
 
 def test_module_exports_the_functions_the_cli_calls():
-    for name in ("build_run_report", "build_diff_report", "format_run_summary", "format_report"):
-        assert callable(getattr(_report, name))
+    from heaplens._report import data, text
+
+    for module, name in (
+        (data, "build_run_report"),
+        (data, "build_diff_report"),
+        (text, "format_run_summary"),
+        (text, "format_report"),
+        (text, "format_diff"),
+    ):
+        assert callable(getattr(module, name))

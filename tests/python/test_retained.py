@@ -6,8 +6,8 @@ import sys
 import types
 
 import heaplens
-from heaplens import _retained
-from heaplens._retained import RetainerReport
+from heaplens._graph import retained as _retained
+from heaplens._graph.retained import RetainerReport
 
 
 class Obj:

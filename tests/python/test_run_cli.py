@@ -228,8 +228,17 @@ def test_capture_stays_small_for_a_long_run(tmp_path):
     assert len(heaplens.load(out).timeline) <= 4096
 
 
+def _file_name(filename):
+    """A file of the heaplens package by its path in the package
+    ('_cli/run.py'), any other file by its base name ('signal.py')."""
+    package = os.path.dirname(heaplens.__file__) + os.sep
+    if filename.startswith(package):
+        return filename[len(package) :].replace(os.sep, "/")
+    return os.path.basename(filename)
+
+
 def _innermost_file(frames):
-    return os.path.basename(frames[0][0])
+    return _file_name(frames[0][0])
 
 
 def test_capture_holds_the_program_not_heaplens(tmp_path):
@@ -247,7 +256,8 @@ def test_capture_holds_the_program_not_heaplens(tmp_path):
     result = run_cli("run", "-o", out, prog)
     assert result.returncode == 0, result.stderr
     capture = heaplens.load(out)
-    harness = ("_run.py", "_cli.py", "__main__.py", "signal.py", "enum.py")
+    harness = ("_cli/run.py", "_cli/main.py", "_trace/recorder.py", "__main__.py")
+    harness += ("signal.py", "enum.py")
     for name in ("peak", "exit"):
         for frames, size, _count in capture.snapshots[name].stack_statistics():
             assert _innermost_file(frames) not in harness, (name, size, frames)
@@ -340,12 +350,12 @@ def test_usage_errors(tmp_path):
 
 
 def test_recorder_refuses_a_second_recording():
-    from heaplens import _run
+    from heaplens._trace.recorder import Recorder
 
     heaplens.start()
     try:
         with pytest.raises(RuntimeError, match="already tracing"):
-            _run.Recorder().start()
+            Recorder().start()
     finally:
         heaplens.stop()
 
@@ -652,15 +662,20 @@ def test_heaplens_own_work_at_exit_is_not_the_programs(tmp_path, ending):
     peak = int(capture.info["peak_traced"])
     base_peak = int(heaplens.load(baseline).info["peak_traced"])
     assert peak - base_peak < 32 * 1024, (peak, base_peak)
-    own = ("traceback.py", "linecache.py", "tokenize.py", "_report.py", "_snapshot.py")
+    own = ("traceback.py", "linecache.py", "tokenize.py", "_trace/snapshot.py")
+    own += ("_report/data.py", "_report/text.py", "_report/lines.py", "_report/units.py")
     for name in ("peak", "exit"):
         stacks = capture.snapshots[name].stack_statistics()
         for frames, size, _count in stacks:
-            files = [os.path.basename(f) for f, _line, _function in frames]
+            files = [_file_name(f) for f, _line, _function in frames]
             assert not set(files) & set(own), (name, size, frames)
             # The frame and traceback objects Python makes as the exception
             # reaches heaplens's own frame are heaplens's too.
-            assert files[0] not in ("_run.py", "_cli.py"), (name, size, frames)
+            assert files[0] not in ("_cli/run.py", "_cli/main.py", "_trace/recorder.py"), (
+                name,
+                size,
+                frames,
+            )
     assert sum(size for _frames, size, _count in capture.peak.stack_statistics()) == peak
 
 
@@ -688,8 +703,12 @@ def test_fork_child_capture_holds_no_heaplens_bookkeeping(tmp_path):
     assert stack_bytes(child.exit, prog, 4) >= 10_000
     for name in ("peak", "exit"):
         for frames, size, _count in child.snapshots[name].stack_statistics():
-            inner = [os.path.basename(f) for f, _line, _function in frames]
-            assert inner[0] not in ("_run.py", "_cli.py"), (name, size, frames)
+            inner = [_file_name(f) for f, _line, _function in frames]
+            assert inner[0] not in ("_cli/run.py", "_cli/main.py", "_trace/recorder.py"), (
+                name,
+                size,
+                frames,
+            )
 
 
 def test_readme_find_leaks_example_says_what_its_arguments_are():

@@ -97,7 +97,7 @@ def test_heaplens_run_sees_memory_kept_after_the_program_stops_tracemalloc(tmp_p
         env={**_environ(), "PYTHONTRACEMALLOC": "1"},
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    from heaplens._run import load_capture
+    from heaplens._trace.recorder import load_capture
 
     peak = load_capture(str(capture)).peak._data.total_size()
     assert peak >= 40 * MIB, (peak, result.stdout, result.stderr[-2000:])

@@ -9,8 +9,9 @@ example drawn as labelled references and the members that have finalizers.
 from typing import NamedTuple
 
 from heaplens import _args, _core
-from heaplens._describe import allocation_site, human_size, type_module, type_name
-from heaplens._why import shown_indices
+from heaplens._graph.describe import allocation_site, type_module, type_name
+from heaplens._graph.heap import shown_indices
+from heaplens._report.units import format_bytes
 
 
 class CycleGroup(NamedTuple):
@@ -41,12 +42,12 @@ class CycleReport(list):
         if not self:
             return "no reference cycles among live objects"
         lines = [
-            f"{self.total_cycles:,} reference cycles, {human_size(self.total_size)} in all; "
+            f"{self.total_cycles:,} reference cycles, {format_bytes(self.total_size, decimals=1)} in all; "
             f"{len(self)} shapes, largest first:"
         ]
         for group in self[:limit]:
             head = (
-                f"  {group.count:>8,} x {group.shape}: {human_size(group.size)}, "
+                f"  {group.count:>8,} x {group.shape}: {format_bytes(group.size, decimals=1)}, "
                 f"{group.objects:,} objects"
             )
             lines.append(head)
@@ -81,7 +82,7 @@ def cycles(heap=None):
 
     `heap`: a heaplens.HeapGraph to reuse; by default the heap is walked now.
     """
-    from heaplens._why import HeapGraph
+    from heaplens._graph.heap import HeapGraph
 
     heap = heap or HeapGraph()
     graph = heap.graph
@@ -179,8 +180,8 @@ def show_cycle(obj, filename="cycle.png"):
     import os
     import tempfile
 
-    from heaplens import _dot
-    from heaplens._why import HeapGraph
+    from heaplens._graph import dot as _dot
+    from heaplens._graph.heap import HeapGraph
 
     filename = os.fspath(_args.path("show_cycle", "filename", filename))
     if isinstance(filename, bytes):

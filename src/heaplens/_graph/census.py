@@ -10,7 +10,8 @@ import gc
 from typing import NamedTuple
 
 from heaplens import _args, _core
-from heaplens._describe import human_size, type_name
+from heaplens._graph.describe import type_name
+from heaplens._report.units import format_bytes
 
 
 class CensusRow(NamedTuple):
@@ -45,10 +46,10 @@ class Census(list):
             name = row.name if len(row.name) <= 60 else row.name[:57] + "..."
             share = 100.0 * row.size / total
             lines.append(
-                f"{name:<{width}}  {row.count:>10,}  {human_size(row.size):>10}  {share:>5.1f}%"
+                f"{name:<{width}}  {row.count:>10,}  {format_bytes(row.size, decimals=1):>10}  {share:>5.1f}%"
             )
         lines.append(
-            f"{'total':<{width}}  {self.total_count:>10,}  {human_size(self.total_size):>10}"
+            f"{'total':<{width}}  {self.total_count:>10,}  {format_bytes(self.total_size, decimals=1):>10}"
         )
         return "\n".join(lines)
 
@@ -132,6 +133,6 @@ def format_growth(rows):
         name = row.name if len(row.name) <= 60 else row.name[:57] + "..."
         lines.append(
             f"{name:<{width}}  {row.count:>10,}  {row.count_delta:>+9,}  "
-            f"{human_size(row.size):>10}  {human_size(row.size_delta):>10}"
+            f"{format_bytes(row.size, decimals=1):>10}  {format_bytes(row.size_delta, decimals=1):>10}"
         )
     return "\n".join(lines)

@@ -18,6 +18,10 @@ from heaplens import _core
 
 _REPR_MAX = 60
 
+# The heaplens package's directory (with a trailing separator): frames running
+# code under it are heaplens's own, never roots or allocation sites.
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
 
 # ---- reference counts -------------------------------------------------------
 # From 3.14 the interpreter may lend a local variable to a call without
@@ -133,13 +137,3 @@ def allocation_site(obj):
         return None
     filename, lineno = found[0][0]
     return f"{filename}:{lineno}"
-
-
-def human_size(size):
-    """1234567 -> '1.2 MiB'."""
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"

@@ -16,7 +16,8 @@ import types
 from typing import NamedTuple, Optional
 
 from heaplens import _args
-from heaplens._describe import allocation_site, human_size, type_name
+from heaplens._graph.describe import allocation_site, type_name
+from heaplens._report.units import format_bytes
 
 
 class Retainer(NamedTuple):
@@ -50,7 +51,7 @@ class RetainerReport(list):
     def format(self):
         lines = [] if self else ["nothing retains memory (no object is reachable from a root)"]
         for rank, row in enumerate(self, 1):
-            head = f"{rank:>3}. {human_size(row.retained):>10} retained by {row.description}"
+            head = f"{rank:>3}. {format_bytes(row.retained, decimals=1):>10} retained by {row.description}"
             lines.append(head + (f"  (allocated at {row.site})" if row.site else ""))
             lines.append(f"     why: {row.chain}".replace("\n", "\n          "))
         if self.types:
@@ -62,7 +63,9 @@ class RetainerReport(list):
             if inside:
                 count += f", {inside} of them inside another {type_name(row.type)}"
             name = type_name(row.type, shortnames=False)
-            lines.append(f"{rank:>3}. {human_size(row.retained):>10} retained by {name} ({count})")
+            lines.append(
+                f"{rank:>3}. {format_bytes(row.retained, decimals=1):>10} retained by {name} ({count})"
+            )
         return "\n".join(lines)
 
     def __str__(self):
@@ -71,7 +74,7 @@ class RetainerReport(list):
 
 def retained(obj, heap=None):
     """Bytes that would be freed if obj went away (0 for garbage or a new object)."""
-    from heaplens._why import HeapGraph
+    from heaplens._graph.heap import HeapGraph
 
     heap = heap or HeapGraph()
     node = heap.graph.find(obj)
@@ -83,7 +86,7 @@ def type_retainers(n=10, heap=None):
     rows, largest first. Classes and modules are not counted as instances of
     `type` or of a module type, nor modules' globals as dicts (they are the
     program's backbone, see top_retainers), so those types never appear."""
-    from heaplens._why import HeapGraph
+    from heaplens._graph.heap import HeapGraph
 
     n = _args.count("type_retainers", "n", n)
     heap = heap or HeapGraph()
@@ -105,7 +108,7 @@ def top_retainers(n=10, heap=None):
     defined in it, which says nothing a user can act on. An object dominated by
     one already listed is left out too: its memory is counted there.
     """
-    from heaplens._why import HeapGraph
+    from heaplens._graph.heap import HeapGraph
 
     # More than there are objects is all of them (graph.top_retainers clamps).
     n = _args.count("top_retainers", "n", n)

@@ -233,7 +233,7 @@ def _reader_gone():
 
 
 def _run(run_parser, args):
-    from heaplens import _run
+    from heaplens._cli import run
 
     program = list(args.program)
     if args.module:
@@ -245,7 +245,7 @@ def _run(run_parser, args):
     else:
         run_parser.error("run needs a script or -m module")
     try:
-        return _run.run_program(
+        return run.run_program(
             target,
             rest,
             is_module=is_module,
@@ -255,19 +255,19 @@ def _run(run_parser, args):
             interval=args.interval / 1000.0,
             quiet=args.quiet,
         )
-    except _run.UsageError as exc:
+    except run.UsageError as exc:
         raise UsageError(str(exc)) from None
 
 
 def _load(path):
     """The Capture in path, or UsageError saying what is wrong with it."""
-    from heaplens import _run
-    from heaplens._progress import Progress
+    from heaplens._cli.progress import Progress
+    from heaplens._trace.recorder import load_capture
 
     with Progress(f"Loading {os.path.basename(path)}") as progress:
         progress.update(0, 1)
         try:
-            capture = _run.load_capture(path)
+            capture = load_capture(path)
         except (OSError, ValueError) as exc:
             raise UsageError(str(exc)) from None
         progress.update(1, 1)
@@ -276,12 +276,12 @@ def _load(path):
 
 def _show(data, html_path, render_html, format_text):
     """Write data as an HTML page to html_path (render_html's name in
-    heaplens._report_html), or print it as text with format_text. Returns 0."""
+    heaplens._report.html.run), or print it as text with format_text. Returns 0."""
     if html_path is None:
         print(format_text(data))
         sys.stdout.flush()  # a reader that has gone is noticed here, not at exit
         return 0
-    from heaplens import _report_html
+    from heaplens._report.html import run as _report_html
 
     try:
         with open(html_path, "w", encoding="utf-8") as out:
@@ -293,17 +293,17 @@ def _show(data, html_path, render_html, format_text):
 
 
 def _report_command(args):
-    from heaplens import _report
-    from heaplens._progress import Progress
+    from heaplens._cli.progress import Progress
+    from heaplens._report import data, text
 
     capture = _load(args.file)
     with Progress("Building the report") as progress:
-        report = _report.build_run_report(capture, progress=progress)
+        report = data.build_run_report(capture, progress=progress)
     return _show(
         report,
         args.html,
         "render_run_report",
-        lambda data: _report.format_report(data, limit=args.top),
+        lambda report: text.format_report(report, limit=args.top),
     )
 
 
@@ -315,7 +315,7 @@ def _pick(capture, at, path):
 
 
 def _diff_command(args):
-    from heaplens import _report
+    from heaplens._report import data, text
 
     old_capture, new_capture = _load(args.old), _load(args.new)
     old, new = _pick(old_capture, args.at, args.old), _pick(new_capture, args.at, args.new)
@@ -323,7 +323,7 @@ def _diff_command(args):
     new_name = args.at or ("exit" if new_capture.exit is not None else "")
     old_label = f"{os.path.basename(args.old)}" + (f" ({old_name})" if old_name else "")
     new_label = f"{os.path.basename(args.new)}" + (f" ({new_name})" if new_name else "")
-    diff = _report.build_diff_report(old, new, old_label, new_label)
+    diff = data.build_diff_report(old, new, old_label, new_label)
     for capture in (old_capture, new_capture):
         if capture.info.get("sample_rate", "0") not in ("", "0"):
             diff["notes"].append(
@@ -335,5 +335,5 @@ def _diff_command(args):
         diff,
         args.html,
         "render_diff_report",
-        lambda data: _report.format_diff(data, limit=args.top),
+        lambda diff: text.format_diff(diff, limit=args.top),
     )

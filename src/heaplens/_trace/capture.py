@@ -6,7 +6,35 @@ snapshots taken with the API) or read from a file with load_capture(), which
 checks the file in C and never unpickles anything.
 """
 
+import os
 from collections import namedtuple
+
+# Files of `heaplens run` itself (and runpy), as (package directories, file
+# name) from the end of the path: outermost frames from them are the harness,
+# not the program, and are left out of every stack. Both layouts: captures
+# made before heaplens had subpackages name heaplens/_run.py and _cli.py.
+_HARNESS_FILES = (
+    (("heaplens",), "__main__.py"),
+    (("heaplens", "_cli"), "main.py"),
+    (("heaplens", "_cli"), "run.py"),
+    (("heaplens", "_trace"), "recorder.py"),
+    (("heaplens",), "_run.py"),
+    (("heaplens",), "_cli.py"),
+)
+
+
+def is_harness_file(filename):
+    """Whether a frame's file belongs to the heaplens run harness: runpy, the
+    heaplens package's run, CLI and __main__ modules, or the console script.
+    Decided by name only, so it holds for captures made on other machines."""
+    if filename == "<frozen runpy>" or filename.endswith(os.sep + "runpy.py"):
+        return True
+    parts = filename.split(os.sep)
+    for directories, name in _HARNESS_FILES:
+        if parts[-1] == name and tuple(parts[-1 - len(directories) : -1]) == directories:
+            return True
+    return parts[-1] == "heaplens" and parts[-2:-1] == ["bin"]
+
 
 # One sample of the timeline. t_ns: nanoseconds since Timeline.start_ns;
 # traced: traced bytes at that moment; traced_max: the highest traced size

@@ -6,22 +6,20 @@ heaplens build a fresh graph per call; build one HeapGraph and query it many
 times when asking about many objects.
 """
 
-import os
 import sys
 from typing import NamedTuple, Optional
 
 from heaplens import _args, _core
-from heaplens._census import Census, CensusRow
-from heaplens._describe import (
+from heaplens._graph.census import Census, CensusRow
+from heaplens._graph.describe import (
     GETREFCOUNT_ARGUMENT,
+    PACKAGE_DIR,
     allocation_site,
     counted,
     describe,
     describe_frame,
     type_name,
 )
-
-PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class Step(NamedTuple):

@@ -10,6 +10,14 @@ few distinct stacks, frames and file names, and builds a Trace object only when
 one is asked for. Raw tuples keep the stdlib's layout: a trace is
 (domain, size, frames, total_nframe) and frames run most recent first, so
 filters written for the stdlib (their _match method) work unchanged.
+
+Longer than 500 lines on purpose: it is the counterpart of the stdlib's one
+Lib/tracemalloc.py (the same classes in the same module, so that the two read
+side by side), and `import heaplens` loads it whole and up front, so that a
+snapshot taken in a signal handler imports nothing; a split would add modules
+to that import for no reader's gain. For the same reason it keeps
+tracemalloc's own size format (_format_size, as stdlib tracemalloc prints it)
+instead of heaplens._report.units, which is not loaded by `import heaplens`.
 """
 
 import fnmatch

@@ -21,7 +21,7 @@ import time
 from typing import NamedTuple, Optional
 
 from heaplens import _args, _core
-from heaplens._describe import human_size
+from heaplens._report.units import format_bytes
 
 _lock = threading.Lock()
 
@@ -196,7 +196,9 @@ class GcReport:
         if self.breakdown and self._freed_rows():
             lines.append("freed by collections, by type:")
             for row in self.by_type()[:limit]:
-                lines.append(f"  {row.count:>10,}  {human_size(row.size):>10}  {_type_label(row)}")
+                lines.append(
+                    f"  {row.count:>10,}  {format_bytes(row.size, decimals=1):>10}  {_type_label(row)}"
+                )
             if any(row.site for row in self._freed_rows()):
                 lines.append("by the line that allocated them:")
                 for line, count, size, types in self.by_line()[:limit]:
@@ -205,7 +207,7 @@ class GcReport:
                         for name, n in sorted(types.items(), key=lambda kv: -kv[1])[:4]
                     )
                     lines.append(
-                        f"  {count:>10,}  {human_size(size):>10}  {format_site((line,))}  ({kinds})"
+                        f"  {count:>10,}  {format_bytes(size, decimals=1):>10}  {format_site((line,))}  ({kinds})"
                     )
         elif not self.breakdown:
             lines.append("(no breakdown by type: gc_monitor(breakdown=False))")
@@ -231,7 +233,7 @@ class GcReport:
             lines.append(f"(the monitor lost track of {self.dropped:,} objects for lack of memory)")
         lines.append(
             f"monitor overhead: {self.own_seconds * 1e3:.1f} ms, "
-            f"{human_size(self.peak_watch_bytes)} at most"
+            f"{format_bytes(self.peak_watch_bytes, decimals=1)} at most"
         )
         return "\n".join(lines)
 

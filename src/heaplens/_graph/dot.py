@@ -20,7 +20,7 @@ import subprocess
 import types
 
 from heaplens import _core
-from heaplens._describe import type_module
+from heaplens._graph.describe import type_module
 
 HEADER = "digraph ObjectGraph {\n  node[shape=box, style=filled, fillcolor=white];\n"
 FOOTER = "}\n"

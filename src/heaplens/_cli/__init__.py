@@ -1,0 +1,1 @@
+"""The heaplens command (run, report, diff) and its progress display."""

@@ -1,0 +1,3 @@
+"""The leak hunt: find_leaks() and leak_check() run code and analyse what it
+left alive; the holders of leaked objects; the LeakReport.
+"""

@@ -1,0 +1,224 @@
+"""The leak hunt: run code, find what it left alive, and name what holds it.
+
+find_leaks() calls a function warmup + repeat times; leak_check() wraps a
+block. The tracer stamps each block with the measured call that allocated it
+and the collector's young generation catches objects CPython reused from its
+free lists (src/ext/leak_tags.h), so after a full collection the heap graph
+can say which live objects each call created. A group of them (same type,
+same allocation site) that survives from several calls keeps accumulating:
+that is a leak. Its holder is the last object, on the shortest chain of
+references from a root, that is not itself part of a leak: `module global
+_cache (list)`, a dict inside a long-lived manager, an lru_cache, gc.garbage,
+or nothing at all (a reference leaked by C code).
+
+The report keeps names, numbers and text only: no reference to any object.
+"""
+
+import gc
+import sys
+import types
+
+from heaplens import _args, _core
+from heaplens._graph.describe import (
+    function_name,
+    type_name,
+)
+from heaplens._leaks.analysis import analyse
+from heaplens._leaks.report import LeakReport
+
+DEFAULT_NFRAME = 32
+
+
+class _Hunt:
+    """One leak hunt of n_calls measured calls; see leak_tags.h."""
+
+    def __init__(self, n_calls, nframe, ignore=()):
+        self.n_calls = n_calls
+        self.ignore = tuple(ignore)
+        self.started_tracer = not _core.is_tracing()
+        if self.started_tracer:
+            _core.start(nframe)
+        self.nframe = _core.get_traceback_limit()
+        self.call = 0
+        self.begun = False
+
+    def begin(self):
+        _realize_log_streams()
+        _collect()
+        _core.leak_tags_begin(self.n_calls)
+        self.begun = True
+        gc.callbacks.append(_core.leak_tags_gc_callback)
+
+    def enter_call(self):
+        """Start the next measured call: after a full collection everything
+        older is in the oldest generation and CPython's free lists are empty."""
+        gc.collect()
+        _core.leak_tags_young()  # what finalizers made during it: not the call's
+        self.call += 1
+        _core.leak_tags_set_call(self.call)
+
+    def leave_call(self):
+        _core.leak_tags_young()
+        _core.leak_tags_set_call(0)
+
+    def finish(self, report):
+        """Collect, walk the heap and fill `report`; always ends the hunt."""
+        try:
+            self._remove_callback()
+            _collect()
+            from heaplens._graph.heap import HeapGraph
+
+            # Whatever is young now was made after the calls (by the
+            # collection's finalizers, or here): tag it as not the calls'.
+            _core.leak_tags_young()
+            heap = HeapGraph(ignore=(report,))
+            # And what building the graph made (its arguments, such as the
+            # ignore tuple and build_graph's keyword dict): a tracked object
+            # from a free list would otherwise keep the stale tag of the
+            # object that had its address during a call.
+            _core.leak_tags_young()
+            rows = heap.graph.leak_tags()
+            analyse(heap, rows, self.n_calls, report, self.ignore)
+            if self.started_tracer:
+                report.notes.append(
+                    f"The tracer was started for this hunt with {self.nframe} frames and "
+                    "stopped after it."
+                )
+        finally:
+            self.end()
+
+    def end(self):
+        self._remove_callback()
+        if self.begun:
+            self.begun = False
+            dropped = _core.leak_tags_end()
+            if dropped:
+                raise MemoryError(f"the leak hunt could not record {dropped} objects")
+        if self.started_tracer:
+            self.started_tracer = False
+            _core.stop()
+
+    @staticmethod
+    def _remove_callback():
+        while _core.leak_tags_gc_callback in gc.callbacks:
+            gc.callbacks.remove(_core.leak_tags_gc_callback)
+
+
+def _realize_log_streams():
+    """On Python 3.11 an io.StringIO that is only written to keeps each write
+    as a str in a list that only C code refers to (CPython's _PyAccu; 3.12
+    writes into the StringIO's buffer). Log handlers, pytest's capture among
+    them, write every record to one, and the hunt would report those strings
+    as held from C. Reading at the end of a StringIO makes it keep its text in
+    its buffer, and later writes go there; the text and position do not change."""
+    if sys.version_info >= (3, 12):
+        return
+    import io
+    import logging
+
+    for handler in logging.getLogger().handlers:
+        stream = getattr(handler, "stream", None)
+        if type(stream) is io.StringIO and not stream.closed:
+            position = stream.tell()
+            stream.seek(0, io.SEEK_END)
+            stream.readline()
+            stream.seek(position)
+
+
+def _collect():
+    """Collect until nothing more goes (finalizers can free more next time)."""
+    for _ in range(4):
+        if gc.collect() == 0:
+            break
+
+
+def _name_of(func):
+    """'app.handle' for a function, the type's name for another callable:
+    read from C fields, as the callable may be a proxy."""
+    if type(func) is types.FunctionType:
+        module = func.__module__
+        module = module if type(module) is str else None
+    elif type(func) is types.MethodType and type(func.__func__) is types.FunctionType:
+        module = func.__func__.__module__
+        module = module if type(module) is str else None
+        func = func.__func__
+    else:
+        module = None
+    name = function_name(func)
+    return f"{module}.{name}" if module and module != "__main__" else name
+
+
+def find_leaks(func, *args, repeat=5, warmup=2, **kwargs):
+    """See heaplens.find_leaks."""
+    _args.callable_("find_leaks", "func", func)
+    return run_hunt(
+        lambda: func(*args, **kwargs),
+        repeat=repeat,
+        warmup=warmup,
+        title=f"find_leaks({_name_of(func)})",
+    )
+
+
+def run_hunt(call, *, repeat, warmup, title, ignore=()):
+    """Call call() warmup + repeat times and return the LeakReport of the
+    measured calls. Holders reached from a module, a frame or an object type
+    of a package in `ignore` (module name prefixes such as '_pytest') are
+    listed but not counted as leaks."""
+    _args.count("find_leaks", "repeat", repeat, minimum=1, maximum=1000)
+    _args.count("find_leaks", "warmup", warmup)
+    report = LeakReport(title, repeat, warmup)
+    hunt = _Hunt(repeat, DEFAULT_NFRAME, ignore)
+    try:
+        for _ in range(warmup):
+            call()
+        hunt.begin()
+        for _ in range(repeat):
+            hunt.enter_call()
+            try:
+                call()
+            finally:
+                hunt.leave_call()
+    except BaseException:
+        hunt.end()
+        raise
+    hunt.finish(report)
+    return report
+
+
+class leak_check:
+    """See heaplens.leak_check."""
+
+    def __init__(self, nframe=DEFAULT_NFRAME):
+        _args.count("leak_check", "nframe", nframe, minimum=1, maximum=_core.MAX_NFRAME)
+        self.report = LeakReport("the leak_check block", 1, 0)
+        self.hunt = None
+        self.nframe = nframe
+
+    def __enter__(self):
+        self.hunt = _Hunt(1, self.nframe)
+        try:
+            self.hunt.begin()
+            self.hunt.enter_call()
+        except BaseException:
+            self.hunt.end()
+            raise
+        return self.report
+
+    def __exit__(self, exc_type, exc, tb):
+        hunt, self.hunt = self.hunt, None
+        try:
+            hunt.leave_call()
+        except BaseException:
+            hunt.end()
+            raise
+        del exc, tb  # the exception's frames would hold the block's objects
+        hunt.finish(self.report)
+        if exc_type is not None:
+            self.report.notes.append(
+                f"The block raised {type_name(exc_type)}; its traceback was dropped before the "
+                "heap was walked, so what it held is not counted."
+            )
+        return False
+
+
+__all__ = ["find_leaks", "leak_check", "run_hunt"]

@@ -1,0 +1,145 @@
+"""What every heaplens HTML page shares: text from the data made safe
+(text() for content, plain() for attributes and titles: escaped, invisible
+characters spelled out, cut when too long), numbers and sizes as HTML, frames
+as labels and cells, JSON for a <script>, and the CSS and JS files of this
+package (asset()). The leak page (leaks.py) and the run and diff pages
+(run.py, chart.py, flame.py) build on it.
+"""
+
+import html
+import importlib.resources
+import json
+import os
+import re
+
+from heaplens._report.units import format_bytes
+
+CLIP = 300  # characters of one string from the data shown before it is cut
+
+# Characters that must not reach the page as themselves: C0 controls but tab
+# and newline, DEL, lone surrogates (which no encoding writes) and the bidi
+# overrides that can make text read differently from what it is.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def asset(name):
+    """The text of a CSS or JS file of this package (base.css, run.css, run.js)."""
+    return importlib.resources.files(__package__).joinpath(name).read_text(encoding="ascii")
+
+
+def visible(text):
+    """`text` with characters that would hide or garble it spelled out."""
+
+    def spell(match):
+        char = match.group()
+        if "\ud800" <= char <= "\udfff":
+            return "\ufffd"
+        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+    return _INVISIBLE.sub(spell, text)
+
+
+def text(value, limit=CLIP):
+    """`value` (a str from the data) as safe HTML, cut past `limit`
+    characters with a visible mark that says how much was left out."""
+    value = visible(value)
+    if len(value) <= limit:
+        return html.escape(value)
+    left_out = len(value) - limit
+    return (
+        f"{html.escape(value[:limit])}"
+        f'<span class="cut" title="{left_out:,} more characters not shown">'
+        f"&hellip; [+{left_out:,} characters]</span>"
+    )
+
+
+def plain(text, limit=120):
+    """`text` escaped for an attribute or the <title>: no markup, a plain cut."""
+    text = visible(text)
+    if len(text) > limit:
+        text = text[: limit - 1] + "\u2026"
+    return html.escape(text)
+
+
+def count(value):
+    """25 -> '25', 1234 -> '1,234', 2.5 -> '2.5', 5.0 -> '5'."""
+    if value is None:
+        return "&ndash;"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}".rstrip("0")
+    return f"{int(value):,}"
+
+
+def size(value):
+    """A byte size in human units, the exact count on hover."""
+    if value is None:
+        return "&ndash;"
+    return f'<span title="{int(value):,} bytes">{format_bytes(value, decimals=1)}</span>'
+
+
+def plural(value, word):
+    return word if value == 1 else word + "s"
+
+
+def script_json(value):
+    """`value` as JSON safe inside a <script> element: no `<`, `>` or `&`."""
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def share(part, whole):
+    """part/whole as plain text: '45.2%', '<0.1%' for a sliver, '' when whole is 0."""
+    if not whole:
+        return ""
+    share = 100.0 * part / whole
+    if 0 < abs(share) < 0.1:
+        return "<0.1%"
+    return f"{share:.1f}%"
+
+
+def percent(part, whole):
+    """share() as HTML."""
+    return html.escape(share(part, whole))
+
+
+def signed_size(value):
+    """A change in bytes: '+1.5 MiB', '&minus;300 B', '0 B', exact count on hover."""
+    sign = "+" if value > 0 else "&minus;" if value < 0 else ""
+    return f'<span title="{value:+,} bytes">{sign}{format_bytes(abs(value), decimals=1)}</span>'
+
+
+def signed_count(value):
+    """A change in a count: '+12', '&minus;3', '0'."""
+    sign = "+" if value > 0 else "&minus;" if value < 0 else ""
+    return f"{sign}{abs(value):,}"
+
+
+def where(frame):
+    """'file:line' of a frame dict, unescaped."""
+    return f"{frame.get('file') or '?'}:{frame.get('line') or '?'}"
+
+
+def frame_label(frame):
+    """'function (base.py:12)', the short label of a box, unescaped."""
+    short = f"{os.path.basename(frame.get('file') or '') or '?'}:{frame.get('line') or '?'}"
+    function = frame.get("function")
+    return f"{function} ({short})" if function else short
+
+
+def site_cell(frame):
+    """A table cell naming a frame: the function, then file:line below it."""
+    function = frame.get("function")
+    name = f'<code class="fn">{text(function, 120)}</code>' if function else ""
+    return f'{name}<span class="loc">{text(where(frame))}</span>'
+
+
+def section(key, heading, lead, *parts):
+    """One <section> with its heading, the sentence saying what it shows, and parts."""
+    return "\n".join(
+        [
+            f'<section id="{key}"><h2>{heading}</h2>',
+            f'<p class="lead">{lead}</p>',
+            *parts,
+            "</section>",
+        ]
+    )
