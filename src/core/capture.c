@@ -1592,7 +1592,7 @@ static int hl__stream_crc(hl__window *window, uint64_t offset, const uint8_t *he
 static int hl__check_table(int fd, uint64_t file_size, char *errbuf, size_t errbuf_size) {
     hl__window window = {fd, file_size, 0, 0, NULL};
     uint64_t pos = HL__HEADER_SIZE;
-    const uint8_t *bytes;
+    const uint8_t *bytes = NULL; /* set by hl__window_get before any use (gcc 16 -O3 cannot tell) */
     hl_capture header_only;
     char tag_buf[16];
     int rc = -1;
