@@ -26,6 +26,7 @@
 #include "live_table.h"
 #include "scc.h"
 #include "snapshot_data.h"
+#include "stack_cache.h"
 #include "stack_sums.h"
 #include "stack_table.h"
 #include "stats.h"
@@ -234,6 +235,54 @@ static void test_stack_table(void) {
         if (injected == 0)
             break;
         ASSERT_LT(failed_at, STACK_N);
+    }
+}
+
+/* ---- stack cache: init, put ------------------------------------------------- */
+
+/* A put that cannot copy its frames leaves its slot empty (a later find
+ * misses) and the other slots as they were. */
+static void test_stack_cache(void) {
+    enum { N = 40 };
+    for (uint64_t n = 1;; n++, points++) {
+        hl_stack_cache c;
+        hl_stack_id id;
+        arm(n);
+        int rc = hl_stack_cache_init(&c, 64);
+        int put[N] = {0};
+        for (size_t i = 0; rc == 0 && i < N; i++) {
+            hl_frame_ref frames[16];
+            uint16_t nframe = stack_frames(i, frames);
+            uint64_t hash = hl_stack_hash(frames, nframe, nframe);
+            put[i] = hl_stack_cache_put(&c, hash, 1, frames, nframe, nframe, (hl_stack_id)i) == 0;
+        }
+        uint64_t injected = disarm();
+        if (rc < 0) {
+            ASSERT_GT(injected, 0);
+            ASSERT_EQ(hl_stack_cache_memory(&c), 0);
+            hl_stack_cache_destroy(&c);
+            continue;
+        }
+        /* Later puts may have replaced earlier ones (direct-mapped): look up
+         * in reverse, the newest put of each slot first. */
+        uint64_t seen = 0;
+        for (size_t i = N; i-- > 0;) {
+            hl_frame_ref frames[16];
+            uint16_t nframe = stack_frames(i, frames);
+            uint64_t hash = hl_stack_hash(frames, nframe, nframe);
+            uint64_t bit = (uint64_t)1 << (hash & 63);
+            int found = hl_stack_cache_find(&c, hash, 1, frames, nframe, nframe, &id);
+            if (!(seen & bit) && put[i]) {
+                ASSERT_EQ(found, 1);
+                ASSERT_EQ(id, (hl_stack_id)i);
+            } else if (!(seen & bit)) {
+                ASSERT_EQ(found, 0);
+            }
+            seen |= bit;
+        }
+        hl_stack_cache_destroy(&c);
+        if (injected == 0)
+            break;
     }
 }
 
@@ -769,6 +818,7 @@ int main(void) {
     RUN_OOM_TEST(test_live_table);
     RUN_OOM_TEST(test_live_table_replace_by_big);
     RUN_OOM_TEST(test_stack_table);
+    RUN_OOM_TEST(test_stack_cache);
     RUN_OOM_TEST(test_u64_map);
     RUN_OOM_TEST(test_stack_sums);
     RUN_OOM_TEST(test_snapshot_validate_and_stats);
