@@ -572,6 +572,12 @@ uint64_t hlpy_hooks_lost(void) {
     return atomic_load(&hl_hooks_lost);
 }
 
+int hlpy_hooks_raw_wrapped(void) {
+    PyMemAllocatorEx top;
+    PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &top);
+    return top.malloc != hlpy_raw_malloc;
+}
+
 void hlpy_hooks_check_without_gil(void) {
     /* No allocation here: a tool under ours may take the GIL in its RAW hook
      * (the stdlib tracemalloc does), and one that is being stopped meanwhile

@@ -46,6 +46,12 @@ HL_WARN_UNUSED int hlpy_hooks_check(void);
  * thread that has a state attached or while the interpreter finalizes. */
 void hlpy_hooks_check_without_gil(void);
 
+/* 1 when the RAW allocator on top of the chain is not heaplens's wrapper:
+ * another tool wraps it and may call it under a lock of its own (the stdlib
+ * tracemalloc of 3.15 does), so the wrapper must not even wait a bounded time
+ * for the GIL. Any thread; allocates nothing. */
+int hlpy_hooks_raw_wrapped(void);
+
 /* How many times a wrapper was found out of the chain and put back. */
 uint64_t hlpy_hooks_lost(void);
 

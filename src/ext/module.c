@@ -20,6 +20,7 @@
 #include "resolve.h"
 #include "safe_names.h"
 #include "snapshot_type.h"
+#include "stack_servant.h"
 #include "stack_table.h"
 #include "term_watch.h"
 #include "timeline_thread.h"
@@ -113,6 +114,14 @@ static PyObject *hlpy_stop(PyObject *module, PyObject *unused) {
     Py_RETURN_NONE;
 }
 
+/* _at_exit(): stop tracing, and have the stack servant end before the
+ * interpreter goes (registered with atexit by the module). */
+static PyObject *hlpy_at_exit(PyObject *module, PyObject *unused) {
+    PyObject *result = hlpy_stop(module, unused);
+    hlpy_stack_servant_quit();
+    return result;
+}
+
 /* is_tracing() is True only when heaplens records: a tracer whose hooks
  * another tool took away has them put back first (hlpy_hooks_check). */
 static PyObject *hlpy_is_tracing(PyObject *module, PyObject *unused) {
@@ -152,13 +161,14 @@ static PyObject *hlpy_get_tracer_counters(PyObject *module, PyObject *unused) {
     hlpy_tracer_counters c;
     hlpy_tracer_get_counters(&c);
     return Py_BuildValue(
-        "{sKsKsKsKsKsKsnsnsKsKsO}", "dropped", (unsigned long long)c.dropped, "unknown_stacks",
+        "{sKsKsKsKsKsKsKsnsnsKsKsO}", "dropped", (unsigned long long)c.dropped, "unknown_stacks",
         (unsigned long long)c.unknown_stacks, "stale_stacks", (unsigned long long)c.stale_stacks,
-        "gil_unsafe", (unsigned long long)c.gil_unsafe, "bad_stack_ids",
-        (unsigned long long)c.bad_stack_ids, "hooks_lost", (unsigned long long)hlpy_hooks_lost(),
-        "stacks", (Py_ssize_t)c.stacks, "live_blocks", (Py_ssize_t)c.live_blocks,
-        "peaks_not_copied", (unsigned long long)c.peaks_not_copied, "sample_rate",
-        (unsigned long long)c.sample_rate, "sums", c.sums ? Py_True : Py_False);
+        "gil_unsafe", (unsigned long long)c.gil_unsafe, "gil_timeouts",
+        (unsigned long long)c.gil_timeouts, "bad_stack_ids", (unsigned long long)c.bad_stack_ids,
+        "hooks_lost", (unsigned long long)hlpy_hooks_lost(), "stacks", (Py_ssize_t)c.stacks,
+        "live_blocks", (Py_ssize_t)c.live_blocks, "peaks_not_copied",
+        (unsigned long long)c.peaks_not_copied, "sample_rate", (unsigned long long)c.sample_rate,
+        "sums", c.sums ? Py_True : Py_False);
 }
 
 /* (frames, total_nframe) of the block holding obj, or None. */
@@ -252,6 +262,8 @@ static PyMethodDef hl_module_methods[] = {
     {"term_watch_stop", hlpy_term_watch_stop, METH_NOARGS,
      "term_watch_stop(): stop watching and give the signal back to Python's handler"},
     {"stop", hlpy_stop, METH_NOARGS, "stop(): stop tracing and free every trace"},
+    {"_at_exit", hlpy_at_exit, METH_NOARGS,
+     "_at_exit(): stop(), and end heaplens's helper threads"},
     {"suspend_recording", hlpy_suspend_recording, METH_NOARGS,
      "suspend_recording() -> token: record no new block on this thread (frees still)"},
     {"resume_recording", hlpy_resume_recording, METH_O,
@@ -266,7 +278,8 @@ static PyMethodDef hl_module_methods[] = {
      "get_tracer_memory() -> bytes used by the tracer's own tables"},
     {"get_tracer_counters", hlpy_get_tracer_counters, METH_NOARGS,
      "get_tracer_counters() -> dict: dropped, unknown_stacks, stale_stacks, gil_unsafe, "
-     "bad_stack_ids, hooks_lost, stacks, live_blocks, peaks_not_copied, sample_rate, sums"},
+     "gil_timeouts, bad_stack_ids, hooks_lost, stacks, live_blocks, peaks_not_copied, sample_rate, "
+     "sums"},
     {"get_object_traceback", hlpy_get_object_traceback, METH_O,
      "get_object_traceback(obj) -> (frames, total_nframe) or None"},
     {"get_stack_traceback", hlpy_get_stack_traceback, METH_O,
@@ -364,12 +377,14 @@ static int hl__refuse_outside_main(PyObject *module) {
 }
 
 /* Stop tracing when the interpreter exits, while the objects the tracer
- * holds can still be released (as tracemalloc is stopped at finalization). */
+ * holds can still be released (as tracemalloc is stopped at finalization),
+ * and end the stack servant before the interpreter goes. Returns 0, or -1
+ * with an exception set. */
 static int hl__stop_at_exit(PyObject *module) {
-    PyObject *stop = PyObject_GetAttrString(module, "stop");
-    PyObject *atexit = stop ? PyImport_ImportModule("atexit") : NULL;
-    PyObject *result = atexit ? PyObject_CallMethod(atexit, "register", "O", stop) : NULL;
-    Py_XDECREF(stop);
+    PyObject *at_exit = PyObject_GetAttrString(module, "_at_exit");
+    PyObject *atexit = at_exit ? PyImport_ImportModule("atexit") : NULL;
+    PyObject *result = atexit ? PyObject_CallMethod(atexit, "register", "O", at_exit) : NULL;
+    Py_XDECREF(at_exit);
     Py_XDECREF(atexit);
     Py_XDECREF(result);
     return result == NULL ? -1 : 0;

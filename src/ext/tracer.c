@@ -20,6 +20,7 @@
 
 #include "cpython/internals.h"
 #include "sampling.h"
+#include "stack_servant.h"
 #include "tracer_state.h"
 
 /* The one tracer: its fields say what protects each. */
@@ -45,6 +46,8 @@ static void hl__after_fork(void) {
     pthread_mutex_unlock(&T->raw_lock);
 }
 
+static int hl__read_waiting_stack(PyThreadState *tstate, hl_stack_id *id_out, uint64_t *epoch_out);
+
 int hlpy_tracer_init_once(void) {
     static int done;
     if (done)
@@ -53,6 +56,8 @@ int hlpy_tracer_init_once(void) {
         PyErr_SetString(PyExc_RuntimeError, "heaplens: could not register fork handlers");
         return -1;
     }
+    if (hlpy_stack_servant_init_once(hl__read_waiting_stack) < 0)
+        return -1;
     done = 1;
     return 0;
 }
@@ -140,6 +145,11 @@ static void hl__sums_changed(int gil_held) {
 
 /* ---- stacks ------------------------------------------------------------- */
 
+/* The traceback limit of the current start. Any thread; relaxed. */
+HL_INLINE int hl__nframe(void) {
+    return atomic_load_explicit(&T->nframe, memory_order_relaxed);
+}
+
 /* The slot of the recent-stack cache for stacks whose innermost frame is
  * `top`. */
 HL_INLINE uint32_t hl__recent_slot(const hl_frame_ref *top) {
@@ -163,7 +173,8 @@ static int hl__intern_current_stack(PyThreadState *tstate, hl_stack_id *id_out) 
     uint16_t total = 0;
     int n;
     uint32_t slot;
-    if (T->nframe == 1) {
+    int nframe = hl__nframe();
+    if (nframe == 1) {
         n = hlpy_cpython_capture_stack(tstate, frames, 1, &total);
         if (n == 0) {
             *id_out = HLPY_EMPTY_STACK;
@@ -190,12 +201,12 @@ static int hl__intern_current_stack(PyThreadState *tstate, hl_stack_id *id_out) 
         if (recent != 0) {
             const hl_stack_entry *entry = &T->stacks.entries[recent - 1];
             if (hlpy_cpython_stack_equals(tstate, hl_stack_table_frames(&T->stacks, recent - 1),
-                                          entry->nframe, entry->total_nframe, T->nframe)) {
+                                          entry->nframe, entry->total_nframe, nframe)) {
                 *id_out = recent - 1;
                 return 0;
             }
         }
-        n = hlpy_cpython_capture_stack(tstate, frames, T->nframe, &total);
+        n = hlpy_cpython_capture_stack(tstate, frames, nframe, &total);
     }
     uint64_t hash = hl_stack_hash(frames, (uint16_t)n, total);
     int is_new = 0;
@@ -333,18 +344,46 @@ void hlpy_tracer_py_new_object(PyObject *obj) {
     errno = saved_errno;
 }
 
+/* The stack servant's reader (stack_servant.h): the stack of `tstate`, a
+ * state of the main interpreter whose thread waits in a RAW hook, and the
+ * stack epoch it belongs to. Runs on the servant, with the GIL. Returns 0, or
+ * -1 when the stack table could not grow or tracing stopped. */
+static int hl__read_waiting_stack(PyThreadState *tstate, hl_stack_id *id_out, uint64_t *epoch_out) {
+    if (!atomic_load(&T->tracing)) /* stop() may have run meanwhile */
+        return -1;
+    *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
+    return hl__intern_current_stack(tstate, id_out);
+}
+
+/* No frames for a RAW block: the empty stack, valid in every epoch, counted
+ * in unknown_stacks and in `why` (gil_unsafe or gil_timeouts, or NULL).
+ * Returns 0, or -1 when tracing stopped meanwhile. */
+static int hl__raw_no_stack(_Atomic uint64_t *why, hl_stack_id *id_out, uint64_t *epoch_out) {
+    atomic_fetch_add_explicit(&T->unknown_stacks, 1, memory_order_relaxed);
+    if (why != NULL)
+        atomic_fetch_add_explicit(why, 1, memory_order_relaxed);
+    *id_out = HLPY_EMPTY_STACK;
+    *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
+    return atomic_load(&T->tracing) ? 0 : -1;
+}
+
 /* The stack for a RAW allocation, and the stack epoch it belongs to.
  *
- * Captured under the GIL when this thread holds it with its own state, or
- * can safely wait for it; else the empty stack (no frames), counted in
- * unknown_stacks. Waiting is unsafe whenever this thread has any thread
- * state attached (it holds a GIL already: the main one with another
+ * Read here when this thread holds the main GIL with its own state. A thread
+ * with a state of its own but none attached (it released the GIL) never
+ * waits for the GIL: it may hold a lock that the GIL's holder waits for (see
+ * stack_servant.h). The stack servant reads its frames instead, within a
+ * bounded wait; past it the block gets the empty stack (no frames), counted
+ * in gil_timeouts. The empty stack is also what a thread with no Python
+ * state at all gets (it has no frames, as tracemalloc records it), and one
+ * with any state attached (it holds a GIL already: the main one with another
  * interpreter's state while Py_NewInterpreter runs, or a subinterpreter's
- * own), when it may hold the GIL with no state (3.11's Py_NewInterpreter),
- * when CPython's lock on its interpreters is held (this thread may hold it,
- * in PyInterpreterState_New, while the GIL's holder waits for it: 3.12),
- * counted in gil_unsafe too, and during shutdown. A thread with no Python
- * state at all has no frames to record, as tracemalloc records it.
+ * own). So does a thread where asking is unsafe or bound to time out,
+ * counted in gil_unsafe: one that may hold the GIL with no state (3.11's
+ * Py_NewInterpreter), one that may hold CPython's lock on its interpreters
+ * (PyInterpreterState_New while the GIL's holder waits for that lock: 3.12),
+ * and one called through another tool's RAW hook (stack_servant.h). None of
+ * it during shutdown.
  *
  * Returns 0, or -1 when the stack table could not grow, or when tracing
  * stopped meanwhile. */
@@ -356,27 +395,23 @@ static int hl__raw_stack(hl_stack_id *id_out, uint64_t *epoch_out) {
         *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
         return hl__intern_current_stack(current, id_out);
     }
-    int unsafe =
-        current == NULL && own != NULL &&
-        (hlpy_cpython_gil_held_without_state(own) || hlpy_cpython_interpreters_lock_busy());
-    if (current != NULL || own == NULL || unsafe || !hl__traced_interpreter(own) ||
-        hlpy_cpython_is_finalizing()) {
-        atomic_fetch_add_explicit(&T->unknown_stacks, 1, memory_order_relaxed);
-        if (unsafe)
-            atomic_fetch_add_explicit(&T->gil_unsafe, 1, memory_order_relaxed);
-        *id_out = HLPY_EMPTY_STACK; /* valid in every epoch */
-        *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
-        return atomic_load(&T->tracing) ? 0 : -1;
+    if (current != NULL || own == NULL || !hl__traced_interpreter(own) ||
+        hlpy_cpython_is_finalizing())
+        return hl__raw_no_stack(NULL, id_out, epoch_out);
+    if (hlpy_cpython_gil_held_without_state(own) || hlpy_cpython_interpreters_lock_busy())
+        return hl__raw_no_stack(&T->gil_unsafe, id_out, epoch_out);
+    uint64_t epoch = atomic_load(&T->stack_epoch);
+    int nframe = atomic_load(&T->nframe); /* this epoch's (see tracer_state.h) */
+    switch (hlpy_stack_servant_ask(own, epoch, nframe, id_out, epoch_out)) {
+    case HLPY_ASK_ANSWERED:
+        return 0;
+    case HLPY_ASK_UNSAFE:
+        return hl__raw_no_stack(&T->gil_unsafe, id_out, epoch_out);
+    case HLPY_ASK_UNANSWERED:
+        return hl__raw_no_stack(&T->gil_timeouts, id_out, epoch_out);
+    default: /* HLPY_ASK_FAILED */
+        return -1;
     }
-    /* No state attached here: the GIL is some other thread's to give. */
-    PyGILState_STATE gil = PyGILState_Ensure();
-    int rc = -1;
-    if (atomic_load(&T->tracing)) { /* stop() may have run while we waited */
-        *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
-        rc = hl__intern_current_stack(own, id_out);
-    }
-    PyGILState_Release(gil);
-    return rc;
 }
 
 /* Whether a stack id noted in `epoch` still names the same stack: tracing,
@@ -570,7 +605,10 @@ int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums) {
         PyErr_NoMemory();
         return -1;
     }
-    T->nframe = nframe;
+    atomic_store(&T->nframe, nframe);
+    /* The ids of a new start's stacks mean nothing to the last start's, and
+     * its limit comes with its epoch (stack_servant.c caches by both). */
+    atomic_fetch_add(&T->stack_epoch, 1);
     T->last_generation = 0;
     if (T->main_interpreter == NULL) /* once, before any hook is installed */
         T->main_interpreter = PyInterpreterState_Main();
@@ -580,6 +618,7 @@ int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums) {
     atomic_store(&T->unknown_stacks, 0);
     atomic_store(&T->stale_stacks, 0);
     atomic_store(&T->gil_unsafe, 0);
+    atomic_store(&T->gil_timeouts, 0);
     atomic_store(&T->bad_stack_ids, 0);
     atomic_store(&T->saved_peak_total, 0);
     atomic_store(&T->traced_now, 0);
@@ -720,11 +759,11 @@ size_t hlpy_tracer_memory(void) {
     if (!atomic_load(&T->tracing))
         return 0;
     size_t bytes = hl_live_table_memory(&T->py_blocks) + hl_stack_table_memory(&T->stacks) +
-                   (size_t)T->nframe * sizeof(hl_frame_ref) + hl_stack_sums_memory(&T->py_sums);
+                   (size_t)hl__nframe() * sizeof(hl_frame_ref) + hl_stack_sums_memory(&T->py_sums);
     pthread_mutex_lock(&T->raw_lock);
     bytes += hl_live_table_memory(&T->raw_blocks) + hl_stack_sums_memory(&T->raw_sums);
     pthread_mutex_unlock(&T->raw_lock);
-    return bytes;
+    return bytes + hlpy_stack_servant_memory();
 }
 
 int hlpy_tracer_find_py_block_stack(uintptr_t addr, hl_stack_id *stack_out) {
@@ -797,7 +836,7 @@ uint64_t hlpy_tracer_sample_rate(void) {
 }
 
 int hlpy_tracer_nframe(void) {
-    return T->nframe;
+    return hl__nframe();
 }
 
 uint64_t hlpy_tracer_stack_epoch(void) {
@@ -877,6 +916,7 @@ void hlpy_tracer_get_counters(hlpy_tracer_counters *out) {
     out->unknown_stacks = atomic_load(&T->unknown_stacks);
     out->stale_stacks = atomic_load(&T->stale_stacks);
     out->gil_unsafe = atomic_load(&T->gil_unsafe);
+    out->gil_timeouts = atomic_load(&T->gil_timeouts);
     out->bad_stack_ids = atomic_load(&T->bad_stack_ids);
     out->peaks_not_copied = atomic_load(&T->peaks_not_copied);
     out->stacks = tracing ? T->stacks.n_entries : 0;

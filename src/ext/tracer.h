@@ -53,7 +53,8 @@ typedef enum hlpy_alloc_domain {
 #define HLPY_EMPTY_STACK ((hl_stack_id)0)
 
 /* Set up the parts of the state that outlive start/stop (the lock, the fork
- * handlers). Called once at module import. Returns 0, or -1 with an exception. */
+ * handlers, the stack servant's reader). Called once at module import. Returns 0, or -1 with an
+ * exception. */
 HL_WARN_UNUSED int hlpy_tracer_init_once(void);
 
 /* The first half of a start, with traceback limit nframe (1..65535, checked
@@ -120,7 +121,8 @@ typedef struct hlpy_tracer_counters {
     uint64_t dropped;          /* blocks not recorded: a table could not grow */
     uint64_t unknown_stacks;   /* RAW blocks recorded without frames */
     uint64_t stale_stacks;     /* RAW blocks dropped: the stack table was emptied meanwhile */
-    uint64_t gil_unsafe;       /* RAW blocks without frames: waiting for the GIL could hang */
+    uint64_t gil_unsafe;       /* RAW blocks without frames: asking for the GIL could hang */
+    uint64_t gil_timeouts;     /* RAW blocks without frames: no GIL for their stack in time */
     uint64_t bad_stack_ids;    /* traces left out of a snapshot: 0 unless heaplens has a bug */
     uint64_t peaks_not_copied; /* new highs reached without the GIL: sums not copied */
     uint32_t stacks;           /* interned stacks (0 when not tracing) */

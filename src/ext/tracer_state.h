@@ -33,8 +33,13 @@ typedef struct hlpy_tracer {
      * table was emptied in between. */
     _Atomic uint64_t stack_epoch;
 
+    /* The traceback limit; kept after stop(). Written under the GIL by a
+     * start, before that start moves stack_epoch on, so that a thread
+     * without the GIL that reads stack_epoch and then this sees the limit
+     * of that epoch's start. */
+    atomic_int nframe;
+
     /* Protected by the GIL. */
-    int nframe;                 /* traceback limit; kept after stop() */
     hl_live_table py_blocks;    /* MEM and OBJ blocks */
     hl_stack_table stacks;      /* every stack a live or past block used */
     hl_frame_ref *frame_buffer; /* nframe entries, scratch for captures */
@@ -83,7 +88,9 @@ typedef struct hlpy_tracer {
     _Atomic uint64_t stale_stacks;     /* RAW blocks not recorded: the stack table was
                                           emptied while their stack was being captured */
     _Atomic uint64_t gil_unsafe;       /* RAW blocks recorded without frames because
-                                          waiting for the GIL could have hung (issue 15) */
+                                          asking for the GIL could have hung (issue 15) */
+    _Atomic uint64_t gil_timeouts;     /* RAW blocks recorded without frames because the
+                                          stack servant got no GIL in time */
     _Atomic uint64_t bad_stack_ids;    /* traces a snapshot found pointing past the stack
                                           table and left out: 0 unless heaplens has a bug */
 } hlpy_tracer;

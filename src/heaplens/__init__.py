@@ -114,12 +114,14 @@ def get_traced_memory():
 
 def get_tracer_counters():
     """The tracer's health: {'dropped', 'unknown_stacks', 'stale_stacks',
-    'gil_unsafe', 'bad_stack_ids', 'hooks_lost', 'stacks', 'live_blocks',
-    'peaks_not_copied', 'sample_rate', 'sums'}.
+    'gil_unsafe', 'gil_timeouts', 'bad_stack_ids', 'hooks_lost', 'stacks',
+    'live_blocks', 'peaks_not_copied', 'sample_rate', 'sums'}.
 
     'dropped' counts blocks the tracer could not record (out of memory);
-    'unknown_stacks' counts blocks recorded without Python frames ('gil_unsafe'
-    those of them whose thread could not safely wait for the GIL);
+    'unknown_stacks' counts blocks recorded without Python frames: 'gil_unsafe'
+    those of them whose stack could not safely be asked for, 'gil_timeouts'
+    those of a thread without the GIL whose stack heaplens could not read in
+    50 ms (the thread never waits for the GIL itself);
     'stale_stacks' counts blocks not recorded because clear_traces() emptied
     the stack table while their stack was being captured; 'bad_stack_ids'
     counts traces left out of a snapshot for a stack id out of range (0 unless

@@ -156,13 +156,20 @@ def test_a_bad_grace_period_is_named_and_the_default_kept(tmp_path):
 
 
 def test_heaplens_threads_take_no_signal(tmp_path):
-    """The timeline thread and the watchdog block every signal, so the
-    kernel gives a process-directed signal to one of the program's threads."""
+    """The timeline thread, the watchdog and the stack servant block every
+    signal, so the kernel gives a process-directed signal to one of the
+    program's threads."""
     prog = tmp_path / "threads.py"
     prog.write_text(
         textwrap.dedent(
             """\
-            import os, threading
+            import ctypes, os, threading
+            # A RAW allocation with the GIL released starts the stack servant.
+            libc = ctypes.CDLL(None)
+            libc.PyMem_RawMalloc.restype = ctypes.c_void_p
+            libc.PyMem_RawMalloc.argtypes = [ctypes.c_size_t]
+            libc.PyMem_RawFree.argtypes = [ctypes.c_void_p]
+            libc.PyMem_RawFree(libc.PyMem_RawMalloc(1000))
             mine = {t.native_id for t in threading.enumerate()}
             for tid in sorted(os.listdir("/proc/self/task"), key=int):
                 if int(tid) in mine:
@@ -181,7 +188,7 @@ def test_heaplens_threads_take_no_signal(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     masks = [int(line, 16) for line in result.stdout.split()]
-    assert len(masks) == 2, result.stdout  # the timeline thread and the watchdog
+    assert len(masks) == 3, result.stdout  # the timeline thread, the watchdog, the servant
     for mask in masks:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             assert mask & (1 << (signum - 1)), hex(mask)

@@ -156,6 +156,7 @@ def test_get_tracer_counters():
         "unknown_stacks",
         "stale_stacks",
         "gil_unsafe",
+        "gil_timeouts",
         "bad_stack_ids",
         "hooks_lost",
         "stacks",

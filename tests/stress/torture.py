@@ -534,20 +534,20 @@ def main():
         parser.error(f"unknown facets {sorted(unknown)}; known: {', '.join(FACETS)}")
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
-    if "tracemalloc" in args.facets and {"ctypes", "pthreads"} & set(args.facets):
-        # The stdlib tracemalloc beside GIL-less raw allocators is left out:
-        # - until CPython 3.13.2 its own RAW hook reads the buffer that stop()
-        #   freed (gh-128679: SIGSEGV in traceback_new without heaplens too;
-        #   seen here on 3.11.7, 3.12.1, 3.13.0);
-        # - on 3.15 (seed 833257839) the run deadlocks: every thread waits for
-        #   the GIL or tracemalloc's table lock, one of them in heaplens's RAW
-        #   hook taking the GIL under the stdlib hook. An open heaplens defect
-        #   (a RAW hook that is not on top of the chain must not wait for the
-        #   GIL); see the issue-15 note. test_stress_torture runs this facet
-        #   with Python threads, which hold the GIL when they allocate.
+    if (
+        "tracemalloc" in args.facets
+        and {"ctypes", "pthreads"} & set(args.facets)
+        and sys.version_info < (3, 13, 2)
+    ):
+        # Before CPython 3.13.2 the stdlib tracemalloc's own RAW hook reads
+        # the buffer that stop() freed when a thread without the GIL
+        # allocates meanwhile (gh-128679: SIGSEGV in traceback_new without
+        # heaplens too; seen here on 3.11.7, 3.12.1, 3.13.0), so it is left
+        # out beside GIL-less raw allocators there. test_stress_torture runs
+        # it with Python threads, which hold the GIL when they allocate.
         print(
             "torture: the stdlib tracemalloc is left out beside GIL-less raw allocators "
-            "(CPython gh-128679 before 3.13.2; a deadlock under its hook on 3.15, open)",
+            "(CPython gh-128679 before 3.13.2)",
             flush=True,
         )
         args.facets.remove("tracemalloc")
