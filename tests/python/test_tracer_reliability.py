@@ -205,6 +205,88 @@ def test_raw_hook_waits_a_bounded_time_for_a_gil_held_long():
     assert out.strip() == "ok"
 
 
+def test_a_repeated_raw_allocation_site_needs_no_gil():
+    """A thread without the GIL that allocates again where it allocated
+    before finds its stack in the cache: no servant, no wait, even while
+    another thread holds the GIL for 2 s; and it keeps its frames."""
+    from native import build
+
+    out = run_isolated(
+        f"LIB = {build('lock_inversion')!r}\n"
+        + textwrap.dedent("""
+        import ctypes, threading
+        from heaplens import _core
+        lib = ctypes.CDLL(LIB)
+        lib.timed_raw_malloc.restype = ctypes.c_int64
+        lib.timed_raw_malloc.argtypes = [ctypes.c_size_t, ctypes.c_uint]
+        sleep_with_the_gil = ctypes.PyDLL(None).usleep
+        sleep_with_the_gil.argtypes = [ctypes.c_uint]
+        _core.start(5)
+        took, warm = [], threading.Event()
+
+        def allocate_here():
+            for delay in (0, 300_000):       # the same stack both times
+                took.append(lib.timed_raw_malloc(4099, delay))
+                warm.set()
+
+        worker = threading.Thread(target=allocate_here)
+        worker.start()
+        warm.wait()
+        sleep_with_the_gil(2_000_000)
+        worker.join()
+        counters = _core.get_tracer_counters()
+        _core.stop()
+        assert len(took) == 2 and 0 <= took[1] < 20e6, (took, counters)
+        assert counters["gil_timeouts"] == 0, counters
+        print("ok")
+    """),
+        timeout=60,
+    )
+    assert out.strip() == "ok"
+
+
+def test_a_forked_child_reads_stacks_without_the_gil_again():
+    """The stack servant is a thread: a forked child has none. Its first RAW
+    allocation without the GIL starts one there, and gets its frames."""
+    out = run_isolated(
+        """
+        import ctypes, os
+        from heaplens import _core
+        libc = ctypes.CDLL(None)
+        libc.PyMem_RawMalloc.restype = ctypes.c_void_p
+        libc.PyMem_RawMalloc.argtypes = [ctypes.c_size_t]
+        libc.PyMem_RawFree.argtypes = [ctypes.c_void_p]
+        _core.start(5)
+
+        def allocate_in(where):
+            return libc.PyMem_RawMalloc(7001 if where == "parent" else 7003)
+
+        def frames_of(size):
+            snap = _core.take_snapshot()
+            return [snap.stack_functions()[snap.trace(i)[2]] for i in range(snap.n_traces)
+                    if snap.trace(i)[1] == size]
+
+        kept = allocate_in("parent")            # the parent's servant starts
+        assert any("allocate_in" in f for f in frames_of(7001)), frames_of(7001)
+        pid = os.fork()
+        if pid == 0:
+            block = allocate_in("child")
+            found = frames_of(7003)
+            ok = (len(found) == 1 and "allocate_in" in found[0]
+                  and _core.get_tracer_counters()["gil_timeouts"] == 0)
+            libc.PyMem_RawFree(block)
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        libc.PyMem_RawFree(kept)
+        _core.stop()
+        print("ok")
+    """,
+        timeout=60,
+    )
+    assert out.strip() == "ok"
+
+
 def test_stdlib_tracemalloc_over_heaplens_with_threads_without_the_gil():
     """The stdlib tracemalloc started after heaplens wraps heaplens's RAW hook
     and, on 3.15, calls it under its own table lock from threads that do not
