@@ -92,7 +92,8 @@ ctest: install
 	$(VENV)/bin/meson test -C build/ctest --print-errorlogs
 	@$(VENV)/bin/meson setup build/ext-werror -Dwerror=true --reconfigure >/dev/null 2>&1 || \
 	 $(VENV)/bin/meson setup build/ext-werror -Dwerror=true >/dev/null
-	@$(VENV)/bin/meson compile -C build/ext-werror >/dev/null && echo "extension: built with -Werror"
+	@out=$$($(VENV)/bin/meson compile -C build/ext-werror 2>&1) || { echo "$$out" | grep -v '^\[' | tail -40; exit 1; }; \
+	 echo "extension: built with -Werror"
 	@$(VENV)/bin/meson setup build/ctest-asan -Dunit_tests=true -Dwerror=true --buildtype=debug \
 	   -Db_sanitize=address,undefined -Db_lundef=false --reconfigure >/dev/null 2>&1 || \
 	 $(VENV)/bin/meson setup build/ctest-asan -Dunit_tests=true -Dwerror=true --buildtype=debug \

@@ -77,7 +77,9 @@ int hlpy_stack_servant_init_once(hlpy_stack_reader read) {
     if (done)
         return 0;
     S.read = read;
-    (void)hl_stack_cache_init(&S.cache, HL_STACK_CACHE_SLOTS); /* without it: no cache */
+    if (hl_stack_cache_init(&S.cache, HL_STACK_CACHE_SLOTS) < 0) {
+        /* No memory for it: every find misses, every ask goes to the servant. */
+    }
     pthread_condattr_t attr;
     int err = pthread_condattr_init(&attr);
     if (err == 0) {
@@ -255,9 +257,11 @@ hlpy_ask_result hlpy_stack_servant_ask(PyThreadState *tstate, uint64_t epoch, in
     hlpy_ask_result result = hl__ask_servant(tstate, id_out, epoch_out);
     if (result == HLPY_ASK_ANSWERED && *epoch_out == epoch) {
         /* The servant read the same frames, with the same limit (that of
-         * this epoch's start). A put that finds no memory caches nothing. */
+         * this epoch's start). */
         pthread_mutex_lock(&S.cache_lock);
-        (void)hl_stack_cache_put(&S.cache, hash, epoch, frames, (uint16_t)n, total, *id_out);
+        if (hl_stack_cache_put(&S.cache, hash, epoch, frames, (uint16_t)n, total, *id_out) < 0) {
+            /* No memory for the copy: this stack will be asked for again. */
+        }
         pthread_mutex_unlock(&S.cache_lock);
     }
     return result;
