@@ -1,10 +1,14 @@
-/* edge_label.c - labels for references (see edge_label.h).
+/* edge_label.c - labels for references, as (kind, key) data (see
+ * edge_label.h).
  *
- * The checks go from the most specific container to generic layouts: items of
- * dicts, lists and tuples; fields of functions, cells, modules and types;
- * then any instance: its dict, its inline attribute values, and every object
- * member (slots included) declared along its MRO. The layout of inline
- * values differs per version and is read through cpython/internals.h.
+ * Every check that applies is made, from the most specific container to
+ * generic layouts: the type; items of dicts, lists and tuples; fields of
+ * cells, functions, methods, modules and types; then any instance: its dict,
+ * its inline attribute values, and every object member (slots included)
+ * declared along its MRO. Two checks that name the same reference (a
+ * function's __closure__ is a field and a member) add one label. The layout
+ * of inline values differs per version and is read through
+ * cpython/internals.h.
  */
 #include "edge_label.h"
 
@@ -15,77 +19,87 @@
 
 #define HL_KEY_REPR_MAX 40
 
-/* repr(key), shortened, for builtin keys; a description that runs none of
- * the key's code for others (safe_names.h). NULL only on MemoryError. */
-static PyObject *hl__short_repr(PyObject *key) {
-    return hlpy_safe_repr(key, HL_KEY_REPR_MAX);
+int hlpy_edge_labels_add(PyObject *labels, const char *kind, PyObject *key) {
+    if (key == NULL)
+        return -1;
+    PyObject *label = Py_BuildValue("(sN)", kind, key); /* steals key, even on failure */
+    if (label == NULL)
+        return -1;
+    /* Labels are tuples of a str and an int, a str or None: comparing them
+     * runs no code of the objects'. */
+    int present = PySequence_Contains(labels, label);
+    int rc = present < 0 ? -1 : present ? 0 : PyList_Append(labels, label);
+    Py_DECREF(label);
+    return rc;
 }
 
-static PyObject *hl__dict_label(PyObject *dict, PyObject *target) {
+/* Add an ("attribute", name) label. */
+static int hl__attribute(PyObject *labels, const char *name) {
+    return hlpy_edge_labels_add(labels, "attribute", PyUnicode_FromString(name));
+}
+
+static int hl__dict_labels(PyObject *labels, PyObject *dict, PyObject *target) {
     PyObject *key, *value;
     Py_ssize_t position = 0;
     while (PyDict_Next(dict, &position, &key, &value)) {
-        if (value == target) {
-            PyObject *text = hl__short_repr(key); /* runs no Python code */
-            if (text == NULL)
-                return NULL;
-            PyObject *label = PyUnicode_FromFormat("[%U]", text);
-            Py_DECREF(text);
-            return label;
-        }
-        if (key == target)
-            return PyUnicode_FromString("(key)");
+        if (value == target &&
+            hlpy_edge_labels_add(labels, "value", hlpy_safe_repr(key, HL_KEY_REPR_MAX)) < 0)
+            return -1;
+        if (key == target && hlpy_edge_labels_add(labels, "key", Py_NewRef(Py_None)) < 0)
+            return -1;
     }
-    return NULL;
+    return 0;
 }
 
-static PyObject *hl__sequence_label(PyObject *const *items, Py_ssize_t n, PyObject *target) {
+static int hl__sequence_labels(PyObject *labels, PyObject *const *items, Py_ssize_t n,
+                               PyObject *target) {
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (items[i] == target)
-            return PyUnicode_FromFormat("[%zd]", i);
+        if (items[i] == target && hlpy_edge_labels_add(labels, "item", PyLong_FromSsize_t(i)) < 0)
+            return -1;
     }
-    return NULL;
+    return 0;
 }
 
-static PyObject *hl__function_label(PyFunctionObject *function, PyObject *target) {
+static int hl__function_labels(PyObject *labels, PyFunctionObject *function, PyObject *target) {
     static const struct {
         size_t offset;
         const char *name;
     } fields[] = {
-        {offsetof(PyFunctionObject, func_closure), ".__closure__"},
-        {offsetof(PyFunctionObject, func_defaults), ".__defaults__"},
-        {offsetof(PyFunctionObject, func_kwdefaults), ".__kwdefaults__"},
-        {offsetof(PyFunctionObject, func_dict), ".__dict__"},
-        {offsetof(PyFunctionObject, func_globals), ".__globals__"},
-        {offsetof(PyFunctionObject, func_code), ".__code__"},
-        {offsetof(PyFunctionObject, func_builtins), ".__builtins__"},
-        {offsetof(PyFunctionObject, func_module), ".__module__"},
-        {offsetof(PyFunctionObject, func_annotations), ".__annotations__"},
-        {offsetof(PyFunctionObject, func_name), ".__name__"},
-        {offsetof(PyFunctionObject, func_qualname), ".__qualname__"},
-        {offsetof(PyFunctionObject, func_doc), ".__doc__"},
+        {offsetof(PyFunctionObject, func_closure), "__closure__"},
+        {offsetof(PyFunctionObject, func_defaults), "__defaults__"},
+        {offsetof(PyFunctionObject, func_kwdefaults), "__kwdefaults__"},
+        {offsetof(PyFunctionObject, func_dict), "__dict__"},
+        {offsetof(PyFunctionObject, func_globals), "__globals__"},
+        {offsetof(PyFunctionObject, func_code), "__code__"},
+        {offsetof(PyFunctionObject, func_builtins), "__builtins__"},
+        {offsetof(PyFunctionObject, func_module), "__module__"},
+        {offsetof(PyFunctionObject, func_annotations), "__annotations__"},
+        {offsetof(PyFunctionObject, func_name), "__name__"},
+        {offsetof(PyFunctionObject, func_qualname), "__qualname__"},
+        {offsetof(PyFunctionObject, func_doc), "__doc__"},
     };
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        if (*(PyObject **)((char *)function + fields[i].offset) == target)
-            return PyUnicode_FromString(fields[i].name);
+        if (*(PyObject **)((char *)function + fields[i].offset) == target &&
+            hl__attribute(labels, fields[i].name) < 0)
+            return -1;
     }
-    return NULL;
+    return 0;
 }
 
-static PyObject *hl__type_label(PyTypeObject *type, PyObject *target) {
-    if (type->tp_dict == target)
-        return PyUnicode_FromString(".__dict__");
-    if (type->tp_mro == target)
-        return PyUnicode_FromString(".__mro__");
-    if (type->tp_bases == target)
-        return PyUnicode_FromString(".__bases__");
-    if ((PyObject *)type->tp_base == target)
-        return PyUnicode_FromString(".__base__");
-    return NULL;
+static int hl__type_labels(PyObject *labels, PyTypeObject *type, PyObject *target) {
+    if (type->tp_dict == target && hl__attribute(labels, "__dict__") < 0)
+        return -1;
+    if (type->tp_mro == target && hl__attribute(labels, "__mro__") < 0)
+        return -1;
+    if (type->tp_bases == target && hl__attribute(labels, "__bases__") < 0)
+        return -1;
+    if ((PyObject *)type->tp_base == target && hl__attribute(labels, "__base__") < 0)
+        return -1;
+    return 0;
 }
 
-/* An object member (a slot, or a C type's field) of `source` that is target. */
-static PyObject *hl__member_label(PyObject *source, PyObject *target) {
+/* Object members (slots, C types' fields) of `source` that are target. */
+static int hl__member_labels(PyObject *labels, PyObject *source, PyObject *target) {
     PyObject *mro = Py_TYPE(source)->tp_mro;
     Py_ssize_t n = mro != NULL && PyTuple_Check(mro) ? PyTuple_GET_SIZE(mro) : 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -94,58 +108,76 @@ static PyObject *hl__member_label(PyObject *source, PyObject *target) {
              member++) {
             if (member->type != T_OBJECT && member->type != T_OBJECT_EX)
                 continue;
-            if (*(PyObject **)((char *)source + member->offset) == target)
-                return PyUnicode_FromFormat(".%s", member->name);
+            if (*(PyObject **)((char *)source + member->offset) == target &&
+                hl__attribute(labels, member->name) < 0)
+                return -1;
         }
     }
-    return NULL;
+    return 0;
 }
 
-/* The label for the first check that recognises the reference, or NULL with
- * no exception when none does (or with one when out of memory). */
-static PyObject *hl__find_label(PyObject *source, PyObject *target) {
-    PyObject *label;
-    if ((PyObject *)Py_TYPE(source) == target)
-        return PyUnicode_FromString(".__class__");
+/* The labels of the container kinds, and of the fields of the builtin types
+ * that have them. */
+static int hl__builtin_labels(PyObject *labels, PyObject *source, PyObject *target) {
     if (PyDict_Check(source))
-        return hl__dict_label(source, target);
+        return hl__dict_labels(labels, source, target);
     if (PyList_Check(source))
-        return hl__sequence_label(((PyListObject *)source)->ob_item, PyList_GET_SIZE(source),
-                                  target);
+        return hl__sequence_labels(labels, ((PyListObject *)source)->ob_item,
+                                   PyList_GET_SIZE(source), target);
     if (PyTuple_Check(source))
-        return hl__sequence_label(((PyTupleObject *)source)->ob_item, PyTuple_GET_SIZE(source),
-                                  target);
+        return hl__sequence_labels(labels, ((PyTupleObject *)source)->ob_item,
+                                   PyTuple_GET_SIZE(source), target);
     if (PyCell_Check(source))
-        return PyCell_GET(source) == target ? PyUnicode_FromString(".cell_contents") : NULL;
+        return PyCell_GET(source) == target ? hl__attribute(labels, "cell_contents") : 0;
     if (PyFunction_Check(source))
-        return hl__function_label((PyFunctionObject *)source, target);
+        return hl__function_labels(labels, (PyFunctionObject *)source, target);
     if (PyMethod_Check(source)) {
-        if (PyMethod_GET_SELF(source) == target)
-            return PyUnicode_FromString(".__self__");
-        if (PyMethod_GET_FUNCTION(source) == target)
-            return PyUnicode_FromString(".__func__");
+        if (PyMethod_GET_SELF(source) == target && hl__attribute(labels, "__self__") < 0)
+            return -1;
+        if (PyMethod_GET_FUNCTION(source) == target && hl__attribute(labels, "__func__") < 0)
+            return -1;
+        return 0;
     }
     if (PyModule_Check(source) && PyModule_GetDict(source) == target)
-        return PyUnicode_FromString(".__dict__");
-    if (PyType_Check(source) && (label = hl__type_label((PyTypeObject *)source, target)) != NULL)
-        return label;
-    /* The dict slot, or the managed dict, read without creating either. */
-    PyObject **dict_slot = hlpy_cpython_dict_slot(source);
-    if ((dict_slot != NULL && *dict_slot == target) || hlpy_cpython_managed_dict(source) == target)
-        return PyUnicode_FromString(".__dict__");
-    PyObject *name = hlpy_cpython_inline_attribute_name(source, target);
-    if (name != NULL)
-        return PyUnicode_FromFormat(".%U", name);
-    return hl__member_label(source, target);
+        return hl__attribute(labels, "__dict__");
+    if (PyType_Check(source))
+        return hl__type_labels(labels, (PyTypeObject *)source, target);
+    return 0;
 }
 
-PyObject *hlpy_edge_label(PyObject *source, PyObject *target) {
+/* The labels of any instance: its dict (the slot, or the managed dict, read
+ * without creating either), its inline attribute values, its members. */
+static int hl__instance_labels(PyObject *labels, PyObject *source, PyObject *target) {
+    PyObject **dict_slot = hlpy_cpython_dict_slot(source);
+    if (((dict_slot != NULL && *dict_slot == target) ||
+         hlpy_cpython_managed_dict(source) == target) &&
+        hl__attribute(labels, "__dict__") < 0)
+        return -1;
+    Py_ssize_t position = 0;
+    PyObject *name;
+    while ((name = hlpy_cpython_inline_attribute_name(source, target, &position)) != NULL) {
+        if (hlpy_edge_labels_add(labels, "attribute", Py_NewRef(name)) < 0)
+            return -1;
+    }
+    return hl__member_labels(labels, source, target);
+}
+
+PyObject *hlpy_edge_labels(PyObject *source, PyObject *target) {
+    PyObject *labels = PyList_New(0);
+    if (labels == NULL)
+        return NULL;
     Py_INCREF(source);
     Py_INCREF(target);
-    PyObject *label = hl__find_label(source, target);
+    int rc = 0;
+    if ((PyObject *)Py_TYPE(source) == target)
+        rc = hl__attribute(labels, "__class__");
+    if (rc == 0)
+        rc = hl__builtin_labels(labels, source, target);
+    if (rc == 0) /* a subclass of dict, list ... may have attributes too */
+        rc = hl__instance_labels(labels, source, target);
     Py_DECREF(source);
     Py_DECREF(target);
-    if (label == NULL && !PyErr_Occurred())
-        Py_RETURN_NONE;
-    return label;
+    if (rc < 0)
+        Py_CLEAR(labels);
+    return labels;
 }

@@ -730,17 +730,23 @@ static PyObject *hlpy_graph_frame_method(PyObject *op, PyObject *arg) {
                          hlpy_cpython_lineno(frame->code, frame->lasti));
 }
 
-/* "local name" (or "cell name", "free variable name") for an edge out of a
- * frame node. */
-static PyObject *hl__frame_edge_label(hl_graph_object *self, hl_node_id source, hl_node_id target) {
+/* The labels (edge_label.h) of the references out of a frame node to
+ * `target`: ("local" / "cell" / "free", name) for its variables, ("held",
+ * what) for the rest it holds. A new list, or NULL with an exception. */
+static PyObject *hl__frame_edge_labels(hl_graph_object *self, hl_node_id source,
+                                       hl_node_id target) {
     hlpy_frame_root *frame = hl__frame_of(self, source);
     if (frame == NULL)
+        return NULL;
+    PyObject *labels = PyList_New(0);
+    if (labels == NULL)
         return NULL;
     PyObject *wanted = (PyObject *)(uintptr_t)hl_graph_address(self->heap.graph, target);
     for (int k = 0; k < frame->n_locals; k++) {
         if (frame->local_objects[k] != wanted)
             continue;
         int slot = frame->local_slots[k];
+        int rc = 0;
         if (slot < 0) {
             static const char *const held_names[HLPY_FRAME_N_HELD] = {
                 [HLPY_FRAME_FUNCTION] = "function",
@@ -748,32 +754,38 @@ static PyObject *hl__frame_edge_label(hl_graph_object *self, hl_node_id source, 
                 [HLPY_FRAME_CODE] = "code",
                 [HLPY_FRAME_OBJECT] = "frame object",
             };
-            return PyUnicode_FromString(held_names[HLPY_FRAME_HELD_OF_SLOT(slot)]);
+            rc = hlpy_edge_labels_add(
+                labels, "held", PyUnicode_FromString(held_names[HLPY_FRAME_HELD_OF_SLOT(slot)]));
+        } else {
+            hlpy_local_kind kind;
+            PyObject *name = hlpy_cpython_local_name(frame->code, slot, &kind);
+            if (name != NULL) {
+                const char *what = kind == HLPY_LOCAL_CELL   ? "cell"
+                                   : kind == HLPY_LOCAL_FREE ? "free"
+                                                             : "local";
+                rc = hlpy_edge_labels_add(labels, what, Py_NewRef(name));
+            }
         }
-        hlpy_local_kind kind;
-        PyObject *name = hlpy_cpython_local_name(frame->code, slot, &kind);
-        if (name != NULL) {
-            const char *what = kind == HLPY_LOCAL_CELL   ? "cell"
-                               : kind == HLPY_LOCAL_FREE ? "free variable"
-                                                         : "local";
-            return PyUnicode_FromFormat("%s %U", what, name);
+        if (rc < 0) {
+            Py_DECREF(labels);
+            return NULL;
         }
     }
-    Py_RETURN_NONE;
+    return labels;
 }
 
-static PyObject *hlpy_graph_edge_label_method(PyObject *op, PyObject *const *args,
-                                              Py_ssize_t nargs) {
+static PyObject *hlpy_graph_edge_labels_method(PyObject *op, PyObject *const *args,
+                                               Py_ssize_t nargs) {
     hl_graph_object *self = (hl_graph_object *)op;
     hl_node_id source, target;
     if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "edge_label(source_id, target_id) takes two node ids");
+        PyErr_SetString(PyExc_TypeError, "edge_labels(source_id, target_id) takes two node ids");
         return NULL;
     }
     if (hl__node_arg(self, args[0], &source) < 0 || hl__node_arg(self, args[1], &target) < 0)
         return NULL;
     if (hl_graph_flags(self->heap.graph, source) & HL_NODE_VIRTUAL)
-        return hl__frame_edge_label(self, source, target);
+        return hl__frame_edge_labels(self, source, target);
     PyObject *source_object = hl__object_of(self, source);
     if (source_object == NULL)
         return NULL;
@@ -782,10 +794,10 @@ static PyObject *hlpy_graph_edge_label_method(PyObject *op, PyObject *const *arg
         Py_DECREF(source_object);
         return NULL;
     }
-    PyObject *label = hlpy_edge_label(source_object, target_object);
+    PyObject *labels = hlpy_edge_labels(source_object, target_object);
     Py_DECREF(source_object);
     Py_DECREF(target_object);
-    return label;
+    return labels;
 }
 
 static PyObject *hlpy_graph_get_n_nodes(PyObject *op, void *closure) {
@@ -874,8 +886,8 @@ static PyMethodDef hl_graph_methods[] = {
      "cycle_through(id) -> [id, ..., id]: a shortest cycle from id back to id, or None"},
     {"leak_tags", hlpy_graph_leak_tags_method, METH_NOARGS,
      "leak_tags() -> [(id, call, stack_id)]: the objects the running leak hunt's calls created"},
-    {"edge_label", (PyCFunction)(void (*)(void))hlpy_graph_edge_label_method, METH_FASTCALL,
-     "edge_label(source_id, target_id) -> str or None"},
+    {"edge_labels", (PyCFunction)(void (*)(void))hlpy_graph_edge_labels_method, METH_FASTCALL,
+     "edge_labels(source_id, target_id) -> [(kind, key)], one per reference heaplens can name"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -44,6 +44,7 @@ import types
 
 from heaplens import _args, _core
 from heaplens._graph import dot as _dot
+from heaplens._graph import labels
 from heaplens._graph.describe import GETREFCOUNT_ARGUMENT, PACKAGE_DIR, counted
 
 __all__ = [
@@ -690,8 +691,8 @@ class _Walk:
         source_obj, source_node = self.known[source]
         target_obj, target_node = self.known[target]
         if source_node >= 0 and target_node >= 0:
-            label = self.graph.edge_label(source_node, target_node)
-            if label:
+            label = labels.label_of(self.graph, source_node, target_node)
+            if label is not None:
                 return _dot.engine_edge_attrs(label)
         return _dot.objgraph_edge_label(source_obj, target_obj, self.shortnames)
 

@@ -14,6 +14,7 @@ from conftest import GETREFCOUNT_ARGUMENT
 
 import heaplens
 from heaplens import _core
+from heaplens._graph import labels
 from heaplens._graph.describe import describe
 from heaplens._graph.heap import OmittedSteps
 
@@ -119,7 +120,28 @@ def test_duplicate_references_are_kept_and_labelled():
     node, holder_node = graph.find(obj), graph.find(holder)
     assert graph.referrers(node).count(holder_node) == 2
     assert graph.referents(holder_node).count(node) == 2
-    assert graph.edge_label(holder_node, node) == "[0]"
+    # One label per reference, in slot order.
+    assert graph.edge_labels(holder_node, node) == [("item", 0), ("item", 2)]
+
+
+def test_each_reference_of_a_holder_gets_its_own_label():
+    """An object held twice by one container is listed twice, with each slot:
+    `(y, x, x)` gives [1] and [2], not [1] twice; a dict, each key."""
+
+    class Thing:
+        pass
+
+    x, y = Thing(), Thing()
+    held_by_tuple = (y, x, x)
+    held_by_dict = {"a": x, "b": x}
+    report = heaplens.refcount_report(x)
+    tuple_labels = sorted(r.label for r in report.referrers if r.holder is held_by_tuple)
+    dict_labels = sorted(r.label for r in report.referrers if r.holder is held_by_dict)
+    assert tuple_labels == ["[1]", "[2]"], report.referrers
+    assert dict_labels == ["['a']", "['b']"], report.referrers
+    from_referrers = sorted(r.label for r in heaplens.referrers(x) if r.holder is held_by_tuple)
+    assert from_referrers == ["[1]", "[2]"]
+    del held_by_tuple, held_by_dict
 
 
 def test_edge_labels():
@@ -159,25 +181,26 @@ def test_edge_labels():
     t = graph.find(target)
 
     def label(source):
-        return graph.edge_label(graph.find(source), t)
+        return labels.text_of(graph, graph.find(source), t)
+
+    def text(source, target):
+        return labels.text_of(graph, graph.find(source), graph.find(target))
 
     assert label(slotted) == ".value"
     assert label(plain) == ".attr"
     if graph.find(with_dict.__dict__) >= 0:
         # (3.13 keeps the values inline even then and visits them, not the dict.)
-        assert (
-            graph.edge_label(graph.find(with_dict), graph.find(with_dict.__dict__)) == ".__dict__"
-        )
+        assert text(with_dict, with_dict.__dict__) == ".__dict__"
         assert label(with_dict.__dict__) == "['attr']"
     else:
         assert label(with_dict) == ".attr"
-    assert label(mapping) in ("['key']", "(key)")
+    assert graph.edge_labels(graph.find(mapping), t) == [("value", "'key'"), ("key", None)]
     assert label(tup) == "[1]"
     cell = closure.__closure__[0]
     assert label(cell) == ".cell_contents"
-    assert graph.edge_label(graph.find(closure), graph.find(closure.__closure__)) == ".__closure__"
-    assert graph.edge_label(graph.find(method), graph.find(holder)) == ".__self__"
-    assert graph.edge_label(graph.find(plain), graph.find(Plain)) == ".__class__"
+    assert text(closure, closure.__closure__) == ".__closure__"
+    assert text(method, holder) == ".__self__"
+    assert text(plain, Plain) == ".__class__"
 
 
 def test_dict_key_labels_survive_bad_and_long_reprs():
@@ -190,10 +213,10 @@ def test_dict_key_labels_survive_bad_and_long_reprs():
     long_key = {"k" * 500: target}
     graph = _core.build_graph()
     t = graph.find(target)
-    bad_label = graph.edge_label(graph.find(bad), t)
+    bad_label = labels.text_of(graph, graph.find(bad), t)
     # The key's own __repr__ is never called (describing runs no user code).
     assert bad_label.startswith("[<") and ".BadRepr object at 0x" in bad_label
-    long_label = graph.edge_label(graph.find(long_key), t)
+    long_label = labels.text_of(graph, graph.find(long_key), t)
     assert long_label.startswith("['kkk") and long_label.endswith("...]")
     assert len(long_label) < 50
 
@@ -209,7 +232,8 @@ def test_executing_frames_are_roots_with_local_names():
         assert code is holder_function.__code__
         assert thread_id == threading.get_ident()
         assert lineno > 0
-        assert graph.edge_label(path[0], node) == "local only_here"
+        assert graph.edge_labels(path[0], node) == [("local", "only_here")]
+        assert labels.text_of(graph, path[0], node) == "local only_here"
 
     holder_function()
 

@@ -254,8 +254,10 @@ PyObject *hlpy_cpython_managed_dict(PyObject *obj);
  * dict's reference from the object is invisible to a walk without this. */
 PyObject *hlpy_cpython_dict_beside_inline_values(PyObject *obj);
 
-/* When `obj` keeps its attribute values inline (no dict created yet) and one
- * of them is `target`, the attribute's name (borrowed), else NULL. */
-PyObject *hlpy_cpython_inline_attribute_name(PyObject *obj, PyObject *target);
+/* When `obj` keeps its attribute values inline (no dict created yet): the
+ * name (borrowed) of the next attribute whose value is `target`, searching
+ * from value *position (0 for the first) and leaving *position past it; NULL
+ * when there is none (or no inline values). */
+PyObject *hlpy_cpython_inline_attribute_name(PyObject *obj, PyObject *target, Py_ssize_t *position);
 
 #endif /* HLPY_CPYTHON_INTERNALS_H */

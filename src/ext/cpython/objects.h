@@ -53,7 +53,8 @@ PyObject **hlpy_cpython_dict_slot(PyObject *obj) {
     return _PyObject_GetDictPtr(obj);
 }
 
-PyObject *hlpy_cpython_inline_attribute_name(PyObject *obj, PyObject *target) {
+PyObject *hlpy_cpython_inline_attribute_name(PyObject *obj, PyObject *target,
+                                             Py_ssize_t *position) {
     PyDictValues *values = hl__inline_values(obj);
     if (values == NULL)
         return NULL;
@@ -62,10 +63,13 @@ PyObject *hlpy_cpython_inline_attribute_name(PyObject *obj, PyObject *target) {
         return NULL;
     PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
     Py_ssize_t n_values = hl__n_inline_values(values, keys);
-    for (Py_ssize_t i = 0; i < n_values; i++) {
-        if (values->values[i] == target && entries[i].me_key != NULL)
+    for (Py_ssize_t i = *position; i < n_values; i++) {
+        if (values->values[i] == target && entries[i].me_key != NULL) {
+            *position = i + 1;
             return entries[i].me_key;
+        }
     }
+    *position = n_values;
     return NULL;
 }
 

@@ -9,6 +9,7 @@ example drawn as labelled references and the members that have finalizers.
 from typing import NamedTuple
 
 from heaplens import _args, _core
+from heaplens._graph import labels
 from heaplens._graph.describe import allocation_site, type_module, type_name
 from heaplens._graph.heap import shown_indices
 from heaplens._report.units import format_bytes
@@ -148,7 +149,7 @@ def _draw(heap, start):
         previous = index
         node = path[index]
         try:
-            label = graph.edge_label(node, path[index + 1])
+            label = labels.text_of(graph, node, path[index + 1])
         except LookupError:
             label = None
         text = heap.node_description(node)
@@ -212,10 +213,10 @@ def show_cycle(obj, filename="cycle.png"):
     for index, member in enumerate(members):
         following = path[index + 1]
         try:
-            edge = graph.edge_label(member, following)
+            edge = labels.label_of(graph, member, following)
         except LookupError:
             edge = None
-        attrs = _dot.engine_edge_attrs(edge) if edge else ""
+        attrs = _dot.engine_edge_attrs(edge) if edge is not None else ""
         source, target = _dot.node_id(graph.address(member)), _dot.node_id(graph.address(following))
         lines.append(f"  {source} -> {target}{attrs};")
     lines.append("}")

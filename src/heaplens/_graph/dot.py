@@ -20,6 +20,7 @@ import subprocess
 import types
 
 from heaplens import _core
+from heaplens._graph import labels
 from heaplens._graph.describe import type_module
 
 HEADER = "digraph ObjectGraph {\n  node[shape=box, style=filled, fillcolor=white];\n"
@@ -177,14 +178,15 @@ def node_colour(obj, depth, max_depth, highlight=None):
 
 
 def engine_edge_attrs(label):
-    """' [label=...]' for a label named by the engine ("['key']", "[3]", ".attr")."""
-    if label.startswith(".") or label == "__dict__":
+    """' [label=...]' for a (kind, key) label named by the engine (see
+    heaplens._graph.labels): attributes weigh most, then str dict keys."""
+    if label[0] == labels.ATTRIBUTE:
         weight = ",weight=10"
-    elif label.startswith("['"):
+    elif label[0] == labels.VALUE and label[1].startswith("'"):
         weight = ",weight=2"
     else:
         weight = ""
-    return f' [label="{quote(label)}"{weight}]'
+    return f' [label="{quote(labels.render(label))}"{weight}]'
 
 
 def objgraph_edge_label(source, target, shortnames=True):

@@ -10,6 +10,7 @@ import sys
 from typing import NamedTuple, Optional
 
 from heaplens import _args, _core
+from heaplens._graph import labels
 from heaplens._graph.census import Census, CensusRow
 from heaplens._graph.describe import (
     GETREFCOUNT_ARGUMENT,
@@ -243,7 +244,7 @@ class HeapGraph:
                 if graph.kind(owner) != "object":
                     continue
                 try:
-                    if graph.edge_label(owner, node) == ".__dict__":
+                    if labels.is_instance_dict(labels.label_of(graph, owner, node)):
                         return f"{self.node_description(owner)} .__dict__"
                 except LookupError:
                     continue
@@ -274,7 +275,7 @@ class HeapGraph:
             node = path[index]
             if index + 1 < len(path):
                 try:
-                    label = graph.edge_label(node, path[index + 1])
+                    label = labels.text_of(graph, node, path[index + 1])
                 except LookupError:
                     label = None
                 description = self.node_description(node)
@@ -319,17 +320,19 @@ class HeapGraph:
         node = graph.find(obj)
         if node < 0:
             return []
+        sources = graph.referrers(node)  # once per reference
         return [
-            self.referrer(source, node)
-            for source in graph.referrers(node)
+            self.referrer(source, node, occurrence)
+            for source, occurrence in zip(sources, labels.occurrences(sources))
             if graph.kind(source) != "ignored"
         ]
 
-    def referrer(self, source, node):
-        """The Referrer for the reference from node `source` to node `node`."""
+    def referrer(self, source, node, occurrence=0):
+        """The Referrer for reference number `occurrence` (0: the first) from
+        node `source` to node `node`."""
         graph = self.graph
         try:
-            label = graph.edge_label(source, node)
+            label = labels.text_of(graph, source, node, occurrence)
         except LookupError:
             label = None
         holder = None
@@ -367,7 +370,8 @@ def refcount_report(obj):
     immortal = _core.is_immortal(obj)
     referrers, ours = [], 0
     if node >= 0:
-        for source in graph.referrers(node):
+        sources = graph.referrers(node)  # once per reference
+        for source, occurrence in zip(sources, labels.occurrences(sources)):
             if graph.kind(source) == "ignored":
                 continue
             if graph.kind(source) == "frame":
@@ -375,5 +379,5 @@ def refcount_report(obj):
             if _frame_is_heaplens(graph, source):
                 ours += 1
                 continue
-            referrers.append(heap.referrer(source, node))
+            referrers.append(heap.referrer(source, node, occurrence))
     return RefcountReport(describe(obj), refcount - ours, referrers, immortal)

@@ -19,6 +19,7 @@ from heaplens._graph.describe import (
     type_module,
     type_name,
 )
+from heaplens._graph import labels
 from heaplens._graph.heap import shown_indices
 from heaplens._report.units import format_bytes
 from heaplens._leaks.report import Holder
@@ -236,12 +237,12 @@ def _frame_local(heap, path, holder_type):
             if graph.kind(source) != "frame":
                 continue
             try:
-                label = graph.edge_label(source, node) or ""
+                label = labels.label_of(graph, source, node)
             except LookupError:
                 continue
-            if not label.startswith(("local ", "cell ")):
+            if label is None or not labels.is_variable(label):
                 continue
-            name = label.split(" ", 1)[1]
+            name = label[1]
             rest = _expression(graph, path[index:], start=0, first_is_root=False) or ""
             if rest.startswith(".cell_contents"):
                 rest = rest[len(".cell_contents") :]
@@ -265,7 +266,7 @@ def _expression(graph, path, start, first_is_root=True):
             parts.append(index - previous - 1)
         previous = index
         try:
-            label = graph.edge_label(nodes[index], nodes[index + 1])
+            label = labels.label_of(graph, nodes[index], nodes[index + 1])
         except LookupError:
             return None
         if label is None:
@@ -280,21 +281,22 @@ def _expression(graph, path, start, first_is_root=True):
             i += 1
             continue
         if (
-            label == ".__dict__"
+            labels.is_instance_dict(label)
             and i + 1 < len(parts)
-            and isinstance(parts[i + 1], str)
-            and parts[i + 1].startswith("['")
+            and not isinstance(parts[i + 1], int)
+            and parts[i + 1][0] == labels.VALUE
         ):
-            key = parts[i + 1][2:-2]
-            if key.isidentifier():
+            key = labels.identifier_key(parts[i + 1])
+            if key is not None:
                 text += ("" if (i == 0 and first_is_root) else ".") + key
             else:
-                text += ".__dict__" + parts[i + 1]
+                text += ".__dict__" + labels.render(parts[i + 1])
             i += 2
             continue
-        if i == 0 and first_is_root and label.startswith("."):
-            label = label[1:]
-        text += label
+        rendered = labels.render(label)
+        if i == 0 and first_is_root and label[0] == labels.ATTRIBUTE:
+            rendered = rendered[1:]
+        text += rendered
         i += 1
     return text
 

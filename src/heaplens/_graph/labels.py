@@ -1,0 +1,90 @@
+"""How one object refers to another: edge labels.
+
+The engine names each reference as data, a (kind, key) pair
+(src/ext/edge_label.h): one label per reference, so an object held twice by
+one tuple has two, ("item", 1) and ("item", 2). This module is the one place
+that turns labels into text, and callers decide on kinds, never on text.
+
+    ("attribute", name)   .name        (also .__dict__, .__class__, .cell_contents)
+    ("item", index)       [index]
+    ("value", key_text)   [key_text]   a dict's value; key_text describes the key
+    ("key", None)         (key)        a dict's key
+    ("local", name)       local name   a frame's variable; "cell", "free" alike
+    ("held", what)        what         a frame's function, locals dict, code ...
+"""
+
+ATTRIBUTE = "attribute"
+ITEM = "item"
+VALUE = "value"
+KEY = "key"
+LOCAL = "local"
+CELL = "cell"
+FREE = "free"
+HELD = "held"
+
+_VARIABLE_WORDS = {LOCAL: "local", CELL: "cell", FREE: "free variable"}
+
+
+def render(label):
+    """The text of a label, written to follow a description of the referrer:
+    '.name', '[3]', "['key']", '(key)', 'local x', 'free variable x', 'code'."""
+    kind, key = label
+    if kind == ATTRIBUTE:
+        return f".{key}"
+    if kind in (ITEM, VALUE):
+        return f"[{key}]"
+    if kind == KEY:
+        return "(key)"
+    if kind in _VARIABLE_WORDS:
+        return f"{_VARIABLE_WORDS[kind]} {key}"
+    return str(key)
+
+
+def is_instance_dict(label):
+    """Whether the reference is an object's (or a module's) __dict__."""
+    return label == (ATTRIBUTE, "__dict__")
+
+
+def is_variable(label):
+    """Whether the reference is a frame's local or cell variable."""
+    return label[0] in (LOCAL, CELL)
+
+
+def identifier_key(label):
+    """The key of a dict value when it is a str that reads as a Python name
+    ('x' for ("value", "'x'")), else None."""
+    if label[0] != VALUE:
+        return None
+    text = label[1]
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        name = text[1:-1]
+        if name.isidentifier():
+            return name
+    return None
+
+
+def label_of(graph, source, target, occurrence=0):
+    """The label of reference number `occurrence` (0 for the first) from node
+    `source` to node `target`, or None when the engine cannot name it.
+    LookupError when a node's object is gone."""
+    labels = graph.edge_labels(source, target)
+    return labels[occurrence] if occurrence < len(labels) else None
+
+
+def text_of(graph, source, target, occurrence=0):
+    """render(label_of(...)), or None when the reference has no name."""
+    label = label_of(graph, source, target, occurrence)
+    return render(label) if label is not None else None
+
+
+def occurrences(nodes):
+    """For nodes listed once per reference (graph.referrers), the number of
+    each node's earlier listings: [t, t, u] gives [0, 1, 0], so that the second
+    reference from t gets t's second label."""
+    seen = {}
+    numbers = []
+    for node in nodes:
+        number = seen.get(node, 0)
+        numbers.append(number)
+        seen[node] = number + 1
+    return numbers
