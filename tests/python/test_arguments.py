@@ -95,13 +95,13 @@ CASES = [
         lambda v: heaplens.census(untracked=False).format(v),
         COUNT_OR_NONE,
     ),  # fmt: skip
-    ("CycleReport.format", "limit", lambda v: heaplens.cycles().format(v), COUNT),
+    ("CycleReport.format", "limit", lambda v: heaplens.cycles().format(v), COUNT_OR_NONE),
     ("LeakReport.format", "limit", lambda v: _leaks().format(limit=v), COUNT_OR_NONE),
     (
         "LeakReport.format",
         "width",
         lambda v: _leaks().format(width=v),
-        {**COUNT, HUGE: "skip"},
+        {**COUNT_OR_NONE, HUGE: "skip"},
     ),  # fmt: skip
     (
         "HeapGraph",

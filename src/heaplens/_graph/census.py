@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from heaplens import _args, _core
 from heaplens._graph.describe import type_name
+from heaplens._report.protocol import Report
 from heaplens._report.units import format_bytes
 
 
@@ -24,8 +25,13 @@ class CensusRow(NamedTuple):
         return type_name(self.type, shortnames=False)
 
 
-class Census(list):
-    """Rows of (type, count, size), largest total size first."""
+class Census(Report, list):
+    """Rows of (type, count, size), largest total size first.
+
+    to_dict(): {"total_count", "total_size", "rows": [{"type", "count",
+    "size"}]}, the type by its qualified name."""
+
+    DEFAULT_LIMIT = 20
 
     @property
     def total_count(self):
@@ -35,29 +41,28 @@ class Census(list):
     def total_size(self):
         return sum(row.size for row in self)
 
-    def format(self, limit=20):
-        """A table of the first `limit` rows (None: all) that fits 100 columns."""
-        limit = _args.count("Census.format", "limit", limit, none=True)
+    def _lines(self, limit, width):
         rows = self if limit is None else self[:limit]
-        width = max([len("type")] + [min(len(row.name), 60) for row in rows])
-        lines = [f"{'type':<{width}}  {'count':>10}  {'size':>10}  {'share':>6}"]
+        name_width = max([len("type")] + [min(len(row.name), 60) for row in rows])
+        lines = [f"{'type':<{name_width}}  {'count':>10}  {'size':>10}  {'share':>6}"]
         total = self.total_size or 1
         for row in rows:
             name = row.name if len(row.name) <= 60 else row.name[:57] + "..."
             share = 100.0 * row.size / total
             lines.append(
-                f"{name:<{width}}  {row.count:>10,}  {format_bytes(row.size, decimals=1):>10}  {share:>5.1f}%"
+                f"{name:<{name_width}}  {row.count:>10,}  {format_bytes(row.size, decimals=1):>10}  {share:>5.1f}%"
             )
         lines.append(
-            f"{'total':<{width}}  {self.total_count:>10,}  {format_bytes(self.total_size, decimals=1):>10}"
+            f"{'total':<{name_width}}  {self.total_count:>10,}  {format_bytes(self.total_size, decimals=1):>10}"
         )
-        return "\n".join(lines)
+        return lines
 
-    def show(self, limit=20, file=None):
-        print(self.format(limit), file=file)
-
-    def __str__(self):
-        return self.format()
+    def to_dict(self):
+        return {
+            "total_count": self.total_count,
+            "total_size": self.total_size,
+            "rows": [{"type": row.name, "count": row.count, "size": row.size} for row in self],
+        }
 
 
 def census(*, untracked=True):
@@ -107,7 +112,8 @@ class Mark:
 
 
 def growth_since(mark, limit=10, collect=False):
-    """Types whose count grew since `mark`, most new objects first (a list of TypeGrowth).
+    """Types whose count grew since `mark`, most new objects first (a Growth:
+    a list of TypeGrowth, with the report protocol).
 
     Types that shrank or stayed level are left out; limit=None returns them all.
     """
@@ -120,7 +126,33 @@ def growth_since(mark, limit=10, collect=False):
         if count > old_count:
             grown.append(TypeGrowth(tp, count, count - old_count, size, size - old_size))
     grown.sort(key=lambda g: (-g.count_delta, -g.size_delta, g.name))
-    return grown if limit is None else grown[:limit]
+    return Growth(grown if limit is None else grown[:limit])
+
+
+class Growth(Report, list):
+    """The TypeGrowth rows of growth_since(), most new objects first.
+
+    to_dict(): {"rows": [{"type", "count", "count_delta", "size",
+    "size_delta"}]}, the type by its qualified name."""
+
+    DEFAULT_LIMIT = None
+
+    def _lines(self, limit, width):
+        return format_growth(self if limit is None else self[:limit]).split("\n")
+
+    def to_dict(self):
+        return {
+            "rows": [
+                {
+                    "type": row.name,
+                    "count": row.count,
+                    "count_delta": row.count_delta,
+                    "size": row.size,
+                    "size_delta": row.size_delta,
+                }
+                for row in self
+            ]
+        }
 
 
 def format_growth(rows):

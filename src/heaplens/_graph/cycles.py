@@ -12,6 +12,7 @@ from heaplens import _args, _core
 from heaplens._graph import labels
 from heaplens._graph.describe import allocation_site, type_module, type_name
 from heaplens._graph.heap import shown_indices
+from heaplens._report.protocol import Report
 from heaplens._report.units import format_bytes
 
 
@@ -27,8 +28,12 @@ class CycleGroup(NamedTuple):
     sites: tuple = ()  # (site, cycles) where the cycles' first class instance was allocated
 
 
-class CycleReport(list):
-    """CycleGroups, largest total size first."""
+class CycleReport(Report, list):
+    """CycleGroups, largest total size first.
+
+    to_dict(): {"total_cycles", "total_size", "groups": [{"shape", "count",
+    "size", "objects", "example", "finalizers": [{"type", "kind"}],
+    "sites": [{"site", "cycles"}]}]}."""
 
     @property
     def total_size(self):
@@ -38,10 +43,10 @@ class CycleReport(list):
     def total_cycles(self):
         return sum(group.count for group in self)
 
-    def format(self, limit=10):
-        limit = _args.count("CycleReport.format", "limit", limit)
+    def _lines(self, limit, width):
         if not self:
-            return "no reference cycles among live objects"
+            return ["no reference cycles among live objects"]
+        limit = len(self) if limit is None else limit
         lines = [
             f"{self.total_cycles:,} reference cycles, {format_bytes(self.total_size, decimals=1)} in all; "
             f"{len(self)} shapes, largest first:"
@@ -59,10 +64,25 @@ class CycleReport(list):
                 lines.append(f"      allocated at {site}: {n:,} cycles")
         if len(self) > limit:
             lines.append(f"  ... and {len(self) - limit} more shapes")
-        return "\n".join(lines)
+        return lines
 
-    def __str__(self):
-        return self.format()
+    def to_dict(self):
+        return {
+            "total_cycles": self.total_cycles,
+            "total_size": self.total_size,
+            "groups": [
+                {
+                    "shape": group.shape,
+                    "count": group.count,
+                    "size": group.size,
+                    "objects": group.objects,
+                    "example": group.example,
+                    "finalizers": [{"type": name, "kind": kind} for name, kind in group.finalizers],
+                    "sites": [{"site": str(site), "cycles": n} for site, n in group.sites],
+                }
+                for group in self
+            ],
+        }
 
 
 def _shape(graph, members):

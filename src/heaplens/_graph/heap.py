@@ -12,6 +12,7 @@ from typing import NamedTuple, Optional
 from heaplens import _args, _core
 from heaplens._graph import labels
 from heaplens._graph.census import Census, CensusRow
+from heaplens._report.protocol import Report
 from heaplens._graph.describe import (
     GETREFCOUNT_ARGUMENT,
     PACKAGE_DIR,
@@ -31,14 +32,21 @@ class Step(NamedTuple):
     site: Optional[str]  # where the tracer saw it allocated, when it was on
 
 
-class Chain:
+class Chain(Report):
     """A chain of references from a root to an object.
 
     str(chain) is one line, `module app .__dict__['_cache'] -> list [0] -> OBJ`,
     or one line per object with its allocation site when the tracer knew them.
     root_kind is 'module', 'frame', 'external' (held by references the walk
     cannot see: C code, an interpreter stack) or None when no root leads to it.
+    format(limit) shows at most `limit` hops (None: all, the default).
+
+    to_dict(): {"root_kind", "note", "omitted", "steps": [{"description",
+    "label", "site"}]}, a step for the middle of a long chain left out with
+    label and site None.
     """
+
+    DEFAULT_LIMIT = None
 
     def __init__(self, steps, root_kind, note=None, path_index=None):
         self.steps = steps
@@ -95,22 +103,41 @@ class Chain:
         parts = [f"{text} {label}" if label else text for text, label, _, _ in hops]
         return parts, [site for _, _, site, _ in hops]
 
-    def __str__(self):
+    def _lines(self, limit, width):
         parts, sites = self._parts()
+        if limit is not None and len(parts) > limit:
+            left_out = len(parts) - limit
+            parts = parts[:limit] + [f"... {left_out:,} more ..."]
+            sites = sites[:limit] + [None]
         prefix = ""
         if self.root_kind == "external":
             prefix = "(held from outside the heap graph: C code or a stack) "
         if self.note:
-            return f"{' -> '.join(parts)}: {self.note}"
+            return [f"{' -> '.join(parts)}: {self.note}"]
         if not any(sites):
-            return prefix + " -> ".join(parts)
-        width = min(max(len(p) for p in parts) + 5, 70)
+            return [prefix + " -> ".join(parts)]
+        column = min(max(len(p) for p in parts) + 5, 70)
         lines = []
         for index, (part, site) in enumerate(zip(parts, sites)):
             text = part if index == 0 else "  -> " + part
             text = prefix + text if index == 0 else text
-            lines.append(f"{text:<{width}}  allocated at {site}" if site else text)
-        return "\n".join(lines)
+            lines.append(f"{text:<{column}}  allocated at {site}" if site else text)
+        return lines
+
+    def to_dict(self):
+        return {
+            "root_kind": self.root_kind,
+            "note": self.note,
+            "omitted": self.omitted,
+            "steps": [
+                {
+                    "description": step.description,
+                    "label": step.label,
+                    "site": None if step.site is None else str(step.site),
+                }
+                for step in self.steps
+            ],
+        }
 
     def __repr__(self):
         return f"<heaplens.Chain {str(self)!r}>"
@@ -163,12 +190,18 @@ class Referrer(NamedTuple):
         return f"<heaplens.Referrer {str(self)!r}>"
 
 
-class RefcountReport:
+class RefcountReport(Report):
     """sys.getrefcount(obj) against the references the heap graph can name.
 
     unexplained > 0 means something outside the graph holds references: C code
     (an extension that leaked a reference), or a value on an interpreter stack.
+    format(limit) lists at most `limit` referrers (None: all, the default).
+
+    to_dict(): {"description", "refcount", "explained", "unexplained",
+    "immortal", "referrers": [{"description", "label"}]}.
     """
+
+    DEFAULT_LIMIT = None
 
     def __repr__(self):
         return f"<heaplens.RefcountReport refcount={self.refcount} unexplained={self.unexplained}>"
@@ -187,7 +220,7 @@ class RefcountReport:
     def unexplained(self):
         return 0 if self.immortal else self.refcount - self.explained
 
-    def __str__(self):
+    def _lines(self, limit, width):
         if self.immortal:
             head = f"{self.description}: immortal (its refcount is not counted)"
         else:
@@ -196,9 +229,21 @@ class RefcountReport:
                 f"the heap graph, {self.unexplained} held from elsewhere (C code or a stack)"
             )
         lines = [head]
-        for referrer in self.referrers:
+        for referrer in self.referrers if limit is None else self.referrers[:limit]:
             lines.append(f"  {referrer}")
-        return "\n".join(lines)
+        if limit is not None and len(self.referrers) > limit:
+            lines.append(f"  ... and {len(self.referrers) - limit:,} more")
+        return lines
+
+    def to_dict(self):
+        return {
+            "description": self.description,
+            "refcount": self.refcount,
+            "explained": self.explained,
+            "unexplained": self.unexplained,
+            "immortal": bool(self.immortal),
+            "referrers": [{"description": r.description, "label": r.label} for r in self.referrers],
+        }
 
 
 class HeapGraph:

@@ -17,6 +17,7 @@ from typing import NamedTuple, Optional
 
 from heaplens import _args
 from heaplens._graph.describe import allocation_site, type_name
+from heaplens._report.protocol import Report
 from heaplens._report.units import format_bytes
 
 
@@ -40,24 +41,30 @@ class TypeRetainer(NamedTuple):
     top_instances: int  # the instances that no other instance of the type dominates
 
 
-class RetainerReport(list):
+class RetainerReport(Report, list):
     """Retainers, largest retained size first; `types` lists the types whose
-    instances retain the most together (TypeRetainer rows, largest first)."""
+    instances retain the most together (TypeRetainer rows, largest first).
+
+    to_dict(): {"retainers": [{"description", "type", "size", "retained",
+    "site", "chain"}], "types": [{"type", "instances", "top_instances",
+    "retained"}]}, types by qualified name, chains as Chain.to_dict()."""
+
+    DEFAULT_LIMIT = None
 
     def __init__(self, rows=(), types=()):
         super().__init__(rows)
         self.types = list(types)
 
-    def format(self):
+    def _lines(self, limit, width):
         lines = [] if self else ["nothing retains memory (no object is reachable from a root)"]
-        for rank, row in enumerate(self, 1):
+        for rank, row in enumerate(self if limit is None else self[:limit], 1):
             head = f"{rank:>3}. {format_bytes(row.retained, decimals=1):>10} retained by {row.description}"
             lines.append(head + (f"  (allocated at {row.site})" if row.site else ""))
             lines.append(f"     why: {row.chain}".replace("\n", "\n          "))
         if self.types:
             lines.append("")
             lines.append("types that retain the most:")
-        for rank, row in enumerate(self.types, 1):
+        for rank, row in enumerate(self.types if limit is None else self.types[:limit], 1):
             count = f"{row.instances} instance{'' if row.instances == 1 else 's'}"
             inside = row.instances - row.top_instances
             if inside:
@@ -66,10 +73,31 @@ class RetainerReport(list):
             lines.append(
                 f"{rank:>3}. {format_bytes(row.retained, decimals=1):>10} retained by {name} ({count})"
             )
-        return "\n".join(lines)
+        return lines
 
-    def __str__(self):
-        return self.format()
+    def to_dict(self):
+        return {
+            "retainers": [
+                {
+                    "description": row.description,
+                    "type": type_name(row.type, shortnames=False),
+                    "size": row.size,
+                    "retained": row.retained,
+                    "site": row.site,
+                    "chain": row.chain.to_dict(),
+                }
+                for row in self
+            ],
+            "types": [
+                {
+                    "type": type_name(row.type, shortnames=False),
+                    "instances": row.instances,
+                    "top_instances": row.top_instances,
+                    "retained": row.retained,
+                }
+                for row in self.types
+            ],
+        }
 
 
 def retained(obj, heap=None):

@@ -6,8 +6,8 @@ names, numbers and text only: no reference to any object.
 import sys
 from typing import List, NamedTuple, Optional
 
-from heaplens import _args
 from heaplens._report.lines import cut, relative_path, wrap
+from heaplens._report.protocol import Report
 from heaplens._report.units import format_bytes
 
 
@@ -43,7 +43,7 @@ class LeakGroup(NamedTuple):
     example: str  # the object the chain leads to
 
 
-class LeakReport:
+class LeakReport(Report):
     """What a leak hunt found: groups of leaked objects and what holds them.
 
     report.clean is True when nothing leaked. report.headline is one line that
@@ -89,12 +89,14 @@ class LeakReport:
             return self.title
         return f"{self.title} ({self.calls} calls after {self.warmup} warm-up)"
 
-    def format(self, limit=10, width=100):
-        """The report as text for a terminal, `width` columns wide: the
-        headline first, then holders and groups (the first `limit` of each;
-        None: all)."""
-        limit = _args.count("LeakReport.format", "limit", limit, none=True)
-        width = _args.count("LeakReport.format", "width", width, minimum=20)
+    DEFAULT_LIMIT = 10
+    DEFAULT_WIDTH = 100
+
+    def _lines(self, limit, width):
+        """The report as text for a terminal, `width` columns wide (None: 100):
+        the headline first, then holders and groups (the first `limit` of
+        each; None: all)."""
+        width = 100 if width is None else width
 
         def add(text, indent=""):
             lines.extend(wrap(text, width, indent))
@@ -102,7 +104,7 @@ class LeakReport:
         lines = []
         add(self.headline, "    ")
         if not self.finished:
-            return lines[0]
+            return lines[:1]
         add(f"{self._what_ran()}; Python {sys.version.split()[0]}")
         if self.groups:
             total = sum(g.count for g in self.leaks)
@@ -143,13 +145,7 @@ class LeakReport:
             add("     kept alive by: " + chain_text(group.chain, group.holder_step), "       ")
         for note in self.notes:
             add(f"note: {note}", "      ")
-        return "\n".join(lines)
-
-    def show(self, limit=10, file=None):
-        print(self.format(limit), file=file)
-
-    def __str__(self):
-        return self.format()
+        return lines
 
     def __repr__(self):
         return f"<heaplens.LeakReport {self.headline!r}>"

@@ -33,6 +33,7 @@ from typing import NamedTuple
 
 from heaplens import _core
 from heaplens._report.lines import wrap
+from heaplens._report.protocol import Report
 from heaplens._report.units import format_bytes
 from heaplens._slots.classes import (
     Plan,
@@ -96,7 +97,7 @@ class SlotsAdvice(NamedTuple):
         return 100.0 * self.saving / self.bytes_now
 
 
-class SlotsReport(list):
+class SlotsReport(Report, list):
     """SlotsAdvice rows, largest saving first; `skipped` lists (name, reason)
     for classes that had enough instances but could not be measured."""
 
@@ -110,29 +111,26 @@ class SlotsReport(list):
     def total_saving(self):
         return sum(row.saving for row in self if row.saving is not None and row.saving > 0)
 
-    def format(self):
-        """The advice as text that fits 100 columns."""
+    DEFAULT_LIMIT = None
+    DEFAULT_WIDTH = _WIDTH
+
+    def _lines(self, limit, width):
+        """The advice as text that fits 100 columns: the first `limit` rows."""
         if not self and not self.skipped:
-            return (
+            return [
                 f"no class has {self.min_instances:,} or more live instances with a __dict__ "
                 "(the standard library and heaplens are left out)"
-            )
+            ]
         lines = [
             f"__slots__ advice (Python {self.python}, classes with at least "
             f"{self.min_instances:,} live instances): could save {format_bytes(self.total_saving, decimals=1)}"
         ]
-        for rank, row in enumerate(self, 1):
+        for rank, row in enumerate(self if limit is None else self[:limit], 1):
             lines.append("")
             lines.extend(_format_row(rank, row))
         for name, reason in self.skipped:
             lines.extend(wrap(f"not measured: {name}: {reason}", _WIDTH, "    "))
-        return "\n".join(lines)
-
-    def show(self, file=None):
-        print(self.format(), file=file)
-
-    def __str__(self):
-        return self.format()
+        return lines
 
     def to_dict(self):
         """The report as plain data (JSON-ready)."""

@@ -9,6 +9,8 @@ checks the file in C and never unpickles anything.
 import os
 from collections import namedtuple
 
+from heaplens._report.protocol import Report
+
 # Files of `heaplens run` itself (and runpy), as (package directories, file
 # name) from the end of the path: outermost frames from them are the harness,
 # not the program, and are left out of every stack. Both layouts: captures
@@ -59,7 +61,7 @@ class Timeline:
         return f"<Timeline {len(self.points)} points>"
 
 
-class Capture:
+class Capture(Report):
     """What one capture file holds.
 
     snapshots: {name: Snapshot} in file order; `heaplens run` writes "peak"
@@ -67,7 +69,27 @@ class Capture:
     None. info: {key: str} facts about the run (command, pid, python_version,
     exit, sample_rate...; see docs/capture-format.md). path: the file it was
     read from, or None.
+
+    format(limit, width) is the text of `heaplens report` (limit: the stacks
+    shown per snapshot); to_dict() the data of `heaplens report --json`
+    (docs/cli.md).
     """
+
+    DEFAULT_LIMIT = 10
+    DEFAULT_WIDTH = 100
+
+    def _lines(self, limit, width):
+        from heaplens._report import data, text  # noqa: PLC0415 (the report layer is above this one)
+
+        report = data.build_run_report(self)
+        return text.format_report(
+            report, width=100 if width is None else width, limit=limit or 2000
+        ).split("\n")
+
+    def to_dict(self):
+        from heaplens._report import data  # noqa: PLC0415
+
+        return data.build_run_report(self)
 
     def __init__(self, snapshots, timeline=None, info=None, path=None):
         self.snapshots = dict(snapshots)

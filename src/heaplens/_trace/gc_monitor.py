@@ -20,7 +20,8 @@ import threading
 import time
 from typing import NamedTuple, Optional
 
-from heaplens import _args, _core
+from heaplens import _core
+from heaplens._report.protocol import Report, plain
 from heaplens._report.units import format_bytes
 
 _lock = threading.Lock()
@@ -91,7 +92,7 @@ def _merge(rows, key):
     return out
 
 
-class GcReport:
+class GcReport(Report):
     """What the collector did while a monitor ran.
 
     The monitor's memory does not grow with the number of collections: it
@@ -178,8 +179,7 @@ class GcReport:
         present = {id(obj) for obj in list(gc.garbage)}
         return [entry for entry in self.garbage() if entry.address in present]
 
-    def format(self, limit=10):
-        limit = _args.count("GcReport.format", "limit", limit, none=True)
+    def _lines(self, limit, width):
         lines = []
         runs = self.n_collections
         lines.append(
@@ -235,10 +235,35 @@ class GcReport:
             f"monitor overhead: {self.own_seconds * 1e3:.1f} ms, "
             f"{format_bytes(self.peak_watch_bytes, decimals=1)} at most"
         )
-        return "\n".join(lines)
+        return lines
 
-    def __str__(self):
-        return self.format()
+    def to_dict(self):
+        """{"n_collections", "elapsed", "gc_seconds", "collected",
+        "uncollectable", "generations", "recent", "freed_by_type",
+        "freed_by_line", "finalized", "n_garbage", "garbage", "dropped",
+        "own_seconds", "peak_watch_bytes"}: the rows of by_generation(),
+        collections, by_type(), by_line(), finalized() and garbage() as
+        dicts of their fields; a site as [[filename, lineno], ...]."""
+        return {
+            "n_collections": self.n_collections,
+            "elapsed": self.elapsed,
+            "gc_seconds": self.gc_seconds,
+            "collected": self.collected,
+            "uncollectable": self.uncollectable,
+            "generations": plain(self.by_generation()),
+            "recent": plain(self.collections),
+            "freed_by_type": plain(self.by_type()),
+            "freed_by_line": [
+                {"site": plain(line), "count": count, "size": size, "types": plain(types)}
+                for line, count, size, types in self.by_line()
+            ],
+            "finalized": plain(self.finalized()),
+            "n_garbage": self.n_garbage,
+            "garbage": plain(self.garbage()),
+            "dropped": self.dropped,
+            "own_seconds": self.own_seconds,
+            "peak_watch_bytes": self.peak_watch_bytes,
+        }
 
     def __repr__(self):
         return (
