@@ -24,7 +24,7 @@ BUILD_DEPS  := meson-python meson ninja
 TEST_DEPS   := pytest pytest-xdist objgraph==3.6.2
 # pytest's worker processes (pytest-xdist): one per core by default.
 PYTEST_JOBS ?= auto
-LINT_DEPS   := ruff==0.8.6
+LINT_DEPS   := ruff==0.8.6 mypy==2.4.1
 C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] src/ext/cpython/*.[ch] tests/c/*.[ch] tests/fuzz/*.c tests/python/native/*.c)
 PY_SOURCES  := $(wildcard src/heaplens tests/python tests/stress bench examples)
 FUZZ_SECONDS ?= 30
@@ -75,11 +75,15 @@ test: lint ctest fuzz pytest pytest-extra pytest-asan stress stress-asan
 test: STRESS_REINSTALL = 0
 
 # Style: clang-format (config in .clang-format) and ruff, both checked, never
-# rewriting files here (`clang-format -i`, `ruff format` do that).
+# rewriting files here (`clang-format -i`, `ruff format` do that); and the
+# type stub of the C binding (src/heaplens/_core.pyi) checked against the
+# built extension by mypy's stubtest (names and members; the C functions
+# carry no signatures for it to compare).
 lint: install
 	@$(PY) -m pip install -q --disable-pip-version-check $(LINT_DEPS)
 	$(PY) -m ruff check $(PY_SOURCES)
 	$(PY) -m ruff format --check $(PY_SOURCES)
+	$(PY) -m mypy.stubtest --mypy-config-file tools/stubtest.ini heaplens._core
 	@if tools/apt_ensure.sh clang-format clang-format; then \
 	  clang-format --dry-run -Werror $(C_SOURCES) && echo "clang-format: C sources formatted"; \
 	else echo "lint: clang-format could not be installed; C formatting not checked"; fi

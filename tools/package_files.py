@@ -1,13 +1,14 @@
 """Print the files of the heaplens Python package that meson installs, one a
 line, relative to the package directory given as the only argument: every .py
-module and the report pages' .css and .js, in every subpackage. Bytecode
+module, the type stub of the C binding (.pyi) and the py.typed marker (PEP
+561), and the report pages' .css and .js, in every subpackage. Bytecode
 caches, editor files and build leftovers are not listed, so a new module
 needs no edit to meson.build and nothing stray reaches the wheel."""
 
 import os
 import sys
 
-SHIPPED = (".py", ".css", ".js")
+SHIPPED = (".py", ".pyi", ".css", ".js", "py.typed")
 
 
 def package_files(root):
