@@ -28,8 +28,9 @@ class Step(NamedTuple):
     """One object on a chain and the reference it holds to the next one."""
 
     description: str
-    label: Optional[str]  # None on the last step
+    label: Optional[str]  # the reference as text; None on the last step
     site: Optional[str]  # where the tracer saw it allocated, when it was on
+    edge: Optional[tuple] = None  # the reference as a (kind, key) label (heaplens._graph.labels)
 
 
 class Chain(Report):
@@ -42,8 +43,9 @@ class Chain(Report):
     format(limit) shows at most `limit` hops (None: all, the default).
 
     to_dict(): {"root_kind", "note", "omitted", "steps": [{"description",
-    "label", "site"}]}, a step for the middle of a long chain left out with
-    label and site None.
+    "label", "edge", "site"}]}: `label` the reference as text, `edge` as
+    [kind, key] (heaplens._graph.labels); a step for the middle of a long
+    chain left out has label, edge and site None.
     """
 
     DEFAULT_LIMIT = None
@@ -87,7 +89,11 @@ class Chain(Report):
         while i < len(steps):
             step = steps[i]
             label = step.label
-            if label == ".__dict__" and i + 1 < len(steps) and steps[i + 1].label is not None:
+            if (
+                labels.is_instance_dict(step.edge)
+                and i + 1 < len(steps)
+                and steps[i + 1].label is not None
+            ):
                 label = ".__dict__" + steps[i + 1].label
                 hops.append((step.description, label, step.site, i))
                 i += 2
@@ -133,6 +139,7 @@ class Chain(Report):
                 {
                     "description": step.description,
                     "label": step.label,
+                    "edge": None if step.edge is None else list(step.edge),
                     "site": None if step.site is None else str(step.site),
                 }
                 for step in self.steps
@@ -318,16 +325,17 @@ class HeapGraph:
             previous = index
             path_index.append(index)
             node = path[index]
+            edge = None
             if index + 1 < len(path):
                 try:
-                    label = labels.text_of(graph, node, path[index + 1])
+                    edge = labels.label_of(graph, node, path[index + 1])
                 except LookupError:
-                    label = None
+                    edge = None
                 description = self.node_description(node)
             else:
-                label = None
                 description = target_description or self.node_description(node)
-            steps.append(Step(description, label, self._site(node)))
+            label = labels.render(edge) if edge is not None else None
+            steps.append(Step(description, label, self._site(node), edge))
         return Chain(steps, graph.root_kind(path[0]), path_index=path_index)
 
     def why_alive(self, obj, max_depth=-1):
