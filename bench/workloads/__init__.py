@@ -5,10 +5,14 @@ starts; preparing returns a function that runs the workload once and returns
 the wall time, in seconds, of the part it measures.
 """
 
-from . import alloc_heavy, deep_stack, pyperformance_cases
+from . import alloc_heavy, deep_stack, pyperformance_cases, raw_without_gil
 
 # The pure-Python workloads, which need nothing but the standard library.
-BUILTIN = {"alloc_heavy": alloc_heavy.run, "deep_stack": deep_stack.run}
+BUILTIN = {
+    "alloc_heavy": alloc_heavy.run,
+    "deep_stack": deep_stack.run,
+    "raw_without_gil": raw_without_gil.run,
+}
 NAMES = (*BUILTIN, *pyperformance_cases.LOOPS)
 
 
