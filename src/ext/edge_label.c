@@ -5,7 +5,7 @@
  * generic layouts: the type; items of dicts, lists and tuples; fields of
  * cells, functions, methods, modules and types; then any instance: its dict,
  * its inline attribute values, and every object member (slots included)
- * declared along its MRO. Two checks that name the same reference (a
+ * declared along its MRO. Two checks that name the same attribute (a
  * function's __closure__ is a field and a member) add one label. The layout
  * of inline values differs per version and is read through
  * cpython/internals.h.
@@ -25,17 +25,36 @@ int hlpy_edge_labels_add(PyObject *labels, const char *kind, PyObject *key) {
     PyObject *label = Py_BuildValue("(sN)", kind, key); /* steals key, even on failure */
     if (label == NULL)
         return -1;
-    /* Labels are tuples of a str and an int, a str or None: comparing them
-     * runs no code of the objects'. */
-    int present = PySequence_Contains(labels, label);
-    int rc = present < 0 ? -1 : present ? 0 : PyList_Append(labels, label);
+    int rc = PyList_Append(labels, label);
     Py_DECREF(label);
     return rc;
 }
 
-/* Add an ("attribute", name) label. */
+/* Add an ("attribute", name) label, unless an earlier check added it (a
+ * function's __closure__ is a field and a member). An object has few
+ * attribute labels, so the search is short; items and dict entries, which a
+ * container may have millions of, are never searched. Labels are tuples of
+ * str: comparing them runs no code of the objects'. */
+static int hl__attribute_object(PyObject *labels, PyObject *name) {
+    if (name == NULL)
+        return -1;
+    Py_ssize_t n = PyList_GET_SIZE(labels);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *label = PyList_GET_ITEM(labels, i);
+        PyObject *key = PyTuple_GET_ITEM(label, 1);
+        if (PyUnicode_Check(key) &&
+            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(label, 0), "attribute") == 0) {
+            if (PyUnicode_Compare(key, name) == 0) {
+                Py_DECREF(name);
+                return 0;
+            }
+        }
+    }
+    return hlpy_edge_labels_add(labels, "attribute", name);
+}
+
 static int hl__attribute(PyObject *labels, const char *name) {
-    return hlpy_edge_labels_add(labels, "attribute", PyUnicode_FromString(name));
+    return hl__attribute_object(labels, PyUnicode_FromString(name));
 }
 
 static int hl__dict_labels(PyObject *labels, PyObject *dict, PyObject *target) {
@@ -156,7 +175,7 @@ static int hl__instance_labels(PyObject *labels, PyObject *source, PyObject *tar
     Py_ssize_t position = 0;
     PyObject *name;
     while ((name = hlpy_cpython_inline_attribute_name(source, target, &position)) != NULL) {
-        if (hlpy_edge_labels_add(labels, "attribute", Py_NewRef(name)) < 0)
+        if (hl__attribute_object(labels, Py_NewRef(name)) < 0)
             return -1;
     }
     return hl__member_labels(labels, source, target);

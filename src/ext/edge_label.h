@@ -29,9 +29,9 @@
  * (keys are described safely). Needs the GIL. */
 HL_WARN_UNUSED PyObject *hlpy_edge_labels(PyObject *source, PyObject *target);
 
-/* Append the label (kind, key) to the list `labels` unless an equal one is
- * there already. Steals `key`; a NULL key means out of memory. Returns 0, or
- * -1 with an exception. Needs the GIL. */
+/* Append the label (kind, key) to the list `labels`. Steals `key`; a NULL
+ * key means out of memory. Returns 0, or -1 with an exception. Needs the
+ * GIL. */
 HL_WARN_UNUSED int hlpy_edge_labels_add(PyObject *labels, const char *kind, PyObject *key);
 
 #endif /* HLPY_EDGE_LABEL_H */

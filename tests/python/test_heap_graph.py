@@ -144,6 +144,27 @@ def test_each_reference_of_a_holder_gets_its_own_label():
     del held_by_tuple, held_by_dict
 
 
+def test_an_object_held_many_times_by_one_list_is_reported_in_linear_time():
+    """One label per reference must not cost a pass over the list per
+    reference: 200,000 references from one list took minutes (quadratic)."""
+    import time
+
+    class Thing:
+        pass
+
+    x = Thing()
+    big = [x] * 200_000
+    began = time.perf_counter()
+    found = [r for r in heaplens.referrers(x) if r.holder is big]
+    report = heaplens.refcount_report(x)
+    took = time.perf_counter() - began
+    assert [r.label for r in found[:3]] == ["[0]", "[1]", "[2]"]
+    assert found[-1].label == "[199999]"
+    assert sum(1 for r in report.referrers if r.holder is big) == 200_000
+    assert took < 30, took  # about 1 s here
+    del big
+
+
 def test_edge_labels():
     class Slotted:
         __slots__ = ("value",)

@@ -292,7 +292,7 @@ class HeapGraph:
         named after its owner: `module app .__dict__`, `Manager object at 0x.. .__dict__`."""
         graph = self.graph
         if graph.kind(node) == "object" and graph.type(node) is dict:
-            for owner in graph.referrers(node):
+            for owner in dict.fromkeys(graph.referrers(node)):  # each holder once
                 if graph.kind(owner) != "object":
                     continue
                 try:
@@ -373,21 +373,20 @@ class HeapGraph:
         node = graph.find(obj)
         if node < 0:
             return []
-        sources = graph.referrers(node)  # once per reference
-        return [
-            self.referrer(source, node, occurrence)
-            for source, occurrence in zip(sources, labels.occurrences(sources))
-            if graph.kind(source) != "ignored"
-        ]
+        sources = _not_ignored(graph, graph.referrers(node))
+        texts = labels.texts_for_referrers(graph, sources, node)
+        return [self.referrer(source, node, label=text) for source, text in zip(sources, texts)]
 
-    def referrer(self, source, node, occurrence=0):
+    def referrer(self, source, node, occurrence=0, label=...):
         """The Referrer for reference number `occurrence` (0: the first) from
-        node `source` to node `node`."""
+        node `source` to node `node`; `label`, when given, is its text,
+        already known (labels.texts_for_referrers)."""
         graph = self.graph
-        try:
-            label = labels.text_of(graph, source, node, occurrence)
-        except LookupError:
-            label = None
+        if label is ...:
+            try:
+                label = labels.text_of(graph, source, node, occurrence)
+            except LookupError:
+                label = None
         holder = None
         if graph.kind(source) != "frame":
             try:
@@ -395,6 +394,18 @@ class HeapGraph:
             except LookupError:
                 pass  # an untracked holder that may be gone: described, not returned
         return Referrer(self.holder_description(source), label, holder)
+
+
+def _not_ignored(graph, nodes):
+    """The nodes that are not of kind 'ignored'. A loop, not a comprehension
+    in the caller: on 3.11 a comprehension that uses `graph` makes it a cell,
+    which the heap walk sees, and the graph would then hold itself in a cycle
+    and keep every object alive until the next collection."""
+    kept = []
+    for node in nodes:
+        if graph.kind(node) != "ignored":
+            kept.append(node)
+    return kept
 
 
 def _frame_is_heaplens(graph, node):
@@ -423,14 +434,13 @@ def refcount_report(obj):
     immortal = _core.is_immortal(obj)
     referrers, ours = [], 0
     if node >= 0:
-        sources = graph.referrers(node)  # once per reference
-        for source, occurrence in zip(sources, labels.occurrences(sources)):
-            if graph.kind(source) == "ignored":
-                continue
+        sources = _not_ignored(graph, graph.referrers(node))
+        texts = labels.texts_for_referrers(graph, sources, node)  # once per reference
+        for source, text in zip(sources, texts):
             if graph.kind(source) == "frame":
                 refcount -= 1  # the graph holds each frame local once more
             if _frame_is_heaplens(graph, source):
                 ours += 1
                 continue
-            referrers.append(heap.referrer(source, node, occurrence))
+            referrers.append(heap.referrer(source, node, label=text))
     return RefcountReport(describe(obj), refcount - ours, referrers, immortal)

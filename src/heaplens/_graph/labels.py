@@ -77,6 +77,26 @@ def text_of(graph, source, target, occurrence=0):
     return render(label) if label is not None else None
 
 
+def texts_for_referrers(graph, sources, target):
+    """The text of each reference that `sources` lists (graph.referrers(target):
+    a node once per reference), asking the engine once per distinct source:
+    the k-th listing of a source gets its k-th label. None where a reference
+    has no name or its holder is gone. Linear in the references: a list that
+    holds the target a million times is asked once."""
+    by_source = {}
+    texts = []
+    for source, occurrence in zip(sources, occurrences(sources)):
+        found = by_source.get(source)
+        if found is None:
+            try:
+                found = graph.edge_labels(source, target)
+            except LookupError:
+                found = []
+            by_source[source] = found
+        texts.append(render(found[occurrence]) if occurrence < len(found) else None)
+    return texts
+
+
 def occurrences(nodes):
     """For nodes listed once per reference (graph.referrers), the number of
     each node's earlier listings: [t, t, u] gives [0, 1, 0], so that the second
