@@ -47,7 +47,8 @@ static struct {
     int quitting;            /* lock: exit: never start one again */
     hlpy_stack_reader read;  /* set once, at import, before any ask */
     pthread_mutex_t cache_lock;
-    hl_stack_cache cache; /* cache_lock; made at import (empty if no memory) */
+    hl_stack_cache cache;         /* cache_lock; made at import (empty if no memory) */
+    pthread_condattr_t monotonic; /* the clock of `answered`; set once, at import */
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER,
        .work = PTHREAD_COND_INITIALIZER,
        .cache_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -64,10 +65,14 @@ static void hl__after_fork_parent(void) {
 }
 /* The child has no servant thread, and no asker but the forking thread,
  * which is not asking: forget both. CPython deletes the servant's thread
- * state in the child. */
+ * state in the child. The condition variables may record waiters that do
+ * not exist in the child (the parent's servant waits on `work` nearly all
+ * the time), which a later signal could wait for: they are made anew. */
 static void hl__after_fork_child(void) {
     S.queue = NULL;
     S.running = 0;
+    pthread_cond_init(&S.work, NULL);
+    pthread_cond_init(&S.answered, &S.monotonic);
     pthread_mutex_unlock(&S.cache_lock);
     pthread_mutex_unlock(&S.lock);
 }
@@ -80,13 +85,11 @@ int hlpy_stack_servant_init_once(hlpy_stack_reader read) {
     if (hl_stack_cache_init(&S.cache, HL_STACK_CACHE_SLOTS) < 0) {
         /* No memory for it: every find misses, every ask goes to the servant. */
     }
-    pthread_condattr_t attr;
-    int err = pthread_condattr_init(&attr);
+    int err = pthread_condattr_init(&S.monotonic);
     if (err == 0) {
-        err = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+        err = pthread_condattr_setclock(&S.monotonic, CLOCK_MONOTONIC);
         if (err == 0)
-            err = pthread_cond_init(&S.answered, &attr);
-        pthread_condattr_destroy(&attr);
+            err = pthread_cond_init(&S.answered, &S.monotonic);
     }
     if (err == 0 &&
         pthread_atfork(hl__before_fork, hl__after_fork_parent, hl__after_fork_child) != 0)
