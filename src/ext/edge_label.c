@@ -106,14 +106,19 @@ static int hl__function_labels(PyObject *labels, PyFunctionObject *function, PyO
 }
 
 static int hl__type_labels(PyObject *labels, PyTypeObject *type, PyObject *target) {
-    if (type->tp_dict == target && hl__attribute(labels, "__dict__") < 0)
-        return -1;
-    if (type->tp_mro == target && hl__attribute(labels, "__mro__") < 0)
-        return -1;
-    if (type->tp_bases == target && hl__attribute(labels, "__bases__") < 0)
-        return -1;
-    if ((PyObject *)type->tp_base == target && hl__attribute(labels, "__base__") < 0)
-        return -1;
+    const struct {
+        PyObject *value;
+        const char *name;
+    } fields[] = {
+        {type->tp_dict, "__dict__"},
+        {type->tp_mro, "__mro__"},
+        {type->tp_bases, "__bases__"},
+        {(PyObject *)type->tp_base, "__base__"},
+    };
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (fields[i].value == target && hl__attribute(labels, fields[i].name) < 0)
+            return -1;
+    }
     return 0;
 }
 

@@ -164,23 +164,31 @@ def test_raw_hook_never_waits_for_the_gil_under_a_lock_its_caller_holds():
     assert out.strip() == "ok"
 
 
+def _run_with_timed_malloc(body):
+    """Run `body` (dedented) in a fresh interpreter, heaplens tracing 5 frames,
+    with `lib` (native/lock_inversion.c through ctypes.CDLL, whose calls
+    release the GIL; timed_raw_malloc(size, delay_us) typed) and
+    `sleep_with_the_gil(us)` (usleep, called keeping the GIL); its stdout."""
+    from native import build
+
+    setup = f"""
+import ctypes, threading
+from heaplens import _core
+lib = ctypes.CDLL({build("lock_inversion")!r})
+lib.timed_raw_malloc.restype = ctypes.c_int64
+lib.timed_raw_malloc.argtypes = [ctypes.c_size_t, ctypes.c_uint]
+sleep_with_the_gil = ctypes.PyDLL(None).usleep
+sleep_with_the_gil.argtypes = [ctypes.c_uint]
+_core.start(5)
+"""
+    return run_isolated(setup + textwrap.dedent(body), timeout=60)
+
+
 def test_raw_hook_waits_a_bounded_time_for_a_gil_held_long():
     """A thread without the GIL that allocates while another thread holds the
     GIL for 2 s in one C call gets its block back in a bounded time (the stack
     is given up), not after the 2 s."""
-    from native import build
-
-    out = run_isolated(
-        f"LIB = {build('lock_inversion')!r}\n"
-        + textwrap.dedent("""
-        import ctypes, threading, time
-        from heaplens import _core
-        lib = ctypes.CDLL(LIB)
-        lib.timed_raw_malloc.restype = ctypes.c_int64
-        lib.timed_raw_malloc.argtypes = [ctypes.c_size_t, ctypes.c_uint]
-        sleep_with_the_gil = ctypes.PyDLL(None).usleep
-        sleep_with_the_gil.argtypes = [ctypes.c_uint]
-        _core.start(5)
+    out = _run_with_timed_malloc("""
         took, ready = [], threading.Event()
 
         def allocate():
@@ -199,9 +207,7 @@ def test_raw_hook_waits_a_bounded_time_for_a_gil_held_long():
         assert took and 0 <= took[0] < 1e9, (took, counters)
         assert counters["gil_timeouts"] >= 1, counters
         print("ok")
-    """),
-        timeout=60,
-    )
+    """)
     assert out.strip() == "ok"
 
 
@@ -209,19 +215,7 @@ def test_a_repeated_raw_allocation_site_needs_no_gil():
     """A thread without the GIL that allocates again where it allocated
     before finds its stack in the cache: no servant, no wait, even while
     another thread holds the GIL for 2 s; and it keeps its frames."""
-    from native import build
-
-    out = run_isolated(
-        f"LIB = {build('lock_inversion')!r}\n"
-        + textwrap.dedent("""
-        import ctypes, threading
-        from heaplens import _core
-        lib = ctypes.CDLL(LIB)
-        lib.timed_raw_malloc.restype = ctypes.c_int64
-        lib.timed_raw_malloc.argtypes = [ctypes.c_size_t, ctypes.c_uint]
-        sleep_with_the_gil = ctypes.PyDLL(None).usleep
-        sleep_with_the_gil.argtypes = [ctypes.c_uint]
-        _core.start(5)
+    out = _run_with_timed_malloc("""
         took, warm = [], threading.Event()
 
         def allocate_here():
@@ -239,9 +233,7 @@ def test_a_repeated_raw_allocation_site_needs_no_gil():
         assert len(took) == 2 and 0 <= took[1] < 20e6, (took, counters)
         assert counters["gil_timeouts"] == 0, counters
         print("ok")
-    """),
-        timeout=60,
-    )
+    """)
     assert out.strip() == "ok"
 
 

@@ -83,7 +83,7 @@ class Capture(Report):
 
         report = data.build_run_report(self)
         return text.format_report(
-            report, width=100 if width is None else width, limit=limit or 2000
+            report, width=100 if width is None else width, limit=2000 if limit is None else limit
         ).split("\n")
 
     def to_dict(self):
