@@ -145,7 +145,7 @@ def _by_count(pairs):
 def most_common_types(limit=10, objects=None, shortnames=True, filter=None):
     """[(type name, count)], most common first, at most `limit` of them
     (all when `limit` is None or 0)."""
-    limit = _args.count("most_common_types", "limit", limit, none=True)
+    limit = _args.count_or_none("most_common_types", "limit", limit)
     stats = _by_count(typestats(objects, shortnames=shortnames, filter=filter).items())
     return stats[:limit] if limit else stats
 
@@ -165,7 +165,7 @@ def growth(limit=10, peak_stats={}, shortnames=True, filter=None):
     peak recorded in `peak_stats`, largest increase first, at most `limit`.
     Collects garbage first and records the new peaks in `peak_stats` (by
     default a dictionary kept between calls)."""
-    limit = _args.count("growth", "limit", limit, none=True)
+    limit = _args.count_or_none("growth", "limit", limit)
     gc.collect()
     stats = typestats(shortnames=shortnames, filter=filter)
     deltas = {}
@@ -228,7 +228,7 @@ def get_new_ids(
     limit=0 prints nothing, None prints every row). skip_update=True returns
     the previous answer unchanged. shortnames=None keeps the last choice
     (True at first). The same dictionary is returned, updated, each time."""
-    limit = _args.count("get_new_ids", "limit", limit, none=True)
+    limit = _args.count_or_none("get_new_ids", "limit", limit)
     _args.one_of("get_new_ids", "sortby", sortby, tuple(_GET_NEW_IDS_COLUMNS))
     if not _state:
         _state["old"] = collections.defaultdict(set)

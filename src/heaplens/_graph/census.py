@@ -118,7 +118,7 @@ def growth_since(mark, limit=10, collect=False):
     Types that shrank or stayed level are left out; limit=None returns them all.
     """
     _args.instance("growth_since", "mark", mark, Mark, "a heaplens.Mark")
-    limit = _args.count("growth_since", "limit", limit, none=True)
+    limit = _args.count_or_none("growth_since", "limit", limit)
     now = Mark(collect=collect)
     grown = []
     for type_id, (tp, count, size) in now.rows.items():

@@ -7,9 +7,18 @@ advice) fits its lines with these.
 Imports nothing of heaplens, so any layer may use it.
 """
 
+from __future__ import annotations
+
 import os
 import re
 import textwrap
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    # A frame as the report data holds it: {'file', 'line', 'function'}.
+    Frame = Mapping[str, object]
 
 # C0 and C1 controls, DEL, and the bidi overrides: a file name or a command
 # must not move the cursor, clear the screen or reorder what follows. And
@@ -19,7 +28,7 @@ import textwrap
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
-def _visible(char):
+def _visible(char: str) -> str:
     """The escape that shows char: '\\xe9' for the byte a surrogate of
     os.fsdecode() stands for, else as repr() writes it ('\\n', '\\x1b')."""
     if "\udc80" <= char <= "\udcff":
@@ -27,14 +36,14 @@ def _visible(char):
     return repr(char)[1:-1]
 
 
-def clean(text):
+def clean(text: object) -> str:
     """text (any object) as a str with control characters and surrogates
     made visible ('\\n', '\\x1b', '\\xe9' for a byte of a non-UTF-8 file
     name): safe on a terminal and in any output encoding."""
     return _UNSAFE.sub(lambda m: _visible(m.group()), str(text))
 
 
-def cut(text, width):
+def cut(text: str, width: int) -> str:
     """text cut to at most `width` columns, ending with '...' when cut."""
     if len(text) <= width:
         return text
@@ -43,7 +52,7 @@ def cut(text, width):
     return text[: width - 3] + "..."
 
 
-def cut_left(text, width):
+def cut_left(text: str, width: int) -> str:
     """text cut to at most `width` columns, keeping its end: '...name.py'."""
     if len(text) <= width:
         return text
@@ -52,7 +61,7 @@ def cut_left(text, width):
     return "..." + text[len(text) - width + 3 :]
 
 
-def wrap(text, width, indent="", first=""):
+def wrap(text: str, width: int, indent: str = "", first: str = "") -> list[str]:
     """text wrapped into lines of at most `width` columns, the first line
     starting with `first`, continuation lines indented by `indent`; a word
     longer than a line is broken. An empty text is one line, `first`."""
@@ -66,7 +75,7 @@ def wrap(text, width, indent="", first=""):
     ) or [first.rstrip()]
 
 
-def relative_path(path):
+def relative_path(path: str) -> str:
     """path relative to the current directory when it lies under it."""
     try:
         cwd = os.getcwd() + os.sep
@@ -75,7 +84,7 @@ def relative_path(path):
     return path[len(cwd) :] if path.startswith(cwd) else path
 
 
-def shorten_path(path, width):
+def shorten_path(path: str, width: int) -> str:
     """path in at most `width` columns: whole when it fits, else its end with
     '...' in front, cut at a directory boundary when one is close enough so
     that the file name stays whole."""
@@ -89,7 +98,7 @@ def shorten_path(path, width):
     return tail
 
 
-def frame_text(frame, width=100, full_path=True):
+def frame_text(frame: Frame, width: int = 100, full_path: bool = True) -> str:
     """One frame as 'path/file.py:12 in function' in at most `width` columns.
 
     The line number always stays; the path is shortened from the left first
@@ -113,7 +122,7 @@ def frame_text(frame, width=100, full_path=True):
     return shorten_path(path, room) + where + in_function
 
 
-def stack_line(frames, width=100):
+def stack_line(frames: Sequence[Frame], width: int = 100) -> str:
     """A stack on one line: the allocating frame (file name, line and the
     whole function name when they fit) and its callers after '<-', file names
     only, as many as fit in `width` columns, then '<- ...' when some are left

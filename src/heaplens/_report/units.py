@@ -6,10 +6,12 @@ pages). heaplens.tracemalloc keeps stdlib tracemalloc's own size format
 Imports nothing of heaplens, so any layer may use it.
 """
 
+from __future__ import annotations
+
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 
 
-def format_bytes(size, sign=False, decimals=None):
+def format_bytes(size: float, sign: bool = False, decimals: int | None = None) -> str:
     """A byte count in human units: '0 B', '1023 B', '1.50 KiB', '12.3 MiB',
     '512 GiB'. Three significant digits from KiB up (four below 1024 of a
     unit); with decimals=1, one decimal whatever the size ('1.5 KiB',
@@ -29,7 +31,7 @@ def format_bytes(size, sign=False, decimals=None):
     return f"{plus}{text} {_UNITS[-1]}"
 
 
-def _three_digits(value):
+def _three_digits(value: float) -> str:
     """value with 2, 1 or 0 decimals so that it shows three significant
     digits (four for 1000..1023): '1.50', '12.3', '123', '1000'."""
     for decimals, limit in ((2, 10), (1, 100)):
@@ -39,12 +41,12 @@ def _three_digits(value):
     return f"{value:.0f}"
 
 
-def format_count(count, sign=False):
+def format_count(count: int, sign: bool = False) -> str:
     """An integer with thousands separators: '1,234,567' ('+1,234' with sign)."""
     return f"{count:+,d}" if sign and count else f"{count:,d}"
 
 
-def format_percent(part, whole, sign=False):
+def format_percent(part: float, whole: float, sign: bool = False) -> str:
     """part as a percentage of whole: '12.3%', '<0.1%', '>99.9%', '100%'; '' when whole
     is 0 (no meaningful share). With sign: '+12.3%' / '-4.0%'."""
     if not whole:
@@ -59,7 +61,7 @@ def format_percent(part, whole, sign=False):
     return "100%" if share == 100 else f"{share:.1f}%"
 
 
-def format_seconds(seconds):
+def format_seconds(seconds: float) -> str:
     """A duration: '0.35 s', '12.5 s', '3 min 05 s', '2 h 03 min'."""
     if seconds < 10:
         return f"{seconds:.2f} s"
