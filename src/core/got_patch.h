@@ -21,9 +21,10 @@
  * holds the resolver, not the callee); the caller gets it with dlsym().
  *
  * Linux with glibc or musl, ELF64 and ELF32; the relocation types of x86-64,
- * i386, AArch64, ARM, PowerPC64 and s390x (elsewhere nothing is patched). Not thread-safe with itself
- * (the caller serialises patching); safe beside threads that make the calls,
- * since each slot is one aligned pointer written at once.
+ * i386, AArch64, ARM, PowerPC64 and s390x (elsewhere nothing is patched).
+ * Not thread-safe with itself (the caller serialises patching); safe beside
+ * threads that make the calls, since each slot is one aligned pointer
+ * written at once.
  */
 #ifndef HL_GOT_PATCH_H
 #define HL_GOT_PATCH_H
