@@ -21,12 +21,12 @@
 PYTHON      ?= python3
 PY           = $(VENV)/bin/python
 BUILD_DEPS  := meson-python meson ninja
-TEST_DEPS   := pytest pytest-xdist objgraph==3.6.2
+TEST_DEPS   := pytest pytest-xdist objgraph==3.6.2 numpy
 # pytest's worker processes (pytest-xdist): one per core by default.
 PYTEST_JOBS ?= auto
 LINT_DEPS   := ruff==0.8.6 mypy==2.4.1
 C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] src/ext/cpython/*.[ch] tests/c/*.[ch] tests/fuzz/*.c tests/python/native/*.c)
-PY_SOURCES  := $(wildcard src/heaplens tests/python tests/stress bench examples)
+PY_SOURCES  := $(wildcard src/heaplens tests/python tests/stress tests/typing bench examples)
 FUZZ_SECONDS ?= 30
 EXTRA_VERSIONS := 3.12 3.13 3.14 3.15
 
@@ -75,14 +75,19 @@ test: lint ctest fuzz pytest pytest-extra pytest-asan stress stress-asan
 test: STRESS_REINSTALL = 0
 
 # Style: clang-format (config in .clang-format) and ruff, both checked, never
-# rewriting files here (`clang-format -i`, `ruff format` do that); and the
-# type stub of the C binding (src/heaplens/_core.pyi) checked against the
-# built extension by mypy's stubtest (names and members; the C functions
-# carry no signatures for it to compare).
+# rewriting files here (`clang-format -i`, `ruff format` do that); types:
+# mypy --strict over the package (tools/mypy.ini), then over
+# tests/typing/public_api.py against the installed package, as a user's
+# checker sees it (py.typed, the lazy names of `heaplens`); and the type stub
+# of the C binding (src/heaplens/_core.pyi) checked against the built
+# extension by mypy's stubtest (names and members; the C functions carry no
+# signatures for it to compare).
 lint: install
 	@$(PY) -m pip install -q --disable-pip-version-check $(LINT_DEPS)
 	$(PY) -m ruff check $(PY_SOURCES)
 	$(PY) -m ruff format --check $(PY_SOURCES)
+	$(PY) -m mypy --config-file tools/mypy.ini -p heaplens
+	cd tests/typing && ../../$(PY) -m mypy --strict --cache-dir ../../build/mypy-cache-api public_api.py
 	$(PY) -m mypy.stubtest --mypy-config-file tools/stubtest.ini heaplens._core
 	@if tools/apt_ensure.sh clang-format clang-format; then \
 	  clang-format --dry-run -Werror $(C_SOURCES) && echo "clang-format: C sources formatted"; \

@@ -15,8 +15,50 @@ initialised, or wait in a forked child on an import lock that another thread
 of the parent held). The heap graph and report modules load on first use.
 """
 
+from __future__ import annotations
+
 from heaplens import _args, _core
 from heaplens import tracemalloc as _tracemalloc
+
+# typing is not imported at run time (a memory tool imports no more than it
+# needs); mypy reads TYPE_CHECKING as true. The imports below show type
+# checkers and IDEs the classes that __getattr__ loads on first use; at run
+# time they import nothing.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable
+
+    from heaplens._graph.census import Census as Census
+    from heaplens._graph.census import CensusRow as CensusRow
+    from heaplens._graph.census import Growth as Growth
+    from heaplens._graph.census import Mark as Mark
+    from heaplens._graph.census import TypeGrowth as TypeGrowth
+    from heaplens._graph.cycles import CycleGroup as CycleGroup
+    from heaplens._graph.cycles import CycleReport as CycleReport
+    from heaplens._graph.heap import Chain as Chain
+    from heaplens._graph.heap import HeapGraph as HeapGraph
+    from heaplens._graph.heap import RefcountReport as RefcountReport
+    from heaplens._graph.heap import Referrer as Referrer
+    from heaplens._graph.heap import Step as Step
+    from heaplens._graph.retained import Retainer as Retainer
+    from heaplens._graph.retained import RetainerReport as RetainerReport
+    from heaplens._graph.retained import TypeRetainer as TypeRetainer
+    from heaplens._leaks.hunt import leak_check as _LeakCheck
+    from heaplens._leaks.report import Holder as Holder
+    from heaplens._leaks.report import LeakGroup as LeakGroup
+    from heaplens._leaks.report import LeakReport as LeakReport
+    from heaplens._report.protocol import Report as Report
+    from heaplens._slots.advice import SlotsAdvice as SlotsAdvice
+    from heaplens._slots.advice import SlotsReport as SlotsReport
+    from heaplens._trace.capture import Capture as Capture
+    from heaplens._trace.capture import Timeline as Timeline
+    from heaplens._trace.gc_monitor import GcMonitor as GcMonitor
+    from heaplens._trace.gc_monitor import GcReport as GcReport
+    from heaplens._trace.snapshot import Snapshot as Snapshot
+
+    # Read from heaplens._version by __getattr__.
+    __version__: str
 
 # Classes that live in submodules, loaded on first access.
 _LAZY_CLASSES = {
@@ -49,7 +91,7 @@ _LAZY_CLASSES = {
 }
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> object:
     if name == "__version__":
         # Written by meson from project() in meson.build, the one place the
         # version is kept; read on first use so that `import heaplens` loads
@@ -115,7 +157,7 @@ __all__ = [
 ]
 
 
-def start(nframe=1, *, sample_rate=0):
+def start(nframe: int = 1, *, sample_rate: int = 0) -> None:
     """Start tracing, keeping up to nframe (1..65535) frames per allocation.
 
     sample_rate=BYTES records about one allocation per BYTES allocated
@@ -129,25 +171,26 @@ def start(nframe=1, *, sample_rate=0):
     _core.start(nframe, sample_rate=sample_rate)
 
 
-def stop():
+def stop() -> None:
     """Stop tracing and free every trace."""
     _core.stop()
 
 
-def is_tracing():
+def is_tracing() -> bool:
     """True while allocations are traced."""
     return _core.is_tracing()
 
 
-def get_traced_memory():
+def get_traced_memory() -> tuple[int, int]:
     """(current, peak) bytes of the traced blocks."""
     return _core.get_traced_memory()
 
 
-def get_tracer_counters():
+def get_tracer_counters() -> dict[str, int]:
     """The tracer's health: {'dropped', 'unknown_stacks', 'stale_stacks',
     'gil_unsafe', 'gil_timeouts', 'bad_stack_ids', 'hooks_lost', 'stacks',
-    'live_blocks', 'peaks_not_copied', 'sample_rate', 'sums'}.
+    'live_blocks', 'peaks_not_copied', 'sample_rate', 'sums',
+    'track_api_slots', 'track_api_failed'}.
 
     'dropped' counts blocks the tracer could not record (out of memory);
     'unknown_stacks' counts blocks recorded without Python frames: 'gil_unsafe'
@@ -160,17 +203,20 @@ def get_tracer_counters():
     heaplens has a bug); 'hooks_lost' counts the times another tool took the
     allocator hooks away and heaplens put them back;
     'peaks_not_copied' counts new highs reached by a thread without the GIL,
-    when the per-stack copy at the peak could not be taken.
+    when the per-stack copy at the peak could not be taken;
+    'track_api_slots' counts the call sites of extensions redirected so that
+    the blocks they report with PyTraceMalloc_Track (NumPy's arrays) are
+    traced, and 'track_api_failed' is 1 when one could not be (docs/native.md).
     """
     return _core.get_tracer_counters()
 
 
-def take_snapshot():
+def take_snapshot() -> Snapshot:
     """A heaplens.tracemalloc.Snapshot of the traced blocks (RuntimeError when not tracing)."""
     return _tracemalloc.take_snapshot()
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Capture:
     """The Capture stored in a capture file: from `heaplens run` (snapshots
     "peak" and "exit", the timeline, facts about the run) or from
     Snapshot.dump() (one snapshot). capture.snapshot() is the Snapshot to look
@@ -185,7 +231,7 @@ def load(path):
     return load_capture(path)
 
 
-def census(*, untracked=True):
+def census(*, untracked: bool = True) -> Census:
     """Count and size every live object by type: a Census, largest total first.
 
     untracked=True (the default) walks the heap graph, so str, int and other
@@ -197,7 +243,7 @@ def census(*, untracked=True):
     return _census(untracked=untracked)
 
 
-def cycles():
+def cycles() -> CycleReport:
     """Every reference cycle among live objects, grouped by shape (a CycleReport).
 
     Each group says how many cycles of that shape there are, their total size,
@@ -210,7 +256,9 @@ def cycles():
     return _cycles()
 
 
-def show_cycle(obj, filename="cycle.png"):
+def show_cycle(
+    obj: object, filename: str | bytes | os.PathLike[str] | os.PathLike[bytes] = "cycle.png"
+) -> int:
     """Draw the shortest reference cycle through obj with Graphviz: labelled
     edges, members with finalizers filled red. A .dot filename writes only the
     .dot file; without Graphviz's `dot` the .dot file is kept and a line says so.
@@ -220,7 +268,7 @@ def show_cycle(obj, filename="cycle.png"):
     return _show_cycle(obj, filename)
 
 
-def gc_monitor(breakdown=True):
+def gc_monitor(breakdown: bool = True) -> GcMonitor:
     """A GcMonitor that records each garbage collection between start() and
     stop() (or within a `with` block): generation, duration, objects collected
     and uncollectable and, with breakdown=True, what was freed by type and, with
@@ -236,7 +284,7 @@ def gc_monitor(breakdown=True):
     return _gc_monitor(breakdown)
 
 
-def growth_since(mark, limit=10, collect=False):
+def growth_since(mark: Mark, limit: int | None = 10, collect: bool = False) -> Growth:
     """Types whose count grew since `mark` (a heaplens.Mark), most new objects first.
 
     No gc.collect() runs unless collect=True.
@@ -246,7 +294,7 @@ def growth_since(mark, limit=10, collect=False):
     return _growth_since(mark, limit=limit, collect=collect)
 
 
-def why_alive(obj):
+def why_alive(obj: object) -> Chain:
     """The shortest chain of labelled references that keeps obj alive (a Chain).
 
     print(heaplens.why_alive(obj)) reads like
@@ -260,14 +308,14 @@ def why_alive(obj):
     return HeapGraph().why_alive(obj)
 
 
-def referrers(obj):
+def referrers(obj: object) -> list[Referrer]:
     """Every reference to obj the heap graph knows: Referrer(description, label, holder)."""
     from heaplens._graph.heap import HeapGraph
 
     return HeapGraph().referrers(obj)
 
 
-def refcount_report(obj):
+def refcount_report(obj: object) -> RefcountReport:
     """sys.getrefcount(obj) against the references the heap graph can explain.
 
     What is left over is held from C or an interpreter stack: a reference
@@ -280,7 +328,7 @@ def refcount_report(obj):
     return _refcount_report(obj)
 
 
-def retained(obj):
+def retained(obj: object) -> int:
     """Bytes that would be freed if obj went away: the sizes of the objects it
     dominates in the heap graph (every chain from a root to them passes
     through it), its own included."""
@@ -289,7 +337,7 @@ def retained(obj):
     return _retained(obj)
 
 
-def top_retainers(n=10):
+def top_retainers(n: int = 10) -> RetainerReport:
     """The n objects that retain the most memory (a RetainerReport), each with
     its retained size, its why_alive chain and, with the tracer on, where it
     was allocated. Modules, their globals and classes are left out."""
@@ -298,7 +346,9 @@ def top_retainers(n=10):
     return _top_retainers(n)
 
 
-def find_leaks(func, *args, repeat=5, warmup=2, **kwargs):
+def find_leaks(
+    func: Callable[..., object], *args: object, repeat: int = 5, warmup: int = 2, **kwargs: object
+) -> LeakReport:
     """Call func(*args, **kwargs) warmup + repeat times and report what the
     measured calls left alive and kept accumulating (a LeakReport): objects
     grouped by type and allocation site, each group with its count per call,
@@ -316,7 +366,7 @@ def find_leaks(func, *args, repeat=5, warmup=2, **kwargs):
     return _find_leaks(func, *args, repeat=repeat, warmup=warmup, **kwargs)
 
 
-def leak_check(nframe=32):
+def leak_check(nframe: int = 32) -> _LeakCheck:
     """A context manager whose LeakReport lists what the block created and left
     alive (after a garbage collection), grouped as find_leaks() does:
 
@@ -333,7 +383,7 @@ def leak_check(nframe=32):
     return _leak_check(nframe=nframe)
 
 
-def slots_advice(min_instances=1000):
+def slots_advice(min_instances: int = 1000) -> SlotsReport:
     """Which classes would save memory with __slots__ (a SlotsReport): for each
     class with at least min_instances live instances, the bytes its instances
     spend on per-instance dicts or inline values, the attribute names seen, a

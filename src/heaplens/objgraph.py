@@ -33,6 +33,8 @@ objgraph's one module function for function, so that the two can be read side
 by side; the heap-graph work it relies on lives in heaplens._graph.
 """
 
+from __future__ import annotations
+
 import collections
 import gc
 import io
@@ -46,6 +48,56 @@ from heaplens import _args, _core
 from heaplens._graph import dot as _dot
 from heaplens._graph import labels
 from heaplens._graph.describe import GETREFCOUNT_ARGUMENT, PACKAGE_DIR, counted
+
+# typing is not imported at run time (a memory tool imports no more than it
+# needs); mypy reads TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Container, Iterable, Sequence
+    from typing import Literal, TypedDict, TypeGuard, Unpack, cast
+
+    from _typeshed import SupportsWrite
+
+    from heaplens._core import HeapGraph
+
+    # The argument types follow typeshed's stubs for objgraph (stubs/objgraph).
+    _Filter = Callable[[object], bool]
+    _ExtraInfo = Callable[[object], str]
+    _ExtraNodeAttrs = Callable[[object], dict[str, str]]
+    # What show_refs/show_backrefs return in a graphical IPython shell: a
+    # graphviz.Source (graphviz has no type information), else None.
+    _GraphvizSource = object
+    # (highlight, extra_info, refcounts, shortnames, extra_node_attrs, single)
+    _NodeOptions = tuple[
+        _Filter | None, _ExtraInfo | None, bool, bool, _ExtraNodeAttrs | None, int | None
+    ]
+
+    class _NewIdsState(TypedDict, total=False):
+        """get_new_ids()'s state, kept between calls."""
+
+        old: collections.defaultdict[str, set[int]]
+        current: collections.defaultdict[str, set[int]]
+        new: collections.defaultdict[str, set[int]]
+        shortnames: bool
+
+    class _ShowKeywords(TypedDict, total=False):
+        """The keyword arguments show_chain passes on to show_backrefs/show_refs."""
+
+        extra_ignore: Iterable[int]
+        too_many: int
+        highlight: _Filter | None
+        filename: str | None
+        extra_info: _ExtraInfo | None
+        refcounts: bool
+        shortnames: bool
+        output: SupportsWrite[str] | None
+        extra_node_attrs: _ExtraNodeAttrs | None
+
+    class _ChainKeywords(_ShowKeywords, total=False):
+        """show_chain's keyword arguments."""
+
+        backrefs: bool
+
 
 __all__ = [
     "at",
@@ -73,7 +125,7 @@ _short_typename = _dot.short_typename
 _long_typename = _dot.long_typename
 
 
-def _build_graph(untracked, ignore=()):
+def _build_graph(untracked: bool, ignore: Iterable[object] = ()) -> HeapGraph:
     return _core.build_graph(ignore=ignore, skip_frames_under=PACKAGE_DIR, untracked=untracked)
 
 
@@ -85,7 +137,7 @@ def _build_graph(untracked, ignore=()):
 # id() while the pairs hold them.
 
 
-def _type_counts(objects=None):
+def _type_counts(objects: Iterable[object] | None = None) -> list[tuple[type, int]]:
     """[(type, number of objects)] over `objects` (default: every object the
     collector tracks), counted in C, with types in the order they first
     appear (the order decides ties in every sorted table)."""
@@ -94,30 +146,32 @@ def _type_counts(objects=None):
     return _core.count_types(objects)  # None: walked in place, no list built
 
 
-def _filtered_type_counts(objects, filter):
+def _filtered_type_counts(
+    objects: Iterable[object] | None, filter: _Filter
+) -> list[tuple[type, int]]:
     if objects is None:
         objects = gc.get_objects()
     kept = [o for o in objects if filter(o)]
     return _core.count_types(kept)
 
 
-def _counts_by_name(counts, shortnames):
+def _counts_by_name(counts: Iterable[tuple[type, int]], shortnames: bool) -> dict[str, int]:
     """{type name: count} from (type, count) pairs; types of the same name add up."""
-    by_name = {}
+    by_name: dict[str, int] = {}
     for tp, n in counts:
         name = _dot.type_name(tp, shortnames)
         by_name[name] = by_name.get(name, 0) + n
     return by_name
 
 
-def _types_named(typename, counts):
+def _types_named(typename: str, counts: Iterable[tuple[type, int]]) -> dict[int, int]:
     """{id(type): count} of the types in `counts` whose short name (or, with
     a dot, full name) is `typename`."""
     shortnames = "." not in typename
     return {id(tp): n for tp, n in counts if _dot.type_name(tp, shortnames) == typename}
 
 
-def count(typename, objects=None):
+def count(typename: str, objects: Iterable[object] | None = None) -> int:
     """The number of objects tracked by the collector (or in `objects`) whose
     type is named `typename`, short ('MyClass') or qualified ('pkg.mod.MyClass')."""
     _args.text("count", "typename", typename)
@@ -125,7 +179,11 @@ def count(typename, objects=None):
     return sum(_types_named(typename, counts).values())
 
 
-def typestats(objects=None, shortnames=True, filter=None):
+def typestats(
+    objects: Iterable[object] | None = None,
+    shortnames: bool = True,
+    filter: _Filter | None = None,
+) -> dict[str, int]:
     """{type name: number of instances} over the objects the collector tracks,
     or over `objects`. Types with the same name in different modules add up
     when `shortnames` is true. Objects for which filter(obj) is false are left out.
@@ -138,11 +196,16 @@ def typestats(objects=None, shortnames=True, filter=None):
     return _counts_by_name(counts, shortnames)
 
 
-def _by_count(pairs):
+def _by_count(pairs: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
     return sorted(pairs, key=operator.itemgetter(1), reverse=True)
 
 
-def most_common_types(limit=10, objects=None, shortnames=True, filter=None):
+def most_common_types(
+    limit: int | None = 10,
+    objects: Iterable[object] | None = None,
+    shortnames: bool = True,
+    filter: _Filter | None = None,
+) -> list[tuple[str, int]]:
     """[(type name, count)], most common first, at most `limit` of them
     (all when `limit` is None or 0)."""
     limit = _args.count_or_none("most_common_types", "limit", limit)
@@ -150,7 +213,13 @@ def most_common_types(limit=10, objects=None, shortnames=True, filter=None):
     return stats[:limit] if limit else stats
 
 
-def show_most_common_types(limit=10, objects=None, shortnames=True, file=None, filter=None):
+def show_most_common_types(
+    limit: int | None = 10,
+    objects: Iterable[object] | None = None,
+    shortnames: bool = True,
+    file: SupportsWrite[str] | None = None,
+    filter: _Filter | None = None,
+) -> None:
     """Print most_common_types() as a table, one "name count" line per type."""
     if file is None:
         file = sys.stdout
@@ -160,7 +229,12 @@ def show_most_common_types(limit=10, objects=None, shortnames=True, file=None, f
         file.write(f"{name:<{width}} {n}\n")
 
 
-def growth(limit=10, peak_stats={}, shortnames=True, filter=None):
+def growth(
+    limit: int | None = 10,
+    peak_stats: dict[str, int] = {},
+    shortnames: bool = True,
+    filter: _Filter | None = None,
+) -> list[tuple[str, int, int]]:
     """[(type name, count, increase)] for the types whose count rose above the
     peak recorded in `peak_stats`, largest increase first, at most `limit`.
     Collects garbage first and records the new peaks in `peak_stats` (by
@@ -168,7 +242,7 @@ def growth(limit=10, peak_stats={}, shortnames=True, filter=None):
     limit = _args.count_or_none("growth", "limit", limit)
     gc.collect()
     stats = typestats(shortnames=shortnames, filter=filter)
-    deltas = {}
+    deltas: dict[str, int] = {}
     for name, n in stats.items():
         peak = peak_stats.get(name, 0)
         if n > peak:
@@ -180,7 +254,13 @@ def growth(limit=10, peak_stats={}, shortnames=True, filter=None):
     return [(name, stats[name], delta) for name, delta in ranked]
 
 
-def show_growth(limit=10, peak_stats=None, shortnames=True, file=None, filter=None):
+def show_growth(
+    limit: int | None = 10,
+    peak_stats: dict[str, int] | None = None,
+    shortnames: bool = True,
+    file: SupportsWrite[str] | None = None,
+    filter: _Filter | None = None,
+) -> None:
     """Print growth() as "name  count  +increase" lines; nothing when nothing grew.
     With peak_stats None, growth()'s own dictionary keeps the peaks."""
     if peak_stats is None:
@@ -199,14 +279,14 @@ def show_growth(limit=10, peak_stats=None, shortnames=True, file=None, filter=No
 # ---- new objects since the last call -------------------------------------------
 
 
-def _ids_by_name(objects, shortnames):
+def _ids_by_name(objects: list[object], shortnames: bool) -> dict[str, set[int]]:
     """{type name: set of id()} of `objects`, names in first-seen order."""
-    by_type = collections.defaultdict(set)
-    types_by_id = {}
+    by_type: collections.defaultdict[int, set[int]] = collections.defaultdict(set)
+    types_by_id: dict[int, type] = {}
     for tp, address in zip(map(type, objects), map(id, objects)):
         types_by_id[id(tp)] = tp
         by_type[id(tp)].add(address)
-    by_name = {}
+    by_name: dict[str, set[int]] = {}
     for type_id, ids in by_type.items():
         name = _dot.type_name(types_by_id[type_id], shortnames)
         if name in by_name:
@@ -220,8 +300,13 @@ _GET_NEW_IDS_COLUMNS = {"old": 1, "current": 2, "new": 3, "deltas": 4}
 
 
 def get_new_ids(
-    skip_update=False, limit=10, sortby="deltas", shortnames=None, file=None, _state={}
-):
+    skip_update: bool = False,
+    limit: int | None = 10,
+    sortby: Literal["old", "current", "new", "deltas"] = "deltas",
+    shortnames: bool | None = None,
+    file: SupportsWrite[str] | None = None,
+    _state: _NewIdsState = {},
+) -> collections.defaultdict[str, set[int]]:
     """{type name: set of id()} of the objects created since the previous call,
     printing a table of old, current and new counts per type (at most `limit`
     rows sorted by the `sortby` column: 'old', 'current', 'new' or 'deltas';
@@ -261,8 +346,8 @@ def get_new_ids(
     for ids in new_ids.values():
         ids.clear()
 
-    rows = []
-    gone = []
+    rows: list[tuple[str, int, int, int, int]] = []
+    gone: list[str] = []
     for name, current in current_ids.items():
         old = old_ids[name]
         if not old and not current:
@@ -286,8 +371,8 @@ def get_new_ids(
     lines = [rule, f"{'Type':<{width}}{'Old_ids':>13}{'Current_ids':>13}{'New_ids':>13}"]
     lines[-1] += f"{'Count_Deltas':>13}"
     lines.append(rule)
-    for name, old, current, new, delta in rows:
-        lines.append(f"{name:<{width}}{old:13d}{current:13d}{new:+13d}{delta:+13d}")
+    for name, n_old, n_current, n_new, delta in rows:
+        lines.append(f"{name:<{width}}{n_old:13d}{n_current:13d}{n_new:+13d}{delta:+13d}")
     lines.append(rule)
     for line in lines:
         print(line, file=file)
@@ -297,7 +382,7 @@ def get_new_ids(
 # ---- finding objects -----------------------------------------------------------
 
 
-def get_leaking_objects(objects=None):
+def get_leaking_objects(objects: Iterable[object] | None = None) -> list[object]:
     """The objects (default: every object the collector tracks, after a
     collection) that no other object among them refers to: held by C code, by
     an executing frame, or leaked by a reference-counting bug."""
@@ -314,7 +399,7 @@ def get_leaking_objects(objects=None):
     return list(map(graph.object, graph.unreferenced(tracked_only=True)))
 
 
-def by_type(typename, objects=None):
+def by_type(typename: str, objects: Iterable[object] | None = None) -> list[object]:
     """The objects tracked by the collector (or in `objects`) whose type is named
     `typename`, short or qualified, in the collector's order."""
     _args.text("by_type", "typename", typename)
@@ -329,7 +414,7 @@ def by_type(typename, objects=None):
     return list(itertools.compress(objects, map(wanted.__contains__, map(id, map(type, objects)))))
 
 
-def at(addr):
+def at(addr: int) -> object:
     """The object tracked by the collector whose id() is `addr`, or None."""
     _args.integer("at", "addr", addr)
     objects = gc.get_objects()
@@ -337,23 +422,24 @@ def at(addr):
     return next(itertools.compress(objects, matches), None)
 
 
-def at_addrs(address_set):
+def at_addrs(address_set: Container[int]) -> list[object]:
     """The objects tracked by the collector whose id() is in `address_set`."""
     objects = gc.get_objects()
     return list(itertools.compress(objects, map(address_set.__contains__, map(id, objects))))
 
 
-def is_proper_module(obj):
+def is_proper_module(obj: object) -> TypeGuard[types.ModuleType]:
     """True when `obj` is a module that is the value of its own name in
     sys.modules: a root the garbage collector cannot free."""
     # type(), not inspect.ismodule(): isinstance() asks obj.__class__, which a
     # proxy in sys.modules may answer by running code.
     if not issubclass(type(obj), types.ModuleType):
         return False
-    return obj is sys.modules.get(_core.module_str(obj))
+    name = _core.module_str(obj)
+    return name is not None and obj is sys.modules.get(name)
 
 
-def _is_module_predicate(predicate):
+def _is_module_predicate(predicate: object) -> bool:
     """Whether `predicate` is is_proper_module, ours or objgraph's."""
     if predicate is is_proper_module:
         return True
@@ -365,7 +451,7 @@ def _is_module_predicate(predicate):
     return name == "is_proper_module" and module in ("objgraph", __name__)
 
 
-def _module_nodes(graph):
+def _module_nodes(graph: HeapGraph) -> list[int]:
     """Node ids of the proper modules of sys.modules."""
     nodes = (graph.find(m) for m in list(sys.modules.values()) if is_proper_module(m))
     return [node for node in nodes if node >= 0]
@@ -376,16 +462,16 @@ def _module_nodes(graph):
 # graph and so part of it.
 
 
-def _objects(graph, nodes):
+def _objects(graph: HeapGraph, nodes: Iterable[int]) -> list[object]:
     return list(map(graph.object, nodes))
 
 
-def _goes_through(graph, path, addresses):
+def _goes_through(graph: HeapGraph, path: Iterable[int], addresses: set[int]) -> bool:
     """Whether the objects at any of `addresses` are on `path`."""
     return bool(addresses) and not addresses.isdisjoint(map(graph.address, path))
 
 
-def _tracked_at(addresses):
+def _tracked_at(addresses: Container[int]) -> list[object]:
     """The objects tracked by the collector whose id() is in `addresses`, in a
     list that also holds itself (so it can be given as build_graph's ignore)."""
     held = at_addrs(addresses)
@@ -393,7 +479,9 @@ def _tracked_at(addresses):
     return held
 
 
-def find_ref_chain(obj, predicate, max_depth=20, extra_ignore=()):
+def find_ref_chain(
+    obj: object, predicate: _Filter, max_depth: int = 20, extra_ignore: Iterable[int] = ()
+) -> list[object]:
     """A shortest chain of references [obj, ..., x] from `obj` to an object x
     for which predicate(x) is true, at most `max_depth` references long, not
     going through objects whose id() is in `extra_ignore`; [obj] when none."""
@@ -420,11 +508,13 @@ def find_ref_chain(obj, predicate, max_depth=20, extra_ignore=()):
     return _search_referents(obj, predicate, max_depth, ignore)
 
 
-def _search_referents(obj, predicate, max_depth, ignore):
+def _search_referents(
+    obj: object, predicate: _Filter, max_depth: int, ignore: set[int]
+) -> list[object]:
     """Breadth-first search along gc.get_referents() (objgraph's own walk)."""
-    parent = {id(obj): None}
+    parent: dict[int, object] = {id(obj): None}
     depth = {id(obj): 0}
-    queue = collections.deque([obj])
+    queue: collections.deque[object] = collections.deque([obj])
     ignore.update(map(id, (parent, depth, queue, ignore)))
     while queue:
         target = queue.popleft()
@@ -450,7 +540,9 @@ def _search_referents(obj, predicate, max_depth, ignore):
     return [obj]
 
 
-def find_backref_chain(obj, predicate, max_depth=20, extra_ignore=()):
+def find_backref_chain(
+    obj: object, predicate: _Filter, max_depth: int = 20, extra_ignore: Iterable[int] = ()
+) -> list[object]:
     """A shortest chain of references [x, ..., obj] from an object x for which
     predicate(x) is true down to `obj`, at most `max_depth` references long,
     not going through objects whose id() is in `extra_ignore`; [obj] when none.
@@ -486,7 +578,9 @@ def find_backref_chain(obj, predicate, max_depth=20, extra_ignore=()):
     return _search_referrers(graph, obj, start, predicate, max_depth, ignore)
 
 
-def _search_referrers(graph, obj, start, predicate, max_depth, ignore):
+def _search_referrers(
+    graph: HeapGraph, obj: object, start: int, predicate: _Filter, max_depth: int, ignore: set[int]
+) -> list[object]:
     """Breadth-first search along the graph's reverse index, calling
     predicate() on each object reached; only collector-tracked referrers, as
     gc.get_referrers() would give them."""
@@ -497,7 +591,7 @@ def _search_referrers(graph, obj, start, predicate, max_depth, ignore):
     while queue:
         node = queue.popleft()
         if node != start and predicate(graph.object(node)):
-            chain = []
+            chain: list[object] = []
             while node != start:
                 chain.append(graph.object(node))
                 node = parent[node]
@@ -521,19 +615,19 @@ def _search_referrers(graph, obj, start, predicate, max_depth, ignore):
 
 
 def show_backrefs(
-    objs,
-    max_depth=3,
-    extra_ignore=(),
-    filter=None,
-    too_many=10,
-    highlight=None,
-    filename=None,
-    extra_info=None,
-    refcounts=False,
-    shortnames=True,
-    output=None,
-    extra_node_attrs=None,
-):
+    objs: object,
+    max_depth: int = 3,
+    extra_ignore: Iterable[int] = (),
+    filter: _Filter | None = None,
+    too_many: int = 10,
+    highlight: _Filter | None = None,
+    filename: str | None = None,
+    extra_info: _ExtraInfo | None = None,
+    refcounts: bool = False,
+    shortnames: bool = True,
+    output: SupportsWrite[str] | None = None,
+    extra_node_attrs: _ExtraNodeAttrs | None = None,
+) -> _GraphvizSource | None:
     """Draw the objects that refer to `objs` (one object or a list), directly
     and up to `max_depth` references away, as a Graphviz graph; the walk stops
     at modules of sys.modules. See show_refs for the arguments."""
@@ -556,19 +650,19 @@ def show_backrefs(
 
 
 def show_refs(
-    objs,
-    max_depth=3,
-    extra_ignore=(),
-    filter=None,
-    too_many=10,
-    highlight=None,
-    filename=None,
-    extra_info=None,
-    refcounts=False,
-    shortnames=True,
-    output=None,
-    extra_node_attrs=None,
-):
+    objs: object,
+    max_depth: int = 3,
+    extra_ignore: Iterable[int] = (),
+    filter: _Filter | None = None,
+    too_many: int = 10,
+    highlight: _Filter | None = None,
+    filename: str | None = None,
+    extra_info: _ExtraInfo | None = None,
+    refcounts: bool = False,
+    shortnames: bool = True,
+    output: SupportsWrite[str] | None = None,
+    extra_node_attrs: _ExtraNodeAttrs | None = None,
+) -> _GraphvizSource | None:
     """Draw the objects `objs` (one object or a list) refers to, directly and up
     to `max_depth` references away, as a Graphviz graph.
 
@@ -598,24 +692,25 @@ def show_refs(
     )
 
 
-def show_chain(*chains, **kw):
+def show_chain(*chains: Sequence[object], **kw: Unpack[_ChainKeywords]) -> None:
     """Draw one or more chains from find_backref_chain (or, with backrefs=False,
     from find_ref_chain): only the objects on the chains. Takes show_backrefs's
     keyword arguments (highlight, extra_info, refcounts, filename, output...)."""
     backrefs = kw.pop("backrefs", True)
-    chains = [chain for chain in chains if chain]
-    members = {id(o) for chain in chains for o in chain}
+    shown: _ShowKeywords = kw  # the rest, for show_backrefs/show_refs
+    drawn = [chain for chain in chains if chain]
+    members = {id(o) for chain in drawn for o in chain}
 
-    def in_chains(obj):
+    def in_chains(obj: object) -> bool:
         return id(obj) in members
 
-    max_depth = max(len(chain) for chain in chains) - 1
+    max_depth = max(len(chain) for chain in drawn) - 1
     if backrefs:
-        ends = [chain[-1] for chain in chains]
-        show_backrefs(ends, max_depth=max_depth, filter=in_chains, **kw)
+        ends = [chain[-1] for chain in drawn]
+        show_backrefs(ends, max_depth=max_depth, filter=in_chains, **shown)
     else:
-        starts = [chain[0] for chain in chains]
-        show_refs(starts, max_depth=max_depth, filter=in_chains, **kw)
+        starts = [chain[0] for chain in drawn]
+        show_refs(starts, max_depth=max_depth, filter=in_chains, **shown)
 
 
 # A neighbour not fetched from the graph yet, or one that could not be (it died).
@@ -629,10 +724,11 @@ class _Visit:
 
     __slots__ = ("address", "depth", "edges", "skipped")
 
-    def __init__(self, address, depth):
+    def __init__(self, address: int, depth: int) -> None:
         self.address = address
         self.depth = depth
-        self.edges = []  # (source address, target address, edge attributes)
+        # (source address, target address, edge attributes)
+        self.edges: list[tuple[int, int, str]] = []
         self.skipped = 0
 
 
@@ -644,13 +740,13 @@ class _Walk:
     the objects, so that reference counts can be read once the graph is gone.
     """
 
-    def __init__(self, graph, backward, shortnames):
+    def __init__(self, graph: HeapGraph, backward: bool, shortnames: bool) -> None:
         self.graph = graph
         self.backward = backward
         self.shortnames = shortnames
-        self.known = {}
+        self.known: dict[int, tuple[object, int]] = {}
 
-    def add(self, obj, node=None):
+    def add(self, obj: object, node: int | None = None) -> int:
         address = id(obj)
         if address not in self.known:
             if node is None:
@@ -658,7 +754,7 @@ class _Walk:
             self.known[address] = (obj, node)
         return address
 
-    def neighbours(self, address):
+    def neighbours(self, address: int) -> list[tuple[int, int, object]]:
         """[(address, node id or -1, object or _UNFETCHED)] of the referents (or
         referrers) of the object at `address`, in gc.get_referents (or
         gc.get_referrers) order. Objects are fetched when they are needed."""
@@ -668,6 +764,7 @@ class _Walk:
             if self.backward:
                 return []  # no object the collector tracks refers to it
             return [(id(r), graph.find(r), r) for r in gc.get_referents(obj)]
+        nodes: Iterable[int]
         if self.backward:
             n_tracked = graph.n_tracked
             nodes = dict.fromkeys(n for n in graph.referrers(node) if n < n_tracked)
@@ -675,7 +772,7 @@ class _Walk:
             nodes = graph.referents(node)
         return [(graph.address(n), n, _UNFETCHED) for n in nodes]
 
-    def fetch(self, address, node, obj):
+    def fetch(self, address: int, node: int, obj: object) -> object:
         """The object of a neighbour, or _GONE when it died."""
         if obj is not _UNFETCHED:
             return obj
@@ -686,7 +783,7 @@ class _Walk:
         except LookupError:
             return _GONE
 
-    def edge_attrs(self, source, target):
+    def edge_attrs(self, source: int, target: int) -> str:
         """' [label=...]' for the reference from one object to another."""
         source_obj, source_node = self.known[source]
         target_obj, target_node = self.known[target]
@@ -698,20 +795,20 @@ class _Walk:
 
 
 def _show_graph(
-    objs,
-    backward,
-    max_depth,
-    extra_ignore,
-    filter,
-    too_many,
-    highlight,
-    filename,
-    extra_info,
-    refcounts,
-    shortnames,
-    output,
-    extra_node_attrs,
-):
+    objs: object,
+    backward: bool,
+    max_depth: int,
+    extra_ignore: Iterable[int],
+    filter: _Filter | None,
+    too_many: int,
+    highlight: _Filter | None,
+    filename: str | None,
+    extra_info: _ExtraInfo | None,
+    refcounts: bool,
+    shortnames: bool,
+    output: SupportsWrite[str] | None,
+    extra_node_attrs: _ExtraNodeAttrs | None,
+) -> _GraphvizSource | None:
     # A single object is held, while the labels are made, by the public
     # function's argument and by the list made here: the refcount takes them off.
     function = "show_backrefs" if backward else "show_refs"
@@ -726,6 +823,8 @@ def _show_graph(
     if not issubclass(type(objs), (list, tuple)):
         single = id(objs)
         objs = [objs]
+    if TYPE_CHECKING:  # a list or tuple now (tested on type(): isinstance() asks __class__)
+        objs = cast("list[object] | tuple[object, ...]", objs)
     if filename and output:
         raise ValueError("Cannot specify both output and filename.")
     ignore = set(extra_ignore)
@@ -736,7 +835,8 @@ def _show_graph(
     untracked = not backward or not all(map(gc.is_tracked, objs))
     walk = _Walk(_build_graph(untracked=untracked), backward, shortnames)
     visits = _walk_graph(walk, objs, max_depth, ignore, filter, too_many, backward)
-    walk.graph = None  # let the graph go before reference counts are read
+    # Let the graph go before reference counts are read (the walk is over).
+    walk.graph = None  # type: ignore[assignment]
     known = walk.known
     del walk
 
@@ -761,7 +861,7 @@ def _show_graph(
     if not filename:
         graphviz = _dot.in_ipython_with_graphviz()
         if graphviz is not None:
-            return graphviz.Source(text)
+            return graphviz.Source(text)  # type: ignore[no-any-return]  # graphviz is untyped
     if filename and filename.endswith(".dot"):
         dot_filename = filename
         with open(dot_filename, "w", encoding="utf-8") as f:
@@ -775,16 +875,24 @@ def _show_graph(
     return None
 
 
-def _walk_graph(walk, objs, max_depth, ignore, filter, too_many, backward):
+def _walk_graph(
+    walk: _Walk,
+    objs: Iterable[object],
+    max_depth: int,
+    ignore: set[int],
+    filter: _Filter | None,
+    too_many: int,
+    backward: bool,
+) -> list[_Visit]:
     """The walk in objgraph's order: [_Visit], one per object taken off the queue."""
-    depth = {}
-    queue = collections.deque()
+    depth: dict[int, int] = {}
+    queue: collections.deque[int] = collections.deque()
     for obj in objs:
         address = walk.add(obj)
         depth[address] = 0
         queue.append(address)
     obj = None
-    visits = []
+    visits: list[_Visit] = []
     while queue:
         address = queue.popleft()
         visit = _Visit(address, depth[address])
@@ -817,11 +925,13 @@ def _walk_graph(walk, objs, max_depth, ignore, filter, too_many, backward):
     return visits
 
 
-def _node_lines(visit, known, max_depth, options):
+def _node_lines(
+    visit: _Visit, known: dict[int, tuple[object, int]], max_depth: int, options: _NodeOptions
+) -> str:
     highlight, extra_info, refcounts, shortnames, extra_node_attrs, single = options
     name = _dot.node_id(visit.address)
     obj = known[visit.address][0]
-    refcount = None
+    refcount: int | None = None
     if refcounts:
         # Held here: the (object, node) pair in `known`, `obj` and the
         # argument, if counted; a single object also by the list made for it
@@ -844,7 +954,7 @@ def _node_lines(visit, known, max_depth, options):
     return "".join(lines)
 
 
-def _too_many_lines(visit, max_depth, backward):
+def _too_many_lines(visit: _Visit, max_depth: int, backward: bool) -> str:
     name = _dot.node_id(visit.address)
     h, s, v = _dot.gradient(*_dot.TOO_MANY_GRADIENT, visit.depth + 1, max_depth)
     if backward:

@@ -28,7 +28,23 @@ Invariants:
   pytest's packages, which the hunt is told to ignore.
 """
 
+from __future__ import annotations
+
 import pytest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import warnings
+    from collections.abc import Callable, Iterator
+    from typing import TextIO
+
+    from heaplens._leaks.report import LeakReport
+
+    # warnings.showwarning and warnings._showwarnmsg_impl (see _warnings_target).
+    _WarningsTarget = tuple[Callable[..., None], Callable[..., object] | None]
+    # (category, text, filename, lineno) -> (message, category, filename, lineno)
+    _WarningKey = tuple[type[Warning], str, str, int]
+    _Warned = tuple[Warning | str, type[Warning], str, int]
 
 MARKER = "heaplens_no_leaks"
 MARKER_REPEAT, MARKER_WARMUP = 5, 2  # a marked test: checked with care
@@ -39,19 +55,21 @@ MARKER_KEYWORDS = ("repeat", "warmup", "check")
 # The pytest plugins installed as packages are added to these (_ignored_packages).
 PYTEST_PACKAGES = ("_pytest", "pytest", "pluggy", "py", "iniconfig", "heaplens")
 
-_state_key = pytest.StashKey()  # config.stash: the run's _Tally
-_handled_key = pytest.StashKey()  # item.stash: True once pytest_pyfunc_call has seen the item
-_warnings_key = pytest.StashKey()  # item.stash: where warnings went before fixtures were set up
+_state_key: pytest.StashKey[_Tally] = pytest.StashKey()  # config.stash: the run's _Tally
+# item.stash: True once pytest_pyfunc_call has seen the item
+_handled_key: pytest.StashKey[bool] = pytest.StashKey()
+# item.stash: where warnings went before fixtures were set up
+_warnings_key: pytest.StashKey[_WarningsTarget] = pytest.StashKey()
 
 
 class _Tally:
     """What the plugin did in this run, for the terminal summary."""
 
-    def __init__(self, ignore):
+    def __init__(self, ignore: tuple[str, ...]) -> None:
         self.ignore = ignore  # module prefixes passed to run_hunt
         self.checked = 0
-        self.leaked = []  # node ids
-        self.unchecked = []  # (node id, why)
+        self.leaked: list[str] = []  # node ids
+        self.unchecked: list[tuple[str, str]] = []  # (node id, why)
 
 
 class _MarkerError(Exception):
@@ -61,7 +79,7 @@ class _MarkerError(Exception):
 # ---- configuration -----------------------------------------------------------------
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("heaplens", "heaplens leak checks")
     group.addoption(
         "--heaplens-leaks",
@@ -95,7 +113,7 @@ def pytest_addoption(parser):
     )
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(repeat={MARKER_REPEAT}, warmup={MARKER_WARMUP}, check=True): fail the test "
@@ -110,7 +128,7 @@ def pytest_configure(config):
             raise pytest.UsageError(f"{flag} must be between {low} and {high}, not {value}")
 
 
-def pytest_report_header(config):
+def pytest_report_header(config: pytest.Config) -> str | None:
     if config.getoption("heaplens_leaks"):
         repeat, warmup = _from_command_line(config, SUITE_REPEAT, SUITE_WARMUP)
         return (
@@ -120,7 +138,7 @@ def pytest_report_header(config):
     return None
 
 
-def _from_command_line(config, repeat, warmup):
+def _from_command_line(config: pytest.Config, repeat: int, warmup: int) -> tuple[int, int]:
     given_repeat = config.getoption("heaplens_repeat")
     given_warmup = config.getoption("heaplens_warmup")
     return (
@@ -129,7 +147,7 @@ def _from_command_line(config, repeat, warmup):
     )
 
 
-def _settings(item):
+def _settings(item: pytest.Item) -> tuple[int, int] | None:
     """(repeat, warmup) when `item` is to be checked for leaks, else None.
 
     The closest heaplens_no_leaks marker decides whether, then its own
@@ -162,7 +180,7 @@ def _settings(item):
     return repeat, warmup
 
 
-def _tally(config):
+def _tally(config: pytest.Config) -> _Tally:
     tally = config.stash.get(_state_key, None)
     if tally is None:
         tally = _Tally(_ignored_packages(config))
@@ -170,7 +188,7 @@ def _tally(config):
     return tally
 
 
-def _ignored_packages(config):
+def _ignored_packages(config: pytest.Config) -> tuple[str, ...]:
     """PYTEST_PACKAGES and the modules of the pytest plugins installed as
     packages (pytest-asyncio's pytest_asyncio.plugin, pytest-cov's
     pytest_cov.plugin, ...): module-name prefixes for run_hunt's ignore."""
@@ -186,7 +204,7 @@ def _ignored_packages(config):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item):
+def pytest_runtest_setup(item: pytest.Item) -> None:
     """Notes where warnings go before the item's fixtures are set up: to the
     list pytest records the item's warnings in (pytest_runtest_protocol has
     entered its warnings.catch_warnings(record=True))."""
@@ -195,7 +213,8 @@ def pytest_runtest_setup(item):
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_pyfunc_call(pyfuncitem):
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    message: str | None
     try:
         settings = _settings(pyfuncitem)
     except _MarkerError as error:
@@ -210,12 +229,13 @@ def pytest_pyfunc_call(pyfuncitem):
     if _is_async(pyfuncitem.obj):
         _not_checked(pyfuncitem, "an async test function")
         return None
-    repeat, warmup = settings
+    # settings is None only with a message, which failed the test above.
+    repeat, warmup = settings  # type: ignore[misc]
     return _run_checked(pyfuncitem, repeat, warmup)
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     """Notes a test that was to be checked but never reached
     pytest_pyfunc_call: a doctest, a unittest.TestCase, another plugin's item."""
     yield
@@ -229,7 +249,7 @@ def pytest_runtest_call(item):
         _not_checked(item, f"not a test function heaplens can call ({type(item).__name__})")
 
 
-def _is_async(function):
+def _is_async(function: Callable[..., object]) -> bool:
     import inspect
 
     try:
@@ -239,7 +259,7 @@ def _is_async(function):
     return inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function)
 
 
-def _not_checked(item, why):
+def _not_checked(item: pytest.Item, why: str) -> None:
     _tally(item.config).unchecked.append((item.nodeid, why))
     if item.get_closest_marker(MARKER) is not None:
         item.warn(pytest.PytestWarning(f"heaplens did not check {item.nodeid} for leaks: {why}"))
@@ -249,7 +269,7 @@ class _AsyncResult(Exception):
     """The test returned an awaitable: it is async after all."""
 
 
-def _run_checked(pyfuncitem, repeat, warmup):
+def _run_checked(pyfuncitem: pytest.Function, repeat: int, warmup: int) -> bool | None:
     """Call the test warmup + repeat times inside a leak hunt; fail it with
     the report when it leaks. Returns True, or None when the test turned out
     to be async (it is then left to pytest, unchecked)."""
@@ -262,9 +282,9 @@ def _run_checked(pyfuncitem, repeat, warmup):
     funcargs = pyfuncitem.funcargs
     testargs = {arg: funcargs[arg] for arg in pyfuncitem._fixtureinfo.argnames}
     calls = 0
-    returned = None  # the type of a value the first call returned
+    returned: type | None = None  # the type of a value the first call returned
 
-    def call():
+    def call() -> None:
         nonlocal calls, returned
         calls += 1
         try:
@@ -313,7 +333,7 @@ def _run_checked(pyfuncitem, repeat, warmup):
     return True
 
 
-def _counted_only(report):
+def _counted_only(report: LeakReport) -> LeakReport:
     """A shallow copy of `report` without the holders it does not count
     (pytest's own objects, bounded caches of the standard library) and their
     groups, with a note that says how much was left out; `report` itself when
@@ -341,7 +361,7 @@ def _counted_only(report):
     return trimmed
 
 
-def _save_html(report, directory, item):
+def _save_html(report: LeakReport, directory: str, item: pytest.Item) -> str:
     import os
     import re
 
@@ -351,7 +371,7 @@ def _save_html(report, directory, item):
     return report.save_html(os.path.join(directory, name + ".html"))
 
 
-def _warnings_target():
+def _warnings_target() -> _WarningsTarget:
     """What warnings.showwarning and the warnings module's private
     _showwarnmsg_impl are now: catch_warnings(record=True) sets the latter to
     the append method of its list."""
@@ -370,12 +390,12 @@ class _WarningRecorder:
     that list only: when a fixture such as recwarn records warnings itself,
     they go to the fixture as they would without the plugin."""
 
-    def __init__(self, item):
+    def __init__(self, item: pytest.Item) -> None:
         self.item = item
-        self.first = {}
-        self.saved = None
+        self.first: dict[_WarningKey, _Warned] = {}
+        self.saved: warnings.catch_warnings[None] | None = None
 
-    def __enter__(self):
+    def __enter__(self) -> _WarningRecorder:
         import warnings
 
         before = self.item.stash.get(_warnings_key, None)
@@ -388,7 +408,7 @@ class _WarningRecorder:
         warnings.showwarning = self
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         if self.saved is None:
             return
         import warnings
@@ -403,7 +423,15 @@ class _WarningRecorder:
             for message, category, filename, lineno in first.values():
                 warnings.warn_explicit(message, category, filename, lineno)
 
-    def __call__(self, message, category, filename, lineno, file=None, line=None):
+    def __call__(
+        self,
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: TextIO | None = None,
+        line: str | None = None,
+    ) -> None:
         """warnings.showwarning while the test's calls run."""
         key = (category, str(message), filename, lineno)
         if key not in self.first:
@@ -413,7 +441,9 @@ class _WarningRecorder:
 # ---- the summary --------------------------------------------------------------------
 
 
-def pytest_terminal_summary(terminalreporter, config):
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
     tally = config.stash.get(_state_key, None)
     if tally is None or not (tally.checked or tally.unchecked):
         return

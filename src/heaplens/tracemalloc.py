@@ -13,6 +13,8 @@ stdlib:
   stdlib moves the trace to the reusing line, as heaplens does from 3.13 on.
 """
 
+from __future__ import annotations
+
 from heaplens import _core
 from heaplens._trace.snapshot import (
     BaseFilter,
@@ -61,7 +63,7 @@ reset_peak = _core.reset_peak
 get_tracemalloc_memory = _core.get_tracer_memory
 
 
-def get_object_traceback(obj):
+def get_object_traceback(obj: object) -> Traceback | None:
     """The Traceback where obj was allocated, or None if it was not traced.
 
     Like the stdlib's, the result has total_nframe None.
@@ -70,7 +72,7 @@ def get_object_traceback(obj):
     return None if found is None else Traceback(found[0])
 
 
-def take_snapshot():
+def take_snapshot() -> Snapshot:
     """A Snapshot of the blocks traced now. RuntimeError when not tracing."""
     if not _core.is_tracing():
         raise RuntimeError(

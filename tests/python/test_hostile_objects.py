@@ -300,6 +300,19 @@ def test_cycles_and_show_cycle(hostile, tmp_path, capsys):
     _check(capsys.readouterr().out)
 
 
+def test_cycles_through_instances_of_a_hostile_metaclass():
+    """Grouping cycles by the types of their members never hashes a class:
+    a metaclass whose __hash__ (or __eq__) raises made cycles() fail."""
+    first, second = C.Strange(), C.Strange()
+    first.other, second.other = second, first
+    RAN.clear()
+    report = heaplens.cycles()
+    _check(str(report))
+    assert any(f"{HERE}Strange x2" in group.shape for group in report), [g.shape for g in report]
+    assert RAN == [], RAN
+    del first, second
+
+
 def test_census_and_growth(hostile):
     mark = heaplens.Mark()
     more = [C.Proxy(), C.Strange(), C.LyingClass()]

@@ -9,10 +9,20 @@ Every error about the user's input (a missing or corrupt file, a bad option)
 is one line on stderr and exit status 2; nothing is ever unpickled.
 """
 
+from __future__ import annotations
+
 import argparse
 import os
 import re
 import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from heaplens._report.protocol import JSON
+    from heaplens._trace.capture import Capture
+    from heaplens._trace.snapshot import Snapshot
 
 _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
 
@@ -21,7 +31,7 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
 MAX_SAMPLE_RATE = 1 << 40
 
 
-def parse_size(text):
+def parse_size(text: str) -> int:
     """Bytes from '524288', '512K', '512KiB', '1M', '2 MiB' (powers of 1024)."""
     match = _SIZE.match(text)
     if match is None:
@@ -30,7 +40,7 @@ def parse_size(text):
     return int(match.group(1)) * scale
 
 
-def _sample_rate(text):
+def _sample_rate(text: str) -> int:
     value = parse_size(text)
     if value > MAX_SAMPLE_RATE:
         raise argparse.ArgumentTypeError(
@@ -39,28 +49,28 @@ def _sample_rate(text):
     return value
 
 
-def _whole_number(text):
+def _whole_number(text: str) -> int:
     try:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
 
 
-def _nframe(text):
+def _nframe(text: str) -> int:
     value = _whole_number(text)
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be between 1 and 65535, not {value}")
     return value
 
 
-def _top(text):
+def _top(text: str) -> int:
     value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
 
 
-def _interval(text):
+def _interval(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -70,7 +80,7 @@ def _interval(text):
     return value
 
 
-def _parser():
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     parser = argparse.ArgumentParser(
         prog="heaplens",
         description="Where did the memory of a Python program go, and why does it stay?",
@@ -136,13 +146,15 @@ def _parser():
     return parser, run
 
 
-def _version():
+def _version() -> str:
     from heaplens import __version__
 
     return __version__
 
 
-def split_run_arguments(run_parser, args):
+def split_run_arguments(
+    run_parser: argparse.ArgumentParser, args: list[str]
+) -> tuple[list[str], list[str]]:
     """(heaplens's options, the program's command line) of the arguments
     after `run`. heaplens's options end at the first argument that is not
     one of them (the script), after `-m MODULE`, or at `--`; everything from
@@ -154,7 +166,7 @@ def split_run_arguments(run_parser, args):
         for action in run_parser._actions
         for option in action.option_strings
     }
-    own = []
+    own: list[str] = []
     index = 0
     while index < len(args):
         arg = args[index]
@@ -196,11 +208,11 @@ class UsageError(Exception):
     """A problem with the user's input, reported in one line."""
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the heaplens command; returns the exit status."""
     parser, run_parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    program = []
+    program: list[str] = []
     if argv and argv[0] == "run":
         own, program = split_run_arguments(run_parser, argv[1:])
         argv = ["run", *own]
@@ -220,7 +232,7 @@ def main(argv=None):
         return _reader_gone()
 
 
-def _reader_gone():
+def _reader_gone() -> int:
     """stdout's reader has gone (`heaplens report x.hlc | head`): end
     quietly, as Unix tools do, killed by SIGPIPE (status 141 in a shell)."""
     import signal
@@ -232,7 +244,7 @@ def _reader_gone():
     return 128 + signal.SIGPIPE  # not reached
 
 
-def _run(run_parser, args):
+def _run(run_parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from heaplens._cli import run
 
     program = list(args.program)
@@ -259,7 +271,7 @@ def _run(run_parser, args):
         raise UsageError(str(exc)) from None
 
 
-def _load(path):
+def _load(path: str) -> Capture:
     """The Capture in path, or UsageError saying what is wrong with it."""
     from heaplens._cli.progress import Progress
     from heaplens._trace.recorder import load_capture
@@ -274,7 +286,12 @@ def _load(path):
     return capture
 
 
-def _show(data, html_path, render_html, format_text):
+def _show(
+    data: dict[str, JSON],
+    html_path: str | None,
+    render_html: str,
+    format_text: Callable[[dict[str, JSON]], str],
+) -> int:
     """Write data as an HTML page to html_path (render_html's name in
     heaplens._report.html.run), or print it as text with format_text. Returns 0."""
     if html_path is None:
@@ -292,7 +309,7 @@ def _show(data, html_path, render_html, format_text):
     return 0
 
 
-def _report_command(args):
+def _report_command(args: argparse.Namespace) -> int:
     from heaplens._cli.progress import Progress
     from heaplens._report import data, text
 
@@ -307,14 +324,14 @@ def _report_command(args):
     )
 
 
-def _pick(capture, at, path):
+def _pick(capture: Capture, at: str | None, path: str) -> Snapshot:
     try:
         return capture.snapshot(at)
     except (KeyError, ValueError) as exc:
         raise UsageError(f"{path}: {exc.args[0]}") from None
 
 
-def _diff_command(args):
+def _diff_command(args: argparse.Namespace) -> int:
     from heaplens._report import data, text
 
     old_capture, new_capture = _load(args.old), _load(args.new)

@@ -11,7 +11,8 @@ building the summary) is not the program's: the snapshots are taken first,
 before heaplens makes an object of its own.
 """
 
-import _signal  # signal's C module (see _ignore_sigint)
+from __future__ import annotations
+
 import os
 import shlex
 import sys
@@ -20,15 +21,32 @@ from heaplens import _core
 from heaplens._trace.capture import is_harness_file
 from heaplens._trace.recorder import Recorder, save_capture
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    # _signal has no stub; signal's functions are its, with the same types.
+    import signal as _signal
+    from collections.abc import Callable, Sequence
+    from importlib.abc import InspectLoader
+    from importlib.machinery import ModuleSpec
+    from types import CodeType, FrameType, ModuleType
+    from typing import NoReturn, TextIO
 
-def default_output(target, pid):
+    from heaplens._trace.capture import Capture
+
+    # A signal handler as signal.signal() takes and returns it.
+    _Handler = Callable[[int, FrameType | None], object] | int | None
+else:
+    import _signal  # signal's C module (see _ignore_sigint)
+
+
+def default_output(target: str, pid: int) -> str:
     """heaplens-<name>-<pid>.hlc for a script path or module name."""
     name = os.path.splitext(os.path.basename(target))[0] or "program"
     name = name.rpartition(".")[2] if "." in name else name
     return f"heaplens-{name}-{pid}.hlc"
 
 
-def child_output(path, pid):
+def child_output(path: str, pid: int) -> str:
     """The file of a forked child: the parent's name with the child's pid, in
     the same directory (path is absolute: see run_program)."""
     root, ext = os.path.splitext(path)
@@ -53,7 +71,7 @@ class NotStarted(Exception):
 LOST_CAPTURE_STATUS = 1
 
 
-def check_output(path):
+def check_output(path: str) -> None:
     """UsageError unless a capture can be written at path (absolute): its
     directory must exist and take a new file, and path must not be a
     directory. Checked before the program starts, so that a run is not
@@ -76,7 +94,16 @@ def check_output(path):
 class Run:
     """Running one program under a Recorder; see run_program()."""
 
-    def __init__(self, target, args, is_module, output, recorder, quiet, stderr):
+    def __init__(
+        self,
+        target: str,
+        args: list[str],
+        is_module: bool,
+        output: str,
+        recorder: Recorder,
+        quiet: bool,
+        stderr: TextIO,
+    ) -> None:
         self.target = target
         self.args = args
         self.is_module = is_module
@@ -85,13 +112,13 @@ class Run:
         self.recorder = recorder
         self.quiet = quiet
         self.stderr = stderr
-        self.written = None  # (path, capture, pid) once saved
+        self.written: tuple[str, Capture, int] | None = None  # (path, capture, pid) once saved
         self._real_exit = os._exit
         self._finishing = False  # finish() is running: a SIGTERM waits for it
         self._pending_signal = 0
         self._watching_sigterm = False  # _core.term_watch_start() succeeded
 
-    def _on_fork_child(self):
+    def _on_fork_child(self) -> None:
         # heaplens's bookkeeping, not the child's: recorded on no stack.
         token = _core.suspend_recording()
         try:
@@ -105,14 +132,15 @@ class Run:
         finally:
             _core.resume_recording(token)
 
-    def _os_exit(self, code):
+    def _os_exit(self, status: int) -> NoReturn:
+        code = status  # named as os._exit names it: a caller may pass status=
         self.recorder.take_final()
         status = code if isinstance(code, int) else 1
         if not self.finish(f"os._exit({code})", status) and status == 0:
             code = LOST_CAPTURE_STATUS
         self._real_exit(code)
 
-    def _on_terminate(self, signum, frame):
+    def _on_terminate(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM: write the capture, then die by the signal, as the
         program would have without heaplens (multiprocessing terminates its
         pool workers this way)."""
@@ -125,13 +153,13 @@ class Run:
         self.finish(f"killed by {name}", -signum, brief=f"terminated by {name}")
         self._die_by(signum)
 
-    def _die_by(self, signum):
+    def _die_by(self, signum: int) -> NoReturn:
         """End this process by signal signum with its default action."""
         _signal.signal(signum, _signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         self._real_exit(128 + signum)  # not reached unless the signal is blocked
 
-    def _prepare(self):
+    def _prepare(self) -> tuple[CodeType, ModuleType]:
         """The program's code and a fresh __main__ module to run it in, set up
         as `python script.py` or `python -m module` would. UsageError when the
         module cannot be found."""
@@ -139,7 +167,8 @@ class Run:
         import types
 
         main = types.ModuleType("__main__")
-        main.__builtins__ = builtins
+        main.__builtins__ = builtins  # type: ignore[attr-defined]  # as Python's __main__ has
+        spec: ModuleSpec | None
         if self.is_module:
             sys.path.insert(0, os.getcwd())  # as `python -m` does, before the search
             spec = self._module_spec()
@@ -186,7 +215,7 @@ class Run:
             sys.path.insert(0, os.path.dirname(path))
         return code, main
 
-    def _module_spec(self):
+    def _module_spec(self) -> ModuleSpec:
         """The spec of the module -m names (its __main__ for a package).
         UsageError when there is none; NotStarted when importing its
         package raised (the error is printed as the program's)."""
@@ -205,11 +234,14 @@ class Run:
             raise UsageError(f"No module named {self.target}")
         return spec
 
-    def _code_of(self, spec):
+    def _code_of(self, spec: ModuleSpec) -> CodeType:
         """The code object of spec's module. A syntax error in it is printed
         as Python prints it, without heaplens's frames (NotStarted)."""
         try:
-            code = spec.loader.get_code(spec.name)
+            # The callers checked that spec has a loader; one without get_code
+            # raises AttributeError here, as it always did.
+            loader: InspectLoader = spec.loader  # type: ignore[assignment]
+            code = loader.get_code(spec.name)
         except (SyntaxError, ValueError) as exc:
             _print_program_traceback(exc, whole=False)
             raise NotStarted(1) from None
@@ -219,14 +251,15 @@ class Run:
             raise UsageError(f"no code to run in {spec.origin or spec.name}")
         return code
 
-    def execute(self):
+    def execute(self) -> int:
         """Run the program; return its exit code after writing the capture.
         The program's __main__ module stays alive until the exit snapshot is
         taken, as it does in a plain run until the interpreter shuts down."""
         try:
             code, main = self._prepare()
         except NotStarted as not_started:
-            return not_started.args[0]
+            started_status: int = not_started.args[0]
+            return started_status
         os.register_at_fork(after_in_child=self._on_fork_child)
         previous_sigterm = _catch_sigterm(self._on_terminate)
         self._watching_sigterm = previous_sigterm is not None and _watch_sigterm()
@@ -263,7 +296,7 @@ class Run:
             sys.modules["__main__"] = previous_main
         return status
 
-    def finish(self, exit_text, code, brief=None):
+    def finish(self, exit_text: str, code: int, brief: str | None = None) -> bool:
         """Write the capture (once per process) and print the summary (one
         line saying `brief` when given). True when this process's capture is
         written; False, having said why on stderr, when it is lost. A SIGTERM
@@ -297,13 +330,13 @@ class Run:
             self._print_summary(capture)
         return True
 
-    def _shown(self, path):
+    def _shown(self, path: str) -> str:
         """path as the user may type it where `heaplens run` was started:
         relative to that directory when it lies under it."""
         prefix = os.path.join(self.start_dir, "")
         return path[len(prefix) :] if path.startswith(prefix) else path
 
-    def _print_summary(self, capture):
+    def _print_summary(self, capture: Capture) -> None:
         if self.quiet:
             return
         if self.recorder.is_child:
@@ -325,7 +358,7 @@ class Run:
             print(f"heaplens: wrote {self.output}, but the summary failed: {exc}", file=self.stderr)
 
 
-def _print_program_traceback(exc, whole=True):
+def _print_program_traceback(exc: BaseException, whole: bool = True) -> None:
     """Print exc as the interpreter would, without the frames of heaplens and
     runpy that ran the program (whole=False: without any frame, as Python
     shows a syntax error in the script it was given)."""
@@ -341,7 +374,7 @@ def _print_program_traceback(exc, whole=True):
     traceback.print_exception(type(exc), exc, tb)
 
 
-def _str_of(exc):
+def _str_of(exc: BaseException) -> str:
     """str(exc), or a note when the program's exception cannot say."""
     try:
         return str(exc)
@@ -349,7 +382,7 @@ def _str_of(exc):
         return "<exception str() failed>"
 
 
-def _is_path_entry(target):
+def _is_path_entry(target: str) -> bool:
     """Whether Python would run target as a path entry: a directory or a zip
     file (with a __main__.py) rather than a script."""
     if os.path.isdir(target):
@@ -362,7 +395,7 @@ def _is_path_entry(target):
         return False
 
 
-def _catch_sigterm(handler):
+def _catch_sigterm(handler: Callable[[int, FrameType | None], None]) -> _Handler:
     """Install handler for SIGTERM unless SIGTERM is ignored or already
     handled (the main thread only); return the handler to put back, or None
     when nothing was installed."""
@@ -377,7 +410,7 @@ def _catch_sigterm(handler):
 SIGTERM_GRACE_SECONDS = 5.0
 
 
-def _watch_sigterm():
+def _watch_sigterm() -> bool:
     """See that the SIGTERM handler just installed runs: CPython's only sets
     a flag, which a main thread asleep in a lock or a read may never look at
     (the signal came to another thread, or just before it went to sleep), and
@@ -408,7 +441,7 @@ def _watch_sigterm():
     return True
 
 
-def _system_exit(exc):
+def _system_exit(exc: SystemExit) -> tuple[str, int]:
     """(exit text, exit code) of a SystemExit, as the interpreter would exit."""
     code = exc.code
     if code is None:
@@ -419,7 +452,7 @@ def _system_exit(exc):
     return f"sys.exit({code!r})", 1
 
 
-def _ignore_sigint():
+def _ignore_sigint() -> _Handler:
     """Ignore Ctrl-C while the capture is written (main thread only).
 
     This runs while the program is still traced, so it goes through _signal,
@@ -432,7 +465,7 @@ def _ignore_sigint():
         return None
 
 
-def _restore_sigint(previous):
+def _restore_sigint(previous: _Handler) -> None:
     if previous is not None:
         try:
             _signal.signal(_signal.SIGINT, previous)
@@ -441,16 +474,16 @@ def _restore_sigint(previous):
 
 
 def run_program(
-    target,
-    args,
-    is_module=False,
-    output=None,
-    nframe=64,
-    sample_rate=0,
-    interval=0.01,
-    quiet=False,
-    stderr=None,
-):
+    target: str,
+    args: Sequence[str],
+    is_module: bool = False,
+    output: str | None = None,
+    nframe: int = 64,
+    sample_rate: int = 0,
+    interval: float = 0.01,
+    quiet: bool = False,
+    stderr: TextIO | None = None,
+) -> int:
     """Run a script (or module with is_module) with arguments under heaplens
     and return its exit code. The capture goes to output (default
     heaplens-<name>-<pid>.hlc)."""

@@ -6,6 +6,8 @@ collector's view only, which takes one pass in C over gc.get_objects() and no
 gc.collect() unless asked, so they are cheap enough to call in a loop.
 """
 
+from __future__ import annotations
+
 import gc
 from typing import NamedTuple
 
@@ -14,18 +16,24 @@ from heaplens._graph.describe import type_name
 from heaplens._report.protocol import Report
 from heaplens._report.units import format_bytes
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from heaplens._report.protocol import JSON
+
 
 class CensusRow(NamedTuple):
     type: type
-    count: int
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count: public API
     size: int
 
     @property
-    def name(self):
+    def name(self) -> str:
         return type_name(self.type, shortnames=False)
 
 
-class Census(Report, list):
+class Census(Report, list[CensusRow]):
     """Rows of (type, count, size), largest total size first.
 
     to_dict(): {"total_count", "total_size", "rows": [{"type", "count",
@@ -34,14 +42,14 @@ class Census(Report, list):
     DEFAULT_LIMIT = 20
 
     @property
-    def total_count(self):
+    def total_count(self) -> int:
         return sum(row.count for row in self)
 
     @property
-    def total_size(self):
+    def total_size(self) -> int:
         return sum(row.size for row in self)
 
-    def _lines(self, limit, width):
+    def _lines(self, limit: int | None, width: int | None) -> list[str]:
         rows = self if limit is None else self[:limit]
         name_width = max([len("type")] + [min(len(row.name), 60) for row in rows])
         lines = [f"{'type':<{name_width}}  {'count':>10}  {'size':>10}  {'share':>6}"]
@@ -57,7 +65,7 @@ class Census(Report, list):
         )
         return lines
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, JSON]:
         return {
             "total_count": self.total_count,
             "total_size": self.total_size,
@@ -65,7 +73,7 @@ class Census(Report, list):
         }
 
 
-def census(*, untracked=True):
+def census(*, untracked: bool = True) -> Census:
     """Count and size every live object by type (a Census, largest first).
 
     With untracked=True (the default) the heap graph is walked, so objects the
@@ -82,13 +90,13 @@ def census(*, untracked=True):
 
 class TypeGrowth(NamedTuple):
     type: type
-    count: int
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count: public API
     count_delta: int
     size: int
     size_delta: int
 
     @property
-    def name(self):
+    def name(self) -> str:
         return type_name(self.type, shortnames=False)
 
 
@@ -100,18 +108,20 @@ class Mark:
     that garbage waiting for the collector is not counted.
     """
 
-    def __init__(self, collect=False):
+    def __init__(self, collect: bool = False) -> None:
         if collect:
             gc.collect()
         # Keyed by id(type): hashing a class runs its metaclass's __hash__.
         # The mark holds each type, so no id is reused while it lives.
-        self.rows = {id(row[0]): row for row in _core.census_of(None)}
+        self.rows: dict[int, tuple[type, int, int]] = {
+            id(row[0]): row for row in _core.census_of(None)
+        }
 
-    def growth(self, limit=10, collect=False):
+    def growth(self, limit: int | None = 10, collect: bool = False) -> Growth:
         return growth_since(self, limit=limit, collect=collect)
 
 
-def growth_since(mark, limit=10, collect=False):
+def growth_since(mark: Mark, limit: int | None = 10, collect: bool = False) -> Growth:
     """Types whose count grew since `mark`, most new objects first (a Growth:
     a list of TypeGrowth, with the report protocol).
 
@@ -120,7 +130,7 @@ def growth_since(mark, limit=10, collect=False):
     _args.instance("growth_since", "mark", mark, Mark, "a heaplens.Mark")
     limit = _args.count_or_none("growth_since", "limit", limit)
     now = Mark(collect=collect)
-    grown = []
+    grown: list[TypeGrowth] = []
     for type_id, (tp, count, size) in now.rows.items():
         _, old_count, old_size = mark.rows.get(type_id, (None, 0, 0))
         if count > old_count:
@@ -129,7 +139,7 @@ def growth_since(mark, limit=10, collect=False):
     return Growth(grown if limit is None else grown[:limit])
 
 
-class Growth(Report, list):
+class Growth(Report, list[TypeGrowth]):
     """The TypeGrowth rows of growth_since(), most new objects first.
 
     to_dict(): {"rows": [{"type", "count", "count_delta", "size",
@@ -137,10 +147,10 @@ class Growth(Report, list):
 
     DEFAULT_LIMIT = None
 
-    def _lines(self, limit, width):
+    def _lines(self, limit: int | None, width: int | None) -> list[str]:
         return format_growth(self if limit is None else self[:limit]).split("\n")
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, JSON]:
         return {
             "rows": [
                 {
@@ -155,7 +165,7 @@ class Growth(Report, list):
         }
 
 
-def format_growth(rows):
+def format_growth(rows: Sequence[TypeGrowth]) -> str:
     """A table of TypeGrowth rows."""
     if not rows:
         return "no type grew"

@@ -6,7 +6,9 @@ the same shape (the same types around them) are counted together, with one
 example drawn as labelled references and the members that have finalizers.
 """
 
-from typing import NamedTuple
+from __future__ import annotations
+
+from typing import NamedTuple, cast
 
 from heaplens import _args, _core
 from heaplens._graph import labels
@@ -15,20 +17,30 @@ from heaplens._graph.heap import shown_indices
 from heaplens._report.protocol import Report
 from heaplens._report.units import format_bytes
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import os
+    from typing import Any
+
+    from heaplens._graph.heap import HeapGraph
+    from heaplens._report.protocol import JSON
+
 
 class CycleGroup(NamedTuple):
     """Cycles of one shape: how many, their total size, one drawn."""
 
     shape: str  # e.g. "Node x2" or "Parent + Child + dict x2"
-    count: int
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count: public API
     size: int
     objects: int  # members of all cycles of this shape
     example: str  # one cycle as labelled references, back to its start
-    finalizers: tuple  # (type name, kind) of members with finalizers, in the example's shape
-    sites: tuple = ()  # (site, cycles) where the cycles' first class instance was allocated
+    # (type name, kind) of members with finalizers, in the example's shape
+    finalizers: tuple[tuple[str, str], ...]
+    # (site, cycles) where the cycles' first class instance was allocated
+    sites: tuple[tuple[str, int], ...] = ()
 
 
-class CycleReport(Report, list):
+class CycleReport(Report, list[CycleGroup]):
     """CycleGroups, largest total size first.
 
     to_dict(): {"total_cycles", "total_size", "groups": [{"shape", "count",
@@ -36,14 +48,14 @@ class CycleReport(Report, list):
     "sites": [{"site", "cycles"}]}]}."""
 
     @property
-    def total_size(self):
+    def total_size(self) -> int:
         return sum(group.size for group in self)
 
     @property
-    def total_cycles(self):
+    def total_cycles(self) -> int:
         return sum(group.count for group in self)
 
-    def _lines(self, limit, width):
+    def _lines(self, limit: int | None, width: int | None) -> list[str]:
         if not self:
             return ["no reference cycles among live objects"]
         limit = len(self) if limit is None else limit
@@ -66,7 +78,7 @@ class CycleReport(Report, list):
             lines.append(f"  ... and {len(self) - limit} more shapes")
         return lines
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, JSON]:
         return {
             "total_cycles": self.total_cycles,
             "total_size": self.total_size,
@@ -85,20 +97,24 @@ class CycleReport(Report, list):
         }
 
 
-def _shape(graph, members):
+def _shape(graph: _core.HeapGraph, members: list[int]) -> str:
     """`Parent + Child + dict x2`: the types around a cycle, each named once
     (a million-member cycle costs a million type lookups, not as many names)."""
-    by_type = {}
+    # Keyed by id(): hashing a class can run its metaclass's __hash__.
+    by_type: dict[int, int] = {}
+    types: dict[int, type | None] = {}
     for tp in map(graph.type, members):
-        by_type[tp] = by_type.get(tp, 0) + 1
-    counts = {}
-    for tp, n in by_type.items():
-        name = type_name(tp, shortnames=False)
+        key = id(tp)
+        by_type[key] = by_type.get(key, 0) + 1
+        types[key] = tp
+    counts: dict[str, int] = {}
+    for key, n in by_type.items():
+        name = type_name(types[key], shortnames=False)
         counts[name] = counts.get(name, 0) + n
     return " + ".join(name if n == 1 else f"{name} x{n}" for name, n in sorted(counts.items()))
 
 
-def cycles(heap=None):
+def cycles(heap: HeapGraph | None = None) -> CycleReport:
     """Every reference cycle among live objects, grouped by shape (a CycleReport).
 
     `heap`: a heaplens.HeapGraph to reuse; by default the heap is walked now.
@@ -108,7 +124,8 @@ def cycles(heap=None):
     heap = heap or HeapGraph()
     graph = heap.graph
     tracing = _core.is_tracing()
-    groups = {}
+    # shape -> [cycles, size, objects, a cycle's members, {allocation site: cycles}]
+    groups: dict[str, list[Any]] = {}
     for members in graph.cycles():
         key = _shape(graph, members)
         size = sum(map(graph.size, members))
@@ -141,7 +158,7 @@ def cycles(heap=None):
     return report
 
 
-def _cycle_site(graph, members):
+def _cycle_site(graph: _core.HeapGraph, members: list[int]) -> str | None:
     """Where the tracer saw the cycle's first instance of a class allocated (the
     object a user wrote code for), else its first member; None when unknown."""
     chosen = members[0]
@@ -156,12 +173,12 @@ def _cycle_site(graph, members):
         return None
 
 
-def _draw(heap, start):
+def _draw(heap: HeapGraph, start: int) -> str:
     """One cycle through node `start`: `A .x -> B ['k'] -> (back to A)`; a
     long one shows its ends and how many members it leaves out between."""
     graph = heap.graph
-    path = graph.cycle_through(start)
-    parts = []
+    path = cast("list[int]", graph.cycle_through(start))  # start is in a cycle: not None
+    parts: list[str] = []
     previous = -1
     for index in shown_indices(len(path) - 1):
         if index > previous + 1:
@@ -177,8 +194,8 @@ def _draw(heap, start):
     return " -> ".join(parts) + " -> (back to the first)"
 
 
-def _finalizers(graph, members):
-    found = []
+def _finalizers(graph: _core.HeapGraph, members: list[int]) -> tuple[tuple[str, str], ...]:
+    found: list[tuple[str, str]] = []
     for node in members:
         try:
             kind = _core.finalizer_kind(graph.object(node))
@@ -189,7 +206,10 @@ def _finalizers(graph, members):
     return tuple(sorted(set(found)))
 
 
-def show_cycle(obj, filename="cycle.png"):
+def show_cycle(
+    obj: object,
+    filename: str | bytes | os.PathLike[str] | os.PathLike[bytes] = "cycle.png",
+) -> int:
     """Draw the shortest reference cycle through obj as a Graphviz graph.
 
     Each edge carries its label (`.attr`, `['key']`, `[3]`); members with

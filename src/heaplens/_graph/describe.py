@@ -10,11 +10,20 @@ type's and the module's own fields (heaplens._core.type_name, safe_repr,
 module_str, src/ext/safe_names.h). Nothing here raises.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 import types
+from typing import cast
 
 from heaplens import _core
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    _T = TypeVar("_T")
 
 _REPR_MAX = 60
 
@@ -31,7 +40,7 @@ PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.s
 # version number.
 
 
-def _argument_references():
+def _argument_references() -> int:
     probe = object()
     return sys.getrefcount(probe) - 1  # minus `probe`, which counts everywhere
 
@@ -41,33 +50,33 @@ def _argument_references():
 GETREFCOUNT_ARGUMENT = _argument_references()
 
 
-def counted(obj):
+def counted(obj: _T) -> _T:
     """`obj` as a new, counted reference: bound over a parameter, which may be
     a reference lent by the caller that sys.getrefcount does not see, it makes
     the frame's reference one that every version counts."""
     return [obj][0]
 
 
-def type_name(tp, shortnames=True):
+def type_name(tp: object, shortnames: bool = True) -> str:
     """'Item' or 'app.models.Item' (builtins keep their bare name): the
     qualified name of class `tp`, read from the type itself (no metaclass
     property runs). '?' when tp is not a class."""
     if not issubclass(type(tp), type):
         return "?"
-    return _core.name_of_type(tp, True, not shortnames)
+    return _core.name_of_type(cast(type, tp), True, not shortnames)
 
 
-def type_module(tp):
+def type_module(tp: object) -> str | None:
     """The module that defined class `tp` ('builtins' for builtins), read from
     the type itself as type_name() does."""
     if not issubclass(type(tp), type):
         return None
-    full = _core.name_of_type(tp, True, True)
-    qualname = _core.name_of_type(tp, True, False)
+    full = _core.name_of_type(cast(type, tp), True, True)
+    qualname = _core.name_of_type(cast(type, tp), True, False)
     return full[: -len(qualname) - 1] if full != qualname else "builtins"
 
 
-def safe_repr(obj, limit=_REPR_MAX):
+def safe_repr(obj: object, limit: int = _REPR_MAX) -> str:
     """A short text for obj that runs none of its code: repr() of builtin
     scalars and strings cut to `limit` characters, sizes of builtin
     containers, names of functions, classes and modules, and
@@ -75,22 +84,22 @@ def safe_repr(obj, limit=_REPR_MAX):
     return _core.safe_repr(obj, limit)
 
 
-def module_name(module):
+def module_name(module: object) -> str:
     """The __name__ in a module's own dict, or '?'."""
     return _core.module_str(module) or "?"
 
 
-def module_file(module):
+def module_file(module: object) -> str | None:
     """The __file__ in a module's own dict when it is a str, else None."""
     return _core.module_str(module, "__file__")
 
 
-def _exact_str(value):
+def _exact_str(value: object) -> str:
     # A str subclass could run code in format() or len(): not shown.
     return value if type(value) is str else "?"
 
 
-def function_name(function):
+def function_name(function: object) -> str:
     """The __qualname__ of a Python function (a C field: no code runs), or
     the type name of another callable."""
     if type(function) is types.FunctionType:
@@ -98,7 +107,7 @@ def function_name(function):
     return type_name(type(function))
 
 
-def describe(obj):
+def describe(obj: object) -> str:
     """A few words that say what obj is: 'module app', 'list', 'function f', ..."""
     tp = type(obj)  # the real type: obj.__class__ may lie, or raise
     if issubclass(tp, types.ModuleType):
@@ -108,11 +117,14 @@ def describe(obj):
     if tp is types.FunctionType:
         return f"function {function_name(obj)}"
     if tp is types.MethodType:
-        return f"bound method {function_name(obj.__func__)}"
+        return f"bound method {function_name(cast(types.MethodType, obj).__func__)}"
     if tp is types.BuiltinFunctionType:
-        return f"builtin {_exact_str(obj.__name__)}"
+        return f"builtin {_exact_str(cast(types.BuiltinFunctionType, obj).__name__)}"
     if tp is types.CodeType:
-        return f"code {obj.co_qualname} ({os.path.basename(obj.co_filename)}:{obj.co_firstlineno})"
+        code = cast(types.CodeType, obj)
+        return (
+            f"code {code.co_qualname} ({os.path.basename(code.co_filename)}:{code.co_firstlineno})"
+        )
     if issubclass(tp, (dict, list, tuple, set, frozenset, types.CellType)):
         return type_name(tp)
     if issubclass(tp, (str, bytes, int, float, complex, bool)) or obj is None:
@@ -120,14 +132,14 @@ def describe(obj):
     return f"{type_name(tp)} object at {id(obj):#x}"
 
 
-def describe_frame(code, lineno, thread_id=None):
+def describe_frame(code: types.CodeType, lineno: int, thread_id: int | None = None) -> str:
     """'frame handler() at app.py:12' for an executing frame."""
     where = f"{os.path.basename(code.co_filename)}:{lineno}"
     thread = f" in thread {thread_id:#x}" if thread_id is not None else ""
     return f"frame {code.co_qualname}() at {where}{thread}"
 
 
-def allocation_site(obj):
+def allocation_site(obj: object) -> str | None:
     """'file.py:12' where the tracer saw obj allocated, or None."""
     try:
         found = _core.get_object_traceback(obj)

@@ -6,8 +6,10 @@ heaplens build a fresh graph per call; build one HeapGraph and query it many
 times when asking about many objects.
 """
 
+from __future__ import annotations
+
 import sys
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, cast
 
 from heaplens import _args, _core
 from heaplens._graph import labels
@@ -23,6 +25,18 @@ from heaplens._graph.describe import (
     type_name,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from types import EllipsisType
+    from typing import Literal
+
+    from heaplens._graph.labels import Label
+    from heaplens._report.protocol import JSON
+
+    # Where a chain starts (see Chain): None when no root leads to the object.
+    RootKind = Literal["module", "frame", "external"]
+
 
 class Step(NamedTuple):
     """One object on a chain and the reference it holds to the next one."""
@@ -30,7 +44,7 @@ class Step(NamedTuple):
     description: str
     label: Optional[str]  # the reference as text; None on the last step
     site: Optional[str]  # where the tracer saw it allocated, when it was on
-    edge: Optional[tuple] = None  # the reference as a (kind, key) label (heaplens._graph.labels)
+    edge: Optional[Label] = None  # the reference as a (kind, key) label (heaplens._graph.labels)
 
 
 class Chain(Report):
@@ -50,23 +64,34 @@ class Chain(Report):
 
     DEFAULT_LIMIT = None
 
-    def __init__(self, steps, root_kind, note=None, path_index=None):
+    def __init__(
+        self,
+        steps: list[Step],
+        root_kind: RootKind | None,
+        note: str | None = None,
+        path_index: list[int | None] | None = None,
+    ) -> None:
         self.steps = steps
         self.root_kind = root_kind
         self.note = note
         # The index in the graph path of the node each step shows (None for
         # the step that stands for the middle of a long chain left out).
-        self.path_index = list(range(len(steps))) if path_index is None else path_index
-
-    @property
-    def omitted(self):
-        """How many objects in the middle of a long chain are not shown."""
-        index = self.path_index
-        return sum(
-            index[i + 1] - index[i - 1] - 1 for i in range(1, len(index) - 1) if index[i] is None
+        self.path_index: list[int | None] = (
+            list(range(len(steps))) if path_index is None else path_index
         )
 
-    def step_of(self, path_index):
+    @property
+    def omitted(self) -> int:
+        """How many objects in the middle of a long chain are not shown."""
+        index = self.path_index
+        # The steps on either side of one left out (None) show nodes: their indices are ints.
+        return sum(
+            index[i + 1] - index[i - 1] - 1  # type: ignore[operator, misc]
+            for i in range(1, len(index) - 1)
+            if index[i] is None
+        )
+
+    def step_of(self, path_index: int | None) -> int | None:
         """The index of the step that shows node path[path_index], or None."""
         if path_index is None:
             return None
@@ -76,14 +101,14 @@ class Chain(Report):
             return None
 
     @property
-    def found(self):
+    def found(self) -> bool:
         return self.root_kind is not None
 
-    def hops(self):
+    def hops(self) -> list[tuple[str, str | None, str | None, int]]:
         """The steps with an object and its own __dict__ as one hop, as
         `module app .__dict__['x']`: a list of (description, label, site,
         first step index) tuples."""
-        hops = []
+        hops: list[tuple[str, str | None, str | None, int]] = []
         steps = self.steps
         i = 0
         while i < len(steps):
@@ -94,7 +119,7 @@ class Chain(Report):
                 and i + 1 < len(steps)
                 and steps[i + 1].label is not None
             ):
-                label = ".__dict__" + steps[i + 1].label
+                label = ".__dict__" + cast(str, steps[i + 1].label)  # not None: tested above
                 hops.append((step.description, label, step.site, i))
                 i += 2
                 continue
@@ -102,14 +127,14 @@ class Chain(Report):
             i += 1
         return hops
 
-    def _parts(self):
+    def _parts(self) -> tuple[list[str], list[str | None]]:
         """Text of each hop (a description and the label of its reference),
         and its allocation site."""
         hops = self.hops()
         parts = [f"{text} {label}" if label else text for text, label, _, _ in hops]
         return parts, [site for _, _, site, _ in hops]
 
-    def _lines(self, limit, width):
+    def _lines(self, limit: int | None, width: int | None) -> list[str]:
         parts, sites = self._parts()
         if limit is not None and len(parts) > limit:
             left_out = len(parts) - limit
@@ -123,14 +148,14 @@ class Chain(Report):
         if not any(sites):
             return [prefix + " -> ".join(parts)]
         column = min(max(len(p) for p in parts) + 5, 70)
-        lines = []
+        lines: list[str] = []
         for index, (part, site) in enumerate(zip(parts, sites)):
             text = part if index == 0 else "  -> " + part
             text = prefix + text if index == 0 else text
             lines.append(f"{text:<{column}}  allocated at {site}" if site else text)
         return lines
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, JSON]:
         return {
             "root_kind": self.root_kind,
             "note": self.note,
@@ -146,7 +171,7 @@ class Chain(Report):
             ],
         }
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<heaplens.Chain {str(self)!r}>"
 
 
@@ -163,7 +188,7 @@ class OmittedSteps(Step):
 CHAIN_ENDS = 12
 
 
-def shown_indices(length, keep=()):
+def shown_indices(length: int, keep: Iterable[int | None] = ()) -> list[int]:
     """The indices of a path of `length` nodes that a Chain shows, in order."""
     if length <= 2 * CHAIN_ENDS + 1:
         return list(range(length))
@@ -174,7 +199,7 @@ def shown_indices(length, keep=()):
     return sorted(shown)
 
 
-def join_label(description, label):
+def join_label(description: str, label: str | None) -> str:
     """`module app .__dict__` + `['x']` -> `module app .__dict__['x']`."""
     if not label:
         return description
@@ -190,10 +215,10 @@ class Referrer(NamedTuple):
     label: Optional[str]
     holder: object  # the referring object, or None for an executing frame
 
-    def __str__(self):
+    def __str__(self) -> str:
         return join_label(self.description, self.label)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<heaplens.Referrer {str(self)!r}>"
 
 
@@ -210,24 +235,26 @@ class RefcountReport(Report):
 
     DEFAULT_LIMIT = None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<heaplens.RefcountReport refcount={self.refcount} unexplained={self.unexplained}>"
 
-    def __init__(self, description, refcount, referrers, immortal):
+    def __init__(
+        self, description: str, refcount: int, referrers: list[Referrer], immortal: bool
+    ) -> None:
         self.description = description
         self.refcount = refcount
         self.referrers = referrers
         self.immortal = immortal
 
     @property
-    def explained(self):
+    def explained(self) -> int:
         return len(self.referrers)
 
     @property
-    def unexplained(self):
+    def unexplained(self) -> int:
         return 0 if self.immortal else self.refcount - self.explained
 
-    def _lines(self, limit, width):
+    def _lines(self, limit: int | None, width: int | None) -> list[str]:
         if self.immortal:
             head = f"{self.description}: immortal (its refcount is not counted)"
         else:
@@ -242,7 +269,7 @@ class RefcountReport(Report):
             lines.append(f"  ... and {len(self.referrers) - limit:,} more")
         return lines
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, JSON]:
         return {
             "description": self.description,
             "refcount": self.refcount,
@@ -260,7 +287,13 @@ class HeapGraph:
     dropped, so drop it when done.
     """
 
-    def __init__(self, *, untracked=True, ignore=(), include_heaplens_frames=False):
+    def __init__(
+        self,
+        *,
+        untracked: bool = True,
+        ignore: Iterable[object] = (),
+        include_heaplens_frames: bool = False,
+    ) -> None:
         skip = None if include_heaplens_frames else PACKAGE_DIR
         if isinstance(ignore, (str, bytes)) or not hasattr(ignore, "__iter__"):
             raise TypeError(
@@ -270,11 +303,11 @@ class HeapGraph:
             ignore=(self, *ignore), skip_frames_under=skip, untracked=untracked
         )
 
-    def census(self):
+    def census(self) -> Census:
         rows = (CensusRow(*row) for row in self.graph.census())
         return Census(sorted(rows, key=lambda r: (-r.size, -r.count)))
 
-    def node_description(self, node):
+    def node_description(self, node: int) -> str:
         graph = self.graph
         if graph.kind(node) == "frame":
             thread_id, code, lineno = graph.frame(node)
@@ -287,7 +320,7 @@ class HeapGraph:
                 return name  # untracked, held by untracked objects: not found again
             return f"{name} (freed since the walk)"
 
-    def holder_description(self, node):
+    def holder_description(self, node: int) -> str:
         """Like node_description, but a dict that is some object's __dict__ is
         named after its owner: `module app .__dict__`, `Manager object at 0x.. .__dict__`."""
         graph = self.graph
@@ -302,7 +335,7 @@ class HeapGraph:
                     continue
         return self.node_description(node)
 
-    def _site(self, node):
+    def _site(self, node: int) -> str | None:
         if self.graph.kind(node) == "frame":
             return None
         try:
@@ -310,13 +343,18 @@ class HeapGraph:
         except LookupError:
             return None
 
-    def chain(self, path, target_description=None, keep=()):
+    def chain(
+        self,
+        path: Sequence[int],
+        target_description: str | None = None,
+        keep: Iterable[int | None] = (),
+    ) -> Chain:
         """A Chain for a list of node ids in reference order. A long one shows
         its ends, the steps around the path indices in `keep`, and one
         OmittedSteps step for each run left out."""
         graph = self.graph
-        steps = []
-        path_index = []
+        steps: list[Step] = []
+        path_index: list[int | None] = []
         previous = -1
         for index in shown_indices(len(path), keep):
             if index > previous + 1:
@@ -338,7 +376,7 @@ class HeapGraph:
             steps.append(Step(description, label, self._site(node), edge))
         return Chain(steps, graph.root_kind(path[0]), path_index=path_index)
 
-    def why_alive(self, obj, max_depth=-1):
+    def why_alive(self, obj: object, max_depth: int = -1) -> Chain:
         """The shortest chain of references from a root to obj (a Chain).
 
         Roots are modules in sys.modules, objects with more references than the
@@ -367,7 +405,7 @@ class HeapGraph:
             )
         return self.chain(path)
 
-    def referrers(self, obj):
+    def referrers(self, obj: object) -> list[Referrer]:
         """Every reference to obj the graph knows, as Referrer tuples (one per reference)."""
         graph = self.graph
         node = graph.find(obj)
@@ -377,7 +415,13 @@ class HeapGraph:
         texts = labels.texts_for_referrers(graph, sources, node)
         return [self.referrer(source, node, label=text) for source, text in zip(sources, texts)]
 
-    def referrer(self, source, node, occurrence=0, label=...):
+    def referrer(
+        self,
+        source: int,
+        node: int,
+        occurrence: int = 0,
+        label: str | None | EllipsisType = ...,
+    ) -> Referrer:
         """The Referrer for reference number `occurrence` (0: the first) from
         node `source` to node `node`; `label`, when given, is its text,
         already known (labels.texts_for_referrers)."""
@@ -387,7 +431,7 @@ class HeapGraph:
                 label = labels.text_of(graph, source, node, occurrence)
             except LookupError:
                 label = None
-        holder = None
+        holder: object = None
         if graph.kind(source) != "frame":
             try:
                 holder = graph.object(source)
@@ -396,26 +440,26 @@ class HeapGraph:
         return Referrer(self.holder_description(source), label, holder)
 
 
-def _not_ignored(graph, nodes):
+def _not_ignored(graph: _core.HeapGraph, nodes: Iterable[int]) -> list[int]:
     """The nodes that are not of kind 'ignored'. A loop, not a comprehension
     in the caller: on 3.11 a comprehension that uses `graph` makes it a cell,
     which the heap walk sees, and the graph would then hold itself in a cycle
     and keep every object alive until the next collection."""
-    kept = []
+    kept: list[int] = []
     for node in nodes:
         if graph.kind(node) != "ignored":
             kept.append(node)
     return kept
 
 
-def _frame_is_heaplens(graph, node):
+def _frame_is_heaplens(graph: _core.HeapGraph, node: int) -> bool:
     if graph.kind(node) != "frame":
         return False
     _, code, _ = graph.frame(node)
     return code.co_filename.startswith(PACKAGE_DIR)
 
 
-def refcount_report(obj):
+def refcount_report(obj: object) -> RefcountReport:
     """sys.getrefcount(obj) explained by the references the heap graph finds.
 
     The difference is held from outside the graph: C code (a reference leaked
@@ -432,7 +476,8 @@ def refcount_report(obj):
     refcount = sys.getrefcount(obj) - GETREFCOUNT_ARGUMENT
     refcount -= 1 if node >= 0 and graph.is_tracked(node) else 0
     immortal = _core.is_immortal(obj)
-    referrers, ours = [], 0
+    referrers: list[Referrer] = []
+    ours = 0
     if node >= 0:
         sources = _not_ignored(graph, graph.referrers(node))
         texts = labels.texts_for_referrers(graph, sources, node)  # once per reference

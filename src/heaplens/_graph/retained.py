@@ -12,13 +12,22 @@ what would be freed if every instance went away at once: an object that two
 instances hold, and nothing else does, is dominated by neither.
 """
 
+from __future__ import annotations
+
 import types
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, cast
 
 from heaplens import _args
 from heaplens._graph.describe import allocation_site, type_name
 from heaplens._report.protocol import Report
 from heaplens._report.units import format_bytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from heaplens._graph.heap import Chain, HeapGraph
+    from heaplens._report.protocol import JSON
 
 
 class Retainer(NamedTuple):
@@ -28,7 +37,7 @@ class Retainer(NamedTuple):
     type: type
     size: int  # its own sys.getsizeof size
     retained: int  # bytes freed with it
-    chain: object  # a heaplens.Chain from a root
+    chain: Chain  # a heaplens.Chain from a root
     site: Optional[str]  # where the tracer saw it allocated, when it was on
 
 
@@ -41,7 +50,7 @@ class TypeRetainer(NamedTuple):
     top_instances: int  # the instances that no other instance of the type dominates
 
 
-class RetainerReport(Report, list):
+class RetainerReport(Report, list[Retainer]):
     """Retainers, largest retained size first; `types` lists the types whose
     instances retain the most together (TypeRetainer rows, largest first).
 
@@ -51,11 +60,11 @@ class RetainerReport(Report, list):
 
     DEFAULT_LIMIT = None
 
-    def __init__(self, rows=(), types=()):
+    def __init__(self, rows: Iterable[Retainer] = (), types: Iterable[TypeRetainer] = ()) -> None:
         super().__init__(rows)
         self.types = list(types)
 
-    def _lines(self, limit, width):
+    def _lines(self, limit: int | None, width: int | None) -> list[str]:
         lines = [] if self else ["nothing retains memory (no object is reachable from a root)"]
         for rank, row in enumerate(self if limit is None else self[:limit], 1):
             head = f"{rank:>3}. {format_bytes(row.retained, decimals=1):>10} retained by {row.description}"
@@ -64,18 +73,18 @@ class RetainerReport(Report, list):
         if self.types:
             lines.append("")
             lines.append("types that retain the most:")
-        for rank, row in enumerate(self.types if limit is None else self.types[:limit], 1):
-            count = f"{row.instances} instance{'' if row.instances == 1 else 's'}"
-            inside = row.instances - row.top_instances
+        for rank, type_row in enumerate(self.types if limit is None else self.types[:limit], 1):
+            count = f"{type_row.instances} instance{'' if type_row.instances == 1 else 's'}"
+            inside = type_row.instances - type_row.top_instances
             if inside:
-                count += f", {inside} of them inside another {type_name(row.type)}"
-            name = type_name(row.type, shortnames=False)
+                count += f", {inside} of them inside another {type_name(type_row.type)}"
+            name = type_name(type_row.type, shortnames=False)
             lines.append(
-                f"{rank:>3}. {format_bytes(row.retained, decimals=1):>10} retained by {name} ({count})"
+                f"{rank:>3}. {format_bytes(type_row.retained, decimals=1):>10} retained by {name} ({count})"
             )
         return lines
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, JSON]:
         return {
             "retainers": [
                 {
@@ -100,7 +109,7 @@ class RetainerReport(Report, list):
         }
 
 
-def retained(obj, heap=None):
+def retained(obj: object, heap: HeapGraph | None = None) -> int:
     """Bytes that would be freed if obj went away (0 for garbage or a new object)."""
     from heaplens._graph.heap import HeapGraph
 
@@ -109,7 +118,7 @@ def retained(obj, heap=None):
     return heap.graph.retained(node) if node >= 0 else 0
 
 
-def type_retainers(n=10, heap=None):
+def type_retainers(n: int = 10, heap: HeapGraph | None = None) -> list[TypeRetainer]:
     """The n types whose instances retain the most together, as TypeRetainer
     rows, largest first. Classes and modules are not counted as instances of
     `type` or of a module type, nor modules' globals as dicts (they are the
@@ -118,7 +127,7 @@ def type_retainers(n=10, heap=None):
 
     n = _args.count("type_retainers", "n", n)
     heap = heap or HeapGraph()
-    rows = []
+    rows: list[TypeRetainer] = []
     for tp, instances, top_instances, size in heap.graph.retained_by_type():
         if len(rows) == n:
             break
@@ -128,7 +137,7 @@ def type_retainers(n=10, heap=None):
     return rows
 
 
-def top_retainers(n=10, heap=None):
+def top_retainers(n: int = 10, heap: HeapGraph | None = None) -> RetainerReport:
     """The n objects that retain the most memory, each with its chain from a root,
     and (in `types`) the n types whose instances retain the most together.
 
@@ -149,9 +158,10 @@ def top_retainers(n=10, heap=None):
     # listed list adds nothing to read). An untracked object freed since the
     # walk cannot be shown: ask again without it, so that what it dominated
     # can be listed in its place.
-    gone = []
+    gone: list[int] = []
     while True:
-        chosen, gone_before = [], len(gone)
+        chosen: list[tuple[int, object]] = []
+        gone_before = len(gone)
         for node in graph.top_retainers(n, gone):
             try:
                 chosen.append((node, graph.object(node)))
@@ -163,7 +173,7 @@ def top_retainers(n=10, heap=None):
         report.append(
             Retainer(
                 heap.node_description(node),
-                graph.type(node),
+                cast(type, graph.type(node)),  # an object's node: it has a type
                 graph.size(node),
                 graph.retained(node),
                 heap.chain(graph.path_back(node) or [node]),

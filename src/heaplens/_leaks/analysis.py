@@ -4,6 +4,8 @@ chain of references from a root to each (heaplens._leaks.holders names the
 object that holds them).
 """
 
+from __future__ import annotations
+
 import linecache
 import os
 from typing import NamedTuple
@@ -17,6 +19,43 @@ from heaplens._graph.describe import (
 from heaplens._leaks.holders import holder_row
 from heaplens._leaks.report import LeakGroup
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import NotRequired, TypedDict
+
+    from heaplens._graph.heap import Chain, HeapGraph
+    from heaplens._leaks.report import Holder, LeakReport
+
+    # A frame of an allocation traceback: (filename, lineno, source line or None).
+    Frame = tuple[str, int, str | None]
+
+    # What a holder is known by: its node, or ("external", id of the root's
+    # type) when no object in the graph holds the leak.
+    HolderKey = int | tuple[str, int]
+
+    class Group(TypedDict):
+        """A group of leaked objects (one type, one allocation site), as analyse() builds it."""
+
+        tp: type
+        site: str | None
+        traceback: list[Frame]
+        members: list[_Node]
+        per_call: list[int]
+        size: int
+        retained: int
+        path: list[int]
+        holder_key: HolderKey
+        holder_step: int | None
+        example: int
+        holder: NotRequired[int]  # the index of its holder in the report, set last
+
+    class HolderEntry(TypedDict):
+        """A holder, as analyse() gathers it: the chain to it and its groups."""
+
+        path: list[int]
+        groups: list[int]  # indices into the list of groups
+
 
 class _Node(NamedTuple):
     node: int
@@ -24,13 +63,19 @@ class _Node(NamedTuple):
     stack: int
 
 
-def analyse(heap, rows, n_calls, report, ignore=()):
+def analyse(
+    heap: HeapGraph,
+    rows: list[tuple[int, int, int]],
+    n_calls: int,
+    report: LeakReport,
+    ignore: Sequence[str] = (),
+) -> None:
     """Group the new objects, keep those that accumulate, find their holders."""
     graph = heap.graph
-    by_key = {}
+    by_key: dict[tuple[int, int], list[_Node]] = {}
     # Types are keyed by id(): hashing or comparing a class runs its
     # metaclass's __hash__ or __eq__. The graph holds every type it met.
-    types_by_id = {}
+    types_by_id: dict[int, type] = {}
     for node, call, stack in rows:
         tp = graph.type(node)
         if tp is None:
@@ -39,11 +84,11 @@ def analyse(heap, rows, n_calls, report, ignore=()):
         by_key.setdefault((id(tp), stack), []).append(_Node(node, call, stack))
     # Groups by type and innermost allocation line (stacks that differ only
     # further out are one site).
-    sites = {}
+    sites: dict[tuple[int, str | None], tuple[list[_Node], list[Frame]]] = {}
     for (type_id, stack), members in by_key.items():
         site, traceback = _site_of(stack)
         sites.setdefault((type_id, site), ([], traceback))[0].extend(members)
-    leaking = []
+    leaking: list[tuple[type, str | None, list[_Node], list[Frame]]] = []
     for (type_id, site), (members, traceback) in sites.items():
         tp = types_by_id[type_id]
         calls = {m.call for m in members}
@@ -60,8 +105,8 @@ def analyse(heap, rows, n_calls, report, ignore=()):
             [[m.node for m in members] for _, _, members, _ in leaking]
         )
     ]
-    holders = {}  # holder key -> data
-    groups = []
+    holders: dict[HolderKey, HolderEntry] = {}  # holder key -> data
+    groups: list[Group] = []
     for tp, site, members, traceback in leaking:
         members.sort(key=lambda m: (m.call, m.node))
         per_call = [0] * n_calls
@@ -78,7 +123,7 @@ def analyse(heap, rows, n_calls, report, ignore=()):
                 break
         # With no old object on the chain, the leak starts at its root, an
         # object held from outside the heap: what it holds goes with it.
-        key = (
+        key: HolderKey = (
             path[holder_step] if holder_step is not None else ("external", id(graph.type(path[0])))
         )
         entry = holders.setdefault(key, {"path": path[: (holder_step or 0) + 1], "groups": []})
@@ -99,7 +144,7 @@ def analyse(heap, rows, n_calls, report, ignore=()):
             }
         )
 
-    holder_rows = []
+    holder_rows: list[Holder] = []
     for key, entry in holders.items():
         holder_rows.append(holder_row(heap, key, entry, groups, n_calls, ignore))
     order = sorted(
@@ -116,7 +161,7 @@ def analyse(heap, rows, n_calls, report, ignore=()):
     report.finished = True
 
 
-def _site_of(stack):
+def _site_of(stack: int) -> tuple[str | None, list[Frame]]:
     """('app.py:12', [(filename, lineno, source)] oldest first) for a tracer
     stack id (None, [] for -1). Frames of heaplens and of its callers (the
     code that called find_leaks) are left out: the hunt's calls start there."""
@@ -129,7 +174,7 @@ def _site_of(stack):
     if not frames:
         return None, []
     filename, lineno = frames[0]
-    traceback = []
+    traceback: list[Frame] = []
     for name, line in frames:  # most recent first
         if name.startswith(PACKAGE_DIR):
             break
@@ -138,7 +183,7 @@ def _site_of(stack):
     return f"{os.path.basename(filename)}:{lineno}", traceback
 
 
-def _group_row(heap, group):
+def _group_row(heap: HeapGraph, group: Group) -> LeakGroup:
     tp = group["tp"]
     path = group["path"]
     chain = heap.chain(path, keep=(group["holder_step"],))
@@ -159,7 +204,9 @@ def _group_row(heap, group):
     )
 
 
-def _merged_steps(chain, holder_step):
+def _merged_steps(
+    chain: Chain, holder_step: int | None
+) -> tuple[list[tuple[str, str | None]], int | None]:
     """The chain's hops as (description, label) pairs, and the index of the
     hop that holds step `holder_step` (None stays None)."""
     hops = chain.hops()

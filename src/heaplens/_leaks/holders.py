@@ -4,12 +4,15 @@ _cache (list)`, `self._items` in a frame, an lru_cache, gc.garbage, or a
 reference from C), with a note on caches that are meant to grow.
 """
 
+from __future__ import annotations
+
 import functools
 import gc
 import os
 import sys
 import sysconfig
 import types
+from typing import cast
 
 from heaplens import _core
 from heaplens._graph.describe import (
@@ -24,6 +27,15 @@ from heaplens._graph.heap import shown_indices
 from heaplens._report.units import format_bytes
 from heaplens._leaks.report import Holder
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from heaplens._graph.heap import HeapGraph
+    from heaplens._graph.labels import Label
+    from heaplens._leaks.analysis import Group, HolderEntry, HolderKey
+    from heaplens._leaks.report import HolderKind
+
 # The type of functools.lru_cache wrappers (C's; None with the pure Python
 # fallback, whose wrappers are plain functions).
 _LRU_CACHE_WRAPPER = getattr(functools, "_lru_cache_wrapper", None)
@@ -35,7 +47,7 @@ _STDLIB_DIRS = tuple(
 )
 
 
-def _ignored_owner(heap, path, ignore):
+def _ignored_owner(heap: HeapGraph, path: list[int], ignore: Sequence[str]) -> str | None:
     """The first of the `ignore` module prefixes that owns the holder, or None.
 
     The holder's owner is the node nearest to it on the chain, the holder
@@ -49,7 +61,7 @@ def _ignored_owner(heap, path, ignore):
         return None
     graph = heap.graph
 
-    def ignored(name):
+    def ignored(name: str | None) -> bool:
         return isinstance(name, str) and any(
             name == prefix or name.startswith(prefix + ".") for prefix in ignore
         )
@@ -71,17 +83,24 @@ def _ignored_owner(heap, path, ignore):
     return None
 
 
-def _module_of_file(filename):
+def _module_of_file(filename: str) -> str | None:
     for name, module in list(sys.modules.items()):
         if module_file(module) == filename:  # read from the module's dict: no code runs
             return name
     return None
 
 
-def holder_row(heap, key, entry, groups, n_calls, ignore):
+def holder_row(
+    heap: HeapGraph,
+    key: HolderKey,
+    entry: HolderEntry,
+    groups: list[Group],
+    n_calls: int,
+    ignore: Sequence[str],
+) -> Holder:
     mine = [groups[i] for i in entry["groups"]]
     count = sum(len(g["members"]) for g in mine)
-    types_count = {}
+    types_count: dict[str, int] = {}
     for g in mine:
         name = _leaked_type_name(heap, g)
         types_count[name] = types_count.get(name, 0) + len(g["members"])
@@ -91,7 +110,7 @@ def holder_row(heap, key, entry, groups, n_calls, ignore):
     direct = [
         g
         for g in mine
-        if (g["holder_step"] is None and id(g["tp"]) == key[1])
+        if (g["holder_step"] is None and id(g["tp"]) == cast("tuple[str, int]", key)[1])
         or (
             g["holder_step"] is not None
             and len(g["path"]) > g["holder_step"] + 1
@@ -158,7 +177,7 @@ def holder_row(heap, key, entry, groups, n_calls, ignore):
     )
 
 
-def _amount(held_name, count, per_call, n_calls):
+def _amount(held_name: str, count: int, per_call: list[int], n_calls: int) -> str:
     """'5 new Request per call', '2.4 new Request per call on average', '3 new Request'."""
     if n_calls == 1:
         return f"{count:,} new {held_name}"
@@ -167,7 +186,7 @@ def _amount(held_name, count, per_call, n_calls):
     return f"{count / n_calls:.1f} new {held_name} per call on average"
 
 
-def _leaked_type_name(heap, group):
+def _leaked_type_name(heap: HeapGraph, group: Group) -> str:
     """'Request', or 'bound method Listener.on_event' and 'function
     make.<locals>.on_done' for methods and functions."""
     tp = group["tp"]
@@ -179,7 +198,7 @@ def _leaked_type_name(heap, group):
     return type_name(tp)
 
 
-def _refcount_note(heap, group):
+def _refcount_note(heap: HeapGraph, group: Group) -> str:
     try:
         obj = heap.graph.object(group["example"])
     except LookupError:
@@ -190,7 +209,7 @@ def _refcount_note(heap, group):
     return f" (refcount {extra - 1} above what the heap explains)" if extra > 1 else ""
 
 
-def _holder_name(heap, path):
+def _holder_name(heap: HeapGraph, path: list[int]) -> tuple[str, str | None, HolderKind]:
     """(description, file, kind) of the last node of `path`, named from its root:
     ('module global _cache (list)', 'app.py', 'object')."""
     graph = heap.graph
@@ -225,7 +244,9 @@ def _holder_name(heap, path):
     return f"{text} ({holder_type}), held from outside the heap", None, "object"
 
 
-def _frame_local(heap, path, holder_type):
+def _frame_local(
+    heap: HeapGraph, path: list[int], holder_type: str
+) -> tuple[str, str, HolderKind] | None:
     """('local pending of run() (list)', 'app.py', 'frame') when an executing
     frame holds a node of `path` (the holder or an object on the way to it) in
     a local variable, else None. The walk prefers other roots, but a local of
@@ -252,12 +273,16 @@ def _frame_local(heap, path, holder_type):
     return None
 
 
-def _expression(graph, path, start, first_is_root=True):
+def _expression(
+    graph: _core.HeapGraph, path: Sequence[int], start: int, first_is_root: bool = True
+) -> str | None:
     """Python-like text for the references along path[start:]: `manager._connections[3]`.
 
     A module's `.__dict__['x']` and an object's `.__dict__['x']` read as `x` and
     `.x`; other labels are kept as they are. None when a label is unknown."""
-    parts = []
+    # Labels, and for each run of references left out, how many.
+    parts: list[Label | int] = []
+    label: Label | int | None  # a label, then (below) one of the parts
     nodes = path[start:]
     previous = -1
     # A long chain reads as its ends and how many references are left out.
@@ -283,14 +308,14 @@ def _expression(graph, path, start, first_is_root=True):
         if (
             labels.is_instance_dict(label)
             and i + 1 < len(parts)
-            and not isinstance(parts[i + 1], int)
-            and parts[i + 1][0] == labels.VALUE
+            and not isinstance(following := parts[i + 1], int)
+            and following[0] == labels.VALUE
         ):
-            key = labels.identifier_key(parts[i + 1])
+            key = labels.identifier_key(following)
             if key is not None:
                 text += ("" if (i == 0 and first_is_root) else ".") + key
             else:
-                text += ".__dict__" + labels.render(parts[i + 1])
+                text += ".__dict__" + labels.render(following)
             i += 2
             continue
         rendered = labels.render(label)
@@ -301,7 +326,7 @@ def _expression(graph, path, start, first_is_root=True):
     return text
 
 
-def _cache_note(heap, key, path):
+def _cache_note(heap: HeapGraph, key: int, path: list[int]) -> tuple[str | None, bool]:
     """(note, library_cache) when the holder is a cache with a size limit."""
     graph = heap.graph
     try:
@@ -342,7 +367,7 @@ def _cache_note(heap, key, path):
     return None, False
 
 
-def _in_stdlib(filename):
+def _in_stdlib(filename: str | None) -> bool:
     if not isinstance(filename, str):
         return False
     path = os.path.normcase(os.path.realpath(filename))

@@ -14,9 +14,12 @@ or nothing at all (a reference leaked by C code).
 The report keeps names, numbers and text only: no reference to any object.
 """
 
+from __future__ import annotations
+
 import gc
 import sys
 import types
+from typing import cast
 
 from heaplens import _args, _core
 from heaplens._graph.describe import (
@@ -26,13 +29,18 @@ from heaplens._graph.describe import (
 from heaplens._leaks.analysis import analyse
 from heaplens._leaks.report import LeakReport
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Literal
+
 DEFAULT_NFRAME = 32
 
 
 class _Hunt:
     """One leak hunt of n_calls measured calls; see leak_tags.h."""
 
-    def __init__(self, n_calls, nframe, ignore=()):
+    def __init__(self, n_calls: int, nframe: int, ignore: Iterable[str] = ()) -> None:
         self.n_calls = n_calls
         self.ignore = tuple(ignore)
         self.started_tracer = not _core.is_tracing()
@@ -42,14 +50,14 @@ class _Hunt:
         self.call = 0
         self.begun = False
 
-    def begin(self):
+    def begin(self) -> None:
         _realize_log_streams()
         _collect()
         _core.leak_tags_begin(self.n_calls)
         self.begun = True
         gc.callbacks.append(_core.leak_tags_gc_callback)
 
-    def enter_call(self):
+    def enter_call(self) -> None:
         """Start the next measured call: after a full collection everything
         older is in the oldest generation and CPython's free lists are empty."""
         gc.collect()
@@ -57,11 +65,11 @@ class _Hunt:
         self.call += 1
         _core.leak_tags_set_call(self.call)
 
-    def leave_call(self):
+    def leave_call(self) -> None:
         _core.leak_tags_young()
         _core.leak_tags_set_call(0)
 
-    def finish(self, report):
+    def finish(self, report: LeakReport) -> None:
         """Collect, walk the heap and fill `report`; always ends the hunt."""
         try:
             self._remove_callback()
@@ -87,7 +95,7 @@ class _Hunt:
         finally:
             self.end()
 
-    def end(self):
+    def end(self) -> None:
         self._remove_callback()
         if self.begun:
             self.begun = False
@@ -99,12 +107,12 @@ class _Hunt:
             _core.stop()
 
     @staticmethod
-    def _remove_callback():
+    def _remove_callback() -> None:
         while _core.leak_tags_gc_callback in gc.callbacks:
             gc.callbacks.remove(_core.leak_tags_gc_callback)
 
 
-def _realize_log_streams():
+def _realize_log_streams() -> None:
     """On Python 3.11 an io.StringIO that is only written to keeps each write
     as a str in a list that only C code refers to (CPython's _PyAccu; 3.12
     writes into the StringIO's buffer). Log handlers, pytest's capture among
@@ -125,16 +133,17 @@ def _realize_log_streams():
             stream.seek(position)
 
 
-def _collect():
+def _collect() -> None:
     """Collect until nothing more goes (finalizers can free more next time)."""
     for _ in range(4):
         if gc.collect() == 0:
             break
 
 
-def _name_of(func):
+def _name_of(func: object) -> str:
     """'app.handle' for a function, the type's name for another callable:
     read from C fields, as the callable may be a proxy."""
+    module: str | None
     if type(func) is types.FunctionType:
         module = func.__module__
         module = module if type(module) is str else None
@@ -148,7 +157,9 @@ def _name_of(func):
     return f"{module}.{name}" if module and module != "__main__" else name
 
 
-def find_leaks(func, *args, repeat=5, warmup=2, **kwargs):
+def find_leaks(
+    func: Callable[..., object], *args: object, repeat: int = 5, warmup: int = 2, **kwargs: object
+) -> LeakReport:
     """See heaplens.find_leaks."""
     _args.callable_("find_leaks", "func", func)
     return run_hunt(
@@ -159,7 +170,9 @@ def find_leaks(func, *args, repeat=5, warmup=2, **kwargs):
     )
 
 
-def run_hunt(call, *, repeat, warmup, title, ignore=()):
+def run_hunt(
+    call: Callable[[], object], *, repeat: int, warmup: int, title: str, ignore: Iterable[str] = ()
+) -> LeakReport:
     """Call call() warmup + repeat times and return the LeakReport of the
     measured calls. Holders reached from a module, a frame or an object type
     of a package in `ignore` (module name prefixes such as '_pytest') are
@@ -188,13 +201,13 @@ def run_hunt(call, *, repeat, warmup, title, ignore=()):
 class leak_check:
     """See heaplens.leak_check."""
 
-    def __init__(self, nframe=DEFAULT_NFRAME):
+    def __init__(self, nframe: int = DEFAULT_NFRAME) -> None:
         _args.count("leak_check", "nframe", nframe, minimum=1, maximum=_core.MAX_NFRAME)
         self.report = LeakReport("the leak_check block", 1, 0)
-        self.hunt = None
+        self.hunt: _Hunt | None = None
         self.nframe = nframe
 
-    def __enter__(self):
+    def __enter__(self) -> LeakReport:
         self.hunt = _Hunt(1, self.nframe)
         try:
             self.hunt.begin()
@@ -204,8 +217,13 @@ class leak_check:
             raise
         return self.report
 
-    def __exit__(self, exc_type, exc, tb):
-        hunt, self.hunt = self.hunt, None
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: types.TracebackType | None,
+    ) -> Literal[False]:
+        hunt, self.hunt = cast(_Hunt, self.hunt), None  # set by __enter__
         try:
             hunt.leave_call()
         except BaseException:

@@ -3,6 +3,8 @@ its groups of leaked objects (LeakGroup) and their holders (Holder). It keeps
 names, numbers and text only: no reference to any object.
 """
 
+from __future__ import annotations
+
 import sys
 from typing import List, NamedTuple, Optional
 
@@ -10,17 +12,29 @@ from heaplens._report.lines import cut, relative_path, wrap
 from heaplens._report.protocol import Report
 from heaplens._report.units import format_bytes
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
+    from typing import Literal, TypeVar
+
+    from heaplens._report.protocol import JSON
+
+    # What holds leaked objects: see Holder.kind.
+    HolderKind = Literal["object", "external", "uncollectable", "frame"]
+    _PathT = TypeVar("_PathT", bound="str | os.PathLike[str]")
+
 
 class Holder(NamedTuple):
     """What keeps leaked objects alive."""
 
     holder: str  # 'module global _cache (list)'
     where: Optional[str]  # the file of the module or frame it hangs from
-    kind: str  # 'object', 'external' (held from C), 'uncollectable' (gc.garbage), 'frame'
+    kind: HolderKind  # 'object', 'external' (held from C), 'uncollectable' (gc.garbage), 'frame'
     objects: int  # leaked objects it holds, directly or through other leaked objects
     per_call: float
     retained: int  # bytes that would be freed with the leaked objects it holds
-    types: list  # [(type name, count)], most first
+    types: list[tuple[str, int]]  # [(type name, count)], most first
     sentence: str  # the report's first line when this holder leaks the most
     note: Optional[str]  # e.g. 'a bounded cache: at most 128 entries'
     excluded: Optional[str]  # why it is not counted as the program's leak, or None
@@ -31,13 +45,15 @@ class LeakGroup(NamedTuple):
 
     type: str
     module: Optional[str]
-    count: int
-    per_call: list  # survivors each measured call created, in call order
+    count: int  # type: ignore[assignment]  # the field shadows tuple.count: public API
+    per_call: list[int]  # survivors each measured call created, in call order
     size: int  # their own sys.getsizeof bytes
     retained: int  # bytes freed if they all went away
     site: Optional[str]  # 'app.py:12', the innermost frame; None when not traced
-    traceback: list  # [(filename, lineno, source line or None)], oldest call first
-    chain: list  # [(description, label of the reference to the next step)], root first
+    # [(filename, lineno, source line or None)], oldest call first
+    traceback: list[tuple[str, int, Optional[str]]]
+    # [(description, label of the reference to the next step)], root first
+    chain: list[tuple[str, Optional[str]]]
     holder: Optional[int]  # index into LeakReport.holders
     holder_step: Optional[int]  # index into chain of the holder
     example: str  # the object the chain leads to
@@ -51,7 +67,7 @@ class LeakReport(Report):
     to_dict() gives it as data and save_html(path) writes it as one page.
     """
 
-    def __init__(self, title, calls, warmup):
+    def __init__(self, title: str, calls: int, warmup: int) -> None:
         self.title = title
         self.calls = calls
         self.warmup = warmup
@@ -61,7 +77,7 @@ class LeakReport(Report):
         self.finished = False
 
     @property
-    def leaks(self):
+    def leaks(self) -> list[LeakGroup]:
         """The groups that are the program's leaks (not a standard library cache)."""
         return [
             group
@@ -70,11 +86,11 @@ class LeakReport(Report):
         ]
 
     @property
-    def clean(self):
+    def clean(self) -> bool:
         return self.finished and not self.leaks
 
     @property
-    def headline(self):
+    def headline(self) -> str:
         if not self.finished:
             return "the leak check has not finished yet (read the report after the block)"
         if self.clean:
@@ -84,7 +100,7 @@ class LeakReport(Report):
                 return holder.sentence
         return self.holders[0].sentence
 
-    def _what_ran(self):
+    def _what_ran(self) -> str:
         if self.calls == 1:
             return self.title
         return f"{self.title} ({self.calls} calls after {self.warmup} warm-up)"
@@ -92,16 +108,16 @@ class LeakReport(Report):
     DEFAULT_LIMIT = 10
     DEFAULT_WIDTH = 100
 
-    def _lines(self, limit, width):
+    def _lines(self, limit: int | None, width: int | None) -> list[str]:
         """The report as text for a terminal, `width` columns wide (None: 100):
         the headline first, then holders and groups (the first `limit` of
         each; None: all)."""
         width = 100 if width is None else width
 
-        def add(text, indent=""):
+        def add(text: str, indent: str = "") -> None:
             lines.extend(wrap(text, width, indent))
 
-        lines = []
+        lines: list[str] = []
         add(self.headline, "    ")
         if not self.finished:
             return lines[:1]
@@ -147,10 +163,10 @@ class LeakReport(Report):
             add(f"note: {note}", "      ")
         return lines
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<heaplens.LeakReport {self.headline!r}>"
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, JSON]:
         """The report as plain data (JSON-ready): see docs/leak-hunt.md."""
         from heaplens import __version__
 
@@ -204,7 +220,7 @@ class LeakReport(Report):
             "notes": list(self.notes),
         }
 
-    def save_html(self, path):
+    def save_html(self, path: _PathT) -> _PathT:
         """Write the report as one self-contained HTML page (no network)."""
         from heaplens._report.html.leaks import render_leak_report
 
@@ -214,7 +230,7 @@ class LeakReport(Report):
         return path
 
 
-def chain_text(steps, holder_step):
+def chain_text(steps: Sequence[tuple[str, str | None]], holder_step: int | None) -> str:
     parts = []
     for index, (description, label) in enumerate(steps):
         if index == holder_step:

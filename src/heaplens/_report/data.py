@@ -3,7 +3,14 @@
 build_run_report() and build_diff_report() turn a Capture or two Snapshots
 into a plain, JSON-ready dict. heaplens._report.text writes it for a
 terminal and heaplens._report.html.run as a page.
+
+Types: a whole report is `dict[str, JSON]` (what Report.to_dict() returns,
+and what the command line extends); its parts (a snapshot, a stack, a frame,
+a site, the timeline, one side or one change of a diff) are the TypedDicts
+below, for the checker only.
 """
+
+from __future__ import annotations
 
 import os
 import time
@@ -11,8 +18,98 @@ import time
 from heaplens._report.units import format_bytes, format_count, format_percent, format_seconds
 from heaplens._trace.capture import is_harness_file
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, Protocol, TypedDict
 
-def _int(info, key):
+    from heaplens._report.protocol import JSON
+    from heaplens._trace.capture import Capture
+    from heaplens._trace.snapshot import Snapshot
+
+    # A stack as Snapshot.stack_statistics() gives it: (filename, lineno,
+    # function) frames, most recent call first.
+    StackKey = tuple[tuple[str, int, str], ...]
+
+    class Progress(Protocol):
+        """What build_*_report tell of their progress (heaplens._cli.progress)."""
+
+        def update(self, done: int, total: int, /) -> None: ...
+
+    class Frame(TypedDict):
+        """A frame of the report data."""
+
+        file: str
+        line: int
+        function: str
+
+    class Stack(TypedDict):
+        """A stack of a SNAP (and of "leaks")."""
+
+        frames: list[Frame]
+        bytes: int
+        blocks: int
+
+    class Snap(TypedDict):
+        """SNAP: the live heap at one moment."""
+
+        label: str
+        time_s: float | None
+        total_bytes: int
+        total_blocks: int
+        stacks: list[Stack]
+        other_bytes: int
+        other_blocks: int
+        other_stacks: int
+
+    class Point(TypedDict):
+        """A point of the timeline."""
+
+        t: float
+        traced: int
+        traced_max: int
+        rss: int | None
+
+    class Timeline(TypedDict):
+        """The report's timeline."""
+
+        points: list[Point]
+        peak_t: float | None
+
+    class Site(TypedDict):
+        """A row of "top_sites": an allocating line (a Frame and more)."""
+
+        file: str
+        line: int
+        function: str
+        peak_bytes: int
+        peak_blocks: int
+        exit_bytes: int
+        exit_blocks: int
+
+    class Side(TypedDict):
+        """One side of a diff: its label and totals."""
+
+        label: str
+        total_bytes: int
+        total_blocks: int
+
+    class Change(TypedDict):
+        """A changed stack of a diff."""
+
+        frames: list[Frame]
+        old_bytes: int
+        new_bytes: int
+        diff_bytes: int
+        old_blocks: int
+        new_blocks: int
+        diff_blocks: int
+
+    # (frames, old_bytes, new_bytes, old_blocks, new_blocks)
+    StackChange = tuple[StackKey, int, int, int, int]
+
+
+def _int(info: Mapping[str, Any], key: str) -> int | None:
     """info[key] as an int, or None when missing or not a number."""
     try:
         return int(info[key])
@@ -20,10 +117,10 @@ def _int(info, key):
         return None
 
 
-def _snapshot_data(snapshot, label, time_s, top):
+def _snapshot_data(snapshot: Snapshot, label: str, time_s: float | None, top: int) -> Snap:
     """The report's SNAP dict: totals, the `top` biggest stacks, and what the
     cut-off left out."""
-    stats = [
+    stats: list[Stack] = [
         {"frames": _frame_dicts(frames), "bytes": size, "blocks": count}
         for frames, (size, count) in _by_stack(snapshot).items()
     ]
@@ -43,12 +140,12 @@ def _snapshot_data(snapshot, label, time_s, top):
     }
 
 
-def _sites_by_line(snapshot):
+def _sites_by_line(snapshot: Snapshot | None) -> dict[tuple[str, int, str], tuple[int, int]]:
     """{(filename, lineno, function): (bytes, blocks)} grouped by allocating
     line (and its function)."""
     if snapshot is None:
         return {}
-    sites = {}
+    sites: dict[tuple[str, int, str], tuple[int, int]] = {}
     for frames, size_, count_ in snapshot.stack_statistics():
         key = frames[0] if frames else ("<unknown>", 0, "")
         size, count = sites.get(key, (0, 0))
@@ -56,27 +153,30 @@ def _sites_by_line(snapshot):
     return sites
 
 
-def _top_sites(peak, exit_, top):
+def _top_sites(peak: Snapshot | None, exit_: Snapshot | None, top: int) -> list[Site]:
     """The report's top_sites: allocating lines, biggest at the peak first
     (then biggest at exit), at most `top`."""
     at_peak, at_exit = _sites_by_line(peak), _sites_by_line(exit_)
-    rows = []
+    rows: list[Site] = []
     for key in at_peak.keys() | at_exit.keys():
         peak_bytes, peak_blocks = at_peak.get(key, (0, 0))
         exit_bytes, exit_blocks = at_exit.get(key, (0, 0))
-        row = {"file": key[0], "line": key[1], "function": key[2]}
-        row.update(
-            peak_bytes=peak_bytes,
-            peak_blocks=peak_blocks,
-            exit_bytes=exit_bytes,
-            exit_blocks=exit_blocks,
+        rows.append(
+            {
+                "file": key[0],
+                "line": key[1],
+                "function": key[2],
+                "peak_bytes": peak_bytes,
+                "peak_blocks": peak_blocks,
+                "exit_bytes": exit_bytes,
+                "exit_blocks": exit_blocks,
+            }
         )
-        rows.append(row)
     rows.sort(key=lambda r: (-r["peak_bytes"], -r["exit_bytes"], r["file"], r["line"]))
     return rows[:top]
 
 
-def _pick_snapshots(capture):
+def _pick_snapshots(capture: Capture) -> tuple[Snapshot | None, Snapshot | None, bool]:
     """(peak, exit, lone): the peak and exit Snapshots of a capture (or None),
     and whether the capture holds snapshots that are neither, in which case
     the last of them stands in for exit (Snapshot.dump writes one named "")."""
@@ -87,12 +187,12 @@ def _pick_snapshots(capture):
     return peak, exit_, False
 
 
-def _timeline_data(capture, peak_t):
+def _timeline_data(capture: Capture, peak_t: float | None) -> Timeline | None:
     """The report's timeline dict, or None when the capture has no points."""
     timeline = capture.timeline
     if timeline is None or not timeline.points:
         return None
-    points = [
+    points: list[Point] = [
         {
             "t": p.t_ns / 1e9,
             "traced": p.traced,
@@ -104,7 +204,7 @@ def _timeline_data(capture, peak_t):
     return {"points": points, "peak_t": peak_t}
 
 
-def _peak_time(capture):
+def _peak_time(capture: Capture) -> float | None:
     """Seconds from the start of the timeline (or of the run) to the peak, or
     None: from info's peak_ns, else the timeline's highest point."""
     info, timeline = capture.info, capture.timeline
@@ -120,7 +220,7 @@ def _peak_time(capture):
     return None
 
 
-def _tracing_text(info, sample_rate):
+def _tracing_text(info: Mapping[str, Any], sample_rate: int) -> str:
     """The 'Tracing' meta value: what was recorded and how deep."""
     nframe = _int(info, "nframe")
     depth = f", {nframe} frame{'s' if nframe != 1 else ''}" if nframe is not None else ""
@@ -133,12 +233,12 @@ def _tracing_text(info, sample_rate):
     return what + depth + every
 
 
-def _meta(capture, sample_rate):
+def _meta(capture: Capture, sample_rate: int) -> list[list[str]]:
     """The report's meta rows [[name, value]], for the facts the capture has."""
     info = capture.info
-    rows = []
+    rows: list[list[str]] = []
 
-    def add(name, value):
+    def add(name: str, value: object) -> None:
         if value not in (None, ""):
             rows.append([name, str(value)])
 
@@ -163,9 +263,10 @@ def _meta(capture, sample_rate):
     return rows
 
 
-def _notes(capture, report, lone):
+def _notes(capture: Capture, report: dict[str, JSON], lone: bool) -> list[str]:
     """Plain-words notes on how far to trust the numbers."""
-    info, notes = capture.info, []
+    info = capture.info
+    notes: list[str] = []
     rate = report["sample_rate"]
     if rate > 0:
         notes.append(
@@ -180,6 +281,7 @@ def _notes(capture, report, lone):
             f"The tracer could not record {format_count(dropped)} blocks (its tables "
             f"could not grow): the totals are a little low."
         )
+    peak: Snap | None
     peak_traced, peak = _int(info, "peak_traced"), report["peak"]
     if peak_traced and peak is not None:
         total = peak["total_bytes"]
@@ -198,7 +300,7 @@ def _notes(capture, report, lone):
     return notes
 
 
-def _title(capture):
+def _title(capture: Capture) -> str:
     """The report's title: the command line, else the capture's file name."""
     if capture.info.get("command"):
         return capture.info["command"]
@@ -207,7 +309,13 @@ def _title(capture):
     return "heaplens capture"
 
 
-def build_run_report(capture, top=2000, leaks_top=50, sites_top=50, progress=None):
+def build_run_report(
+    capture: Capture,
+    top: int = 2000,
+    leaks_top: int = 50,
+    sites_top: int = 50,
+    progress: Progress | None = None,
+) -> dict[str, JSON]:
     """The report data of a Capture (docs/report-data.md) as a JSON-ready dict.
 
     top: stacks kept per snapshot; leaks_top: stacks in "leaks"; sites_top:
@@ -217,7 +325,7 @@ def build_run_report(capture, top=2000, leaks_top=50, sites_top=50, progress=Non
     """
     steps = 4
 
-    def step(done):
+    def step(done: int) -> None:
         if progress is not None:
             progress.update(done, steps)
 
@@ -238,7 +346,7 @@ def build_run_report(capture, top=2000, leaks_top=50, sites_top=50, progress=Non
     peak_bytes = _int(info, "peak_traced")
     if peak_bytes is None and peak_data is not None:
         peak_bytes = peak_data["total_bytes"]
-    report = {
+    report: dict[str, JSON] = {
         "kind": "run",
         "title": _title(capture),
         "meta": _meta(capture, sample_rate),
@@ -258,7 +366,14 @@ def build_run_report(capture, top=2000, leaks_top=50, sites_top=50, progress=Non
     return report
 
 
-def build_diff_report(old, new, old_label, new_label, top=2000, progress=None):
+def build_diff_report(
+    old: Snapshot,
+    new: Snapshot,
+    old_label: str,
+    new_label: str,
+    top: int = 2000,
+    progress: Progress | None = None,
+) -> dict[str, JSON]:
     """The diff data of two Snapshots (docs/report-data.md): what changed,
     by stack, biggest change in bytes first; unchanged stacks left out."""
     if progress is not None:
@@ -272,7 +387,7 @@ def build_diff_report(old, new, old_label, new_label, top=2000, progress=None):
     rest = changes[top:]
     n_stacks = len(old_stats.keys() | new_stats.keys())
     unchanged = n_stacks - len(changes)
-    notes = []
+    notes: list[str] = []
     if unchanged:
         notes.append(
             f"{format_count(unchanged)} stack{'s' if unchanged != 1 else ''} held the same "
@@ -297,12 +412,12 @@ def build_diff_report(old, new, old_label, new_label, top=2000, progress=None):
     }
 
 
-def _by_stack(snapshot):
+def _by_stack(snapshot: Snapshot) -> dict[StackKey, tuple[int, int]]:
     """{frames: (bytes, blocks)} of a Snapshot, keyed by its stacks'
     (filename, lineno, function) frames, most recent first, without the
     outermost frames of the run harness (stacks that differed only there
     become one; a stack made only of them is kept whole)."""
-    stacks = {}
+    stacks: dict[StackKey, tuple[int, int]] = {}
     for frames, size, count in snapshot.stack_statistics():
         end = len(frames)
         while end > 1 and is_harness_file(frames[end - 1][0]):
@@ -313,15 +428,17 @@ def _by_stack(snapshot):
     return stacks
 
 
-def _frame_dicts(frames):
+def _frame_dicts(frames: StackKey) -> list[Frame]:
     """The report's frame dicts of (filename, lineno, function) frames."""
     return [{"file": f, "line": n, "function": name} for f, n, name in frames]
 
 
-def _stack_changes(old_by, new_by):
+def _stack_changes(
+    old_by: dict[StackKey, tuple[int, int]], new_by: dict[StackKey, tuple[int, int]]
+) -> list[StackChange]:
     """[(frames, old_bytes, new_bytes, old_blocks, new_blocks)] for the
     stacks whose bytes or blocks differ, biggest change in bytes first."""
-    changes = []
+    changes: list[StackChange] = []
     for frames in old_by.keys() | new_by.keys():
         old_bytes, old_blocks = old_by.get(frames, (0, 0))
         new_bytes, new_blocks = new_by.get(frames, (0, 0))
@@ -331,7 +448,7 @@ def _stack_changes(old_by, new_by):
     return changes
 
 
-def _change_data(change):
+def _change_data(change: StackChange) -> Change:
     """The diff report's dict of one changed stack."""
     frames, old_bytes, new_bytes, old_blocks, new_blocks = change
     return {
@@ -345,7 +462,7 @@ def _change_data(change):
     }
 
 
-def _side(label, stats):
+def _side(label: str, stats: dict[StackKey, tuple[int, int]]) -> Side:
     """One side of a diff: its label and totals ({frames: (bytes, blocks)})."""
     return {
         "label": label,

@@ -14,16 +14,35 @@ command the user is told to run, which is printed whole so that it can be
 copied.
 """
 
+from __future__ import annotations
+
 import os
 
 from heaplens._report.lines import clean, cut, cut_left, frame_text, stack_line, wrap
 from heaplens._report.units import format_bytes, format_count, format_percent, format_seconds
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from heaplens._report.data import Change, Side, Site, Snap, Stack, Timeline
+    from heaplens._report.lines import Frame
+    from heaplens._report.protocol import JSON
+
+    # A table row: its cells, and its last column (a stack's frames, or text).
+    Row = tuple[Sequence[str], str | Sequence[Frame]]
+
 
 # ---- tables --------------------------------------------------------------------
 
 
-def _table(headers, rows, width, indent="  ", frames_per_row=1):
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[Row],
+    width: int,
+    indent: str = "  ",
+    frames_per_row: int = 1,
+) -> list[str]:
     """Lines of a table whose last column is a stack (a list of frame dicts)
     or plain text, and whose other columns are right-aligned strings.
 
@@ -38,7 +57,7 @@ def _table(headers, rows, width, indent="  ", frames_per_row=1):
     room = max(width - prefix_width, 20)
     blank = " " * prefix_width
 
-    def prefix(cells):
+    def prefix(cells: Sequence[str]) -> str:
         return indent + "".join(c.rjust(w) + "  " for c, w in zip(cells, widths, strict=True))
 
     lines = [_fit(prefix(headers[:columns]) + headers[-1], width)]
@@ -57,21 +76,21 @@ def _table(headers, rows, width, indent="  ", frames_per_row=1):
     return lines
 
 
-def _fit(line, width):
+def _fit(line: str, width: int) -> str:
     """The line, trailing spaces removed, cut to `width` columns (a last
     resort for numbers so wide that the columns cannot fit)."""
     return cut(line.rstrip(), width)
 
 
-def _heading(text, width):
+def _heading(text: str, width: int) -> list[str]:
     """A section heading: a blank line, then the text."""
     return ["", cut(text, width)]
 
 
-def _stack_rows(stacks, total, ranked=True):
+def _stack_rows(stacks: Sequence[Stack], total: int, ranked: bool = True) -> list[Row]:
     """Table rows [(cells, frames)] for report stacks: rank (when ranked),
     size, share of `total`, blocks."""
-    rows = []
+    rows: list[Row] = []
     for rank, stack in enumerate(stacks, 1):
         cells = [
             format_bytes(stack["bytes"]),
@@ -85,7 +104,14 @@ def _stack_rows(stacks, total, ranked=True):
 _STACK_HEADERS = ["#", "size", "share", "blocks", "allocated at (most recent call first)"]
 
 
-def _snapshot_section(snap, heading, width, limit, frames_per_stack, stacks=None):
+def _snapshot_section(
+    snap: Snap,
+    heading: str,
+    width: int,
+    limit: int,
+    frames_per_stack: int,
+    stacks: list[Stack] | None = None,
+) -> list[str]:
     """Lines for one snapshot: heading with totals, its biggest stacks, and
     a line for the stacks the table leaves out."""
     lines = _heading(heading, width)
@@ -128,7 +154,7 @@ def _snapshot_section(snap, heading, width, limit, frames_per_stack, stacks=None
     return lines
 
 
-def _timeline_section(timeline, width, rows=12):
+def _timeline_section(timeline: Timeline, width: int, rows: int = 12) -> list[str]:
     """Lines of a small chart of the heap over time: up to `rows` rows, each
     the highest heap size (and RSS) in its stretch of time, with a bar."""
     points = timeline["points"]
@@ -140,7 +166,7 @@ def _timeline_section(timeline, width, rows=12):
     highest = [max(b, key=lambda p: p["traced_max"]) for b in buckets]
     top = max(p["traced_max"] for p in highest)
     has_rss = any(p["rss"] for p in points)
-    table = []
+    table: list[tuple[list[str], int]] = []
     for bucket, point in zip(buckets, highest, strict=True):
         cells = [format_seconds(bucket[-1]["t"]), format_bytes(point["traced_max"])]
         if has_rss:
@@ -162,7 +188,7 @@ def _timeline_section(timeline, width, rows=12):
     return lines
 
 
-def _sites_section(sites, width, limit, sides):
+def _sites_section(sites: list[Site], width: int, limit: int, sides: list[str]) -> list[str]:
     """Lines of the table of allocating lines; sides: which of "peak" and
     "exit" have a snapshot (each gets a size and a blocks column)."""
     lines = _heading("Top allocation sites (by the line that allocated, biggest first)", width)
@@ -170,11 +196,15 @@ def _sites_section(sites, width, limit, sides):
     headers = ["#"]
     for side in sides:
         headers += [titles[side], "blocks"]
-    rows = []
+    rows: list[Row] = []
     for rank, site in enumerate(sites[:limit], 1):
         cells = [f"{rank}."]
         for side in sides:
-            cells += [format_bytes(site[f"{side}_bytes"]), format_count(site[f"{side}_blocks"])]
+            # side is "peak" or "exit": the keys exist, but not as literals.
+            cells += [
+                format_bytes(site[f"{side}_bytes"]),  # type: ignore[literal-required]
+                format_count(site[f"{side}_blocks"]),  # type: ignore[literal-required]
+            ]
         rows.append((cells, [site]))
     lines.append("")
     lines += _table(headers + ["allocating line"], rows, width)
@@ -183,12 +213,12 @@ def _sites_section(sites, width, limit, sides):
     return lines
 
 
-def _meta_lines(meta, width):
+def _meta_lines(meta: list[list[str]], width: int) -> list[str]:
     """The meta rows as aligned 'Name   value' lines, long values wrapped."""
     if not meta:
         return []
     name_width = max(len(clean(name)) for name, _ in meta)
-    lines = []
+    lines: list[str] = []
     for name, value in meta:
         head = f"  {clean(name):<{name_width}}  "
         body = wrap(clean(value), max(width - len(head), 20), "")
@@ -197,7 +227,7 @@ def _meta_lines(meta, width):
     return lines
 
 
-def _notes_lines(notes, width):
+def _notes_lines(notes: list[str], width: int) -> list[str]:
     """The notes as a wrapped bulleted list under a heading."""
     if not notes:
         return []
@@ -207,7 +237,7 @@ def _notes_lines(notes, width):
     return lines
 
 
-def _peak_sentence(report):
+def _peak_sentence(report: dict[str, JSON]) -> str | None:
     """'45.2 MiB at 1.52 s after start' for the peak, or None."""
     peak_bytes = report.get("peak_bytes")
     if peak_bytes is None and report["peak"] is not None:
@@ -222,9 +252,10 @@ def _peak_sentence(report):
     return f"{format_bytes(peak_bytes)}{when}" + (f" (RSS then {format_bytes(rss)})" if rss else "")
 
 
-def _peak_rss(report):
+def _peak_rss(report: dict[str, JSON]) -> int | None:
     """The RSS at the timeline point nearest the peak, or None."""
-    timeline, peak_t = report["timeline"], report.get("peak_t")
+    timeline: Timeline | None = report["timeline"]
+    peak_t: float | None = report.get("peak_t")
     if timeline is None or peak_t is None:
         return None
     point = min(timeline["points"], key=lambda p: abs(p["t"] - peak_t))
@@ -234,7 +265,9 @@ def _peak_rss(report):
 # ---- the texts -------------------------------------------------------------
 
 
-def format_report(report, width=100, limit=10, frames_per_stack=6):
+def format_report(
+    report: dict[str, JSON], width: int = 100, limit: int = 10, frames_per_stack: int = 6
+) -> str:
     """The text of `heaplens report FILE`: the run's facts, memory over time,
     the biggest stacks at the peak, what was still alive at exit (the
     possible leaks), the top allocation sites, and notes. `limit` rows per
@@ -250,7 +283,7 @@ def format_report(report, width=100, limit=10, frames_per_stack=6):
     if report["peak"] is not None:
         heading = "Where the memory was at the peak (biggest stacks first)"
         lines += _snapshot_section(report["peak"], heading, width, limit, frames_per_stack)
-    exit_ = report["exit"]
+    exit_: Snap | None = report["exit"]
     if exit_ is not None:
         if exit_["label"] == "At exit":
             heading = "Still alive at exit (possible leaks; biggest stacks first)"
@@ -268,7 +301,12 @@ def format_report(report, width=100, limit=10, frames_per_stack=6):
     return "\n".join(lines)
 
 
-def format_run_summary(report, capture_path, report_command, width=100):
+def format_run_summary(
+    report: dict[str, JSON],
+    capture_path: str | os.PathLike[str],
+    report_command: str,
+    width: int = 100,
+) -> str:
     """The short summary `heaplens run` prints when the program ends: the
     peak and when, the top 5 stacks at the peak, what was still alive at
     exit (total and top 3), notes, where the capture is and the command that
@@ -278,11 +316,11 @@ def format_run_summary(report, capture_path, report_command, width=100):
     peak_sentence = _peak_sentence(report)
     if peak_sentence is not None:
         lines.append(cut(f"Peak heap: {peak_sentence}", width))
-    peak = report["peak"]
+    peak: Snap | None = report["peak"]
     if peak is not None and peak["stacks"]:
         lines.append("  Where it was allocated, biggest first:")
         lines += _short_table(peak["stacks"][:5], peak["total_bytes"], width)
-    exit_ = report["exit"]
+    exit_: Snap | None = report["exit"]
     if exit_ is not None:
         label = "Still alive at exit" if exit_["label"] == "At exit" else clean(exit_["label"])
         lines.append(
@@ -300,9 +338,9 @@ def format_run_summary(report, capture_path, report_command, width=100):
     return "\n".join(lines)
 
 
-def _summary_headline(report, width):
+def _summary_headline(report: dict[str, JSON], width: int) -> str:
     """'heaplens: <command> (exit status 0, 3.52 s)', the command cut to fit."""
-    exit_ = report["exit"]
+    exit_: Snap | None = report["exit"]
     duration = exit_["time_s"] if exit_ is not None and exit_["label"] == "At exit" else None
     facts = [report["exit_status"], format_seconds(duration) if duration is not None else None]
     facts = [clean(fact) for fact in facts if fact]
@@ -310,7 +348,7 @@ def _summary_headline(report, width):
     return cut(f"heaplens: {clean(report['title'])}", width - len(tail)) + tail
 
 
-def _short_table(stacks, total, width):
+def _short_table(stacks: Sequence[Stack], total: int, width: int) -> list[str]:
     """Lines of a compact, unranked table of stacks, one line each."""
     if not stacks:
         return []
@@ -318,7 +356,7 @@ def _short_table(stacks, total, width):
     return _table(["size", "share", "blocks", ""], rows, width, indent="    ")[1:]
 
 
-def _diff_totals(old, new, width):
+def _diff_totals(old: Side, new: Side, width: int) -> list[str]:
     """Lines of the totals of both sides of a diff and their change, labels
     first (cut from the left to at most half the width)."""
     change_bytes = new["total_bytes"] - old["total_bytes"]
@@ -346,19 +384,22 @@ def _diff_totals(old, new, width):
     return lines
 
 
-def format_diff(diff, width=100, limit=15, frames_per_stack=4):
+def format_diff(
+    diff: dict[str, JSON], width: int = 100, limit: int = 15, frames_per_stack: int = 4
+) -> str:
     """The text of `heaplens diff OLD NEW`: the totals of each side and their
     change, then the stacks that changed most (growth '+', shrinkage '-'),
     `limit` of them with `frames_per_stack` frames each, then notes."""
-    old, new = diff["old"], diff["new"]
+    old: Side = diff["old"]
+    new: Side = diff["new"]
     lines = [cut(f"heaplens diff: {clean(diff['title'])}", width), ""]
     lines += _diff_totals(old, new, width)
-    stacks = diff["stacks"]
+    stacks: list[Change] = diff["stacks"]
     lines += _heading("What changed, biggest change first (+ grew, - shrank)", width)
     if not stacks:
         lines.append("  Nothing changed: both hold the same memory in the same stacks.")
     else:
-        rows = []
+        rows: list[Row] = []
         for rank, stack in enumerate(stacks[:limit], 1):
             cells = [
                 f"{rank}.",

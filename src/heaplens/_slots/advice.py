@@ -27,6 +27,8 @@ from Python), and only after they have been costed. The report holds strings
 and numbers, never an instance or a class.
 """
 
+from __future__ import annotations
+
 import gc
 import sys
 from typing import NamedTuple
@@ -48,6 +50,12 @@ from heaplens._slots.instances import Instance, names_inline, read_dict
 from heaplens._slots.measure import Probe, total_size, twin_allocated
 from heaplens._slots.pitfalls import warnings_for
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from heaplens._report.protocol import JSON
+
 _SAMPLE = 10_000  # instances per class whose attributes are read
 _MAX_DICT_READS = 5  # instances per class whose __dict__ may be created to learn names
 _CHUNK = 1024  # instances whose referents are fetched at once
@@ -65,56 +73,62 @@ class SlotsAdvice(NamedTuple):
     bytes_now: int  # objects plus their dicts or values arrays
     storage_now: int  # of which dicts and values arrays
     dict_instances: int  # instances that have a real __dict__
-    attributes: tuple  # names seen on the sampled instances, first seen first
-    slots: tuple  # the suggested __slots__ of the class itself
+    attributes: tuple[str, ...]  # names seen on the sampled instances, first seen first
+    slots: tuple[str, ...]  # the suggested __slots__ of the class itself
     suggestion: str  # the line to write in the class body (or the decorator)
-    bytes_after: object  # estimate with __slots__ (None: could not be measured)
-    warnings: tuple  # where __slots__ would break code, or save less
+    bytes_after: int | None  # estimate with __slots__ (None: could not be measured)
+    warnings: tuple[str, ...]  # where __slots__ would break code, or save less
     installed: bool  # defined in an installed package (site-packages)
 
     @property
-    def name(self):
+    def name(self) -> str:
         return f"{self.module}.{self.qualname}" if self.module else self.qualname
 
     @property
-    def per_instance_now(self):
+    def per_instance_now(self) -> float:
         return self.bytes_now / self.instances if self.instances else 0.0
 
     @property
-    def per_instance_after(self):
+    def per_instance_after(self) -> float | None:
         if self.bytes_after is None or not self.instances:
             return None
         return self.bytes_after / self.instances
 
     @property
-    def saving(self):
+    def saving(self) -> int | None:
         return None if self.bytes_after is None else self.bytes_now - self.bytes_after
 
     @property
-    def saving_percent(self):
-        if self.bytes_after is None or not self.bytes_now:
+    def saving_percent(self) -> float | None:
+        saving = self.saving  # None when bytes_after is
+        if saving is None or not self.bytes_now:
             return None
-        return 100.0 * self.saving / self.bytes_now
+        return 100.0 * saving / self.bytes_now
 
 
-class SlotsReport(Report, list):
+class SlotsReport(Report, list[SlotsAdvice]):
     """SlotsAdvice rows, largest saving first; `skipped` lists (name, reason)
     for classes that had enough instances but could not be measured."""
 
-    def __init__(self, rows=(), min_instances=1000, skipped=()):
+    def __init__(
+        self,
+        rows: Iterable[SlotsAdvice] = (),
+        min_instances: int = 1000,
+        skipped: Iterable[tuple[str, str]] = (),
+    ) -> None:
         super().__init__(rows)
         self.min_instances = min_instances
         self.skipped = list(skipped)
         self.python = ".".join(str(part) for part in sys.version_info[:3])
 
     @property
-    def total_saving(self):
+    def total_saving(self) -> int:
         return sum(row.saving for row in self if row.saving is not None and row.saving > 0)
 
     DEFAULT_LIMIT = None
     DEFAULT_WIDTH = _WIDTH
 
-    def _lines(self, limit, width):
+    def _lines(self, limit: int | None, width: int | None) -> list[str]:
         """The advice as text that fits 100 columns: the first `limit` rows."""
         if not self and not self.skipped:
             return [
@@ -132,9 +146,9 @@ class SlotsReport(Report, list):
             lines.extend(wrap(f"not measured: {name}: {reason}", _WIDTH, "    "))
         return lines
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, JSON]:
         """The report as plain data (JSON-ready)."""
-        rows = []
+        rows: list[dict[str, JSON]] = []
         for row in self:
             data = row._asdict()
             data["name"] = row.name
@@ -154,7 +168,7 @@ class SlotsReport(Report, list):
         }
 
 
-def _format_row(rank, row):
+def _format_row(rank: int, row: SlotsAdvice) -> list[str]:
     installed = " (installed package)" if row.installed else ""
     lines = wrap(
         f"{row.name}{installed}  {row.instances:,} instances", _WIDTH, "    ", first=f"{rank:>2}. "
@@ -164,7 +178,7 @@ def _format_row(rank, row):
         f"    now       {format_bytes(row.bytes_now, decimals=1):>10}   {row.per_instance_now:.0f} B each"
         f"   (of which {storage} dicts and values arrays)"
     )
-    if row.bytes_after is not None:
+    if row.bytes_after is not None and row.saving is not None:  # both or neither
         lines.append(
             f"    slotted   {format_bytes(row.bytes_after, decimals=1):>10}   {row.per_instance_after:.0f} B each"
         )
@@ -182,7 +196,7 @@ def _format_row(rank, row):
     return lines
 
 
-def slots_advice(min_instances=1000):
+def slots_advice(min_instances: int = 1000) -> SlotsReport:
     """Which classes would save memory with __slots__ (a SlotsReport, largest
     saving first): for each user class with at least min_instances live
     instances, what they cost now, the attribute names seen, a suggested
@@ -193,7 +207,8 @@ def slots_advice(min_instances=1000):
     _args.count("slots_advice", "min_instances", min_instances, minimum=1)
     classes = _candidate_classes(min_instances)
     instances = _instances_of(classes)
-    rows, skipped = [], []
+    rows: list[SlotsAdvice] = []
+    skipped: list[tuple[str, str]] = []
     try:
         for cls, origin in classes.items():
             objs = instances.pop(cls)
@@ -210,13 +225,13 @@ def slots_advice(min_instances=1000):
     return SlotsReport(rows, min_instances=min_instances, skipped=skipped)
 
 
-def _candidate_classes(min_instances):
+def _candidate_classes(min_instances: int) -> dict[type, str]:
     """{class: origin} for the user classes with a __dict__ and at least
     min_instances objects the collector tracks (every instance of a class
     written in Python is tracked)."""
     import types
 
-    wanted = {}
+    wanted: dict[type, str] = {}
     for cls, count, _ in _core.census_of(None):
         if count < min_instances or not is_python_class(cls):
             continue
@@ -231,10 +246,10 @@ def _candidate_classes(min_instances):
     return wanted
 
 
-def _instances_of(classes):
+def _instances_of(classes: Mapping[type, str]) -> dict[type, list[object]]:
     """{class: [instances]} from the collector's objects, by type(obj) (an
     object's __class__ may lie)."""
-    found = {cls: [] for cls in classes}
+    found: dict[type, list[object]] = {cls: [] for cls in classes}
     if found:
         for obj in gc.get_objects():
             bucket = found.get(type(obj))
@@ -246,19 +261,20 @@ def _instances_of(classes):
 class _Tally:
     """What the instances of one class showed."""
 
-    def __init__(self, count):
+    def __init__(self, count: int) -> None:
         self.instances = count
         self.sizes = 0  # getsizeof total
         self.storage = 0  # dicts and values arrays
         self.dict_instances = 0
         self.sampled = 0
-        self.seen = {}  # name -> sampled instances that have it, first seen first
+        self.seen: dict[str, int] = {}  # name -> sampled instances that have it, first seen first
         self.unnamed = 0  # sampled instances with values no name was found for
         self.weak = 0  # sampled instances that are weakly referenced
 
 
-def _advise(cls, objs, installed):
+def _advise(cls: type, objs: list[object], installed: bool) -> SlotsAdvice:
     plan = Plan(cls, installed)
+    probe: Probe | None
     try:
         probe = Probe(cls, plan, objs[0])
     except Exception as error:
@@ -272,7 +288,9 @@ def _advise(cls, objs, installed):
     return _row(cls, plan, probe, tally)
 
 
-def _read_instances(cls, objs, plan, probe, tally):
+def _read_instances(
+    cls: type, objs: list[object], plan: Plan, probe: Probe | None, tally: _Tally
+) -> None:
     """Cost every instance; read names and weak references on a sample."""
     import weakref
 
@@ -294,7 +312,8 @@ def _read_instances(cls, objs, plan, probe, tally):
                 continue
             tally.dict_instances += 1
             dict_size = total_size([instance.dict])
-            if probe is not None and probe.dict_size == dict_size:
+            # dict_cost is known whenever dict_size is (Probe sets both).
+            if probe is not None and probe.dict_size == dict_size and probe.dict_cost is not None:
                 tally.storage += probe.dict_cost
             else:
                 tally.storage += dict_size  # a dict with its own table: sized whole
@@ -322,13 +341,13 @@ def _read_instances(cls, objs, plan, probe, tally):
             tally.seen[name] += 1
 
 
-def _row(cls, plan, probe, tally):
+def _row(cls: type, plan: Plan, probe: Probe | None, tally: _Tally) -> SlotsAdvice:
     """The SlotsAdvice for one class."""
     attributes = tuple(tally.seen)
     names = [name for name in attributes if name.isidentifier()]
     # A name that a Python base without __slots__ uses in its own code (and
     # the class does not) belongs in that base's __slots__.
-    for_bases = {}
+    for_bases: dict[type, list[str]] = {}
     own = list(plan.own_slots)
     for name in names:
         users = plan.code_names.get(name, ())
@@ -347,7 +366,7 @@ def _row(cls, plan, probe, tally):
         options = "slots=True, weakref_slot=True" if weakref_slot else "slots=True"
         suggestion = f"@dataclass({options})  (it writes {suggestion})"
 
-    bytes_after = None
+    bytes_after: int | None = None
     if probe is not None:
         twin_slots = slots + tuple(name for group in for_bases.values() for name in group)
         if plan.weakref_in_bases and not weakref_slot:

@@ -4,15 +4,26 @@ library, an installed package, the program), the names its methods and module
 use, and the Plan of the attributes a slotted twin would declare.
 """
 
+from __future__ import annotations
+
 import sys
+from typing import cast
 
 from heaplens import _core
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+    from functools import cached_property
+    from types import CodeType, MemberDescriptorType
+    from typing import Any
 
-_MEMBER = type(type.__dict__["__weakrefoffset__"])  # the descriptor of a slot
+
+# the descriptor of a slot
+_MEMBER: type[MemberDescriptorType] = type(type.__dict__["__weakrefoffset__"])
 
 
-def type_attribute(cls, name, default=None):
+def type_attribute(cls: type, name: str, default: object = None) -> Any:
     """type's own descriptor for `name` (__mro__, __dict__, __flags__, ...)
     applied to cls: a metaclass cannot intercept it."""
     try:
@@ -21,18 +32,18 @@ def type_attribute(cls, name, default=None):
         return default
 
 
-def class_namespace(cls):
+def class_namespace(cls: type) -> Mapping[str, object]:
     """The class's own namespace (a mappingproxy), or {}."""
-    return type_attribute(cls, "__dict__", {})
+    return cast("Mapping[str, object]", type_attribute(cls, "__dict__", {}))
 
 
-def class_name(cls):
+def class_name(cls: type) -> str:
     module = type_attribute(cls, "__module__")
     qualname = type_attribute(cls, "__qualname__") or "?"
     return f"{module}.{qualname}" if isinstance(module, str) and module else qualname
 
 
-def lookup(cls, name):
+def lookup(cls: type, name: str) -> tuple[type, object] | None:
     """(owner, value) of `name` in cls's MRO dicts, or None; nothing is called."""
     for klass in type_attribute(cls, "__mro__", ()):
         namespace = class_namespace(klass)
@@ -41,7 +52,7 @@ def lookup(cls, name):
     return None
 
 
-def is_python_class(cls):
+def is_python_class(cls: type) -> bool:
     """A class written in Python (a mutable heap type with its own __slots__ or
     a dict), as opposed to a builtin or extension type (static, or immutable
     like _io.StringIO on 3.12), which fixes the object's layout."""
@@ -51,18 +62,18 @@ def is_python_class(cls):
     return "__slots__" in class_namespace(cls) or type_attribute(cls, "__dictoffset__", 0) != 0
 
 
-def _declared_slots(cls):
+def _declared_slots(cls: type) -> tuple[str, ...]:
     """The names in the class's own __slots__ (a str or an iterable of str)."""
     slots = class_namespace(cls).get("__slots__", ())
     if isinstance(slots, str):
         return (slots,)
     try:
-        return tuple(name for name in slots if isinstance(name, str))
+        return tuple(name for name in cast("Iterable[object]", slots) if isinstance(name, str))
     except TypeError:
         return ()
 
 
-def class_origin(cls):
+def class_origin(cls: type) -> str:
     """'heaplens', 'stdlib', 'installed' (site-packages) or 'user'."""
     module_name = type_attribute(cls, "__module__")
     if not isinstance(module_name, str):
@@ -87,7 +98,7 @@ def class_origin(cls):
     return "user"
 
 
-def _stdlib_dir():
+def _stdlib_dir() -> str:
     global _STDLIB
     if _STDLIB is None:
         import sysconfig
@@ -97,13 +108,13 @@ def _stdlib_dir():
     return _STDLIB
 
 
-_STDLIB = None  # the standard library's directory, once known
+_STDLIB: str | None = None  # the standard library's directory, once known
 
 
-def code_objects(cls):
+def code_objects(cls: type) -> Iterator[tuple[str, CodeType]]:
     """(label, code) for every function in the class's own namespace, nested
     functions and comprehensions included."""
-    pending = []
+    pending: list[tuple[str, CodeType]] = []
     for name, value in class_namespace(cls).items():
         for function in _functions_of(value):
             code = getattr(function, "__code__", None)
@@ -117,7 +128,7 @@ def code_objects(cls):
                 pending.append((label, const))
 
 
-def _functions_of(value):
+def _functions_of(value: object) -> list[object]:
     """The plain functions inside a class attribute (methods, static and class
     methods, property accessors, cached_property's function)."""
     import types
@@ -125,21 +136,24 @@ def _functions_of(value):
     kind = type(value)  # not isinstance(): a __class__ property could lie, and runs code
     if kind is types.FunctionType:
         return [value]
+    # The casts say what `kind` was just found to be.
     if issubclass(kind, (staticmethod, classmethod)):
-        return _functions_of(value.__func__)
+        method = cast("staticmethod[..., object] | classmethod[Any, ..., object]", value)
+        return _functions_of(method.__func__)
     if issubclass(kind, property):
-        return [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+        accessors = cast("property", value)
+        return [f for f in (accessors.fget, accessors.fset, accessors.fdel) if f is not None]
     if is_cached_property(value):
-        return _functions_of(value.func)
+        return _functions_of(cast("cached_property[object]", value).func)
     return []
 
 
-def is_cached_property(value):
+def is_cached_property(value: object) -> bool:
     functools = sys.modules.get("functools")
     return functools is not None and issubclass(type(value), functools.cached_property)
 
 
-def names_in_code(code):
+def names_in_code(code: CodeType) -> list[str]:
     """Names a code object uses as attributes or globals, and string constants
     that could be attribute names (setattr(self, "name", ...))."""
     names = list(code.co_names)
@@ -147,7 +161,7 @@ def names_in_code(code):
     return names
 
 
-def _module_code(cls):
+def _module_code(cls: type) -> Iterator[CodeType]:
     """Code objects of the functions and classes of the module that defines cls:
     where attributes are often set from outside the class."""
     module_name = type_attribute(cls, "__module__")
@@ -173,16 +187,17 @@ def _module_code(cls):
 class Plan:
     """What is known about one class before its instances are read."""
 
-    def __init__(self, cls, installed):
+    def __init__(self, cls: type, installed: bool) -> None:
         self.installed = installed
         self.mro = tuple(type_attribute(cls, "__mro__", (cls,)))
-        self.warnings = []
+        self.warnings: list[str] = []
         # The layout: the first base not written in Python fixes the object's
         # layout (object, or a builtin such as list or Exception); the Python
         # bases in between add slots, or a dict when they have no __slots__.
-        self.solid = object
-        self.base_slots = []  # (name, member descriptor) of slotted Python bases
-        self.dict_bases = []  # Python bases without __slots__
+        self.solid: type[object] = object
+        # (name, member descriptor) of slotted Python bases
+        self.base_slots: list[tuple[str, MemberDescriptorType]] = []
+        self.dict_bases: list[type] = []  # Python bases without __slots__
         self.weakref_in_bases = False  # a slotted Python base lists '__weakref__'
         for base in self.mro[1:]:
             if not is_python_class(base):
@@ -202,8 +217,8 @@ class Plan:
         self.own_weakref = "__weakref__" in _declared_slots(cls)
         # Names the class and its bases define: these are not read from
         # instances (a descriptor would run), except plain default values.
-        self.class_values = {}
-        self.defaults = {}  # name -> the plain class attribute (a default value)
+        self.class_values: dict[str, tuple[type, object]] = {}
+        self.defaults: dict[str, object] = {}  # name -> the plain class attribute (a default)
         for klass in reversed(self.mro):
             for name, value in class_namespace(klass).items():
                 self.class_values[name] = (klass, value)
@@ -211,12 +226,14 @@ class Plan:
             if klass is not object and lookup(type(value), "__get__") is None:
                 self.defaults[name] = value
         # Candidate attribute names, from the code that could set them.
-        self.code_names = {}  # name -> the Python classes whose own code uses it
-        candidates = []
+        self.code_names: dict[str, list[type]] = {}  # name -> classes whose own code uses it
+        candidates: list[str] = []
         for klass in self.mro:
             if not is_python_class(klass):
                 continue
-            static = class_namespace(klass).get("__static_attributes__", ())  # 3.13
+            static = cast(
+                "Iterable[str]", class_namespace(klass).get("__static_attributes__", ())
+            )  # 3.13
             for name in [*static, *_annotation_names(klass)]:
                 candidates.append(name)
                 self.code_names.setdefault(name, []).append(klass)
@@ -227,37 +244,36 @@ class Plan:
         self.class_code_names = set(candidates)
         candidates.extend(name for code in _module_code(cls) for name in names_in_code(code))
         self.candidates = _unique(n for n in candidates if self.readable(n) or n in self.defaults)
-        self.known = []  # names found on instances so far, first seen first
+        self.known: list[str] = []  # names found on instances so far, first seen first
         self.dict_reads = 0
         self._order = (0, self.candidates)
 
-    def lookup_order(self):
+    def lookup_order(self) -> list[str]:
         """Names to look up on an instance: those found so far first."""
         if self._order[0] != len(self.known):
             self._order = (len(self.known), _unique(self.known + self.candidates))
         return self._order[1]
 
-    def readable(self, name):
+    def readable(self, name: str) -> bool:
         """Whether object.__getattribute__(obj, name) reads only the instance:
         the class defines nothing under that name."""
         return name not in self.class_values
 
 
-def _annotation_names(cls):
+def _annotation_names(cls: type) -> list[str]:
     namespace = class_namespace(cls)
-    names = list(namespace.get("__dataclass_fields__", ()) or ())
+    names = list(cast("Iterable[str]", namespace.get("__dataclass_fields__", ()) or ()))
     annotations = namespace.get("__annotations__")
     if isinstance(annotations, dict):
         names.extend(name for name in annotations if isinstance(name, str))
     return names
 
 
-def _unique(names):
-    seen = set()
-    return [n for n in names if not (n in seen or seen.add(n))]
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(names))  # first seen first
 
 
-def _mangle(cls, name):
+def _mangle(cls: type, name: str) -> str:
     """The name a private slot gets in cls ('__x' -> '_Cls__x')."""
     if not name.startswith("__") or name.endswith("__"):
         return name
@@ -265,7 +281,7 @@ def _mangle(cls, name):
     return f"_{stripped}{name}" if stripped else name
 
 
-def unmangle(cls, name):
+def unmangle(cls: type, name: str) -> str:
     """'_Cls__x' -> '__x' when it is cls's own private name, as written in its body."""
     stripped = (type_attribute(cls, "__name__") or "").lstrip("_")
     prefix = f"_{stripped}__"

@@ -3,10 +3,16 @@ holds inline or in its __dict__, found with object.__getattribute__ and
 gc.get_referents only, so no descriptor or __getattr__ of the user runs.
 """
 
+from __future__ import annotations
+
 import gc
 
 from heaplens._slots.classes import lookup
 from heaplens._slots.measure import dict_of, is_getset
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from heaplens._slots.classes import Plan
 
 
 class Instance:
@@ -14,7 +20,7 @@ class Instance:
 
     __slots__ = ("dict", "values")
 
-    def __init__(self, obj, cls, plan):
+    def __init__(self, obj: object, cls: type, plan: Plan) -> None:
         values = gc.get_referents(obj)
         _remove_one(values, cls)
         for _, member in plan.base_slots:
@@ -22,15 +28,15 @@ class Instance:
                 _remove_one(values, member.__get__(obj, cls))
             except AttributeError:  # an unset slot
                 pass
-        self.dict = None
+        self.dict: dict[object, object] | None = None
         for value in values:
             if type(value) is dict and _is_instance_dict(obj, value, plan):
                 self.dict = value
                 break
-        self.values = values
+        self.values: list[object] = values
 
 
-def _remove_one(values, target):
+def _remove_one(values: list[object], target: object) -> bool:
     for index, value in enumerate(values):
         if value is target:
             del values[index]
@@ -38,7 +44,7 @@ def _remove_one(values, target):
     return False
 
 
-def _is_instance_dict(obj, candidate, plan):
+def _is_instance_dict(obj: object, candidate: dict[object, object], plan: Plan) -> bool:
     """Whether `candidate`, a dict obj refers to, is obj's __dict__ rather than
     the value of one of its attributes."""
     checked = 0
@@ -67,7 +73,9 @@ def _is_instance_dict(obj, candidate, plan):
     return True
 
 
-def _claim_value(obj, name, left, found):
+def _claim_value(
+    obj: object, name: str, left: dict[int, list[int]], found: list[tuple[int, str]]
+) -> None:
     """When obj.name (read without running the class's code) is one of the
     unclaimed values in `left` (id -> positions), claim its first position
     for `name` in `found`."""
@@ -82,14 +90,14 @@ def _claim_value(obj, name, left, found):
             del left[id(value)]
 
 
-def names_inline(obj, values, plan):
+def names_inline(obj: object, values: list[object], plan: Plan) -> tuple[list[str], int]:
     """The names of obj's inline attribute values, in their order, and how
     many values no name was found for. Each name is looked up with
     object.__getattribute__ and claims the value it returns."""
-    left = {}
+    left: dict[int, list[int]] = {}
     for position, value in enumerate(values):
         left.setdefault(id(value), []).append(position)
-    found = []
+    found: list[tuple[int, str]] = []
     deferred = []
     for name in plan.lookup_order():
         if not left:
@@ -108,7 +116,7 @@ def names_inline(obj, values, plan):
     return [name for _, name in found], sum(len(p) for p in left.values())
 
 
-def read_dict(obj, plan):
+def read_dict(obj: object, plan: Plan) -> list[str] | None:
     """Make and read obj's __dict__ (only to learn names no code shows)."""
     if not is_getset(lookup(type(obj), "__dict__")):
         return None

@@ -3,13 +3,26 @@ slotted twin are made and measured under the tracer (Probe), with a class
 without a finalizer swapped in before they are let go, so no user code runs.
 """
 
+from __future__ import annotations
+
 import gc
 
 from heaplens import _core
 from heaplens._slots.classes import lookup, type_attribute
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import TypeVar
 
-def total_size(objects):
+    from heaplens._slots.classes import Plan
+
+    _T = TypeVar("_T")
+    # What lets go of bare instances (see _disarmer).
+    _Dispose = Callable[[list[object]], None]
+
+
+def total_size(objects: Iterable[object]) -> int:
     """The sys.getsizeof total of `objects`, computed in C: no __sizeof__
     written in Python runs (heaplens's census sizes)."""
     return sum(row[2] for row in _core.census_of(list(objects)))
@@ -19,7 +32,7 @@ class _Tracing:
     """A block during which tracemalloc traces and the collector is paused
     (tracemalloc is left as it was found: a user's trace goes on)."""
 
-    def __enter__(self):
+    def __enter__(self) -> _Tracing:
         import tracemalloc
 
         self.tracemalloc = tracemalloc
@@ -30,22 +43,24 @@ class _Tracing:
             tracemalloc.start()
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         if not self.was_tracing:
             self.tracemalloc.stop()
         if self.gc_was_enabled:
             gc.enable()
 
-    def bytes_each(self, function, arguments):
+    def bytes_each(
+        self, function: Callable[[_T], object], arguments: Sequence[_T]
+    ) -> tuple[list[object], int]:
         """([function(a) for a in arguments], the bytes the allocator handed out
         per call). The measuring allocates a little too (a tuple and two ints,
         more or less depending on free lists): it is measured alike and taken
         off, what is left of it is spread over the batch, and the result is
         rounded to whole pointers, as every block measured here (objects of a
         fixed size, dicts, values arrays) is."""
-        results = [None] * len(arguments)
+        results: list[object] = [None] * len(arguments)
 
-        def run():
+        def run() -> None:
             for index, argument in enumerate(arguments):
                 results[index] = function(argument)
 
@@ -53,18 +68,20 @@ class _Tracing:
         size = self._measure(run)
         return results, _POINTER * round((size - overhead) / len(arguments) / _POINTER)
 
-    def _measure(self, function):
+    def _measure(self, function: Callable[[], object]) -> int:
         traced = self.tracemalloc.get_traced_memory
         before = traced()[0]
         function()
         return traced()[0] - before
 
 
-def _nothing():
+def _nothing() -> None:
     return None
 
 
-def _agreed(attempt, dispose):
+def _agreed(
+    attempt: Callable[[], tuple[list[object], int]], dispose: _Dispose
+) -> tuple[list[object], int]:
     """attempt() -> (objects, bytes), run until two results agree (another
     thread may allocate in between; at most 5 tries). Returns the last; the
     objects of earlier tries go to dispose()."""
@@ -79,11 +96,11 @@ def _agreed(attempt, dispose):
     return objects, size
 
 
-def _drop(objects):
+def _drop(objects: list[object]) -> None:
     return None
 
 
-def _disarmer(cls, instance):
+def _disarmer(cls: type, instance: object) -> _Dispose | None:
     """A function that lets go of bare instances of cls without running their
     finalizer (a __del__, or a C finalizer such as io's, which calls close()):
     it gives each a class of the same layout, a plain subclass of cls's own
@@ -93,12 +110,15 @@ def _disarmer(cls, instance):
     if _core.finalizer_kind(instance) is None:
         return _drop
     base = type_attribute(cls, "__base__")
-    if type(base) is not type or lookup(base, "__init_subclass__")[0] is not object:
+    if type(base) is not type:
+        return None
+    # lookup() finds __init_subclass__ in every class (object defines it): not None.
+    if lookup(base, "__init_subclass__")[0] is not object:  # type: ignore[index]
         return None
     namespace = {"__module__": __name__, "__del__": _no_finalizer}
     blank = type("_heaplens_probe", (base,), namespace)
 
-    def disarm(objects):
+    def disarm(objects: list[object]) -> None:
         for obj in objects:
             try:
                 _SET_CLASS(obj, blank)  # object's own setter: a __class__ of theirs is not asked
@@ -108,17 +128,17 @@ def _disarmer(cls, instance):
     return disarm
 
 
-def _no_finalizer(self):
+def _no_finalizer(self: object) -> None:
     return None
 
 
-_SET_CLASS = object.__dict__["__class__"].__set__
+_SET_CLASS: Callable[[object, type], None] = object.__dict__["__class__"].__set__
 # Bare instances whose class could not be swapped (never seen so far): kept for
 # the life of the process, since letting them go would run their __del__.
-_UNDISARMED = []
+_UNDISARMED: list[object] = []
 
 
-def _has_inline_values(cls, plan):
+def _has_inline_values(cls: type, plan: Plan) -> bool:
     """Whether a new instance gets its attribute values before any attribute is
     set: where the values live in the object (3.13 and later) the type says so;
     where they live in an array of their own (3.11, 3.12), object.__new__
@@ -126,7 +146,7 @@ def _has_inline_values(cls, plan):
     layout = _core.type_layout(cls)
     if layout["inline_values"]:
         return True
-    return layout["values_array"] and plan.solid is object
+    return bool(layout["values_array"]) and plan.solid is object
 
 
 class Probe:
@@ -139,7 +159,10 @@ class Probe:
     size and the real cost of a dict that shares the class's keys (None when
     unknown): real instances' dicts of that size are such dicts."""
 
-    def __init__(self, cls, plan, instance):
+    dict_size: int | None
+    dict_cost: int | None
+
+    def __init__(self, cls: type, plan: Plan, instance: object) -> None:
         self.inline = _has_inline_values(cls, plan)
         self.values_inside = _core.type_layout(cls)["inline_values"]
         self.extra = 0
@@ -152,7 +175,7 @@ class Probe:
             self.size = total_size([instance])
             return
 
-        def make(_):
+        def make(_: int) -> object:
             return plan.solid.__new__(cls)
 
         with _Tracing() as tracing:
@@ -170,13 +193,15 @@ class Probe:
         # makes its own.
         self.dict_cost = cost + self.extra if self.inline else cost
 
-    def _dict_bytes(self, tracing, make, dispose):
+    def _dict_bytes(
+        self, tracing: _Tracing, make: Callable[[int], object], dispose: _Dispose
+    ) -> int:
         """Bytes allocated to make the dict of a bare instance, as vars() would.
         The free list of dict objects is emptied first, so that each dict is
         allocated (freeing an earlier try's probes fills it again)."""
-        drained = []
+        drained: list[dict[object, object]] = []
 
-        def attempt():
+        def attempt() -> tuple[list[object], int]:
             fresh = [make(i) for i in range(_BATCH)]
             drained.extend({} for _ in range(_DICT_FREE_LIST))
             dicts, cost = tracing.bytes_each(dict_of, fresh)
@@ -189,10 +214,11 @@ class Probe:
         return cost
 
 
-def dict_of(obj):
+def dict_of(obj: object) -> dict[object, object]:
     """obj's __dict__, made if it has none yet: only for classes whose
     __dict__ is the type's own getter (is_getset), so no code of theirs runs."""
-    return object.__getattribute__(obj, "__dict__")
+    namespace: dict[object, object] = object.__getattribute__(obj, "__dict__")
+    return namespace
 
 
 _BATCH = 64  # bare instances made per measurement
@@ -200,19 +226,19 @@ _POINTER = tuple.__itemsize__  # bytes in a pointer
 _DICT_FREE_LIST = 128  # more than CPython keeps (80)
 
 
-def is_getset(found):
+def is_getset(found: tuple[type, object] | None) -> bool:
     """Whether lookup() found the type's own __dict__ getter (not a property)."""
     return found is not None and type(found[1]) is type(type.__dict__["__dict__"])
 
 
-def twin_allocated(plan, slots):
+def twin_allocated(plan: Plan, slots: tuple[str, ...]) -> int:
     """Bytes the allocator gives a bare instance of a throwaway class with
     `slots` (and the slotted bases' slots) on the same layout base."""
     names = [name for name, _ in plan.base_slots] + list(slots)
     namespace = {"__slots__": tuple(names), "__module__": __name__}
     twin = type("_heaplens_twin", (plan.solid,), namespace)
 
-    def make(_):
+    def make(_: int) -> object:
         return plan.solid.__new__(twin)
 
     with _Tracing() as tracing:

@@ -3,6 +3,10 @@ class (pickling hooks, weak references, class attributes used as defaults,
 code that sets attributes not in the plan, cached_property ...).
 """
 
+from __future__ import annotations
+
+from typing import cast
+
 from heaplens._slots.classes import (
     class_name,
     class_namespace,
@@ -13,13 +17,30 @@ from heaplens._slots.classes import (
     unmangle,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from heaplens._slots.advice import _Tally
+    from heaplens._slots.classes import Plan
+    from heaplens._slots.measure import Probe
+
 _PICKLE_HOOKS = ("__getstate__", "__setstate__", "__reduce__", "__reduce_ex__")
 _PICKLE_MODULES = frozenset({"pickle", "copyreg", "cloudpickle", "dill", "shelve"})
 
 
-def warnings_for(cls, plan, probe, tally, own, names, for_bases, dataclass):
+def warnings_for(
+    cls: type,
+    plan: Plan,
+    probe: Probe | None,
+    tally: _Tally,
+    own: list[str],
+    names: list[str],
+    for_bases: dict[type, list[str]],
+    dataclass: bool,
+) -> list[str]:
     """Where the suggested __slots__ would break code, or save less."""
-    warnings = []
+    warnings: list[str] = []
     sampled = tally.sampled
     namespace = class_namespace(cls)
     clashes = [name for name in own if name in namespace]
@@ -42,7 +63,7 @@ def warnings_for(cls, plan, probe, tally, own, names, for_bases, dataclass):
                 "that never sets it raises AttributeError instead of reading the default"
             )
     if dataclass:
-        fields = set(namespace.get("__dataclass_fields__") or ())
+        fields = set(cast("Iterable[str]", namespace.get("__dataclass_fields__") or ()))
         undeclared = [name for name in names if name not in fields]
         if undeclared:
             warnings.append(
@@ -102,18 +123,18 @@ def warnings_for(cls, plan, probe, tally, own, names, for_bases, dataclass):
     return warnings
 
 
-def _are(names):
+def _are(names: list[str]) -> str:
     listed = ", ".join(repr(name) for name in names)
     return f"{listed} {'is' if len(names) == 1 else 'are'}"
 
 
-def _plural(names, one, many):
+def _plural(names: list[str], one: str, many: str) -> str:
     return one if len(names) == 1 else many
 
 
-def _code_warnings(plan):
+def _code_warnings(plan: Plan) -> list[str]:
     """Code of the class and its Python bases that needs a __dict__."""
-    warnings = []
+    warnings: list[str] = []
     for klass in plan.mro:
         if not is_python_class(klass):
             continue

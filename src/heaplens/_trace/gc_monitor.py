@@ -14,15 +14,27 @@ an object or a type it saw. It watches the memory blocks of the objects a
 collection examines and counts those freed during it (see docs/gc-monitor.md).
 """
 
+from __future__ import annotations
+
 import gc
 import os
 import threading
 import time
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from heaplens import _core
 from heaplens._report.protocol import Report, plain
 from heaplens._report.units import format_bytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any, Literal, Self
+
+    from heaplens._report.protocol import JSON
+
+    # An allocation site: ((filename, lineno), ...), most recent frame first.
+    _Site = tuple[tuple[str, int], ...]
 
 _lock = threading.Lock()
 
@@ -31,9 +43,9 @@ class Freed(NamedTuple):
     """Objects of one type (and allocation site) that collections freed."""
 
     type: str  # 'module.Class', or a builtin's name
-    finalizer: Optional[str]  # '__del__', 'tp_finalize', 'tp_del' or None
-    site: Optional[tuple]  # ((filename, lineno), ...) most recent first, tracer on
-    count: int
+    finalizer: str | None  # '__del__', 'tp_finalize', 'tp_del' or None
+    site: _Site | None  # ((filename, lineno), ...) most recent first, tracer on
+    count: int  # type: ignore[assignment]  # shadows tuple.count; a public field
     size: int  # bytes, sys.getsizeof of each object as the collection began
 
 
@@ -41,9 +53,9 @@ class Uncollectable(NamedTuple):
     """An object a collection put in gc.garbage."""
 
     type: str
-    finalizer: Optional[str]
+    finalizer: str | None
     address: int  # id() of the object
-    site: Optional[tuple]
+    site: _Site | None
 
 
 class Collection(NamedTuple):
@@ -61,7 +73,7 @@ class Collection(NamedTuple):
     watched: int  # objects the monitor watched for this collection
 
 
-def format_site(site):
+def format_site(site: Sequence[tuple[str, int]] | None) -> str:
     """'app.py:12' for a site's most recent frame, or '?' when unknown."""
     if not site:
         return "?"
@@ -78,9 +90,11 @@ class GenerationSummary(NamedTuple):
     uncollectable: int
 
 
-def _merge(rows, key):
+def _merge(
+    rows: Iterable[Freed], key: Callable[[Freed], tuple[str, str | None, _Site | None]]
+) -> list[Freed]:
     """Freed rows merged by key(row): new Freed rows, most objects first."""
-    merged = {}
+    merged: dict[tuple[str, str | None, _Site | None], tuple[int, int]] = {}
     for row in rows:
         k = key(row)
         count, size = merged.get(k, (0, 0))
@@ -105,32 +119,34 @@ class GcReport(Report):
     RECENT = _core.GC_RECENT
     GARBAGE_KEPT = _core.GC_GARBAGE_KEPT
 
-    def __init__(self, recorded, breakdown, elapsed):
+    def __init__(self, recorded: dict[str, Any], breakdown: bool, elapsed: float) -> None:
         self.collections = [Collection(*row) for row in recorded["recent"]]
-        self.n_collections = recorded["n_collections"]
-        self._generations = recorded["generations"]
+        self.n_collections: int = recorded["n_collections"]
+        # Per generation: (runs, seconds, longest, collected, uncollectable).
+        self._generations: Sequence[tuple[int, float, float, int, int]] = recorded["generations"]
         self._freed = [Freed(*row) for row in recorded["freed"]]
         self._garbage = [Uncollectable(*entry) for entry in recorded["garbage"]]
-        self.n_garbage = recorded["n_garbage"]  # objects added to gc.garbage, all of them
-        self.own_seconds = recorded["own_seconds"]  # the monitor's own time inside collections
-        self.peak_watch_bytes = recorded["peak_watch_bytes"]  # most its tables held
-        self.dropped = recorded["dropped"]  # objects not watched, or lost, for lack of memory
+        self.n_garbage: int = recorded["n_garbage"]  # objects added to gc.garbage, all of them
+        # The monitor's own time inside collections.
+        self.own_seconds: float = recorded["own_seconds"]
+        self.peak_watch_bytes: int = recorded["peak_watch_bytes"]  # most its tables held
+        self.dropped: int = recorded["dropped"]  # objects not watched, or lost, for lack of memory
         self.breakdown = breakdown
         self.elapsed = elapsed  # seconds the monitor ran
 
     @property
-    def gc_seconds(self):
+    def gc_seconds(self) -> float:
         return sum(runs[1] for runs in self._generations)
 
     @property
-    def collected(self):
+    def collected(self) -> int:
         return sum(runs[3] for runs in self._generations)
 
     @property
-    def uncollectable(self):
+    def uncollectable(self) -> int:
         return sum(runs[4] for runs in self._generations)
 
-    def by_generation(self):
+    def by_generation(self) -> list[GenerationSummary]:
         """A GenerationSummary per generation that ran."""
         return [
             GenerationSummary(generation, *runs)
@@ -138,26 +154,26 @@ class GcReport(Report):
             if runs[0]
         ]
 
-    def _freed_rows(self):
+    def _freed_rows(self) -> list[Freed]:
         return self._freed
 
-    def by_type(self):
+    def by_type(self) -> list[Freed]:
         """What the collections freed, by type: Freed rows (site None), most objects first."""
         return _merge(self._freed_rows(), lambda row: (row.type, row.finalizer, None))
 
-    def by_site(self):
+    def by_site(self) -> list[Freed]:
         """What the collections freed, by type and allocation site (tracer on)."""
         return _merge(self._freed_rows(), lambda row: (row.type, row.finalizer, row.site))
 
-    def by_line(self):
+    def by_line(self) -> list[tuple[tuple[str, int], int, int, dict[str, int]]]:
         """Objects freed by the line that allocated them (the most recent frame),
         all types together: [((filename, lineno), count, bytes, {type: count})],
         most objects first. Empty when the tracer was off."""
-        lines = {}
+        lines: dict[tuple[str, int], tuple[int, int, dict[str, int]]] = {}
         for row in self._freed_rows():
             if not row.site:
                 continue
-            key = tuple(row.site[0])
+            key: tuple[str, int] = tuple(row.site[0])  # type: ignore[assignment]  # the pair
             count, size, types = lines.get(key, (0, 0, {}))
             types[row.type] = types.get(row.type, 0) + row.count
             lines[key] = (count + row.count, size + row.size, types)
@@ -165,21 +181,21 @@ class GcReport(Report):
         out.sort(key=lambda line: (-line[1], -line[2]))
         return out
 
-    def finalized(self):
+    def finalized(self) -> list[Freed]:
         """Collected objects that had finalizers, by type and site: Freed rows."""
         return [row for row in self.by_site() if row.finalizer is not None]
 
-    def garbage(self):
+    def garbage(self) -> list[Uncollectable]:
         """Objects the collections added to gc.garbage (Uncollectable entries):
         the last GARBAGE_KEPT of them, oldest first (n_garbage counts all)."""
         return list(self._garbage)
 
-    def still_in_garbage(self):
+    def still_in_garbage(self) -> list[Uncollectable]:
         """Those of garbage() that gc.garbage still holds now."""
         present = {id(obj) for obj in list(gc.garbage)}
         return [entry for entry in self.garbage() if entry.address in present]
 
-    def _lines(self, limit, width):
+    def _lines(self, limit: int | None, width: int | None) -> list[str]:
         lines = []
         runs = self.n_collections
         lines.append(
@@ -237,7 +253,7 @@ class GcReport(Report):
         )
         return lines
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, JSON]:
         """{"n_collections", "elapsed", "gc_seconds", "collected",
         "uncollectable", "generations", "recent", "freed_by_type",
         "freed_by_line", "finalized", "n_garbage", "garbage", "dropped",
@@ -265,18 +281,18 @@ class GcReport(Report):
             "peak_watch_bytes": self.peak_watch_bytes,
         }
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"<GcReport {self.n_collections} collections, {self.collected} collected, "
             f"{self.gc_seconds * 1e3:.1f} ms>"
         )
 
 
-def _type_label(row):
+def _type_label(row: Freed) -> str:
     return f"{row.type} ({row.finalizer})" if row.finalizer else row.type
 
 
-def _share(part, whole):
+def _share(part: float, whole: float) -> str:
     return f"{100 * part / whole:.1f}% of the time" if whole > 0 else "-"
 
 
@@ -288,12 +304,13 @@ class GcMonitor:
     returns the GcReport. One monitor runs at a time.
     """
 
-    def __init__(self, breakdown=True):
+    def __init__(self, breakdown: bool = True) -> None:
         self.breakdown = bool(breakdown)
-        self.report = None
-        self._started = None
+        # Typed as what stop() sets, to be read after it (None until then).
+        self.report: GcReport = None  # type: ignore[assignment]
+        self._started: float | None = None
 
-    def start(self):
+    def start(self) -> Self:
         with _lock:
             if self._started is not None:
                 raise RuntimeError("this gc monitor is already running")
@@ -302,7 +319,7 @@ class GcMonitor:
             self._started = time.perf_counter()
         return self
 
-    def stop(self):
+    def stop(self) -> GcReport:
         """Stop recording and return the GcReport (also kept as .report)."""
         with _lock:
             if self._started is None:
@@ -316,17 +333,17 @@ class GcMonitor:
         return self.report
 
     @property
-    def running(self):
+    def running(self) -> bool:
         return self._started is not None
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> Literal[False]:
         self.stop()
         return False
 
 
-def gc_monitor(breakdown=True):
+def gc_monitor(breakdown: bool = True) -> GcMonitor:
     """A GcMonitor, not yet started: use `with gc_monitor() as m:` or m.start()."""
     return GcMonitor(breakdown)

@@ -8,6 +8,8 @@ out of the snapshots. save_capture() and load_capture() write and read the
 capture file (checked in C, never unpickled; docs/capture-format.md).
 """
 
+from __future__ import annotations
+
 import os
 import platform
 import time
@@ -15,23 +17,42 @@ import time
 from heaplens import _core
 from heaplens._trace.capture import Capture, Timeline, is_harness_file
 
+# typing is not imported at run time: `heaplens run` loads this module before
+# the program starts, and what it loads is not counted as the program's.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    # What take_final() keeps for finish(): the exit and peak snapshots, the
+    # peak traced size, the duration, _core.timeline_stop() and the counters.
+    _Final = tuple[
+        _core.Snapshot,
+        _core.Snapshot,
+        int,
+        int,
+        tuple[int, int, list[Any], int] | None,
+        dict[str, int | bool],
+    ]
+
 
 class Recorder:
     """One recording: start() turns tracing on, finish() turns it off and
     returns the Capture (once; later calls return the same one)."""
 
-    def __init__(self, nframe=64, sample_rate=0, interval=0.01, command=""):
+    def __init__(
+        self, nframe: int = 64, sample_rate: int = 0, interval: float = 0.01, command: str = ""
+    ) -> None:
         self.nframe = nframe
         self.sample_rate = sample_rate
         self.interval = interval
         self.command = command
-        self.capture = None
-        self._final = None  # what take_final() took, until finish() uses it
+        self.capture: Capture | None = None
+        self._final: _Final | None = None  # what take_final() took, until finish() uses it
         self._started_ns = 0
         self._started_mono = 0.0
-        self._parent_pid = None
+        self._parent_pid: int | None = None
 
-    def start(self):
+    def start(self) -> None:
         """Start tracing and sampling the timeline. RuntimeError when heaplens
         is already tracing (one recording per process)."""
         if _core.is_tracing():
@@ -46,13 +67,13 @@ class Recorder:
             _core.stop()
             raise
 
-    def _mark_start(self):
+    def _mark_start(self) -> None:
         self._started_ns = time.time_ns()
         self._started_mono = time.monotonic()
         self.capture = None
         self._final = None
 
-    def after_fork_in_child(self):
+    def after_fork_in_child(self) -> None:
         """In a forked child: the child records on its own from here."""
         self._parent_pid = os.getppid()
         _core.timeline_after_fork()
@@ -60,10 +81,10 @@ class Recorder:
         self._mark_start()
 
     @property
-    def is_child(self):
+    def is_child(self) -> bool:
         return self._parent_pid is not None
 
-    def take_final(self):
+    def take_final(self) -> None:
         """Take the exit and peak snapshots and stop tracing: the first thing
         to do when the program has ended, before heaplens makes an object of
         its own (even the duration's), so that what heaplens does next
@@ -80,7 +101,7 @@ class Recorder:
         _core.stop()
         self._final = (exit_, peak, peak_traced, duration_ns, timeline_data, counters)
 
-    def finish(self, exit_text="", exit_code=0):
+    def finish(self, exit_text: str = "", exit_code: int = 0) -> Capture | None:
         """Stop recording (take_final(), unless done already) and return the
         Capture (None when never started)."""
         if self.capture is not None:
@@ -130,14 +151,14 @@ class Recorder:
         self.capture = Capture(snapshots, timeline, info)
         return self.capture
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop without keeping anything (benchmarks)."""
         if _core.is_tracing():
             _core.timeline_stop()
             _core.stop()
 
 
-def _without_harness_stacks(data):
+def _without_harness_stacks(data: _core.Snapshot) -> tuple[_core.Snapshot, int]:
     """(data without the stacks made only of frames of heaplens run's own
     harness, the bytes they held). Those blocks were allocated while no frame
     of the program was running: the function exec() makes for the program's
@@ -162,7 +183,7 @@ def _without_harness_stacks(data):
     return data.filter(domains, keep), dropped
 
 
-def text_for_capture(text):
+def text_for_capture(text: str) -> str:
     """text as the capture stores it (valid UTF-8, no NUL): the bytes of a
     file name or argument that Python keeps as surrogates (os.fsdecode) and
     NUL characters are written as \\xNN escapes."""
@@ -173,28 +194,35 @@ def text_for_capture(text):
     return data.decode("utf-8", "backslashreplace").replace("\0", "\\x00")
 
 
-def _heaplens_version():
+def _heaplens_version() -> str:
     import heaplens
 
     return heaplens.__version__
 
 
-def save_capture(capture, path):
+def save_capture(capture: Capture, path: str | os.PathLike[str]) -> None:
     """Write capture to path (atomically). OSError/ValueError on failure."""
     snapshots = [(name, snap._data) for name, snap in capture.snapshots.items()]
     timeline = None
     if capture.timeline is not None:
         t = capture.timeline
         timeline = (t.start_ns, t.interval_ns, [tuple(p) for p in t.points])
-    _core.write_capture(os.fspath(path), snapshots, list(capture.info.items()), timeline)
+    # Ignored: the data of a Snapshot of raw tuples (_TupleData) is refused by
+    # the C function (TypeError), which is what a user gets for one.
+    _core.write_capture(
+        os.fspath(path),
+        snapshots,  # type: ignore[arg-type]
+        list(capture.info.items()),
+        timeline,
+    )
 
 
-def load_capture(path):
+def load_capture(path: str | os.PathLike[str]) -> Capture:
     """The Capture stored in the file at path. ValueError naming the file when
     it is not a valid capture; OSError when it cannot be read."""
     from heaplens._trace.snapshot import Snapshot
 
-    snapshots, info, timeline, _version = _core.load_capture(path)
+    snapshots, info, timeline, _version = _core.load_capture(path)  # any path
     return Capture(
         {name: Snapshot(data, data.traceback_limit) for name, data in snapshots},
         Timeline(timeline[0], timeline[2], timeline[1]) if timeline is not None else None,

@@ -20,6 +20,8 @@ tracemalloc's own size format (_format_size, as stdlib tracemalloc prints it)
 instead of heaplens._report.units, which is not loaded by `import heaplens`.
 """
 
+from __future__ import annotations
+
 import fnmatch
 import functools
 import linecache
@@ -28,13 +30,35 @@ from collections.abc import Iterable, Sequence
 
 from heaplens import _core
 
+# typing is not imported at run time: `import heaplens` loads this module.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import SupportsIndex, TypeVar, overload
+
+    T = TypeVar("T")
+
+    # (filename, lineno), as tracemalloc's frames are.
+    _FrameTuple = tuple[str, int]
+    # A trace as the stdlib's Snapshot takes it: (domain, size, frames most
+    # recent first[, total_nframe]).
+    _TraceTuple = (
+        tuple[int, int, Sequence[_FrameTuple], int | None] | tuple[int, int, Sequence[_FrameTuple]]
+    )
+    # A trace as this module builds it: (domain, size, frames, total_nframe).
+    _RawTrace = tuple[int, int, tuple[_FrameTuple, ...], int | None]
+    # What a filter's _match sees: heaplens passes None as the size.
+    _FilterTrace = tuple[int, int | None, tuple[_FrameTuple, ...], int | None]
+    # (frames most recent first, total_nframe) of one stack.
+    _StackTuple = tuple[tuple[_FrameTuple, ...], int | None]
+
 _SIZE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 # statistics() key types and the matching _core.Snapshot.group() key.
 _GROUP_KEYS = {"traceback": 0, "lineno": 1, "filename": 2}
 
 
-def _format_size(size, sign):
+def _format_size(size: float, sign: bool) -> str:
     """Format a byte count as tracemalloc does: '12.3 KiB', or '+12.3 KiB' with sign."""
     plus = "+" if sign else ""
     for unit in _SIZE_UNITS:
@@ -45,6 +69,7 @@ def _format_size(size, sign):
         if abs(size) < 10 * 1024 or unit == _SIZE_UNITS[-1]:
             return f"{size:{plus}.0f} {unit}"
         size /= 1024
+    raise AssertionError("unreachable: the last unit returns")
 
 
 @functools.total_ordering
@@ -53,39 +78,39 @@ class Frame:
 
     __slots__ = ("_frame",)
 
-    def __init__(self, frame):
+    def __init__(self, frame: _FrameTuple) -> None:
         self._frame = frame  # (filename, lineno)
 
     @property
-    def filename(self):
+    def filename(self) -> str:
         return self._frame[0]
 
     @property
-    def lineno(self):
+    def lineno(self) -> int:
         return self._frame[1]
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, Frame):
             return self._frame == other._frame
         return NotImplemented
 
-    def __lt__(self, other):
+    def __lt__(self, other: Frame) -> bool:
         if isinstance(other, Frame):
             return self._frame < other._frame
         return NotImplemented
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._frame)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.filename}:{self.lineno}"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Frame filename={self.filename!r} lineno={self.lineno!r}>"
 
 
 @functools.total_ordering
-class Traceback(Sequence):
+class Traceback(Sequence[Frame]):
     """The frames of an allocation, oldest first.
 
     `frames` is given most recent first (the order the tracer records) and
@@ -96,54 +121,63 @@ class Traceback(Sequence):
 
     __slots__ = ("_frames", "_total_nframe")
 
-    def __init__(self, frames, total_nframe=None):
+    def __init__(self, frames: Iterable[_FrameTuple], total_nframe: int | None = None) -> None:
         self._frames = tuple(frames)[::-1]
         self._total_nframe = total_nframe
 
     @property
-    def total_nframe(self):
+    def total_nframe(self) -> int | None:
         return self._total_nframe
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._frames)
 
-    def __getitem__(self, index):
+    if TYPE_CHECKING:
+
+        @overload
+        def __getitem__(self, index: SupportsIndex) -> Frame: ...
+        @overload
+        def __getitem__(self, index: slice) -> tuple[Frame, ...]: ...
+
+    def __getitem__(self, index: SupportsIndex | slice) -> Frame | tuple[Frame, ...]:
         if isinstance(index, slice):
             return tuple(map(Frame, self._frames[index]))
         return Frame(self._frames[index])
 
-    def __contains__(self, frame):
+    # Frame only, as the stdlib's (anything else raises AttributeError).
+    def __contains__(self, frame: Frame) -> bool:  # type: ignore[override]
         return frame._frame in self._frames
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, Traceback):
             return self._frames == other._frames
         return NotImplemented
 
-    def __lt__(self, other):
+    def __lt__(self, other: Traceback) -> bool:
         if isinstance(other, Traceback):
             return self._frames < other._frames
         return NotImplemented
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._frames)
 
-    def __str__(self):
+    def __str__(self) -> str:
         # The stdlib shows the first (oldest) frame; keep that.
         return str(self[0])
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         text = f"<Traceback {tuple(self)}"
         if self._total_nframe is not None:
             text += f" total_nframe={self._total_nframe}"
         return text + ">"
 
-    def format(self, limit=None, most_recent_first=False):
+    def format(self, limit: int | None = None, most_recent_first: bool = False) -> list[str]:
         """Lines in the style of the traceback module, with source from linecache.
 
         A positive limit keeps the `limit` most recent frames, a negative one
         the oldest abs(limit) frames.
         """
+        frames: tuple[Frame, ...]
         if limit is None:
             frames = tuple(self)
         elif limit > 0:
@@ -166,33 +200,33 @@ class Trace:
 
     __slots__ = ("_trace",)
 
-    def __init__(self, trace):
+    def __init__(self, trace: _TraceTuple) -> None:
         self._trace = trace  # (domain, size, frames most recent first, total_nframe)
 
     @property
-    def domain(self):
+    def domain(self) -> int:
         return self._trace[0]
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self._trace[1]
 
     @property
-    def traceback(self):
+    def traceback(self) -> Traceback:
         return Traceback(*self._trace[2:])
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, Trace):
             return self._trace == other._trace
         return NotImplemented
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._trace)
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.traceback}: {_format_size(self.size, False)}"
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         size = _format_size(self.size, False)
         return f"<Trace domain={self.domain} size={size}, traceback={self.traceback!r}>"
 
@@ -202,15 +236,19 @@ class Statistic:
 
     __slots__ = ("count", "size", "traceback")
 
-    def __init__(self, traceback, size, count):
+    count: int
+    size: int
+    traceback: Traceback
+
+    def __init__(self, traceback: Traceback, size: int, count: int) -> None:
         self.traceback = traceback
         self.size = size
         self.count = count
 
-    def _sort_key(self):
+    def _sort_key(self) -> tuple[int, int, Traceback]:
         return (self.size, self.count, self.traceback)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, Statistic):
             return (self.traceback, self.size, self.count) == (
                 other.traceback,
@@ -219,16 +257,16 @@ class Statistic:
             )
         return NotImplemented
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash((self.traceback, self.size, self.count))
 
-    def __str__(self):
+    def __str__(self) -> str:
         text = f"{self.traceback}: size={_format_size(self.size, False)}, count={self.count:d}"
         if self.count:
             text += f", average={_format_size(self.size / self.count, False)}"
         return text
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Statistic traceback={self.traceback!r} size={self.size:d} count={self.count:d}>"
 
 
@@ -237,28 +275,36 @@ class StatisticDiff:
 
     __slots__ = ("count", "count_diff", "size", "size_diff", "traceback")
 
-    def __init__(self, traceback, size, size_diff, count, count_diff):
+    count: int
+    count_diff: int
+    size: int
+    size_diff: int
+    traceback: Traceback
+
+    def __init__(
+        self, traceback: Traceback, size: int, size_diff: int, count: int, count_diff: int
+    ) -> None:
         self.traceback = traceback
         self.size = size
         self.size_diff = size_diff
         self.count = count
         self.count_diff = count_diff
 
-    def _fields(self):
+    def _fields(self) -> tuple[Traceback, int, int, int, int]:
         return (self.traceback, self.size, self.size_diff, self.count, self.count_diff)
 
-    def _sort_key(self):
+    def _sort_key(self) -> tuple[int, int, int, int, Traceback]:
         return (abs(self.size_diff), self.size, abs(self.count_diff), self.count, self.traceback)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if isinstance(other, StatisticDiff):
             return self._fields() == other._fields()
         return NotImplemented
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._fields())
 
-    def __str__(self):
+    def __str__(self) -> str:
         text = (
             f"{self.traceback}: size={_format_size(self.size, False)} "
             f"({_format_size(self.size_diff, True)}), "
@@ -268,17 +314,19 @@ class StatisticDiff:
             text += f", average={_format_size(self.size / self.count, False)}"
         return text
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"<StatisticDiff traceback={self.traceback!r} size={self.size:d} "
             f"({self.size_diff:+d}) count={self.count:d} ({self.count_diff:+d})>"
         )
 
 
-def _diff_groups(old, new):
+def _diff_groups(
+    old: dict[Traceback, Statistic], new: dict[Traceback, Statistic]
+) -> list[StatisticDiff]:
     """StatisticDiffs of two {traceback: Statistic} maps: the new groups in
     order, then the groups only the old snapshot has."""
-    diffs = []
+    diffs: list[StatisticDiff] = []
     for traceback, stat in new.items():
         before = old.get(traceback)
         old_size, old_count = (before.size, before.count) if before else (0, 0)
@@ -296,7 +344,7 @@ def _diff_groups(old, new):
 # ---- filters ---------------------------------------------------------------
 
 
-def _normalize_filename(filename):
+def _normalize_filename(filename: str) -> str:
     filename = os.path.normcase(filename)
     return filename[:-1] if filename.endswith(".pyc") else filename
 
@@ -308,17 +356,24 @@ class BaseFilter:
     once per distinct (domain, traceback), with None as the size.
     """
 
-    def __init__(self, inclusive):
+    def __init__(self, inclusive: bool) -> None:
         self.inclusive = inclusive
 
-    def _match(self, trace):
+    def _match(self, trace: _FilterTrace) -> bool:
         raise NotImplementedError
 
 
 class Filter(BaseFilter):
     """Match traces by file name pattern (fnmatch), line number and domain."""
 
-    def __init__(self, inclusive, filename_pattern, lineno=None, all_frames=False, domain=None):
+    def __init__(
+        self,
+        inclusive: bool,
+        filename_pattern: str,
+        lineno: int | None = None,
+        all_frames: bool = False,
+        domain: int | None = None,
+    ) -> None:
         super().__init__(inclusive)
         self._filename_pattern = _normalize_filename(filename_pattern)
         self.lineno = lineno
@@ -326,16 +381,16 @@ class Filter(BaseFilter):
         self.domain = domain
 
     @property
-    def filename_pattern(self):
+    def filename_pattern(self) -> str:
         return self._filename_pattern
 
-    def _frame_matches(self, filename, lineno):
+    def _frame_matches(self, filename: str, lineno: int) -> bool:
         """Whether the frame matches the pattern and line, ignoring inclusive."""
         if not fnmatch.fnmatch(_normalize_filename(filename), self._filename_pattern):
             return False
         return self.lineno is None or lineno == self.lineno
 
-    def _match_frames(self, frames):
+    def _match_frames(self, frames: tuple[_FrameTuple, ...]) -> bool:
         if self.all_frames:
             if any(self._frame_matches(*frame) for frame in frames):
                 return self.inclusive
@@ -343,7 +398,7 @@ class Filter(BaseFilter):
         # Only the most recent frame counts.
         return self._frame_matches(*frames[0]) ^ (not self.inclusive)
 
-    def _match(self, trace):
+    def _match(self, trace: _FilterTrace) -> bool:
         domain, _size, frames, _total_nframe = trace
         matched = self._match_frames(frames)
         if self.domain is None:
@@ -356,19 +411,19 @@ class Filter(BaseFilter):
 class DomainFilter(BaseFilter):
     """Match traces by address space (domain)."""
 
-    def __init__(self, inclusive, domain):
+    def __init__(self, inclusive: bool, domain: int) -> None:
         super().__init__(inclusive)
         self._domain = domain
 
     @property
-    def domain(self):
+    def domain(self) -> int:
         return self._domain
 
-    def _match(self, trace):
+    def _match(self, trace: _FilterTrace) -> bool:
         return (trace[0] == self._domain) ^ (not self.inclusive)
 
 
-def _check_filters(filters):
+def _check_filters(filters: Iterable[BaseFilter]) -> list[BaseFilter]:
     """The filters as a list, checking that each has the filter protocol."""
     if not isinstance(filters, Iterable):
         raise TypeError(f"filters must be a list of filters, not {type(filters).__name__}")
@@ -384,7 +439,7 @@ def _check_filters(filters):
     return filters
 
 
-def _keeps(include, exclude, trace):
+def _keeps(include: list[BaseFilter], exclude: list[BaseFilter], trace: _FilterTrace) -> bool:
     """stdlib rule: some inclusive filter matches (if any) and every exclusive one does."""
     if include and not any(f._match(trace) for f in include):
         return False
@@ -394,48 +449,59 @@ def _keeps(include, exclude, trace):
 # ---- snapshots -------------------------------------------------------------
 
 
-class _Traces(Sequence):
+class _Traces(Sequence[Trace]):
     """The traces of a Snapshot, built one Trace at a time on access."""
 
-    def __init__(self, snapshot):
+    def __init__(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self._snapshot._data.n_traces
 
-    def _raw(self, index):
+    def _raw(self, index: int) -> _RawTrace:
         domain, size, stack = self._snapshot._data.trace(index)
         frames, total_nframe = self._snapshot._stacks()[stack]
         return (domain, size, frames, total_nframe)
 
-    def _iter_raw(self):
+    def _iter_raw(self) -> Iterator[_RawTrace]:
         trace, stacks = self._snapshot._data.trace, self._snapshot._stacks()
         for index in range(len(self)):
             domain, size, stack = trace(index)
             frames, total_nframe = stacks[stack]
             yield (domain, size, frames, total_nframe)
 
-    def __getitem__(self, index):
+    if TYPE_CHECKING:
+
+        @overload
+        def __getitem__(self, index: int) -> Trace: ...
+        @overload
+        def __getitem__(self, index: slice) -> tuple[Trace, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Trace | tuple[Trace, ...]:
         if isinstance(index, slice):
             return tuple(Trace(self._raw(i)) for i in range(len(self))[index])
         return Trace(self._raw(index))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Trace]:
         return map(Trace, self._iter_raw())
 
-    def __contains__(self, trace):
-        return isinstance(trace, Trace) and trace._trace in self._iter_raw()
+    def __contains__(self, trace: object) -> bool:
+        # A Trace made from a stdlib-style tuple (frames a list...) compares
+        # with the raw tuples all the same.
+        return (
+            isinstance(trace, Trace) and trace._trace in self._iter_raw()  # type: ignore[operator]
+        )
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, _Traces):
             return NotImplemented
         if len(self) != len(other):
             return False
         return all(a == b for a, b in zip(self._iter_raw(), other._iter_raw(), strict=True))
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as a list is
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<Traces len={len(self)}>"
 
 
@@ -447,46 +513,49 @@ class Snapshot:
     Python (meant for small snapshots, pickling and tests).
     """
 
-    def __init__(self, traces, traceback_limit):
+    def __init__(
+        self, traces: Iterable[_TraceTuple] | _core.Snapshot | _TupleData, traceback_limit: int
+    ) -> None:
+        self._data: _core.Snapshot | _TupleData
         if isinstance(traces, (_core.Snapshot, _TupleData)):
             self._data = traces
         else:
             self._data = _TupleData(traces)
-        self._stack_list = None
+        self._stack_list: Sequence[_StackTuple] | None = None
         self.traces = _Traces(self)
         self.traceback_limit = traceback_limit
 
-    def _stacks(self):
+    def _stacks(self) -> Sequence[_StackTuple]:
         """[(frames, total_nframe)] by stack index, read from C once."""
         if self._stack_list is None:
             self._stack_list = self._data.stacks()
         return self._stack_list
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Snapshot], tuple[list[_RawTrace], int]]:
         return (Snapshot, ([t for t in self.traces._iter_raw()], self.traceback_limit))
 
-    def dump(self, filename):
+    def dump(self, filename: str | os.PathLike[str]) -> None:
         """Write the snapshot to `filename` in the heaplens capture format."""
         if isinstance(self._data, _TupleData):
             raise TypeError("only snapshots taken or loaded by heaplens can be dumped")
-        self._data.dump(filename)
+        self._data.dump(filename)  # any path (PyUnicode_FSConverter)
 
     @staticmethod
-    def load(filename):
+    def load(filename: str | os.PathLike[str]) -> Snapshot:
         """Read a snapshot written by dump(): ValueError naming the file when it
         is not a valid capture, OSError (FileNotFoundError...) when it cannot be
         read, as the stdlib's load does."""
-        data = _core.load_snapshot(filename)
+        data = _core.load_snapshot(filename)  # any path, as dump()
         return Snapshot(data, data.traceback_limit)
 
-    def stack_statistics(self):
+    def stack_statistics(self) -> list[tuple[tuple[tuple[str, int, str], ...], int, int]]:
         """[(frames, size, count)] by stack, biggest size first, where frames
         is a tuple of (filename, lineno, function) most recent call first
         (function "" when unknown); a heaplens extension used by the reports.
         Unlike statistics("traceback"), two functions on one line stay apart."""
         stacks = self._stacks()
         functions = self._data.stack_functions()
-        merged = {}
+        merged: dict[tuple[tuple[str, int, str], ...], tuple[int, int]] = {}
         for index, size, count in self._data.group(0, False):
             frames, _total = stacks[index]
             names = functions[index]
@@ -497,17 +566,17 @@ class Snapshot:
         rows.sort(key=lambda row: (-row[1], -row[2], row[0]))
         return rows
 
-    def filter_traces(self, filters):
+    def filter_traces(self, filters: Iterable[BaseFilter]) -> Snapshot:
         """A new Snapshot keeping the traces the filters select.
 
         Filters are evaluated once per (domain, stack); C applies the verdicts
         to the traces.
         """
-        filters = _check_filters(filters)
-        if not filters:
+        filter_list = _check_filters(filters)
+        if not filter_list:
             return Snapshot(self._data, self.traceback_limit)
-        include = [f for f in filters if f.inclusive]
-        exclude = [f for f in filters if not f.inclusive]
+        include = [f for f in filter_list if f.inclusive]
+        exclude = [f for f in filter_list if not f.inclusive]
         stacks = self._stacks()
         domains = self._data.domains()
         keep = bytearray(len(domains) * len(stacks))
@@ -518,21 +587,21 @@ class Snapshot:
                 position += 1
         return Snapshot(self._data.filter(domains, bytes(keep)), self.traceback_limit)
 
-    def _group_traceback(self, key, index):
+    def _group_traceback(self, key: int, index: int) -> Traceback:
         if key == 0:
             return Traceback(self._stacks()[index][0])
         if key == 1:
             return Traceback((self._data.frame(index),))
         return Traceback(((self._data.filename(index), 0),))
 
-    def _group_by(self, key_type, cumulative):
+    def _group_by(self, key_type: str, cumulative: bool) -> dict[Traceback, Statistic]:
         """{Traceback: Statistic} for key_type, checked as the stdlib does."""
         if key_type not in ("traceback", "filename", "lineno"):
             raise ValueError(f"unknown key_type: {key_type!r}")
         if cumulative and key_type not in ("lineno", "filename"):
             raise ValueError(f"cumulative mode cannot by used with key type {key_type!r}")
         key = _GROUP_KEYS[key_type]
-        stats = {}
+        stats: dict[Traceback, Statistic] = {}
         for index, size, count in self._data.group(key, bool(cumulative)):
             traceback = self._group_traceback(key, index)
             # Distinct C keys can share a Traceback (e.g. two stacks that differ
@@ -545,13 +614,15 @@ class Snapshot:
                 stat.count += count
         return stats
 
-    def statistics(self, key_type, cumulative=False):
+    def statistics(self, key_type: str, cumulative: bool = False) -> list[Statistic]:
         """Statistics grouped by key_type, biggest first."""
         stats = list(self._group_by(key_type, cumulative).values())
         stats.sort(key=Statistic._sort_key, reverse=True)
         return stats
 
-    def compare_to(self, old_snapshot, key_type, cumulative=False):
+    def compare_to(
+        self, old_snapshot: Snapshot, key_type: str, cumulative: bool = False
+    ) -> list[StatisticDiff]:
         """StatisticDiffs from old_snapshot to this one, biggest change first."""
         new = self._group_by(key_type, cumulative)
         old = old_snapshot._group_by(key_type, cumulative)
@@ -564,51 +635,62 @@ class _TupleData:
     """The part of _core.Snapshot's interface that Snapshot uses, over raw
     trace tuples (domain, size, frames[, total_nframe]), in Python."""
 
-    def __init__(self, traces):
-        stack_ids = {}
-        self._traces = []
+    def __init__(self, traces: Iterable[_TraceTuple]) -> None:
+        stack_ids: dict[_StackTuple, int] = {}
+        self._traces: list[tuple[int, int, int]] = []
         for trace in traces:
             domain, size, frames = trace[:3]
-            stack = (tuple(map(tuple, frames)), trace[3] if len(trace) > 3 else None)
+            # tuple() of a (filename, lineno) pair, given as a tuple or a list, is that pair.
+            stack: _StackTuple = (
+                tuple(map(tuple, frames)),  # type: ignore[arg-type]
+                trace[3] if len(trace) > 3 else None,
+            )
             self._traces.append((domain, size, stack_ids.setdefault(stack, len(stack_ids))))
         self._stacks = list(stack_ids)
         # Frames and file names numbered by group(), in order of first use.
-        self._frames, self._frame_ids = [], {}
-        self._files, self._file_ids = [], {}
+        self._frames: list[_FrameTuple] = []
+        self._frame_ids: dict[_FrameTuple, int] = {}
+        self._files: list[str] = []
+        self._file_ids: dict[str, int] = {}
 
-    n_traces = property(lambda self: len(self._traces))
-    n_stacks = property(lambda self: len(self._stacks))
+    @property
+    def n_traces(self) -> int:
+        return len(self._traces)
 
-    def trace(self, index):
+    @property
+    def n_stacks(self) -> int:
+        return len(self._stacks)
+
+    def trace(self, index: int) -> tuple[int, int, int]:
         return self._traces[index]
 
-    def stacks(self):
+    def stacks(self) -> list[_StackTuple]:
         return list(self._stacks)
 
-    def domains(self):
+    def domains(self) -> list[int]:
         return sorted({domain for domain, _, _ in self._traces})
 
-    def total_size(self):
+    def total_size(self) -> int:
         return sum(size for _, size, _ in self._traces)
 
-    def stack_functions(self):
+    def stack_functions(self) -> list[tuple[str, ...]]:
         return [("",) * len(frames) for frames, _total in self._stacks]
 
-    def frame(self, index):
+    def frame(self, index: int) -> _FrameTuple:
         return self._frames[index]
 
-    def filename(self, index):
+    def filename(self, index: int) -> str:
         return self._files[index]
 
     @staticmethod
-    def _number(values, ids, value):
+    def _number(values: list[T], ids: dict[T, int], value: T) -> int:
         index = ids.get(value)
         if index is None:
             index = ids[value] = len(values)
             values.append(value)
         return index
 
-    def _key_indices(self, key, cumulative, stack):
+    def _key_indices(self, key: int, cumulative: bool, stack: int) -> Sequence[int]:
         if key == 0:
             return (stack,)
         frames = self._stacks[stack][0]
@@ -617,15 +699,15 @@ class _TupleData:
             return [self._number(self._frames, self._frame_ids, f) for f in frames]
         return [self._number(self._files, self._file_ids, f[0]) for f in frames]
 
-    def group(self, key, cumulative):
-        totals = {}
+    def group(self, key: int, cumulative: bool) -> list[tuple[int, int, int]]:
+        totals: dict[int, tuple[int, int]] = {}
         for _, size, stack in self._traces:
             for index in self._key_indices(key, cumulative, stack):
                 old_size, old_count = totals.get(index, (0, 0))
                 totals[index] = (old_size + size, old_count + 1)
         return [(index, size, count) for index, (size, count) in totals.items()]
 
-    def filter(self, domains, keep):
+    def filter(self, domains: Sequence[int], keep: bytes) -> _TupleData:
         position = {domain: i for i, domain in enumerate(domains)}
         n_stacks = len(self._stacks)
         return _TupleData(

@@ -4,10 +4,21 @@ the peak marked, axes with round ticks. Long timelines are thinned to
 _MAX_POINTS, keeping each bucket's maxima. No script is needed to read it.
 """
 
+from __future__ import annotations
+
 import math
 
 from heaplens._report.html import page
 from heaplens._report.units import format_bytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Literal
+
+    from heaplens._report.data import Point, Timeline
+
+    # Ticks of an axis: (value, label).
+    Ticks = list[tuple[float, str]]
 
 _MAX_POINTS = 1500  # timeline points drawn; longer timelines keep each bucket's maxima
 # The chart's geometry, in SVG user units.
@@ -15,15 +26,15 @@ _CHART_W, _CHART_H = 960, 300
 _PLOT_LEFT, _PLOT_RIGHT, _PLOT_TOP, _PLOT_BOTTOM = 76, 944, 34, 262
 
 
-def render_timeline(timeline):
+def render_timeline(timeline: Timeline | None) -> str:
     """The section with the chart of traced bytes and RSS over time."""
     lead = (
         "The memory heaplens traced (allocated by Python and not yet freed) over the run, "
         "and the resident set size (RSS) of the whole process, which also counts the "
         "interpreter, C libraries and freed memory not yet returned to the system."
     )
-    points = (timeline or {}).get("points") or []
-    if not points:
+    points = (timeline.get("points") if timeline else None) or []
+    if not timeline or not points:
         missing = (
             '<p class="missing">This capture has no timeline: '
             "memory over time was not recorded.</p>"
@@ -34,16 +45,16 @@ def render_timeline(timeline):
     return page.section("timeline", "Memory over time", lead, _render_chart(points, peak_t))
 
 
-def _thin(points, limit):
+def _thin(points: list[Point], limit: int) -> list[Point]:
     """At most about `limit` points: each bucket of neighbours becomes one
     point with the bucket's maxima (a peak never disappears)."""
     if len(points) <= limit:
         return points
     size = math.ceil(len(points) / limit)
-    thinned = []
+    thinned: list[Point] = []
     for start in range(0, len(points), size):
         bucket = points[start : start + size]
-        rss = [p["rss"] for p in bucket if p.get("rss") is not None]
+        rss = [r for p in bucket if (r := p.get("rss")) is not None]
         thinned.append(
             {
                 "t": bucket[0]["t"],
@@ -55,7 +66,7 @@ def _thin(points, limit):
     return thinned
 
 
-def _render_chart(points, peak_t):
+def _render_chart(points: list[Point], peak_t: float | None) -> str:
     """The <figure>: the SVG chart, its legend, the hover readout and the points as JSON."""
     has_rss = any(p.get("rss") is not None for p in points)
     top = max(max(p["traced_max"], p["traced"], p.get("rss") or 0) for p in points)
@@ -101,20 +112,20 @@ def _render_chart(points, peak_t):
 class _Scale:
     """Maps (seconds, bytes) to the chart's user units."""
 
-    def __init__(self, t_end, y_max):
+    def __init__(self, t_end: float, y_max: float) -> None:
         self.t_end = t_end
         self.y_max = y_max or 1
 
-    def x(self, t):
+    def x(self, t: float) -> float:
         """The x of time t (seconds)."""
         return _PLOT_LEFT + (_PLOT_RIGHT - _PLOT_LEFT) * t / self.t_end
 
-    def y(self, size):
+    def y(self, size: float) -> float:
         """The y of a size in bytes."""
         return _PLOT_BOTTOM - (_PLOT_BOTTOM - _PLOT_TOP) * size / self.y_max
 
 
-def _chart_axes(scale, y_ticks, t_ticks):
+def _chart_axes(scale: _Scale, y_ticks: Ticks, t_ticks: Ticks) -> str:
     """Grid lines with the byte labels on the left and the time labels below."""
     parts = []
     for value, label in y_ticks:
@@ -140,7 +151,7 @@ def _chart_axes(scale, y_ticks, t_ticks):
     return "".join(parts)
 
 
-def _chart_band(scale, points):
+def _chart_band(scale: _Scale, points: list[Point]) -> str:
     """The faint band between the traced size at each sample and the highest
     traced size since the previous sample."""
     upper = [f"{scale.x(p['t']):.1f},{scale.y(p['traced_max']):.1f}" for p in points]
@@ -148,9 +159,10 @@ def _chart_band(scale, points):
     return f'<polygon class="band" points="{" ".join(upper + lower)}"/>'
 
 
-def _line_path(scale, points, key):
+def _line_path(scale: _Scale, points: list[Point], key: Literal["traced", "rss"]) -> str:
     """An SVG path through points[key], broken where the value is unknown."""
-    parts, pen_down = [], False
+    parts: list[str] = []
+    pen_down = False
     for p in points:
         value = p.get(key)
         if value is None:
@@ -161,7 +173,7 @@ def _line_path(scale, points, key):
     return "".join(parts)
 
 
-def _chart_peak(scale, points, peak_t):
+def _chart_peak(scale: _Scale, points: list[Point], peak_t: float | None) -> str:
     """The peak: a dashed line at its time, a dot at its height and a label."""
     highest = max(points, key=lambda p: p["traced_max"])
     t = highest["t"] if peak_t is None else peak_t
@@ -176,18 +188,18 @@ def _chart_peak(scale, points, peak_t):
     )
 
 
-def _nice_step(span, count):
+def _nice_step(span: float, count: int) -> float:
     """A step of 1, 2, 2.5 or 5 times a power of ten that cuts `span` into
     at most about `count` parts."""
     raw = span / count
-    magnitude = 10 ** math.floor(math.log10(raw))
+    magnitude: float = 10 ** math.floor(math.log10(raw))
     for multiple in (1, 2, 2.5, 5, 10):
         if multiple * magnitude >= raw:
             return multiple * magnitude
     return 10 * magnitude
 
 
-def _ticks(end, unit, name, count):
+def _ticks(end: float, unit: int, name: str, count: int) -> tuple[Ticks, float]:
     """([(value, label)], top): ticks from 0 past `end`, labelled in `unit`s."""
     step = _nice_step(end / unit, count)
     n_steps = max(1, math.ceil(end / unit / step - 1e-9))
@@ -195,12 +207,12 @@ def _ticks(end, unit, name, count):
     return ticks, n_steps * step * unit
 
 
-def _trim(value):
+def _trim(value: float) -> str:
     """2.0 -> '2', 2.5 -> '2.5', 0.30000000000000004 -> '0.3'."""
     return f"{value:.3f}".rstrip("0").rstrip(".")
 
 
-def _byte_ticks(top):
+def _byte_ticks(top: float) -> tuple[Ticks, float]:
     """The y ticks of a chart whose highest value is `top` bytes, in the
     largest binary unit (KiB, MiB, GiB) that `top` reaches."""
     top = max(top, 1)
@@ -210,14 +222,14 @@ def _byte_ticks(top):
     return _ticks(top, 1, "B", 5)  # pragma: no cover - top >= 1
 
 
-def _time_ticks(end):
+def _time_ticks(end: float) -> tuple[Ticks, float]:
     """The x ticks up to `end` seconds: in seconds, or minutes past 3 minutes."""
     if end > 180:
         return _ticks(end, 60, "min", 8)
     return _ticks(end, 1, "s", 8)
 
 
-def seconds(value):
+def seconds(value: float | None) -> str:
     """1.5 -> '1.50 s', 125.2 -> '125.2 s'."""
     if value is None:
         return "?"

@@ -7,8 +7,20 @@ parent's bytes; boxes under about 0.1% of the total are merged into one
 "smaller" box per parent or left out, which bounds the page on big inputs.
 """
 
+from __future__ import annotations
+
 from heaplens._report.html import page
 from heaplens._report.units import format_bytes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from heaplens._report.data import Frame, Snap
+    from heaplens._report.protocol import JSON
+
+    # A child's key under its parent: the frame's (file, line, function).
+    _Key = tuple[str | None, int | None, str | None]
 
 _MIN_SHARE = 0.001  # boxes narrower than this share of the total are merged away
 _MAX_BOXES = 3000  # per flame graph; the cut-off share doubles until it fits
@@ -22,18 +34,20 @@ class _Node:
 
     __slots__ = ("frame", "kind", "bytes", "blocks", "children")
 
-    def __init__(self, frame, kind="frame"):
-        self.frame = frame  # {"file", "line", "function"}, or None for the root
+    def __init__(self, frame: Frame, kind: str = "frame") -> None:
+        # {"file", "line", "function"}; a box that is no frame (the root,
+        # "other", "small") has its label as "function", file "" and line 0.
+        self.frame = frame
         self.kind = kind  # "root", "frame", "other" (left out by the cut-off) or "small"
         self.bytes = 0
         self.blocks = 0
-        self.children = {}
+        self.children: dict[_Key, _Node] = {}
 
 
-def _build_tree(stacks, root_label):
+def _build_tree(stacks: Iterable[tuple[Sequence[Frame], int, int]], root_label: str) -> _Node:
     """The trie of `stacks` [(frames most recent first, bytes, blocks)], the
     outermost call first; frames past _MAX_DEPTH count in their parent."""
-    root = _Node({"function": root_label}, "root")
+    root = _Node({"file": "", "line": 0, "function": root_label}, "root")
     for frames, size, blocks in stacks:
         node = root
         node.bytes += size
@@ -49,19 +63,19 @@ def _build_tree(stacks, root_label):
     return root
 
 
-def _add_other(root, size, blocks, n_stacks):
+def _add_other(root: _Node, size: int, blocks: int, n_stacks: int) -> None:
     """Count what the report left out as one box under the root."""
     if size <= 0:
         return
     label = f"{n_stacks:,} smaller stacks" if n_stacks else "other stacks"
-    other = _Node({"function": label}, "other")
+    other = _Node({"file": "", "line": 0, "function": label}, "other")
     other.bytes, other.blocks = size, max(blocks, 0)
     root.children[("", 0, label)] = other
     root.bytes += size
     root.blocks += other.blocks
 
 
-def _shown_children(node, min_bytes):
+def _shown_children(node: _Node, min_bytes: float) -> list[_Node]:
     """node's children to draw, biggest first: those of at least min_bytes,
     then one "smaller" box for the rest when together they reach min_bytes."""
     children = sorted(node.children.values(), key=lambda child: -child.bytes)
@@ -69,18 +83,18 @@ def _shown_children(node, min_bytes):
     small = children[len(big) :]
     rest = sum(child.bytes for child in small)
     if small and rest >= min_bytes:
-        merged = _Node({"function": f"{len(small):,} smaller"}, "small")
+        merged = _Node({"file": "", "line": 0, "function": f"{len(small):,} smaller"}, "small")
         merged.bytes, merged.blocks = rest, sum(child.blocks for child in small)
         big.append(merged)
     return big
 
 
-def _count_boxes(node, min_bytes):
+def _count_boxes(node: _Node, min_bytes: float) -> int:
     """How many boxes the graph of `node` draws at this cut-off."""
     return 1 + sum(_count_boxes(child, min_bytes) for child in _shown_children(node, min_bytes))
 
 
-def _cut_off(root):
+def _cut_off(root: _Node) -> tuple[float, float]:
     """The smallest box size (bytes) drawn: _MIN_SHARE of the total, raised
     until the graph has at most _MAX_BOXES boxes."""
     share = _MIN_SHARE
@@ -95,10 +109,10 @@ class Palette:
     """Box colours: one per file, in order of first use on the page, so that
     the frames of one module look alike in every graph of the page."""
 
-    def __init__(self):
-        self.by_file = {}
+    def __init__(self) -> None:
+        self.by_file: dict[str, int] = {}
 
-    def colour(self, frame):
+    def colour(self, frame: Frame) -> int:
         """The palette index (0.._PALETTE-1) of frame's file."""
         file = frame.get("file") or ""
         if file not in self.by_file:
@@ -110,14 +124,14 @@ class _Flame:
     """What every box of one flame graph needs: the total (the root's bytes),
     the cut-off, what the total is called in tooltips, and the palette."""
 
-    def __init__(self, root, unit_name, palette):
+    def __init__(self, root: _Node, unit_name: str, palette: Palette) -> None:
         self.root = root
         self.min_bytes, self.share = _cut_off(root)
         self.unit_name = unit_name
         self.palette = palette
 
 
-def _render_flame(root, graph_id, unit_name, palette):
+def _render_flame(root: _Node, graph_id: str, unit_name: str, palette: Palette) -> str:
     """The flame graph <figure> of the trie `root` (whose bytes are the 100%).
     `unit_name` says what the percentages are of ('of the total')."""
     flame = _Flame(root, unit_name, palette)
@@ -136,7 +150,7 @@ def _render_flame(root, graph_id, unit_name, palette):
     )
 
 
-def _render_node(flame, node, width):
+def _render_node(flame: _Flame, node: _Node, width: float) -> str:
     """One box, `width` percent of its parent's, and below it the boxes of
     its children (recursively; the depth is at most _MAX_DEPTH)."""
     frame = node.frame
@@ -165,13 +179,13 @@ def _render_node(flame, node, width):
     return f'<div {" ".join(attrs)}>{box}{inner}</div>'
 
 
-def _frame_tooltip_name(frame):
+def _frame_tooltip_name(frame: Frame) -> str:
     """'function (/full/path.py:12)', the long name of a box, unescaped."""
     function = frame.get("function")
     return f"{function} ({page.where(frame)})" if function else page.where(frame)
 
 
-def render_snapshot_flame(snap, which, palette):
+def render_snapshot_flame(snap: Snap | None, which: str, palette: Palette) -> str:
     """The section with the flame graph of a run snapshot (`which`: 'peak' or 'exit')."""
     when = "when traced memory was highest" if which == "peak" else "when the program ended"
     heading = "Live memory at the peak" if which == "peak" else "Live memory at exit"
@@ -197,21 +211,21 @@ def render_snapshot_flame(snap, which, palette):
     return page.section(key, heading, lead, flame)
 
 
-def _account_total(root, total_bytes, total_blocks):
+def _account_total(root: _Node, total_bytes: int, total_blocks: int) -> None:
     """Make the root the snapshot's total when the stacks add up to less (the
     difference shows as an empty end of the top row)."""
     root.bytes = max(root.bytes, total_bytes)
     root.blocks = max(root.blocks, total_blocks)
 
 
-def render_growth_flame(diff, palette):
+def render_growth_flame(diff: dict[str, JSON], palette: Palette) -> str:
     """The section with the flame graph of the stacks whose memory grew."""
     lead = (
         "Where memory grew between the two captures: each box's width is the growth under "
         "it. Stacks whose memory shrank are not drawn here; the table below lists them. "
         "Hover over a box for its size; click it to zoom in."
     )
-    grown = [
+    grown: list[tuple[list[Frame], int, int]] = [
         (s["frames"], s["diff_bytes"], max(s.get("diff_blocks", 0), 0))
         for s in diff.get("stacks") or []
         if s["diff_bytes"] > 0

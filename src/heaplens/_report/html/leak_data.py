@@ -4,17 +4,77 @@ field) and fills in what optional fields leave out, so that the page
 (leaks.py) renders only clean values.
 """
 
+from __future__ import annotations
+
 import math
 
 from heaplens._report.html import page
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any, NotRequired, TypedDict
+
+    # What a field is checked against: a type or a tuple of types.
+    Kinds = type | tuple[type, ...]
+
+    class Holder(TypedDict):
+        """A holder, checked."""
+
+        holder: str
+        where: str | None
+        kind: str
+        objects: float | None
+        per_call: float | None
+        retained: float | None
+        types: list[tuple[str, float]]
+        sentence: str | None
+        note: str | None
+
+    class Group(TypedDict):
+        """A group of leaked objects, checked."""
+
+        type: str
+        module: str | None
+        count: float
+        per_call: list[float]
+        size: float | None
+        retained: float | None
+        site: str | None
+        traceback: list[tuple[str, int | None, str | None]]
+        chain: list[tuple[str, str | None]]
+        holder: int | None
+        holder_step: int | None
+        example: str | None
+
+    class LeakPage(TypedDict):
+        """The report as read_report() returns it."""
+
+        heaplens: str | None
+        python: str | None
+        title: str | None
+        calls: int | None
+        warmup: int | None
+        clean: bool
+        objects: float
+        size: float | None
+        retained: float | None
+        holders: list[Holder]
+        groups: list[Group]
+        notes: list[str]
+        headline: NotRequired[str]  # set last, from the rest (always there)
+
 
 FORMAT = "heaplens-leak-report"
 VERSION = 1
 
 
-def _field(mapping, key, kinds, where, default=None):
+def _field(
+    mapping: Mapping[str, object], key: str, kinds: Kinds, where: str, default: Any = None
+) -> Any:
     """mapping[key] checked against `kinds` (a type or tuple), or `default`
-    when the key is missing or None. Raises TypeError naming the field."""
+    when the key is missing or None. Raises TypeError naming the field.
+    (Typed Any: the value is of one of `kinds`, or `default`.)"""
     value = mapping.get(key)
     if value is None:
         return default
@@ -25,37 +85,44 @@ def _field(mapping, key, kinds, where, default=None):
     return value
 
 
-def _number(mapping, key, where, default=None, integer=False):
-    """A count or byte size: an int (or a float unless `integer`), finite and >= 0."""
+def _number(
+    mapping: Mapping[str, object],
+    key: str,
+    where: str,
+    default: float | None = None,
+    integer: bool = False,
+) -> Any:
+    """A count or byte size: an int (or a float unless `integer`), finite and >= 0
+    (or `default`). Typed Any, as _field()."""
     value = _field(mapping, key, int if integer else (int, float), where, default)
     if value is not None:
         _check_number(value, f"{where}{key}")
     return value
 
 
-def _check_number(value, name):
+def _check_number(value: object, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"leak report: {name} should be a number, not {value!r:.80}")
     if (isinstance(value, float) and not math.isfinite(value)) or value < 0:
         raise ValueError(f"leak report: {name} should be a finite number >= 0, not {value!r}")
 
 
-def _tuple(kinds):
+def _tuple(kinds: Kinds) -> tuple[type, ...]:
     return kinds if isinstance(kinds, tuple) else (kinds,)
 
 
-def _kind_name(kinds):
-    names = {bool: "a bool", int: "an int", float: "a float", str: "a str"}
+def _kind_name(kinds: Kinds) -> str:
+    names: dict[type, str] = {bool: "a bool", int: "an int", float: "a float", str: "a str"}
     names.update({list: "a list", tuple: "a list", dict: "a dict"})
     return " or ".join(dict.fromkeys(names.get(kind, kind.__name__) for kind in _tuple(kinds)))
 
 
-def _items(mapping, key, where):
+def _items(mapping: Mapping[str, object], key: str, where: str) -> list[Any]:
     """mapping[key] as a list (a list or tuple in the data; [] when missing)."""
     return list(_field(mapping, key, (list, tuple), where, ()))
 
 
-def read_report(data):
+def read_report(data: object) -> LeakPage:
     """The report as plain checked values, optional fields filled in."""
     if not isinstance(data, dict):
         raise TypeError(f"leak report: expected the dict of LeakReport.to_dict(), not {data!r:.80}")
@@ -77,7 +144,7 @@ def read_report(data):
     for i, note in enumerate(notes):
         if not isinstance(note, str):
             raise TypeError(f"leak report: notes[{i}] should be a str, not {note!r:.80}")
-    report = {
+    report: LeakPage = {
         "heaplens": _field(data, "heaplens", str, "", None),
         "python": _field(data, "python", str, "", None),
         "title": _field(data, "title", str, "", None),
@@ -95,12 +162,13 @@ def read_report(data):
     return report
 
 
-def _sum(values):
+def _sum(values: Iterable[float | None]) -> float | None:
     values = list(values)
-    return None if not values or None in values else sum(values)
+    # No None is left in what sum() adds, but the checker cannot see it.
+    return None if not values or None in values else sum(values)  # type: ignore[arg-type]
 
 
-def _default_headline(report):
+def _default_headline(report: LeakPage) -> str:
     if report["clean"]:
         return "No leaks found"
     if report["holders"] and report["holders"][0]["sentence"]:
@@ -108,11 +176,11 @@ def _default_headline(report):
     return f"{page.count(report['objects'])} objects were left alive"
 
 
-def _read_holder(item, index):
+def _read_holder(item: object, index: int) -> Holder:
     where = f"holders[{index}]."
     if not isinstance(item, dict):
         raise TypeError(f"leak report: holders[{index}] should be a dict, not {item!r:.80}")
-    types_held = []
+    types_held: list[tuple[str, float]] = []
     for i, pair in enumerate(_items(item, "types", where)):
         if not isinstance(pair, (list, tuple)) or len(pair) != 2 or not isinstance(pair[0], str):
             raise TypeError(f"leak report: {where}types[{i}] should be [type name, count]")
@@ -131,7 +199,7 @@ def _read_holder(item, index):
     }
 
 
-def _read_group(item, index, n_holders):
+def _read_group(item: object, index: int, n_holders: int) -> Group:
     where = f"groups[{index}]."
     if not isinstance(item, dict):
         raise TypeError(f"leak report: groups[{index}] should be a dict, not {item!r:.80}")
@@ -172,7 +240,7 @@ def _read_group(item, index, n_holders):
     }
 
 
-def _read_frame(frame, name):
+def _read_frame(frame: object, name: str) -> tuple[str, int | None, str | None]:
     """(filename, lineno or None, source line or None) from [file, line, source]."""
     if not isinstance(frame, (list, tuple)) or len(frame) not in (2, 3):
         raise TypeError(f"leak report: {name} should be [filename, lineno, source line or null]")
@@ -187,7 +255,7 @@ def _read_frame(frame, name):
     return filename, lineno, line
 
 
-def _read_step(step, name):
+def _read_step(step: object, name: str) -> tuple[str, str | None]:
     """(description, reference label or None) from [description, label]."""
     if not isinstance(step, (list, tuple)) or len(step) not in (1, 2):
         raise TypeError(f"leak report: {name} should be [description, reference label or null]")

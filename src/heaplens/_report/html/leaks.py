@@ -16,8 +16,14 @@ ValueError on a field of the wrong type or value and fills in what optional
 fields leave out; the rest of the module renders the cleaned values.
 """
 
+from __future__ import annotations
+
 from heaplens._report.html import page
 from heaplens._report.html.leak_data import read_report
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from heaplens._report.html.leak_data import Group, Holder, LeakPage
 
 
 _FRAMES_SHOWN = 4  # innermost traceback frames always shown; older ones fold away
@@ -45,7 +51,7 @@ _KINDS = {
 }
 
 
-def render_leak_report(data):
+def render_leak_report(data: object) -> str:
     """The complete HTML document (a str) for the report dict `data`.
 
     Raises TypeError when `data` or one of its fields has the wrong type, and
@@ -89,7 +95,7 @@ def render_leak_report(data):
 # -- Page parts ---------------------------------------------------------------
 
 
-def _render_header(report):
+def _render_header(report: LeakPage) -> str:
     what_ran = ""
     if report["title"]:
         what_ran = f'<p class="ran">Leak report for <code>{page.text(report["title"])}</code></p>'
@@ -124,7 +130,7 @@ def _render_header(report):
     )
 
 
-def _render_summary(report):
+def _render_summary(report: LeakPage) -> str:
     items = [
         ("Measured calls", page.count(report["calls"]), "calls whose survivors were counted"),
         ("Warm-up calls", page.count(report["warmup"]), "run first and not counted"),
@@ -144,9 +150,9 @@ def _render_summary(report):
     )
 
 
-def _render_overview(report):
+def _render_overview(report: LeakPage) -> str:
     """One row per group, linking to its card: the page at a glance."""
-    rows = []
+    rows: list[str] = []
     for i, group in enumerate(report["groups"]):
         per_call = _mean(group["per_call"])
         rows.append(
@@ -172,11 +178,11 @@ def _render_overview(report):
     )
 
 
-def _mean(values):
+def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _render_holders(report):
+def _render_holders(report: LeakPage) -> str:
     cards = [_render_holder(report, i, holder) for i, holder in enumerate(report["holders"])]
     lead = (
         "A holder is the object whose references keep the leaked objects alive: the place "
@@ -185,7 +191,7 @@ def _render_holders(report):
     return page.section("holders", "Who holds the leak", lead, *cards)
 
 
-def _render_holder(report, index, holder):
+def _render_holder(report: LeakPage, index: int, holder: Holder) -> str:
     short, explanation = _KINDS.get(holder["kind"], (holder["kind"], ""))
     kind_class = holder["kind"] if holder["kind"] in _KINDS else "other"
     where = (
@@ -230,7 +236,7 @@ def _render_holder(report, index, holder):
     return "\n".join(parts)
 
 
-def _render_groups(report):
+def _render_groups(report: LeakPage) -> str:
     cards = [_render_group(report, i, group) for i, group in enumerate(report["groups"])]
     lead = (
         "The objects left alive, by type: where they were allocated, and the chain of "
@@ -239,7 +245,7 @@ def _render_groups(report):
     return page.section("groups", "What leaked", lead, *cards)
 
 
-def _render_group(report, index, group):
+def _render_group(report: LeakPage, index: int, group: Group) -> str:
     module = group["module"]
     qualifier = ""
     if module and module != "builtins":
@@ -280,12 +286,12 @@ def _render_group(report, index, group):
     )
 
 
-def _render_per_call(values):
+def _render_per_call(values: list[float]) -> str:
     """Bars of the survivors of each measured call, with the counts spelled out."""
     if len(values) < 2:
         return ""
     top = max(values) or 1
-    bars = []
+    bars: list[str] = []
     for i, value in enumerate(values):
         height = max(value / top * 28, 0.8)  # a zero still shows as a hairline
         css = ' class="zero"' if value == 0 else ""
@@ -305,7 +311,7 @@ def _render_per_call(values):
     )
 
 
-def _render_site(group):
+def _render_site(group: Group) -> str:
     """The allocation site and its traceback, innermost frames always shown."""
     parts = ['<div class="block"><h4>Allocated at</h4>']
     if group["site"]:
@@ -335,7 +341,7 @@ def _render_site(group):
     return "\n".join(parts)
 
 
-def _render_frame(frame, last):
+def _render_frame(frame: tuple[str, int | None, str | None], last: bool) -> str:
     filename, lineno, line = frame
     lineno_text = str(lineno) if lineno is not None else "?"
     source = f'<pre class="src">{page.text(line.strip())}</pre>' if line and line.strip() else ""
@@ -347,7 +353,7 @@ def _render_frame(frame, last):
     )
 
 
-def _render_chain(report, group):
+def _render_chain(report: LeakPage, group: Group) -> str:
     """The references from a root to the example object, one step per object."""
     chain = group["chain"]
     example = group["example"]
@@ -357,13 +363,14 @@ def _render_chain(report, group):
     parts = [f'<div class="block"><h4>{heading}</h4>']
     if not chain:
         kind = report["holders"][group["holder"]]["kind"] if group["holder"] is not None else None
-        reason = {
+        reasons: dict[str | None, str] = {
             "external": " It is held from C: no Python object refers to it.",
             "uncollectable": " It is in gc.garbage.",
-        }.get(kind, "")
+        }
+        reason = reasons.get(kind, "")
         parts.append(f'<p class="missing">No reference chain was found.{reason}</p></div>')
         return "\n".join(parts)
-    steps = []
+    steps: list[str] = []
     last = len(chain) - 1
     for i, (description, label) in enumerate(chain):
         classes = ["step"]
@@ -389,12 +396,12 @@ def _render_chain(report, group):
     return "\n".join(parts)
 
 
-def _render_notes(notes):
+def _render_notes(notes: list[str]) -> str:
     items = "".join(f"<li>{page.text(note, 1000)}</li>" for note in notes)
     return f'<section id="notes"><h2>Notes</h2><ul class="notes">{items}</ul></section>'
 
 
-def _render_footer(report):
+def _render_footer(report: LeakPage) -> str:
     version = f" {page.text(report['heaplens'], 40)}" if report["heaplens"] else ""
     return (
         f'<footer class="page">Written by heaplens{version}. '

@@ -17,7 +17,16 @@ hold here too, and its look and text helpers are shared (page.py, base.css):
 - Everything but the hover readout and the zoom works without JavaScript (run.js).
 """
 
+from __future__ import annotations
+
 from heaplens._report.html import chart, flame, page
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from heaplens._report.data import Change, Frame, Site, Snap, Stack, Timeline
+    from heaplens._report.protocol import JSON
 
 _ROWS_SHOWN = 15  # rows of a table shown at first; the others fold away
 _MAX_ROWS = 100  # rows of a table in all; the rest is summed up in one line
@@ -26,12 +35,13 @@ _MAX_ROWS = 100  # rows of a table in all; the rest is summed up in one line
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 
-def render_run_report(report):
+def render_run_report(report: dict[str, JSON]) -> str:
     """The complete HTML document (a str) for the run report dict `report`
     (see docs/report-data.md): header, memory over time, flame graphs at the
     peak and at exit, top allocation sites and what was still alive at exit."""
-    peak, at_exit = report.get("peak"), report.get("exit")
-    timeline = report.get("timeline")
+    peak: Snap | None = report.get("peak")
+    at_exit: Snap | None = report.get("exit")
+    timeline: Timeline | None = report.get("timeline")
     palette = flame.Palette()
     sections = [
         ("timeline", "Memory over time", chart.render_timeline(timeline)),
@@ -52,11 +62,11 @@ def render_run_report(report):
     return _document(report.get("title") or "heaplens run", "memory report", header, sections)
 
 
-def render_diff_report(diff):
+def render_diff_report(diff: dict[str, JSON]) -> str:
     """The complete HTML document (a str) for the diff report dict `diff`
     (see docs/report-data.md): the two totals, a flame graph of what grew and
     the changes by stack."""
-    stacks = diff.get("stacks") or []
+    stacks: list[Change] = diff.get("stacks") or []
     sections = [
         ("flame-growth", "Where memory grew", flame.render_growth_flame(diff, flame.Palette())),
         ("changes", "Changes by stack", _render_changes(stacks, diff)),
@@ -68,7 +78,7 @@ def render_diff_report(diff):
 # -- The document -------------------------------------------------------------
 
 
-def _document(title, kind, header, sections):
+def _document(title: str, kind: str, header: str, sections: list[tuple[str, str, str]]) -> str:
     """The whole page as ASCII: head, header, a contents line, the sections."""
     contents = " &middot; ".join(f'<a href="#{key}">{name}</a>' for key, name, _ in sections)
     body = [
@@ -107,7 +117,9 @@ def _document(title, kind, header, sections):
 # -- Header -------------------------------------------------------------------
 
 
-def _render_run_header(report, peak, at_exit, timeline):
+def _render_run_header(
+    report: dict[str, JSON], peak: Snap | None, at_exit: Snap | None, timeline: Timeline | None
+) -> str:
     """The title, the exit status, the numbers at a glance, the facts about the
     run and the notes."""
     status = report.get("exit_status") or "unknown"
@@ -147,7 +159,7 @@ def _render_run_header(report, peak, at_exit, timeline):
     )
 
 
-def _render_diff_header(diff):
+def _render_diff_header(diff: dict[str, JSON]) -> str:
     """The title, the two totals and the change, and the notes."""
     old, new = diff.get("old") or {}, diff.get("new") or {}
     old_bytes, new_bytes = old.get("total_bytes", 0), new.get("total_bytes", 0)
@@ -177,7 +189,7 @@ def _render_diff_header(diff):
     )
 
 
-def _render_stats(stats):
+def _render_stats(stats: list[tuple[str, str, str]]) -> str:
     """The numbers at a glance: (label, value html, hint html) cards."""
     cells = "".join(
         f'<div class="stat"><dt>{label}</dt><dd>{value}</dd><dd class="hint">{hint}</dd></div>'
@@ -186,7 +198,7 @@ def _render_stats(stats):
     return f'<dl class="stats">{cells}</dl>'
 
 
-def _render_meta(meta):
+def _render_meta(meta: list[list[str]]) -> str:
     """The facts about the run, one row per [label, value] pair."""
     rows = "".join(
         f"<dt>{page.text(str(label), 80)}</dt><dd>{page.text(str(value), 600)}</dd>"
@@ -195,7 +207,7 @@ def _render_meta(meta):
     return f'<dl class="meta">{rows}</dl>' if rows else ""
 
 
-def _render_notes(notes):
+def _render_notes(notes: list[str]) -> str:
     """The notes, shown where they cannot be missed, or '' when there are none."""
     if not notes:
         return ""
@@ -203,24 +215,25 @@ def _render_notes(notes):
     return f'<div class="callout" role="note"><strong>Note</strong><ul>{items}</ul></div>'
 
 
-def _peak_bytes(peak, timeline):
+def _peak_bytes(peak: Snap | None, timeline: Timeline | None) -> int:
     """The highest traced size: the peak snapshot's total, else the timeline's maximum."""
     if peak:
         return peak.get("total_bytes", 0)
-    return max((p["traced_max"] for p in timeline["points"]), default=0)
+    # Called with a timeline when there is no peak (see _render_run_header).
+    return max((p["traced_max"] for p in timeline["points"]), default=0)  # type: ignore[index]
 
 
-def _peak_rss(timeline):
+def _peak_rss(timeline: Timeline | None) -> int | None:
     """The highest RSS of the timeline, or None when it is unknown."""
     if not timeline:
         return None
-    return max((p["rss"] for p in timeline["points"] if p.get("rss") is not None), default=None)
+    return max((r for p in timeline["points"] if (r := p.get("rss")) is not None), default=None)
 
 
 # -- Tables -------------------------------------------------------------------
 
 
-def _table(head, rows, last_row=""):
+def _table(head: list[tuple[str, bool]], rows: list[str], last_row: str = "") -> str:
     """A table in its scrolling wrapper; `head` is [(title, is_number)]. The
     first _ROWS_SHOWN rows are shown, the others (at most _MAX_ROWS in all)
     fold away in a second table; `last_row` ends whichever table is last."""
@@ -238,7 +251,7 @@ def _table(head, rows, last_row=""):
     return "\n".join(parts)
 
 
-def _share_cell(size, whole):
+def _share_cell(size: float, whole: float) -> str:
     """A cell with size's share of `whole` as a percentage and a small bar."""
     width = min(100.0 * size / whole, 100.0) if whole else 0.0
     return (
@@ -247,14 +260,14 @@ def _share_cell(size, whole):
     )
 
 
-def _stack_cell(frames):
+def _stack_cell(frames: Sequence[Frame]) -> str:
     """The cell naming where a stack allocated: its frames[0]; the callers,
     outermost first as Python prints a traceback, fold away under it."""
     if not frames:
         return '<td><span class="loc">unknown</span></td>'
     if len(frames) == 1:
         return f"<td>{page.site_cell(frames[0])}</td>"
-    items = []
+    items: list[str] = []
     for i, frame in enumerate(reversed(frames)):
         function = frame.get("function")
         name = f" in <code>{page.text(function, 120)}</code>" if function else ""
@@ -269,7 +282,7 @@ def _stack_cell(frames):
     )
 
 
-def _render_sites(sites, peak):
+def _render_sites(sites: list[Site], peak: Snap | None) -> str:
     """The section with the table of the lines that allocated the most."""
     lead = (
         "The lines that allocated the most memory alive at the peak (counting every stack "
@@ -278,7 +291,9 @@ def _render_sites(sites, peak):
     if not sites:
         empty = '<p class="missing">No allocation was traced.</p>'
         return page.section("sites", "Top allocation sites", lead, empty)
-    whole = (peak or {}).get("total_bytes") or sum(site.get("peak_bytes", 0) for site in sites)
+    whole = (peak.get("total_bytes") if peak else None) or sum(
+        site.get("peak_bytes", 0) for site in sites
+    )
     rows = [
         f'<tr><td class="num">{page.size(site.get("peak_bytes", 0))}</td>'
         f"{_share_cell(site.get('peak_bytes', 0), whole)}"
@@ -300,14 +315,14 @@ def _render_sites(sites, peak):
     return page.section("sites", "Top allocation sites", lead, _table(head, rows, more))
 
 
-def _more_row(n_more, what, n_columns):
+def _more_row(n_more: int, what: str, n_columns: int) -> str:
     """A last row saying how many rows were left out, or ''."""
     if n_more <= 0:
         return ""
     return f'<tr class="more"><td colspan="{n_columns}">{n_more:,} more {what} not listed</td></tr>'
 
 
-def _render_leaks(leaks, at_exit):
+def _render_leaks(leaks: list[Stack], at_exit: Snap | None) -> str:
     """The section with the table of the stacks still alive at exit."""
     lead = (
         "Memory allocated during the run and never freed before the program ended, by the "
@@ -331,7 +346,7 @@ def _render_leaks(leaks, at_exit):
     return page.section("leaks", "Still alive at exit", lead, _table(head, rows, more))
 
 
-def _render_changes(stacks, diff):
+def _render_changes(stacks: list[Change], diff: dict[str, JSON]) -> str:
     """The section with the table of the stacks whose memory changed."""
     lead = (
         "Every stack whose live memory changed, the largest change first: growth in red, "
@@ -340,7 +355,7 @@ def _render_changes(stacks, diff):
     if not stacks:
         empty = '<p class="missing">No stack changed.</p>'
         return page.section("changes", "Changes by stack", lead, empty)
-    rows = []
+    rows: list[str] = []
     for stack in stacks[:_MAX_ROWS]:
         change = stack.get("diff_bytes", 0)
         css = "grew" if change > 0 else "shrank" if change < 0 else ""
@@ -358,7 +373,7 @@ def _render_changes(stacks, diff):
     )
 
 
-def _rest_row(stacks, diff):
+def _rest_row(stacks: list[Change], diff: dict[str, JSON]) -> str:
     """The last row of the changes: the stacks not listed and their net change."""
     listed_out = stacks[_MAX_ROWS:]
     n_more = len(listed_out) + diff.get("other_stacks", 0)
