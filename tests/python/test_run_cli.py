@@ -114,6 +114,7 @@ def test_default_name_and_python_dash_m_module(tmp_path):
         ("raise ValueError('bad row')", 1, "uncaught ValueError: bad row"),
         ("raise KeyboardInterrupt", 130, "KeyboardInterrupt (Ctrl-C)"),
         ("import os; os._exit(4)", 4, "os._exit(4)"),
+        ("import os; os._exit(status=5)", 5, "os._exit(5)"),  # the real one's keyword
     ],
 )
 def test_every_ending_leaves_a_valid_capture(tmp_path, ending, code, exit_text):
