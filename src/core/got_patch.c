@@ -41,8 +41,8 @@
 typedef struct patch_run {
     hl_got_hook *hooks;
     size_t n_hooks;
-    const char *const *skip;
-    size_t n_skip;
+    hl_got_filter filter;
+    void *filter_arg;
     long patched;
     int failed;
 } patch_run;
@@ -65,18 +65,6 @@ typedef struct object_tables {
  * (absolute), musl and the vDSO as offsets from the object's base. */
 static uintptr_t dynamic_address(uintptr_t base, ElfW(Addr) value) {
     return (uintptr_t)value < base ? base + (uintptr_t)value : (uintptr_t)value;
-}
-
-/* 1 when `name` (an object's path) ends with one of the skipped names. */
-static int is_skipped(const patch_run *run, const char *name) {
-    size_t length = strlen(name);
-    for (size_t i = 0; i < run->n_skip; i++) {
-        size_t skip_length = strlen(run->skip[i]);
-        if (skip_length <= length && strcmp(name + length - skip_length, run->skip[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* Write `value` into the pointer at `slot`, making its page writable first
@@ -155,12 +143,12 @@ static int patch_object(struct dl_phdr_info *info, size_t info_size, void *data)
     (void)info_size;
     patch_run *run = data;
     const char *name = info->dlpi_name != NULL ? info->dlpi_name : "";
-    if (is_skipped(run, name)) {
-        return 0;
-    }
     object_tables t;
     memset(&t, 0, sizeof t);
     t.base = (uintptr_t)info->dlpi_addr;
+    if (run->filter != NULL && !run->filter(name, t.base, run->filter_arg)) {
+        return 0;
+    }
     const ElfW(Dyn) *dynamic = NULL;
     uintptr_t relro_start = 0, relro_end = 0;
     for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
@@ -217,19 +205,19 @@ static int patch_object(struct dl_phdr_info *info, size_t info_size, void *data)
     return 0;
 }
 
-long hl_got_patch(hl_got_hook *hooks, size_t n_hooks, const char *const *skip, size_t n_skip) {
+long hl_got_patch(hl_got_hook *hooks, size_t n_hooks, hl_got_filter filter, void *arg) {
 #if defined(HL_R_JUMP_SLOT)
     for (size_t i = 0; i < n_hooks; i++) {
         hooks[i].n_patched = 0;
     }
-    patch_run run = {hooks, n_hooks, skip, n_skip, 0, 0};
+    patch_run run = {hooks, n_hooks, filter, arg, 0, 0};
     dl_iterate_phdr(patch_object, &run);
     return run.failed ? -1 : run.patched;
 #else
     (void)hooks;
     (void)n_hooks;
-    (void)skip;
-    (void)n_skip;
+    (void)filter;
+    (void)arg;
     return -1;
 #endif
 }

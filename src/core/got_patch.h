@@ -30,6 +30,7 @@
 #define HL_GOT_PATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hl_common.h"
 
@@ -39,17 +40,20 @@ typedef struct hl_got_hook {
     unsigned long n_patched; /* out: slots rewritten by the last patch call */
 } hl_got_hook;
 
-/* For every loaded object whose path does not end with one of the names in
- * skip[0..n_skip) (e.g. "ld-linux-x86-64.so.2", or the patcher's own
- * object; NULL with 0 for none), rewrite each GOT slot bound to
- * hooks[i].symbol to hooks[i].replacement, for all n_hooks hooks, and set
- * each hook's n_patched. A slot that already holds the replacement is left
- * alone (and not counted), so calling this again after more objects were
- * loaded patches only what is new. A slot in RELRO is left writable (see
+/* Whether to patch the loaded object at `path` (the main program's is "")
+ * whose load address is `base`: 1 to patch it, 0 to leave it. */
+typedef int (*hl_got_filter)(const char *path, uintptr_t base, void *arg);
+
+/* For every loaded object that `filter` accepts (every one when NULL; it is
+ * called with `arg`), rewrite each GOT slot bound to hooks[i].symbol to
+ * hooks[i].replacement, for all n_hooks hooks, and set each hook's
+ * n_patched. A slot that already holds the replacement is left alone (and
+ * not counted), so calling this again after more objects were loaded
+ * rewrites only what is new. A slot in RELRO is left writable (see
  * got_patch.c). Returns the number of slots rewritten, or -1 when a slot
  * could not be made writable (the others are still patched) or the target's
  * relocations are not known here. Allocates nothing. */
-HL_WARN_UNUSED long hl_got_patch(hl_got_hook *hooks, size_t n_hooks, const char *const *skip,
-                                 size_t n_skip);
+HL_WARN_UNUSED long hl_got_patch(hl_got_hook *hooks, size_t n_hooks, hl_got_filter filter,
+                                 void *arg);
 
 #endif /* HL_GOT_PATCH_H */

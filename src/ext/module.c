@@ -24,6 +24,7 @@
 #include "stack_table.h"
 #include "term_watch.h"
 #include "timeline_thread.h"
+#include "track_api.h"
 #include "tracer.h"
 #include "tracing.h"
 
@@ -160,15 +161,18 @@ static PyObject *hlpy_get_tracer_memory(PyObject *module, PyObject *unused) {
 static PyObject *hlpy_get_tracer_counters(PyObject *module, PyObject *unused) {
     hlpy_tracer_counters c;
     hlpy_tracer_get_counters(&c);
+    hlpy_track_api_counts track;
+    hlpy_track_api_counts_get(&track);
     return Py_BuildValue(
-        "{sKsKsKsKsKsKsKsnsnsKsKsO}", "dropped", (unsigned long long)c.dropped, "unknown_stacks",
-        (unsigned long long)c.unknown_stacks, "stale_stacks", (unsigned long long)c.stale_stacks,
-        "gil_unsafe", (unsigned long long)c.gil_unsafe, "gil_timeouts",
-        (unsigned long long)c.gil_timeouts, "bad_stack_ids", (unsigned long long)c.bad_stack_ids,
-        "hooks_lost", (unsigned long long)hlpy_hooks_lost(), "stacks", (Py_ssize_t)c.stacks,
-        "live_blocks", (Py_ssize_t)c.live_blocks, "peaks_not_copied",
-        (unsigned long long)c.peaks_not_copied, "sample_rate", (unsigned long long)c.sample_rate,
-        "sums", c.sums ? Py_True : Py_False);
+        "{sKsKsKsKsKsKsKsnsnsKsKsOsKsi}", "dropped", (unsigned long long)c.dropped,
+        "unknown_stacks", (unsigned long long)c.unknown_stacks, "stale_stacks",
+        (unsigned long long)c.stale_stacks, "gil_unsafe", (unsigned long long)c.gil_unsafe,
+        "gil_timeouts", (unsigned long long)c.gil_timeouts, "bad_stack_ids",
+        (unsigned long long)c.bad_stack_ids, "hooks_lost", (unsigned long long)hlpy_hooks_lost(),
+        "stacks", (Py_ssize_t)c.stacks, "live_blocks", (Py_ssize_t)c.live_blocks,
+        "peaks_not_copied", (unsigned long long)c.peaks_not_copied, "sample_rate",
+        (unsigned long long)c.sample_rate, "sums", c.sums ? Py_True : Py_False, "track_api_slots",
+        (unsigned long long)track.slots, "track_api_failed", track.failed);
 }
 
 /* (frames, total_nframe) of the block holding obj, or None. */
@@ -279,7 +283,7 @@ static PyMethodDef hl_module_methods[] = {
     {"get_tracer_counters", hlpy_get_tracer_counters, METH_NOARGS,
      "get_tracer_counters() -> dict: dropped, unknown_stacks, stale_stacks, gil_unsafe, "
      "gil_timeouts, bad_stack_ids, hooks_lost, stacks, live_blocks, peaks_not_copied, sample_rate, "
-     "sums"},
+     "sums, track_api_slots, track_api_failed"},
     {"get_object_traceback", hlpy_get_object_traceback, METH_O,
      "get_object_traceback(obj) -> (frames, total_nframe) or None"},
     {"get_stack_traceback", hlpy_get_stack_traceback, METH_O,

@@ -201,11 +201,11 @@ static void hl__unqueue(hl_stack_request *request) {
 }
 
 /* Ask the servant for the stack of `tstate` and wait for the answer (see
- * hlpy_stack_servant_ask), unless the call came through another tool's RAW
- * hook (HLPY_ASK_UNSAFE). */
-static hlpy_ask_result hl__ask_servant(PyThreadState *tstate, hl_stack_id *id_out,
-                                       uint64_t *epoch_out) {
-    if (hlpy_hooks_raw_wrapped())
+ * hlpy_stack_servant_ask), unless the call came from a RAW hook and through
+ * another tool's (HLPY_ASK_UNSAFE). */
+static hlpy_ask_result hl__ask_servant(PyThreadState *tstate, int from_raw_hook,
+                                       hl_stack_id *id_out, uint64_t *epoch_out) {
+    if (from_raw_hook && hlpy_hooks_raw_wrapped())
         return HLPY_ASK_UNSAFE;
     hl_stack_request request = {.tstate = tstate, .state = HL_PENDING};
     struct timespec deadline;
@@ -242,10 +242,10 @@ static hlpy_ask_result hl__ask_servant(PyThreadState *tstate, hl_stack_id *id_ou
     return HLPY_ASK_ANSWERED;
 }
 
-hlpy_ask_result hlpy_stack_servant_ask(PyThreadState *tstate, uint64_t epoch, int nframe,
-                                       hl_stack_id *id_out, uint64_t *epoch_out) {
+hlpy_ask_result hlpy_stack_servant_ask(PyThreadState *tstate, int from_raw_hook, uint64_t epoch,
+                                       int nframe, hl_stack_id *id_out, uint64_t *epoch_out) {
     if (nframe < 1 || nframe > HLPY_STACK_CACHE_MAX_FRAMES)
-        return hl__ask_servant(tstate, id_out, epoch_out);
+        return hl__ask_servant(tstate, from_raw_hook, id_out, epoch_out);
     hl_frame_ref frames[HLPY_STACK_CACHE_MAX_FRAMES];
     uint16_t total = 0;
     int n = hlpy_cpython_capture_stack(tstate, frames, nframe, &total);
@@ -257,7 +257,7 @@ hlpy_ask_result hlpy_stack_servant_ask(PyThreadState *tstate, uint64_t epoch, in
         *epoch_out = epoch;
         return HLPY_ASK_ANSWERED;
     }
-    hlpy_ask_result result = hl__ask_servant(tstate, id_out, epoch_out);
+    hlpy_ask_result result = hl__ask_servant(tstate, from_raw_hook, id_out, epoch_out);
     if (result == HLPY_ASK_ANSWERED && *epoch_out == epoch) {
         /* The servant read the same frames, with the same limit (that of
          * this epoch's start). */

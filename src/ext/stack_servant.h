@@ -69,15 +69,18 @@ typedef enum hlpy_ask_result {
     HLPY_ASK_ANSWERED,   /* *id_out and *epoch_out are set */
     HLPY_ASK_FAILED,     /* the reader could not record the stack */
     HLPY_ASK_UNANSWERED, /* no servant runs, or no answer in time */
-    HLPY_ASK_UNSAFE,     /* not in the cache, and not asked: another tool's
-                          * RAW hook is on top of heaplens's and may have
-                          * called it under a lock of its own that the GIL's
-                          * holder waits for (the stdlib tracemalloc of 3.15
-                          * does): every ask would time out */
+    HLPY_ASK_UNSAFE,     /* not in the cache, and not asked: the caller is
+                          * heaplens's RAW hook, another tool's RAW hook is on
+                          * top of it and may have called it under a lock of
+                          * its own that the GIL's holder waits for (the
+                          * stdlib tracemalloc of 3.15 does): every ask
+                          * would time out */
 } hlpy_ask_result;
 
 /* The stack id of `tstate`, the calling thread's own state, which is not
- * attached on it: from the cache for stack epoch `epoch`, whose start keeps
+ * attached on it, for a block recorded by heaplens's RAW hook when
+ * from_raw_hook, else by another entry (PyTraceMalloc_Track, which no other
+ * tool's allocator calls): from the cache for stack epoch `epoch`, whose start keeps
  * `nframe` frames; else have the servant read it, waiting for the answer at
  * most HLPY_STACK_SERVANT_WAIT_MS (and starting the servant first when none
  * runs in this process: one that cannot be started leaves the ask
@@ -85,9 +88,9 @@ typedef enum hlpy_ask_result {
  * GIL, not while the interpreter finalizes; never waits for the GIL.
  * Nothing is stored unless the result is HLPY_ASK_ANSWERED; *epoch_out is
  * the epoch of the id, which the caller checks before recording it. */
-HL_WARN_UNUSED hlpy_ask_result hlpy_stack_servant_ask(PyThreadState *tstate, uint64_t epoch,
-                                                      int nframe, hl_stack_id *id_out,
-                                                      uint64_t *epoch_out);
+HL_WARN_UNUSED hlpy_ask_result hlpy_stack_servant_ask(PyThreadState *tstate, int from_raw_hook,
+                                                      uint64_t epoch, int nframe,
+                                                      hl_stack_id *id_out, uint64_t *epoch_out);
 
 /* Bytes of memory the stack cache holds. Any thread. */
 size_t hlpy_stack_servant_memory(void);

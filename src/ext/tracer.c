@@ -367,7 +367,8 @@ static int hl__raw_no_stack(_Atomic uint64_t *why, hl_stack_id *id_out, uint64_t
     return atomic_load(&T->tracing) ? 0 : -1;
 }
 
-/* The stack for a RAW allocation, and the stack epoch it belongs to.
+/* The stack for a RAW allocation (from_raw_hook) or a block an extension
+ * reported (not from_raw_hook), and the stack epoch it belongs to.
  *
  * Read here when this thread holds the main GIL with its own state. A thread
  * with a state of its own but none attached (it released the GIL) never
@@ -382,12 +383,12 @@ static int hl__raw_no_stack(_Atomic uint64_t *why, hl_stack_id *id_out, uint64_t
  * counted in gil_unsafe: one that may hold the GIL with no state (3.11's
  * Py_NewInterpreter), one that may hold CPython's lock on its interpreters
  * (PyInterpreterState_New while the GIL's holder waits for that lock: 3.12),
- * and one called through another tool's RAW hook (stack_servant.h). None of
- * it during shutdown.
+ * and a RAW block allocated through another tool's RAW hook
+ * (stack_servant.h). None of it during shutdown.
  *
  * Returns 0, or -1 when the stack table could not grow, or when tracing
  * stopped meanwhile. */
-static int hl__raw_stack(hl_stack_id *id_out, uint64_t *epoch_out) {
+static int hl__raw_stack(int from_raw_hook, hl_stack_id *id_out, uint64_t *epoch_out) {
     PyThreadState *current = hlpy_cpython_this_thread_tstate();
     PyThreadState *own = PyGILState_GetThisThreadState();
     if (current != NULL && current == own && hl__traced_interpreter(current)) {
@@ -402,7 +403,7 @@ static int hl__raw_stack(hl_stack_id *id_out, uint64_t *epoch_out) {
         return hl__raw_no_stack(&T->gil_unsafe, id_out, epoch_out);
     uint64_t epoch = atomic_load(&T->stack_epoch);
     int nframe = atomic_load(&T->nframe); /* this epoch's (see tracer_state.h) */
-    switch (hlpy_stack_servant_ask(own, epoch, nframe, id_out, epoch_out)) {
+    switch (hlpy_stack_servant_ask(own, from_raw_hook, epoch, nframe, id_out, epoch_out)) {
     case HLPY_ASK_ANSWERED:
         return 0;
     case HLPY_ASK_UNSAFE:
@@ -419,6 +420,14 @@ static int hl__raw_stack(hl_stack_id *id_out, uint64_t *epoch_out) {
 HL_INLINE int hl__raw_epoch_current(uint64_t epoch) {
     return atomic_load_explicit(&T->tracing, memory_order_relaxed) &&
            atomic_load_explicit(&T->stack_epoch, memory_order_relaxed) == epoch;
+}
+
+/* The bytes of the RAW and tracked blocks, for raw_bytes. Needs raw_lock. */
+static uint64_t hl__raw_side_bytes(void) {
+    uint64_t bytes = T->raw_blocks.total_bytes;
+    for (int i = 0; i < T->n_tracked_domains; i++)
+        bytes += T->tracked_blocks[i].total_bytes;
+    return bytes;
 }
 
 /* Record a RAW block under raw_lock (held by the caller), in the table and,
@@ -441,7 +450,7 @@ static void hl__raw_record_locked(void *ptr, uint64_t size, uint32_t stack_word)
         atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes, memory_order_relaxed);
         atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
     }
-    atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
+    atomic_store_explicit(&T->raw_bytes, hl__raw_side_bytes(), memory_order_relaxed);
 }
 
 void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
@@ -454,7 +463,7 @@ void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
     }
     hl_stack_id stack;
     uint64_t epoch;
-    if (hl__raw_stack(&stack, &epoch) == 0) {
+    if (hl__raw_stack(1, &stack, &epoch) == 0) {
         int recorded = 0;
         pthread_mutex_lock(&T->raw_lock);
         if (hl__raw_epoch_current(epoch)) {
@@ -490,7 +499,7 @@ int hlpy_tracer_raw_take(void *ptr, hlpy_raw_taken *taken) {
     pthread_mutex_lock(&T->raw_lock);
     if (atomic_load_explicit(&T->tracing, memory_order_relaxed) &&
         hl_live_table_remove(&T->raw_blocks, (uintptr_t)ptr, &size, &word)) {
-        atomic_store_explicit(&T->raw_bytes, T->raw_blocks.total_bytes, memory_order_relaxed);
+        atomic_store_explicit(&T->raw_bytes, hl__raw_side_bytes(), memory_order_relaxed);
         if (hlpy_sampling_on())
             hlpy_sampling_raw_filter_change(ptr, -1);
         if (hl__sums_on()) {
@@ -521,6 +530,118 @@ void hlpy_tracer_raw_put_back(void *ptr, const hlpy_raw_taken *taken) {
     else if (atomic_load_explicit(&T->tracing, memory_order_relaxed))
         atomic_fetch_add_explicit(&T->stale_stacks, 1, memory_order_relaxed);
     pthread_mutex_unlock(&T->raw_lock);
+}
+
+/* ---- blocks reported by extensions (PyTraceMalloc_Track) ---------------- */
+
+/* The table of tracemalloc domain `domain`, made when `create` and it has
+ * none yet; NULL when it has none (or no room is left for another domain,
+ * or no memory). Needs raw_lock. */
+static hl_live_table *hl__tracked_table(uint32_t domain, int create) {
+    for (int i = 0; i < T->n_tracked_domains; i++) {
+        if (T->tracked_domains[i] == domain)
+            return &T->tracked_blocks[i];
+    }
+    if (!create || T->n_tracked_domains == HLPY_TRACKED_DOMAINS)
+        return NULL;
+    hl_live_table *table = &T->tracked_blocks[T->n_tracked_domains];
+    if (hl_live_table_init(table, 1 << 6) < 0)
+        return NULL;
+    T->tracked_domains[T->n_tracked_domains++] = domain;
+    return table;
+}
+
+/* Record a tracked block under raw_lock, as hl__raw_record_locked does a RAW
+ * one (without the sampling filter, which only speeds up RAW frees). */
+static void hl__tracked_record_locked(uint32_t domain, uintptr_t ptr, uint64_t size,
+                                      uint32_t stack_word) {
+    int sums_on = hl__sums_on();
+    hl_live_table *table = hl__tracked_table(domain, 1);
+    int inserted = -1;
+    if (table != NULL &&
+        (!sums_on || hl_stack_sums_reserve(&T->raw_sums, HL_STACK_WORD_ID(stack_word) + 1) == 0))
+        inserted = hl_live_table_insert(table, ptr, size, stack_word);
+    if (inserted < 0) {
+        atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
+        return;
+    }
+    if (sums_on) {
+        if (inserted == 1)
+            hl__sums_change(&T->raw_sums, ptr, table->replaced_size, table->replaced_stack_word,
+                            -1);
+        hl__sums_change(&T->raw_sums, ptr, size, stack_word, +1);
+        atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes, memory_order_relaxed);
+        atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
+    }
+    atomic_store_explicit(&T->raw_bytes, hl__raw_side_bytes(), memory_order_relaxed);
+}
+
+void hlpy_tracer_tracked_alloc(uint32_t domain, uintptr_t ptr, size_t size) {
+    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
+        return;
+    int saved_errno = errno;
+    if (hlpy_sampling_on() && !hlpy_sampling_due(size)) {
+        /* Not sampled: a block this address stood for before is gone. */
+        (void)hlpy_tracer_tracked_free(domain, ptr);
+        errno = saved_errno;
+        return;
+    }
+    hl_stack_id stack;
+    uint64_t epoch;
+    if (hl__raw_stack(0, &stack, &epoch) == 0) {
+        int recorded = 0;
+        pthread_mutex_lock(&T->raw_lock);
+        if (hl__raw_epoch_current(epoch)) {
+            hl__tracked_record_locked(domain, ptr, size, HL_STACK_WORD(stack, HLPY_DOMAIN_RAW));
+            recorded = 1;
+        } else if (atomic_load_explicit(&T->tracing, memory_order_relaxed)) {
+            atomic_fetch_add_explicit(&T->stale_stacks, 1, memory_order_relaxed);
+        }
+        pthread_mutex_unlock(&T->raw_lock);
+        if (recorded) {
+            PyThreadState *current = hlpy_cpython_this_thread_tstate();
+            int gil_held = current != NULL && current == PyGILState_GetThisThreadState() &&
+                           hl__traced_interpreter(current);
+            if (hl__sums_on())
+                hl__sums_changed(gil_held);
+            else
+                hl__raise_peak(gil_held ? hl__traced_total() : hl__traced_total_any_thread());
+        }
+    } else if (atomic_load(&T->tracing)) {
+        atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
+    }
+    errno = saved_errno;
+}
+
+int hlpy_tracer_tracked_free(uint32_t domain, uintptr_t ptr) {
+    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
+        return 0;
+    int found = 0;
+    uint64_t size;
+    uint32_t word;
+    pthread_mutex_lock(&T->raw_lock);
+    hl_live_table *table = atomic_load_explicit(&T->tracing, memory_order_relaxed)
+                               ? hl__tracked_table(domain, 0)
+                               : NULL;
+    if (table != NULL && hl_live_table_remove(table, ptr, &size, &word)) {
+        atomic_store_explicit(&T->raw_bytes, hl__raw_side_bytes(), memory_order_relaxed);
+        if (hl__sums_on()) {
+            hl__sums_change(&T->raw_sums, ptr, size, word, -1);
+            atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
+        }
+        found = 1;
+    }
+    pthread_mutex_unlock(&T->raw_lock);
+    return found;
+}
+
+/* Free every tracked table. Needs raw_lock. */
+static void hl__tracked_destroy(void) {
+    for (int i = 0; i < T->n_tracked_domains; i++)
+        hl_live_table_destroy(&T->tracked_blocks[i]);
+    T->n_tracked_domains = 0;
 }
 
 /* ---- start, stop, clear ------------------------------------------------- */
@@ -588,6 +709,7 @@ int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums) {
     if (sample_rate != 0)
         hlpy_sampling_py_filter_reset(&T->py_blocks); /* the table is empty: a reset */
     pthread_mutex_lock(&T->raw_lock);
+    hl__tracked_destroy(); /* none: halt freed them */
     int raw_ok = hl_live_table_init(&T->raw_blocks, 1 << 6) == 0 &&
                  (!sums_on || hl_stack_sums_init(&T->raw_sums) == 0);
     atomic_store(&T->raw_bytes, 0);
@@ -641,6 +763,7 @@ void hlpy_tracer_halt(void) {
     atomic_store(&T->tracing, 0);
     atomic_fetch_add(&T->stack_epoch, 1);
     hl_live_table_destroy(&T->raw_blocks);
+    hl__tracked_destroy();
     hl_stack_sums_destroy(&T->raw_sums);
     atomic_store(&T->raw_bytes, 0);
     atomic_store(&T->raw_sums_bytes, 0);
@@ -663,6 +786,8 @@ int hlpy_tracer_clear(void) {
     pthread_mutex_lock(&T->raw_lock);
     atomic_fetch_add(&T->stack_epoch, 1); /* RAW hooks mid-capture drop theirs */
     (void)hl_live_table_clear(&T->raw_blocks);
+    for (int i = 0; i < T->n_tracked_domains; i++)
+        (void)hl_live_table_clear(&T->tracked_blocks[i]);
     if (hlpy_sampling_on())
         hlpy_sampling_raw_filter_clear();
     atomic_store(&T->raw_bytes, 0);
@@ -751,6 +876,8 @@ size_t hlpy_tracer_live_blocks(void) {
         return 0;
     pthread_mutex_lock(&T->raw_lock);
     size_t n = T->py_blocks.count + T->raw_blocks.count;
+    for (int i = 0; i < T->n_tracked_domains; i++)
+        n += T->tracked_blocks[i].count;
     pthread_mutex_unlock(&T->raw_lock);
     return n;
 }
@@ -762,6 +889,8 @@ size_t hlpy_tracer_memory(void) {
                    (size_t)hl__nframe() * sizeof(hl_frame_ref) + hl_stack_sums_memory(&T->py_sums);
     pthread_mutex_lock(&T->raw_lock);
     bytes += hl_live_table_memory(&T->raw_blocks) + hl_stack_sums_memory(&T->raw_sums);
+    for (int i = 0; i < T->n_tracked_domains; i++)
+        bytes += hl_live_table_memory(&T->tracked_blocks[i]);
     pthread_mutex_unlock(&T->raw_lock);
     return bytes + hlpy_stack_servant_memory();
 }
@@ -856,10 +985,10 @@ void hlpy_tracer_count_bad_stack_ids(uint64_t n) {
 }
 
 /* Append every block of `table` to traces[n...] (which has room) and return
- * the new count. Domain 0 is tracemalloc's domain for Python's allocators.
+ * the new count, in tracemalloc domain `domain` (0 for Python's allocators).
  * When the tracer samples, counts (with the same room) receives the blocks
  * each recorded block stands for, and the size is weighted likewise. */
-static uint64_t hl__copy_table(const hl_live_table *table, hl_trace_record *traces,
+static uint64_t hl__copy_table(const hl_live_table *table, uint32_t domain, hl_trace_record *traces,
                                uint64_t *counts, uint64_t n) {
     hl_live_iter iter = {0, 0};
     uintptr_t addr;
@@ -868,7 +997,7 @@ static uint64_t hl__copy_table(const hl_live_table *table, hl_trace_record *trac
     while (hl_live_table_next(table, &iter, &addr, &size, &word)) {
         traces[n].size = size;
         traces[n].stack = HL_STACK_WORD_ID(word);
-        traces[n].domain = 0;
+        traces[n].domain = domain;
         if (counts != NULL)
             hlpy_sampling_weigh(size, addr, &traces[n].size, &counts[n]);
         n++;
@@ -884,12 +1013,14 @@ int hlpy_tracer_copy_traces(hl_snapshot_data *out) {
         (weighted && (out->trace_counts = malloc(capacity * sizeof(uint64_t))) == NULL))
         return -1;
     uint64_t n = 0;
-    n = hl__copy_table(&T->py_blocks, out->traces, out->trace_counts, n);
+    n = hl__copy_table(&T->py_blocks, 0, out->traces, out->trace_counts, n);
 
     pthread_mutex_lock(&T->raw_lock);
-    const hl_live_table *table = &T->raw_blocks;
-    if (n + table->count > capacity) {
-        capacity = n + table->count;
+    size_t raw_side = T->raw_blocks.count;
+    for (int i = 0; i < T->n_tracked_domains; i++)
+        raw_side += T->tracked_blocks[i].count;
+    if (n + raw_side > capacity) {
+        capacity = n + raw_side;
         hl_trace_record *bigger = realloc(out->traces, capacity * sizeof(hl_trace_record));
         if (bigger != NULL)
             out->traces = bigger;
@@ -903,7 +1034,10 @@ int hlpy_tracer_copy_traces(hl_snapshot_data *out) {
             return -1;
         }
     }
-    n = hl__copy_table(table, out->traces, out->trace_counts, n);
+    n = hl__copy_table(&T->raw_blocks, 0, out->traces, out->trace_counts, n);
+    for (int i = 0; i < T->n_tracked_domains; i++)
+        n = hl__copy_table(&T->tracked_blocks[i], T->tracked_domains[i], out->traces,
+                           out->trace_counts, n);
     pthread_mutex_unlock(&T->raw_lock);
     out->n_traces = n;
     return 0;

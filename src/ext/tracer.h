@@ -105,9 +105,9 @@ const hl_stack_table *hlpy_tracer_stack_table(void);
  * tracer bug, reported in the counters). Any thread. */
 void hlpy_tracer_count_bad_stack_ids(uint64_t n);
 
-/* Copy every traced block, MEM and OBJ then RAW, into out->traces (domain
- * 0, interned stack ids) and out->n_traces; when sampling, also
- * out->trace_counts with the blocks each stands for, and sizes weighted
+/* Copy every traced block, MEM and OBJ then RAW (domain 0), then the blocks
+ * extensions reported (their own domains), into out->traces (interned stack ids) and out->n_traces;
+ * when sampling, also out->trace_counts with the blocks each stands for, and sizes weighted
  * likewise (hlpy_sampling_weigh). The arrays are malloc'd and owned by
  * `out` (hl_snapshot_data_clear frees them). Returns 0, or -1 when memory
  * ran out (no exception; what was allocated is left in `out` for that
@@ -209,6 +209,17 @@ void hlpy_tracer_py_alloc(void *ptr, size_t size, hlpy_alloc_domain domain);
 void hlpy_tracer_py_free(void *ptr);
 void hlpy_tracer_raw_alloc(void *ptr, size_t size);
 void hlpy_tracer_raw_free(void *ptr);
+
+/* A block an extension reported with PyTraceMalloc_Track(domain, ptr, size)
+ * (track_api.c), recorded in tracemalloc domain `domain` with the current
+ * stack, as a RAW block is: any thread, with the GIL or without; replaces
+ * what was recorded at (domain, ptr). Never fails: what cannot be recorded
+ * is counted in `dropped` (so is a ninth domain). errno is preserved. */
+void hlpy_tracer_tracked_alloc(uint32_t domain, uintptr_t ptr, size_t size);
+
+/* PyTraceMalloc_Untrack(domain, ptr): forget the block. Returns 1 when it
+ * was traced, else 0. Any thread. */
+int hlpy_tracer_tracked_free(uint32_t domain, uintptr_t ptr);
 
 /* The interpreter created `obj` (hooks.c, where the version can say so):
  * when its memory block is traced and was not recorded just before, move the

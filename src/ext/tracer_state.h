@@ -20,6 +20,7 @@
 
 #define HLPY_RECENT_STACKS_LOG2 8
 #define HLPY_RECENT_STACKS (1 << HLPY_RECENT_STACKS_LOG2)
+#define HLPY_TRACKED_DOMAINS 8
 
 typedef struct hlpy_tracer {
     /* 1 while tracing. Written with the GIL and raw_lock both held, so a RAW
@@ -64,7 +65,14 @@ typedef struct hlpy_tracer {
     /* Protected by raw_lock. */
     pthread_mutex_t raw_lock;
     hl_live_table raw_blocks;
-    hl_stack_sums raw_sums; /* RAW blocks, in sums mode */
+    hl_stack_sums raw_sums; /* RAW and tracked blocks, in sums mode */
+    /* Blocks that extensions report with PyTraceMalloc_Track (NumPy's array
+     * data: track_api.h), one table per tracemalloc domain in the order the
+     * domains were first seen, each made on first use. A block of a domain
+     * past the last table is counted in `dropped`. */
+    uint32_t tracked_domains[HLPY_TRACKED_DOMAINS];
+    hl_live_table tracked_blocks[HLPY_TRACKED_DOMAINS];
+    int n_tracked_domains;
 
     /* The settings of the current start: written by start() (GIL held)
      * before `tracing` is set, read by any thread, hence atomics (relaxed:
@@ -81,7 +89,8 @@ typedef struct hlpy_tracer {
     _Atomic uint64_t traced_now;       /* the traced total (sums mode), for the timeline */
     _Atomic uint64_t traced_high;      /* highest total since the timeline last looked */
     _Atomic uint64_t peaks_not_copied; /* new highs reached without the GIL: not copied */
-    _Atomic uint64_t raw_bytes;        /* mirrors raw_blocks.total_bytes */
+    _Atomic uint64_t raw_bytes;        /* mirrors the total_bytes of raw_blocks and of
+                                          every tracked_blocks table */
     _Atomic uint64_t peak_bytes;       /* highest traced total seen */
     _Atomic uint64_t dropped;          /* blocks not recorded: a table could not grow */
     _Atomic uint64_t unknown_stacks;   /* RAW blocks recorded without frames */

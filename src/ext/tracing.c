@@ -9,6 +9,7 @@
 #include "tracing.h"
 
 #include "hooks.h"
+#include "track_api.h"
 #include "tracer.h"
 
 int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums) {
@@ -17,6 +18,12 @@ int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums) {
     if (hlpy_tracer_prepare(nframe, sample_rate, sums) < 0)
         return -1;
     hlpy_hooks_install(HLPY_HOOK_USER_TRACER);
+    /* Blocks extensions report (NumPy's arrays): from the first start on,
+     * for good. A slot that could not be patched is counted
+     * (get_tracer_counters: track_api_failed); tracing goes on. */
+    if (hlpy_track_api_install() < 0) {
+        /* counted */
+    }
     /* Exact tracing follows objects made in reused blocks, as tracemalloc
      * does; sampling does not: the callback on every object created and
      * destroyed was its whole cost on 3.14 (a float loop: 1.04x without it,
