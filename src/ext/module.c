@@ -24,16 +24,17 @@
 #include "stack_table.h"
 #include "term_watch.h"
 #include "timeline_thread.h"
-#include "track_api.h"
+#include "native_hooks.h"
+#include "redirect.h"
 #include "tracer.h"
 #include "tracing.h"
 
 static PyObject *hlpy_start(PyObject *module, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"nframe", "sample_rate", "sums", NULL};
-    int nframe = 1, sums = 0;
+    static char *keywords[] = {"nframe", "sample_rate", "sums", "native", NULL};
+    int nframe = 1, sums = 0, native = 0;
     long long sample_rate = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i$Lp:start", keywords, &nframe, &sample_rate,
-                                     &sums))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i$Lpp:start", keywords, &nframe, &sample_rate,
+                                     &sums, &native))
         return NULL;
     if (nframe < 1 || nframe > HL_MAX_NFRAME) {
         PyErr_Format(PyExc_ValueError, "the number of frames must be in range [1; %d]",
@@ -49,12 +50,13 @@ static PyObject *hlpy_start(PyObject *module, PyObject *args, PyObject *kwargs) 
     if (hlpy_hooks_check() < 0)
         return NULL;
     if (hlpy_tracer_is_tracing() &&
-        (hlpy_tracer_sample_rate() != (uint64_t)sample_rate || (sums && !hlpy_tracer_sums_on()))) {
+        (hlpy_tracer_sample_rate() != (uint64_t)sample_rate || (sums && !hlpy_tracer_sums_on()) ||
+         (native && !hlpy_native_hooks_recording()))) {
         PyErr_SetString(PyExc_RuntimeError,
                         "heaplens is already tracing with other settings: stop() it first");
         return NULL;
     }
-    if (hlpy_tracing_start(nframe, (uint64_t)sample_rate, sums) < 0)
+    if (hlpy_tracing_start(nframe, (uint64_t)sample_rate, sums, native) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -161,8 +163,9 @@ static PyObject *hlpy_get_tracer_memory(PyObject *module, PyObject *unused) {
 static PyObject *hlpy_get_tracer_counters(PyObject *module, PyObject *unused) {
     hlpy_tracer_counters c;
     hlpy_tracer_get_counters(&c);
-    hlpy_track_api_counts track;
-    hlpy_track_api_counts_get(&track);
+    uint64_t redirected_slots;
+    int redirect_failed;
+    hlpy_redirect_counts(&redirected_slots, &redirect_failed);
     return Py_BuildValue(
         "{sKsKsKsKsKsKsKsnsnsKsKsOsKsi}", "dropped", (unsigned long long)c.dropped,
         "unknown_stacks", (unsigned long long)c.unknown_stacks, "stale_stacks",
@@ -171,8 +174,8 @@ static PyObject *hlpy_get_tracer_counters(PyObject *module, PyObject *unused) {
         (unsigned long long)c.bad_stack_ids, "hooks_lost", (unsigned long long)hlpy_hooks_lost(),
         "stacks", (Py_ssize_t)c.stacks, "live_blocks", (Py_ssize_t)c.live_blocks,
         "peaks_not_copied", (unsigned long long)c.peaks_not_copied, "sample_rate",
-        (unsigned long long)c.sample_rate, "sums", c.sums ? Py_True : Py_False, "track_api_slots",
-        (unsigned long long)track.slots, "track_api_failed", track.failed);
+        (unsigned long long)c.sample_rate, "sums", c.sums ? Py_True : Py_False, "redirected_slots",
+        (unsigned long long)redirected_slots, "redirect_failed", redirect_failed);
 }
 
 /* (frames, total_nframe) of the block holding obj, or None. */
@@ -244,7 +247,8 @@ static PyObject *hlpy_module_type_layout(PyObject *module, PyObject *type) {
 
 static PyMethodDef hl_module_methods[] = {
     {"start", (PyCFunction)(void (*)(void))hlpy_start, METH_VARARGS | METH_KEYWORDS,
-     "start(nframe=1, *, sample_rate=0, sums=False): start tracing Python allocations"},
+     "start(nframe=1, *, sample_rate=0, sums=False, native=False): start tracing Python "
+     "allocations (and native ones)"},
     {"take_sums_snapshot", hlpy_take_sums_snapshot, METH_O,
      "take_sums_snapshot(at_peak) -> Snapshot by stack, now or at the peak (needs sums)"},
     {"write_capture", hlpy_write_capture, METH_VARARGS,
@@ -283,7 +287,7 @@ static PyMethodDef hl_module_methods[] = {
     {"get_tracer_counters", hlpy_get_tracer_counters, METH_NOARGS,
      "get_tracer_counters() -> dict: dropped, unknown_stacks, stale_stacks, gil_unsafe, "
      "gil_timeouts, bad_stack_ids, hooks_lost, stacks, live_blocks, peaks_not_copied, sample_rate, "
-     "sums, track_api_slots, track_api_failed"},
+     "sums, redirected_slots, redirect_failed"},
     {"get_object_traceback", hlpy_get_object_traceback, METH_O,
      "get_object_traceback(obj) -> (frames, total_nframe) or None"},
     {"get_stack_traceback", hlpy_get_stack_traceback, METH_O,
@@ -399,6 +403,7 @@ static int hlpy_module_exec(PyObject *module) {
         return -1;
     if (PyModule_AddStringConstant(module, "BUILT_FOR_PYTHON", hlpy_cpython_built_version()) < 0 ||
         PyModule_AddIntConstant(module, "MAX_NFRAME", HL_MAX_NFRAME) < 0 ||
+        PyModule_AddIntConstant(module, "NATIVE_DOMAIN", HLPY_NATIVE_DOMAIN) < 0 ||
         PyModule_AddIntConstant(module, "GC_RECENT", HLPY_GC_RECENT) < 0 ||
         PyModule_AddIntConstant(module, "GC_GARBAGE_KEPT", HLPY_GC_GARBAGE_KEPT) < 0)
         return -1;

@@ -551,11 +551,40 @@ static hl_live_table *hl__tracked_table(uint32_t domain, int create) {
     return table;
 }
 
+/* Take the block at ptr out of domain's table: 1 (and *taken filled, when
+ * not NULL) when it was there, else 0. Needs raw_lock and tracing. */
+static int hl__tracked_take_locked(uint32_t domain, uintptr_t ptr, hlpy_raw_taken *taken) {
+    uint64_t size;
+    uint32_t word;
+    hl_live_table *table = hl__tracked_table(domain, 0);
+    if (table == NULL || !hl_live_table_remove(table, ptr, &size, &word))
+        return 0;
+    atomic_store_explicit(&T->raw_bytes, hl__raw_side_bytes(), memory_order_relaxed);
+    if (domain == HLPY_NATIVE_DOMAIN && hlpy_sampling_on())
+        hlpy_sampling_raw_filter_change((const void *)ptr, -1);
+    if (hl__sums_on()) {
+        hl__sums_change(&T->raw_sums, ptr, size, word, -1);
+        atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes, memory_order_relaxed);
+        atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
+    }
+    if (taken != NULL) {
+        taken->size = size;
+        taken->stack_word = word;
+        taken->stack_epoch = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
+    }
+    return 1;
+}
+
 /* Record a tracked block under raw_lock, as hl__raw_record_locked does a RAW
  * one (without the sampling filter, which only speeds up RAW frees). */
 static void hl__tracked_record_locked(uint32_t domain, uintptr_t ptr, uint64_t size,
                                       uint32_t stack_word) {
     int sums_on = hl__sums_on();
+    if (domain != HLPY_NATIVE_DOMAIN && hl__tracked_table(HLPY_NATIVE_DOMAIN, 0) != NULL) {
+        /* An extension reports a block that native tracing recorded from its
+         * malloc (NumPy does both): counted once, in the reported domain. */
+        hl__tracked_take_locked(HLPY_NATIVE_DOMAIN, ptr, NULL);
+    }
     hl_live_table *table = hl__tracked_table(domain, 1);
     int inserted = -1;
     if (table != NULL &&
@@ -565,6 +594,8 @@ static void hl__tracked_record_locked(uint32_t domain, uintptr_t ptr, uint64_t s
         atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
         return;
     }
+    if (domain == HLPY_NATIVE_DOMAIN && inserted == 0 && hlpy_sampling_on())
+        hlpy_sampling_raw_filter_change((const void *)ptr, +1);
     if (sums_on) {
         if (inserted == 1)
             hl__sums_change(&T->raw_sums, ptr, table->replaced_size, table->replaced_stack_word,
@@ -581,8 +612,10 @@ void hlpy_tracer_tracked_alloc(uint32_t domain, uintptr_t ptr, size_t size) {
         return;
     int saved_errno = errno;
     if (hlpy_sampling_on() && !hlpy_sampling_due(size)) {
-        /* Not sampled: a block this address stood for before is gone. */
-        (void)hlpy_tracer_tracked_free(domain, ptr);
+        /* Not sampled: a block this address stood for before is gone (a
+         * native block's address was freed first, which removed it). */
+        if (domain != HLPY_NATIVE_DOMAIN)
+            (void)hlpy_tracer_tracked_free(domain, ptr);
         errno = saved_errno;
         return;
     }
@@ -613,28 +646,27 @@ void hlpy_tracer_tracked_alloc(uint32_t domain, uintptr_t ptr, size_t size) {
     errno = saved_errno;
 }
 
-int hlpy_tracer_tracked_free(uint32_t domain, uintptr_t ptr) {
+int hlpy_tracer_tracked_take(uint32_t domain, uintptr_t ptr, hlpy_raw_taken *taken) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return 0;
-    int found = 0;
-    uint64_t size;
-    uint32_t word;
     pthread_mutex_lock(&T->raw_lock);
-    hl_live_table *table = atomic_load_explicit(&T->tracing, memory_order_relaxed)
-                               ? hl__tracked_table(domain, 0)
-                               : NULL;
-    if (table != NULL && hl_live_table_remove(table, ptr, &size, &word)) {
-        atomic_store_explicit(&T->raw_bytes, hl__raw_side_bytes(), memory_order_relaxed);
-        if (hl__sums_on()) {
-            hl__sums_change(&T->raw_sums, ptr, size, word, -1);
-            atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes,
-                                  memory_order_relaxed);
-            atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
-        }
-        found = 1;
-    }
+    int found = atomic_load_explicit(&T->tracing, memory_order_relaxed) &&
+                hl__tracked_take_locked(domain, ptr, taken);
     pthread_mutex_unlock(&T->raw_lock);
     return found;
+}
+
+int hlpy_tracer_tracked_free(uint32_t domain, uintptr_t ptr) {
+    return hlpy_tracer_tracked_take(domain, ptr, NULL);
+}
+
+void hlpy_tracer_tracked_put_back(uint32_t domain, uintptr_t ptr, const hlpy_raw_taken *taken) {
+    pthread_mutex_lock(&T->raw_lock);
+    if (hl__raw_epoch_current(taken->stack_epoch))
+        hl__tracked_record_locked(domain, ptr, taken->size, taken->stack_word);
+    else if (atomic_load_explicit(&T->tracing, memory_order_relaxed))
+        atomic_fetch_add_explicit(&T->stale_stacks, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&T->raw_lock);
 }
 
 /* Free every tracked table. Needs raw_lock. */

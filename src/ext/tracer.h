@@ -221,6 +221,19 @@ void hlpy_tracer_tracked_alloc(uint32_t domain, uintptr_t ptr, size_t size);
  * was traced, else 0. Any thread. */
 int hlpy_tracer_tracked_free(uint32_t domain, uintptr_t ptr);
 
+/* The tracemalloc domain of native blocks (malloc, mmap ... of extensions:
+ * native_hooks.h): "HLN". A block reported in another domain at an address
+ * recorded here is moved there (counted once). */
+#define HLPY_NATIVE_DOMAIN 4738126u
+
+/* Like hlpy_tracer_raw_take and hlpy_tracer_raw_put_back, for a tracked
+ * block (a native realloc that fails, a munmap of part of a mapping: the
+ * caller may change taken->size before putting back at another address). */
+struct hlpy_raw_taken;
+int hlpy_tracer_tracked_take(uint32_t domain, uintptr_t ptr, struct hlpy_raw_taken *taken);
+void hlpy_tracer_tracked_put_back(uint32_t domain, uintptr_t ptr,
+                                  const struct hlpy_raw_taken *taken);
+
 /* The interpreter created `obj` (hooks.c, where the version can say so):
  * when its memory block is traced and was not recorded just before, move the
  * block's trace to the current stack, as CPython's tracemalloc does, so that

@@ -9,10 +9,11 @@
 #include "tracing.h"
 
 #include "hooks.h"
+#include "native_hooks.h"
 #include "track_api.h"
 #include "tracer.h"
 
-int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums) {
+int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums, int native) {
     if (hlpy_tracer_is_tracing())
         return 0;
     if (hlpy_tracer_prepare(nframe, sample_rate, sums) < 0)
@@ -20,7 +21,7 @@ int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums) {
     hlpy_hooks_install(HLPY_HOOK_USER_TRACER);
     /* Blocks extensions report (NumPy's arrays): from the first start on,
      * for good. A slot that could not be patched is counted
-     * (get_tracer_counters: track_api_failed); tracing goes on. */
+     * (get_tracer_counters: redirect_failed); tracing goes on. */
     if (hlpy_track_api_install() < 0) {
         /* counted */
     }
@@ -32,12 +33,16 @@ int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums) {
     if (sample_rate == 0)
         hlpy_hooks_watch_new_objects();
     hlpy_tracer_begin();
+    if (native && hlpy_native_hooks_on() < 0) {
+        /* counted (get_tracer_counters: redirect_failed); the rest is traced */
+    }
     return 0;
 }
 
 void hlpy_tracing_stop(void) {
     if (!hlpy_tracer_is_tracing())
         return;
+    hlpy_native_hooks_off();
     hlpy_tracer_halt();
     hlpy_hooks_uninstall(HLPY_HOOK_USER_TRACER);
     hlpy_hooks_unwatch_new_objects();

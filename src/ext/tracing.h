@@ -13,11 +13,12 @@
 #include "hl_common.h"
 
 /* Start tracing with traceback limit nframe (1..65535, checked by the caller),
- * keeping per-stack sums when `sums` is non-zero, and recording one block per
- * `sample_rate` bytes on average when sample_rate > 0 (which implies sums).
+ * keeping per-stack sums when `sums` is non-zero, recording one block per
+ * `sample_rate` bytes on average when sample_rate > 0 (which implies sums),
+ * and native memory too when `native` (native_hooks.h).
  * Does nothing when already tracing. Returns 0, or -1 with an exception set
  * (nothing is then hooked for the tracer). Needs the GIL. */
-HL_WARN_UNUSED int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums);
+HL_WARN_UNUSED int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums, int native);
 
 /* Stop tracing, unhook the allocators where possible, and free every trace,
  * stack and code reference the tracer held. Does nothing when not tracing.

@@ -6,11 +6,10 @@
  * this way (domain 389047). The functions are CPython's and feed only the
  * stdlib's tracemalloc, so heaplens redirects the calls: each loaded object's
  * GOT slots for the two functions are rewritten to heaplens's wrappers
- * (src/core/got_patch.h), which record the block in the tracer
+ * (redirect.h), which record the block in the tracer
  * (hlpy_tracer_tracked_alloc) and then call CPython's function, so that the
  * stdlib's tracemalloc, when it traces too, still sees every block. Objects
- * loaded later are patched as they load: the calls to dlopen are redirected
- * the same way, and the wrapper patches what the load added.
+ * loaded later are patched as they load (redirect.h).
  *
  * docs/native.md explains the choice and its limits: a call from inside
  * CPython's own object, or through a function pointer taken before the
@@ -26,19 +25,8 @@
 
 /* Redirect the calls of every loaded object, and of those loaded from now
  * on. Idempotent: the first call patches; later ones return at once. Any
- * thread; the first call needs the GIL (it reads CPython's functions).
- * Returns 0, or -1 when some slot could not be patched (the rest are; the
- * caller may warn). */
+ * thread. Returns 0, or -1 when some slot could not be patched (the rest
+ * are; counted in hlpy_redirect_counts). */
 HL_WARN_UNUSED int hlpy_track_api_install(void);
-
-/* What the redirection did, for get_tracer_counters(): slots rewritten so
- * far, objects looked at, and whether any patch failed. Any thread. */
-typedef struct hlpy_track_api_counts {
-    uint64_t slots;
-    uint64_t objects;
-    int failed;
-} hlpy_track_api_counts;
-
-void hlpy_track_api_counts_get(hlpy_track_api_counts *out);
 
 #endif /* HLPY_TRACK_API_H */

@@ -107,7 +107,11 @@ def __getattr__(name: str) -> object:
     return getattr(importlib.import_module(module_name), name)
 
 
+# The tracemalloc domain of native blocks (start(native=True)): "HLN".
+NATIVE_DOMAIN: int = _core.NATIVE_DOMAIN
+
 __all__ = [
+    "NATIVE_DOMAIN",
     "Capture",
     "Census",
     "CensusRow",
@@ -157,18 +161,25 @@ __all__ = [
 ]
 
 
-def start(nframe: int = 1, *, sample_rate: int = 0) -> None:
+def start(nframe: int = 1, *, sample_rate: int = 0, native: bool = False) -> None:
     """Start tracing, keeping up to nframe (1..65535) frames per allocation.
 
     sample_rate=BYTES records about one allocation per BYTES allocated
     (Poisson sampling by bytes) and scales what it records up: sizes and
     counts become estimates, at a fraction of the cost.
+
+    native=True also traces native memory: what extensions and the libraries
+    they use allocate with malloc and the rest, or map anonymously, in the
+    domain heaplens.NATIVE_DOMAIN, at the Python line that was running
+    (docs/native.md). Blocks that extensions report with PyTraceMalloc_Track
+    (NumPy's arrays) are traced either way, in their own domains.
     """
 
     _args.count("start", "nframe", nframe, minimum=1, maximum=_core.MAX_NFRAME)
     # The tracer's own limit (1 TiB): past it the C parser would overflow first.
     _args.count("start", "sample_rate", sample_rate, maximum=1 << 40)
-    _core.start(nframe, sample_rate=sample_rate)
+    _args.instance("start", "native", native, bool, "a bool")
+    _core.start(nframe, sample_rate=sample_rate, native=native)
 
 
 def stop() -> None:
@@ -190,7 +201,7 @@ def get_tracer_counters() -> dict[str, int]:
     """The tracer's health: {'dropped', 'unknown_stacks', 'stale_stacks',
     'gil_unsafe', 'gil_timeouts', 'bad_stack_ids', 'hooks_lost', 'stacks',
     'live_blocks', 'peaks_not_copied', 'sample_rate', 'sums',
-    'track_api_slots', 'track_api_failed'}.
+    'redirected_slots', 'redirect_failed'}.
 
     'dropped' counts blocks the tracer could not record (out of memory);
     'unknown_stacks' counts blocks recorded without Python frames: 'gil_unsafe'
@@ -204,9 +215,10 @@ def get_tracer_counters() -> dict[str, int]:
     allocator hooks away and heaplens put them back;
     'peaks_not_copied' counts new highs reached by a thread without the GIL,
     when the per-stack copy at the peak could not be taken;
-    'track_api_slots' counts the call sites of extensions redirected so that
-    the blocks they report with PyTraceMalloc_Track (NumPy's arrays) are
-    traced, and 'track_api_failed' is 1 when one could not be (docs/native.md).
+    'redirected_slots' counts the call sites of loaded objects redirected to
+    heaplens (PyTraceMalloc_Track for NumPy's arrays; malloc and the rest with
+    native=True), and 'redirect_failed' is 1 when one could not be
+    (docs/native.md).
     """
     return _core.get_tracer_counters()
 

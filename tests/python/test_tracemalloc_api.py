@@ -164,11 +164,11 @@ def test_get_tracer_counters():
         "peaks_not_copied",
         "sample_rate",
         "sums",
-        "track_api_slots",
-        "track_api_failed",
+        "redirected_slots",
+        "redirect_failed",
     }
     assert counters["sample_rate"] == 0 and counters["sums"] is False
-    assert counters["track_api_failed"] == 0
+    assert counters["redirect_failed"] == 0
     assert counters["live_blocks"] > 0 and counters["stacks"] > 0
     assert counters["dropped"] == 0
     del thing

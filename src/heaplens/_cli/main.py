@@ -115,6 +115,12 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "figures up; much faster, sizes become estimates (default: record every allocation)",
     )
     run.add_argument(
+        "--native",
+        action="store_true",
+        help="trace native memory too: what extensions and the libraries they use allocate "
+        "with malloc or map anonymously, at the Python line that was running (docs/native.md)",
+    )
+    run.add_argument(
         "--interval",
         type=_interval,
         default=10.0,
@@ -264,6 +270,7 @@ def _run(run_parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             output=args.output,
             nframe=args.nframe,
             sample_rate=args.sample_rate,
+            native=args.native,
             interval=args.interval / 1000.0,
             quiet=args.quiet,
         )

@@ -40,10 +40,16 @@ class Recorder:
     returns the Capture (once; later calls return the same one)."""
 
     def __init__(
-        self, nframe: int = 64, sample_rate: int = 0, interval: float = 0.01, command: str = ""
+        self,
+        nframe: int = 64,
+        sample_rate: int = 0,
+        interval: float = 0.01,
+        command: str = "",
+        native: bool = False,
     ) -> None:
         self.nframe = nframe
         self.sample_rate = sample_rate
+        self.native = native
         self.interval = interval
         self.command = command
         self.capture: Capture | None = None
@@ -60,7 +66,7 @@ class Recorder:
         # The clock is read before tracing starts: the objects it returns are
         # the recorder's, and would otherwise stay in the capture to the end.
         self._mark_start()
-        _core.start(self.nframe, sample_rate=self.sample_rate, sums=True)
+        _core.start(self.nframe, sample_rate=self.sample_rate, sums=True, native=self.native)
         try:
             _core.timeline_start(int(self.interval * 1e9))
         except BaseException:
@@ -134,6 +140,7 @@ class Recorder:
             "exit_code": str(exit_code),
             "nframe": str(self.nframe),
             "sample_rate": str(self.sample_rate),
+            "native": "1" if self.native else "0",
             "interval_ms": f"{self.interval * 1000:g}",
             "peak_traced": str(peak_traced),
             "dropped": str(counters["dropped"]),

@@ -1,0 +1,101 @@
+/* native_calls.c - a library that allocates with libc directly, as pandas,
+ * Pillow or a C++ extension does, for the tests of native tracing
+ * (src/ext/native_hooks.c). Loaded with ctypes (see __init__.py); each
+ * function does one thing and returns what libc returned.
+ *
+ *   nc_malloc(size), nc_calloc(count, size), nc_realloc(ptr, size),
+ *   nc_free(ptr), nc_posix_memalign(alignment, size) (NULL on failure),
+ *   nc_aligned_alloc(alignment, size), nc_memalign(alignment, size),
+ *   nc_valloc(size), nc_pvalloc(size)
+ *   nc_mmap_anonymous(size), nc_mmap_file(fd, size), nc_munmap(ptr, size),
+ *   nc_mremap(ptr, old_size, new_size) (may move)
+ *   nc_malloc_in_thread(size): nc_malloc on a new pthread that Python does
+ *       not know; returns the block.
+ *   nc_touch(ptr, size): write every page (so that RSS counts them).
+ */
+#define _GNU_SOURCE
+#include <malloc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+void *nc_malloc(size_t size) {
+    return malloc(size);
+}
+
+void *nc_calloc(size_t count, size_t size) {
+    return calloc(count, size);
+}
+
+void *nc_realloc(void *ptr, size_t size) {
+    return realloc(ptr, size);
+}
+
+void nc_free(void *ptr) {
+    free(ptr);
+}
+
+void *nc_posix_memalign(size_t alignment, size_t size) {
+    void *ptr = NULL;
+    return posix_memalign(&ptr, alignment, size) == 0 ? ptr : NULL;
+}
+
+void *nc_aligned_alloc(size_t alignment, size_t size) {
+    return aligned_alloc(alignment, size);
+}
+
+void *nc_memalign(size_t alignment, size_t size) {
+    return memalign(alignment, size);
+}
+
+void *nc_valloc(size_t size) {
+    return valloc(size);
+}
+
+void *nc_pvalloc(size_t size) {
+    return pvalloc(size);
+}
+
+void *nc_mmap_anonymous(size_t size) {
+    void *ptr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return ptr == MAP_FAILED ? NULL : ptr;
+}
+
+void *nc_mmap_file(int fd, size_t size) {
+    void *ptr = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    return ptr == MAP_FAILED ? NULL : ptr;
+}
+
+int nc_munmap(void *ptr, size_t size) {
+    return munmap(ptr, size);
+}
+
+void *nc_mremap(void *ptr, size_t old_size, size_t new_size) {
+    void *moved = mremap(ptr, old_size, new_size, MREMAP_MAYMOVE);
+    return moved == MAP_FAILED ? NULL : moved;
+}
+
+typedef struct request {
+    size_t size;
+    void *result;
+} request;
+
+static void *malloc_thread(void *arg) {
+    request *r = arg;
+    r->result = nc_malloc(r->size);
+    return NULL;
+}
+
+void *nc_malloc_in_thread(size_t size) {
+    request r = {size, NULL};
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, malloc_thread, &r) != 0)
+        return NULL;
+    pthread_join(thread, NULL);
+    return r.result;
+}
+
+void nc_touch(void *ptr, size_t size) {
+    memset(ptr, 1, size);
+}
