@@ -292,12 +292,41 @@ def _notes(capture: Capture, report: dict[str, JSON], lone: bool) -> list[str]:
                 f"The tracer measured a peak of {format_bytes(peak_traced)}; the stacks "
                 f"recorded at the peak add up to {format_bytes(total)} ({share} {side})."
             )
+    untraced = _untraced(report, report.get("peak_bytes") or 0)
+    if untraced and info.get("native") != "1":
+        notes.append(
+            f"The process's RSS reached {format_bytes(untraced[0])}, "
+            f"{format_bytes(untraced[1])} more than the traced peak: memory allocated outside "
+            f"Python's allocators (by NumPy, C extensions, or libraries that call malloc or "
+            f"mmap themselves) is not traced. heaplens run --native traces it."
+        )
     if lone:
         notes.append(
             "This capture holds a snapshot taken by the API (Snapshot.dump), not a run: "
             "it shows what was alive when the snapshot was taken; there is no peak."
         )
     return notes
+
+
+# RSS counts the interpreter, its libraries and freed memory not yet given
+# back, too: only a gap past both of these says that much memory went
+# untraced.
+UNTRACED_MIN_BYTES = 64 << 20
+UNTRACED_MIN_RATIO = 2.0
+
+
+def _untraced(report: dict[str, JSON], peak_traced: int) -> tuple[int, int] | None:
+    """(the highest RSS of the timeline, that less the traced peak) when the
+    RSS went far above the traced peak (see UNTRACED_MIN_*), else None. The
+    highest RSS, not the RSS at the traced peak: untraced memory has its own
+    peak, often later (arrays built after the imports)."""
+    timeline: Timeline | None = report.get("timeline")
+    if timeline is None:
+        return None
+    rss = max((p["rss"] or 0 for p in timeline["points"]), default=0)
+    if rss - peak_traced < UNTRACED_MIN_BYTES or rss < UNTRACED_MIN_RATIO * peak_traced:
+        return None
+    return rss, rss - peak_traced
 
 
 def _title(capture: Capture) -> str:

@@ -12,9 +12,14 @@
  *   nc_malloc_in_thread(size): nc_malloc on a new pthread that Python does
  *       not know; returns the block.
  *   nc_touch(ptr, size): write every page (so that RSS counts them).
+ *   nc_churn_start(n, size): n pthreads (Python does not know them) loop
+ *       malloc, realloc, mmap/munmap and free until nc_churn_stop(), which
+ *       joins them and returns how many blocks they allocated.
  */
 #define _GNU_SOURCE
 #include <malloc.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,4 +103,48 @@ void *nc_malloc_in_thread(size_t size) {
 
 void nc_touch(void *ptr, size_t size) {
     memset(ptr, 1, size);
+}
+
+#define MAX_CHURN 16
+static atomic_int churn_stop;
+static _Atomic uint64_t churn_count;
+static pthread_t churn_threads[MAX_CHURN];
+static int churn_n;
+static size_t churn_size;
+
+static void *churn(void *arg) {
+    (void)arg;
+    while (!atomic_load(&churn_stop)) {
+        void *a = malloc(churn_size);
+        void *b = calloc(4, churn_size);
+        a = realloc(a, churn_size * 3);
+        void *m = mmap(NULL, 65536, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m != MAP_FAILED)
+            munmap(m, 65536);
+        free(b);
+        free(a);
+        atomic_fetch_add(&churn_count, 3);
+    }
+    return NULL;
+}
+
+int nc_churn_start(int n, size_t size) {
+    if (n > MAX_CHURN)
+        n = MAX_CHURN;
+    atomic_store(&churn_stop, 0);
+    atomic_store(&churn_count, 0);
+    churn_size = size;
+    for (churn_n = 0; churn_n < n; churn_n++) {
+        if (pthread_create(&churn_threads[churn_n], NULL, churn, NULL) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+uint64_t nc_churn_stop(void) {
+    atomic_store(&churn_stop, 1);
+    for (int i = 0; i < churn_n; i++)
+        pthread_join(churn_threads[i], NULL);
+    churn_n = 0;
+    return atomic_load(&churn_count);
 }
