@@ -28,6 +28,7 @@ class Tracer:
     module: str | None  # what to import; None for NONE
     nframe: int  # frames kept per trace; 0 when the tracer has no such limit
     sample_rate: int = 0  # HEAPLENS_RUN: mean bytes between recorded blocks; 0: all
+    native: bool = False  # HEAPLENS_RUN: --native; MEMRAY: native stack traces
 
 
 TRACERS = {
@@ -42,7 +43,20 @@ TRACERS = {
         # timeline thread, 64 frames; every block, or one per 512 KiB.
         Tracer("hlrun", "hl run", HEAPLENS_RUN, "heaplens._trace.recorder", 64),
         Tracer("hls", "hl run -s512K", HEAPLENS_RUN, "heaplens._trace.recorder", 64, 512 * 1024),
+        # Native memory too (malloc and mmap of every library): heaplens run
+        # --native, exact and sampled; memray with native stacks.
+        Tracer("hlnat", "hl run --native", HEAPLENS_RUN, "heaplens._trace.recorder", 64, 0, True),
+        Tracer(
+            "hlnats",
+            "hl run --native -s512K",
+            HEAPLENS_RUN,
+            "heaplens._trace.recorder",
+            64,
+            512 * 1024,
+            True,
+        ),
         Tracer("memray", "memray", MEMRAY, "memray", 0),
+        Tracer("memnat", "memray --native", MEMRAY, "memray", 0, 0, True),
     )
 }
 
@@ -72,12 +86,14 @@ def tracing(tracer, scratch_dir):
         import memray
 
         capture = os.path.join(scratch_dir, "memray.bin")
-        with memray.Tracker(capture, native_traces=False, trace_python_allocators=True):
+        with memray.Tracker(capture, native_traces=tracer.native, trace_python_allocators=True):
             yield None
     elif tracer.kind == HEAPLENS_RUN:
         from heaplens._trace.recorder import Recorder
 
-        recorder = Recorder(nframe=tracer.nframe, sample_rate=tracer.sample_rate)
+        recorder = Recorder(
+            nframe=tracer.nframe, sample_rate=tracer.sample_rate, native=tracer.native
+        )
         recorder.start()
         try:
             yield None

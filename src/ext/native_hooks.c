@@ -176,21 +176,21 @@ static void *hlpy_native_mremap(void *old, size_t old_size, size_t new_size, int
 }
 
 static const hlpy_redirect hl_native_redirects[] = {
-    {"malloc", (void *)hlpy_native_malloc},
-    {"calloc", (void *)hlpy_native_calloc},
-    {"realloc", (void *)hlpy_native_realloc},
-    {"free", (void *)hlpy_native_free},
-    {"posix_memalign", (void *)hlpy_native_posix_memalign},
-    {"aligned_alloc", (void *)hlpy_native_aligned_alloc},
-    {"memalign", (void *)hlpy_native_memalign},
-    {"valloc", (void *)hlpy_native_valloc},
-    {"pvalloc", (void *)hlpy_native_pvalloc},
-    {"mmap", (void *)hlpy_native_mmap},
+    {"malloc", (void *)hlpy_native_malloc, (void *)malloc},
+    {"calloc", (void *)hlpy_native_calloc, (void *)calloc},
+    {"realloc", (void *)hlpy_native_realloc, (void *)realloc},
+    {"free", (void *)hlpy_native_free, (void *)free},
+    {"posix_memalign", (void *)hlpy_native_posix_memalign, (void *)posix_memalign},
+    {"aligned_alloc", (void *)hlpy_native_aligned_alloc, (void *)aligned_alloc},
+    {"memalign", (void *)hlpy_native_memalign, (void *)memalign},
+    {"valloc", (void *)hlpy_native_valloc, (void *)valloc},
+    {"pvalloc", (void *)hlpy_native_pvalloc, (void *)pvalloc},
+    {"mmap", (void *)hlpy_native_mmap, (void *)mmap},
 #if UINTPTR_MAX == UINT64_MAX
-    {"mmap64", (void *)hlpy_native_mmap}, /* the same function on 64-bit targets */
+    {"mmap64", (void *)hlpy_native_mmap, (void *)mmap64}, /* the same function on 64-bit targets */
 #endif
-    {"munmap", (void *)hlpy_native_munmap},
-    {"mremap", (void *)hlpy_native_mremap},
+    {"munmap", (void *)hlpy_native_munmap, (void *)munmap},
+    {"mremap", (void *)hlpy_native_mremap, (void *)mremap},
 };
 
 int hlpy_native_hooks_on(void) {

@@ -15,10 +15,18 @@
 #define HL_MAX_HOOKS 64
 #define HL_SEEN_MAX 4096
 
+/* The kinds of object a set of redirections applies to. */
+enum {
+    HL_KIND_GENERAL, /* every object but heaplens's */
+    HL_KIND_NATIVE,  /* also not CPython's, libc, the linker, sanitizers */
+    HL_KIND_CTYPES,  /* ctypes' own object only (dlsym) */
+    HL_N_KINDS
+};
+
 typedef struct hl_redirect_set {
     const hlpy_redirect *redirects;
     size_t n;
-    int native;
+    int kind;
 } hl_redirect_set;
 
 /* The objects of one kind of set already patched, by load address, so that a
@@ -39,7 +47,7 @@ static int hl_ready;               /* the fields below are set */
 static uintptr_t hl_own_base;      /* heaplens's object: never patched */
 static uintptr_t hl_python_base;   /* CPython's object: no native redirection */
 static unsigned long long hl_subs; /* the loader's unload count at the last pass */
-static hl_seen hl_seen_general, hl_seen_native;
+static hl_seen hl_seen_by_kind[HL_N_KINDS];
 /* The loader's dlopen, as heaplens's own object links it. */
 static void *(*hl_real_dlopen)(const char *, int);
 
@@ -48,7 +56,7 @@ static atomic_int hl_patch_failed;
 
 typedef struct hl_filter_arg {
     hl_seen *seen;
-    int native;
+    int kind;
 } hl_filter_arg;
 
 /* 1 when `path` names an object that native redirections leave alone. */
@@ -68,7 +76,9 @@ static int hl__accept(const char *path, uintptr_t base, void *data) {
     hl_filter_arg *arg = data;
     if (base == hl_own_base)
         return 0;
-    if (arg->native && (base == hl_python_base || hl__native_exempt(path)))
+    if (arg->kind == HL_KIND_NATIVE && (base == hl_python_base || hl__native_exempt(path)))
+        return 0;
+    if (arg->kind == HL_KIND_CTYPES && strstr(path, "/_ctypes") == NULL)
         return 0;
     hl_seen *seen = arg->seen;
     for (size_t i = 0; i < seen->n; i++) {
@@ -104,24 +114,27 @@ static int hl__find_object(struct dl_phdr_info *info, size_t size, void *data) {
 }
 
 static void *hlpy_dlopen(const char *file, int mode);
+static void *hlpy_dlsym(void *handle, const char *name);
 
 /* Patch, for the sets of one kind, the objects not patched yet. Needs
  * patch_lock. */
-static int hl__patch_kind(int native) {
+static int hl__patch_kind(int kind) {
     hl_got_hook hooks[HL_MAX_HOOKS];
     size_t n_hooks = 0;
-    if (!native)
+    if (kind == HL_KIND_GENERAL)
         hooks[n_hooks++] = (hl_got_hook){"dlopen", (void *)hlpy_dlopen, 0};
+    if (kind == HL_KIND_CTYPES)
+        hooks[n_hooks++] = (hl_got_hook){"dlsym", (void *)hlpy_dlsym, 0};
     for (size_t s = 0; s < hl_n_sets; s++) {
-        if (hl_sets[s].native != native)
+        if (hl_sets[s].kind != kind)
             continue;
         for (size_t i = 0; i < hl_sets[s].n && n_hooks < HL_MAX_HOOKS; i++)
             hooks[n_hooks++] = (hl_got_hook){hl_sets[s].redirects[i].symbol,
                                              hl_sets[s].redirects[i].replacement, 0};
     }
-    if (native && n_hooks == 0)
+    if (n_hooks == 0)
         return 0;
-    hl_filter_arg arg = {native ? &hl_seen_native : &hl_seen_general, native};
+    hl_filter_arg arg = {&hl_seen_by_kind[kind], kind};
     long patched = hl_got_patch(hooks, n_hooks, hl__accept, &arg);
     if (patched < 0) {
         atomic_store(&hl_patch_failed, 1);
@@ -136,12 +149,16 @@ static int hl__patch_new_objects(void) {
     unsigned long long subs = 0;
     dl_iterate_phdr(hl__read_subs, &subs);
     if (subs != hl_subs) {
-        hl_seen_general.n = hl_seen_native.n = 0;
+        for (int kind = 0; kind < HL_N_KINDS; kind++)
+            hl_seen_by_kind[kind].n = 0;
         hl_subs = subs;
     }
-    int general = hl__patch_kind(0);
-    int native = hl__patch_kind(1);
-    return general < 0 || native < 0 ? -1 : 0;
+    int result = 0;
+    for (int kind = 0; kind < HL_N_KINDS; kind++) {
+        if (hl__patch_kind(kind) < 0)
+            result = -1;
+    }
+    return result;
 }
 
 static void *hlpy_dlopen(const char *file, int mode) {
@@ -154,6 +171,27 @@ static void *hlpy_dlopen(const char *file, int mode) {
         pthread_mutex_unlock(&hl_patch_lock);
     }
     return handle;
+}
+
+/* ctypes' lookups: the replacement of a registered redirection when the
+ * lookup found its original. */
+static void *hlpy_dlsym(void *handle, const char *name) {
+    void *found = dlsym(handle, name);
+    if (found == NULL || name == NULL)
+        return found;
+    pthread_mutex_lock(&hl_patch_lock);
+    for (size_t s = 0; s < hl_n_sets; s++) {
+        for (size_t i = 0; i < hl_sets[s].n; i++) {
+            const hlpy_redirect *r = &hl_sets[s].redirects[i];
+            if (r->original == found && strcmp(r->symbol, name) == 0) {
+                found = r->replacement;
+                goto done;
+            }
+        }
+    }
+done:
+    pthread_mutex_unlock(&hl_patch_lock);
+    return found;
 }
 
 /* A forked child has only the forking thread: a patch_lock that another
@@ -198,12 +236,10 @@ int hlpy_redirect_add(const hlpy_redirect *redirects, size_t n, int native) {
         pthread_mutex_unlock(&hl_patch_lock);
         return -1;
     }
-    hl_sets[hl_n_sets++] = (hl_redirect_set){redirects, n, native};
+    int kind = native ? HL_KIND_NATIVE : HL_KIND_GENERAL;
+    hl_sets[hl_n_sets++] = (hl_redirect_set){redirects, n, kind};
     /* Every object must now be patched for the new set too. */
-    if (native)
-        hl_seen_native.n = 0;
-    else
-        hl_seen_general.n = 0;
+    hl_seen_by_kind[kind].n = 0;
     result = hl__patch_new_objects();
     pthread_mutex_unlock(&hl_patch_lock);
     return result;

@@ -10,6 +10,11 @@
  * redirected: CPython's own object (its allocations are the Python domains'),
  * the C library, the dynamic linker and sanitizer runtimes.
  *
+ * ctypes finds a C function with dlsym, whose answer no GOT slot stands
+ * between (ctypes.CDLL(None).malloc): the calls of ctypes' own object to
+ * dlsym are redirected too, and a lookup that finds the original of a
+ * registered redirection returns its replacement.
+ *
  * Patching happens under one mutex, with fork handlers that keep it usable
  * in a child. The slots stay patched for the life of the process: each
  * wrapper passes calls straight through while heaplens does not want them.
@@ -25,6 +30,7 @@
 typedef struct hlpy_redirect {
     const char *symbol;
     void *replacement;
+    void *original; /* the function as heaplens's own object links it */
 } hlpy_redirect;
 
 /* Register `n` redirections (the array must live for the process) and patch

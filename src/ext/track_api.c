@@ -28,8 +28,8 @@ static int hlpy_untrack(unsigned int domain, uintptr_t ptr) {
 }
 
 static const hlpy_redirect hl_track_redirects[] = {
-    {"PyTraceMalloc_Track", (void *)hlpy_track},
-    {"PyTraceMalloc_Untrack", (void *)hlpy_untrack},
+    {"PyTraceMalloc_Track", (void *)hlpy_track, (void *)PyTraceMalloc_Track},
+    {"PyTraceMalloc_Untrack", (void *)hlpy_untrack, (void *)PyTraceMalloc_Untrack},
 };
 
 int hlpy_track_api_install(void) {

@@ -80,6 +80,24 @@ def test_malloc_realloc_free_at_the_calling_line(load_first):
     assert out.strip() == "ok"
 
 
+def test_libc_called_through_ctypes_is_seen_at_the_calling_line():
+    """ctypes finds malloc with dlsym, whose answer no GOT stands between:
+    the lookup hands out heaplens's wrapper, so the call is traced too."""
+    out = _run("""
+        libc = ctypes.CDLL(None)
+        libc.malloc.restype = ctypes.c_void_p
+        libc.malloc.argtypes = [ctypes.c_size_t]
+        libc.free.argtypes = [ctypes.c_void_p]
+        n = line()
+        block = libc.malloc(2_500_000)
+        assert at(n) == (2_500_000, 1), native()
+        libc.free(block)
+        assert at(n) is None, native()
+        print("ok")
+    """)
+    assert out.strip() == "ok"
+
+
 def test_every_allocator_of_the_family():
     out = _run("""
         page = 4096
