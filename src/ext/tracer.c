@@ -607,6 +607,8 @@ static void hl__tracked_record_locked(uint32_t domain, uintptr_t ptr, uint64_t s
     atomic_store_explicit(&T->raw_bytes, hl__raw_side_bytes(), memory_order_relaxed);
 }
 
+static int hl__forget_python_block(uintptr_t ptr);
+
 void hlpy_tracer_tracked_alloc(uint32_t domain, uintptr_t ptr, size_t size) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
@@ -619,6 +621,8 @@ void hlpy_tracer_tracked_alloc(uint32_t domain, uintptr_t ptr, size_t size) {
         errno = saved_errno;
         return;
     }
+    if (domain == 0)
+        (void)hl__forget_python_block(ptr); /* replaced, as in the stdlib */
     hl_stack_id stack;
     uint64_t epoch;
     if (hl__raw_stack(0, &stack, &epoch) == 0) {
@@ -656,8 +660,29 @@ int hlpy_tracer_tracked_take(uint32_t domain, uintptr_t ptr, hlpy_raw_taken *tak
     return found;
 }
 
+/* Domain 0 is tracemalloc's domain of Python's allocators: an extension that
+ * untracks or tracks an address there speaks of the block the Python
+ * domains recorded (NumPy 2.5 allocates array data with PyMem_RawMalloc,
+ * then moves its trace to its own domain: Untrack(0), Track(389047)). Take
+ * that block's RAW trace, and its MEM or OBJ trace when this thread holds
+ * the GIL (the table is the GIL's). Returns 1 when there was one. */
+static int hl__forget_python_block(uintptr_t ptr) {
+    int found = hlpy_tracer_raw_take((void *)ptr, NULL);
+    PyThreadState *current = hlpy_cpython_this_thread_tstate();
+    if (current != NULL && current == PyGILState_GetThisThreadState() &&
+        hl__traced_interpreter(current)) {
+        size_t before = T->py_blocks.count;
+        hlpy_tracer_py_free((void *)ptr);
+        found |= T->py_blocks.count != before;
+    }
+    return found;
+}
+
 int hlpy_tracer_tracked_free(uint32_t domain, uintptr_t ptr) {
-    return hlpy_tracer_tracked_take(domain, ptr, NULL);
+    int found = hlpy_tracer_tracked_take(domain, ptr, NULL);
+    if (domain == 0 && atomic_load_explicit(&T->tracing, memory_order_relaxed))
+        found |= hl__forget_python_block(ptr);
+    return found;
 }
 
 void hlpy_tracer_tracked_put_back(uint32_t domain, uintptr_t ptr, const hlpy_raw_taken *taken) {

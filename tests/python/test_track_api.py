@@ -34,6 +34,9 @@ lib.tracked_realloc.argtypes = [ctypes.c_uint, ctypes.c_void_p, ctypes.c_size_t]
 lib.tracked_free.argtypes = [ctypes.c_uint, ctypes.c_void_p]
 lib.tracked_track_only.argtypes = [ctypes.c_uint, ctypes.c_size_t, ctypes.c_size_t]
 lib.tracked_untrack_only.argtypes = [ctypes.c_uint, ctypes.c_size_t]
+lib.tracked_raw_moved.restype = ctypes.c_void_p
+lib.tracked_raw_moved.argtypes = [ctypes.c_uint, ctypes.c_size_t]
+lib.tracked_raw_free.argtypes = [ctypes.c_uint, ctypes.c_void_p]
 """
     start = "import heaplens, heaplens.tracemalloc as tm\nD = %d\n" % DOMAIN
     prefix = start + (load + "heaplens.start(5)\n" if load_first else "heaplens.start(5)\n" + load)
@@ -91,6 +94,37 @@ def test_other_domains_and_python_blocks_are_kept_apart():
         lib.tracked_untrack_only(D, 12345)  # never tracked: nothing happens
         left = [t.domain for t in tm.take_snapshot().traces if t.domain != 0]
         assert left == [D + 1], left
+        print("ok")
+    """)
+    assert out.strip() == "ok"
+
+
+def test_a_trace_moved_out_of_the_python_domain_is_counted_once():
+    """NumPy 2.5 allocates array data with PyMem_RawMalloc, then moves the
+    trace to its own domain (Untrack(0), Track(389047)): the block is counted
+    once, in NumPy's domain, as the stdlib counts it (it was counted twice,
+    seen with NumPy 2.5 on 3.12 and 3.13). With the stdlib tracing too, both
+    agree."""
+    out = _run(f"""
+        import tracemalloc
+        tracemalloc.start(1)
+        before = heaplens.get_traced_memory()[0]
+        block = lib.tracked_raw_moved(D, 4_000_000)
+        grown = heaplens.get_traced_memory()[0] - before
+        assert 4_000_000 <= grown < 4_050_000, grown
+        ours = {{}}
+        for trace in tm.take_snapshot().traces:
+            ours[trace.domain] = ours.get(trace.domain, 0) + trace.size
+        theirs = {{}}
+        for trace in tracemalloc.take_snapshot().traces:
+            theirs[trace.domain] = theirs.get(trace.domain, 0) + trace.size
+        assert ours[D] == theirs[D] == 4_000_000, (ours, theirs)
+        assert ours[0] < 1_000_000 and theirs[0] < 1_000_000, (ours, theirs)
+        with_block = heaplens.get_traced_memory()[0]
+        lib.tracked_raw_free(D, block)
+        freed = with_block - heaplens.get_traced_memory()[0]
+        assert abs(freed - 4_000_000) < 50_000, freed
+        tracemalloc.stop()
         print("ok")
     """)
     assert out.strip() == "ok"

@@ -17,6 +17,10 @@
  *       what it returned.
  *   tracked_untrack_only(domain, ptr): only PyTraceMalloc_Untrack; returns
  *       what it returned.
+ *   tracked_raw_moved(domain, size): PyMem_RawMalloc(size), then its trace
+ *       moved from domain 0 to `domain` (Untrack(0), Track(domain)), as
+ *       NumPy 2.5 does for array data; returns the block.
+ *   tracked_raw_free(domain, ptr): Untrack(domain), then PyMem_RawFree.
  */
 #include <Python.h>
 #include <pthread.h>
@@ -71,4 +75,18 @@ int tracked_track_only(unsigned int domain, uintptr_t ptr, size_t size) {
 
 int tracked_untrack_only(unsigned int domain, uintptr_t ptr) {
     return PyTraceMalloc_Untrack(domain, ptr);
+}
+
+void *tracked_raw_moved(unsigned int domain, size_t size) {
+    void *ptr = PyMem_RawMalloc(size);
+    if (ptr != NULL) {
+        (void)PyTraceMalloc_Untrack(0, (uintptr_t)ptr);
+        (void)PyTraceMalloc_Track(domain, (uintptr_t)ptr, size);
+    }
+    return ptr;
+}
+
+void tracked_raw_free(unsigned int domain, void *ptr) {
+    (void)PyTraceMalloc_Untrack(domain, (uintptr_t)ptr);
+    PyMem_RawFree(ptr);
 }
