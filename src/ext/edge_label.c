@@ -12,6 +12,8 @@
  */
 #include "edge_label.h"
 
+#include "opaque_containers.h"
+
 #include <structmember.h>
 
 #include "cpython/internals.h"
@@ -199,6 +201,8 @@ PyObject *hlpy_edge_labels(PyObject *source, PyObject *target) {
         rc = hl__builtin_labels(labels, source, target);
     if (rc == 0) /* a subclass of dict, list ... may have attributes too */
         rc = hl__instance_labels(labels, source, target);
+    if (rc == 0 && hlpy_opaque_type(Py_TYPE(source)))
+        rc = hlpy_opaque_labels(labels, source, target);
     Py_DECREF(source);
     Py_DECREF(target);
     if (rc < 0)

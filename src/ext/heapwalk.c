@@ -10,6 +10,8 @@
  */
 #include "heapwalk.h"
 
+#include "opaque_containers.h"
+
 #include "cpython/internals.h"
 
 /* Nodes and edges queued before their lookups are resolved together. */
@@ -302,7 +304,16 @@ static int hl__traverse_one(hl_walk *walk, hl_node_id id) {
         hl_graph_add_flags(graph, id, HL_NODE_IGNORED);
         return 0;
     }
-    if ((flags & HL_NODE_IGNORED) || traverse == NULL || !PyObject_IS_GC(obj))
+    if (flags & HL_NODE_IGNORED)
+        return 0;
+    if (heap->types.see_through[hl_graph_type(graph, id)]) {
+        /* Before tp_traverse, if any: a NumPy object array holds its
+         * elements where tp_traverse does not look. */
+        (void)hlpy_opaque_traverse(obj, hl__visit, walk);
+        if (walk->failed)
+            return -1;
+    }
+    if (traverse == NULL || !PyObject_IS_GC(obj))
         return 0;
     (void)traverse(obj, hl__visit, walk);
     PyObject *dict_beside_values = hlpy_cpython_dict_beside_inline_values(obj);

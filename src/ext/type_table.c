@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "opaque_containers.h"
+
 int hlpy_type_table_init(hlpy_type_table *table) {
     return hl_u64_map_init(&table->index, 512);
 }
@@ -26,7 +28,10 @@ int hlpy_type_table_id(hlpy_type_table *table, PyTypeObject *type, uint32_t *id_
             hlpy_size_method *methods = realloc(table->size_methods, capacity * sizeof(*methods));
             if (methods != NULL)
                 table->size_methods = methods;
-            if (types == NULL || methods == NULL)
+            uint8_t *see_through = realloc(table->see_through, capacity);
+            if (see_through != NULL)
+                table->see_through = see_through;
+            if (types == NULL || methods == NULL || see_through == NULL)
                 return -1; /* the map now names an id with no entry: callers give
                               up on the whole table, and clearing it is safe */
             table->capacity = capacity;
@@ -34,6 +39,7 @@ int hlpy_type_table_id(hlpy_type_table *table, PyTypeObject *type, uint32_t *id_
         table->types[id] = (PyTypeObject *)Py_NewRef(type);
         if (hlpy_size_method_for(type, &table->size_methods[id]) < 0)
             PyErr_Clear(); /* it fell back to the basic formula */
+        table->see_through[id] = (uint8_t)hlpy_opaque_type(type);
         table->n_types++;
     }
     table->last_type = type;
@@ -48,10 +54,11 @@ void hlpy_type_table_clear(hlpy_type_table *table) {
         Py_DECREF(table->types[i]);
     free(table->types);
     free(table->size_methods);
+    free(table->see_through);
     memset(table, 0, sizeof(*table));
 }
 
 size_t hlpy_type_table_memory(const hlpy_type_table *table) {
-    return table->capacity * (sizeof(PyTypeObject *) + sizeof(hlpy_size_method)) +
+    return table->capacity * (sizeof(PyTypeObject *) + sizeof(hlpy_size_method) + 1) +
            (table->index.mask + 1) * sizeof(hl_u64_map_slot);
 }

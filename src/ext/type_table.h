@@ -19,6 +19,8 @@ typedef struct hlpy_type_table {
     hl_u64_map index;               /* type address -> id */
     PyTypeObject **types;           /* id -> type, each owned */
     hlpy_size_method *size_methods; /* id -> how to size its instances */
+    uint8_t *see_through;           /* id -> 1: instances hold references tp_traverse does
+                                       not show (opaque_containers.h) */
     size_t n_types, capacity;
     PyTypeObject *last_type; /* a one-entry cache: objects come in runs of a type */
     uint32_t last_id;

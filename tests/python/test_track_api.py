@@ -105,17 +105,17 @@ def test_a_trace_moved_out_of_the_python_domain_is_counted_once():
     once, in NumPy's domain, as the stdlib counts it (it was counted twice,
     seen with NumPy 2.5 on 3.12 and 3.13). With the stdlib tracing too, both
     agree."""
-    out = _run(f"""
+    out = _run("""
         import tracemalloc
         tracemalloc.start(1)
         before = heaplens.get_traced_memory()[0]
         block = lib.tracked_raw_moved(D, 4_000_000)
         grown = heaplens.get_traced_memory()[0] - before
         assert 4_000_000 <= grown < 4_050_000, grown
-        ours = {{}}
+        ours = {}
         for trace in tm.take_snapshot().traces:
             ours[trace.domain] = ours.get(trace.domain, 0) + trace.size
-        theirs = {{}}
+        theirs = {}
         for trace in tracemalloc.take_snapshot().traces:
             theirs[trace.domain] = theirs.get(trace.domain, 0) + trace.size
         assert ours[D] == theirs[D] == 4_000_000, (ours, theirs)
