@@ -453,39 +453,61 @@ static void hl__raw_record_locked(void *ptr, uint64_t size, uint32_t stack_word)
     atomic_store_explicit(&T->raw_bytes, hl__raw_side_bytes(), memory_order_relaxed);
 }
 
+static void hl__tracked_record_locked(uint32_t domain, uintptr_t ptr, uint64_t size,
+                                      uint32_t stack_word);
+
+/* A block recorded off the GIL's tables, under raw_lock: RAW (from_raw_hook)
+ * or tracked in `domain`. */
+typedef struct hl_side_block {
+    int from_raw_hook;
+    uint32_t domain; /* tracked blocks only */
+    uintptr_t ptr;
+    uint64_t size;
+} hl_side_block;
+
+/* Record `block` with this thread's stack (hl__raw_stack), then raise the
+ * peak or note the sums' change. What cannot be recorded is counted. */
+static void hl__record_side_block(const hl_side_block *block) {
+    hl_stack_id stack;
+    uint64_t epoch;
+    if (hl__raw_stack(block->from_raw_hook, &stack, &epoch) < 0) {
+        if (atomic_load(&T->tracing))
+            atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
+        return;
+    }
+    int recorded = 0;
+    pthread_mutex_lock(&T->raw_lock);
+    if (hl__raw_epoch_current(epoch)) {
+        uint32_t word = HL_STACK_WORD(stack, HLPY_DOMAIN_RAW);
+        if (block->from_raw_hook)
+            hl__raw_record_locked((void *)block->ptr, block->size, word);
+        else
+            hl__tracked_record_locked(block->domain, block->ptr, block->size, word);
+        recorded = 1;
+    } else if (atomic_load_explicit(&T->tracing, memory_order_relaxed)) {
+        /* clear_traces() emptied the stack table after the capture: the
+         * id names another stack now, or none. */
+        atomic_fetch_add_explicit(&T->stale_stacks, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&T->raw_lock);
+    if (recorded) {
+        PyThreadState *current = hlpy_cpython_this_thread_tstate();
+        int gil_held = current != NULL && current == PyGILState_GetThisThreadState() &&
+                       hl__traced_interpreter(current);
+        if (hl__sums_on())
+            hl__sums_changed(gil_held);
+        else
+            hl__raise_peak(gil_held ? hl__traced_total() : hl__traced_total_any_thread());
+    }
+}
+
 void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
     if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
         return;
     int saved_errno = errno;
-    if (hlpy_sampling_on() && !hlpy_sampling_due(size)) {
-        errno = saved_errno;
-        return;
-    }
-    hl_stack_id stack;
-    uint64_t epoch;
-    if (hl__raw_stack(1, &stack, &epoch) == 0) {
-        int recorded = 0;
-        pthread_mutex_lock(&T->raw_lock);
-        if (hl__raw_epoch_current(epoch)) {
-            hl__raw_record_locked(ptr, size, HL_STACK_WORD(stack, HLPY_DOMAIN_RAW));
-            recorded = 1;
-        } else if (atomic_load_explicit(&T->tracing, memory_order_relaxed)) {
-            /* clear_traces() emptied the stack table after the capture: the
-             * id names another stack now, or none. */
-            atomic_fetch_add_explicit(&T->stale_stacks, 1, memory_order_relaxed);
-        }
-        pthread_mutex_unlock(&T->raw_lock);
-        if (recorded) {
-            PyThreadState *current = hlpy_cpython_this_thread_tstate();
-            int gil_held = current != NULL && current == PyGILState_GetThisThreadState() &&
-                           hl__traced_interpreter(current);
-            if (hl__sums_on())
-                hl__sums_changed(gil_held);
-            else
-                hl__raise_peak(gil_held ? hl__traced_total() : hl__traced_total_any_thread());
-        }
-    } else if (atomic_load(&T->tracing)) {
-        atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
+    if (!hlpy_sampling_on() || hlpy_sampling_due(size)) {
+        hl_side_block block = {1, 0, (uintptr_t)ptr, size};
+        hl__record_side_block(&block);
     }
     errno = saved_errno;
 }
@@ -623,30 +645,8 @@ void hlpy_tracer_tracked_alloc(uint32_t domain, uintptr_t ptr, size_t size) {
     }
     if (domain == 0)
         (void)hl__forget_python_block(ptr); /* replaced, as in the stdlib */
-    hl_stack_id stack;
-    uint64_t epoch;
-    if (hl__raw_stack(0, &stack, &epoch) == 0) {
-        int recorded = 0;
-        pthread_mutex_lock(&T->raw_lock);
-        if (hl__raw_epoch_current(epoch)) {
-            hl__tracked_record_locked(domain, ptr, size, HL_STACK_WORD(stack, HLPY_DOMAIN_RAW));
-            recorded = 1;
-        } else if (atomic_load_explicit(&T->tracing, memory_order_relaxed)) {
-            atomic_fetch_add_explicit(&T->stale_stacks, 1, memory_order_relaxed);
-        }
-        pthread_mutex_unlock(&T->raw_lock);
-        if (recorded) {
-            PyThreadState *current = hlpy_cpython_this_thread_tstate();
-            int gil_held = current != NULL && current == PyGILState_GetThisThreadState() &&
-                           hl__traced_interpreter(current);
-            if (hl__sums_on())
-                hl__sums_changed(gil_held);
-            else
-                hl__raise_peak(gil_held ? hl__traced_total() : hl__traced_total_any_thread());
-        }
-    } else if (atomic_load(&T->tracing)) {
-        atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
-    }
+    hl_side_block block = {0, domain, ptr, size};
+    hl__record_side_block(&block);
     errno = saved_errno;
 }
 
