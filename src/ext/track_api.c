@@ -1,8 +1,8 @@
 /* track_api.c - PyTraceMalloc_Track/Untrack calls recorded by the tracer
  * (see track_api.h). */
-#include "track_api.h"
+#include <Python.h> /* first, as Python.h wants */
 
-#include <Python.h>
+#include "track_api.h"
 
 #include "hooks.h"
 #include "redirect.h"
