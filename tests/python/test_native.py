@@ -6,6 +6,7 @@ The library is native/native_calls.c, loaded with ctypes after tracing
 started (so it is patched when dlopen loads it) or before. Each test runs in
 a fresh interpreter: the redirection lasts as long as the process."""
 
+import os
 import textwrap
 
 import pytest
@@ -351,3 +352,42 @@ def test_start_stop_and_clear_racing_threads_that_allocate_natively():
         timeout=120,
     )
     assert out.strip() == "ok"
+
+
+@pytest.mark.skipif(
+    "libasan" in os.environ.get("LD_PRELOAD", ""),
+    reason="memray interposes on malloc itself; not run beside ASan's interposition",
+)
+def test_heaplens_run_native_peak_is_memrays(tmp_path):
+    """On a NumPy script whose peak is a freed scratch array, `heaplens run
+    --native` reports a peak within 5% of memray's (memray sees every malloc:
+    the reference), run side by side here. memray is a test dependency."""
+    import subprocess
+    import sys
+
+    import heaplens
+
+    prog = tmp_path / "arrays.py"
+    prog.write_text(
+        textwrap.dedent("""\
+        import numpy as np
+        kept = np.ones(4_000_000)        # 32 MB, kept
+        scratch = np.ones(32_000_000)    # 256 MB, freed: the peak
+        scratch += 1
+        del scratch
+        leaked = [np.ones(250_000) for _ in range(10)]  # 20 MB
+        """)
+    )
+    ours, theirs = tmp_path / "cap.hlc", tmp_path / "memray.bin"
+    for command in (
+        [sys.executable, "-m", "heaplens", "run", "--native", "-q", "-o", str(ours), str(prog)],
+        [sys.executable, "-m", "memray", "run", "-q", "-f", "-o", str(theirs), str(prog)],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (command, done.stderr)
+    from memray import FileReader
+
+    memray_peak = FileReader(str(theirs)).metadata.peak_memory
+    heaplens_peak = int(heaplens.load(str(ours)).info["peak_traced"])
+    assert memray_peak > 256_000_000, memray_peak
+    assert abs(heaplens_peak - memray_peak) <= 0.05 * memray_peak, (heaplens_peak, memray_peak)

@@ -24,6 +24,10 @@ unless --only names some):
                    _xxsubinterpreters created, run and destroyed
   tracemalloc      the stdlib tracemalloc started and stopped around heaplens,
                    in every order
+  native           pthreads with no Python thread state calling libc's malloc,
+                   calloc, realloc, mmap, munmap and free without a pause
+                   (tests/python/native/native_calls.c), while every other
+                   start() traces native memory too (start(native=True))
 
 while the main thread starts (random nframe, sometimes sampling), stops,
 clears, takes snapshots and computes statistics at random.
@@ -63,7 +67,16 @@ import heaplens  # noqa: E402
 from heaplens import _core  # noqa: E402
 from heaplens import tracemalloc as heaplens_tracemalloc  # noqa: E402
 
-FACETS = ("threads", "ctypes", "pthreads", "fork", "signals", "subinterpreters", "tracemalloc")
+FACETS = (
+    "threads",
+    "ctypes",
+    "pthreads",
+    "fork",
+    "signals",
+    "subinterpreters",
+    "tracemalloc",
+    "native",
+)
 
 # The last steps taken, for the failure message. Main thread only.
 recent = collections.deque(maxlen=25)
@@ -274,6 +287,24 @@ class NativeThreads:
             fail("pthreads", f"{failed.value} PyMem_Raw allocations failed")
 
 
+class LibcThreads:
+    """The pthreads of native/native_calls.c that call libc's allocator."""
+
+    def __init__(self):
+        from native import build
+
+        self.lib = ctypes.CDLL(build("native_calls"))
+        self.lib.nc_churn_start.argtypes = [ctypes.c_int, ctypes.c_size_t]
+        self.lib.nc_churn_stop.restype = ctypes.c_uint64
+
+    def start(self, n):
+        if self.lib.nc_churn_start(n, 3000) != 0:
+            fail("native", f"nc_churn_start({n}) could not start its threads")
+
+    def stop(self):
+        counts["libc allocations"] += self.lib.nc_churn_stop()
+
+
 _in_alarm_handler = False
 
 
@@ -319,8 +350,9 @@ class Run:
     def start(self, facet="main"):
         nframe = self.rng.randrange(1, 12)
         rate = self.rng.choice((0, 0, 0, 512, 4096, 65536))
-        step(f"start({nframe}, sample_rate={rate})")
-        heaplens.start(nframe, sample_rate=rate)
+        native = "native" in self.facets and self.rng.random() < 0.5
+        step(f"start({nframe}, sample_rate={rate}, native={native})")
+        heaplens.start(nframe, sample_rate=rate, native=native)
         self.tracing = True
         check_honest(facet, True)
 
@@ -578,6 +610,7 @@ def main():
     stop_workers = threading.Event()
     workers = []
     native = None
+    libc_threads = None
     try:
         run.start()
         if "threads" in args.facets:
@@ -596,6 +629,9 @@ def main():
         if "pthreads" in args.facets:
             native = NativeThreads()
             native.start(4, seed)
+        if "native" in args.facets:
+            libc_threads = LibcThreads()
+            libc_threads.start(3)
         if "signals" in args.facets:
             signal.signal(signal.SIGALRM, alarm_handler)
             signal.setitimer(signal.ITIMER_REAL, 0.011, 0.013)
@@ -647,6 +683,9 @@ def main():
         if native is not None:
             native.stop()
             native = None
+        if libc_threads is not None:
+            libc_threads.stop()
+            libc_threads = None
         if errors:
             fail(*errors[0])
         if not run.tracing:
