@@ -51,6 +51,9 @@ static hl_seen hl_seen_by_kind[HL_N_KINDS];
 /* The loader's dlopen, as heaplens's own object links it. */
 static void *(*hl_real_dlopen)(const char *, int);
 
+/* Set while this thread holds patch_lock for a fork (hl__before_fork). */
+static _Thread_local int hl_in_fork __attribute__((tls_model("initial-exec")));
+
 static _Atomic uint64_t hl_slots_patched;
 static atomic_int hl_patch_failed;
 
@@ -163,7 +166,7 @@ static int hl__patch_new_objects(void) {
 
 static void *hlpy_dlopen(const char *file, int mode) {
     void *handle = hl_real_dlopen(file, mode);
-    if (handle != NULL) {
+    if (handle != NULL && !hl_in_fork) { /* else patched at the next dlopen */
         pthread_mutex_lock(&hl_patch_lock);
         if (hl__patch_new_objects() < 0) {
             /* Counted in hl_patch_failed; the load itself succeeded. */
@@ -177,7 +180,7 @@ static void *hlpy_dlopen(const char *file, int mode) {
  * lookup found its original. */
 static void *hlpy_dlsym(void *handle, const char *name) {
     void *found = dlsym(handle, name);
-    if (found == NULL || name == NULL)
+    if (found == NULL || name == NULL || hl_in_fork)
         return found;
     pthread_mutex_lock(&hl_patch_lock);
     for (size_t s = 0; s < hl_n_sets; s++) {
@@ -195,12 +198,17 @@ done:
 }
 
 /* A forked child has only the forking thread: a patch_lock that another
- * thread of the parent held would stay held. */
+ * thread of the parent held would stay held. While this thread holds it
+ * for the fork (hl_in_fork), another library's fork handler that loads or
+ * looks up a function (see tracer.c's hl_in_fork) must not take it again. */
+
 static void hl__before_fork(void) {
     pthread_mutex_lock(&hl_patch_lock);
+    hl_in_fork = 1;
 }
 
 static void hl__after_fork(void) {
+    hl_in_fork = 0;
     pthread_mutex_unlock(&hl_patch_lock);
 }
 

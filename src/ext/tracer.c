@@ -38,11 +38,24 @@ HL_INLINE int hl__sums_on(void) {
 /* ---- fork safety -------------------------------------------------------- */
 
 /* The child of a fork has only the forking thread; a raw_lock held by another
- * thread at the time would stay locked forever. Hold it across fork(). */
+ * thread at the time would stay locked forever. Hold it across fork().
+ *
+ * Other libraries' fork handlers registered before heaplens's run while the
+ * forking thread holds it (prepare handlers run in the reverse order of
+ * registration, the others in order), and some allocate there (OpenBLAS,
+ * NumPy's, frees in its prepare handler): a hook that took raw_lock again
+ * on that thread would wait for itself. While `hl_in_fork` is set, this
+ * thread's hooks record nothing, and frees leave their trace (a stale trace
+ * beats a process that never forks). Initial-exec TLS: reading it never
+ * allocates. */
+static _Thread_local int hl_in_fork __attribute__((tls_model("initial-exec")));
+
 static void hl__before_fork(void) {
     pthread_mutex_lock(&T->raw_lock);
+    hl_in_fork = 1;
 }
 static void hl__after_fork(void) {
+    hl_in_fork = 0;
     pthread_mutex_unlock(&T->raw_lock);
 }
 
@@ -115,6 +128,11 @@ static void hl__sums_change(hl_stack_sums *sums, uintptr_t addr, uint64_t size, 
 /* Copy both sums at a new high `total`. Needs the GIL; takes raw_lock when
  * the raw sums changed. */
 static void hl__copy_peak(uint64_t total) {
+    if (HL_UNLIKELY(hl_in_fork)) {
+        atomic_fetch_add_explicit(&T->peaks_not_copied, 1, memory_order_relaxed);
+        hl__raise_peak(total);
+        return;
+    }
     hl_stack_sums_save_peak(&T->py_sums);
     if (atomic_load_explicit(&T->raw_sums_changed, memory_order_relaxed)) {
         pthread_mutex_lock(&T->raw_lock);
@@ -502,7 +520,7 @@ static void hl__record_side_block(const hl_side_block *block) {
 }
 
 void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
-    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
+    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed) || HL_UNLIKELY(hl_in_fork))
         return;
     int saved_errno = errno;
     if (!hlpy_sampling_on() || hlpy_sampling_due(size)) {
@@ -514,7 +532,7 @@ void hlpy_tracer_raw_alloc(void *ptr, size_t size) {
 
 int hlpy_tracer_raw_take(void *ptr, hlpy_raw_taken *taken) {
     int found = 0;
-    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
+    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed) || HL_UNLIKELY(hl_in_fork))
         return 0;
     uint64_t size;
     uint32_t word;
@@ -546,6 +564,8 @@ void hlpy_tracer_raw_free(void *ptr) {
 }
 
 void hlpy_tracer_raw_put_back(void *ptr, const hlpy_raw_taken *taken) {
+    if (HL_UNLIKELY(hl_in_fork))
+        return; /* cannot happen: nothing was taken (see hl_in_fork) */
     pthread_mutex_lock(&T->raw_lock);
     if (hl__raw_epoch_current(taken->stack_epoch))
         hl__raw_record_locked(ptr, taken->size, taken->stack_word);
@@ -632,7 +652,7 @@ static void hl__tracked_record_locked(uint32_t domain, uintptr_t ptr, uint64_t s
 static int hl__forget_python_block(uintptr_t ptr);
 
 void hlpy_tracer_tracked_alloc(uint32_t domain, uintptr_t ptr, size_t size) {
-    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
+    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed) || HL_UNLIKELY(hl_in_fork))
         return;
     int saved_errno = errno;
     if (hlpy_sampling_on() && !hlpy_sampling_due(size)) {
@@ -651,7 +671,7 @@ void hlpy_tracer_tracked_alloc(uint32_t domain, uintptr_t ptr, size_t size) {
 }
 
 int hlpy_tracer_tracked_take(uint32_t domain, uintptr_t ptr, hlpy_raw_taken *taken) {
-    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed))
+    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed) || HL_UNLIKELY(hl_in_fork))
         return 0;
     pthread_mutex_lock(&T->raw_lock);
     int found = atomic_load_explicit(&T->tracing, memory_order_relaxed) &&
@@ -686,6 +706,8 @@ int hlpy_tracer_tracked_free(uint32_t domain, uintptr_t ptr) {
 }
 
 void hlpy_tracer_tracked_put_back(uint32_t domain, uintptr_t ptr, const hlpy_raw_taken *taken) {
+    if (HL_UNLIKELY(hl_in_fork))
+        return; /* cannot happen: nothing was taken (see hl_in_fork) */
     pthread_mutex_lock(&T->raw_lock);
     if (hl__raw_epoch_current(taken->stack_epoch))
         hl__tracked_record_locked(domain, ptr, taken->size, taken->stack_word);

@@ -234,6 +234,38 @@ def test_a_forked_child_traces_native_blocks():
     assert out.strip() == "ok"
 
 
+def test_fork_with_a_library_that_allocates_in_its_fork_handlers():
+    """A library whose pthread_atfork handlers malloc and free (OpenBLAS,
+    loaded with NumPy, frees in its prepare handler), registered before
+    heaplens's: its prepare handler runs while heaplens holds its lock for
+    the fork, and its malloc reaches heaplens's wrapper. The fork must not
+    deadlock, and the child must trace."""
+    out = run_isolated(
+        f"""
+        import ctypes, os
+        lib = ctypes.CDLL({build("native_calls")!r})
+        assert lib.nc_register_fork_handlers() == 0   # before heaplens's own
+        lib.nc_malloc.restype = ctypes.c_void_p
+        lib.nc_malloc.argtypes = [ctypes.c_size_t]
+        lib.nc_free.argtypes = [ctypes.c_void_p]
+        import heaplens
+        heaplens.start(5, native=True)
+        for _ in range(3):
+            pid = os.fork()
+            if pid == 0:
+                block = lib.nc_malloc(12345)
+                found = any(t.size == 12345 for t in heaplens.take_snapshot().traces)
+                lib.nc_free(block)
+                os._exit(0 if found else 3)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0, status
+        print("ok")
+        """,
+        timeout=60,
+    )
+    assert out.strip() == "ok"
+
+
 def test_sampled_native_tracing_estimates_the_total():
     out = _run(
         """

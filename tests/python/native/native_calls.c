@@ -12,6 +12,10 @@
  *   nc_malloc_in_thread(size): nc_malloc on a new pthread that Python does
  *       not know; returns the block.
  *   nc_touch(ptr, size): write every page (so that RSS counts them).
+ *   nc_register_fork_handlers(): pthread_atfork handlers that malloc and
+ *       free, as some libraries' do (OpenBLAS frees in its prepare handler).
+ *       Registered before heaplens's, they run after its prepare handler,
+ *       while heaplens holds its locks for the fork.
  *   nc_churn_start(n, size): n pthreads (Python does not know them) loop
  *       malloc, realloc, mmap/munmap and free until nc_churn_stop(), which
  *       joins them and returns how many blocks they allocated.
@@ -147,4 +151,21 @@ uint64_t nc_churn_stop(void) {
         pthread_join(churn_threads[i], NULL);
     churn_n = 0;
     return atomic_load(&churn_count);
+}
+
+static void *fork_scratch;
+
+static void fork_prepare(void) {
+    fork_scratch = malloc(4096);
+    free(fork_scratch);
+    fork_scratch = malloc(100);
+}
+
+static void fork_after(void) {
+    free(fork_scratch);
+    fork_scratch = NULL;
+}
+
+int nc_register_fork_handlers(void) {
+    return pthread_atfork(fork_prepare, fork_after, fork_after);
 }
