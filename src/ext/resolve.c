@@ -214,11 +214,13 @@ static int hl__copy_traces(hl_snapshot_data *out) {
 
 /* Fill out->traces and out->trace_counts with one trace per stack of the
  * tracer's per-stack sums (now, or at the peak), for the stacks that hold
- * something. Returns 0, or -1 with an exception. */
+ * something: in domain 0 what Python's allocators hold, in domain
+ * HLPY_NATIVE_DOMAIN what is outside them (native blocks and those that
+ * extensions report). Returns 0, or -1 with an exception. */
 static int hl__copy_sums(hl_snapshot_data *out, int at_peak) {
-    hl_stack_sum *sums;
+    hl_stack_sum *sums, *outside;
     uint32_t n_sums;
-    if (hlpy_tracer_copy_sums(at_peak, &sums, &n_sums) < 0) {
+    if (hlpy_tracer_copy_sums(at_peak, &sums, &outside, &n_sums) < 0) {
         if (!hlpy_tracer_sums_on()) {
             PyErr_SetString(PyExc_RuntimeError,
                             "the tracer keeps no per-stack sums: start it with sums=True");
@@ -227,53 +229,64 @@ static int hl__copy_sums(hl_snapshot_data *out, int at_peak) {
         PyErr_NoMemory();
         return -1;
     }
+    const hl_stack_sum *sides[2] = {sums, outside};
+    const uint32_t domains[2] = {0, HLPY_NATIVE_DOMAIN};
     uint64_t used = 0;
-    for (uint32_t i = 0; i < n_sums; i++)
-        used += sums[i].bytes != 0 || sums[i].blocks != 0;
+    for (int side = 0; side < 2; side++) {
+        for (uint32_t i = 0; i < n_sums; i++)
+            used += sides[side][i].bytes != 0 || sides[side][i].blocks != 0;
+    }
     out->traces = malloc((used ? used : 1) * sizeof(hl_trace_record));
     out->trace_counts = malloc((used ? used : 1) * sizeof(uint64_t));
     if (out->traces == NULL || out->trace_counts == NULL) {
         free(sums);
+        free(outside);
         PyErr_NoMemory();
         return -1;
     }
     uint64_t n = 0;
-    for (uint32_t i = 0; i < n_sums; i++) {
-        if (sums[i].bytes == 0 && sums[i].blocks == 0)
-            continue;
-        out->traces[n].size = sums[i].bytes;
-        out->traces[n].stack = i;
-        out->traces[n].domain = 0;
-        out->trace_counts[n] = sums[i].blocks ? sums[i].blocks : 1;
-        n++;
+    for (int side = 0; side < 2; side++) {
+        for (uint32_t i = 0; i < n_sums; i++) {
+            const hl_stack_sum *sum = &sides[side][i];
+            if (sum->bytes == 0 && sum->blocks == 0)
+                continue;
+            out->traces[n].size = sum->bytes;
+            out->traces[n].stack = i;
+            out->traces[n].domain = domains[side];
+            out->trace_counts[n] = sum->blocks ? sum->blocks : 1;
+            n++;
+        }
     }
     out->n_traces = n;
     free(sums);
+    free(outside);
     return 0;
 }
 
 /* Merge the traces of an aggregated snapshot that resolved to the same
- * stack (two offsets on one line are one place), keeping first-seen order.
+ * stack and are in the same domain (two offsets on one line are one place;
+ * the sums have two domains: 0 and the rest), keeping first-seen order.
  * n_stacks: the resolved stacks. Returns 0, or -1 with an exception. */
 static int hl__fold_aggregated(hl_snapshot_data *out, uint32_t n_stacks) {
-    uint64_t *slot_of = malloc((n_stacks ? n_stacks : 1) * sizeof(uint64_t));
+    size_t n_slots = 2 * (size_t)(n_stacks ? n_stacks : 1);
+    uint64_t *slot_of = malloc(n_slots * sizeof(uint64_t));
     if (slot_of == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    for (uint32_t i = 0; i < n_stacks; i++)
+    for (size_t i = 0; i < n_slots; i++)
         slot_of[i] = UINT64_MAX;
     uint64_t kept = 0;
     for (uint64_t i = 0; i < out->n_traces; i++) {
-        uint32_t stack = out->traces[i].stack;
-        if (slot_of[stack] == UINT64_MAX) {
-            slot_of[stack] = kept;
+        size_t slot = 2 * (size_t)out->traces[i].stack + (out->traces[i].domain != 0);
+        if (slot_of[slot] == UINT64_MAX) {
+            slot_of[slot] = kept;
             out->traces[kept] = out->traces[i];
             out->trace_counts[kept] = out->trace_counts[i];
             kept++;
         } else {
-            out->traces[slot_of[stack]].size += out->traces[i].size;
-            out->trace_counts[slot_of[stack]] += out->trace_counts[i];
+            out->traces[slot_of[slot]].size += out->traces[i].size;
+            out->trace_counts[slot_of[slot]] += out->trace_counts[i];
         }
     }
     out->n_traces = kept;

@@ -137,6 +137,7 @@ static void hl__copy_peak(uint64_t total) {
     if (atomic_load_explicit(&T->raw_sums_changed, memory_order_relaxed)) {
         pthread_mutex_lock(&T->raw_lock);
         hl_stack_sums_save_peak(&T->raw_sums);
+        hl_stack_sums_save_peak(&T->tracked_sums);
         atomic_store_explicit(&T->raw_sums_changed, 0, memory_order_relaxed);
         pthread_mutex_unlock(&T->raw_lock);
     }
@@ -448,6 +449,11 @@ static uint64_t hl__raw_side_bytes(void) {
     return bytes;
 }
 
+/* The bytes of the RAW and tracked sums, for raw_sums_bytes. Needs raw_lock. */
+static uint64_t hl__raw_side_sums_bytes(void) {
+    return T->raw_sums.total_bytes + T->tracked_sums.total_bytes;
+}
+
 /* Record a RAW block under raw_lock (held by the caller), in the table and,
  * in sums mode, in raw_sums. Counts a drop when it cannot. The caller checked
  * hl__raw_epoch_current for stack_word's id. */
@@ -465,7 +471,7 @@ static void hl__raw_record_locked(void *ptr, uint64_t size, uint32_t stack_word)
             hl__sums_change(&T->raw_sums, (uintptr_t)ptr, T->raw_blocks.replaced_size,
                             T->raw_blocks.replaced_stack_word, -1);
         hl__sums_change(&T->raw_sums, (uintptr_t)ptr, size, stack_word, +1);
-        atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes, memory_order_relaxed);
+        atomic_store_explicit(&T->raw_sums_bytes, hl__raw_side_sums_bytes(), memory_order_relaxed);
         atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
     }
     atomic_store_explicit(&T->raw_bytes, hl__raw_side_bytes(), memory_order_relaxed);
@@ -544,7 +550,7 @@ int hlpy_tracer_raw_take(void *ptr, hlpy_raw_taken *taken) {
             hlpy_sampling_raw_filter_change(ptr, -1);
         if (hl__sums_on()) {
             hl__sums_change(&T->raw_sums, (uintptr_t)ptr, size, word, -1);
-            atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes,
+            atomic_store_explicit(&T->raw_sums_bytes, hl__raw_side_sums_bytes(),
                                   memory_order_relaxed);
             atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
         }
@@ -605,8 +611,8 @@ static int hl__tracked_take_locked(uint32_t domain, uintptr_t ptr, hlpy_raw_take
     if (domain == HLPY_NATIVE_DOMAIN && hlpy_sampling_on())
         hlpy_sampling_raw_filter_change((const void *)ptr, -1);
     if (hl__sums_on()) {
-        hl__sums_change(&T->raw_sums, ptr, size, word, -1);
-        atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes, memory_order_relaxed);
+        hl__sums_change(&T->tracked_sums, ptr, size, word, -1);
+        atomic_store_explicit(&T->raw_sums_bytes, hl__raw_side_sums_bytes(), memory_order_relaxed);
         atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
     }
     if (taken != NULL) {
@@ -629,8 +635,8 @@ static void hl__tracked_record_locked(uint32_t domain, uintptr_t ptr, uint64_t s
     }
     hl_live_table *table = hl__tracked_table(domain, 1);
     int inserted = -1;
-    if (table != NULL &&
-        (!sums_on || hl_stack_sums_reserve(&T->raw_sums, HL_STACK_WORD_ID(stack_word) + 1) == 0))
+    if (table != NULL && (!sums_on || hl_stack_sums_reserve(&T->tracked_sums,
+                                                            HL_STACK_WORD_ID(stack_word) + 1) == 0))
         inserted = hl_live_table_insert(table, ptr, size, stack_word);
     if (inserted < 0) {
         atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
@@ -640,10 +646,10 @@ static void hl__tracked_record_locked(uint32_t domain, uintptr_t ptr, uint64_t s
         hlpy_sampling_raw_filter_change((const void *)ptr, +1);
     if (sums_on) {
         if (inserted == 1)
-            hl__sums_change(&T->raw_sums, ptr, table->replaced_size, table->replaced_stack_word,
+            hl__sums_change(&T->tracked_sums, ptr, table->replaced_size, table->replaced_stack_word,
                             -1);
-        hl__sums_change(&T->raw_sums, ptr, size, stack_word, +1);
-        atomic_store_explicit(&T->raw_sums_bytes, T->raw_sums.total_bytes, memory_order_relaxed);
+        hl__sums_change(&T->tracked_sums, ptr, size, stack_word, +1);
+        atomic_store_explicit(&T->raw_sums_bytes, hl__raw_side_sums_bytes(), memory_order_relaxed);
         atomic_store_explicit(&T->raw_sums_changed, 1, memory_order_relaxed);
     }
     atomic_store_explicit(&T->raw_bytes, hl__raw_side_bytes(), memory_order_relaxed);
@@ -790,7 +796,8 @@ int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums) {
     pthread_mutex_lock(&T->raw_lock);
     hl__tracked_destroy(); /* none: halt freed them */
     int raw_ok = hl_live_table_init(&T->raw_blocks, 1 << 6) == 0 &&
-                 (!sums_on || hl_stack_sums_init(&T->raw_sums) == 0);
+                 (!sums_on || (hl_stack_sums_init(&T->raw_sums) == 0 &&
+                               hl_stack_sums_init(&T->tracked_sums) == 0));
     atomic_store(&T->raw_bytes, 0);
     atomic_store(&T->raw_sums_bytes, 0);
     atomic_store(&T->raw_sums_changed, 0);
@@ -799,6 +806,7 @@ int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums) {
     if (!raw_ok) {
         hl_live_table_destroy(&T->raw_blocks);
         hl_stack_sums_destroy(&T->raw_sums);
+        hl_stack_sums_destroy(&T->tracked_sums);
     }
     pthread_mutex_unlock(&T->raw_lock);
     if (!raw_ok) {
@@ -844,6 +852,7 @@ void hlpy_tracer_halt(void) {
     hl_live_table_destroy(&T->raw_blocks);
     hl__tracked_destroy();
     hl_stack_sums_destroy(&T->raw_sums);
+    hl_stack_sums_destroy(&T->tracked_sums);
     atomic_store(&T->raw_bytes, 0);
     atomic_store(&T->raw_sums_bytes, 0);
     pthread_mutex_unlock(&T->raw_lock);
@@ -872,6 +881,8 @@ int hlpy_tracer_clear(void) {
     atomic_store(&T->raw_bytes, 0);
     if (hl__sums_on())
         hl_stack_sums_clear(&T->raw_sums);
+    if (hl__sums_on())
+        hl_stack_sums_clear(&T->tracked_sums);
     atomic_store(&T->raw_sums_bytes, 0);
     atomic_store(&T->raw_sums_changed, 0);
     pthread_mutex_unlock(&T->raw_lock);
@@ -924,15 +935,20 @@ void hlpy_tracer_reset_peak(void) {
     }
 }
 
-int hlpy_tracer_copy_sums(int at_peak, hl_stack_sum **out, uint32_t *n_out) {
-    *out = NULL;
+int hlpy_tracer_copy_sums(int at_peak, hl_stack_sum **out, hl_stack_sum **outside_out,
+                          uint32_t *n_out) {
+    *out = *outside_out = NULL;
     *n_out = 0;
     if (!atomic_load(&T->tracing) || !hl__sums_on())
         return -1;
     uint32_t n = T->stacks.n_entries;
     hl_stack_sum *sums = calloc(n ? n : 1, sizeof(hl_stack_sum));
-    if (sums == NULL)
+    hl_stack_sum *outside = calloc(n ? n : 1, sizeof(hl_stack_sum));
+    if (sums == NULL || outside == NULL) {
+        free(sums);
+        free(outside);
         return -1;
+    }
     const hl_stack_sums *py = &T->py_sums;
     const hl_stack_sum *py_side = at_peak ? py->at_peak : py->now;
     for (uint32_t i = 0; i < n && i < py->capacity; i++)
@@ -944,8 +960,13 @@ int hlpy_tracer_copy_sums(int at_peak, hl_stack_sum **out, uint32_t *n_out) {
         sums[i].bytes += raw_side[i].bytes;
         sums[i].blocks += raw_side[i].blocks;
     }
+    const hl_stack_sums *tracked = &T->tracked_sums;
+    const hl_stack_sum *tracked_side = at_peak ? tracked->at_peak : tracked->now;
+    for (uint32_t i = 0; i < n && i < tracked->capacity; i++)
+        outside[i] = tracked_side[i];
     pthread_mutex_unlock(&T->raw_lock);
     *out = sums;
+    *outside_out = outside;
     *n_out = n;
     return 0;
 }
@@ -967,7 +988,8 @@ size_t hlpy_tracer_memory(void) {
     size_t bytes = hl_live_table_memory(&T->py_blocks) + hl_stack_table_memory(&T->stacks) +
                    (size_t)hl__nframe() * sizeof(hl_frame_ref) + hl_stack_sums_memory(&T->py_sums);
     pthread_mutex_lock(&T->raw_lock);
-    bytes += hl_live_table_memory(&T->raw_blocks) + hl_stack_sums_memory(&T->raw_sums);
+    bytes += hl_live_table_memory(&T->raw_blocks) + hl_stack_sums_memory(&T->raw_sums) +
+             hl_stack_sums_memory(&T->tracked_sums);
     for (int i = 0; i < T->n_tracked_domains; i++)
         bytes += hl_live_table_memory(&T->tracked_blocks[i]);
     pthread_mutex_unlock(&T->raw_lock);

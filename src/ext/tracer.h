@@ -140,11 +140,15 @@ void hlpy_tracer_get_counters(hlpy_tracer_counters *out);
  * high. Any thread; never allocates. */
 void hlpy_tracer_timeline_totals(uint64_t *now_out, uint64_t *high_out, uint64_t *peak_out);
 
-/* Copy the per-stack sums, py and raw added up, now (at_peak == 0) or at the
- * peak, into a new malloc'd array indexed by stack id (caller frees); its
- * length in *n_out. Returns 0, or -1 when sums are off, tracing is off, or
- * memory ran out (no exception). Needs the GIL; takes raw_lock. */
-HL_WARN_UNUSED int hlpy_tracer_copy_sums(int at_peak, hl_stack_sum **out, uint32_t *n_out);
+/* Copy the per-stack sums now (at_peak == 0) or at the peak into two new
+ * malloc'd arrays indexed by stack id (caller frees both), of *n_out
+ * entries: in *out the blocks of Python's allocators (MEM, OBJ and RAW
+ * added up), in *outside_out those outside them (blocks extensions report
+ * and native blocks: the tracked domains). Returns 0, or -1 when sums are
+ * off, tracing is off, or memory ran out (no exception; both NULL). Needs
+ * the GIL; takes raw_lock. */
+HL_WARN_UNUSED int hlpy_tracer_copy_sums(int at_peak, hl_stack_sum **out,
+                                         hl_stack_sum **outside_out, uint32_t *n_out);
 
 /* The first half of a stop: record nothing from now on, and free the RAW
  * side (under raw_lock). Does nothing when not tracing. The caller then

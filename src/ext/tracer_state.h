@@ -65,7 +65,8 @@ typedef struct hlpy_tracer {
     /* Protected by raw_lock. */
     pthread_mutex_t raw_lock;
     hl_live_table raw_blocks;
-    hl_stack_sums raw_sums; /* RAW and tracked blocks, in sums mode */
+    hl_stack_sums raw_sums;     /* RAW blocks, in sums mode */
+    hl_stack_sums tracked_sums; /* tracked blocks (below), in sums mode */
     /* Blocks that extensions report with PyTraceMalloc_Track (NumPy's array
      * data: track_api.h), one table per tracemalloc domain in the order the
      * domains were first seen, each made on first use. A block of a domain
@@ -83,8 +84,9 @@ typedef struct hlpy_tracer {
     /* Atomics, updated from both sides. */
     _Atomic uint64_t py_bytes;         /* the MEM and OBJ part of the traced total, as last
                                           published under the GIL: what threads without it read */
-    _Atomic uint64_t raw_sums_bytes;   /* mirrors raw_sums.total_bytes */
-    atomic_int raw_sums_changed;       /* raw_sums changed since the last peak copy */
+    _Atomic uint64_t raw_sums_bytes;   /* mirrors raw_sums.total_bytes + tracked_sums.total_bytes */
+    atomic_int raw_sums_changed;       /* raw_sums or tracked_sums changed since the last peak
+                                          copy */
     _Atomic uint64_t saved_peak_total; /* the total when the sums were last copied */
     _Atomic uint64_t traced_now;       /* the traced total (sums mode), for the timeline */
     _Atomic uint64_t traced_high;      /* highest total since the timeline last looked */

@@ -7,6 +7,7 @@ started (so it is patched when dlopen loads it) or before. Each test runs in
 a fresh interpreter: the redirection lasts as long as the process."""
 
 import os
+import re
 import textwrap
 
 import pytest
@@ -329,6 +330,10 @@ def test_heaplens_run_native_shows_the_libraries_memory(tmp_path, native):
         assert 100_000_000 <= at_line < 101_000_000, at_line
         assert int(capture.info["peak_traced"]) >= 100_000_000
         assert "--native traces it" not in summary, summary
+        # The summary says how much of the peak is outside Python's allocators.
+        assert re.search(
+            r"Peak heap: [\d.]+ MiB \(native (9\d|1\d\d)(\.\d+)? MiB\)", summary
+        ), summary
     else:
         assert at_line < 1_000_000, at_line
         assert "is not traced. heaplens run --native traces it." in summary, summary

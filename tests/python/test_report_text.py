@@ -55,6 +55,9 @@ class AggregatedSnapshot:
             )
         return sorted(groups.values(), key=Statistic._sort_key, reverse=True)
 
+    def domain_sizes(self):
+        return {0: sum(size for _, size, _ in self._stacks)} if self._stacks else {}
+
     def stack_statistics(self):
         rows = [
             (tuple((f, n, self._functions.get((f, n), "")) for f, n in frames), size, count)
@@ -206,7 +209,7 @@ def test_run_report_has_every_contract_key(run_capture):
     assert report["exit_status"] == "exit status 0"
     assert report["sample_rate"] == 0
     snap_keys = {"label", "time_s", "total_bytes", "total_blocks", "stacks"}
-    snap_keys |= {"other_bytes", "other_blocks", "other_stacks"}
+    snap_keys |= {"other_bytes", "other_blocks", "other_stacks", "outside_bytes"}
     assert set(report["peak"]) == snap_keys
     assert report["peak"]["label"] == "At the peak"
     assert report["exit"]["label"] == "At exit"

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         time_s: float | None
         total_bytes: int
         total_blocks: int
+        outside_bytes: int  # of total_bytes, outside Python's allocators (native, NumPy)
         stacks: list[Stack]
         other_bytes: int
         other_blocks: int
@@ -133,6 +134,9 @@ def _snapshot_data(snapshot: Snapshot, label: str, time_s: float | None, top: in
         "time_s": time_s,
         "total_bytes": total_bytes,
         "total_blocks": total_blocks,
+        "outside_bytes": sum(
+            size for domain, size in snapshot.domain_sizes().items() if domain != 0
+        ),
         "stacks": stacks,
         "other_bytes": total_bytes - sum(s["bytes"] for s in stacks),
         "other_blocks": total_blocks - sum(s["blocks"] for s in stacks),

@@ -119,7 +119,8 @@ def _snapshot_section(
     when = f", {format_seconds(snap['time_s'])} after start" if snap["time_s"] is not None else ""
     lines.append(
         cut(
-            f"  {format_bytes(total)} in {format_count(snap['total_blocks'])} blocks "
+            f"  {format_bytes(total)}{_outside_text(snap)} in "
+            f"{format_count(snap['total_blocks'])} blocks "
             f"from {format_count(len(snap['stacks']) + snap['other_stacks'])} stacks{when}",
             width,
         )
@@ -249,7 +250,16 @@ def _peak_sentence(report: dict[str, JSON]) -> str | None:
         peak_t = report["timeline"]["peak_t"]
     when = f", {format_seconds(peak_t)} after start" if peak_t is not None else ""
     rss = _peak_rss(report)
-    return f"{format_bytes(peak_bytes)}{when}" + (f" (RSS then {format_bytes(rss)})" if rss else "")
+    return f"{format_bytes(peak_bytes)}{_outside_text(report['peak'])}{when}" + (
+        f" (RSS then {format_bytes(rss)})" if rss else ""
+    )
+
+
+def _outside_text(snap: Snap | None) -> str:
+    """' (native 12.3 MiB)': the part of a snapshot's total outside Python's
+    allocators (native blocks, NumPy's arrays), or '' when there is none."""
+    outside = snap.get("outside_bytes", 0) if snap else 0
+    return f" (native {format_bytes(outside)})" if outside else ""
 
 
 def _peak_rss(report: dict[str, JSON]) -> int | None:
@@ -325,7 +335,7 @@ def format_run_summary(
         label = "Still alive at exit" if exit_["label"] == "At exit" else clean(exit_["label"])
         lines.append(
             cut(
-                f"{label}: {format_bytes(exit_['total_bytes'])} in "
+                f"{label}: {format_bytes(exit_['total_bytes'])}{_outside_text(exit_)} in "
                 f"{format_count(exit_['total_blocks'])} blocks",
                 width,
             )

@@ -12,6 +12,8 @@
  *   nc_malloc_in_thread(size): nc_malloc on a new pthread that Python does
  *       not know; returns the block.
  *   nc_touch(ptr, size): write every page (so that RSS counts them).
+ *   nc_loop(n, size): n rounds of malloc(size), touch one byte, free; the
+ *       hot loop of an allocation-heavy C library (bench/native_cost.py).
  *   nc_register_fork_handlers(): pthread_atfork handlers that malloc and
  *       free, as some libraries' do (OpenBLAS frees in its prepare handler).
  *       Registered before heaplens's, they run after its prepare handler,
@@ -168,4 +170,17 @@ static void fork_after(void) {
 
 int nc_register_fork_handlers(void) {
     return pthread_atfork(fork_prepare, fork_after, fork_after);
+}
+
+uint64_t nc_loop(uint64_t n, size_t size) {
+    uint64_t sum = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        char *p = malloc(size);
+        if (p == NULL)
+            continue;
+        p[0] = (char)i;
+        sum += (unsigned char)p[0];
+        free(p);
+    }
+    return sum;
 }

@@ -132,12 +132,14 @@ def _render_run_header(
             "Peak traced memory",
             page.size(_peak_bytes(peak, timeline)) if peak or timeline else "&ndash;",
             peak_hint
-            + (f"{page.count(peak['total_blocks'])} blocks" if peak else "highest traced"),
+            + (f"{page.count(peak['total_blocks'])} blocks" if peak else "highest traced")
+            + _outside_hint(peak),
         ),
         (
             "Still alive at exit",
             page.size(at_exit["total_bytes"]) if at_exit else "&ndash;",
-            f"{page.count(at_exit['total_blocks'])} blocks" if at_exit else "no exit snapshot",
+            (f"{page.count(at_exit['total_blocks'])} blocks" if at_exit else "no exit snapshot")
+            + _outside_hint(at_exit),
         ),
         ("Peak RSS", page.size(_peak_rss(timeline)), "resident memory of the whole process"),
     ]
@@ -213,6 +215,12 @@ def _render_notes(notes: list[str]) -> str:
         return ""
     items = "".join(f"<li>{page.text(str(note), 1000)}</li>" for note in notes)
     return f'<div class="callout" role="note"><strong>Note</strong><ul>{items}</ul></div>'
+
+
+def _outside_hint(snap: Snap | None) -> str:
+    """', native 12.3 MiB': the part outside Python's allocators, or ''."""
+    outside = snap.get("outside_bytes", 0) if snap else 0
+    return f", native {page.size(outside)}" if outside else ""
 
 
 def _peak_bytes(peak: Snap | None, timeline: Timeline | None) -> int:
