@@ -107,7 +107,11 @@ uint64_t hlpy_size_of(PyObject *obj, const hlpy_size_method *method) {
     default:
         size = hl__basic_size(obj);
     }
-    if (!hl__static_types_have_preheader && PyType_Check(obj) &&
+    /* sys.getsizeof leaves the pre-header out for a static type whose type is
+     * exactly `type` (where this interpreter does that at all: calibrated);
+     * a static type with another metaclass (numpy.dtype, whose type is
+     * numpy._DTypeMeta) gets it, as any other object. */
+    if (!hl__static_types_have_preheader && Py_IS_TYPE(obj, &PyType_Type) &&
         !PyType_HasFeature((PyTypeObject *)obj, Py_TPFLAGS_HEAPTYPE))
         return size;
     return size + hlpy_cpython_preheader_size(Py_TYPE(obj));
