@@ -119,7 +119,9 @@ def test_a_trace_moved_out_of_the_python_domain_is_counted_once():
         for trace in tracemalloc.take_snapshot().traces:
             theirs[trace.domain] = theirs.get(trace.domain, 0) + trace.size
         assert ours[D] == theirs[D] == 4_000_000, (ours, theirs)
-        assert ours[0] < 1_000_000 and theirs[0] < 1_000_000, (ours, theirs)
+        # Domain 0 holds what the interpreter and the stdlib's tracer allocate
+        # meanwhile (over 1 MB on 3.14), never the 4 MB block.
+        assert ours[0] < 3_000_000 and theirs[0] < 3_000_000, (ours, theirs)
         with_block = heaplens.get_traced_memory()[0]
         lib.tracked_raw_free(D, block)
         freed = with_block - heaplens.get_traced_memory()[0]
