@@ -91,3 +91,22 @@ def test_size_of_a_static_type_with_a_metaclass_is_sys_getsizeof():
     must the heap graph (it left it out: 416 against 432, seen on 3.13)."""
     graph = _core.build_graph()
     assert graph.size(graph.find(np.dtype)) == sys.getsizeof(np.dtype)
+
+
+_arrays_kept = []
+
+
+def _leak_an_array():
+    _arrays_kept.append(np.ones(250_000))
+
+
+def test_a_leaked_list_of_arrays_is_found_with_its_holder():
+    """Each leaked array's data (2 MB, allocated by NumPy outside Python's
+    allocators) counts in its group's size and retained size, and the holder
+    is named."""
+    report = heaplens.find_leaks(_leak_an_array, repeat=3, warmup=1)
+    arrays = [group for group in report.groups if group.type == "ndarray"]
+    assert arrays and arrays[0].per_call == [1, 1, 1], str(report)
+    assert arrays[0].size >= 3 * 2_000_000 and arrays[0].retained >= arrays[0].size
+    assert "module global _arrays_kept (list) holds 1 new ndarray per call" in report.headline
+    _arrays_kept.clear()
