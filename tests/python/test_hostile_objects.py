@@ -416,3 +416,48 @@ def test_the_describing_helpers_themselves():
     assert _core.module_str(sys) == "sys"
     assert _core.module_str(C.Proxy()) is None
     assert RAN == [], RAN
+
+
+def test_slots_advice_reads_hostile_classes_without_running_their_code():
+    """__slots__ advice reads classes and instances: a key of an instance
+    dict whose __class__ is a property, a metaclass whose __eq__ raises (a
+    class in an MRO), a property whose accessor is a proxy, a class whose
+    __module__, __slots__, __annotations__ and __dataclass_fields__ were
+    replaced by proxies. None of their code may run; each was reached
+    before (isinstance, `in`, getattr, bool)."""
+
+    class Record:
+        pass
+
+    def make():
+        record = Record()
+        record.a = 1
+        record.__dict__[C.LyingClass()] = 2  # a key whose __class__ raises
+        return record
+
+    Record.accessor = property(C.Proxy(), doc="an accessor that is a proxy")
+    records = [make() for _ in range(50)]
+    stranger = [C.Strange() for _ in range(50)]  # HostileMeta in the MRO
+    for obj in stranger:
+        obj.b = 1
+
+    class Replaced:
+        __slots__ = ("x",)
+
+    Replaced.__module__ = C.Proxy()
+    type.__setattr__(Replaced, "__annotations__", C.HostileDict(a=int))
+    type.__setattr__(Replaced, "__dataclass_fields__", C.Proxy())
+
+    class Sub(Replaced):
+        pass
+
+    subs = [Sub() for _ in range(50)]
+    for obj in subs:
+        obj.y = 1
+    RAN.clear()
+    report = heaplens.slots_advice(min_instances=10)
+    _check(str(report))
+    assert RAN == [], RAN
+    names = {row.qualname.rpartition(".")[2] for row in report}
+    assert {"Record", "Strange", "Sub"} <= names, names
+    del records, stranger, subs

@@ -38,6 +38,7 @@ from heaplens._report.lines import wrap
 from heaplens._report.protocol import Report
 from heaplens._report.units import format_bytes
 from heaplens._slots.classes import (
+    is_str,
     Plan,
     class_name,
     class_namespace,
@@ -210,8 +211,8 @@ def slots_advice(min_instances: int = 1000) -> SlotsReport:
     rows: list[SlotsAdvice] = []
     skipped: list[tuple[str, str]] = []
     try:
-        for cls, origin in classes.items():
-            objs = instances.pop(cls)
+        for key, (cls, origin) in classes.items():
+            objs = instances.pop(key)
             try:
                 if len(objs) >= min_instances:
                     rows.append(_advise(cls, objs, installed=origin == "installed"))
@@ -225,34 +226,36 @@ def slots_advice(min_instances: int = 1000) -> SlotsReport:
     return SlotsReport(rows, min_instances=min_instances, skipped=skipped)
 
 
-def _candidate_classes(min_instances: int) -> dict[type, str]:
-    """{class: origin} for the user classes with a __dict__ and at least
-    min_instances objects the collector tracks (every instance of a class
-    written in Python is tracked)."""
+def _candidate_classes(min_instances: int) -> dict[int, tuple[type, str]]:
+    """{id(class): (class, origin)} for the user classes with a __dict__ and
+    at least min_instances objects the collector tracks (every instance of a
+    class written in Python is tracked). Keyed by id: hashing a class can run
+    its metaclass's __hash__."""
     import types
 
-    wanted: dict[type, str] = {}
+    wanted: dict[int, tuple[type, str]] = {}
     for cls, count, _ in _core.census_of(None):
         if count < min_instances or not is_python_class(cls):
             continue
         if type_attribute(cls, "__dictoffset__", 0) == 0:
             continue  # no __dict__: slotted already
         mro = type_attribute(cls, "__mro__", ())
-        if type in mro or types.ModuleType in mro:
+        # By identity: `in` would call a metaclass's __eq__ on each base.
+        if any(base is type or base is types.ModuleType for base in mro):
             continue  # metaclasses and modules: the dict is what they are for
         origin = class_origin(cls)
         if origin not in ("stdlib", "heaplens"):
-            wanted[cls] = origin
+            wanted[id(cls)] = (cls, origin)
     return wanted
 
 
-def _instances_of(classes: Mapping[type, str]) -> dict[type, list[object]]:
-    """{class: [instances]} from the collector's objects, by type(obj) (an
-    object's __class__ may lie)."""
-    found: dict[type, list[object]] = {cls: [] for cls in classes}
+def _instances_of(classes: Mapping[int, tuple[type, str]]) -> dict[int, list[object]]:
+    """{id(class): [instances]} from the collector's objects, by type(obj)
+    (an object's __class__ may lie)."""
+    found: dict[int, list[object]] = {key: [] for key in classes}
     if found:
         for obj in gc.get_objects():
-            bucket = found.get(type(obj))
+            bucket = found.get(id(type(obj)))
             if bucket is not None:
                 bucket.append(obj)
     return found
@@ -325,7 +328,7 @@ def _read_instances(
         tally.weak += weakref.getweakrefcount(obj) > 0
         instance = Instance(obj, cls, plan)
         if instance.dict is not None:
-            names = [name for name in list(instance.dict) if isinstance(name, str)]
+            names = [name for name in list(instance.dict) if is_str(name)]
         elif not inline:
             names = []  # no dict yet, and what it refers to are not attributes
         else:
@@ -391,7 +394,7 @@ def _row(cls: type, plan: Plan, probe: Probe | None, tally: _Tally) -> SlotsAdvi
     warnings.extend(plan.warnings)
     module = type_attribute(cls, "__module__")
     return SlotsAdvice(
-        module=module if isinstance(module, str) else "",
+        module=module if is_str(module) else "",
         qualname=type_attribute(cls, "__qualname__") or "?",
         instances=tally.instances,
         sampled=tally.sampled,

@@ -15,8 +15,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping
     from functools import cached_property
-    from types import CodeType, MemberDescriptorType
-    from typing import Any
+    from types import CodeType, FunctionType, MemberDescriptorType
+    from typing import Any, TypeGuard
 
 
 # the descriptor of a slot
@@ -32,6 +32,13 @@ def type_attribute(cls: type, name: str, default: object = None) -> Any:
         return default
 
 
+def is_str(value: object) -> TypeGuard[str]:
+    """Whether value is a str, asked of its real type: isinstance() would
+    fall back to value.__class__, which a user's object can make a property
+    that runs code."""
+    return issubclass(type(value), str)
+
+
 def class_namespace(cls: type) -> Mapping[str, object]:
     """The class's own namespace (a mappingproxy), or {}."""
     return cast("Mapping[str, object]", type_attribute(cls, "__dict__", {}))
@@ -40,7 +47,7 @@ def class_namespace(cls: type) -> Mapping[str, object]:
 def class_name(cls: type) -> str:
     module = type_attribute(cls, "__module__")
     qualname = type_attribute(cls, "__qualname__") or "?"
-    return f"{module}.{qualname}" if isinstance(module, str) and module else qualname
+    return f"{module}.{qualname}" if is_str(module) and module else qualname
 
 
 def lookup(cls: type, name: str) -> tuple[type, object] | None:
@@ -63,20 +70,22 @@ def is_python_class(cls: type) -> bool:
 
 
 def _declared_slots(cls: type) -> tuple[str, ...]:
-    """The names in the class's own __slots__ (a str or an iterable of str)."""
+    """The names in the class's own __slots__: a str, or a tuple, list or
+    dict of them. Another iterable is not read (iterating it could run its
+    code); Python consumed it when it made the class."""
     slots = class_namespace(cls).get("__slots__", ())
-    if isinstance(slots, str):
+    if is_str(slots):
         return (slots,)
-    try:
-        return tuple(name for name in cast("Iterable[object]", slots) if isinstance(name, str))
-    except TypeError:
-        return ()
+    kind = type(slots)  # compared by identity: `in` would call a metaclass's __eq__
+    if kind is tuple or kind is list or kind is dict:
+        return tuple(name for name in cast("Iterable[object]", slots) if is_str(name))
+    return ()
 
 
 def class_origin(cls: type) -> str:
     """'heaplens', 'stdlib', 'installed' (site-packages) or 'user'."""
     module_name = type_attribute(cls, "__module__")
-    if not isinstance(module_name, str):
+    if not is_str(module_name):
         return "user"
     top = module_name.partition(".")[0]
     if top == "heaplens":
@@ -88,7 +97,7 @@ def class_origin(cls: type) -> str:
         filename = object.__getattribute__(module, "__dict__").get("__file__")
     except Exception:
         filename = None
-    if isinstance(filename, str):
+    if is_str(filename):
         parts = filename.replace("\\", "/").split("/")
         if "site-packages" in parts or "dist-packages" in parts:
             return "installed"
@@ -117,8 +126,8 @@ def code_objects(cls: type) -> Iterator[tuple[str, CodeType]]:
     pending: list[tuple[str, CodeType]] = []
     for name, value in class_namespace(cls).items():
         for function in _functions_of(value):
-            code = getattr(function, "__code__", None)
-            if code is not None and type(code).__name__ == "code":
+            code = cast("FunctionType", function).__code__  # a plain function (_functions_of)
+            if type(code).__name__ == "code":
                 pending.append((f"{type_attribute(cls, '__qualname__')}.{name}", code))
     while pending:
         label, code = pending.pop()
@@ -136,13 +145,18 @@ def _functions_of(value: object) -> list[object]:
     kind = type(value)  # not isinstance(): a __class__ property could lie, and runs code
     if kind is types.FunctionType:
         return [value]
-    # The casts say what `kind` was just found to be.
-    if issubclass(kind, (staticmethod, classmethod)):
+    # The casts say what `kind` was just found to be. Exact types only: a
+    # subclass's attributes could be computed by its code.
+    if kind is staticmethod or kind is classmethod:
         method = cast("staticmethod[..., object] | classmethod[Any, ..., object]", value)
         return _functions_of(method.__func__)
-    if issubclass(kind, property):
+    if kind is property:
         accessors = cast("property", value)
-        return [f for f in (accessors.fget, accessors.fset, accessors.fdel) if f is not None]
+        return [
+            f
+            for accessor in (accessors.fget, accessors.fset, accessors.fdel)
+            for f in _functions_of(accessor)
+        ]
     if is_cached_property(value):
         return _functions_of(cast("cached_property[object]", value).func)
     return []
@@ -165,7 +179,7 @@ def _module_code(cls: type) -> Iterator[CodeType]:
     """Code objects of the functions and classes of the module that defines cls:
     where attributes are often set from outside the class."""
     module_name = type_attribute(cls, "__module__")
-    module = sys.modules.get(module_name) if isinstance(module_name, str) else None
+    module = sys.modules.get(module_name) if is_str(module_name) else None
     try:
         namespace = object.__getattribute__(module, "__dict__")
     except Exception:
@@ -262,10 +276,15 @@ class Plan:
 
 def _annotation_names(cls: type) -> list[str]:
     namespace = class_namespace(cls)
-    names = list(cast("Iterable[str]", namespace.get("__dataclass_fields__", ()) or ()))
+    fields = namespace.get("__dataclass_fields__")
+    names = (
+        [name for name in cast("dict[object, object]", fields) if is_str(name)]
+        if (type(fields) is dict)
+        else []
+    )
     annotations = namespace.get("__annotations__")
-    if isinstance(annotations, dict):
-        names.extend(name for name in annotations if isinstance(name, str))
+    if type(annotations) is dict:  # exact: a subclass could iterate with its own code
+        names.extend(name for name in annotations if is_str(name))
     return names
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gc
 
-from heaplens._slots.classes import lookup
+from heaplens._slots.classes import is_str, lookup
 from heaplens._slots.measure import dict_of, is_getset
 
 TYPE_CHECKING = False
@@ -121,4 +121,4 @@ def read_dict(obj: object, plan: Plan) -> list[str] | None:
     if not is_getset(lookup(type(obj), "__dict__")):
         return None
     plan.dict_reads += 1
-    return [name for name in list(dict_of(obj)) if isinstance(name, str)]
+    return [name for name in list(dict_of(obj)) if is_str(name)]

@@ -19,8 +19,6 @@ from heaplens._slots.classes import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from heaplens._slots.advice import _Tally
     from heaplens._slots.classes import Plan
     from heaplens._slots.measure import Probe
@@ -63,7 +61,8 @@ def warnings_for(
                 "that never sets it raises AttributeError instead of reading the default"
             )
     if dataclass:
-        fields = set(cast("Iterable[str]", namespace.get("__dataclass_fields__") or ()))
+        declared = namespace.get("__dataclass_fields__")
+        fields = set(cast("dict[str, object]", declared)) if type(declared) is dict else set()
         undeclared = [name for name in names if name not in fields]
         if undeclared:
             warnings.append(
