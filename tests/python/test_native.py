@@ -428,3 +428,41 @@ def test_heaplens_run_native_peak_is_memrays(tmp_path):
     heaplens_peak = int(heaplens.load(str(ours)).info["peak_traced"])
     assert memray_peak > 256_000_000, memray_peak
     assert abs(heaplens_peak - memray_peak) <= 0.05 * memray_peak, (heaplens_peak, memray_peak)
+
+
+def test_heaplens_diff_shows_the_native_change(tmp_path):
+    """`heaplens diff` of two --native runs says how the memory outside
+    Python's allocators changed, beside the totals."""
+    import subprocess
+    import sys
+
+    captures = []
+    for megabytes in (10, 30):
+        prog = tmp_path / f"run{megabytes}.py"
+        prog.write_text(
+            textwrap.dedent(f"""\
+            import ctypes
+            lib = ctypes.CDLL({build("native_calls")!r})
+            lib.nc_malloc.restype = ctypes.c_void_p
+            lib.nc_malloc.argtypes = [ctypes.c_size_t]
+            kept = [lib.nc_malloc(1_000_000) for _ in range({megabytes})]
+            """)
+        )
+        out = tmp_path / f"run{megabytes}.hlc"
+        done = subprocess.run(
+            [sys.executable, "-m", "heaplens", "run", "--native", "-q", "-o", str(out), str(prog)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        captures.append(str(out))
+    done = subprocess.run(
+        [sys.executable, "-m", "heaplens", "diff", *captures],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(line for line in done.stdout.splitlines() if "native (outside" in line)
+    assert re.search(r"9\.\d+ MiB -> 28\.\d+ MiB \(\+19\.\d+ MiB\)", line), line

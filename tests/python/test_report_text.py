@@ -528,8 +528,18 @@ def test_diff_report_data(two_snapshots):
     diff = build_diff_report(old, new, "old.hlc (exit)", "new.hlc (exit)")
     assert diff["kind"] == "diff"
     assert diff["title"] == "old.hlc (exit) -> new.hlc (exit)"
-    assert diff["old"] == {"label": "old.hlc (exit)", "total_bytes": 20_128, "total_blocks": 17}
-    assert diff["new"] == {"label": "new.hlc (exit)", "total_bytes": 32_178, "total_blocks": 34}
+    assert diff["old"] == {
+        "label": "old.hlc (exit)",
+        "total_bytes": 20_128,
+        "total_blocks": 17,
+        "outside_bytes": 0,
+    }
+    assert diff["new"] == {
+        "label": "new.hlc (exit)",
+        "total_bytes": 32_178,
+        "total_blocks": 34,
+        "outside_bytes": 0,
+    }
     changes = [(s["frames"][0]["line"], s["diff_bytes"], s["diff_blocks"]) for s in diff["stacks"]]
     assert changes == [(42, 20_000, 20), (353, -8000, -4), (77, 50, 1)]
     grown = diff["stacks"][0]

@@ -94,6 +94,7 @@ if TYPE_CHECKING:
         label: str
         total_bytes: int
         total_blocks: int
+        outside_bytes: int  # of total_bytes, outside Python's allocators (native, NumPy)
 
     class Change(TypedDict):
         """A changed stack of a diff."""
@@ -436,8 +437,8 @@ def build_diff_report(
     return {
         "kind": "diff",
         "title": f"{old_label} -> {new_label}",
-        "old": _side(old_label, old_stats),
-        "new": _side(new_label, new_stats),
+        "old": _side(old_label, old_stats, old),
+        "new": _side(new_label, new_stats, new),
         "stacks": stacks,
         "other_stacks": len(rest),
         "other_diff_bytes": sum(new_bytes - old_bytes for _, old_bytes, new_bytes, _, _ in rest),
@@ -495,10 +496,13 @@ def _change_data(change: StackChange) -> Change:
     }
 
 
-def _side(label: str, stats: dict[StackKey, tuple[int, int]]) -> Side:
+def _side(label: str, stats: dict[StackKey, tuple[int, int]], snapshot: Snapshot) -> Side:
     """One side of a diff: its label and totals ({frames: (bytes, blocks)})."""
     return {
         "label": label,
         "total_bytes": sum(size for size, _ in stats.values()),
         "total_blocks": sum(count for _, count in stats.values()),
+        "outside_bytes": sum(
+            size for domain, size in snapshot.domain_sizes().items() if domain != 0
+        ),
     }

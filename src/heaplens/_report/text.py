@@ -391,6 +391,16 @@ def _diff_totals(old: Side, new: Side, width: int) -> list[str]:
         )
     if share:
         lines[-1] = _fit(f"{lines[-1]}  ({share})", width)
+    old_outside, new_outside = old.get("outside_bytes", 0), new.get("outside_bytes", 0)
+    if old_outside or new_outside:
+        lines.append(
+            _fit(
+                f"  native (outside Python's allocators): {format_bytes(old_outside)} -> "
+                f"{format_bytes(new_outside)} "
+                f"({format_bytes(new_outside - old_outside, sign=True)})",
+                width,
+            )
+        )
     return lines
 
 
