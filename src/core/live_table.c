@@ -103,8 +103,12 @@ static void hl__dir_delete(hl_live_table *table, size_t i) {
     hl_region_ref *recent = hl__recent(table, region->key);
     if (recent->region == region)
         recent->region = NULL;
-    table->region_bytes -= sizeof(hl_region) + (size_t)region->n_slots * sizeof(hl_region_slot);
-    hl_free(region);
+    if (table->spare == NULL && region->n_slots == HL__REGION_MIN_SLOTS) {
+        table->spare = region; /* still counted in region_bytes */
+    } else {
+        table->region_bytes -= sizeof(hl_region) + (size_t)region->n_slots * sizeof(hl_region_slot);
+        hl_free(region);
+    }
     table->n_regions--;
     size_t hole = i, j = (i + 1) & table->dir_mask;
     while (table->dir[j].region != NULL) {
@@ -171,13 +175,21 @@ static hl_region *hl__region_create(hl_live_table *table, uintptr_t key) {
             return NULL;
         i = hl__dir_probe(table, key);
     }
-    hl_region *region = hl__region_new(key, HL__REGION_MIN_SLOTS);
-    if (region == NULL)
-        return NULL;
+    hl_region *region = table->spare;
+    if (region != NULL) {
+        table->spare = NULL; /* its bytes are counted already */
+        memset(region->slots, 0, (size_t)region->n_slots * sizeof(hl_region_slot));
+        region->key = key;
+        region->count = 0;
+    } else {
+        region = hl__region_new(key, HL__REGION_MIN_SLOTS);
+        if (region == NULL)
+            return NULL;
+        table->region_bytes += sizeof(hl_region) + HL__REGION_MIN_SLOTS * sizeof(hl_region_slot);
+    }
     table->dir[i].key = key;
     table->dir[i].region = region;
     table->n_regions++;
-    table->region_bytes += sizeof(hl_region) + HL__REGION_MIN_SLOTS * sizeof(hl_region_slot);
     return region;
 }
 
@@ -258,6 +270,8 @@ int hl_live_table_init(hl_live_table *table, size_t regions) {
 }
 
 static void hl__free_regions(hl_live_table *table) {
+    hl_free(table->spare);
+    table->spare = NULL;
     if (table->dir == NULL)
         return;
     for (size_t i = 0; i <= table->dir_mask; i++) {

@@ -71,6 +71,11 @@ typedef struct hl_live_table {
     size_t region_bytes;                     /* memory held by region tables */
     hl_region_ref recent[HL_RECENT_REGIONS]; /* regions found lately, by key; region
                                                 NULL when empty */
+    /* A region of the smallest size emptied lately, kept (and counted in
+     * region_bytes) for the next region made: a block allocated and freed
+     * alone in its region (a C library's malloc/free loop) would otherwise
+     * make and free a region every time. NULL: none. */
+    hl_region *spare;
 
     size_t count;
     uint64_t total_bytes; /* sum of the sizes of all entries */

@@ -172,6 +172,39 @@ static void test_unaligned_and_neighbouring_addresses(void) {
     hl_live_table_destroy(&t);
 }
 
+/* A block allocated and freed alone in its region, again and again (a C
+ * library's malloc/free loop), reuses one emptied region instead of making
+ * and freeing one each time; the spare region stays counted, and goes with
+ * the table. */
+static void test_an_emptied_region_is_kept_for_the_next(void) {
+    hl_live_table t;
+    ASSERT_EQ(hl_live_table_init(&t, 0), 0);
+    ASSERT_EQ(hl_live_table_insert(&t, (uintptr_t)1 << 30, 64, 7), 0);
+    size_t one_region = t.region_bytes;
+    ASSERT_GT(one_region, 0);
+    ASSERT_EQ(hl_live_table_remove(&t, (uintptr_t)1 << 30, NULL, NULL), 1);
+    ASSERT_EQ(t.n_regions, 0);
+    ASSERT_TRUE(t.spare != NULL);
+    ASSERT_EQ(t.region_bytes, one_region);
+    for (uintptr_t k = 1; k <= 1000; k++) {
+        uintptr_t addr = ((uintptr_t)1 << 30) + k * ((uintptr_t)1 << HL_REGION_SHIFT) + 16;
+        ASSERT_EQ(hl_live_table_insert(&t, addr, k, (uint32_t)k), 0);
+        ASSERT_TRUE(t.spare == NULL);
+        ASSERT_EQ(t.region_bytes, one_region);
+        uint64_t size;
+        uint32_t word;
+        ASSERT_EQ(hl_live_table_find(&t, addr, &size, &word), 1);
+        ASSERT_U64_EQ(size, k);
+        ASSERT_EQ(word, (uint32_t)k);
+        ASSERT_EQ(hl_live_table_find(&t, addr - ((uintptr_t)1 << HL_REGION_SHIFT), NULL, NULL),
+                  0); /* the last region's block is gone with it */
+        ASSERT_EQ(hl_live_table_remove(&t, addr, NULL, NULL), 1);
+        ASSERT_EQ(t.count, 0);
+    }
+    ASSERT_U64_EQ(t.total_bytes, 0);
+    hl_live_table_destroy(&t); /* frees the spare (ASan would see a leak) */
+}
+
 static void test_memory_is_counted(void) {
     hl_live_table t;
     ASSERT_EQ(hl_live_table_init(&t, 0), 0);
@@ -243,6 +276,7 @@ int main(void) {
     RUN_TEST(test_model);
     RUN_TEST(test_unaligned_and_neighbouring_addresses);
     RUN_TEST(test_memory_is_counted);
+    RUN_TEST(test_an_emptied_region_is_kept_for_the_next);
     RUN_TEST(test_generations);
     RUN_TEST(test_restack);
     TEST_SUMMARY("test_live_table");
