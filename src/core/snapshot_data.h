@@ -31,7 +31,10 @@
 
 #include "hl_common.h"
 
-/* One resolved frame: a file name (index into the string table) and a line. */
+/* One resolved frame: a file name (index into the string table) and a line.
+ * A native frame (a C function: native frames in stacks) has the line
+ * HL_NATIVE_LINENO, its object file's path as file name and its function's
+ * name in frame_functions. */
 typedef struct hl_frame {
     uint32_t filename;
     int32_t lineno;
@@ -50,6 +53,9 @@ typedef struct hl_trace_record {
     uint32_t stack;
     uint32_t domain;
 } hl_trace_record;
+
+/* The line of a native frame (no Python line is negative). */
+#define HL_NATIVE_LINENO (-1)
 
 /* frame_functions entry of a frame whose function is not known. */
 #define HL_NO_FUNCTION UINT32_MAX

@@ -37,8 +37,11 @@ static inline int hl_frame_is_native(const hl_frame_ref *frame) {
  * in native_cfas, increasing), most recent first: before each native frame,
  * every Python frame not yet written whose anchor is known and lies below
  * that frame's CFA. Python frames left over (unknown anchors, or ones above
- * the last native frame unwound) follow the native frames. Returns how many
- * frames were written (at most max_out: the oldest are cut). */
+ * the last native frame unwound) follow the native frames. Native frames
+ * older than the oldest Python frame written are left out when there is one
+ * (they are how the thread entered the interpreter); with no Python frame
+ * they are all kept. Returns how many frames were written (at most max_out:
+ * the oldest are cut). */
 size_t hl_stack_merge(const hl_frame_ref *python, const uintptr_t *python_anchors,
                       size_t n_python, const uintptr_t *native, const uintptr_t *native_cfas,
                       size_t n_native, hl_frame_ref *out, size_t max_out);

@@ -30,12 +30,14 @@
 #include "tracing.h"
 
 static PyObject *hlpy_start(PyObject *module, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"nframe", "sample_rate", "sums", "native", NULL};
-    int nframe = 1, sums = 0, native = 0;
+    static char *keywords[] = {"nframe", "sample_rate", "sums", "native", "native_frames", NULL};
+    int nframe = 1, sums = 0, native = 0, native_frames = 0;
     long long sample_rate = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i$Lpp:start", keywords, &nframe, &sample_rate,
-                                     &sums, &native))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i$Lppp:start", keywords, &nframe,
+                                     &sample_rate, &sums, &native, &native_frames))
         return NULL;
+    if (native_frames)
+        native = HLPY_NATIVE_WITH_FRAMES; /* native frames are those of native blocks */
     if (nframe < 1 || nframe > HL_MAX_NFRAME) {
         PyErr_Format(PyExc_ValueError, "the number of frames must be in range [1; %d]",
                      HL_MAX_NFRAME);
@@ -51,7 +53,8 @@ static PyObject *hlpy_start(PyObject *module, PyObject *args, PyObject *kwargs) 
         return NULL;
     if (hlpy_tracer_is_tracing() &&
         (hlpy_tracer_sample_rate() != (uint64_t)sample_rate || (sums && !hlpy_tracer_sums_on()) ||
-         (native && !hlpy_native_hooks_recording()))) {
+         (native && !hlpy_native_hooks_recording()) ||
+         (native_frames && !hlpy_tracer_native_frames()))) {
         PyErr_SetString(PyExc_RuntimeError,
                         "heaplens is already tracing with other settings: stop() it first");
         return NULL;
@@ -247,8 +250,8 @@ static PyObject *hlpy_module_type_layout(PyObject *module, PyObject *type) {
 
 static PyMethodDef hl_module_methods[] = {
     {"start", (PyCFunction)(void (*)(void))hlpy_start, METH_VARARGS | METH_KEYWORDS,
-     "start(nframe=1, *, sample_rate=0, sums=False, native=False): start tracing Python "
-     "allocations (and native ones)"},
+     "start(nframe=1, *, sample_rate=0, sums=False, native=False, native_frames=False): start "
+     "tracing Python allocations (and native ones, with their native frames)"},
     {"take_sums_snapshot", hlpy_take_sums_snapshot, METH_O,
      "take_sums_snapshot(at_peak) -> Snapshot by stack, now or at the peak (needs sums)"},
     {"write_capture", hlpy_write_capture, METH_VARARGS,

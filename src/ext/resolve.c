@@ -20,6 +20,9 @@
 
 #include "cpython/internals.h"
 #include "hooks.h"
+#include "native_symbols.h"
+#include "native_unwind.h"
+#include "stack_merge.h"
 #include "stack_table.h"
 #include "tracer.h"
 #include "u64_map.h"
@@ -37,6 +40,7 @@ typedef struct hl_resolver {
     hl_u64_map place_to_frame;   /* (string index, line) -> frame index */
     hl_stack_table resolved;     /* stacks of frame indices */
     uint32_t frames_capacity;
+    hlpy_native_symbols *natives; /* made at the first native frame */
 } hl_resolver;
 
 /* Index of `filename` in the string table, adding it. Returns -1 with an
@@ -106,7 +110,44 @@ static int64_t hl__place_frame(hl_resolver *r, uint32_t filename, int lineno, ui
     return frame;
 }
 
-/* Frame index of a captured (code, lasti). Returns -1 with an exception. */
+/* Index of the string `text` (UTF-8, invalid bytes escaped) in the string
+ * table. Returns -1 with an exception. */
+static int64_t hl__text_index(hl_resolver *r, const char *text) {
+    PyObject *string = PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "backslashreplace");
+    int64_t index = string != NULL ? hl__filename_index(r, string) : -1;
+    Py_XDECREF(string);
+    return index;
+}
+
+/* Frame index of a native frame: (object path, HL_NATIVE_LINENO, function),
+ * named here (native_symbols.h), so every program counter of one function
+ * is one frame. Returns -1 with an exception. */
+static int64_t hl__native_frame(hl_resolver *r, const hl_frame_ref *site, uint64_t key) {
+    if (r->natives == NULL && (r->natives = hlpy_native_symbols_new()) == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    const char *object;
+    char function[512];
+    hlpy_native_symbols_name(r->natives, (uintptr_t)site->code, &object, function,
+                             sizeof function);
+    int64_t filename = hl__text_index(r, object);
+    int64_t name = filename < 0 ? -1 : hl__text_index(r, function);
+    int64_t place =
+        name < 0 ? -1 : hl__place_frame(r, (uint32_t)filename, HL_NATIVE_LINENO, (uint32_t)name);
+    if (place < 0)
+        return -1;
+    uint32_t frame = (uint32_t)place;
+    int inserted;
+    if (hl_u64_map_get_or_put(&r->site_to_frame, key, frame, &frame, &inserted) < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return frame;
+}
+
+/* Frame index of a captured (code, lasti), or of a native frame. Returns -1
+ * with an exception. */
 static int64_t hl__site_frame(hl_resolver *r, const hl_frame_ref *site) {
     uint32_t code_number, frame;
     int inserted;
@@ -116,6 +157,8 @@ static int64_t hl__site_frame(hl_resolver *r, const hl_frame_ref *site) {
     uint64_t key = ((uint64_t)code_number << 32) | (uint32_t)site->lasti;
     if (hl_u64_map_get(&r->site_to_frame, key, &frame))
         return frame;
+    if (hl_frame_is_native(site))
+        return hl__native_frame(r, site, key);
 
     PyCodeObject *code = (PyCodeObject *)site->code;
     uint32_t filename;
@@ -395,7 +438,7 @@ static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out,
     /* Resolve each used stack once, in the order first seen. */
     uint32_t n_ids = hlpy_tracer_n_stacks();
     id_map = malloc((n_ids ? n_ids : 1) * sizeof(uint32_t));
-    scratch = malloc(((size_t)hlpy_tracer_nframe() + 1) * sizeof(hl_frame_ref));
+    scratch = malloc(((size_t)hlpy_tracer_nframe() + HLPY_NATIVE_MAX_FRAMES + 1) * sizeof(hl_frame_ref));
     if (id_map == NULL || scratch == NULL) {
         PyErr_NoMemory();
         goto done;
@@ -449,6 +492,7 @@ done:
     hl_u64_map_destroy(&r.code_index);
     hl_u64_map_destroy(&r.place_to_frame);
     hl_stack_table_destroy(&r.resolved);
+    hlpy_native_symbols_free(r.natives);
     free(id_map);
     free(scratch);
     return rc;

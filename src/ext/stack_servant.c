@@ -28,7 +28,9 @@
 typedef enum { HL_PENDING, HL_READING, HL_ANSWERED } hl_request_state;
 
 typedef struct hl_stack_request {
-    PyThreadState *tstate;         /* the asker's, not attached */
+    PyThreadState *tstate;         /* the asker's, not attached; or NULL with frames */
+    const hl_frame_ref *frames;    /* frames the asker read itself, to intern; or NULL */
+    uint16_t n_frames, total_nframe;
     hl_request_state state;        /* lock */
     struct hl_stack_request *next; /* lock: the queue */
     /* Written by the servant before it marks the request ANSWERED: the
@@ -46,6 +48,7 @@ static struct {
     int running;             /* lock: a servant thread lives in this process */
     int quitting;            /* lock: exit: never start one again */
     hlpy_stack_reader read;  /* set once, at import, before any ask */
+    hlpy_stack_interner intern; /* the same */
     pthread_mutex_t cache_lock;
     hl_stack_cache cache;         /* cache_lock; made at import (empty if no memory) */
     pthread_condattr_t monotonic; /* the clock of `answered`; set once, at import */
@@ -77,11 +80,12 @@ static void hl__after_fork_child(void) {
     pthread_mutex_unlock(&S.lock);
 }
 
-int hlpy_stack_servant_init_once(hlpy_stack_reader read) {
+int hlpy_stack_servant_init_once(hlpy_stack_reader read, hlpy_stack_interner intern) {
     static int done;
     if (done)
         return 0;
     S.read = read;
+    S.intern = intern;
     if (hl_stack_cache_init(&S.cache, HL_STACK_CACHE_SLOTS) < 0) {
         /* No memory for it: every find misses, every ask goes to the servant. */
     }
@@ -105,10 +109,16 @@ int hlpy_stack_servant_init_once(hlpy_stack_reader read) {
 
 /* ---- the servant --------------------------------------------------------- */
 
-/* Answer every request in `batch` with the reader. Needs the GIL. */
+/* Answer every request in `batch` with the reader, or the interner for one
+ * that brings its frames. Needs the GIL. */
 static void hl__read_batch(hl_stack_request *batch) {
-    for (hl_stack_request *request = batch; request != NULL; request = request->next)
-        request->result = S.read(request->tstate, &request->id, &request->epoch);
+    for (hl_stack_request *request = batch; request != NULL; request = request->next) {
+        if (request->frames != NULL)
+            request->result = S.intern(request->frames, request->n_frames, request->total_nframe,
+                                       &request->id, &request->epoch);
+        else
+            request->result = S.read(request->tstate, &request->id, &request->epoch);
+    }
 }
 
 /* Mark every request of `batch` answered (`result` 1 when `unread`) and wake
@@ -200,14 +210,14 @@ static void hl__unqueue(hl_stack_request *request) {
         *link = request->next;
 }
 
-/* Ask the servant for the stack of `tstate` and wait for the answer (see
- * hlpy_stack_servant_ask), unless the call came from a RAW hook and through
- * another tool's (HLPY_ASK_UNSAFE). */
-static hlpy_ask_result hl__ask_servant(PyThreadState *tstate, int from_raw_hook,
+/* Ask the servant for the stack of `request` (its tstate's, or its frames)
+ * and wait for the answer (see hlpy_stack_servant_ask), unless the call came
+ * from a RAW hook and through another tool's (HLPY_ASK_UNSAFE). */
+static hlpy_ask_result hl__ask_servant(hl_stack_request request, int from_raw_hook,
                                        hl_stack_id *id_out, uint64_t *epoch_out) {
     if (from_raw_hook && hlpy_hooks_raw_wrapped())
         return HLPY_ASK_UNSAFE;
-    hl_stack_request request = {.tstate = tstate, .state = HL_PENDING};
+    request.state = HL_PENDING;
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_nsec += (long)HLPY_STACK_SERVANT_WAIT_MS * 1000000;
@@ -244,8 +254,9 @@ static hlpy_ask_result hl__ask_servant(PyThreadState *tstate, int from_raw_hook,
 
 hlpy_ask_result hlpy_stack_servant_ask(PyThreadState *tstate, int from_raw_hook, uint64_t epoch,
                                        int nframe, hl_stack_id *id_out, uint64_t *epoch_out) {
+    hl_stack_request request = {.tstate = tstate};
     if (nframe < 1 || nframe > HLPY_STACK_CACHE_MAX_FRAMES)
-        return hl__ask_servant(tstate, from_raw_hook, id_out, epoch_out);
+        return hl__ask_servant(request, from_raw_hook, id_out, epoch_out);
     hl_frame_ref frames[HLPY_STACK_CACHE_MAX_FRAMES];
     uint16_t total = 0;
     int n = hlpy_cpython_capture_stack(tstate, frames, nframe, &total);
@@ -257,12 +268,38 @@ hlpy_ask_result hlpy_stack_servant_ask(PyThreadState *tstate, int from_raw_hook,
         *epoch_out = epoch;
         return HLPY_ASK_ANSWERED;
     }
-    hlpy_ask_result result = hl__ask_servant(tstate, from_raw_hook, id_out, epoch_out);
+    hlpy_ask_result result = hl__ask_servant(request, from_raw_hook, id_out, epoch_out);
     if (result == HLPY_ASK_ANSWERED && *epoch_out == epoch) {
         /* The servant read the same frames, with the same limit (that of
          * this epoch's start). */
         pthread_mutex_lock(&S.cache_lock);
         if (hl_stack_cache_put(&S.cache, hash, epoch, frames, (uint16_t)n, total, *id_out) < 0) {
+            /* No memory for the copy: this stack will be asked for again. */
+        }
+        pthread_mutex_unlock(&S.cache_lock);
+    }
+    return result;
+}
+
+hlpy_ask_result hlpy_stack_servant_intern(const hl_frame_ref *frames, uint16_t n_frames,
+                                          uint16_t total_nframe, uint64_t epoch,
+                                          hl_stack_id *id_out, uint64_t *epoch_out) {
+    uint64_t hash = hl_stack_hash(frames, n_frames, total_nframe);
+    pthread_mutex_lock(&S.cache_lock);
+    int hit =
+        hl_stack_cache_find(&S.cache, hash, epoch, frames, n_frames, total_nframe, id_out);
+    pthread_mutex_unlock(&S.cache_lock);
+    if (hit) {
+        *epoch_out = epoch;
+        return HLPY_ASK_ANSWERED;
+    }
+    hl_stack_request request = {
+        .frames = frames, .n_frames = n_frames, .total_nframe = total_nframe};
+    hlpy_ask_result result = hl__ask_servant(request, 0, id_out, epoch_out);
+    if (result == HLPY_ASK_ANSWERED && *epoch_out == epoch) {
+        pthread_mutex_lock(&S.cache_lock);
+        if (hl_stack_cache_put(&S.cache, hash, epoch, frames, n_frames, total_nframe, *id_out) <
+            0) {
             /* No memory for the copy: this stack will be asked for again. */
         }
         pthread_mutex_unlock(&S.cache_lock);

@@ -55,15 +55,24 @@
  * stored) when the stack could not be recorded. */
 typedef int (*hlpy_stack_reader)(PyThreadState *tstate, hl_stack_id *id_out, uint64_t *epoch_out);
 
+/* Interns the `n_frames` frames `frames` (total depth `total_nframe`) that an
+ * asker read itself, in the current stack epoch, and stores the id and that
+ * epoch. Runs on the servant, with the GIL. Returns 0, or -1 (nothing
+ * stored) when the stack could not be recorded. */
+typedef int (*hlpy_stack_interner)(const hl_frame_ref *frames, uint16_t n_frames,
+                                   uint16_t total_nframe, hl_stack_id *id_out,
+                                   uint64_t *epoch_out);
+
 /* How many frames a stack may keep (the start's traceback limit) for the
  * cache to be used; beyond that every ask goes to the servant. The asker
  * captures them on its own C stack: 16 bytes each. */
 #define HLPY_STACK_CACHE_MAX_FRAMES 64
 
 /* Set up what outlives every servant (the fork handlers, the clock of the
- * waits, the cache) and name the reader that answers every ask. Returns 0, or -1 with
+ * waits, the cache) and name the reader and the interner that answer asks. Returns 0, or -1 with
  * an exception set. GIL, once per process. */
-HL_WARN_UNUSED int hlpy_stack_servant_init_once(hlpy_stack_reader read);
+HL_WARN_UNUSED int hlpy_stack_servant_init_once(hlpy_stack_reader read,
+                                                hlpy_stack_interner intern);
 
 typedef enum hlpy_ask_result {
     HLPY_ASK_ANSWERED,   /* *id_out and *epoch_out are set */
@@ -91,6 +100,19 @@ typedef enum hlpy_ask_result {
 HL_WARN_UNUSED hlpy_ask_result hlpy_stack_servant_ask(PyThreadState *tstate, int from_raw_hook,
                                                       uint64_t epoch, int nframe,
                                                       hl_stack_id *id_out, uint64_t *epoch_out);
+
+/* The stack id of `frames` (n_frames frames, total depth total_nframe),
+ * which the calling thread read itself: its Python frames merged with its
+ * native ones, or native frames alone on a thread with no Python state. As
+ * hlpy_stack_servant_ask: found in the cache of this `epoch`, else interned
+ * by the servant within the bounded wait. The frames' code objects must stay
+ * alive until it returns (they are the caller's own frames'). Never waits
+ * for the GIL. */
+HL_WARN_UNUSED hlpy_ask_result hlpy_stack_servant_intern(const hl_frame_ref *frames,
+                                                         uint16_t n_frames,
+                                                         uint16_t total_nframe, uint64_t epoch,
+                                                         hl_stack_id *id_out,
+                                                         uint64_t *epoch_out);
 
 /* Bytes of memory the stack cache holds. Any thread. */
 size_t hlpy_stack_servant_memory(void);

@@ -19,7 +19,9 @@
 #include <string.h>
 
 #include "cpython/internals.h"
+#include "native_unwind.h"
 #include "sampling.h"
+#include "stack_merge.h"
 #include "stack_servant.h"
 #include "tracer_state.h"
 
@@ -60,6 +62,8 @@ static void hl__after_fork(void) {
 }
 
 static int hl__read_waiting_stack(PyThreadState *tstate, hl_stack_id *id_out, uint64_t *epoch_out);
+static int hl__intern_asker_frames(const hl_frame_ref *frames, uint16_t n, uint16_t total,
+                                   hl_stack_id *id_out, uint64_t *epoch_out);
 
 int hlpy_tracer_init_once(void) {
     static int done;
@@ -69,7 +73,7 @@ int hlpy_tracer_init_once(void) {
         PyErr_SetString(PyExc_RuntimeError, "heaplens: could not register fork handlers");
         return -1;
     }
-    if (hlpy_stack_servant_init_once(hl__read_waiting_stack) < 0)
+    if (hlpy_stack_servant_init_once(hl__read_waiting_stack, hl__intern_asker_frames) < 0)
         return -1;
     done = 1;
     return 0;
@@ -374,6 +378,33 @@ static int hl__read_waiting_stack(PyThreadState *tstate, hl_stack_id *id_out, ui
     return hl__intern_current_stack(tstate, id_out);
 }
 
+/* Intern `frames` (n frames, total depth `total`) that may hold native
+ * frames, taking a reference to each new stack's code objects. Returns 0, or
+ * -1 when the stack table could not grow. Needs the GIL. */
+static int hl__intern_frames(const hl_frame_ref *frames, uint16_t n, uint16_t total,
+                             hl_stack_id *id_out) {
+    int is_new = 0;
+    if (hl_stack_table_intern(&T->stacks, frames, n, total, hl_stack_hash(frames, n, total), id_out,
+                              &is_new) < 0)
+        return -1;
+    if (is_new)
+        for (uint16_t i = 0; i < n; i++)
+            if (!hl_frame_is_native(&frames[i]))
+                Py_INCREF((PyObject *)frames[i].code);
+    return 0;
+}
+
+/* The stack servant's interner (stack_servant.h). Runs on the servant, with
+ * the GIL. Returns 0, or -1 when the table could not grow or tracing
+ * stopped. */
+static int hl__intern_asker_frames(const hl_frame_ref *frames, uint16_t n, uint16_t total,
+                                   hl_stack_id *id_out, uint64_t *epoch_out) {
+    if (!atomic_load(&T->tracing))
+        return -1;
+    *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
+    return hl__intern_frames(frames, n, total, id_out);
+}
+
 /* No frames for a RAW block: the empty stack, valid in every epoch, counted
  * in unknown_stacks and in `why` (gil_unsafe or gil_timeouts, or NULL).
  * Returns 0, or -1 when tracing stopped meanwhile. */
@@ -423,6 +454,61 @@ static int hl__raw_stack(int from_raw_hook, hl_stack_id *id_out, uint64_t *epoch
     uint64_t epoch = atomic_load(&T->stack_epoch);
     int nframe = atomic_load(&T->nframe); /* this epoch's (see tracer_state.h) */
     switch (hlpy_stack_servant_ask(own, from_raw_hook, epoch, nframe, id_out, epoch_out)) {
+    case HLPY_ASK_ANSWERED:
+        return 0;
+    case HLPY_ASK_UNSAFE:
+        return hl__raw_no_stack(&T->gil_unsafe, id_out, epoch_out);
+    case HLPY_ASK_UNANSWERED:
+        return hl__raw_no_stack(&T->gil_timeouts, id_out, epoch_out);
+    default: /* HLPY_ASK_FAILED */
+        return -1;
+    }
+}
+
+/* The stack of a block an extension reported or native code allocated, with
+ * its native frames `native` (unwound by this thread) between its Python
+ * frames (stack_merge.h), and the stack epoch it belongs to. As
+ * hl__raw_stack, except that a thread Python does not know gets its native
+ * frames (interned by the stack servant), and that a thread without the GIL
+ * reads its own Python frames, at most HLPY_STACK_CACHE_MAX_FRAMES of them,
+ * and has the servant intern the merged stack. Returns 0, or -1 when the
+ * stack table could not grow or tracing stopped meanwhile. */
+static int hl__native_stack(const hlpy_native_frames *native, hl_stack_id *id_out,
+                            uint64_t *epoch_out) {
+    PyThreadState *current = hlpy_cpython_this_thread_tstate();
+    PyThreadState *own = PyGILState_GetThisThreadState();
+    uint16_t total = 0;
+    if (current != NULL && current == own && hl__traced_interpreter(current)) {
+        /* This thread holds the main GIL with its own state. */
+        *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
+        int nframe = hl__nframe();
+        int n = hlpy_cpython_capture_anchored(current, T->frame_buffer, T->anchor_buffer, nframe,
+                                              &total);
+        size_t merged = hl_stack_merge(T->frame_buffer, T->anchor_buffer, (size_t)n, native->pcs,
+                                       native->cfas, (size_t)native->n, T->mixed_buffer,
+                                       (size_t)nframe + HLPY_NATIVE_MAX_FRAMES);
+        return hl__intern_frames(T->mixed_buffer, (uint16_t)merged, total, id_out);
+    }
+    if (current != NULL || (own != NULL && !hl__traced_interpreter(own)) ||
+        hlpy_cpython_is_finalizing())
+        return hl__raw_no_stack(NULL, id_out, epoch_out);
+    if (own != NULL &&
+        (hlpy_cpython_gil_held_without_state(own) || hlpy_cpython_interpreters_lock_busy()))
+        return hl__raw_no_stack(&T->gil_unsafe, id_out, epoch_out);
+    uint64_t epoch = atomic_load(&T->stack_epoch);
+    int nframe = atomic_load(&T->nframe); /* this epoch's (see tracer_state.h) */
+    if (nframe > HLPY_STACK_CACHE_MAX_FRAMES)
+        nframe = HLPY_STACK_CACHE_MAX_FRAMES;
+    hl_frame_ref python[HLPY_STACK_CACHE_MAX_FRAMES];
+    uintptr_t anchors[HLPY_STACK_CACHE_MAX_FRAMES];
+    hl_frame_ref merged[HLPY_STACK_CACHE_MAX_FRAMES + HLPY_NATIVE_MAX_FRAMES];
+    int n = own != NULL ? hlpy_cpython_capture_anchored(own, python, anchors, nframe, &total) : 0;
+    size_t n_merged = hl_stack_merge(python, anchors, (size_t)n, native->pcs, native->cfas,
+                                     (size_t)native->n, merged, sizeof merged / sizeof merged[0]);
+    if (n_merged == 0)
+        return hl__raw_no_stack(NULL, id_out, epoch_out);
+    switch (hlpy_stack_servant_intern(merged, (uint16_t)n_merged, total, epoch, id_out,
+                                      epoch_out)) {
     case HLPY_ASK_ANSWERED:
         return 0;
     case HLPY_ASK_UNSAFE:
@@ -494,7 +580,16 @@ typedef struct hl_side_block {
 static void hl__record_side_block(const hl_side_block *block) {
     hl_stack_id stack;
     uint64_t epoch;
-    if (hl__raw_stack(block->from_raw_hook, &stack, &epoch) < 0) {
+    int got;
+    if (!block->from_raw_hook &&
+        atomic_load_explicit(&T->native_frames, memory_order_relaxed)) {
+        hlpy_native_frames native;
+        hlpy_native_unwind(&native);
+        got = hl__native_stack(&native, &stack, &epoch);
+    } else {
+        got = hl__raw_stack(block->from_raw_hook, &stack, &epoch);
+    }
+    if (got < 0) {
         if (atomic_load(&T->tracing))
             atomic_fetch_add_explicit(&T->dropped, 1, memory_order_relaxed);
         return;
@@ -738,11 +833,12 @@ static void hl__tracked_destroy(void) {
  * are none or memory ran out (the references then leak: the safe choice).
  * Needs the GIL. */
 static PyObject **hl__take_codes(size_t *n_out) {
-    size_t n_codes = T->stacks.pool_used;
-    PyObject **codes = n_codes ? malloc(n_codes * sizeof(PyObject *)) : NULL;
-    *n_out = codes != NULL ? n_codes : 0;
-    for (size_t i = 0; i < *n_out; i++)
-        codes[i] = (PyObject *)T->stacks.pool[i].code;
+    size_t n_frames = T->stacks.pool_used, n_codes = 0;
+    PyObject **codes = n_frames ? malloc(n_frames * sizeof(PyObject *)) : NULL;
+    for (size_t i = 0; codes != NULL && i < n_frames; i++)
+        if (!hl_frame_is_native(&T->stacks.pool[i])) /* a program counter, not an object */
+            codes[n_codes++] = (PyObject *)T->stacks.pool[i].code;
+    *n_out = n_codes;
     return codes;
 }
 
@@ -775,16 +871,39 @@ static void hl__free_tables(void) {
     hl_stack_table_destroy(&T->stacks);
     free(T->frame_buffer);
     T->frame_buffer = NULL;
+    free(T->anchor_buffer);
+    T->anchor_buffer = NULL;
+    free(T->mixed_buffer);
+    T->mixed_buffer = NULL;
+    atomic_store(&T->native_frames, 0);
     memset(T->recent_stacks, 0, sizeof(T->recent_stacks));
     atomic_store_explicit(&T->py_bytes, 0, memory_order_relaxed);
 }
 
-int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums) {
+int hlpy_tracer_native_frames(void) {
+    return atomic_load_explicit(&T->native_frames, memory_order_relaxed);
+}
+
+int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums, int native_frames) {
     int sums_on = sums || sample_rate != 0;
     hlpy_sampling_start(sample_rate);
     atomic_store(&T->sums_on, sums_on);
     T->frame_buffer = calloc((size_t)nframe, sizeof(hl_frame_ref));
-    if (T->frame_buffer == NULL || hl_live_table_init(&T->py_blocks, 1 << 12) < 0 ||
+    if (native_frames) {
+        if (hlpy_native_unwind_init() < 0) {
+            free(T->frame_buffer);
+            T->frame_buffer = NULL;
+            PyErr_SetString(PyExc_RuntimeError,
+                            "heaplens: native frames: CPython's code was not found among the "
+                            "loaded objects");
+            return -1;
+        }
+        T->anchor_buffer = calloc((size_t)nframe, sizeof(uintptr_t));
+        T->mixed_buffer = calloc((size_t)nframe + HLPY_NATIVE_MAX_FRAMES, sizeof(hl_frame_ref));
+    }
+    if (T->frame_buffer == NULL ||
+        (native_frames && (T->anchor_buffer == NULL || T->mixed_buffer == NULL)) ||
+        hl_live_table_init(&T->py_blocks, 1 << 12) < 0 ||
         (sums_on && hl_stack_sums_init(&T->py_sums) < 0) || hl_stack_table_init(&T->stacks) < 0 ||
         hl__intern_empty_stack() < 0) {
         hl__free_tables();
@@ -815,6 +934,7 @@ int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums) {
         return -1;
     }
     atomic_store(&T->nframe, nframe);
+    atomic_store(&T->native_frames, native_frames);
     /* The ids of a new start's stacks mean nothing to the last start's, and
      * its limit comes with its epoch (stack_servant.c caches by both). */
     atomic_fetch_add(&T->stack_epoch, 1);

@@ -57,14 +57,22 @@ typedef enum hlpy_alloc_domain {
  * exception. */
 HL_WARN_UNUSED int hlpy_tracer_init_once(void);
 
+/* 1 while stacks get native frames (hlpy_tracer_prepare's native_frames),
+ * else 0. Any thread. */
+int hlpy_tracer_native_frames(void);
+
 /* The first half of a start, with traceback limit nframe (1..65535, checked
  * by the caller), keeping per-stack sums when `sums` is non-zero, and
  * recording one block per `sample_rate` bytes on average when sample_rate >
- * 0 (which implies sums): make the tables and reset the counters, without
- * tracing yet. Returns 0, or -1 with MemoryError set (nothing to undo). The
+ * 0 (which implies sums), and with native_frames non-zero putting native
+ * frames in the stacks of the blocks extensions report and of native blocks
+ * (native_unwind.h): make the tables and reset the counters, without
+ * tracing yet. Returns 0, or -1 with MemoryError (or RuntimeError when
+ * native frames cannot be had) set (nothing to undo). The
  * caller checked that the tracer is not tracing, installs the hooks, then
  * calls hlpy_tracer_begin() (tracing.c). Needs the GIL. */
-HL_WARN_UNUSED int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums);
+HL_WARN_UNUSED int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums,
+                                      int native_frames);
 
 /* The second half of a start: record from now on. Takes raw_lock. Needs
  * the GIL. */

@@ -40,10 +40,19 @@ typedef struct hlpy_tracer {
      * of that epoch's start. */
     atomic_int nframe;
 
+    /* 1 while the blocks of extensions and native code get their native
+     * frames in their stacks. Written under the GIL by a start, before
+     * `tracing` is set; read by any thread, relaxed. */
+    atomic_int native_frames;
+
     /* Protected by the GIL. */
     hl_live_table py_blocks;    /* MEM and OBJ blocks */
     hl_stack_table stacks;      /* every stack a live or past block used */
     hl_frame_ref *frame_buffer; /* nframe entries, scratch for captures */
+    /* With native frames: scratch for a capture's anchors (nframe entries)
+     * and for the merged stack (nframe + HLPY_NATIVE_MAX_FRAMES); else NULL. */
+    uintptr_t *anchor_buffer;
+    hl_frame_ref *mixed_buffer;
     /* Recently seen stacks, by the hash of their top frame: id + 1, 0 = none.
      * Allocation sites alternate (a loop body has several), so a one-entry
      * "same as last time" cache misses; this one rarely does. */

@@ -16,7 +16,7 @@
 int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums, int native) {
     if (hlpy_tracer_is_tracing())
         return 0;
-    if (hlpy_tracer_prepare(nframe, sample_rate, sums) < 0)
+    if (hlpy_tracer_prepare(nframe, sample_rate, sums, native == HLPY_NATIVE_WITH_FRAMES) < 0)
         return -1;
     hlpy_hooks_install(HLPY_HOOK_USER_TRACER);
     /* Blocks extensions report (NumPy's arrays): from the first start on,

@@ -12,10 +12,15 @@
 
 #include "hl_common.h"
 
+/* What `native` asks of hlpy_tracing_start. */
+enum { HLPY_NATIVE_OFF = 0, HLPY_NATIVE_ON = 1, HLPY_NATIVE_WITH_FRAMES = 2 };
+
 /* Start tracing with traceback limit nframe (1..65535, checked by the caller),
  * keeping per-stack sums when `sums` is non-zero, recording one block per
  * `sample_rate` bytes on average when sample_rate > 0 (which implies sums),
- * and native memory too when `native` (native_hooks.h).
+ * and native memory too when `native` is HLPY_NATIVE_ON (native_hooks.h),
+ * with native frames in the stacks of native blocks and of blocks extensions
+ * report when it is HLPY_NATIVE_WITH_FRAMES (native_unwind.h).
  * Does nothing when already tracing. Returns 0, or -1 with an exception set
  * (nothing is then hooked for the tracer). Needs the GIL. */
 HL_WARN_UNUSED int hlpy_tracing_start(int nframe, uint64_t sample_rate, int sums, int native);

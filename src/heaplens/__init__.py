@@ -161,7 +161,9 @@ __all__ = [
 ]
 
 
-def start(nframe: int = 1, *, sample_rate: int = 0, native: bool = False) -> None:
+def start(
+    nframe: int = 1, *, sample_rate: int = 0, native: bool = False, native_frames: bool = False
+) -> None:
     """Start tracing, keeping up to nframe (1..65535) frames per allocation.
 
     sample_rate=BYTES records about one allocation per BYTES allocated
@@ -173,13 +175,23 @@ def start(nframe: int = 1, *, sample_rate: int = 0, native: bool = False) -> Non
     domain heaplens.NATIVE_DOMAIN, at the Python line that was running
     (docs/native.md). Blocks that extensions report with PyTraceMalloc_Track
     (NumPy's arrays) are traced either way, in their own domains.
+
+    native_frames=True (which implies native=True) also puts the native (C)
+    frames of those blocks in their tracebacks, between the Python frames
+    that called them: Frame.lineno is -1 for a native frame, its filename is
+    the library's path and its function the C function. Each such block
+    unwinds its thread's C stack, which costs microseconds: use it with
+    sample_rate on allocation-heavy code.
     """
 
     _args.count("start", "nframe", nframe, minimum=1, maximum=_core.MAX_NFRAME)
     # The tracer's own limit (1 TiB): past it the C parser would overflow first.
     _args.count("start", "sample_rate", sample_rate, maximum=1 << 40)
     _args.instance("start", "native", native, bool, "a bool")
-    _core.start(nframe, sample_rate=sample_rate, native=native)
+    _args.instance("start", "native_frames", native_frames, bool, "a bool")
+    _core.start(
+        nframe, sample_rate=sample_rate, native=native or native_frames, native_frames=native_frames
+    )
 
 
 def stop() -> None:

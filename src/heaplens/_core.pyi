@@ -82,7 +82,12 @@ class HeapGraph:
 
 # Tracing
 def start(
-    nframe: int = 1, *, sample_rate: int = 0, sums: bool = False, native: bool = False
+    nframe: int = 1,
+    *,
+    sample_rate: int = 0,
+    sums: bool = False,
+    native: bool = False,
+    native_frames: bool = False,
 ) -> None: ...
 def stop() -> None: ...
 def is_tracing() -> bool: ...

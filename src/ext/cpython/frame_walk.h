@@ -79,6 +79,61 @@ int hlpy_cpython_capture_stack(PyThreadState *tstate, hl_frame_ref *out, int max
     return n;
 }
 
+/* The frames and anchors (see internals.h). The frames stored and the total
+ * are those of hlpy_cpython_capture_stack: the frames it skips are skipped
+ * here by the same tests. Since 3.12 every eval-loop invocation pushes an
+ * entry frame (a shim that runs no code) that lives in its C frame, below
+ * the frames it runs: those frames' anchor is its address. 3.11 flags the
+ * first frame an invocation runs (is_entry) instead, and keeps the
+ * invocation's _PyCFrame in its C frame, chained from tstate->cframe: the
+ * frames down to the flagged one are anchored at that _PyCFrame. The walk
+ * goes on past max_frames until the last frame stored is anchored. */
+int hlpy_cpython_capture_anchored(PyThreadState *tstate, hl_frame_ref *out, uintptr_t *anchors,
+                                  int max_frames, uint16_t *total_out) {
+    int n = 0, unanchored = 0; /* out[unanchored..n) wait for their entry frame */
+    int complete_seen = 0;
+    size_t past_max = 0;
+#ifdef HL__ENTRY_FLAGGED
+    _PyCFrame *cframe = tstate->cframe;
+#endif
+    _PyInterpreterFrame *frame = hl__top_frame(tstate);
+    for (; frame != NULL; frame = frame->previous) {
+        if (n == max_frames && unanchored == n)
+            break;
+#ifndef HL__ENTRY_FLAGGED
+        if (hl__runs_no_code(frame)) {
+            for (; unanchored < n; unanchored++)
+                anchors[unanchored] = (uintptr_t)frame;
+            continue;
+        }
+#endif
+        int skipped = complete_seen ? hl__skipped_below_top(frame) : hl__is_incomplete(frame);
+        if (!skipped) {
+            complete_seen = 1;
+            if (n < max_frames) {
+                out[n].code = hl__code(frame);
+                out[n].lasti = hl__lasti(frame);
+                out[n].reserved = 0;
+                anchors[n] = 0;
+                n++;
+            } else {
+                past_max++;
+            }
+        }
+#ifdef HL__ENTRY_FLAGGED
+        for (; unanchored < n; unanchored++)
+            anchors[unanchored] = (uintptr_t)cframe;
+        if (frame->is_entry && cframe != NULL)
+            cframe = cframe->previous;
+#endif
+    }
+    size_t total = (size_t)n + past_max + hl__count_below_top(frame);
+    if (total > HL_TOTAL_NFRAME_MAX)
+        total = HL_TOTAL_NFRAME_MAX;
+    *total_out = (uint16_t)total;
+    return n;
+}
+
 int hlpy_cpython_stack_top(PyThreadState *tstate, hl_frame_ref *top_out) {
     _PyInterpreterFrame *frame = hl__top_frame(tstate);
     while (frame != NULL && hl__is_incomplete(frame))

@@ -87,6 +87,14 @@ unsigned long hlpy_cpython_thread_ident(PyThreadState *tstate);
 int hlpy_cpython_capture_stack(PyThreadState *tstate, hl_frame_ref *out, int max_frames,
                                uint16_t *total_out);
 
+/* As hlpy_cpython_capture_stack, and also, for each frame stored, the C stack
+ * address of the eval-loop invocation that runs it in anchors[i] (an address
+ * inside that invocation's C frame: its entry frame since 3.12, its _PyCFrame
+ * in 3.11), or 0 when unknown, for merging with native frames
+ * (stack_merge.h). Same conditions. */
+int hlpy_cpython_capture_anchored(PyThreadState *tstate, hl_frame_ref *out, uintptr_t *anchors,
+                                  int max_frames, uint16_t *total_out);
+
 /* The innermost frame hlpy_cpython_capture_stack would store, in *top_out.
  * Returns 1, or 0 when it would store none. Same conditions. */
 int hlpy_cpython_stack_top(PyThreadState *tstate, hl_frame_ref *top_out);

@@ -29,6 +29,10 @@
 
 /* ---- frames ------------------------------------------------------------ */
 
+/* frame_walk.h: an invocation of the eval loop flags its first frame
+ * (is_entry) and keeps its _PyCFrame on the C stack. */
+#define HL__ENTRY_FLAGGED 1
+
 static inline _PyInterpreterFrame *hl__top_frame(PyThreadState *tstate) {
     return tstate->cframe->current_frame;
 }
