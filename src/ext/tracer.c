@@ -465,6 +465,16 @@ static int hl__raw_stack(int from_raw_hook, hl_stack_id *id_out, uint64_t *epoch
     }
 }
 
+/* The total depth of a merged stack: the thread's Python frames
+ * (python_total, of which n_python were captured) and its native frames in
+ * the merged stack of n_merged frames. Never below n_merged. */
+static uint16_t hl__mixed_total(uint16_t python_total, int n_python, size_t n_merged) {
+    size_t total = python_total;
+    if (n_merged > (size_t)n_python)
+        total += n_merged - (size_t)n_python;
+    return total > HL_TOTAL_NFRAME_MAX ? HL_TOTAL_NFRAME_MAX : (uint16_t)total;
+}
+
 /* The stack of a block an extension reported or native code allocated, with
  * its native frames `native` (unwound by this thread) between its Python
  * frames (stack_merge.h), and the stack epoch it belongs to. As
@@ -487,7 +497,8 @@ static int hl__native_stack(const hlpy_native_frames *native, hl_stack_id *id_ou
         size_t merged = hl_stack_merge(T->frame_buffer, T->anchor_buffer, (size_t)n, native->pcs,
                                        native->cfas, (size_t)native->n, T->mixed_buffer,
                                        (size_t)nframe + HLPY_NATIVE_MAX_FRAMES);
-        return hl__intern_frames(T->mixed_buffer, (uint16_t)merged, total, id_out);
+        return hl__intern_frames(T->mixed_buffer, (uint16_t)merged,
+                                 hl__mixed_total(total, n, merged), id_out);
     }
     if (current != NULL || (own != NULL && !hl__traced_interpreter(own)) ||
         hlpy_cpython_is_finalizing())
@@ -507,7 +518,8 @@ static int hl__native_stack(const hlpy_native_frames *native, hl_stack_id *id_ou
                                      (size_t)native->n, merged, sizeof merged / sizeof merged[0]);
     if (n_merged == 0)
         return hl__raw_no_stack(NULL, id_out, epoch_out);
-    switch (hlpy_stack_servant_intern(merged, (uint16_t)n_merged, total, epoch, id_out,
+    switch (hlpy_stack_servant_intern(merged, (uint16_t)n_merged,
+                                      hl__mixed_total(total, n, n_merged), epoch, id_out,
                                       epoch_out)) {
     case HLPY_ASK_ANSWERED:
         return 0;

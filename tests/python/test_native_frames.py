@@ -10,7 +10,6 @@ The C library is native/native_calls.c, called through ctypes: CDLL releases
 the GIL around the call (the thread asks the stack servant), PyDLL keeps it.
 Each test runs in a fresh interpreter."""
 
-import os
 import textwrap
 
 import pytest
@@ -239,3 +238,66 @@ def test_fork_while_unwinding_threads_run():
     )
     assert "churned True" in out, out
     assert out.strip().endswith("ok"), out
+
+
+def test_heaplens_run_native_frames_summary_capture_and_flame_graph(tmp_path):
+    """`heaplens run --native-frames`: the summary names the C function with
+    its library, the capture keeps the frames and their functions, and the
+    HTML flame graph colours native frames apart from Python frames."""
+    import re
+    import subprocess
+    import sys
+
+    import heaplens
+
+    prog = tmp_path / "prog.py"
+    prog.write_text(
+        textwrap.dedent(f"""\
+        import ctypes
+        lib = ctypes.CDLL({build("native_calls")!r})
+        lib.nc_malloc.restype = ctypes.c_void_p
+        lib.nc_malloc.argtypes = [ctypes.c_size_t]
+        def load_table():
+            return lib.nc_malloc(40_000_000)
+        kept = load_table()
+        """)
+    )
+    out = tmp_path / "cap.hlc"
+    done = subprocess.run(
+        [sys.executable, "-m", "heaplens", "run", "--native-frames", "-o", str(out), str(prog)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "nc_malloc [native_calls.so]" in done.stderr, done.stderr
+    capture = heaplens.load(str(out))
+    assert capture.info["native"] == "1" and capture.info["native_frames"] == "1"
+    [stack] = [f for f, size, count in capture.exit.stack_statistics() if size == 40_000_000]
+    assert stack[0][1:] == (-1, "nc_malloc"), stack
+    assert (str(prog), 6, "load_table") in stack and (str(prog), 7, "<module>") in stack, stack
+
+    text = subprocess.run(
+        [sys.executable, "-m", "heaplens", "report", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert text.returncode == 0, text.stderr
+    assert "nc_malloc [native_calls.so]" in text.stdout, text.stdout
+    assert "native memory with its C frames" in text.stdout, text.stdout
+
+    page = tmp_path / "cap.html"
+    html = subprocess.run(
+        [sys.executable, "-m", "heaplens", "report", "--html", str(page), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert html.returncode == 0, html.stderr
+    body = page.read_text()
+    boxes = re.findall(r'<div class="fg-b c-([\w-]+)" title="[^"]*"><span>([^<]*)</span>', body)
+    labels = {label: colour for colour, label in boxes}
+    assert labels["nc_malloc [native_calls.so]"] == "native", labels
+    assert labels["load_table (prog.py:6)"] not in ("native", "root"), labels
+    assert labels["&lt;module&gt; (prog.py:7)"] not in ("native", "root"), labels

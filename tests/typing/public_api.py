@@ -50,6 +50,8 @@ def leaky() -> None:
 
 def tracing(directory: str) -> None:
     heaplens.start(10)
+    heaplens.stop()
+    heaplens.start(10, native_frames=True, sample_rate=4096)
     assert_type(heaplens.is_tracing(), bool)
     items = [Item(i) for i in range(100)]
     current, peak = heaplens.get_traced_memory()

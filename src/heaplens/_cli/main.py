@@ -121,6 +121,13 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "with malloc or map anonymously, at the Python line that was running (docs/native.md)",
     )
     run.add_argument(
+        "--native-frames",
+        action="store_true",
+        help="--native, and put the C functions that allocated each native block in its "
+        "stack, between the Python frames that called them (costs an unwind per block: "
+        "pair it with --sample-rate on allocation-heavy code)",
+    )
+    run.add_argument(
         "--interval",
         type=_interval,
         default=10.0,
@@ -270,7 +277,8 @@ def _run(run_parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             output=args.output,
             nframe=args.nframe,
             sample_rate=args.sample_rate,
-            native=args.native,
+            native=args.native or args.native_frames,
+            native_frames=args.native_frames,
             interval=args.interval / 1000.0,
             quiet=args.quiet,
         )

@@ -484,6 +484,7 @@ def run_program(
     quiet: bool = False,
     stderr: TextIO | None = None,
     native: bool = False,
+    native_frames: bool = False,
 ) -> int:
     """Run a script (or module with is_module) with arguments under heaplens
     and return its exit code. The capture goes to output (default
@@ -491,7 +492,14 @@ def run_program(
     command = " ".join(
         shlex.quote(a) for a in (["-m", target] if is_module else [target]) + list(args)
     )
-    recorder = Recorder(nframe, sample_rate, interval, command=f"python {command}", native=native)
+    recorder = Recorder(
+        nframe,
+        sample_rate,
+        interval,
+        command=f"python {command}",
+        native=native or native_frames,
+        native_frames=native_frames,
+    )
     # Absolute now: the program may change directory (or delete the one it
     # was in) before it ends, and forked children write beside this file.
     output = os.path.abspath(output or default_output(target, os.getpid()))

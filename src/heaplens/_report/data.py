@@ -233,6 +233,10 @@ def _tracing_text(info: Mapping[str, Any], sample_rate: int) -> str:
         what = f"sampled, about one allocation per {format_bytes(sample_rate)} allocated"
     else:
         what = "every allocation"
+    if info.get("native_frames") == "1":
+        what += ", native memory with its C frames"
+    elif info.get("native") == "1":
+        what += ", native memory"
     interval = _int(info, "interval_ms")
     every = f"; heap size every {interval} ms" if interval else ""
     return what + depth + every

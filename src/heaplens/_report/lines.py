@@ -98,12 +98,26 @@ def shorten_path(path: str, width: int) -> str:
     return tail
 
 
+# The line of a native frame (a C function; heaplens run --native-frames):
+# its file is the library's path and its function the C function's name.
+NATIVE_LINE = -1
+
+
+def is_native_frame(frame: Mapping[str, object]) -> bool:
+    """Whether a frame dict is a native (C) frame."""
+    return frame.get("line") == NATIVE_LINE
+
+
 def frame_text(frame: Frame, width: int = 100, full_path: bool = True) -> str:
-    """One frame as 'path/file.py:12 in function' in at most `width` columns.
+    """One frame as 'path/file.py:12 in function' in at most `width` columns,
+    or a native frame as 'function [library.so]'.
 
     The line number always stays; the path is shortened from the left first
     (full_path=False keeps only the file name), then the function name is cut,
     then the file name is cut from the left."""
+    if is_native_frame(frame):
+        library = os.path.basename(clean(frame["file"])) or "?"
+        return cut(f"{clean(frame['function']) or '?'} [{library}]", width)
     path = clean(frame["file"])
     path = relative_path(path) if full_path else os.path.basename(path) or path
     where = f":{frame['line']}"

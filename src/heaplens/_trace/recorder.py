@@ -46,10 +46,12 @@ class Recorder:
         interval: float = 0.01,
         command: str = "",
         native: bool = False,
+        native_frames: bool = False,
     ) -> None:
         self.nframe = nframe
         self.sample_rate = sample_rate
-        self.native = native
+        self.native = native or native_frames
+        self.native_frames = native_frames
         self.interval = interval
         self.command = command
         self.capture: Capture | None = None
@@ -66,7 +68,13 @@ class Recorder:
         # The clock is read before tracing starts: the objects it returns are
         # the recorder's, and would otherwise stay in the capture to the end.
         self._mark_start()
-        _core.start(self.nframe, sample_rate=self.sample_rate, sums=True, native=self.native)
+        _core.start(
+            self.nframe,
+            sample_rate=self.sample_rate,
+            sums=True,
+            native=self.native,
+            native_frames=self.native_frames,
+        )
         try:
             _core.timeline_start(int(self.interval * 1e9))
         except BaseException:
@@ -141,6 +149,7 @@ class Recorder:
             "nframe": str(self.nframe),
             "sample_rate": str(self.sample_rate),
             "native": "1" if self.native else "0",
+            "native_frames": "1" if self.native_frames else "0",
             "interval_ms": f"{self.interval * 1000:g}",
             "peak_traced": str(peak_traced),
             "dropped": str(counters["dropped"]),

@@ -10,6 +10,7 @@ parent's bytes; boxes under about 0.1% of the total are merged into one
 from __future__ import annotations
 
 from heaplens._report.html import page
+from heaplens._report.lines import is_native_frame
 from heaplens._report.units import format_bytes
 
 TYPE_CHECKING = False
@@ -112,8 +113,12 @@ class Palette:
     def __init__(self) -> None:
         self.by_file: dict[str, int] = {}
 
-    def colour(self, frame: Frame) -> int:
-        """The palette index (0.._PALETTE-1) of frame's file."""
+    def colour(self, frame: Frame) -> int | str:
+        """The palette index (0.._PALETTE-1) of frame's file, or "native" for
+        a native (C) frame: one colour for all of them, apart from every
+        Python file's."""
+        if is_native_frame(frame):
+            return "native"
         file = frame.get("file") or ""
         if file not in self.by_file:
             self.by_file[file] = len(self.by_file) % _PALETTE
@@ -143,7 +148,8 @@ def _render_flame(root: _Node, graph_id: str, unit_name: str, palette: Palette) 
             '<button type="button" class="fg-reset" hidden>Reset zoom</button></div>',
             f'<div class="fg">{_render_node(flame, root, 100.0)}</div>',
             f'<figcaption class="fg-note">Boxes under {cut} of the total are merged into '
-            "one &ldquo;smaller&rdquo; box or left out. Colours stand for source files."
+            "one &ldquo;smaller&rdquo; box or left out. Colours stand for source files; "
+            "native (C) frames are grey-blue, labelled function [library]."
             "</figcaption>",
             "</figure>",
         ]

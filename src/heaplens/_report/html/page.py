@@ -14,6 +14,7 @@ import json
 import os
 import re
 
+from heaplens._report.lines import is_native_frame
 from heaplens._report.units import format_bytes
 
 TYPE_CHECKING = False
@@ -121,12 +122,20 @@ def signed_count(value: int) -> str:
 
 
 def where(frame: Frame) -> str:
-    """'file:line' of a frame dict, unescaped."""
+    """'file:line' of a frame dict, or 'library (native code)' for a native
+    frame, unescaped."""
+    if is_native_frame(frame):
+        return f"{frame.get('file') or '?'} (native code)"
     return f"{frame.get('file') or '?'}:{frame.get('line') or '?'}"
 
 
 def frame_label(frame: Frame) -> str:
-    """'function (base.py:12)', the short label of a box, unescaped."""
+    """'function (base.py:12)', or 'function [library.so]' for a native
+    frame: the short label of a box, unescaped."""
+    if is_native_frame(frame):
+        return (
+            f"{frame.get('function') or '?'} [{os.path.basename(frame.get('file') or '') or '?'}]"
+        )
     short = f"{os.path.basename(frame.get('file') or '') or '?'}:{frame.get('line') or '?'}"
     function = frame.get("function")
     return f"{function} ({short})" if function else short
