@@ -21,7 +21,7 @@
 PYTHON      ?= python3
 PY           = $(VENV)/bin/python
 BUILD_DEPS  := meson-python meson ninja
-TEST_DEPS   := pytest pytest-xdist objgraph==3.6.2 numpy memray==1.20.0
+TEST_DEPS   := pytest pytest-xdist objgraph==3.6.2 numpy pandas memray==1.20.0
 # pytest's worker processes (pytest-xdist): one per core by default.
 PYTEST_JOBS ?= auto
 LINT_DEPS   := ruff==0.8.6 mypy==2.4.1
