@@ -21,11 +21,11 @@
 PYTHON      ?= python3
 PY           = $(VENV)/bin/python
 BUILD_DEPS  := meson-python meson ninja
-TEST_DEPS   := pytest pytest-xdist objgraph==3.6.2 numpy memray==1.20.0
+TEST_DEPS   := pytest pytest-xdist objgraph==3.6.2 numpy pandas memray==1.20.0
 # pytest's worker processes (pytest-xdist): one per core by default.
 PYTEST_JOBS ?= auto
 LINT_DEPS   := ruff==0.8.6 mypy==2.4.1
-C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] src/ext/cpython/*.[ch] tests/c/*.[ch] tests/fuzz/*.c tests/python/native/*.c)
+C_SOURCES   := $(wildcard src/core/*.[ch] src/ext/*.[ch] src/ext/cpython/*.[ch] tests/c/*.[ch] tests/fuzz/*.c tests/python/native/*.c tests/python/native_ext/*.c)
 PY_SOURCES  := $(wildcard src/heaplens tests/python tests/stress tests/typing bench examples)
 FUZZ_SECONDS ?= 30
 EXTRA_VERSIONS := 3.12 3.13 3.14 3.15
