@@ -8,6 +8,7 @@
 #include "graph_type.h"
 
 #include "edge_label.h"
+#include "opaque_containers.h"
 #include "cpython/internals.h"
 #include "heapwalk.h"
 #include "leak_tags.h"
@@ -91,40 +92,74 @@ static int hl__search_visit(PyObject *child, void *arg) {
     return 0;
 }
 
+/* How many untracked see-through containers (NumPy arrays: a view's base
+ * chain) a confirmation may pass through to reach a tracked holder. */
+#define HL__MAX_UNTRACKED_HOLDERS 8
+
+/* The object of node `id` (borrowed), or NULL (no exception) when the node is
+ * virtual or an untracked object that no holder confirmed now is seen to
+ * hold: a live tracked referrer's tp_traverse, an executing frame, or an
+ * untracked container heaplens sees through (opaque_containers.h), itself
+ * confirmed so, at most `depth` more such containers deep. The untracked
+ * holder's type is the graph's (read when the graph was built), so nothing
+ * of a holder is read before it is confirmed. */
+static PyObject *hl__confirmed(hl_graph_object *self, hl_node_id id, int depth) {
+    hlpy_heap *heap = &self->heap;
+    uint8_t flags = hl_graph_flags(heap->graph, id);
+    if (flags & (HL_NODE_IGNORED | HL_NODE_VIRTUAL))
+        return NULL;
+    PyObject *candidate = (PyObject *)(uintptr_t)hl_graph_address(heap->graph, id);
+    if (id < heap->n_tracked)
+        return candidate;
+    size_t n_referrers;
+    const hl_node_id *referrers = hl_graph_in_edges(heap->graph, id, &n_referrers);
+    for (size_t i = 0; i < n_referrers; i++) {
+        hl_node_id from = referrers[i];
+        uint8_t holder_flags = hl_graph_flags(heap->graph, from);
+        if (holder_flags & HL_NODE_VIRTUAL)
+            return candidate; /* the graph holds every frame local */
+        if (holder_flags & HL_NODE_IGNORED)
+            continue;
+        PyObject *holder = NULL;
+        if (from < heap->n_tracked) {
+            holder = (PyObject *)(uintptr_t)hl_graph_address(heap->graph, from);
+        } else if (depth > 0) {
+            uint32_t type_id = hl_graph_type(heap->graph, from);
+            if (type_id < heap->types.n_types && hlpy_opaque_type(heap->types.types[type_id]))
+                holder = hl__confirmed(self, from, depth - 1);
+        }
+        if (holder == NULL)
+            continue;
+        hl_search search = {candidate, 0};
+        traverseproc traverse = Py_TYPE(holder)->tp_traverse;
+        if (traverse != NULL && PyObject_IS_GC(holder))
+            (void)traverse(holder, hl__search_visit, &search);
+        if (!search.found)
+            (void)hlpy_opaque_traverse(holder, hl__search_visit, &search);
+        if (search.found)
+            return candidate;
+    }
+    return NULL;
+}
+
 /* The object of node `id` as a new reference, or NULL with LookupError when
- * the node is virtual or an untracked object that no live tracked referrer
- * still holds. */
+ * the node is virtual or an untracked object that no live holder still
+ * holds (hl__confirmed). */
 static PyObject *hl__object_of(hl_graph_object *self, hl_node_id id) {
     hlpy_heap *heap = &self->heap;
     if (hl_graph_flags(heap->graph, id) & HL_NODE_IGNORED) {
         PyErr_Format(PyExc_LookupError, "node %u was left out of the graph (ignored)", id);
         return NULL;
     }
-    if (id < heap->n_tracked)
-        return Py_NewRef((PyObject *)(uintptr_t)hl_graph_address(heap->graph, id));
     if (hl_graph_flags(heap->graph, id) & HL_NODE_VIRTUAL) {
         PyErr_Format(PyExc_LookupError, "node %u is an executing frame, not an object", id);
         return NULL;
     }
-    if (hl_graph_build_reverse(heap->graph) < 0)
+    if (id >= heap->n_tracked && hl_graph_build_reverse(heap->graph) < 0)
         return PyErr_NoMemory();
-    PyObject *candidate = (PyObject *)(uintptr_t)hl_graph_address(heap->graph, id);
-    size_t n_referrers;
-    const hl_node_id *referrers = hl_graph_in_edges(heap->graph, id, &n_referrers);
-    for (size_t i = 0; i < n_referrers; i++) {
-        uint8_t holder_flags = hl_graph_flags(heap->graph, referrers[i]);
-        if (holder_flags & HL_NODE_VIRTUAL)
-            return Py_NewRef(candidate); /* the graph holds every frame local */
-        if (referrers[i] >= heap->n_tracked || (holder_flags & HL_NODE_IGNORED))
-            continue;
-        PyObject *holder = (PyObject *)(uintptr_t)hl_graph_address(heap->graph, referrers[i]);
-        traverseproc traverse = Py_TYPE(holder)->tp_traverse;
-        hl_search search = {candidate, 0};
-        if (traverse != NULL && PyObject_IS_GC(holder))
-            (void)traverse(holder, hl__search_visit, &search);
-        if (search.found)
-            return Py_NewRef(candidate);
-    }
+    PyObject *object = hl__confirmed(self, id, HL__MAX_UNTRACKED_HOLDERS);
+    if (object != NULL)
+        return Py_NewRef(object);
     PyErr_Format(PyExc_LookupError,
                  "node %u (untracked) may have been freed since the graph was built", id);
     return NULL;

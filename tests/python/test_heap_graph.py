@@ -3,8 +3,10 @@ census, Mark/growth_since, why_alive, referrers, refcount_report."""
 
 import ctypes
 import gc
+import inspect
 import importlib
 import sys
+import types
 import textwrap
 import threading
 import weakref
@@ -92,6 +94,10 @@ def test_sizes_are_sys_getsizeof():
         try:
             obj = graph.object(node)
         except LookupError:
+            continue
+        if isinstance(inspect.getattr_static(type(obj), "__sizeof__", None), types.FunctionType):
+            # A __sizeof__ written in Python (pandas' Index counts its data):
+            # heaplens never runs it, and sys.getsizeof would run its code.
             continue
         assert graph.size(node) == sys.getsizeof(obj), type(obj)
         checked += 1
@@ -319,9 +325,13 @@ def test_census_matches_a_python_count():
     objects = gc.get_objects()
     rows = _core.census_of(objects)
     counts, sizes = {}, {}
+    # Only the types checked: sys.getsizeof of another object may run a
+    # __sizeof__ written in Python (pandas' does), which can change the
+    # objects counted (it fills caches).
     for obj in objects:
-        counts[type(obj)] = counts.get(type(obj), 0) + 1
-        sizes[type(obj)] = sizes.get(type(obj), 0) + sys.getsizeof(obj)
+        if type(obj) in (dict, list, type, tuple):
+            counts[type(obj)] = counts.get(type(obj), 0) + 1
+            sizes[type(obj)] = sizes.get(type(obj), 0) + sys.getsizeof(obj)
     got = {tp: (count, size) for tp, count, size in rows}
     for tp in (dict, list, type, tuple):
         assert got[tp] == (counts[tp], sizes[tp])

@@ -77,6 +77,21 @@ def test_a_leak_into_an_object_array_is_found():
     assert report.holders and "ndarray" in str(report), str(report)
 
 
+def test_why_alive_of_a_string_only_an_object_array_holds():
+    """A str is not tracked by the collector, and neither is an ndarray: the
+    graph confirms the string through the array, itself confirmed through
+    the frame that holds its view (the base chain). Before, why_alive said
+    'not in the heap graph' and referrers() was empty."""
+    column = np.array([f"value number {i} " * 3 for i in range(50)], dtype=object)
+    view = column[::2]
+    del column
+    chain = str(heaplens.why_alive(view[3]))
+    assert "not in the heap graph" not in chain, chain
+    assert "ndarray" in chain and "local view" in chain, chain
+    holders = [type(ref.holder).__name__ for ref in heaplens.referrers(view[3])]
+    assert "ndarray" in holders, holders
+
+
 def test_arrays_of_numbers_hold_only_their_base():
     numbers = np.arange(1000.0)
     view = numbers[10:20]

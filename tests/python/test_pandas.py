@@ -70,12 +70,6 @@ def test_strings_shared_with_the_rest_of_the_program_are_not_retained():
     assert arrays + 1_000_000 <= retained <= arrays + 1_100_000, (retained, arrays)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graph.find() cannot confirm an untracked object held only by an "
-    "untracked holder (an ndarray): src/ext/graph_type.c hl__object_of looks "
-    "for a tracked referrer only, so why_alive says 'not in the heap graph'",
-)
 def test_a_string_held_only_by_an_object_column_has_its_chain():
     df = _frame(object)
     chain = heaplens.why_alive(df["customer"].iloc[1234])
