@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from heaplens._leaks.report import Holder as Holder
     from heaplens._leaks.report import LeakGroup as LeakGroup
     from heaplens._leaks.report import LeakReport as LeakReport
+    from heaplens._leaks.report import NativeLeak as NativeLeak
     from heaplens._report.protocol import Report as Report
     from heaplens._slots.advice import SlotsAdvice as SlotsAdvice
     from heaplens._slots.advice import SlotsReport as SlotsReport
@@ -85,6 +86,7 @@ _LAZY_CLASSES = {
     "LeakReport": "heaplens._leaks.report",
     "LeakGroup": "heaplens._leaks.report",
     "Holder": "heaplens._leaks.report",
+    "NativeLeak": "heaplens._leaks.report",
     "SlotsReport": "heaplens._slots.advice",
     "SlotsAdvice": "heaplens._slots.advice",
     "Report": "heaplens._report.protocol",
@@ -126,6 +128,7 @@ __all__ = [
     "LeakGroup",
     "LeakReport",
     "Mark",
+    "NativeLeak",
     "RefcountReport",
     "Referrer",
     "Report",
@@ -371,7 +374,12 @@ def top_retainers(n: int = 10) -> RetainerReport:
 
 
 def find_leaks(
-    func: Callable[..., object], *args: object, repeat: int = 5, warmup: int = 2, **kwargs: object
+    func: Callable[..., object],
+    *args: object,
+    repeat: int = 5,
+    warmup: int = 2,
+    native: bool = False,
+    **kwargs: object,
 ) -> LeakReport:
     """Call func(*args, **kwargs) warmup + repeat times and report what the
     measured calls left alive and kept accumulating (a LeakReport): objects
@@ -384,10 +392,19 @@ def find_leaks(
     `re`, `typing`, functools caches that stop growing); objects a garbage
     collection frees are not leaks. The tracer is started for the hunt if it
     is off, and stopped again after it.
+
+    native=True also reports the native memory the calls left alive and kept
+    growing (report.native: NativeLeak rows by allocating Python line, with
+    bytes and blocks per call): what C libraries allocated with malloc or
+    mmap, and the blocks extensions report (NumPy's arrays), less what a
+    leaked object's size already counts (an array's data). The hunt then
+    needs native tracing: it starts the tracer with native=True when it is
+    off (and stops it after), uses it when it traces native memory, and
+    raises RuntimeError when it traces without (docs/leak-hunt.md).
     """
     from heaplens._leaks.hunt import find_leaks as _find_leaks
 
-    return _find_leaks(func, *args, repeat=repeat, warmup=warmup, **kwargs)
+    return _find_leaks(func, *args, repeat=repeat, warmup=warmup, native=native, **kwargs)
 
 
 def leak_check(nframe: int = 32) -> _LeakCheck:

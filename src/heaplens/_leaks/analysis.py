@@ -69,8 +69,12 @@ def analyse(
     n_calls: int,
     report: LeakReport,
     ignore: Sequence[str] = (),
-) -> None:
-    """Group the new objects, keep those that accumulate, find their holders."""
+) -> dict[int, list[int]]:
+    """Group the new objects, keep those that accumulate, find their holders.
+
+    Returns the sizes of the leaked objects by the tracer stack that
+    allocated them: {stack id: [bytes of call 1, call 2, ...]} (the native
+    analysis takes what these sizes count off the native memory there)."""
     graph = heap.graph
     by_key: dict[tuple[int, int], list[_Node]] = {}
     # Types are keyed by id(): hashing or comparing a class runs its
@@ -159,6 +163,13 @@ def analyse(
     groups.sort(key=lambda g: (g["holder"], -g["retained"], -len(g["members"])))
     report.groups = [_group_row(heap, g) for g in groups]
     report.finished = True
+    sizes_by_stack: dict[int, list[int]] = {}
+    for group in groups:
+        for member in group["members"]:
+            if member.stack >= 0:
+                per_call_size = sizes_by_stack.setdefault(member.stack, [0] * n_calls)
+                per_call_size[member.call - 1] += graph.size(member.node)
+    return sizes_by_stack
 
 
 def _site_of(stack: int) -> tuple[str | None, list[Frame]]:
@@ -171,6 +182,11 @@ def _site_of(stack: int) -> tuple[str | None, list[Frame]]:
         frames, _ = _core.get_stack_traceback(stack)
     except (IndexError, MemoryError):
         return None, []
+    return site_of_frames(frames)
+
+
+def site_of_frames(frames: Sequence[tuple[str, int]]) -> tuple[str | None, list[Frame]]:
+    """_site_of() for the frames of a stack, most recent first."""
     if not frames:
         return None, []
     filename, lineno = frames[0]

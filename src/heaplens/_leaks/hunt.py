@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import sys
 import types
-from typing import cast
+from typing import NamedTuple, cast
 
 from heaplens import _args, _core
 from heaplens._graph.describe import (
@@ -34,18 +34,44 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Literal
 
+    from heaplens._leaks.native import NativeTrail
+
 DEFAULT_NFRAME = 32
 
 
-class _Hunt:
-    """One leak hunt of n_calls measured calls; see leak_tags.h."""
+class NativeSettings(NamedTuple):
+    """What a hunt counts as a native leak (see _leaks/native.py): at least
+    min_per_call bytes per call, and (every_call) growth in every call."""
 
-    def __init__(self, n_calls: int, nframe: int, ignore: Iterable[str] = ()) -> None:
+    min_per_call: int = 0
+    every_call: bool = False
+
+
+class _Hunt:
+    """One leak hunt of n_calls measured calls; see leak_tags.h. With
+    `native`, it also follows the native memory the calls leave alive
+    (_leaks/native.py), with native tracing on for the hunt."""
+
+    def __init__(
+        self,
+        n_calls: int,
+        nframe: int,
+        ignore: Iterable[str] = (),
+        native: NativeSettings | None = None,
+    ) -> None:
         self.n_calls = n_calls
         self.ignore = tuple(ignore)
+        self.native = native
+        self.trail: NativeTrail | None = None
         self.started_tracer = not _core.is_tracing()
         if self.started_tracer:
-            _core.start(nframe)
+            _core.start(nframe, native=native is not None)
+        elif native is not None:
+            _require_native_tracing()
+        if native is not None:
+            from heaplens._leaks.native import NativeTrail
+
+            self.trail = NativeTrail()
         self.nframe = _core.get_traceback_limit()
         self.call = 0
         self.begun = False
@@ -61,6 +87,14 @@ class _Hunt:
         """Start the next measured call: after a full collection everything
         older is in the oldest generation and CPython's free lists are empty."""
         gc.collect()
+        if self.trail is not None:
+            self.trail.take(whole=self.call == 0)
+            # What taking it made (the snapshot's list of file names, which
+            # only C refers to) out of the young generations, whose objects
+            # the collections during the call tag with the call's number.
+            # (collect(0) was not enough on 3.11; a full one is on every
+            # version.)
+            gc.collect()
         _core.leak_tags_young()  # what finalizers made during it: not the call's
         self.call += 1
         _core.leak_tags_set_call(self.call)
@@ -74,6 +108,8 @@ class _Hunt:
         try:
             self._remove_callback()
             _collect()
+            if self.trail is not None:
+                self.trail.take(whole=True)
             from heaplens._graph.heap import HeapGraph
 
             # Whatever is young now was made after the calls (by the
@@ -86,16 +122,30 @@ class _Hunt:
             # object that had its address during a call.
             _core.leak_tags_young()
             rows = heap.graph.leak_tags()
-            analyse(heap, rows, self.n_calls, report, self.ignore)
+            object_sizes = analyse(heap, rows, self.n_calls, report, self.ignore)
+            del heap, rows
+            if self.trail is not None and self.native is not None:
+                from heaplens._leaks.native import analyse_native
+
+                analyse_native(
+                    report,
+                    self.trail,
+                    object_sizes,
+                    self.n_calls,
+                    min_per_call=self.native.min_per_call,
+                    every_call=self.native.every_call,
+                )
             if self.started_tracer:
+                native = " and native tracing" if self.native is not None else ""
                 report.notes.append(
-                    f"The tracer was started for this hunt with {self.nframe} frames and "
-                    "stopped after it."
+                    f"The tracer was started for this hunt with {self.nframe} frames{native} "
+                    "and stopped after it."
                 )
         finally:
             self.end()
 
     def end(self) -> None:
+        self.trail = None
         self._remove_callback()
         if self.begun:
             self.begun = False
@@ -110,6 +160,22 @@ class _Hunt:
     def _remove_callback() -> None:
         while _core.leak_tags_gc_callback in gc.callbacks:
             gc.callbacks.remove(_core.leak_tags_gc_callback)
+
+
+def _require_native_tracing() -> None:
+    """Return when the running tracer traces native memory; raise
+    RuntimeError, saying what to do, when it does not. (start() with the
+    running tracer's settings does nothing, and refuses when native=True is
+    a setting the tracer does not have.)"""
+    rate = _core.get_tracer_counters().get("sample_rate", 0)
+    try:
+        _core.start(_core.get_traceback_limit(), sample_rate=int(rate), native=True)
+    except RuntimeError:
+        raise RuntimeError(
+            "a native leak hunt needs native tracing, and heaplens is tracing without it: "
+            "stop it first (heaplens.stop(); the hunt then starts the tracer with "
+            "native=True and stops it after), or start it with heaplens.start(..., native=True)"
+        ) from None
 
 
 def _realize_log_streams() -> None:
@@ -158,29 +224,43 @@ def _name_of(func: object) -> str:
 
 
 def find_leaks(
-    func: Callable[..., object], *args: object, repeat: int = 5, warmup: int = 2, **kwargs: object
+    func: Callable[..., object],
+    *args: object,
+    repeat: int = 5,
+    warmup: int = 2,
+    native: bool = False,
+    **kwargs: object,
 ) -> LeakReport:
     """See heaplens.find_leaks."""
     _args.callable_("find_leaks", "func", func)
+    _args.instance("find_leaks", "native", native, bool, "a bool")
     return run_hunt(
         lambda: func(*args, **kwargs),
         repeat=repeat,
         warmup=warmup,
         title=f"find_leaks({_name_of(func)})",
+        native=NativeSettings() if native else None,
     )
 
 
 def run_hunt(
-    call: Callable[[], object], *, repeat: int, warmup: int, title: str, ignore: Iterable[str] = ()
+    call: Callable[[], object],
+    *,
+    repeat: int,
+    warmup: int,
+    title: str,
+    ignore: Iterable[str] = (),
+    native: NativeSettings | None = None,
 ) -> LeakReport:
     """Call call() warmup + repeat times and return the LeakReport of the
     measured calls. Holders reached from a module, a frame or an object type
     of a package in `ignore` (module name prefixes such as '_pytest') are
-    listed but not counted as leaks."""
+    listed but not counted as leaks. With `native`, the native memory the
+    calls left alive is reported too, by those settings."""
     _args.count("find_leaks", "repeat", repeat, minimum=1, maximum=1000)
     _args.count("find_leaks", "warmup", warmup)
     report = LeakReport(title, repeat, warmup)
-    hunt = _Hunt(repeat, DEFAULT_NFRAME, ignore)
+    hunt = _Hunt(repeat, DEFAULT_NFRAME, ignore, native)
     try:
         for _ in range(warmup):
             call()
@@ -239,4 +319,4 @@ class leak_check:
         return False
 
 
-__all__ = ["find_leaks", "leak_check", "run_hunt"]
+__all__ = ["NativeSettings", "find_leaks", "leak_check", "run_hunt"]

@@ -1,5 +1,6 @@
 """The report of a leak hunt: LeakReport (format, show, to_dict, save_html),
-its groups of leaked objects (LeakGroup) and their holders (Holder). It keeps
+its groups of leaked objects (LeakGroup), their holders (Holder) and, with
+native=True, the native memory the calls left alive (NativeLeak). It keeps
 names, numbers and text only: no reference to any object.
 """
 
@@ -8,9 +9,13 @@ from __future__ import annotations
 import sys
 from typing import List, NamedTuple, Optional
 
+from heaplens import _core
 from heaplens._report.lines import cut, relative_path, wrap
 from heaplens._report.protocol import Report
 from heaplens._report.units import format_bytes
+
+# NumPy reports the data of its arrays with PyTraceMalloc_Track in this domain.
+NUMPY_DOMAIN = 389047
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,12 +64,61 @@ class LeakGroup(NamedTuple):
     example: str  # the object the chain leads to
 
 
+class NativeLeak(NamedTuple):
+    """Native memory that the measured calls allocated at one Python line (in
+    one tracemalloc domain) and left alive, growing with the calls, beyond
+    what the size of a leaked object already counts (find_leaks(native=True))."""
+
+    site: Optional[str]  # 'app.py:12', the innermost frame; None without Python frames
+    # [(filename, lineno, source line or None)], oldest call first
+    traceback: list[tuple[str, int, Optional[str]]]
+    domain: int  # heaplens.NATIVE_DOMAIN (malloc, mmap), or an extension's (NumPy's 389047)
+    size: int  # bytes the measured calls left alive here
+    blocks: int  # blocks the measured calls left alive here
+    per_call: list[int]  # bytes each measured call added, in call order (negative: freed)
+    bytes_per_call: float  # size / calls
+    blocks_per_call: float  # blocks / calls
+    held_by_objects: int  # bytes left alive here that leaked objects' sizes count: not in size
+    excluded: Optional[str]  # why it is not counted as a leak (under a threshold), or None
+
+
+def domain_name(domain: int) -> str:
+    """How a report names a tracemalloc domain of native memory."""
+    if domain == _core.NATIVE_DOMAIN:
+        return "malloc/mmap"
+    if domain == NUMPY_DOMAIN:
+        return f"NumPy arrays, domain {domain}"
+    return f"domain {domain}"
+
+
+def native_sentence(leak: NativeLeak, calls: int) -> str:
+    """The report's first line when this native leak is the biggest."""
+    blocks = leak.blocks_per_call
+    blocks_text = _number(blocks)
+    after = f" ({format_bytes(leak.size, decimals=1)} after {calls} calls)" if calls > 1 else ""
+    return (
+        f"{leak.site or 'an unknown line (no Python frames)'}: "
+        f"{format_bytes(round(leak.bytes_per_call), decimals=1)} of native memory "
+        f"({domain_name(leak.domain)}) per call, {blocks_text} "
+        f"{'block' if blocks == 1 else 'blocks'} per call, allocated here and still "
+        f"alive{after}"
+    )
+
+
+def _number(value: float) -> str:
+    """1, 2.5, 1,024: a per-call figure, with a decimal only when it has one."""
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
 class LeakReport(Report):
     """What a leak hunt found: groups of leaked objects and what holds them.
 
     report.clean is True when nothing leaked. report.headline is one line that
-    names the holder that leaks the most; show() prints the whole report,
-    to_dict() gives it as data and save_html(path) writes it as one page.
+    names the holder that leaks the most (or, with native=True, the line whose
+    native memory leaks the most, when that is more); show() prints the whole
+    report, to_dict() gives it as data and save_html(path) writes it as one page.
+    report.native lists the native memory the calls left alive (NativeLeak
+    rows) when the hunt checked it (report.native_checked).
     """
 
     def __init__(self, title: str, calls: int, warmup: int) -> None:
@@ -74,6 +128,8 @@ class LeakReport(Report):
         self.groups: List[LeakGroup] = []
         self.holders: List[Holder] = []
         self.notes: List[str] = []
+        self.native_checked = False
+        self.native: List[NativeLeak] = []
         self.finished = False
 
     @property
@@ -86,18 +142,27 @@ class LeakReport(Report):
         ]
 
     @property
+    def native_leaks(self) -> list[NativeLeak]:
+        """The rows of native memory that count as leaks (not under a threshold)."""
+        return [leak for leak in self.native if not leak.excluded]
+
+    @property
     def clean(self) -> bool:
-        return self.finished and not self.leaks
+        return self.finished and not self.leaks and not self.native_leaks
 
     @property
     def headline(self) -> str:
         if not self.finished:
             return "the leak check has not finished yet (read the report after the block)"
         if self.clean:
-            return f"no leaks: {self._what_ran()} left nothing alive that keeps accumulating"
-        for holder in self.holders:
-            if not holder.excluded:
-                return holder.sentence
+            also = " (native memory included)" if self.native_checked else ""
+            return f"no leaks: {self._what_ran()} left nothing alive that keeps accumulating{also}"
+        counted = [holder for holder in self.holders if not holder.excluded]
+        native = self.native_leaks
+        if native and (not counted or native[0].size > counted[0].retained):
+            return native_sentence(native[0], self.calls)
+        if counted:
+            return counted[0].sentence
         return self.holders[0].sentence
 
     def _what_ran(self) -> str:
@@ -126,6 +191,14 @@ class LeakReport(Report):
             total = sum(g.count for g in self.leaks)
             size = sum(g.size for g in self.leaks)
             add(f"{total:,} leaked objects, {format_bytes(size, decimals=1)} of their own")
+        if self.native_leaks:
+            native_size = sum(leak.size for leak in self.native_leaks)
+            places = len(self.native_leaks)
+            add(
+                f"{format_bytes(native_size, decimals=1)} of native memory left alive at "
+                f"{places} {'line' if places == 1 else 'lines'}, not counted in a leaked "
+                "object's size"
+            )
         if self.holders:
             lines.append("")
             lines.append("What holds them, most memory first:")
@@ -159,6 +232,32 @@ class LeakReport(Report):
             else:
                 lines.append("     allocated at: unknown (not traced)")
             add("     kept alive by: " + chain_text(group.chain, group.holder_step), "       ")
+        if self.native:
+            lines.append("")
+            lines.append(
+                "Native memory the calls left alive, not counted in a leaked object's size, "
+                "most first:"
+            )
+        for rank, leak in enumerate(self.native[:limit], 1):
+            steps = " ".join(format_bytes(n, decimals=1) for n in leak.per_call)
+            blocks = leak.blocks_per_call
+            add(
+                f"{rank:>3}. {format_bytes(round(leak.bytes_per_call), decimals=1)} per call "
+                f"({_number(blocks)} {'block' if blocks == 1 else 'blocks'} per call), {format_bytes(leak.size, decimals=1)} in all"
+                f"{f' (per call: {steps})' if self.calls > 1 else ''}; "
+                f"{domain_name(leak.domain)}",
+                "     ",
+            )
+            if leak.excluded:
+                add(f"     not counted: {leak.excluded}", "       ")
+            if leak.traceback:
+                lines.append("     allocated at (most recent call last):")
+                for filename, lineno, source in leak.traceback[-6:]:
+                    add(f"       {relative_path(filename)}:{lineno}", "         ")
+                    if source:
+                        lines.append(cut(f"         {source}", width))
+            else:
+                lines.append("     allocated at: unknown (no Python frames)")
         for note in self.notes:
             add(f"note: {note}", "      ")
         return lines
@@ -185,6 +284,7 @@ class LeakReport(Report):
                 "objects": sum(g.count for g in leaks),
                 "size": sum(g.size for g in leaks),
                 "retained": sum(h.retained for h in self.holders if not h.excluded),
+                "native_size": sum(leak.size for leak in self.native_leaks),
             },
             "holders": [
                 {
@@ -216,6 +316,23 @@ class LeakReport(Report):
                     "example": g.example,
                 }
                 for g in self.groups
+            ],
+            "native_checked": self.native_checked,
+            "native": [
+                {
+                    "site": leak.site,
+                    "traceback": [list(frame) for frame in leak.traceback],
+                    "domain": leak.domain,
+                    "domain_name": domain_name(leak.domain),
+                    "size": leak.size,
+                    "blocks": leak.blocks,
+                    "per_call": list(leak.per_call),
+                    "bytes_per_call": leak.bytes_per_call,
+                    "blocks_per_call": leak.blocks_per_call,
+                    "held_by_objects": leak.held_by_objects,
+                    "excluded": leak.excluded,
+                }
+                for leak in self.native
             ],
             "notes": list(self.notes),
         }
