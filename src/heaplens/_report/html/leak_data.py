@@ -47,6 +47,20 @@ if TYPE_CHECKING:
         holder_step: int | None
         example: str | None
 
+    class NativeRow(TypedDict):
+        """Native memory left alive at one line, checked."""
+
+        site: str | None
+        traceback: list[tuple[str, int | None, str | None]]
+        domain_name: str
+        size: float
+        blocks: float | None
+        per_call: list[float]
+        bytes_per_call: float
+        blocks_per_call: float | None
+        held_by_objects: float | None
+        excluded: str | None
+
     class LeakPage(TypedDict):
         """The report as read_report() returns it."""
 
@@ -61,6 +75,9 @@ if TYPE_CHECKING:
         retained: float | None
         holders: list[Holder]
         groups: list[Group]
+        native_checked: bool
+        native: list[NativeRow]
+        native_size: float
         notes: list[str]
         headline: NotRequired[str]  # set last, from the rest (always there)
 
@@ -138,8 +155,11 @@ def read_report(data: object) -> LeakPage:
     groups = [
         _read_group(item, i, len(holders)) for i, item in enumerate(_items(data, "groups", ""))
     ]
+    native = [_read_native(item, i) for i, item in enumerate(_items(data, "native", ""))]
     summary = _field(data, "summary", dict, "", {})
-    clean = _field(data, "clean", bool, "", not groups)
+    clean = _field(
+        data, "clean", bool, "", not groups and not [n for n in native if not n["excluded"]]
+    )
     notes = _items(data, "notes", "")
     for i, note in enumerate(notes):
         if not isinstance(note, str):
@@ -156,6 +176,14 @@ def read_report(data: object) -> LeakPage:
         "retained": _number(summary, "retained", "summary.", _sum(g["retained"] for g in groups)),
         "holders": holders,
         "groups": groups,
+        "native_checked": _field(data, "native_checked", bool, "", bool(native)),
+        "native": native,
+        "native_size": _number(
+            summary,
+            "native_size",
+            "summary.",
+            sum(n["size"] for n in native if not n["excluded"]),
+        ),
         "notes": notes,
     }
     report["headline"] = _field(data, "headline", str, "", None) or _default_headline(report)
@@ -237,6 +265,36 @@ def _read_group(item: object, index: int, n_holders: int) -> Group:
         "holder": holder,
         "holder_step": holder_step,
         "example": _field(item, "example", str, where),
+    }
+
+
+def _read_native(item: object, index: int) -> NativeRow:
+    where = f"native[{index}]."
+    if not isinstance(item, dict):
+        raise TypeError(f"leak report: native[{index}] should be a dict, not {item!r:.80}")
+    per_call = _items(item, "per_call", where)
+    for i, value in enumerate(per_call):
+        # Bytes a call added: negative when it freed more than it kept.
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"leak report: {where}per_call[{i}] should be a number")
+        if not math.isfinite(value):
+            raise ValueError(f"leak report: {where}per_call[{i}] should be finite")
+    size = _number(item, "size", where, 0)
+    calls = len(per_call) or 1
+    return {
+        "site": _field(item, "site", str, where),
+        "traceback": [
+            _read_frame(frame, f"{where}traceback[{i}]")
+            for i, frame in enumerate(_items(item, "traceback", where))
+        ],
+        "domain_name": _field(item, "domain_name", str, where, "native"),
+        "size": size,
+        "blocks": _number(item, "blocks", where),
+        "per_call": per_call,
+        "bytes_per_call": _number(item, "bytes_per_call", where, size / calls),
+        "blocks_per_call": _number(item, "blocks_per_call", where),
+        "held_by_objects": _number(item, "held_by_objects", where),
+        "excluded": _field(item, "excluded", str, where),
     }
 
 

@@ -23,7 +23,7 @@ from heaplens._report.html.leak_data import read_report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from heaplens._report.html.leak_data import Group, Holder, LeakPage
+    from heaplens._report.html.leak_data import Group, Holder, LeakPage, NativeRow
 
 
 _FRAMES_SHOWN = 4  # innermost traceback frames always shown; older ones fold away
@@ -66,6 +66,8 @@ def render_leak_report(data: object) -> str:
         body.append(_render_holders(report))
     if report["groups"]:
         body.append(_render_groups(report))
+    if report["native"]:
+        body.append(_render_native(report))
     if report["notes"]:
         body.append(_render_notes(report["notes"]))
     body.append("</main>")
@@ -113,10 +115,22 @@ def _render_header(report: LeakPage) -> str:
         )
     else:
         n = report["objects"]
+        objects = (
+            f"{page.count(n)} {page.plural(n, 'object')} created by the measured calls stayed "
+            f"alive ({page.size(report['size'])} themselves, retaining "
+            f"{page.size(report['retained'])})."
+        )
+        native = ""
+        if report["native_size"]:
+            native = (
+                f"{page.size(report['native_size'])} of native memory that the measured calls "
+                "allocated stayed alive."
+            )
+            if not n:
+                objects = ""
         verdict = (
-            f'<div class="verdict bad"><strong>Leak found:</strong> {page.count(n)} '
-            f"{page.plural(n, 'object')} created by the measured calls stayed alive "
-            f"({page.size(report['size'])} themselves, retaining {page.size(report['retained'])}).</div>"
+            f'<div class="verdict bad"><strong>Leak found:</strong> {objects}'
+            f"{' ' if objects and native else ''}{native}</div>"
         )
     return "\n".join(
         [
@@ -137,6 +151,16 @@ def _render_summary(report: LeakPage) -> str:
         ("Objects left alive", page.count(report["objects"]), "made by the measured calls"),
         ("Size", page.size(report["size"]), "their own bytes"),
         ("Retained size", page.size(report["retained"]), "freed if they went away"),
+    ]
+    if report["native_checked"]:
+        items.append(
+            (
+                "Native memory left alive",
+                page.size(report["native_size"]),
+                "outside a leaked object's size",
+            )
+        )
+    items += [
         ("Python", page.text(report["python"], 40) if report["python"] else "&ndash;", ""),
     ]
     cells = [
@@ -286,6 +310,53 @@ def _render_group(report: LeakPage, index: int, group: Group) -> str:
     )
 
 
+def _render_native(report: LeakPage) -> str:
+    cards = [_render_native_row(i, row) for i, row in enumerate(report["native"])]
+    lead = (
+        "Memory that C code allocated during the measured calls (malloc, mmap, or blocks an "
+        "extension reports, such as NumPy's arrays) and that was still alive after them, "
+        "growing with the calls, by the Python line that asked. What a leaked object's size "
+        "already counts (an array's data) is not listed here."
+    )
+    return page.section("native", "Native memory left alive", lead, *cards)
+
+
+def _render_native_row(index: int, row: NativeRow) -> str:
+    metrics = [
+        ("Per call", page.size(row["bytes_per_call"])),
+        ("In all", page.size(row["size"])),
+        ("Blocks per call", page.count(row["blocks_per_call"])),
+    ]
+    if row["held_by_objects"]:
+        metrics.append(("In leaked objects", page.size(row["held_by_objects"])))
+    metric_cells = "".join(
+        f"<div><dt>{label}</dt><dd>{value}</dd></div>" for label, value in metrics
+    )
+    steps = " &middot; ".join(page.size(max(v, 0)) for v in row["per_call"][:_VALUES_SHOWN])
+    excluded = (
+        f'<p class="note">Not counted: {page.text(row["excluded"])}</p>' if row["excluded"] else ""
+    )
+    return "\n".join(
+        [
+            f'<article class="card group" id="native-{index}">',
+            f'<div class="card-head"><h3><span class="type">'
+            f"{page.text(row['site'] or 'unknown line', 120)}</span> "
+            f'<span class="module">{page.text(row["domain_name"], 80)}</span></h3></div>',
+            excluded,
+            '<div class="group-top">',
+            f'<dl class="metrics">{metric_cells}</dl>',
+            f"<p>Added by each call, in order: {steps}</p>" if len(row["per_call"]) > 1 else "",
+            "</div>",
+            '<div class="group-body">',
+            _render_allocation(
+                row["site"], row["traceback"], "Unknown: no Python frames were running."
+            ),
+            "</div>",
+            "</article>",
+        ]
+    )
+
+
 def _render_per_call(values: list[float]) -> str:
     """Bars of the survivors of each measured call, with the counts spelled out."""
     if len(values) < 2:
@@ -313,14 +384,22 @@ def _render_per_call(values: list[float]) -> str:
 
 def _render_site(group: Group) -> str:
     """The allocation site and its traceback, innermost frames always shown."""
+    return _render_allocation(
+        group["site"],
+        group["traceback"],
+        "Unknown: the tracer did not see these objects allocated.",
+    )
+
+
+def _render_allocation(
+    site: str | None, frames: list[tuple[str, int | None, str | None]], unknown: str
+) -> str:
+    """An allocation site and its traceback, innermost frames always shown."""
     parts = ['<div class="block"><h4>Allocated at</h4>']
-    if group["site"]:
-        parts.append(f'<p class="site"><code>{page.text(group["site"])}</code></p>')
+    if site:
+        parts.append(f'<p class="site"><code>{page.text(site)}</code></p>')
     else:
-        parts.append(
-            '<p class="missing">Unknown: the tracer did not see these objects allocated.</p>'
-        )
-    frames = group["traceback"]
+        parts.append(f'<p class="missing">{unknown}</p>')
     if frames:
         rendered = [
             _render_frame(frame, last=(i == len(frames) - 1)) for i, frame in enumerate(frames)
@@ -335,7 +414,7 @@ def _render_site(group: Group) -> str:
                 f'<ol class="frames">{"".join(older)}</ol></details>'
             )
         parts.append(f'<ol class="frames">{"".join(shown)}</ol></div>')
-    elif group["site"]:
+    elif site:
         parts.append('<p class="missing">No traceback was recorded.</p>')
     parts.append("</div>")
     return "\n".join(parts)
