@@ -6,7 +6,10 @@ the closest marker wins). A checked test is called warmup + repeat times with
 the same fixture values, set up once before the first call, inside a leak hunt
 (heaplens._leaks.hunt.run_hunt). When the measured calls leave objects alive that
 keep accumulating, the test fails with the leak report as its message: the
-holder first. See docs/pytest-plugin.md.
+holder first. With --heaplens-native (or the marker's native=True) the hunt
+traces native memory too, and a test whose calls leave native memory alive
+that grows in every call, by at least --heaplens-native-min bytes per call,
+fails as well. See docs/pytest-plugin.md.
 
 pytest imports this module (through the pytest11 entry point) in every run of
 everyone who installs heaplens, so it imports no more than the heaplens package
@@ -49,7 +52,11 @@ if TYPE_CHECKING:
 MARKER = "heaplens_no_leaks"
 MARKER_REPEAT, MARKER_WARMUP = 5, 2  # a marked test: checked with care
 SUITE_REPEAT, SUITE_WARMUP = 3, 1  # every test of a suite (--heaplens-leaks): cheaper
-MARKER_KEYWORDS = ("repeat", "warmup", "check")
+MARKER_KEYWORDS = ("repeat", "warmup", "check", "native")
+# A test fails for native memory that grows in every call by at least this
+# much per call (--heaplens-native-min): a C library's caches and pools grow
+# now and then, or by a few bytes; a leak grows every time.
+NATIVE_MIN_PER_CALL = 1024
 
 # Packages whose objects are pytest's own: what they hold is not the test's leak.
 # The pytest plugins installed as packages are added to these (_ignored_packages).
@@ -68,6 +75,7 @@ class _Tally:
     def __init__(self, ignore: tuple[str, ...]) -> None:
         self.ignore = ignore  # module prefixes passed to run_hunt
         self.checked = 0
+        self.native = 0  # of them, checked for native memory too
         self.leaked: list[str] = []  # node ids
         self.unchecked: list[tuple[str, str]] = []  # (node id, why)
 
@@ -106,6 +114,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"{MARKER_WARMUP} for a marked test; a marker's own warmup= wins)",
     )
     group.addoption(
+        "--heaplens-native",
+        action="store_true",
+        default=False,
+        help="in the tests checked for leaks, check native memory too: what C libraries "
+        "allocate with malloc or mmap, and NumPy's arrays, traced at the Python line that "
+        "asked; a test fails when its calls leave such memory alive that grows in every call "
+        "(a marker's native= wins)",
+    )
+    group.addoption(
+        "--heaplens-native-min",
+        type=_size,
+        default=NATIVE_MIN_PER_CALL,
+        metavar="BYTES",
+        help="the least native memory per call that fails a test (default "
+        f"{NATIVE_MIN_PER_CALL}; 4096, 4K, 1M ...)",
+    )
+    group.addoption(
         "--heaplens-html",
         default=None,
         metavar="DIR",
@@ -113,13 +138,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _size(text: str) -> int:
+    """--heaplens-native-min's value: bytes, as '4096', '4K' or '1M' (argparse
+    reports the ArgumentTypeError of a bad one)."""
+    from heaplens._cli.main import parse_size
+
+    return parse_size(text)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(repeat={MARKER_REPEAT}, warmup={MARKER_WARMUP}, check=True): fail the test "
-        "when its calls leave objects alive that keep accumulating (heaplens). The test is "
-        "called warmup + repeat times with the same fixture values; check=False turns the "
-        "check off for a test that --heaplens-leaks or a class or module marker would check.",
+        f"{MARKER}(repeat={MARKER_REPEAT}, warmup={MARKER_WARMUP}, check=True, native=False): "
+        "fail the test when its calls leave objects alive that keep accumulating (heaplens). "
+        "The test is called warmup + repeat times with the same fixture values; check=False "
+        "turns the check off for a test that --heaplens-leaks or a class or module marker "
+        "would check; native=True checks the native memory its calls leave alive too "
+        "(default: --heaplens-native).",
     )
     for option, low, high in (("heaplens_repeat", 1, 1000), ("heaplens_warmup", 0, 1000)):
         value = config.getoption(option)
@@ -129,11 +164,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
+    native = ""
+    if config.getoption("heaplens_native"):
+        native = (
+            ", native memory included (a test fails for native memory that grows in every "
+            f"call by {config.getoption('heaplens_native_min')} bytes or more per call)"
+        )
     if config.getoption("heaplens_leaks"):
         repeat, warmup = _from_command_line(config, SUITE_REPEAT, SUITE_WARMUP)
         return (
             f"heaplens: checking every test for leaks ({repeat} measured calls after "
-            f"{warmup} warm-up)"
+            f"{warmup} warm-up){native}"
+        )
+    if native:
+        return (
+            f"heaplens: checking the tests marked {MARKER} for leaks{native}; "
+            "--heaplens-leaks checks every test"
         )
     return None
 
@@ -147,24 +193,26 @@ def _from_command_line(config: pytest.Config, repeat: int, warmup: int) -> tuple
     )
 
 
-def _settings(item: pytest.Item) -> tuple[int, int] | None:
-    """(repeat, warmup) when `item` is to be checked for leaks, else None.
+def _settings(item: pytest.Item) -> tuple[int, int, bool] | None:
+    """(repeat, warmup, native) when `item` is to be checked for leaks, else
+    None.
 
     The closest heaplens_no_leaks marker decides whether, then its own
     arguments win over the command line's, which win over the defaults.
     Raises _MarkerError for a marker with arguments it does not take."""
     marker = item.get_closest_marker(MARKER)
     config = item.config
+    native = bool(config.getoption("heaplens_native"))
     if marker is None:
         if not config.getoption("heaplens_leaks"):
             return None
-        return _from_command_line(config, SUITE_REPEAT, SUITE_WARMUP)
+        return (*_from_command_line(config, SUITE_REPEAT, SUITE_WARMUP), native)
     unknown = sorted(set(marker.kwargs) - set(MARKER_KEYWORDS))
     if marker.args or unknown:
         given = ", ".join([repr(arg) for arg in marker.args] + [f"{k}=" for k in unknown])
         raise _MarkerError(
-            f"@pytest.mark.{MARKER} takes only repeat=, warmup= and check= (keywords), "
-            f"not {given}"
+            f"@pytest.mark.{MARKER} takes only repeat=, warmup=, check= and native= "
+            f"(keywords), not {given}"
         )
     if not marker.kwargs.get("check", True):
         return None
@@ -177,7 +225,10 @@ def _settings(item: pytest.Item) -> tuple[int, int] | None:
                 f"@pytest.mark.{MARKER}: {name} must be an int between {low} and 1000, "
                 f"not {value!r}"
             )
-    return repeat, warmup
+    native = marker.kwargs.get("native", native)
+    if not isinstance(native, bool):
+        raise _MarkerError(f"@pytest.mark.{MARKER}: native must be True or False, not {native!r}")
+    return repeat, warmup, native
 
 
 def _tally(config: pytest.Config) -> _Tally:
@@ -230,8 +281,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         _not_checked(pyfuncitem, "an async test function")
         return None
     # settings is None only with a message, which failed the test above.
-    repeat, warmup = settings  # type: ignore[misc]
-    return _run_checked(pyfuncitem, repeat, warmup)
+    repeat, warmup, native = settings  # type: ignore[misc]
+    return _run_checked(pyfuncitem, repeat, warmup, native)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -269,13 +320,16 @@ class _AsyncResult(Exception):
     """The test returned an awaitable: it is async after all."""
 
 
-def _run_checked(pyfuncitem: pytest.Function, repeat: int, warmup: int) -> bool | None:
-    """Call the test warmup + repeat times inside a leak hunt; fail it with
-    the report when it leaks. Returns True, or None when the test turned out
-    to be async (it is then left to pytest, unchecked)."""
+def _run_checked(
+    pyfuncitem: pytest.Function, repeat: int, warmup: int, native: bool
+) -> bool | None:
+    """Call the test warmup + repeat times inside a leak hunt (tracing native
+    memory too when `native`); fail it with the report when it leaks. Returns
+    True, or None when the test turned out to be async (it is then left to
+    pytest, unchecked)."""
     import warnings
 
-    from heaplens._leaks.hunt import run_hunt
+    from heaplens._leaks.hunt import NativeSettings, run_hunt
 
     tally = _tally(pyfuncitem.config)
     test = pyfuncitem.obj
@@ -309,12 +363,23 @@ def _run_checked(pyfuncitem: pytest.Function, repeat: int, warmup: int) -> bool 
     try:
         with recorder:
             report = run_hunt(
-                call, repeat=repeat, warmup=warmup, title=pyfuncitem.nodeid, ignore=tally.ignore
+                call,
+                repeat=repeat,
+                warmup=warmup,
+                title=pyfuncitem.nodeid,
+                ignore=tally.ignore,
+                native=NativeSettings(
+                    min_per_call=pyfuncitem.config.getoption("heaplens_native_min"),
+                    every_call=True,
+                )
+                if native
+                else None,
             )
     except _AsyncResult:
         _not_checked(pyfuncitem, "a test function that returns an awaitable")
         return None
     tally.checked += 1
+    tally.native += native
     if returned is not None:
         warning = getattr(pytest, "PytestReturnNotNoneWarning", pytest.PytestWarning)
         warnings.warn(
@@ -336,28 +401,44 @@ def _run_checked(pyfuncitem: pytest.Function, repeat: int, warmup: int) -> bool 
 def _counted_only(report: LeakReport) -> LeakReport:
     """A shallow copy of `report` without the holders it does not count
     (pytest's own objects, bounded caches of the standard library) and their
-    groups, with a note that says how much was left out; `report` itself when
-    it counts every holder. The failure message then lists the test's leaks
-    only, however much pytest kept during the calls."""
+    groups, and without the native memory under the thresholds, with a note
+    that says how much was left out; `report` itself when it counts every
+    holder and every row of native memory. The failure message then lists the
+    test's leaks only, however much pytest kept during the calls."""
     import copy
 
     kept = [index for index, holder in enumerate(report.holders) if not holder.excluded]
-    if len(kept) == len(report.holders):
+    native_kept = report.native_leaks
+    if len(kept) == len(report.holders) and len(native_kept) == len(report.native):
         return report
-    new_index = {old: new for new, old in enumerate(kept)}
-    left_out = sum(holder.objects for holder in report.holders if holder.excluded)
     trimmed = copy.copy(report)
-    trimmed.holders = [report.holders[index] for index in kept]
-    trimmed.groups = [
-        group if group.holder is None else group._replace(holder=new_index[group.holder])
-        for group in report.groups
-        if group.holder is None or group.holder in new_index
-    ]
-    trimmed.notes = [
-        *report.notes,
-        f"Not shown: {left_out:,} objects that pytest's own objects or a bounded cache of the "
-        "standard library kept; they are not counted (--heaplens-html writes the whole report).",
-    ]
+    trimmed.notes = list(report.notes)
+    if len(kept) != len(report.holders):
+        new_index = {old: new for new, old in enumerate(kept)}
+        left_out = sum(holder.objects for holder in report.holders if holder.excluded)
+        trimmed.holders = [report.holders[index] for index in kept]
+        trimmed.groups = [
+            group if group.holder is None else group._replace(holder=new_index[group.holder])
+            for group in report.groups
+            if group.holder is None or group.holder in new_index
+        ]
+        trimmed.notes.append(
+            f"Not shown: {left_out:,} objects that pytest's own objects or a bounded cache of "
+            "the standard library kept; they are not counted (--heaplens-html writes the whole "
+            "report)."
+        )
+    if len(native_kept) != len(report.native):
+        from heaplens._report.units import format_bytes
+
+        left_out = len(report.native) - len(native_kept)
+        size = sum(leak.size for leak in report.native if leak.excluded)
+        trimmed.native = native_kept
+        trimmed.notes.append(
+            f"Not shown: {format_bytes(size, decimals=1)} of native memory at {left_out} "
+            f"{'line' if left_out == 1 else 'lines'} that did not grow in every call or grew "
+            "less than --heaplens-native-min per call; not counted (--heaplens-html writes the "
+            "whole report)."
+        )
     return trimmed
 
 
@@ -451,7 +532,10 @@ def pytest_terminal_summary(
     terminalreporter.write_sep("=", "heaplens leak checks")
     leaked = len(tally.leaked)
     tests = "test" if tally.checked == 1 else "tests"
-    write(f"{tally.checked} {tests} checked for leaks, {leaked} leaked")
+    native = ""
+    if tally.native:
+        native = f" ({'all' if tally.native == tally.checked else tally.native} with native memory)"
+    write(f"{tally.checked} {tests} checked for leaks{native}, {leaked} leaked")
     if tally.unchecked:
         write(f"{len(tally.unchecked)} not checked:")
         for nodeid, why in tally.unchecked[:10]:
