@@ -28,7 +28,7 @@ import sys
 import heaplens
 
 lib = ctypes.CDLL({library!r})
-for name in ("lc_leak", "lc_leak_mmap", "lc_churn", "lc_cache_once"):
+for name in ("lc_leak", "lc_leak_mmap", "lc_leak_every_other", "lc_churn", "lc_cache_once"):
     getattr(lib, name).argtypes = [ctypes.c_size_t]
 
 
@@ -140,6 +140,25 @@ def test_freeing_or_caching_once_is_not_a_leak(tmp_path, warmup):
         assert report["clean"], report
         assert report["native_checked"] and report["native"] == [], report
         assert "(native memory included)" in report["headline"]
+
+
+def test_memory_that_grows_in_some_calls_only_is_a_leak(tmp_path):
+    """As for objects: growth in two calls or more. (The pytest plugin asks
+    for growth in every call before it fails a test.)"""
+    lines, (report,) = _run(
+        tmp_path,
+        """
+        def sometimes():
+            lib.lc_leak_every_other(8192)  # every other call
+
+        emit(heaplens.find_leaks(sometimes, native=True, repeat=4, warmup=1))
+        """,
+    )
+    (leak,) = report["native"]
+    assert leak["site"] == f"app.py:{_line_of(lines, '# every other call')}"
+    # Calls 2 to 5 of the function: the 2nd and 4th leak.
+    assert leak["per_call"] == [8192, 0, 8192, 0] and leak["bytes_per_call"] == 4096
+    assert leak["excluded"] is None and not report["clean"]
 
 
 def test_without_native_the_leak_is_not_seen(tmp_path):

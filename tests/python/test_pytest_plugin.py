@@ -347,8 +347,8 @@ def test_marker_arguments_win_over_the_command_line(run):
             "test_suite.py::test_module_marker (4 calls after 3 warm-up); *",
             "test_suite.py::test_own_marker (2 calls after 0 warm-up); *",
             "test_suite.py::TestGroup::test_class_marker (5 calls after 3 warm-up); *",
-            "@pytest.mark.heaplens_no_leaks takes only repeat=, warmup= and check= (keywords), "
-            "not 4",
+            "@pytest.mark.heaplens_no_leaks takes only repeat=, warmup=, check= and native= "
+            "(keywords), not 4",
             "@pytest.mark.heaplens_no_leaks: repeat must be an int between 1 and 1000, not 0",
         ]
     )

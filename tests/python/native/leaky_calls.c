@@ -6,6 +6,8 @@
  *   lc_leak(size): malloc(size) and forget it (kept on a private list, so
  *       that lc_release_leaked() can give it back; no Python object holds it).
  *   lc_leak_mmap(size): the same with an anonymous mmap.
+ *   lc_leak_every_other(size): lc_leak(size) on every second call (the 2nd,
+ *       4th ...), nothing on the others: it grows, but not in every call.
  *   lc_churn(size): malloc(size), touch it, free it: no leak.
  *   lc_cache_once(size): malloc(size) on the first call only and keep it for
  *       ever, as a library's lazily made table: no growth after that.
@@ -49,6 +51,11 @@ int lc_leak_mmap(size_t size) {
         return -1;
     keep(ptr, size);
     return 0;
+}
+
+int lc_leak_every_other(size_t size) {
+    static unsigned long calls;
+    return ++calls % 2 == 0 ? lc_leak(size) : 0;
 }
 
 int lc_churn(size_t size) {
