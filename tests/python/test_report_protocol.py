@@ -166,6 +166,7 @@ def test_every_type_a_public_function_returns_is_exported():
         "LeakReport",
         "LeakGroup",
         "Holder",
+        "NativeLeak",
         "SlotsReport",
         "SlotsAdvice",
         "Report",

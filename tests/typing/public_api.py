@@ -26,6 +26,7 @@ from heaplens import (
     GcReport,
     Growth,
     LeakReport,
+    NativeLeak,
     RefcountReport,
     Referrer,
     Report,
@@ -113,6 +114,14 @@ def heap_graph() -> None:
 def leaks_and_slots() -> None:
     report = heaplens.find_leaks(leaky, repeat=3, warmup=1)
     assert_type(report, LeakReport)
+    native = heaplens.find_leaks(leaky, repeat=2, warmup=0, native=True)
+    assert_type(native.native_checked, bool)
+    assert_type(native.native, list[NativeLeak])
+    assert_type(native.native_leaks, list[NativeLeak])
+    for row in native.native:
+        assert_type(row.site, str | None)
+        assert_type(row.bytes_per_call, float)
+        assert_type(row.per_call, list[int])
     with heaplens.leak_check() as checked:
         leaky()
     assert_type(checked, LeakReport)
