@@ -14,13 +14,21 @@ allocated at the same stack in one call cancel out.
 
 Counted once: a leaked Python object's size can count native memory it owns
 (ndarray.__sizeof__ counts the data of an array that owns its data). At each
-stack where leaked objects were allocated, the part of their sizes that
-Python's allocators do not explain (their sizes less what the Python domains
-gained at that stack) is taken off the native bytes gained there, and kept
-as the row's held_by_objects. This is a reckoning by stack, not by block: it
-can take off too little when something else Python allocated at that stack
-grew as well (then some bytes are counted twice), never too much of what no
-leaked object's size counts.
+stack where leaked objects were allocated, what their sizes can account for
+is taken off the native bytes gained there, and kept as the row's
+held_by_objects:
+- blocks an extension reported (PyTraceMalloc_Track: NumPy's arrays' data)
+  are what that API is for, memory of the extension's objects: they are
+  taken off up to the leaked objects' sizes at that stack;
+- malloc'd and mapped blocks (NATIVE_DOMAIN) only up to the part of those
+  sizes that Python's allocators do not explain (the sizes less what the
+  Python domains gained at that stack, less what was taken off already).
+This is a reckoning by stack, not by block (snapshots hold no addresses):
+at a stack where leaked objects are allocated beside native memory that no
+object's size counts, the two can be mixed up: some bytes counted twice (a
+list that grew at that line too makes the Python part look bigger), or
+native bytes taken for an object's (an extension's object whose size counts
+less than the memory it reports).
 
 Invariant: between the measured calls the hunt keeps the snapshots only
 (C objects, made while the hunt's own generation is set); everything else is
@@ -147,19 +155,24 @@ def analyse_native(
         # Extensions' domains first: their blocks are the data of objects
         # (NumPy's arrays), whose sizes count them.
         domains.sort(key=lambda d: (d == _core.NATIVE_DOMAIN, d))
-        unexplained = 0
+        unexplained = tracked_budget = 0
         object_sizes_here = objects.get(frames)
         if object_sizes_here:
+            tracked_budget = sum(object_sizes_here)
             python_first = sums[0].get((0, frames), (0, 0))[0]
             python_last = sums[last].get((0, frames), (0, 0))[0]
-            unexplained = max(0, sum(object_sizes_here) - max(0, python_last - python_first))
+            unexplained = max(0, tracked_budget - max(0, python_last - python_first))
         site, traceback = site_of_frames(frames)
         for domain in domains:
             series = [each.get((domain, frames), (0, 0)) for each in sums]
             gained = series[last][0] - series[0][0]
             gained_blocks = series[last][1] - series[0][1]
-            held = min(unexplained, gained)
-            unexplained -= held
+            if domain == _core.NATIVE_DOMAIN:
+                held = min(unexplained, gained)
+            else:
+                held = min(tracked_budget, gained)
+                tracked_budget -= held
+            unexplained = max(0, unexplained - held)
             total_held += held
             row = rows.get((site, domain))
             if row is None:
