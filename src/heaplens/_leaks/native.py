@@ -228,7 +228,13 @@ def analyse_native(
             "is counted in the size of leaked objects (an array's data in its ndarray's size) "
             "and is not listed again as native memory."
         )
-    rate = _core.get_tracer_counters().get("sample_rate", 0)
+    counters = _core.get_tracer_counters()
+    if counters.get("redirect_failed"):
+        report.notes.append(
+            "Some libraries' calls to the allocator could not be redirected to heaplens "
+            "(get_tracer_counters()['redirect_failed']): their native memory is not seen."
+        )
+    rate = counters.get("sample_rate", 0)
     if rate:
         report.notes.append(
             f"The tracer samples about one block per {format_bytes(int(rate))} allocated: "
