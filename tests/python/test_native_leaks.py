@@ -269,3 +269,39 @@ def test_the_tracer_is_left_as_it_was_or_the_hunt_refuses(tmp_path):
         print("ok")
         """,
     )
+
+
+def test_the_page_shows_native_rows_as_text_and_checks_them():
+    """The leak page renders report["native"] escaped, and refuses a row of
+    the wrong type with a message naming it (no subprocess: data only)."""
+    from heaplens._report.html.leaks import render_leak_report
+
+    hostile = "<script>alert(1)</script>"
+    data = {
+        "format": "heaplens-leak-report",
+        "version": 1,
+        "clean": False,
+        "calls": 2,
+        "native_checked": True,
+        "native": [
+            {
+                "site": f"app.py:3 {hostile}",
+                "traceback": [["app.py", 3, f"lib.leak() # {hostile}"]],
+                "domain_name": "malloc/mmap",
+                "size": 8192,
+                "blocks": 2,
+                "per_call": [4096, 4096],
+                "bytes_per_call": 4096.0,
+                "blocks_per_call": 1.0,
+                "held_by_objects": 0,
+                "excluded": None,
+            }
+        ],
+    }
+    page = render_leak_report(data)
+    assert "<script" not in page.lower()
+    assert "Native memory left alive" in page and "&lt;script&gt;" in page
+    assert "8.0 KiB</span> of native memory" in page  # the verdict
+    data["native"][0]["size"] = "lots"
+    with pytest.raises(TypeError, match=r"native\[0\]\.size"):
+        render_leak_report(data)
