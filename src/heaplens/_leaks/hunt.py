@@ -89,13 +89,15 @@ class _Hunt:
         gc.collect()
         if self.trail is not None:
             self.trail.take(whole=self.call == 0)
-            # What taking it made (the snapshot's list of file names, which
-            # only C refers to) out of the young generations, whose objects
-            # the collections during the call tag with the call's number.
-            # (collect(0) was not enough on 3.11; a full one is on every
-            # version.)
-            gc.collect()
         _core.leak_tags_young()  # what finalizers made during it: not the call's
+        if self.trail is not None:
+            # What taking the snapshot made (its list of file names, which
+            # only C refers to) is tagged as the hunt's now, over any tag
+            # left at its address by an object a call made and freed; then
+            # out of the young generations, whose objects the collections
+            # during the call tag with the call's number.
+            gc.collect()
+            _core.leak_tags_young()
         self.call += 1
         _core.leak_tags_set_call(self.call)
 
