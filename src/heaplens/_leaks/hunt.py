@@ -176,7 +176,8 @@ def _require_native_tracing() -> None:
         raise RuntimeError(
             "a native leak hunt needs native tracing, and heaplens is tracing without it: "
             "stop it first (heaplens.stop(); the hunt then starts the tracer with "
-            "native=True and stops it after), or start it with heaplens.start(..., native=True)"
+            "native=True and stops it after), or start it with heaplens.start(..., native=True) "
+            "(under heaplens run: heaplens run --native)"
         ) from None
 
 
