@@ -272,6 +272,17 @@ def test_the_tracer_is_left_as_it_was_or_the_hunt_refuses(tmp_path):
         assert heaplens.get_traced_memory()[0] >= 1 << 20
         heaplens.stop()
 
+        # With native frames (C functions between the Python frames): still by
+        # Python line.
+        if "native_frames" in heaplens.start.__code__.co_varnames:
+            heaplens.start(16, native_frames=True)
+            report = heaplens.find_leaks(handle, native=True, repeat=2, warmup=0)
+            (leak,) = report.native_leaks
+            assert leak.site == "app.py:" + str(leak.traceback[-1][1]), leak
+            assert leak.traceback[-1][2] == "lib.lc_leak(10_000)", leak
+            assert leak.per_call == [10_000, 10_000], leak
+            heaplens.stop()
+
         # On without it: refused, the tracer and its traces left alone.
         heaplens.start(3)
         block = bytearray(1 << 20)

@@ -45,6 +45,8 @@ from heaplens._report.units import format_bytes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from heaplens._leaks.analysis import Frame
     from heaplens._leaks.report import LeakReport
 
@@ -91,10 +93,17 @@ def _sums(snapshot: _core.Snapshot, python: bool) -> Sums:
         part = _only(snapshot, native=False, domain=domain)
         stacks = part.stacks()
         for index, size, count in part.group(0, False):
-            key = (domain, tuple(stacks[index][0]))
+            key = (domain, python_frames(stacks[index][0]))
             old_size, old_count = sums.get(key, (0, 0))
             sums[key] = (old_size + size, old_count + count)
     return sums
+
+
+def python_frames(frames: Sequence[tuple[str, int]]) -> Frames:
+    """The Python frames of a stack: with native frames (start(native_frames=
+    True)) the C functions between them have line -1. Rows are by Python
+    line, and leaked objects' blocks (never unwound) match on these."""
+    return tuple((filename, lineno) for filename, lineno in frames if lineno >= 0)
 
 
 class _Row:
@@ -138,7 +147,7 @@ def analyse_native(
             frames, _ = _core.get_stack_traceback(stack)
         except (IndexError, MemoryError):
             continue
-        totals = objects.setdefault(tuple(frames), [0] * n_calls)
+        totals = objects.setdefault(python_frames(frames), [0] * n_calls)
         for call, size in enumerate(sizes):
             totals[call] += size
 
