@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -175,6 +176,72 @@ static void *hlpy_native_mremap(void *old, size_t old_size, size_t new_size, int
     return moved;
 }
 
+/* ---- threads native code starts ------------------------------------------ */
+
+/* What a thread that native code starts needs before its own routine: that
+ * routine, and its creator's stack (tracer.h). Freed by the thread-specific
+ * key's destructor when the thread ends (returned, pthread_exit, or
+ * cancelled), so it is not tied to the routine returning. */
+typedef struct hl_thread_start {
+    void *(*routine)(void *);
+    void *argument;
+    hlpy_creator_stack creator;
+} hl_thread_start;
+
+static pthread_key_t hl_start_key;
+static pthread_once_t hl_start_key_once = PTHREAD_ONCE_INIT;
+static int hl_start_key_made;
+
+static void hl__free_start(void *start) {
+    hlpy_tracer_set_creator_stack(NULL);
+    free(start);
+}
+
+static void hl__make_start_key(void) {
+    hl_start_key_made = pthread_key_create(&hl_start_key, hl__free_start) == 0;
+}
+
+static void *hl__thread_begins(void *data) {
+    hl_thread_start *start = data;
+    void *(*routine)(void *) = start->routine;
+    void *argument = start->argument;
+    if (pthread_setspecific(hl_start_key, start) == 0) {
+        hlpy_tracer_set_creator_stack(&start->creator);
+    } else {
+        free(start); /* no destructor would free it: no creator's stack */
+    }
+    return routine(argument);
+}
+
+/* A thread native code starts gets its creator's Python stack (native_hooks.h),
+ * when recording. Without one (not recording, no Python frames, no memory)
+ * the thread starts as it would have. */
+static int hlpy_native_pthread_create(pthread_t *thread, const pthread_attr_t *attributes,
+                                      void *(*routine)(void *), void *argument) {
+    if (hl__recording()) {
+        int saved_errno = errno;
+        (void)pthread_once(&hl_start_key_once, hl__make_start_key);
+        hl_thread_start *start = hl_start_key_made ? malloc(sizeof *start) : NULL;
+        if (start != NULL) {
+            int previous = hlpy_hooks_suspend();
+            int have = hlpy_tracer_creator_stack(&start->creator);
+            hlpy_hooks_resume(previous);
+            if (have) {
+                start->routine = routine;
+                start->argument = argument;
+                errno = saved_errno;
+                int result = pthread_create(thread, attributes, hl__thread_begins, start);
+                if (result != 0)
+                    free(start);
+                return result;
+            }
+            free(start);
+        }
+        errno = saved_errno;
+    }
+    return pthread_create(thread, attributes, routine, argument);
+}
+
 static const hlpy_redirect hl_native_redirects[] = {
     {"malloc", (void *)hlpy_native_malloc, (void *)malloc},
     {"calloc", (void *)hlpy_native_calloc, (void *)calloc},
@@ -191,6 +258,7 @@ static const hlpy_redirect hl_native_redirects[] = {
 #endif
     {"munmap", (void *)hlpy_native_munmap, (void *)munmap},
     {"mremap", (void *)hlpy_native_mremap, (void *)mremap},
+    {"pthread_create", (void *)hlpy_native_pthread_create, (void *)pthread_create},
 };
 
 int hlpy_native_hooks_on(void) {

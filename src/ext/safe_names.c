@@ -17,10 +17,22 @@ static const char *hl__static_short_name(PyTypeObject *type) {
     return dot ? dot + 1 : type->tp_name;
 }
 
+/* The module part of a type's dotted tp_name (a new reference), or NULL
+ * with no exception when it has none, or with MemoryError. */
+static PyObject *hl__tp_name_module(PyTypeObject *type) {
+    const char *dot = strrchr(type->tp_name, '.');
+    if (dot == NULL)
+        return NULL;
+    return PyUnicode_FromStringAndSize(type->tp_name, dot - type->tp_name);
+}
+
 /* A new reference to the module name of `type`, or NULL with no exception
  * when it is builtins or unknown, or NULL with MemoryError. A class's
  * __module__ is read from its own dict (no descriptor runs) and used only
- * when it is an exact str. */
+ * when it is an exact str. A heap type made from a spec whose dict holds a
+ * descriptor there instead (Cython's function types: their metaclass's
+ * __module__ computes it from the name) is named by its tp_name, as a
+ * static type is. */
 static PyObject *hl__type_module(PyTypeObject *type) {
     if (PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE)) {
         /* A dict subclass (ctypes types keep a StgDict) is read with dict's
@@ -33,19 +45,20 @@ static PyObject *hl__type_module(PyTypeObject *type) {
             return NULL;
         PyObject *module = PyDict_GetItemWithError(dict, key); /* borrowed */
         Py_DECREF(key);
-        if (module == NULL || !PyUnicode_CheckExact(module)) {
-            if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_MemoryError))
+        if (module == NULL && PyErr_Occurred()) {
+            if (!PyErr_ExceptionMatches(PyExc_MemoryError))
                 PyErr_Clear();
             return NULL;
         }
+        if (module == NULL)
+            return NULL;
+        if (!PyUnicode_CheckExact(module))
+            return hl__tp_name_module(type);
         if (PyUnicode_CompareWithASCIIString(module, "builtins") == 0)
             return NULL;
         return Py_NewRef(module);
     }
-    const char *dot = strrchr(type->tp_name, '.');
-    if (dot == NULL)
-        return NULL;
-    return PyUnicode_FromStringAndSize(type->tp_name, dot - type->tp_name);
+    return hl__tp_name_module(type);
 }
 
 PyObject *hlpy_safe_type_name(PyTypeObject *type, int flags) {

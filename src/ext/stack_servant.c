@@ -31,6 +31,7 @@ typedef struct hl_stack_request {
     PyThreadState *tstate;         /* the asker's, not attached; or NULL with frames */
     const hl_frame_ref *frames;    /* frames the asker read itself, to intern; or NULL */
     uint16_t n_frames, total_nframe;
+    uint64_t frames_epoch; /* the stack epoch the frames were read in */
     hl_request_state state;        /* lock */
     struct hl_stack_request *next; /* lock: the queue */
     /* Written by the servant before it marks the request ANSWERED: the
@@ -115,7 +116,7 @@ static void hl__read_batch(hl_stack_request *batch) {
     for (hl_stack_request *request = batch; request != NULL; request = request->next) {
         if (request->frames != NULL)
             request->result = S.intern(request->frames, request->n_frames, request->total_nframe,
-                                       &request->id, &request->epoch);
+                                       request->frames_epoch, &request->id, &request->epoch);
         else
             request->result = S.read(request->tstate, &request->id, &request->epoch);
     }
@@ -293,8 +294,10 @@ hlpy_ask_result hlpy_stack_servant_intern(const hl_frame_ref *frames, uint16_t n
         *epoch_out = epoch;
         return HLPY_ASK_ANSWERED;
     }
-    hl_stack_request request = {
-        .frames = frames, .n_frames = n_frames, .total_nframe = total_nframe};
+    hl_stack_request request = {.frames = frames,
+                                .n_frames = n_frames,
+                                .total_nframe = total_nframe,
+                                .frames_epoch = epoch};
     hlpy_ask_result result = hl__ask_servant(request, 0, id_out, epoch_out);
     if (result == HLPY_ASK_ANSWERED && *epoch_out == epoch) {
         pthread_mutex_lock(&S.cache_lock);

@@ -56,11 +56,11 @@
 typedef int (*hlpy_stack_reader)(PyThreadState *tstate, hl_stack_id *id_out, uint64_t *epoch_out);
 
 /* Interns the `n_frames` frames `frames` (total depth `total_nframe`) that an
- * asker read itself, in the current stack epoch, and stores the id and that
- * epoch. Runs on the servant, with the GIL. Returns 0, or -1 (nothing
- * stored) when the stack could not be recorded. */
+ * asker read in stack epoch `epoch`, if that is still the current one, and
+ * stores the id and that epoch. Runs on the servant, with the GIL. Returns
+ * 0, or -1 (nothing stored) when the stack could not be recorded. */
 typedef int (*hlpy_stack_interner)(const hl_frame_ref *frames, uint16_t n_frames,
-                                   uint16_t total_nframe, hl_stack_id *id_out,
+                                   uint16_t total_nframe, uint64_t epoch, hl_stack_id *id_out,
                                    uint64_t *epoch_out);
 
 /* How many frames a stack may keep (the start's traceback limit) for the

@@ -52,6 +52,11 @@ HL_INLINE int hl__sums_on(void) {
  * allocates. */
 static _Thread_local int hl_in_fork __attribute__((tls_model("initial-exec")));
 
+/* The stack of the thread that created this one, when native code created it
+ * without a Python state (hlpy_tracer_set_creator_stack), or NULL. */
+static _Thread_local const hlpy_creator_stack *hl_creator_stack
+    __attribute__((tls_model("initial-exec")));
+
 static void hl__before_fork(void) {
     pthread_mutex_lock(&T->raw_lock);
     hl_in_fork = 1;
@@ -63,7 +68,7 @@ static void hl__after_fork(void) {
 
 static int hl__read_waiting_stack(PyThreadState *tstate, hl_stack_id *id_out, uint64_t *epoch_out);
 static int hl__intern_asker_frames(const hl_frame_ref *frames, uint16_t n, uint16_t total,
-                                   hl_stack_id *id_out, uint64_t *epoch_out);
+                                   uint64_t epoch, hl_stack_id *id_out, uint64_t *epoch_out);
 
 int hlpy_tracer_init_once(void) {
     static int done;
@@ -398,10 +403,12 @@ static int hl__intern_frames(const hl_frame_ref *frames, uint16_t n, uint16_t to
  * the GIL. Returns 0, or -1 when the table could not grow or tracing
  * stopped. */
 static int hl__intern_asker_frames(const hl_frame_ref *frames, uint16_t n, uint16_t total,
-                                   hl_stack_id *id_out, uint64_t *epoch_out) {
+                                   uint64_t epoch, hl_stack_id *id_out, uint64_t *epoch_out) {
     if (!atomic_load(&T->tracing))
         return -1;
     *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
+    if (*epoch_out != epoch)
+        return -1; /* a creator's frames may name code objects freed since */
     return hl__intern_frames(frames, n, total, id_out);
 }
 
@@ -445,6 +452,14 @@ static int hl__raw_stack(int from_raw_hook, hl_stack_id *id_out, uint64_t *epoch
         /* This thread holds the main GIL with its own state. */
         *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
         return hl__intern_current_stack(current, id_out);
+    }
+    if (current == NULL && own == NULL && hl_creator_stack != NULL &&
+        hl_creator_stack->epoch == atomic_load(&T->stack_epoch)) {
+        /* A thread native code made: its creator's stack (interned, with
+         * its code objects held, in this epoch). */
+        *id_out = hl_creator_stack->id;
+        *epoch_out = hl_creator_stack->epoch;
+        return 0;
     }
     if (current != NULL || own == NULL || !hl__traced_interpreter(own) ||
         hlpy_cpython_is_finalizing())
@@ -513,7 +528,19 @@ static int hl__native_stack(const hlpy_native_frames *native, hl_stack_id *id_ou
     hl_frame_ref python[HLPY_STACK_CACHE_MAX_FRAMES];
     uintptr_t anchors[HLPY_STACK_CACHE_MAX_FRAMES];
     hl_frame_ref merged[HLPY_STACK_CACHE_MAX_FRAMES + HLPY_NATIVE_MAX_FRAMES];
-    int n = own != NULL ? hlpy_cpython_capture_anchored(own, python, anchors, nframe, &total) : 0;
+    int n = 0;
+    const hlpy_creator_stack *creator = hl_creator_stack;
+    if (own != NULL) {
+        n = hlpy_cpython_capture_anchored(own, python, anchors, nframe, &total);
+    } else if (creator != NULL && creator->epoch == epoch) {
+        /* A thread native code made: its C frames, then its creator's
+         * Python frames (their code objects are held while the epoch
+         * lasts; the servant checks it before it interns them). */
+        n = creator->n_frames < nframe ? creator->n_frames : nframe;
+        memcpy(python, creator->frames, (size_t)n * sizeof(hl_frame_ref));
+        memset(anchors, 0, sizeof anchors);
+        total = creator->total_nframe;
+    }
     size_t n_merged = hl_stack_merge(python, anchors, (size_t)n, native->pcs, native->cfas,
                                      (size_t)native->n, merged, sizeof merged / sizeof merged[0]);
     if (n_merged == 0)
@@ -530,6 +557,38 @@ static int hl__native_stack(const hlpy_native_frames *native, hl_stack_id *id_ou
     default: /* HLPY_ASK_FAILED */
         return -1;
     }
+}
+
+int hlpy_tracer_creator_stack(hlpy_creator_stack *out) {
+    if (!atomic_load_explicit(&T->tracing, memory_order_relaxed) || HL_UNLIKELY(hl_in_fork))
+        return 0;
+    PyThreadState *own = PyGILState_GetThisThreadState();
+    if (own == NULL) {
+        /* A thread native code made makes another: it passes its own on. */
+        if (hl_creator_stack == NULL || hl_creator_stack->epoch != atomic_load(&T->stack_epoch))
+            return 0;
+        *out = *hl_creator_stack;
+        return 1;
+    }
+    int saved_errno = errno;
+    hl_stack_id id;
+    uint64_t epoch;
+    int got = hl__raw_stack(0, &id, &epoch) == 0 && id != HLPY_EMPTY_STACK;
+    if (got) {
+        int nframe = atomic_load(&T->nframe);
+        if (nframe > HLPY_STACK_CACHE_MAX_FRAMES)
+            nframe = HLPY_STACK_CACHE_MAX_FRAMES;
+        out->epoch = epoch;
+        out->id = id;
+        out->n_frames =
+            (uint16_t)hlpy_cpython_capture_stack(own, out->frames, nframe, &out->total_nframe);
+    }
+    errno = saved_errno;
+    return got;
+}
+
+void hlpy_tracer_set_creator_stack(const hlpy_creator_stack *stack) {
+    hl_creator_stack = stack;
 }
 
 /* Whether a stack id noted in `epoch` still names the same stack: tracing,
@@ -593,8 +652,7 @@ static void hl__record_side_block(const hl_side_block *block) {
     hl_stack_id stack;
     uint64_t epoch;
     int got;
-    if (!block->from_raw_hook &&
-        atomic_load_explicit(&T->native_frames, memory_order_relaxed)) {
+    if (!block->from_raw_hook && atomic_load_explicit(&T->native_frames, memory_order_relaxed)) {
         hlpy_native_frames native;
         hlpy_native_unwind(&native);
         got = hl__native_stack(&native, &stack, &epoch);

@@ -253,6 +253,28 @@ void hlpy_tracer_tracked_put_back(uint32_t domain, uintptr_t ptr,
  * not to the one that first allocated its block. Needs the GIL; never
  * allocates through Python's allocators; never fails (a stack that cannot
  * be interned leaves the trace as it was). */
+/* The Python stack of the thread that created a thread which has no Python
+ * state of its own (a pthread native code starts): that thread's blocks are
+ * attributed to it (and, with native frames, to it below their own C
+ * frames). The stack is interned, so its code objects live while `epoch`
+ * is the tracer's stack epoch; a copy of its frames serves the merge. */
+typedef struct hlpy_creator_stack {
+    uint64_t epoch;
+    hl_stack_id id;
+    uint16_t n_frames, total_nframe;
+    hl_frame_ref frames[64]; /* HLPY_STACK_CACHE_MAX_FRAMES */
+} hlpy_creator_stack;
+
+/* Fill *out with the calling thread's stack, for a thread it is about to
+ * create. Returns 1, or 0 when there is none to give (not tracing, no
+ * Python frames, the stack could not be had). Any thread, no lock held;
+ * never waits for the GIL (a thread without it asks the stack servant). */
+int hlpy_tracer_creator_stack(hlpy_creator_stack *out);
+
+/* Make `stack` (NULL: none) the creator's stack of the calling thread; it
+ * must stay valid while the thread runs. Any thread. */
+void hlpy_tracer_set_creator_stack(const hlpy_creator_stack *stack);
+
 void hlpy_tracer_py_new_object(PyObject *obj);
 
 /* A RAW trace taken out of the table for a realloc: what to put back. */

@@ -153,11 +153,22 @@ def test_a_thread_python_does_not_know_and_blocks_from_before_tracing():
         """
         old = lib.nc_malloc(123_457)       # before tracing: never recorded
         heaplens.start(5, native=True)
+        asked = line()
         block = lib.nc_malloc_in_thread(77_777)
         sizes = [size for size, _ in native().values()]
         assert 77_777 in sizes, native()
         where = [key for key, value in native().items() if value == (77_777, 1)]
-        assert where == [("<unknown>", 0)], where  # no Python frames, as tracemalloc has it
+        # No Python frames of its own: the line that had the library start
+        # the thread (its creator's stack).
+        assert where == [("<string>", asked)], where
+        # After a restart (a new stack epoch), a new thread gets the new
+        # start's stack of its creator.
+        heaplens.stop()
+        heaplens.start(5, native=True)
+        again = line()
+        second = lib.nc_malloc_in_thread(33_333)
+        assert native().get(("<string>", again)) == (33_333, 1), native()
+        lib.nc_free(second)
         lib.nc_free(old)                   # freed while tracing: nothing to forget
         lib.nc_free(block)
         assert 77_777 not in [size for size, _ in native().values()], native()

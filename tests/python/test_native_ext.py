@@ -163,17 +163,19 @@ def test_the_calling_stack_and_the_totals(tmp_path, ext_dir, import_first):
 @pytest.mark.parametrize("import_first", IMPORTS.values(), ids=IMPORTS.keys())
 def test_threads_the_extension_creates(tmp_path, ext_dir, import_first):
     """A pthread the extension creates with no thread state has no Python
-    frames (as in the stdlib's tracemalloc): its block is seen with its size
-    at <unknown>:0, and gone when another such thread frees it. One that the
-    extension gives a thread state and has call back into Python is seen at
-    the line of the callback that asked."""
+    frames of its own: its block is seen with its size at the Python line
+    that called the extension to start it (the creator's stack, handed to
+    the thread by heaplens's pthread_create wrapper), and gone when another
+    such thread frees it. One that the extension gives a thread state and has
+    call back into Python is seen at the line of the callback that asked."""
     out = _run(
         tmp_path,
         ext_dir,
         """
+        asked = line()
         block = ext.thread_malloc(77_777)
         where = [key for key, value in native().items() if value == (77_777, 1)]
-        assert where == [("<unknown>", 0)], native()
+        assert where == [(__file__, asked)], native()
         ext.thread_free(block)
         assert (77_777, 1) not in native().values(), native()
 

@@ -125,19 +125,24 @@ def test_a_python_callback_sits_between_the_c_frames_that_called_it():
 
 
 def test_a_thread_python_does_not_know_gets_its_c_frames():
-    """A pthread made by the library has no Python frame: its block gets its
-    C frames (not the frameless <unknown> stack), the static thread function
-    named from the library's .symtab."""
+    """A pthread made by the library has no Python frame of its own: its
+    block gets its C frames, the static thread function named from the
+    library's .symtab, then the Python stack of the thread that had the
+    library start it (heaplens's pthread_create wrapper hands it over)."""
     out = _run(
         """
         lib = load()
         heaplens.start(10, native_frames=True)
-        p = lib.nc_malloc_in_thread(54321)
+        def work():
+            return lib.nc_malloc_in_thread(54321)
+        where = line()
+        p = work()
         got = frames(54321)
         print(got)
         assert got[0] == ("native_calls.so", -1, "nc_malloc"), got
         assert got[1] == ("native_calls.so", -1, "malloc_thread"), got
-        assert all(f[1] == -1 for f in got), got
+        assert got[-2:] == [("<string>", where - 2, "work"), ("<string>", where, "<module>")], got
+        assert all(f[1] == -1 for f in got[:-2]), got
         assert heaplens.get_tracer_counters()["unknown_stacks"] == 0
         lib.nc_free(p)
         print("ok")

@@ -204,6 +204,15 @@ def test_typestats_whole_heap(shortnames):
         lambda: objgraph.typestats(shortnames=shortnames),
         lambda: hog.typestats(shortnames=shortnames),
     )
+    if not shortnames:
+        # A type whose own dict holds a descriptor, not a str, as __module__
+        # (Cython's metatype, with pandas): objgraph names it by the
+        # descriptor's repr; heaplens, which runs no descriptor, by tp_name.
+        for odd in [key for key in expected if key.startswith("<")]:
+            count = expected.pop(odd)
+            qualified = re.search(r" of '([^']+)' objects>", odd)
+            assert qualified, odd
+            expected[qualified.group(1)] = expected.get(qualified.group(1), 0) + count
     assert got == expected
     assert expected[name] == before + 123
 
@@ -474,6 +483,24 @@ def test_get_leaking_objects_given_objects():
     assert b not in got and any(o is objects[3] for o in got)
 
 
+def _held_by_see_through_arrays(ids):
+    """The ids among `ids` of objects that heaplens's heap graph shows held
+    by an ndarray or a subclass (numpy.ma's masked constant holds its base):
+    gc.get_referents does not see into them."""
+    if not ids:
+        return set()
+    leaking = [obj for obj in objgraph.get_leaking_objects() if id(obj) in ids]
+    heap = heaplens.HeapGraph()  # after: it refers to the objects it walked
+    found = set()
+    for obj in leaking:
+        if any(
+            any(cls.__name__ == "ndarray" for cls in type(r.holder).__mro__)
+            for r in heap.referrers(obj)
+        ):
+            found.add(id(obj))
+    return found
+
+
 def _dicts_beside_inline_values(ids):
     """The ids among `ids` of dicts that an instance refers to as its __dict__
     where gc.get_referents(instance) does not list them (3.13 only)."""
@@ -518,6 +545,9 @@ def test_get_leaking_objects_whole_heap():
     # and tp_traverse then skips the dict: objgraph lists such dicts, heaplens
     # sees that their instance holds them. Nothing else may differ.
     held_by_instance = _dicts_beside_inline_values(theirs - ours)
+    # An object only a NumPy object array holds (pandas keeps some) has no
+    # referrer the collector sees; heaplens sees through the array.
+    held_by_instance |= _held_by_see_through_arrays((theirs | again) - ours)
     assert len(theirs - ours - held_by_instance) <= own_cell
     assert len(again - ours - held_by_instance - {id(ours), id(extra)}) <= own_cell
     assert id(local_only) in ours and id(held) not in ours
