@@ -33,8 +33,8 @@ static PyObject *hlpy_start(PyObject *module, PyObject *args, PyObject *kwargs) 
     static char *keywords[] = {"nframe", "sample_rate", "sums", "native", "native_frames", NULL};
     int nframe = 1, sums = 0, native = 0, native_frames = 0;
     long long sample_rate = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i$Lppp:start", keywords, &nframe,
-                                     &sample_rate, &sums, &native, &native_frames))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|i$Lppp:start", keywords, &nframe, &sample_rate,
+                                     &sums, &native, &native_frames))
         return NULL;
     if (native_frames)
         native = HLPY_NATIVE_WITH_FRAMES; /* native frames are those of native blocks */
