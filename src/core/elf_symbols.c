@@ -16,6 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* This process's ELF class's structures. */
+typedef ElfW(Ehdr) hl_file_header;
+typedef ElfW(Shdr) hl_section_header;
+typedef ElfW(Sym) hl_symbol_entry;
+typedef ElfW(Nhdr) hl_note_header;
+
 typedef struct hl_elf_symbol {
     uint64_t address;
     uint64_t size;
@@ -47,21 +53,21 @@ static int hl__by_address(const void *a, const void *b) {
 /* Append the function symbols of symbol table `table` (whose string table
  * is section `table->sh_link`) to s->symbols. Returns 0, or -1 (errno set)
  * when the table is malformed or memory ran out. */
-static int hl__read_table(hl_elf_symbols *s, const ElfW(Shdr) *sections, size_t n_sections,
-                          const ElfW(Shdr) *table, size_t *capacity) {
-    if (table->sh_entsize != sizeof(ElfW(Sym)) || table->sh_link >= n_sections ||
+static int hl__read_table(hl_elf_symbols *s, const hl_section_header *sections, size_t n_sections,
+                          const hl_section_header *table, size_t *capacity) {
+    if (table->sh_entsize != sizeof(hl_symbol_entry) || table->sh_link >= n_sections ||
         !hl__in_file(table->sh_offset, table->sh_size, s->map_size))
         goto malformed;
-    const ElfW(Shdr) *strings = &sections[table->sh_link];
-    if (strings->sh_type != SHT_STRTAB || !hl__in_file(strings->sh_offset, strings->sh_size,
-                                                      s->map_size))
+    const hl_section_header *strings = &sections[table->sh_link];
+    if (strings->sh_type != SHT_STRTAB ||
+        !hl__in_file(strings->sh_offset, strings->sh_size, s->map_size))
         goto malformed;
     const char *names = (const char *)s->map + strings->sh_offset;
     size_t names_size = (size_t)strings->sh_size;
-    size_t n = (size_t)(table->sh_size / sizeof(ElfW(Sym)));
+    size_t n = (size_t)(table->sh_size / sizeof(hl_symbol_entry));
     const unsigned char *entries = s->map + table->sh_offset;
     for (size_t i = 0; i < n; i++) {
-        ElfW(Sym) sym;
+        hl_symbol_entry sym;
         memcpy(&sym, entries + i * sizeof sym, sizeof sym); /* the file may be unaligned */
         int type = sym.st_info & 0xf; /* ELF32_ST_TYPE and ELF64_ST_TYPE alike */
         if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
@@ -90,13 +96,13 @@ malformed:
 }
 
 /* Note the GNU build id if note section `notes` holds one. */
-static void hl__read_build_id(hl_elf_symbols *s, const ElfW(Shdr) *notes) {
+static void hl__read_build_id(hl_elf_symbols *s, const hl_section_header *notes) {
     if (!hl__in_file(notes->sh_offset, notes->sh_size, s->map_size))
         return;
     const unsigned char *p = s->map + notes->sh_offset;
     size_t left = (size_t)notes->sh_size;
-    while (left >= sizeof(ElfW(Nhdr))) {
-        ElfW(Nhdr) note;
+    while (left >= sizeof(hl_note_header)) {
+        hl_note_header note;
         memcpy(&note, p, sizeof note);
         size_t name_size = ((size_t)note.n_namesz + 3) & ~(size_t)3;
         size_t desc_size = ((size_t)note.n_descsz + 3) & ~(size_t)3;
@@ -117,22 +123,22 @@ static void hl__read_build_id(hl_elf_symbols *s, const ElfW(Shdr) *notes) {
 
 /* Read the section headers and the symbol tables. Returns 0, or -1 (errno). */
 static int hl__parse(hl_elf_symbols *s) {
-    ElfW(Ehdr) header;
+    hl_file_header header;
     if (s->map_size < sizeof header)
         goto malformed;
     memcpy(&header, s->map, sizeof header);
     if (memcmp(header.e_ident, ELFMAG, SELFMAG) != 0)
         goto malformed;
     if (header.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
-        header.e_ident[EI_DATA] != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB
-                                                                              : ELFDATA2MSB) ||
-        header.e_shentsize != sizeof(ElfW(Shdr)))
+        header.e_ident[EI_DATA] !=
+            (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB) ||
+        header.e_shentsize != sizeof(hl_section_header))
         goto malformed;
     size_t n_sections = header.e_shnum;
     if (n_sections == 0 ||
-        !hl__in_file(header.e_shoff, (uint64_t)n_sections * sizeof(ElfW(Shdr)), s->map_size))
+        !hl__in_file(header.e_shoff, (uint64_t)n_sections * sizeof(hl_section_header), s->map_size))
         goto malformed;
-    ElfW(Shdr) *sections = malloc(n_sections * sizeof *sections);
+    hl_section_header *sections = malloc(n_sections * sizeof *sections);
     if (sections == NULL) {
         errno = ENOMEM;
         return -1;
@@ -199,8 +205,7 @@ hl_elf_symbols *hl_elf_symbols_open(const char *path) {
 /* How far past an unsized symbol an address may lie and still be its. */
 #define HL__UNSIZED_REACH 65536
 
-const char *hl_elf_symbols_find(const hl_elf_symbols *s, uint64_t address,
-                                uint64_t *offset_out) {
+const char *hl_elf_symbols_find(const hl_elf_symbols *s, uint64_t address, uint64_t *offset_out) {
     size_t low = 0, high = s->n_symbols; /* the first symbol above address */
     while (low < high) {
         size_t mid = low + (high - low) / 2;

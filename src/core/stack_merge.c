@@ -1,9 +1,9 @@
 /* stack_merge.c - see stack_merge.h. */
 #include "stack_merge.h"
 
-size_t hl_stack_merge(const hl_frame_ref *python, const uintptr_t *python_anchors,
-                      size_t n_python, const uintptr_t *native, const uintptr_t *native_cfas,
-                      size_t n_native, hl_frame_ref *out, size_t max_out) {
+size_t hl_stack_merge(const hl_frame_ref *python, const uintptr_t *python_anchors, size_t n_python,
+                      const uintptr_t *native, const uintptr_t *native_cfas, size_t n_native,
+                      hl_frame_ref *out, size_t max_out) {
     size_t n_out = 0, next_python = 0, python_end = 0;
     for (size_t i = 0; i < n_native && n_out < max_out; i++) {
         while (next_python < n_python && n_out < max_out && python_anchors[next_python] != 0 &&

@@ -42,8 +42,8 @@ static inline int hl_frame_is_native(const hl_frame_ref *frame) {
  * (they are how the thread entered the interpreter); with no Python frame
  * they are all kept. Returns how many frames were written (at most max_out:
  * the oldest are cut). */
-size_t hl_stack_merge(const hl_frame_ref *python, const uintptr_t *python_anchors,
-                      size_t n_python, const uintptr_t *native, const uintptr_t *native_cfas,
-                      size_t n_native, hl_frame_ref *out, size_t max_out);
+size_t hl_stack_merge(const hl_frame_ref *python, const uintptr_t *python_anchors, size_t n_python,
+                      const uintptr_t *native, const uintptr_t *native_cfas, size_t n_native,
+                      hl_frame_ref *out, size_t max_out);
 
 #endif /* HL_STACK_MERGE_H */

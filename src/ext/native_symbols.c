@@ -74,8 +74,8 @@ static hl_native_object *hl__object_of(hlpy_native_symbols *r, uintptr_t pc) {
      * /proc/self/exe and named by dladdr's path. */
     int is_main = map->l_name == NULL || map->l_name[0] == '\0';
     const char *file = is_main ? "/proc/self/exe" : map->l_name;
-    char *path = strdup(is_main && info.dli_fname != NULL && info.dli_fname[0] ? info.dli_fname
-                                                                                : file);
+    char *path =
+        strdup(is_main && info.dli_fname != NULL && info.dli_fname[0] ? info.dli_fname : file);
     if (path == NULL)
         return NULL;
     hl_native_object *object = &r->objects[r->n_objects++];

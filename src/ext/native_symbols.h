@@ -28,8 +28,8 @@ hlpy_native_symbols *hlpy_native_symbols_new(void);
  * function (a buffer of function_size bytes, NUL terminated, cut to fit).
  * The path lives as long as the resolver. Never fails: what cannot be found
  * is named as said above. */
-void hlpy_native_symbols_name(hlpy_native_symbols *resolver, uintptr_t pc,
-                              const char **object_out, char *function, size_t function_size);
+void hlpy_native_symbols_name(hlpy_native_symbols *resolver, uintptr_t pc, const char **object_out,
+                              char *function, size_t function_size);
 
 /* Free the resolver and the files it read; NULL is allowed. */
 void hlpy_native_symbols_free(hlpy_native_symbols *resolver);

@@ -129,8 +129,7 @@ static int64_t hl__native_frame(hl_resolver *r, const hl_frame_ref *site, uint64
     }
     const char *object;
     char function[512];
-    hlpy_native_symbols_name(r->natives, (uintptr_t)site->code, &object, function,
-                             sizeof function);
+    hlpy_native_symbols_name(r->natives, (uintptr_t)site->code, &object, function, sizeof function);
     int64_t filename = hl__text_index(r, object);
     int64_t name = filename < 0 ? -1 : hl__text_index(r, function);
     int64_t place =
@@ -438,7 +437,8 @@ static int hl__resolve_snapshot(hl_snapshot_data *out, PyObject **filenames_out,
     /* Resolve each used stack once, in the order first seen. */
     uint32_t n_ids = hlpy_tracer_n_stacks();
     id_map = malloc((n_ids ? n_ids : 1) * sizeof(uint32_t));
-    scratch = malloc(((size_t)hlpy_tracer_nframe() + HLPY_NATIVE_MAX_FRAMES + 1) * sizeof(hl_frame_ref));
+    scratch =
+        malloc(((size_t)hlpy_tracer_nframe() + HLPY_NATIVE_MAX_FRAMES + 1) * sizeof(hl_frame_ref));
     if (id_map == NULL || scratch == NULL) {
         PyErr_NoMemory();
         goto done;

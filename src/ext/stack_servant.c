@@ -28,10 +28,10 @@
 typedef enum { HL_PENDING, HL_READING, HL_ANSWERED } hl_request_state;
 
 typedef struct hl_stack_request {
-    PyThreadState *tstate;         /* the asker's, not attached; or NULL with frames */
-    const hl_frame_ref *frames;    /* frames the asker read itself, to intern; or NULL */
+    PyThreadState *tstate;      /* the asker's, not attached; or NULL with frames */
+    const hl_frame_ref *frames; /* frames the asker read itself, to intern; or NULL */
     uint16_t n_frames, total_nframe;
-    uint64_t frames_epoch; /* the stack epoch the frames were read in */
+    uint64_t frames_epoch;         /* the stack epoch the frames were read in */
     hl_request_state state;        /* lock */
     struct hl_stack_request *next; /* lock: the queue */
     /* Written by the servant before it marks the request ANSWERED: the
@@ -43,12 +43,12 @@ typedef struct hl_stack_request {
 
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t work;     /* the servant waits on it for requests, or quit */
-    pthread_cond_t answered; /* askers wait on it (CLOCK_MONOTONIC) */
-    hl_stack_request *queue; /* lock: PENDING requests */
-    int running;             /* lock: a servant thread lives in this process */
-    int quitting;            /* lock: exit: never start one again */
-    hlpy_stack_reader read;  /* set once, at import, before any ask */
+    pthread_cond_t work;        /* the servant waits on it for requests, or quit */
+    pthread_cond_t answered;    /* askers wait on it (CLOCK_MONOTONIC) */
+    hl_stack_request *queue;    /* lock: PENDING requests */
+    int running;                /* lock: a servant thread lives in this process */
+    int quitting;               /* lock: exit: never start one again */
+    hlpy_stack_reader read;     /* set once, at import, before any ask */
     hlpy_stack_interner intern; /* the same */
     pthread_mutex_t cache_lock;
     hl_stack_cache cache;         /* cache_lock; made at import (empty if no memory) */
@@ -287,8 +287,7 @@ hlpy_ask_result hlpy_stack_servant_intern(const hl_frame_ref *frames, uint16_t n
                                           hl_stack_id *id_out, uint64_t *epoch_out) {
     uint64_t hash = hl_stack_hash(frames, n_frames, total_nframe);
     pthread_mutex_lock(&S.cache_lock);
-    int hit =
-        hl_stack_cache_find(&S.cache, hash, epoch, frames, n_frames, total_nframe, id_out);
+    int hit = hl_stack_cache_find(&S.cache, hash, epoch, frames, n_frames, total_nframe, id_out);
     pthread_mutex_unlock(&S.cache_lock);
     if (hit) {
         *epoch_out = epoch;

@@ -71,8 +71,7 @@ typedef int (*hlpy_stack_interner)(const hl_frame_ref *frames, uint16_t n_frames
 /* Set up what outlives every servant (the fork handlers, the clock of the
  * waits, the cache) and name the reader and the interner that answer asks. Returns 0, or -1 with
  * an exception set. GIL, once per process. */
-HL_WARN_UNUSED int hlpy_stack_servant_init_once(hlpy_stack_reader read,
-                                                hlpy_stack_interner intern);
+HL_WARN_UNUSED int hlpy_stack_servant_init_once(hlpy_stack_reader read, hlpy_stack_interner intern);
 
 typedef enum hlpy_ask_result {
     HLPY_ASK_ANSWERED,   /* *id_out and *epoch_out are set */
@@ -109,9 +108,8 @@ HL_WARN_UNUSED hlpy_ask_result hlpy_stack_servant_ask(PyThreadState *tstate, int
  * alive until it returns (they are the caller's own frames'). Never waits
  * for the GIL. */
 HL_WARN_UNUSED hlpy_ask_result hlpy_stack_servant_intern(const hl_frame_ref *frames,
-                                                         uint16_t n_frames,
-                                                         uint16_t total_nframe, uint64_t epoch,
-                                                         hl_stack_id *id_out,
+                                                         uint16_t n_frames, uint16_t total_nframe,
+                                                         uint64_t epoch, hl_stack_id *id_out,
                                                          uint64_t *epoch_out);
 
 /* Bytes of memory the stack cache holds. Any thread. */

@@ -72,7 +72,7 @@ int hlpy_tracer_native_frames(void);
  * caller checked that the tracer is not tracing, installs the hooks, then
  * calls hlpy_tracer_begin() (tracing.c). Needs the GIL. */
 HL_WARN_UNUSED int hlpy_tracer_prepare(int nframe, uint64_t sample_rate, int sums,
-                                      int native_frames);
+                                       int native_frames);
 
 /* The second half of a start: record from now on. Takes raw_lock. Needs
  * the GIL. */
