@@ -13,7 +13,9 @@ to within a few per pair, unlike wall time on a noisy machine.
   none    untraced
   hlnat   heaplens.start(5, native=True): every block recorded
   hlnats  heaplens.start(5, native=True, sample_rate=512K)
+  hlnatf  heaplens.start(5, native_frames=True): every block, with its C frames
   memray  memray.Tracker (which sees every malloc), without native stacks
+  memnat  memray.Tracker(native_traces=True): with native stacks
 """
 
 import argparse
@@ -34,14 +36,15 @@ lib = ctypes.CDLL(build("native_calls"))
 lib.nc_loop.restype = ctypes.c_uint64
 lib.nc_loop.argtypes = [ctypes.c_uint64, ctypes.c_size_t]
 tracer, calls, scratch = {tracer!r}, {calls}, {scratch!r}
-if tracer == "memray":
+if tracer in ("memray", "memnat"):
     import memray
-    with memray.Tracker(scratch + "/m.bin", native_traces=False):
+    with memray.Tracker(scratch + "/m.bin", native_traces=tracer == "memnat"):
         lib.nc_loop(calls, 64)
 else:
     import heaplens
     if tracer != "none":
-        heaplens.start(5, native=True, sample_rate=512 * 1024 if tracer == "hlnats" else 0)
+        heaplens.start(5, native=True, native_frames=tracer == "hlnatf",
+                       sample_rate=512 * 1024 if tracer == "hlnats" else 0)
     lib.nc_loop(calls, 64)
 """
 
