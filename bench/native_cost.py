@@ -14,6 +14,7 @@ to within a few per pair, unlike wall time on a noisy machine.
   hlnat   heaplens.start(5, native=True): every block recorded
   hlnats  heaplens.start(5, native=True, sample_rate=512K)
   hlnatf  heaplens.start(5, native_frames=True): every block, with its C frames
+  hlnatfs the same, sampled at 512K
   memray  memray.Tracker (which sees every malloc), without native stacks
   memnat  memray.Tracker(native_traces=True): with native stacks
 """
@@ -43,8 +44,8 @@ if tracer in ("memray", "memnat"):
 else:
     import heaplens
     if tracer != "none":
-        heaplens.start(5, native=True, native_frames=tracer == "hlnatf",
-                       sample_rate=512 * 1024 if tracer == "hlnats" else 0)
+        heaplens.start(5, native=True, native_frames=tracer in ("hlnatf", "hlnatfs"),
+                       sample_rate=512 * 1024 if tracer in ("hlnats", "hlnatfs") else 0)
     lib.nc_loop(calls, 64)
 """
 

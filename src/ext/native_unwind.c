@@ -70,6 +70,7 @@ HL_INLINE int hl__skipped(uintptr_t pc) {
 
 typedef struct hl_unwind_state {
     hlpy_native_frames *out;
+    uintptr_t bound; /* 0: none */
     int visited;
 } hl_unwind_state;
 
@@ -85,21 +86,24 @@ static _Unwind_Reason_Code hl__visit(struct _Unwind_Context *context, void *data
      * this frame was interrupted (a signal frame), where it is exact. */
     if (!before_instruction)
         pc--;
+    uintptr_t cfa = (uintptr_t)_Unwind_GetCFA(context);
+    if (state->bound != 0 && cfa > state->bound)
+        return _URC_END_OF_STACK;
     if (hl__skipped(pc))
         return _URC_NO_REASON;
     hlpy_native_frames *out = state->out;
     out->pcs[out->n] = pc;
-    out->cfas[out->n] = (uintptr_t)_Unwind_GetCFA(context);
+    out->cfas[out->n] = cfa;
     if (++out->n == HLPY_NATIVE_MAX_FRAMES)
         return _URC_END_OF_STACK;
     return _URC_NO_REASON;
 }
 
-int hlpy_native_unwind(hlpy_native_frames *out) {
+int hlpy_native_unwind(hlpy_native_frames *out, uintptr_t bound) {
     out->n = 0;
     if (!atomic_load_explicit(&hl_ready, memory_order_acquire))
         return 0;
-    hl_unwind_state state = {out, 0};
+    hl_unwind_state state = {out, bound, 0};
     _Unwind_Backtrace(hl__visit, &state);
     return out->n;
 }

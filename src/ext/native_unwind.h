@@ -32,9 +32,12 @@ typedef struct hlpy_native_frames {
 HL_WARN_UNUSED int hlpy_native_unwind_init(void);
 
 /* Unwind the calling thread's C stack into *out (out->n frames, most recent
- * first). Any thread, any lock state; takes no lock of heaplens's and
+ * first), up to the first frame whose CFA lies above `bound` (0: no bound;
+ * the frames older than the outermost Python frame kept are not wanted,
+ * stack_merge.h, and each frame unwound costs about two thousand
+ * instructions). Any thread, any lock state; takes no lock of heaplens's and
  * allocates nothing (libgcc looks objects up with glibc's lock-free
  * _dl_find_object). Returns out->n. */
-int hlpy_native_unwind(hlpy_native_frames *out);
+int hlpy_native_unwind(hlpy_native_frames *out, uintptr_t bound);
 
 #endif /* HLPY_NATIVE_UNWIND_H */

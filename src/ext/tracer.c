@@ -490,25 +490,43 @@ static uint16_t hl__mixed_total(uint16_t python_total, int n_python, size_t n_me
     return total > HL_TOTAL_NFRAME_MAX ? HL_TOTAL_NFRAME_MAX : (uint16_t)total;
 }
 
+/* How far up the C stack native frames are wanted: to the eval-loop
+ * invocation of the outermost Python frame kept (`anchors` of n frames), as
+ * older ones are left out of the merge (stack_merge.h); 0 (all of it) when
+ * there is none or an anchor is unknown. */
+static uintptr_t hl__unwind_bound(const uintptr_t *anchors, int n) {
+    uintptr_t bound = 0;
+    for (int i = 0; i < n; i++) {
+        if (anchors[i] == 0)
+            return 0;
+        if (anchors[i] > bound)
+            bound = anchors[i];
+    }
+    return bound;
+}
+
 /* The stack of a block an extension reported or native code allocated, with
- * its native frames `native` (unwound by this thread) between its Python
- * frames (stack_merge.h), and the stack epoch it belongs to. As
+ * its native frames (unwound here, by this thread, up to what the merge
+ * keeps) between its Python frames (stack_merge.h), and the stack epoch it
+ * belongs to. As
  * hl__raw_stack, except that a thread Python does not know gets its native
  * frames (interned by the stack servant), and that a thread without the GIL
  * reads its own Python frames, at most HLPY_STACK_CACHE_MAX_FRAMES of them,
  * and has the servant intern the merged stack. Returns 0, or -1 when the
  * stack table could not grow or tracing stopped meanwhile. */
-static int hl__native_stack(const hlpy_native_frames *native, hl_stack_id *id_out,
-                            uint64_t *epoch_out) {
+static int hl__native_stack(hl_stack_id *id_out, uint64_t *epoch_out) {
     PyThreadState *current = hlpy_cpython_this_thread_tstate();
     PyThreadState *own = PyGILState_GetThisThreadState();
     uint16_t total = 0;
+    hlpy_native_frames unwound;
+    const hlpy_native_frames *native = &unwound;
     if (current != NULL && current == own && hl__traced_interpreter(current)) {
         /* This thread holds the main GIL with its own state. */
         *epoch_out = atomic_load_explicit(&T->stack_epoch, memory_order_relaxed);
         int nframe = hl__nframe();
         int n = hlpy_cpython_capture_anchored(current, T->frame_buffer, T->anchor_buffer, nframe,
                                               &total);
+        hlpy_native_unwind(&unwound, hl__unwind_bound(T->anchor_buffer, n));
         size_t merged = hl_stack_merge(T->frame_buffer, T->anchor_buffer, (size_t)n, native->pcs,
                                        native->cfas, (size_t)native->n, T->mixed_buffer,
                                        (size_t)nframe + HLPY_NATIVE_MAX_FRAMES);
@@ -541,6 +559,7 @@ static int hl__native_stack(const hlpy_native_frames *native, hl_stack_id *id_ou
         memset(anchors, 0, sizeof anchors);
         total = creator->total_nframe;
     }
+    hlpy_native_unwind(&unwound, own != NULL ? hl__unwind_bound(anchors, n) : 0);
     size_t n_merged = hl_stack_merge(python, anchors, (size_t)n, native->pcs, native->cfas,
                                      (size_t)native->n, merged, sizeof merged / sizeof merged[0]);
     if (n_merged == 0)
@@ -653,9 +672,7 @@ static void hl__record_side_block(const hl_side_block *block) {
     uint64_t epoch;
     int got;
     if (!block->from_raw_hook && atomic_load_explicit(&T->native_frames, memory_order_relaxed)) {
-        hlpy_native_frames native;
-        hlpy_native_unwind(&native);
-        got = hl__native_stack(&native, &stack, &epoch);
+        got = hl__native_stack(&stack, &epoch);
     } else {
         got = hl__raw_stack(block->from_raw_hook, &stack, &epoch);
     }
