@@ -27,7 +27,8 @@ unless --only names some):
   native           pthreads with no Python thread state calling libc's malloc,
                    calloc, realloc, mmap, munmap and free without a pause
                    (tests/python/native/native_calls.c), while every other
-                   start() traces native memory too (start(native=True))
+                   start() traces native memory too (start(native=True)),
+                   half of those with native frames (native_frames=True)
 
 while the main thread starts (random nframe, sometimes sampling), stops,
 clears, takes snapshots and computes statistics at random.
@@ -355,8 +356,9 @@ class Run:
         nframe = self.rng.randrange(1, 12)
         rate = self.rng.choice((0, 0, 0, 512, 4096, 65536))
         native = "native" in self.facets and self.rng.random() < 0.5
-        step(f"start({nframe}, sample_rate={rate}, native={native})")
-        heaplens.start(nframe, sample_rate=rate, native=native)
+        frames = native and self.rng.random() < 0.5
+        step(f"start({nframe}, sample_rate={rate}, native={native}, native_frames={frames})")
+        heaplens.start(nframe, sample_rate=rate, native=native, native_frames=frames)
         self.tracing = True
         check_honest(facet, True)
 
