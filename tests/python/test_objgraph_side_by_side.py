@@ -97,14 +97,23 @@ def quiet_heap():
 
 def _agreeing(reference, ours, attempts=6):
     """(objgraph's answer, heaplens's answer) taken on a heap that did not
-    change around the heaplens call: objgraph answers the same before and after."""
-    for _ in range(attempts):
-        before = reference()
-        mine = ours()
-        after = reference()
-        if before == after:
-            return before, mine
-    return after, mine
+    change around the heaplens call: objgraph answers the same before and after.
+    The collector is off meanwhile: a collection that the answers' own
+    allocations start would untrack tuples and dicts between the calls."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(attempts):
+            before = reference()
+            mine = ours()
+            after = reference()
+            if before == after:
+                return before, mine
+        return after, mine
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _output(function, *args, **kwargs):
