@@ -424,6 +424,23 @@ static int hl__raw_no_stack(_Atomic uint64_t *why, hl_stack_id *id_out, uint64_t
     return atomic_load(&T->tracing) ? 0 : -1;
 }
 
+/* What the stack servant's answer `result` means for the caller of
+ * hl__raw_stack or hl__native_stack: 0 with the id stored (answered, or the
+ * empty stack, counted, when the ask was unsafe or unanswered), or -1 when
+ * the stack could not be recorded. */
+static int hl__servant_answer(hlpy_ask_result result, hl_stack_id *id_out, uint64_t *epoch_out) {
+    switch (result) {
+    case HLPY_ASK_ANSWERED:
+        return 0;
+    case HLPY_ASK_UNSAFE:
+        return hl__raw_no_stack(&T->gil_unsafe, id_out, epoch_out);
+    case HLPY_ASK_UNANSWERED:
+        return hl__raw_no_stack(&T->gil_timeouts, id_out, epoch_out);
+    default: /* HLPY_ASK_FAILED */
+        return -1;
+    }
+}
+
 /* The stack for a RAW allocation (from_raw_hook) or a block an extension
  * reported (not from_raw_hook), and the stack epoch it belongs to.
  *
@@ -468,16 +485,9 @@ static int hl__raw_stack(int from_raw_hook, hl_stack_id *id_out, uint64_t *epoch
         return hl__raw_no_stack(&T->gil_unsafe, id_out, epoch_out);
     uint64_t epoch = atomic_load(&T->stack_epoch);
     int nframe = atomic_load(&T->nframe); /* this epoch's (see tracer_state.h) */
-    switch (hlpy_stack_servant_ask(own, from_raw_hook, epoch, nframe, id_out, epoch_out)) {
-    case HLPY_ASK_ANSWERED:
-        return 0;
-    case HLPY_ASK_UNSAFE:
-        return hl__raw_no_stack(&T->gil_unsafe, id_out, epoch_out);
-    case HLPY_ASK_UNANSWERED:
-        return hl__raw_no_stack(&T->gil_timeouts, id_out, epoch_out);
-    default: /* HLPY_ASK_FAILED */
-        return -1;
-    }
+    return hl__servant_answer(
+        hlpy_stack_servant_ask(own, from_raw_hook, epoch, nframe, id_out, epoch_out), id_out,
+        epoch_out);
 }
 
 /* The total depth of a merged stack: the thread's Python frames
@@ -564,18 +574,10 @@ static int hl__native_stack(hl_stack_id *id_out, uint64_t *epoch_out) {
                                      (size_t)native->n, merged, sizeof merged / sizeof merged[0]);
     if (n_merged == 0)
         return hl__raw_no_stack(NULL, id_out, epoch_out);
-    switch (hlpy_stack_servant_intern(merged, (uint16_t)n_merged,
-                                      hl__mixed_total(total, n, n_merged), epoch, id_out,
-                                      epoch_out)) {
-    case HLPY_ASK_ANSWERED:
-        return 0;
-    case HLPY_ASK_UNSAFE:
-        return hl__raw_no_stack(&T->gil_unsafe, id_out, epoch_out);
-    case HLPY_ASK_UNANSWERED:
-        return hl__raw_no_stack(&T->gil_timeouts, id_out, epoch_out);
-    default: /* HLPY_ASK_FAILED */
-        return -1;
-    }
+    return hl__servant_answer(hlpy_stack_servant_intern(merged, (uint16_t)n_merged,
+                                                        hl__mixed_total(total, n, n_merged), epoch,
+                                                        id_out, epoch_out),
+                              id_out, epoch_out);
 }
 
 int hlpy_tracer_creator_stack(hlpy_creator_stack *out) {
